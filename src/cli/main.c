@@ -1,0 +1,99 @@
+/*
+ * main.c - `shopflow`: dispatch to a subcommand, help and version.
+ *
+ * The table below is the one list of subcommands; `help` is generated from
+ * it, so a new command is one file plus one line here.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const sf_command *const commands[] = {
+    &sf_cmd_check,
+    &sf_cmd_demo,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const sf_command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+static void overview(FILE *out)
+{
+    fprintf(out, "shopflow %s - a streaming data pipeline for an online retailer's transactions\n\n"
+                 "usage: shopflow COMMAND [ARGS...]\n\ncommands:\n",
+            SF_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "  %-10s %s\n", "help", "show this list, or `help COMMAND` for one command");
+    fprintf(out, "\nshopflow --version prints the version.\n");
+}
+
+int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "shopflow %s: ", cmd->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see `shopflow help %s`)\n", cmd->name);
+    return SF_EXIT_USAGE;
+}
+
+const char *sf_cli_bundled_data(void)
+{
+    static const char *const candidates[] = {SF_BUNDLED_DATA, "data/online_retail.csv.gz"};
+    const char *env = getenv("SHOPFLOW_BUNDLED_DATA");
+    if (env && *env)
+        return env;
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (access(candidates[i], R_OK) == 0)
+            return candidates[i];
+    return SF_BUNDLED_DATA;
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stdout);
+        return SF_EXIT_OK;
+    }
+    const sf_command *cmd = find(argv[1]);
+    if (!cmd) {
+        fprintf(stderr, "shopflow help: no command named '%s'\n", argv[1]);
+        overview(stderr);
+        return SF_EXIT_USAGE;
+    }
+    fputs(cmd->help, stdout);
+    return SF_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stderr);
+        return SF_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("shopflow %s\n", SF_VERSION);
+        return SF_EXIT_OK;
+    }
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        return help(argc - 1, argv + 1);
+    const sf_command *cmd = find(name);
+    if (!cmd) {
+        fprintf(stderr, "shopflow: no command named '%s'\n\n", name);
+        overview(stderr);
+        return SF_EXIT_USAGE;
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,38 @@
+/*
+ * hashset.h - a set of 128-bit hashes, for counting distinct values.
+ *
+ * `check` counts distinct invoices, products, customers, days and exact
+ * duplicate rows over half a million records. Storing each value would mean
+ * an allocation per value; storing a 128-bit XXH3 hash of it instead is exact
+ * in practice (two different values collide with probability ~2^-128 per
+ * pair, i.e. never for any input that fits on a disk) and keeps the set one
+ * flat array. Open addressing with linear probing, load factor at most 1/2.
+ */
+#ifndef SF_HASHSET_H
+#define SF_HASHSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sf_hashset {
+    uint64_t *slots; /* 2 words per slot; (0, 0) marks an empty slot */
+    size_t cap;      /* slots, a power of two */
+    size_t count;
+} sf_hashset;
+
+/* An empty set (no allocation until the first add). */
+void sf_hashset_init(sf_hashset *s);
+
+/* Add the value bytes[0..len) (hashed). Returns 1 if it was new, 0 if it was
+ * already there, SF_ENOMEM if the set could not grow. */
+int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len);
+
+/* Number of distinct values added. */
+static inline size_t sf_hashset_count(const sf_hashset *s)
+{
+    return s->count;
+}
+
+void sf_hashset_free(sf_hashset *s);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * json_decode.c - the streaming JSON decoder on yajl (see json.h).
+ *
+ * yajl calls back per token. A "record slot" is a top-level value, or an
+ * element of a top-level array. An object in a slot is a record; anything
+ * else in a slot is a record error ("is not a JSON object"). Inside a record,
+ * a scalar after a known key is a value for that field; a nested object or
+ * array is skipped (an error if the key is one of ours). `skip` counts the
+ * depth of the container being skipped.
+ *
+ * Input is fed to yajl one line at a time so that a record's line number is
+ * known when its object starts; yajl keeps its state across calls, so objects
+ * spanning lines (pretty-printed arrays) work the same.
+ */
+#include "core/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "core/builder.h"
+
+struct sf_json_decoder {
+    yajl_handle yajl;
+    sf_builder b;
+    int depth;        /* containers open */
+    int array_depth;  /* 1 inside a top-level array, else 0 */
+    int skip;         /* >0 while inside a skipped container */
+    bool in_record;   /* inside a record's object (at its own depth) */
+    sf_field key;     /* field of the last key in the record */
+    bool saw_content; /* any non-blank byte fed */
+    uint64_t line;    /* line being fed (1-based) */
+    uint64_t index;   /* record slots seen */
+};
+
+/* Is the value starting now in a record slot? */
+static bool in_slot(const sf_json_decoder *d)
+{
+    return !d->in_record && d->depth == d->array_depth;
+}
+
+static void bad_slot(sf_json_decoder *d, const char *what)
+{
+    sf_builder_begin(&d->b, d->line, d->index++);
+    sf_builder_fail(&d->b, SF_FIELD_NONE, "is %s, not a JSON object", what);
+    sf_builder_end(&d->b);
+}
+
+/* A scalar token: a field value, an element that is no object, or noise. */
+static int scalar(sf_json_decoder *d, sf_value_type type, const char *s, size_t len,
+                  const char *what)
+{
+    if (d->skip)
+        return !d->b.status;
+    if (in_slot(d))
+        bad_slot(d, what);
+    else if (d->in_record)
+        sf_builder_set(&d->b, d->key, type, s, len);
+    return !d->b.status;
+}
+
+static int on_null(void *ctx)
+{
+    return scalar(ctx, SF_VALUE_NULL, "", 0, "null");
+}
+
+static int on_bool(void *ctx, int v)
+{
+    return scalar(ctx, SF_VALUE_BOOL, v ? "true" : "false", v ? 4 : 5, "a boolean");
+}
+
+static int on_number(void *ctx, const char *s, size_t len)
+{
+    return scalar(ctx, SF_VALUE_NUMBER, s, len, "a number");
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return scalar(ctx, SF_VALUE_TEXT, (const char *)s, len, "a string");
+}
+
+static int on_key(void *ctx, const unsigned char *s, size_t len)
+{
+    sf_json_decoder *d = ctx;
+    if (!d->skip && d->in_record)
+        d->key = sf_field_lookup((const char *)s, len);
+    return !d->b.status;
+}
+
+/* An object or array opens. */
+static int open_container(sf_json_decoder *d, bool is_map)
+{
+    if (d->skip) {
+        d->skip++;
+    } else if (in_slot(d) && is_map) {
+        sf_builder_begin(&d->b, d->line, d->index++);
+        d->in_record = true;
+        d->key = SF_FIELD_NONE;
+    } else if (!is_map && d->depth == 0) {
+        d->array_depth = 1; /* a top-level array of records */
+        d->b.by_index = true;
+    } else if (in_slot(d)) {
+        bad_slot(d, "an array");
+        d->skip = 1;
+    } else {
+        if (d->key != SF_FIELD_NONE)
+            sf_builder_fail(&d->b, d->key, "is %s, expected a single value",
+                            is_map ? "an object" : "an array");
+        d->skip = 1;
+    }
+    d->depth++;
+    return !d->b.status;
+}
+
+static int close_container(sf_json_decoder *d, bool is_map)
+{
+    d->depth--;
+    if (d->skip) {
+        d->skip--;
+    } else if (is_map && d->in_record) {
+        d->in_record = false;
+        sf_builder_end(&d->b);
+    } else if (!is_map && d->depth == 0) {
+        d->array_depth = 0;
+    }
+    return !d->b.status;
+}
+
+static int on_start_map(void *ctx)
+{
+    return open_container(ctx, true);
+}
+
+static int on_end_map(void *ctx)
+{
+    return close_container(ctx, true);
+}
+
+static int on_start_array(void *ctx)
+{
+    return open_container(ctx, false);
+}
+
+static int on_end_array(void *ctx)
+{
+    return close_container(ctx, false);
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_bool,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_end_map,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end_array,
+};
+
+int sf_json_decoder_new(const sf_decode_sink *sink, sf_json_decoder **out, sf_error *err)
+{
+    sf_json_decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return sf_error_set(err, SF_ENOMEM, "out of memory creating a JSON decoder");
+    d->yajl = yajl_alloc(&callbacks, NULL, d);
+    if (!d->yajl) {
+        free(d);
+        return sf_error_set(err, SF_ENOMEM, "out of memory creating a JSON decoder");
+    }
+    yajl_config(d->yajl, yajl_allow_multiple_values, 1);
+    sf_builder_init(&d->b, sink, SF_ENC_UTF8);
+    d->line = 1;
+    *out = d;
+    return 0;
+}
+
+void sf_json_decoder_free(sf_json_decoder *d)
+{
+    if (!d)
+        return;
+    yajl_free(d->yajl);
+    free(d);
+}
+
+void sf_json_stats(const sf_json_decoder *d, sf_decode_stats *out)
+{
+    *out = d->b.stats;
+    out->lines = d->line;
+}
+
+/* Turn a yajl status into ours, reporting syntax errors as fatal. */
+static int check(sf_json_decoder *d, yajl_status st, const unsigned char *text, size_t len)
+{
+    if (st == yajl_status_error && !d->b.status) {
+        unsigned char *msg = yajl_get_error(d->yajl, 0, text, len);
+        const char *m = (const char *)msg;
+        /* yajl says "parse error: <what>"; keep <what>. */
+        if (strncmp(m, "parse error: ", 13) == 0)
+            m += 13;
+        size_t n = strcspn(m, "\n");
+        sf_builder_fatal(&d->b, d->line, d->index, "invalid JSON: %.*s", (int)n, m);
+        yajl_free_error(d->yajl, msg);
+    }
+    return d->b.status;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+int sf_json_feed(sf_json_decoder *d, const char *buf, size_t len, sf_error *err)
+{
+    while (len > 0 && !d->b.status) {
+        const char *nl = memchr(buf, '\n', len);
+        size_t take = nl ? (size_t)(nl - buf) + 1 : len;
+        if (!d->saw_content && !blank(buf, take))
+            d->saw_content = true;
+        const unsigned char *u = (const unsigned char *)buf;
+        if (check(d, yajl_parse(d->yajl, u, take), u, take))
+            break;
+        if (nl)
+            d->line++;
+        buf += take;
+        len -= take;
+    }
+    return sf_builder_status(&d->b, err);
+}
+
+int sf_json_finish(sf_json_decoder *d, sf_error *err)
+{
+    if (!d->b.status && d->saw_content) {
+        if (check(d, yajl_complete_parse(d->yajl), NULL, 0) == 0 && (d->depth || d->in_record))
+            sf_builder_fatal(&d->b, d->line, d->index, "invalid JSON: the input ends inside %s",
+                             d->in_record ? "a record" : "an array");
+    }
+    return sf_builder_status(&d->b, err);
+}

@@ -1,0 +1,118 @@
+/*
+ * json_encode.c - the canonical JSON form of a record (see json.h).
+ *
+ * Written by hand into the caller's buffer rather than with yajl_gen: the
+ * output is one flat object of known fields whose texts are already valid
+ * UTF-8, so all that is needed is RFC 8259 string escaping, and this runs for
+ * every record the gateway appends and the archive writes, where a generator
+ * handle per call would mean an allocation per record.
+ */
+#include "core/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/money.h"
+#include "core/timefmt.h"
+
+typedef struct out {
+    char *p, *end;
+    bool overflow;
+} out;
+
+static void put(out *o, const char *s, size_t n)
+{
+    if ((size_t)(o->end - o->p) < n) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->p, s, n);
+    o->p += n;
+}
+
+#define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
+
+static void put_string(out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    PUT_LIT(o, "\"");
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        put(o, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"':
+            PUT_LIT(o, "\\\"");
+            break;
+        case '\\':
+            PUT_LIT(o, "\\\\");
+            break;
+        case '\n':
+            PUT_LIT(o, "\\n");
+            break;
+        case '\r':
+            PUT_LIT(o, "\\r");
+            break;
+        case '\t':
+            PUT_LIT(o, "\\t");
+            break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(o, u, sizeof u);
+        }
+        }
+    }
+    put(o, s + start, n - start);
+    PUT_LIT(o, "\"");
+}
+
+static void put_int(out *o, long long v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%lld", v);
+    put(o, num, (size_t)n);
+}
+
+int sf_json_encode(const sf_record *r, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return -1;
+    out o = {buf, buf + cap - 1, false}; /* keep a byte for the NUL */
+    PUT_LIT(&o, "{");
+    if (r->event_id_len) {
+        PUT_LIT(&o, "\"event_id\":");
+        put_string(&o, r->event_id, r->event_id_len);
+        PUT_LIT(&o, ",");
+    }
+    PUT_LIT(&o, "\"invoice_no\":");
+    put_string(&o, r->invoice_no, r->invoice_no_len);
+    PUT_LIT(&o, ",\"stock_code\":");
+    put_string(&o, r->stock_code, r->stock_code_len);
+    PUT_LIT(&o, ",\"description\":");
+    put_string(&o, r->description, r->description_len);
+    PUT_LIT(&o, ",\"quantity\":");
+    put_int(&o, r->quantity);
+    char date[SF_TIME_TEXT_LEN + 1];
+    sf_time_format(r->invoice_date, date);
+    PUT_LIT(&o, ",\"invoice_date\":\"");
+    put(&o, date, SF_TIME_TEXT_LEN);
+    char price[SF_MONEY_TEXT_MAX];
+    size_t plen = sf_format_milli(r->unit_price, false, price);
+    PUT_LIT(&o, "\",\"unit_price\":\"");
+    put(&o, price, plen);
+    PUT_LIT(&o, "\",\"customer_id\":");
+    if (r->customer_id == SF_NO_CUSTOMER)
+        PUT_LIT(&o, "null");
+    else
+        put_int(&o, r->customer_id);
+    PUT_LIT(&o, ",\"country\":");
+    put_string(&o, r->country, r->country_len);
+    PUT_LIT(&o, "}");
+    if (o.overflow)
+        return -1;
+    *o.p = '\0';
+    return (int)(o.p - buf);
+}
