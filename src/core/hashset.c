@@ -54,14 +54,32 @@ static int grow(sf_hashset *s)
     return 0;
 }
 
-int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len)
+sf_hash128 sf_hashset_hash(const void *bytes, size_t len)
 {
-    if ((s->count + 1) * 2 > s->cap && grow(s) < 0)
-        return SF_ENOMEM;
     XXH128_hash_t h = XXH3_128bits(bytes, len);
-    if (h.low64 == 0 && h.high64 == 0)
-        h.low64 = 1; /* (0, 0) marks empty slots */
-    int added = insert(s->slots, s->cap, h.low64, h.high64);
+    sf_hash128 r = {h.low64, h.high64};
+    if (r.lo == 0 && r.hi == 0)
+        r.lo = 1; /* (0, 0) marks empty slots */
+    return r;
+}
+
+void sf_hashset_prefetch(const sf_hashset *s, sf_hash128 h)
+{
+    if (s->cap)
+        __builtin_prefetch(&s->slots[2 * ((size_t)h.lo & (s->cap - 1))], 1);
+}
+
+int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h)
+{
+    /* Grow at a load factor of 0.7. */
+    if ((s->count + 1) * 10 > s->cap * 7 && grow(s) < 0)
+        return SF_ENOMEM;
+    int added = insert(s->slots, s->cap, h.lo, h.hi);
     s->count += (size_t)added;
     return added;
+}
+
+int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len)
+{
+    return sf_hashset_add_hash(s, sf_hashset_hash(bytes, len));
 }

@@ -6,7 +6,11 @@
  * an allocation per value; storing a 128-bit XXH3 hash of it instead is exact
  * in practice (two different values collide with probability ~2^-128 per
  * pair, i.e. never for any input that fits on a disk) and keeps the set one
- * flat array. Open addressing with linear probing, load factor at most 1/2.
+ * flat array. Open addressing with linear probing, load factor at most 0.7.
+ *
+ * The large sets are far bigger than the cache, so an insert is one cache
+ * miss; sf_hashset_hash + sf_hashset_prefetch let a caller start that miss,
+ * do other work, and then sf_hashset_add_hash.
  */
 #ifndef SF_HASHSET_H
 #define SF_HASHSET_H
@@ -22,6 +26,19 @@ typedef struct sf_hashset {
 
 /* An empty set (no allocation until the first add). */
 void sf_hashset_init(sf_hashset *s);
+
+typedef struct sf_hash128 {
+    uint64_t lo, hi;
+} sf_hash128;
+
+/* The 128-bit hash of bytes[0..len) (XXH3). */
+sf_hash128 sf_hashset_hash(const void *bytes, size_t len);
+
+/* Hint that h is about to be added. */
+void sf_hashset_prefetch(const sf_hashset *s, sf_hash128 h);
+
+/* Add a value by its hash: 1 if new, 0 if present, SF_ENOMEM. */
+int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h);
 
 /* Add the value bytes[0..len) (hashed). Returns 1 if it was new, 0 if it was
  * already there, SF_ENOMEM if the set could not grow. */

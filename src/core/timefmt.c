@@ -194,10 +194,12 @@ int sf_time_parse(const char *s, size_t len, int64_t *out, const char **why)
     if (check_civil(&c, why) < 0)
         return -1;
     int64_t t = civil_to_time(&c) - offset;
-    sf_civil back;
-    sf_civil_from_time(t, &back);
-    if (back.year < SF_YEAR_MIN || back.year > SF_YEAR_MAX)
-        return fail(why, "year is out of range (1900-9999)");
+    if (offset != 0) { /* the offset may have moved it out of range */
+        sf_civil back;
+        sf_civil_from_time(t, &back);
+        if (back.year < SF_YEAR_MIN || back.year > SF_YEAR_MAX)
+            return fail(why, "year is out of range (1900-9999)");
+    }
     *out = t;
     return 0;
 }
