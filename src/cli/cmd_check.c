@@ -73,9 +73,12 @@ static void print_text(const sf_check_figures *f, const file_result *files, int 
         sf_time_format(f->last, last);
     }
     printf("checked %d file%s in %.2f s\n", nfiles, nfiles == 1 ? "" : "s", seconds);
-    for (int i = 0; i < nfiles; i++)
-        printf("  %s (%s)%s%s\n", files[i].path, sf_format_name(files[i].format),
-               files[i].rc ? ": " : "", files[i].rc ? files[i].error : "");
+    for (int i = 0; i < nfiles; i++) {
+        if (files[i].rc) /* the error names the file */
+            printf("  %s\n", files[i].error);
+        else
+            printf("  %s (%s)\n", files[i].path, sf_format_name(files[i].format));
+    }
     struct {
         const char *label;
         int64_t v;

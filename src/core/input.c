@@ -71,12 +71,17 @@ static void *reader_main(void *arg)
             in->count++;
             tail = (tail + 1) % NBLOCKS;
         } else {
-            if (n < 0) {
-                int errnum;
-                const char *m = gzerror(in->gz, &errnum);
+            /* A truncated gzip file ends with n == 0, not -1: zlib keeps
+             * Z_BUF_ERROR non-fatal (the file might still be growing), so
+             * the end is only known to be wrong by asking gzerror. */
+            int errnum;
+            const char *m = gzerror(in->gz, &errnum);
+            /* zlib names the stream "<fd:N>: "; we name the file instead. */
+            if (strncmp(m, "<fd:", 4) == 0 && strstr(m, ": "))
+                m = strstr(m, ": ") + 2;
+            if (n < 0 || errnum != Z_OK)
                 strncpy(in->errmsg, errnum == Z_ERRNO ? strerror(errno) : m,
                         sizeof in->errmsg - 1);
-            }
             in->eof = true;
         }
         pthread_cond_signal(&in->filled);

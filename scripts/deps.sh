@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages shopflow needs.
+#
+#   scripts/deps.sh          what building and running needs
+#   scripts/deps.sh --test   that, plus what the tests need (clang for the
+#                            fuzzers, cmocka, sqlite3 and jq for the checks)
+#
+# Works as root or through sudo. apt-get update runs only when something is
+# missing, so a machine that has everything needs no network.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config git
+            libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev)
+test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl)
+
+pkgs=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+    pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    sudo=()
+elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+else
+    echo "scripts/deps.sh: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"

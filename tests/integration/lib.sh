@@ -1,0 +1,63 @@
+# Shared helpers for the integration tests (sourced, not run).
+#
+# The expected figures are computed here by the sqlite3 command-line tool
+# straight from the CSV text, independently of shopflow's code: if shopflow's
+# decoder, money or date handling were wrong, the two would disagree.
+set -euo pipefail
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# sqlite_figures CSV -> one JSON object with the keys of `shopflow check --json`.
+# CSV must be UTF-8 with ISO dates (the bundled file's form).
+sqlite_figures() {
+    sqlite3 -batch :memory: <<SQL
+.mode csv
+.import '$1' t
+.mode list
+WITH v AS (
+  SELECT InvoiceNo AS inv, StockCode AS sc, Description AS d,
+         CAST(Quantity AS INTEGER) AS q, InvoiceDate AS dt,
+         CAST(round(CAST(UnitPrice AS REAL) * 1000) AS INTEGER) AS pm,
+         CustomerID AS c, Country AS co
+  FROM t),
+r AS (SELECT sum(q * pm) AS m FROM v)
+SELECT json_object(
+  'rows', (SELECT count(*) FROM v),
+  'invalid', 0,
+  'invoices', (SELECT count(DISTINCT inv) FROM v),
+  'stock_codes', (SELECT count(DISTINCT sc) FROM v),
+  'descriptions', (SELECT count(DISTINCT d) FROM v WHERE d <> ''),
+  'customers', (SELECT count(DISTINCT c) FROM v WHERE c <> ''),
+  'countries', (SELECT count(DISTINCT co) FROM v),
+  'days', (SELECT count(DISTINCT substr(dt, 1, 10)) FROM v),
+  'first', (SELECT min(dt) FROM v),
+  'last', (SELECT max(dt) FROM v),
+  'quantity', (SELECT sum(q) FROM v),
+  'revenue', (SELECT printf('%s%d.%03d', CASE WHEN m < 0 THEN '-' ELSE '' END,
+                            abs(m) / 1000, abs(m) % 1000) FROM r),
+  'cancellation_rows', (SELECT count(*) FROM v WHERE inv GLOB 'C*'),
+  'adjustment_rows', (SELECT count(*) FROM v WHERE inv GLOB 'A*'),
+  'negative_quantity_rows', (SELECT count(*) FROM v WHERE q < 0),
+  'no_customer_rows', (SELECT count(*) FROM v WHERE c = ''),
+  'duplicate_rows', (SELECT count(*) FROM t) - (SELECT count(*) FROM (SELECT DISTINCT * FROM t)),
+  'zero_price_rows', (SELECT count(*) FROM v WHERE pm = 0),
+  'non_product_rows', (SELECT count(*) FROM v WHERE sc IN ('POST', 'DOT', 'M', 'm', 'D', 'C2',
+        'S', 'B', 'CRUK', 'PADS', 'AMAZONFEE', 'BANK CHARGES')
+        OR sc GLOB 'gift_0001_*' OR sc GLOB 'DCGS*'));
+SQL
+}
+
+# same_figures EXPECTED_JSON ACTUAL_JSON: every key of EXPECTED equal in ACTUAL.
+same_figures() {
+    local diff
+    diff=$(jq -n --argjson e "$1" --argjson a "$2" \
+        '[$e | keys[] as $k | select($e[$k] != $a[$k]) |
+          "\($k): expected \($e[$k]), shopflow says \($a[$k])"] | .[]' -r)
+    if [[ -n "$diff" ]]; then
+        echo "$diff" >&2
+        return 1
+    fi
+}
