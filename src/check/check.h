@@ -30,12 +30,18 @@ typedef struct sf_check sf_check;
 /* The caller frees *out with sf_check_free. */
 int sf_check_new(sf_check **out, sf_error *err);
 
+/* Size the duplicate-row set for about `rows` records up front (a hint that
+ * saves rehashing; capped at 16 million). Returns 0 or SF_ENOMEM. */
+int sf_check_reserve(sf_check *c, uint64_t rows);
+
 /* Account for one valid record. "Duplicate" means equal in every field to a
  * record added before (the event id aside). Returns 0, SF_ENOMEM, or
  * SF_ERANGE if the revenue sum would overflow. */
 int sf_check_add(sf_check *c, const sf_record *r, sf_error *err);
 
-void sf_check_figures_get(const sf_check *c, sf_check_figures *out);
+/* The figures so far (completes pending work, hence not const).
+ * Returns 0 or SF_ENOMEM. */
+int sf_check_figures_get(sf_check *c, sf_check_figures *out, sf_error *err);
 
 void sf_check_free(sf_check *c);
 

@@ -44,6 +44,9 @@ int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h);
  * already there, SF_ENOMEM if the set could not grow. */
 int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len);
 
+/* Make room for n values without growing (a hint; 0 or SF_ENOMEM). */
+int sf_hashset_reserve(sf_hashset *s, size_t n);
+
 /* Number of distinct values added. */
 static inline size_t sf_hashset_count(const sf_hashset *s)
 {

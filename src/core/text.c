@@ -1,9 +1,9 @@
 /*
  * text.c - UTF-8 validation and Latin-1 conversion (see text.h).
  *
- * Nearly every field is plain ASCII, so sf_text_copy first checks for that in
- * one tight loop and falls back to the full validator only when a byte has the
- * high bit set.
+ * Nearly every field is plain ASCII, so sf_text_copy first checks for that
+ * eight bytes at a time and falls back to the full validator only when a byte
+ * is NUL or has the high bit set.
  */
 #include "core/text.h"
 
@@ -87,10 +87,32 @@ static int copy_latin1(char *dst, size_t cap, const unsigned char *src, size_t l
     return (int)o;
 }
 
+/* True when s has no NUL and no byte >= 0x80: eight bytes at a time. */
+static bool plain_ascii(const unsigned char *s, size_t n)
+{
+    const uint64_t high = 0x8080808080808080u, ones = 0x0101010101010101u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if ((w & high) || ((w - ones) & ~w & high))
+            return false;
+    }
+    for (; i < n; i++)
+        if (s[i] == 0 || (s[i] & 0x80))
+            return false;
+    return true;
+}
+
 int sf_text_copy(char *dst, size_t cap, const char *src, size_t len, sf_encoding enc,
                  const char **why)
 {
     const unsigned char *s = (const unsigned char *)src;
+    if (len <= cap && plain_ascii(s, len)) {
+        memcpy(dst, src, len);
+        dst[len] = '\0';
+        return (int)len;
+    }
     bool ascii = true;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == 0)
