@@ -15,6 +15,7 @@
 static const sf_command *const commands[] = {
     &sf_cmd_check,
     &sf_cmd_demo,
+    &sf_cmd_log,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

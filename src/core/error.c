@@ -70,6 +70,12 @@ const char *sf_strerror(int code)
         return "stopped";
     case SF_EUSAGE:
         return "usage error";
+    case SF_ECORRUPT:
+        return "corrupt data";
+    case SF_EBUSY:
+        return "busy";
+    case SF_EFAILED:
+        return "failed earlier";
     default:
         return "unknown error";
     }

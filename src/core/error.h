@@ -25,6 +25,9 @@ enum {
     SF_EFORMAT = -6,  /* malformed input that cannot be decoded any further */
     SF_ESTOPPED = -7, /* a callback asked the producer to stop */
     SF_EUSAGE = -8,   /* the command line or configuration is wrong */
+    SF_ECORRUPT = -9, /* stored data fails its checksum or structure */
+    SF_EBUSY = -10,   /* held by another process (a lock) */
+    SF_EFAILED = -11, /* the component failed earlier and refuses work until reopened */
 };
 
 #define SF_ERROR_MSG_MAX 512

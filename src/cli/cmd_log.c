@@ -1,0 +1,305 @@
+/*
+ * cmd_log.c - `shopflow log stat|dump|tail`: look inside the stream log of a
+ * data folder, read-only, also while a server is writing to it.
+ *
+ * dump and tail print one JSON object per line: "partition" and "offset",
+ * then the record in its canonical form (core/json.h), event_id included
+ * when the record has one.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/json.h"
+#include "core/money.h"
+#include "core/pack.h"
+#include "stream/stream.h"
+
+typedef struct log_args {
+    const char *data;
+    const char *stream;
+    bool json;
+    bool follow;
+    long partition; /* -1: all */
+    uint64_t from;
+    uint64_t limit; /* 0: no limit */
+    uint64_t last;  /* tail: records per partition */
+} log_args;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, log_args *a)
+{
+    static const struct option options[] = {
+        {"data", required_argument, NULL, 'd'},      {"stream", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},            {"follow", no_argument, NULL, 'f'},
+        {"partition", required_argument, NULL, 'p'}, {"from", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},     {"lines", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    };
+    a->partition = -1;
+    a->last = 10;
+    int c;
+    uint64_t v;
+    while ((c = getopt_long(argc, argv, "d:s:jfp:o:l:n:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            a->data = optarg;
+            break;
+        case 's':
+            a->stream = optarg;
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 'f':
+            a->follow = true;
+            break;
+        case 'p':
+            if (parse_u64(optarg, &v) < 0 || v >= SF_STREAM_PARTITIONS_MAX)
+                return sf_cli_usage_error(&sf_cmd_log, "--partition takes a partition number");
+            a->partition = (long)v;
+            break;
+        case 'o':
+            if (parse_u64(optarg, &a->from) < 0)
+                return sf_cli_usage_error(&sf_cmd_log, "--from takes an offset");
+            break;
+        case 'l':
+            if (parse_u64(optarg, &a->limit) < 0)
+                return sf_cli_usage_error(&sf_cmd_log, "--limit takes a count");
+            break;
+        case 'n':
+            if (parse_u64(optarg, &a->last) < 0)
+                return sf_cli_usage_error(&sf_cmd_log, "--lines takes a count");
+            break;
+        case 'h':
+            fputs(sf_cmd_log.help, stdout);
+            exit(SF_EXIT_OK);
+        default:
+            return sf_cli_usage_error(&sf_cmd_log, "unknown option");
+        }
+    }
+    if (!a->data && !a->stream)
+        return sf_cli_usage_error(&sf_cmd_log, "--data DIR is required");
+    return 0;
+}
+
+static int open_stream(const log_args *a, sf_stream **s)
+{
+    char location[4096];
+    if (a->stream)
+        snprintf(location, sizeof location, "%s", a->stream);
+    else
+        snprintf(location, sizeof location, "%s/log", a->data);
+    sf_stream_opts opts = {.read_only = true};
+    sf_error err = {0};
+    if (sf_stream_open(location, &opts, s, &err) < 0) {
+        fprintf(stderr, "shopflow log: %s\n", err.msg);
+        return -1;
+    }
+    if (a->partition >= (long)sf_stream_partitions(*s)) {
+        fprintf(stderr, "shopflow log: no partition %ld (the log has %u)\n", a->partition,
+                sf_stream_partitions(*s));
+        sf_stream_close(*s);
+        return -1;
+    }
+    return 0;
+}
+
+static int stat_log(sf_stream *s, const log_args *a)
+{
+    uint32_t n = sf_stream_partitions(s);
+    uint64_t records = 0, bytes = 0;
+    if (!a->json)
+        printf("%-9s %14s %14s %14s %9s\n", "partition", "start", "end", "bytes", "segments");
+    else
+        printf("{\"partitions\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        sf_partition_info info;
+        sf_error err = {0};
+        if (sf_stream_info(s, i, &info, &err) < 0) {
+            fprintf(stderr, "shopflow log: %s\n", err.msg);
+            return SF_EXIT_FAIL;
+        }
+        records += info.end_offset - info.start_offset;
+        bytes += info.bytes;
+        if (a->json)
+            printf("%s{\"partition\":%u,\"start_offset\":%llu,\"end_offset\":%llu,\"bytes\":%llu,"
+                   "\"segments\":%u}",
+                   i ? "," : "", i, (unsigned long long)info.start_offset,
+                   (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
+                   info.segments);
+        else
+            printf("%-9u %14llu %14llu %14llu %9u\n", i, (unsigned long long)info.start_offset,
+                   (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
+                   info.segments);
+    }
+    if (a->json) {
+        printf("],\"records\":%llu,\"bytes\":%llu}\n", (unsigned long long)records,
+               (unsigned long long)bytes);
+    } else {
+        char r[SF_MONEY_TEXT_MAX], b[SF_MONEY_TEXT_MAX];
+        sf_format_count((int64_t)records, r);
+        sf_format_count((int64_t)bytes, b);
+        printf("%u partitions, %s records stored, %s bytes\n", n, r, b);
+    }
+    return SF_EXIT_OK;
+}
+
+/* Print entries of one partition from *from on, up to *budget of them
+ * (0 = no limit); advances *from. Returns 0 or SF_EXIT_FAIL. */
+static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *budget,
+                           bool limited, sf_stream_batch *b)
+{
+    char json[SF_JSON_RECORD_MAX];
+    for (;;) {
+        sf_error err = {0};
+        int rc = sf_stream_read(s, p, *from, b, &err);
+        if (rc == SF_ERANGE && b->next_offset > *from) {
+            *from = b->next_offset; /* removed by retention: start where the log starts */
+            continue;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "shopflow log: partition %u: %s\n", p, err.msg);
+            return SF_EXIT_FAIL;
+        }
+        if (b->count == 0)
+            return 0;
+        for (size_t i = 0; i < b->count; i++) {
+            sf_record r;
+            if (limited && *budget == 0)
+                return 0;
+            if (sf_record_unpack(b->entries[i].data, b->entries[i].len, &r) < 0 ||
+                sf_json_encode(&r, json, sizeof json) < 0) {
+                fprintf(stderr, "shopflow log: partition %u offset %llu: not a record\n", p,
+                        (unsigned long long)b->entries[i].offset);
+                return SF_EXIT_FAIL;
+            }
+            printf("{\"partition\":%u,\"offset\":%llu,%s\n", p,
+                   (unsigned long long)b->entries[i].offset, json + 1);
+            if (limited)
+                (*budget)--;
+        }
+        *from = b->next_offset;
+    }
+}
+
+static int dump_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
+{
+    uint32_t n = sf_stream_partitions(s);
+    uint64_t budget = a->limit;
+    for (uint32_t p = 0; p < n; p++) {
+        if (a->partition >= 0 && (uint32_t)a->partition != p)
+            continue;
+        uint64_t from = a->from;
+        if (print_partition(s, p, &from, &budget, a->limit != 0, b) != 0)
+            return SF_EXIT_FAIL;
+    }
+    return SF_EXIT_OK;
+}
+
+static int tail_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
+{
+    uint32_t n = sf_stream_partitions(s);
+    uint64_t *next = calloc(n, sizeof *next);
+    if (!next)
+        return SF_EXIT_FAIL;
+    int status = SF_EXIT_OK;
+    for (uint32_t p = 0; p < n && status == SF_EXIT_OK; p++) {
+        sf_partition_info info;
+        sf_error err = {0};
+        if (sf_stream_info(s, p, &info, &err) < 0)
+            status = SF_EXIT_FAIL;
+        next[p] = info.end_offset > a->last ? info.end_offset - a->last : 0;
+        if (next[p] < info.start_offset)
+            next[p] = info.start_offset;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    while (status == SF_EXIT_OK && !interrupted) {
+        for (uint32_t p = 0; p < n && status == SF_EXIT_OK; p++) {
+            uint64_t budget = 0;
+            if (a->partition < 0 || (uint32_t)a->partition == p)
+                status = print_partition(s, p, &next[p], &budget, false, b);
+        }
+        fflush(stdout);
+        if (!a->follow)
+            break;
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    free(next);
+    return status;
+}
+
+static int run_log(int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            fputs(sf_cmd_log.help, stdout);
+            return SF_EXIT_OK;
+        }
+        return sf_cli_usage_error(&sf_cmd_log, "say stat, dump or tail");
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "stat") && strcmp(verb, "dump") && strcmp(verb, "tail"))
+        return sf_cli_usage_error(&sf_cmd_log, "unknown subcommand '%s'", verb);
+    log_args a = {0};
+    if (parse_args(argc - 1, argv + 1, &a) != 0)
+        return SF_EXIT_USAGE;
+    sf_stream *s;
+    if (open_stream(&a, &s) < 0)
+        return SF_EXIT_FAIL;
+    sf_stream_batch b;
+    sf_error err = {0};
+    int status = SF_EXIT_FAIL;
+    if (sf_stream_batch_init(&b, 4096, 1 << 20, &err) == 0) {
+        if (strcmp(verb, "stat") == 0)
+            status = stat_log(s, &a);
+        else if (strcmp(verb, "dump") == 0)
+            status = dump_log(s, &a, &b);
+        else
+            status = tail_log(s, &a, &b);
+        sf_stream_batch_free(&b);
+    }
+    sf_stream_close(s);
+    return status;
+}
+
+const sf_command sf_cmd_log = {
+    "log",
+    "look inside the stream log: stat, dump, tail",
+    "usage: shopflow log stat --data DIR [--json]\n"
+    "       shopflow log dump --data DIR [--partition P] [--from OFFSET] [--limit N]\n"
+    "       shopflow log tail --data DIR [--partition P] [--lines N] [--follow]\n"
+    "\n"
+    "Reads the stream log of the data folder DIR (DIR/log; --stream LOCATION names another),\n"
+    "read-only, also while a server writes to it. Only durable records are shown.\n"
+    "\n"
+    "  stat   per partition: first and end offset, bytes, segments (--json: one object)\n"
+    "  dump   records as NDJSON, one per line, partition by partition: \"partition\",\n"
+    "         \"offset\", then the record (\"event_id\" when it has one)\n"
+    "  tail   the last N records (default 10) of each partition; --follow (-f) keeps\n"
+    "         printing new records as they are appended, until Ctrl-C\n",
+    run_log,
+};

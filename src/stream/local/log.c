@@ -1,0 +1,623 @@
+/*
+ * log.c - the local log adapter: opening a log folder (format in local.h),
+ * and appending with group commit.
+ *
+ * Appends are queued; one commit thread takes everything queued at once,
+ * writes each partition's share with one pwrite, fdatasyncs each partition
+ * written, and only then publishes the new end offsets and calls the appends'
+ * callbacks. While it waits on the disk, new appends queue up and go together
+ * in the next round: under load, thousands of appenders share one fsync. An
+ * appender never holds a thread while it waits (the gateway resumes its
+ * connection from the callback).
+ *
+ * If a write or an fdatasync fails, every partition written in that round is
+ * truncated back to where the round began and every append in it fails: what
+ * was not acknowledged is not kept, so a retry cannot duplicate it. If even
+ * the truncation fails, the log refuses all further appends (SF_EFAILED)
+ * until it is reopened, which recovers the files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/pack.h"
+#include "core/progress.h"
+#include "stream/local/local.h"
+
+_Static_assert(ENTRY_HEADER + SF_PACK_MAX <= SF_STREAM_ENTRY_MAX, "entries fit a batch");
+
+#define QUEUE_BYTES_MAX (256u << 20)
+
+typedef struct request {
+    struct request *next;
+    size_t n;
+    uint32_t *parts;
+    uint64_t *offsets;
+    uint32_t *lens;
+    uint8_t *data; /* packed records, one after the other */
+    size_t bytes;
+    sf_append_done done;
+    void *ctx;
+} request;
+
+typedef struct sf_log {
+    sf_stream base;
+    char *dir;
+    sf_stream_opts opts;
+    uint32_t nparts;
+    partition *parts;
+    int lock_fd;
+    uint64_t *ends; /* mmap of DIR/ends */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    request *head, *tail;
+    size_t queued_bytes;
+    bool stopping;
+    pthread_t committer;
+    bool committer_started;
+
+    bool failed; /* commit thread only, read under mu by appenders */
+    char failure[SF_ERROR_MSG_MAX];
+    sf_stream_stats stats; /* under mu */
+} sf_log;
+
+/* ---- opening ---------------------------------------------------------- */
+
+static int write_meta(const char *dir, uint32_t nparts, sf_error *err)
+{
+    char tmp[4096], path[4096], text[128];
+    snprintf(tmp, sizeof tmp, "%s/meta.tmp", dir);
+    snprintf(path, sizeof path, "%s/meta", dir);
+    int n = snprintf(text, sizeof text, "shopflow-log 1\npartitions %u\n", nparts);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0 || close(fd) != 0 ||
+        rename(tmp, path) != 0)
+        return sf_error_set(err, SF_EIO, "%s: cannot write: %s", path, strerror(errno));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+/* Read DIR/meta, or create the log when it has none. */
+static int load_meta(sf_log *log, sf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta", log->dir);
+    FILE *f = fopen(path, "r");
+    if (!f && errno == ENOENT && !log->opts.read_only) {
+        uint32_t n = log->opts.partitions ? log->opts.partitions : SF_STREAM_PARTITIONS_DEFAULT;
+        if (n > SF_STREAM_PARTITIONS_MAX)
+            return sf_error_set(err, SF_EINVAL, "at most %d partitions",
+                                SF_STREAM_PARTITIONS_MAX);
+        if (mkdir(log->dir, 0755) != 0 && errno != EEXIST)
+            return sf_error_set(err, SF_EIO, "%s: %s", log->dir, strerror(errno));
+        log->nparts = n;
+        return write_meta(log->dir, n, err);
+    }
+    if (!f)
+        return sf_error_set(err, errno == ENOENT ? SF_ENOENT : SF_EIO, "%s: %s", path,
+                            errno == ENOENT ? "no log here (nothing was ever written)"
+                                            : strerror(errno));
+    int version = 0;
+    unsigned n = 0;
+    int ok = fscanf(f, "shopflow-log %d partitions %u", &version, &n);
+    fclose(f);
+    if (ok != 2 || version != 1 || n == 0 || n > SF_STREAM_PARTITIONS_MAX)
+        return sf_error_set(err, SF_ECORRUPT, "%s: not a shopflow log (version 1)", path);
+    log->nparts = n;
+    return 0;
+}
+
+static int take_lock(sf_log *log, sf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/LOCK", log->dir);
+    log->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (log->lock_fd < 0)
+        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    if (flock(log->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(log->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        return sf_error_set(err, SF_EBUSY, "%s: the log is open for writing by process %s",
+                            log->dir, pid[0] ? pid : "(unknown)");
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(log->lock_fd, 0) != 0 || pwrite(log->lock_fd, pid, (size_t)n, 0) != n)
+        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Map DIR/ends: the writer creates and sizes it, readers map it if there. */
+static int map_ends(sf_log *log, sf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ends", log->dir);
+    size_t bytes = log->nparts * sizeof(uint64_t);
+    int fd = open(path, log->opts.read_only ? O_RDONLY : (O_RDWR | O_CREAT), 0644);
+    if (fd < 0)
+        return log->opts.read_only && errno == ENOENT
+                   ? 0
+                   : sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (!log->opts.read_only && ftruncate(fd, (off_t)bytes) != 0) {
+        close(fd);
+        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < bytes) {
+        close(fd);
+        return 0; /* a reader without a usable ends file scans instead */
+    }
+    void *m = mmap(NULL, bytes, log->opts.read_only ? PROT_READ : PROT_READ | PROT_WRITE,
+                   MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return sf_error_set(err, SF_EIO, "%s: mmap: %s", path, strerror(errno));
+    log->ends = m;
+    return 0;
+}
+
+static void log_close(sf_stream *s);
+static void *committer_main(void *arg);
+
+static void report_recovery(const sf_log *log, uint32_t p, const recovery_note *note)
+{
+    if (note->dropped_bytes)
+        fprintf(stderr,
+                "level=warn event=log_recovered dir=%s partition=%u dropped_bytes=%llu "
+                "msg=\"removed a torn or corrupt tail (never acknowledged)\"\n",
+                log->dir, p, (unsigned long long)note->dropped_bytes);
+    else if (note->index_rebuilt)
+        fprintf(stderr, "level=info event=log_index_rebuilt dir=%s partition=%u\n", log->dir, p);
+}
+
+static int open_partitions(sf_log *log, sf_error *err)
+{
+    log->parts = calloc(log->nparts, sizeof *log->parts);
+    if (!log->parts)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < log->nparts; i++) {
+        recovery_note note = {0};
+        int rc = sf_partition_open(&log->parts[i], log->dir, i, log->opts.read_only, &note, err);
+        if (rc < 0)
+            return rc;
+        report_recovery(log, i, &note);
+        partition *p = &log->parts[i];
+        if (log->ends && !log->opts.read_only)
+            __atomic_store_n(&log->ends[i], p->write_next, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+static int log_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
+                    sf_error *err)
+{
+    extern const sf_stream_ops sf_stream_local_ops;
+    sf_log *log = calloc(1, sizeof *log);
+    if (!log || !(log->dir = strdup(location))) {
+        free(log);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    log->base.ops = &sf_stream_local_ops;
+    log->lock_fd = -1;
+    if (opts)
+        log->opts = *opts;
+    if (!log->opts.segment_bytes)
+        log->opts.segment_bytes = SEGMENT_BYTES_DEFAULT;
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_cond_init(&log->cv, NULL);
+    int rc = load_meta(log, err);
+    if (rc == 0 && !log->opts.read_only)
+        rc = take_lock(log, err);
+    if (rc == 0)
+        rc = map_ends(log, err);
+    if (rc == 0)
+        rc = open_partitions(log, err);
+    if (rc == 0 && !log->opts.read_only) {
+        if (pthread_create(&log->committer, NULL, committer_main, log) != 0)
+            rc = sf_error_set(err, SF_ENOMEM, "cannot start the commit thread");
+        else
+            log->committer_started = true;
+    }
+    if (rc < 0) {
+        log_close(&log->base);
+        return rc;
+    }
+    *out = &log->base;
+    return 0;
+}
+
+/* ---- appending -------------------------------------------------------- */
+
+static int log_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
+                            void *ctx, sf_error *err)
+{
+    sf_log *log = (sf_log *)s;
+    if (log->opts.read_only)
+        return sf_error_set(err, SF_EINVAL, "%s: opened read-only", log->dir);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += SF_PACK_HEADER + recs[i].event_id_len + recs[i].invoice_no_len +
+                 recs[i].stock_code_len + recs[i].country_len + recs[i].description_len;
+    request *r = malloc(sizeof *r + n * (sizeof(uint32_t) * 2 + sizeof(uint64_t)) + bytes);
+    if (!r)
+        return sf_error_set(err, SF_ENOMEM, "out of memory queueing %zu records", n);
+    r->next = NULL;
+    r->n = n;
+    r->offsets = (uint64_t *)(r + 1);
+    r->parts = (uint32_t *)(r->offsets + n);
+    r->lens = r->parts + n;
+    r->data = (uint8_t *)(r->lens + n);
+    r->bytes = bytes;
+    r->done = done;
+    r->ctx = ctx;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        int len = sf_record_pack(&recs[i], r->data + at, bytes - at);
+        r->lens[i] = (uint32_t)len;
+        r->parts[i] =
+            sf_stream_partition_of(recs[i].invoice_no, recs[i].invoice_no_len, log->nparts);
+        at += (size_t)len;
+    }
+    pthread_mutex_lock(&log->mu);
+    int rc = 0;
+    if (log->failed)
+        rc = sf_error_set(err, SF_EFAILED, "%s", log->failure);
+    else if (log->stopping)
+        rc = sf_error_set(err, SF_EFAILED, "%s: the log is closing", log->dir);
+    else if (log->queued_bytes + bytes > QUEUE_BYTES_MAX && log->head)
+        rc = sf_error_set(err, SF_EBUSY, "%s: the write queue is full (the disk is too slow)",
+                          log->dir);
+    if (rc == 0) {
+        if (log->tail)
+            log->tail->next = r;
+        else
+            log->head = r;
+        log->tail = r;
+        log->queued_bytes += bytes;
+        pthread_cond_signal(&log->cv);
+    }
+    pthread_mutex_unlock(&log->mu);
+    if (rc < 0)
+        free(r);
+    return rc;
+}
+
+static int stage_reserve(partition *p, size_t more)
+{
+    if (p->stage_len + more <= p->stage_cap)
+        return 0;
+    size_t cap = p->stage_cap ? p->stage_cap : 64 * 1024;
+    while (cap < p->stage_len + more)
+        cap *= 2;
+    uint8_t *b = realloc(p->stage, cap);
+    if (!b)
+        return SF_ENOMEM;
+    p->stage = b;
+    p->stage_cap = cap;
+    return 0;
+}
+
+static int stage_index_point(partition *p, index_point pt)
+{
+    if (p->stage_idx_len == p->stage_idx_cap) {
+        size_t cap = p->stage_idx_cap ? p->stage_idx_cap * 2 : 64;
+        index_point *b = realloc(p->stage_idx, cap * sizeof *b);
+        if (!b)
+            return SF_ENOMEM;
+        p->stage_idx = b;
+        p->stage_idx_cap = cap;
+    }
+    p->stage_idx[p->stage_idx_len++] = pt;
+    return 0;
+}
+
+/* Frame one record into its partition's stage and give it an offset. */
+static int stage_entry(sf_log *log, request *r, size_t i, const uint8_t *payload)
+{
+    partition *p = &log->parts[r->parts[i]];
+    segment *seg = &p->segs[p->nsegs - 1];
+    uint32_t len = r->lens[i];
+    if (stage_reserve(p, ENTRY_HEADER + len) < 0)
+        return SF_ENOMEM;
+    uint64_t offset = p->write_next++;
+    uint64_t pos = seg->size + p->stage_len;
+    uint64_t last = p->stage_idx_len ? p->stage_idx[p->stage_idx_len - 1].pos
+                    : seg->idx_len   ? seg->idx[seg->idx_len - 1].pos
+                                     : 0;
+    bool first = pos == 0 && seg->idx_len == 0 && p->stage_idx_len == 0;
+    if ((first || pos / INDEX_INTERVAL != last / INDEX_INTERVAL) &&
+        stage_index_point(p, (index_point){(uint32_t)(offset - seg->base), (uint32_t)pos}) < 0)
+        return SF_ENOMEM;
+    uint8_t *h = p->stage + p->stage_len;
+    sf_entry_header(h, len, sf_entry_checksum(offset, payload, len), offset);
+    memcpy(h + ENTRY_HEADER, payload, len);
+    p->stage_len += ENTRY_HEADER + len;
+    r->offsets[i] = offset;
+    return 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t at)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, buf, len, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+        at += (uint64_t)n;
+    }
+    return 0;
+}
+
+static void record_fsync(sf_log *log, double seconds)
+{
+    static const double le[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3};
+    size_t b = 0;
+    while (b < sizeof le / sizeof le[0] && seconds > le[b])
+        b++;
+    pthread_mutex_lock(&log->mu);
+    log->stats.fsync_le_us[b]++;
+    log->stats.fsync_seconds += seconds;
+    pthread_mutex_unlock(&log->mu);
+}
+
+/* Write and sync each touched partition's stage. 0, or -1 with msg. */
+static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t cap)
+{
+    for (uint32_t i = 0; i < log->nparts; i++) {
+        partition *p = &log->parts[i];
+        segment *seg = &p->segs[p->nsegs - 1];
+        if (!touched[i])
+            continue;
+        if (pwrite_all(seg->fd, p->stage, p->stage_len, seg->size) != 0) {
+            snprintf(msg, cap, "%s: write: %s", p->dir, strerror(errno));
+            return -1;
+        }
+        double t0 = sf_monotonic();
+        if (fdatasync(seg->fd) != 0) {
+            snprintf(msg, cap, "%s: fdatasync: %s", p->dir, strerror(errno));
+            return -1;
+        }
+        record_fsync(log, sf_monotonic() - t0);
+    }
+    return 0;
+}
+
+/* Undo a round: truncate what it wrote. Failing that, the log stops. */
+static void rollback(sf_log *log, const uint8_t *touched)
+{
+    for (uint32_t i = 0; i < log->nparts; i++) {
+        partition *p = &log->parts[i];
+        segment *seg = &p->segs[p->nsegs - 1];
+        if (!touched[i])
+            continue;
+        p->write_next = seg->next;
+        p->stage_len = p->stage_idx_len = 0;
+        if (ftruncate(seg->fd, (off_t)seg->size) != 0 || fdatasync(seg->fd) != 0) {
+            pthread_mutex_lock(&log->mu);
+            log->failed = true;
+            snprintf(log->failure, sizeof log->failure,
+                     "%s: could not undo a failed write (%s); reopen the log to recover it",
+                     p->dir, strerror(errno));
+            pthread_mutex_unlock(&log->mu);
+        }
+    }
+}
+
+/* Make a round's records visible: sizes, index, end offsets. */
+static void publish(sf_log *log, const uint8_t *touched)
+{
+    for (uint32_t i = 0; i < log->nparts; i++) {
+        partition *p = &log->parts[i];
+        segment *seg = &p->segs[p->nsegs - 1];
+        if (!touched[i])
+            continue;
+        for (size_t k = 0; k < p->stage_idx_len; k++)
+            sf_segment_index_add(seg, p->stage_idx[k]);
+        seg->size += p->stage_len;
+        seg->next = p->write_next;
+        p->stage_len = p->stage_idx_len = 0;
+        atomic_store_explicit(&p->end, p->write_next, memory_order_release);
+        if (log->ends)
+            __atomic_store_n(&log->ends[i], p->write_next, __ATOMIC_RELEASE);
+    }
+}
+
+/* Roll the touched partitions whose segment is full, then apply retention. */
+static int roll_full(sf_log *log, const uint8_t *touched, sf_error *err)
+{
+    for (uint32_t i = 0; i < log->nparts; i++) {
+        partition *p = &log->parts[i];
+        segment *seg = &p->segs[p->nsegs - 1];
+        if (!touched[i] || seg->size < log->opts.segment_bytes)
+            continue;
+        int rc = sf_partition_roll(p, err);
+        if (rc < 0)
+            return rc;
+        sf_partition_retain(p, log->opts.retention_bytes, log->opts.retention_seconds);
+    }
+    return 0;
+}
+
+static int stage_all(sf_log *log, request *list)
+{
+    for (request *r = list; r; r = r->next) {
+        size_t at = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            if (stage_entry(log, r, i, r->data + at) < 0)
+                return -1;
+            at += r->lens[i];
+        }
+    }
+    return 0;
+}
+
+static void commit_group(sf_log *log, request *list)
+{
+    char msg[SF_ERROR_MSG_MAX] = "";
+    int status = 0;
+    uint8_t *touched = calloc(log->nparts, 1);
+    sf_error err = {0};
+    size_t records = 0, bytes = 0, appends = 0;
+    for (request *r = list; r; r = r->next, appends++)
+        for (size_t i = 0; i < r->n; i++, records++)
+            if (touched)
+                touched[r->parts[i]] = 1;
+    pthread_mutex_lock(&log->mu);
+    bool failed = log->failed;
+    snprintf(msg, sizeof msg, "%s", log->failure);
+    pthread_mutex_unlock(&log->mu);
+    if (failed) {
+        status = SF_EFAILED;
+    } else if (!touched) {
+        status = SF_ENOMEM;
+        snprintf(msg, sizeof msg, "out of memory committing");
+    } else if (roll_full(log, touched, &err) < 0) {
+        status = err.code;
+        snprintf(msg, sizeof msg, "%s", err.msg);
+    } else if (stage_all(log, list) < 0) {
+        rollback(log, touched);
+        status = SF_ENOMEM;
+        snprintf(msg, sizeof msg, "out of memory committing");
+    } else if (flush_stages(log, touched, msg, sizeof msg) < 0) {
+        rollback(log, touched);
+        status = SF_EIO;
+    } else {
+        for (uint32_t i = 0; i < log->nparts; i++)
+            bytes += touched[i] ? log->parts[i].stage_len : 0;
+        publish(log, touched);
+    }
+    free(touched);
+    pthread_mutex_lock(&log->mu);
+    log->stats.groups++;
+    if (status == 0) {
+        log->stats.appends += appends;
+        log->stats.records += records;
+        log->stats.bytes += bytes;
+    } else {
+        log->stats.failures += appends;
+    }
+    pthread_mutex_unlock(&log->mu);
+    if (status)
+        fprintf(stderr, "level=error event=log_append_failed dir=%s appends=%zu msg=\"%s\"\n",
+                log->dir, appends, msg);
+    while (list) {
+        request *next = list->next;
+        list->done(list->ctx, status, list->parts, list->offsets, status ? msg : NULL);
+        free(list);
+        list = next;
+    }
+}
+
+static void *committer_main(void *arg)
+{
+    sf_log *log = arg;
+    for (;;) {
+        pthread_mutex_lock(&log->mu);
+        while (!log->head && !log->stopping)
+            pthread_cond_wait(&log->cv, &log->mu);
+        request *list = log->head;
+        log->head = log->tail = NULL;
+        log->queued_bytes = 0;
+        pthread_mutex_unlock(&log->mu);
+        if (!list)
+            break; /* stopping, and nothing left */
+        commit_group(log, list);
+    }
+    return NULL;
+}
+
+/* ---- reading and the rest -------------------------------------------- */
+
+static uint64_t durable_end(sf_log *log, uint32_t i)
+{
+    partition *p = &log->parts[i];
+    if (!log->opts.read_only)
+        return atomic_load_explicit(&p->end, memory_order_acquire);
+    if (log->ends)
+        return __atomic_load_n(&log->ends[i], __ATOMIC_ACQUIRE);
+    return atomic_load(&p->end); /* no writer ever ran here: what recovery found */
+}
+
+static int log_read(sf_stream *s, uint32_t partition_id, uint64_t from, sf_stream_batch *batch,
+                    sf_error *err)
+{
+    sf_log *log = (sf_log *)s;
+    uint64_t end = durable_end(log, partition_id);
+    if (from > end)
+        return sf_error_set(err, SF_ERANGE, "offset %llu is past the end (%llu) of partition %u",
+                            (unsigned long long)from, (unsigned long long)end, partition_id);
+    return sf_partition_read(&log->parts[partition_id], from, end, batch, err);
+}
+
+static uint32_t log_partitions(const sf_stream *s)
+{
+    return ((const sf_log *)s)->nparts;
+}
+
+static int log_info(sf_stream *s, uint32_t i, sf_partition_info *out, sf_error *err)
+{
+    (void)err;
+    sf_log *log = (sf_log *)s;
+    sf_partition_info_get(&log->parts[i], out);
+    out->end_offset = durable_end(log, i);
+    return 0;
+}
+
+static void log_stats(sf_stream *s, sf_stream_stats *out)
+{
+    sf_log *log = (sf_log *)s;
+    pthread_mutex_lock(&log->mu);
+    *out = log->stats;
+    pthread_mutex_unlock(&log->mu);
+}
+
+static void log_close(sf_stream *s)
+{
+    sf_log *log = (sf_log *)s;
+    if (log->committer_started) {
+        pthread_mutex_lock(&log->mu);
+        log->stopping = true;
+        pthread_cond_signal(&log->cv);
+        pthread_mutex_unlock(&log->mu);
+        pthread_join(log->committer, NULL);
+    }
+    for (uint32_t i = 0; log->parts && i < log->nparts; i++)
+        if (log->parts[i].dir)
+            sf_partition_close(&log->parts[i]);
+    free(log->parts);
+    if (log->ends)
+        munmap(log->ends, log->nparts * sizeof(uint64_t));
+    if (log->lock_fd >= 0)
+        close(log->lock_fd); /* releases the flock */
+    pthread_cond_destroy(&log->cv);
+    pthread_mutex_destroy(&log->mu);
+    free(log->dir);
+    free(log);
+}
+
+const sf_stream_ops sf_stream_local_ops = {
+    .scheme = "local",
+    .open = log_open,
+    .append_async = log_append_async,
+    .read = log_read,
+    .partitions = log_partitions,
+    .info = log_info,
+    .stats = log_stats,
+    .close = log_close,
+};

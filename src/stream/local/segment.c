@@ -1,0 +1,289 @@
+/*
+ * segment.c - one segment file of the local log and its sparse index
+ * (format in local.h): creating, opening, validating the tail, locating an
+ * offset.
+ *
+ * Recovery reads the segment from its last trustworthy index point and keeps
+ * every entry whose header and checksum hold; the first one that does not is
+ * where the good data ends. A writer truncates the file there (only bytes
+ * never acknowledged can be past it: acknowledgement follows fdatasync, and
+ * a failed group is truncated before anything is acknowledged).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "core/pack.h"
+#include "stream/local/local.h"
+
+uint32_t sf_entry_checksum(uint64_t offset, const uint8_t *payload, uint32_t len)
+{
+    uint64_t h = XXH3_64bits_withSeed(payload, len, offset);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+void sf_entry_header(uint8_t *h, uint32_t len, uint32_t checksum, uint64_t offset)
+{
+    put32(h, len);
+    put32(h + 4, checksum);
+    put32(h + 8, (uint32_t)offset);
+    put32(h + 12, (uint32_t)(offset >> 32));
+}
+
+static void seg_path(char *buf, size_t cap, const char *dir, uint64_t base, const char *ext)
+{
+    snprintf(buf, cap, "%s/%020llu.%s", dir, (unsigned long long)base, ext);
+}
+
+static int open_files(const char *dir, uint64_t base, int flags, segment *seg, sf_error *err)
+{
+    char path[4096];
+    memset(seg, 0, sizeof *seg);
+    seg->fd = seg->idx_fd = -1;
+    seg->base = seg->next = base;
+    seg_path(path, sizeof path, dir, base, "seg");
+    seg->fd = open(path, flags | O_CLOEXEC, 0644);
+    if (seg->fd < 0)
+        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    seg_path(path, sizeof path, dir, base, "idx");
+    int idx_flags = (flags & O_ACCMODE) == O_RDONLY ? O_RDONLY : (flags | O_APPEND);
+    seg->idx_fd = open(path, idx_flags | O_CLOEXEC, 0644);
+    if (seg->idx_fd < 0 && !(errno == ENOENT && (flags & O_ACCMODE) == O_RDONLY)) {
+        int e = errno;
+        sf_segment_close(seg);
+        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(seg->fd, &st) == 0) {
+        seg->size = (uint64_t)st.st_size;
+        seg->mtime = st.st_mtime;
+    }
+    return 0;
+}
+
+int sf_segment_create(const char *dir, uint64_t base, segment *seg, sf_error *err)
+{
+    return open_files(dir, base, O_RDWR | O_CREAT | O_EXCL, seg, err);
+}
+
+int sf_segment_open(const char *dir, uint64_t base, bool read_only, segment *seg, sf_error *err)
+{
+    return open_files(dir, base, read_only ? O_RDONLY : (O_RDWR | O_CREAT), seg, err);
+}
+
+void sf_segment_close(segment *seg)
+{
+    if (seg->fd >= 0)
+        close(seg->fd);
+    if (seg->idx_fd >= 0)
+        close(seg->idx_fd);
+    free(seg->idx);
+    seg->idx = NULL;
+    seg->fd = seg->idx_fd = -1;
+}
+
+/* Keep pt in memory (not on disk). 0 or SF_ENOMEM. */
+static int index_keep(segment *seg, index_point pt)
+{
+    if (seg->idx_len == seg->idx_cap) {
+        size_t cap = seg->idx_cap ? seg->idx_cap * 2 : 64;
+        index_point *p = realloc(seg->idx, cap * sizeof *p);
+        if (!p)
+            return SF_ENOMEM;
+        seg->idx = p;
+        seg->idx_cap = cap;
+    }
+    seg->idx[seg->idx_len++] = pt;
+    return 0;
+}
+
+int sf_segment_index_add(segment *seg, index_point pt)
+{
+    if (index_keep(seg, pt) < 0)
+        return SF_ENOMEM;
+    if (seg->idx_fd >= 0) {
+        uint8_t b[8];
+        put32(b, pt.rel);
+        put32(b + 4, pt.pos);
+        /* A hint: a short or failed write is found and repaired on open. */
+        if (write(seg->idx_fd, b, sizeof b) != (ssize_t)sizeof b)
+            return 0;
+    }
+    return 0;
+}
+
+/* Read and verify the entry at pos: 1 if whole and valid (its offset in
+ * *offset, its total size in *size), 0 if not, SF_EIO on a read error. */
+static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *buf,
+                    uint64_t *offset, uint64_t *size)
+{
+    uint8_t h[ENTRY_HEADER];
+    if (pos + ENTRY_HEADER > limit)
+        return 0;
+    ssize_t n = pread(seg->fd, h, ENTRY_HEADER, (off_t)pos);
+    if (n < 0)
+        return SF_EIO;
+    if (n < ENTRY_HEADER)
+        return 0;
+    uint32_t len = get32(h);
+    if (len > SF_PACK_MAX || pos + ENTRY_HEADER + len > limit)
+        return 0;
+    if (pread(seg->fd, buf, len, (off_t)(pos + ENTRY_HEADER)) != (ssize_t)len)
+        return 0;
+    if (sf_entry_checksum(get64(h + 8), buf, len) != get32(h + 4))
+        return 0;
+    *offset = get64(h + 8);
+    *size = ENTRY_HEADER + len;
+    return 1;
+}
+
+/* Load the index file, keeping the longest prefix whose last point checks
+ * out against the segment. */
+static int load_index(segment *seg, uint8_t *scratch, bool *rebuilt)
+{
+    seg->idx_len = 0;
+    struct stat st;
+    if (seg->idx_fd < 0 || fstat(seg->idx_fd, &st) != 0)
+        return 0;
+    size_t n = (size_t)st.st_size / 8;
+    uint8_t *raw = n ? malloc(n * 8) : NULL;
+    if (n && (!raw || pread(seg->idx_fd, raw, n * 8, 0) != (ssize_t)(n * 8))) {
+        free(raw);
+        *rebuilt = true;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        index_point pt = {get32(raw + 8 * i), get32(raw + 8 * i + 4)};
+        if (index_keep(seg, pt) < 0) {
+            free(raw);
+            return SF_ENOMEM;
+        }
+    }
+    free(raw);
+    /* Drop points from the end until one names a valid entry at its offset. */
+    while (seg->idx_len > 0) {
+        index_point pt = seg->idx[seg->idx_len - 1];
+        uint64_t off, size;
+        int ok = entry_at(seg, pt.pos, seg->size, scratch, &off, &size);
+        if (ok < 0)
+            return ok;
+        if (ok && off == seg->base + pt.rel)
+            break;
+        seg->idx_len--;
+        *rebuilt = true;
+    }
+    if ((size_t)st.st_size != seg->idx_len * 8 && seg->idx_fd >= 0)
+        *rebuilt = true;
+    return 0;
+}
+
+/* Rewrite the index file from memory (after repairs). */
+static void rewrite_index(segment *seg)
+{
+    if (seg->idx_fd < 0 || ftruncate(seg->idx_fd, 0) != 0)
+        return;
+    for (size_t i = 0; i < seg->idx_len; i++) {
+        uint8_t b[8];
+        put32(b, seg->idx[i].rel);
+        put32(b + 4, seg->idx[i].pos);
+        if (write(seg->idx_fd, b, sizeof b) != (ssize_t)sizeof b)
+            return;
+    }
+}
+
+int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_error *err)
+{
+    uint8_t scratch[SF_PACK_MAX];
+    bool rebuilt = false;
+    int rc = load_index(seg, scratch, &rebuilt);
+    if (rc < 0)
+        return sf_error_set(err, rc, "segment %llu: cannot load its index",
+                            (unsigned long long)seg->base);
+    uint64_t pos = 0, offset = seg->base;
+    if (seg->idx_len) {
+        pos = seg->idx[seg->idx_len - 1].pos;
+        offset = seg->base + seg->idx[seg->idx_len - 1].rel;
+    }
+    uint64_t file_size = seg->size;
+    for (;;) {
+        uint64_t off, size;
+        int ok = entry_at(seg, pos, file_size, scratch, &off, &size);
+        if (ok < 0)
+            return sf_error_set(err, SF_EIO, "segment %llu: read error: %s",
+                                (unsigned long long)seg->base, strerror(errno));
+        if (!ok || off != offset)
+            break;
+        /* Same rule as the commit thread: a point per INDEX_INTERVAL bytes. */
+        uint64_t last = seg->idx_len ? seg->idx[seg->idx_len - 1].pos : 0;
+        if (pos / INDEX_INTERVAL != last / INDEX_INTERVAL || (pos == 0 && seg->idx_len == 0)) {
+            if (index_keep(seg, (index_point){(uint32_t)(off - seg->base), (uint32_t)pos}) < 0)
+                return sf_error_set(err, SF_ENOMEM, "out of memory");
+            rebuilt = true;
+        }
+        pos += size;
+        offset++;
+    }
+    seg->size = pos;
+    seg->next = offset;
+    note->dropped_bytes += file_size - pos;
+    if (truncate && file_size != pos) {
+        if (ftruncate(seg->fd, (off_t)pos) != 0 || fdatasync(seg->fd) != 0)
+            return sf_error_set(err, SF_EIO, "segment %llu: cannot truncate its torn tail: %s",
+                                (unsigned long long)seg->base, strerror(errno));
+    }
+    if (truncate && rebuilt) {
+        rewrite_index(seg);
+        note->index_rebuilt = true;
+    }
+    return 0;
+}
+
+int sf_segment_locate(const segment *seg, uint64_t offset, uint64_t *pos, sf_error *err)
+{
+    /* Binary search: the last index point at or before offset. */
+    size_t lo = 0, hi = seg->idx_len;
+    uint64_t p = 0, at = seg->base;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (seg->base + seg->idx[mid].rel <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0) {
+        p = seg->idx[lo - 1].pos;
+        at = seg->base + seg->idx[lo - 1].rel;
+    }
+    /* Walk the headers forward (at most INDEX_INTERVAL bytes when indexed). */
+    while (at < offset) {
+        uint8_t h[ENTRY_HEADER];
+        if (pread(seg->fd, h, ENTRY_HEADER, (off_t)p) != ENTRY_HEADER || get64(h + 8) != at)
+            return sf_error_set(err, SF_ECORRUPT, "segment %llu: entry %llu not where expected",
+                                (unsigned long long)seg->base, (unsigned long long)at);
+        p += ENTRY_HEADER + get32(h);
+        at++;
+    }
+    *pos = p;
+    return 0;
+}

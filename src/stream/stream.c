@@ -1,0 +1,147 @@
+/*
+ * stream.c - the stream port's front: the adapter table, the partitioner,
+ * the synchronous append, and read batches (see stream.h).
+ */
+#include "stream/stream.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+extern const sf_stream_ops sf_stream_local_ops;
+
+/* The adapters, by scheme. A location without a known "scheme:" is local. */
+static const sf_stream_ops *const adapters[] = {
+    &sf_stream_local_ops,
+};
+
+int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
+                   sf_error *err)
+{
+    const char *colon = strchr(location, ':');
+    for (size_t i = 0; colon && i < sizeof adapters / sizeof adapters[0]; i++) {
+        size_t n = strlen(adapters[i]->scheme);
+        if ((size_t)(colon - location) == n && strncmp(location, adapters[i]->scheme, n) == 0)
+            return adapters[i]->open(colon + 1, opts, out, err);
+    }
+    return sf_stream_local_ops.open(location, opts, out, err);
+}
+
+uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t partitions)
+{
+    return (uint32_t)(XXH3_64bits(invoice_no, len) % partitions);
+}
+
+int sf_stream_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
+                           void *ctx, sf_error *err)
+{
+    return s->ops->append_async(s, recs, n, done, ctx, err);
+}
+
+/* The synchronous append waits on one of these. */
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int status;
+    size_t n;
+    uint32_t *partitions;
+    uint64_t *offsets;
+    sf_error *err;
+} waiter;
+
+static void wake(void *ctx, int status, const uint32_t *partitions, const uint64_t *offsets,
+                 const char *errmsg)
+{
+    waiter *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    w->status = status;
+    if (status == 0) {
+        if (w->offsets)
+            memcpy(w->offsets, offsets, w->n * sizeof *offsets);
+        if (w->partitions)
+            memcpy(w->partitions, partitions, w->n * sizeof *partitions);
+    } else {
+        sf_error_set(w->err, status, "%s", errmsg ? errmsg : sf_strerror(status));
+    }
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *partitions,
+                     uint64_t *offsets, sf_error *err)
+{
+    waiter w = {.n = n, .partitions = partitions, .offsets = offsets, .err = err};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = s->ops->append_async(s, recs, n, wake, &w, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.status;
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
+                   sf_error *err)
+{
+    if (partition >= s->ops->partitions(s))
+        return sf_error_set(err, SF_EINVAL, "no partition %u (the stream has %u)", partition,
+                            s->ops->partitions(s));
+    return s->ops->read(s, partition, from, batch, err);
+}
+
+uint32_t sf_stream_partitions(const sf_stream *s)
+{
+    return s->ops->partitions(s);
+}
+
+int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err)
+{
+    if (partition >= s->ops->partitions(s))
+        return sf_error_set(err, SF_EINVAL, "no partition %u", partition);
+    return s->ops->info(s, partition, out, err);
+}
+
+void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out)
+{
+    s->ops->stats(s, out);
+}
+
+void sf_stream_close(sf_stream *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+int sf_stream_batch_init(sf_stream_batch *b, size_t max_entries, size_t buf_bytes, sf_error *err)
+{
+    memset(b, 0, sizeof *b);
+    if (buf_bytes < SF_STREAM_ENTRY_MAX)
+        buf_bytes = SF_STREAM_ENTRY_MAX; /* one entry always fits */
+    if (max_entries == 0)
+        max_entries = 1;
+    b->buf = malloc(buf_bytes);
+    b->entries = calloc(max_entries, sizeof *b->entries);
+    if (!b->buf || !b->entries) {
+        sf_stream_batch_free(b);
+        return sf_error_set(err, SF_ENOMEM, "out of memory for a read batch");
+    }
+    b->buf_cap = buf_bytes;
+    b->cap = max_entries;
+    return 0;
+}
+
+void sf_stream_batch_free(sf_stream_batch *b)
+{
+    free(b->buf);
+    free(b->entries);
+    memset(b, 0, sizeof *b);
+}

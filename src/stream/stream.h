@@ -1,0 +1,155 @@
+/*
+ * stream.h - the stream port: a durable, partitioned, append-only log of
+ * records (the role Kinesis or Kafka plays in the seed design).
+ *
+ * Each backend is an adapter that fills an sf_stream_ops table; the table of
+ * adapters is in stream.c and one is chosen by the scheme of a location
+ * ("local:DIR" or a bare folder; later "kafka://..."). Callers use only the
+ * sf_stream_* functions below.
+ *
+ * Guarantees every adapter gives:
+ *  - a record's partition is sf_stream_partition_of(invoice_no), so all lines
+ *    of an invoice are in one partition, in the order they were appended;
+ *  - offsets in a partition are 0, 1, 2, ... with no gaps;
+ *  - when an append reports success, its records are durable (fsync'd or
+ *    acknowledged by all in-sync replicas) and readable;
+ *  - an append that fails leaves none of its records readable;
+ *  - readers see only records whose append has succeeded.
+ */
+#ifndef SF_STREAM_H
+#define SF_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/record.h"
+
+#define SF_STREAM_PARTITIONS_DEFAULT 8
+#define SF_STREAM_PARTITIONS_MAX     1024
+
+typedef struct sf_stream sf_stream;
+
+/* Called once per append, from a thread of the stream's, when the records
+ * are durable (status 0; offsets[i] is record i's offset in its partition,
+ * valid during the call) or the append failed (status < 0, message in
+ * errmsg; no record of it is readable). */
+typedef void (*sf_append_done)(void *ctx, int status, const uint32_t *partitions,
+                               const uint64_t *offsets, const char *errmsg);
+
+typedef struct sf_stream_opts {
+    uint32_t partitions;        /* when creating; 0 = default (8) */
+    bool read_only;             /* open for reading while a writer may run */
+    uint64_t segment_bytes;     /* roll segments at this size; 0 = 64 MiB */
+    uint64_t retention_bytes;   /* per partition; 0 = keep everything */
+    uint64_t retention_seconds; /* segments older than this go; 0 = keep */
+} sf_stream_opts;
+
+/* One record read back. data points into the batch's buffer. */
+typedef struct sf_stream_entry {
+    uint64_t offset;
+    const uint8_t *data; /* packed record (core/pack.h) */
+    uint32_t len;
+} sf_stream_entry;
+
+/* The largest stored entry (framing + packed record); a batch buffer is
+ * never smaller. */
+#define SF_STREAM_ENTRY_MAX 1024
+
+/* A reusable read buffer: owned by the caller, filled by sf_stream_read. */
+typedef struct sf_stream_batch {
+    uint8_t *buf;
+    size_t buf_cap;
+    sf_stream_entry *entries;
+    size_t cap;   /* entries that fit */
+    size_t count; /* entries filled by the last read */
+    uint64_t next_offset; /* where the next read should start */
+} sf_stream_batch;
+
+/* Allocate a batch for up to max_entries entries and buf_bytes of data.
+ * Free with sf_stream_batch_free. */
+int sf_stream_batch_init(sf_stream_batch *b, size_t max_entries, size_t buf_bytes, sf_error *err);
+void sf_stream_batch_free(sf_stream_batch *b);
+
+/* Per-partition figures for `log stat` and metrics. */
+typedef struct sf_partition_info {
+    uint64_t start_offset; /* first offset still stored (after retention) */
+    uint64_t end_offset;   /* next offset to be written = records appended */
+    uint64_t bytes;        /* bytes stored */
+    uint32_t segments;
+} sf_partition_info;
+
+/* Counters kept by a stream (for /metrics). */
+typedef struct sf_stream_stats {
+    uint64_t appends;        /* append calls completed */
+    uint64_t records;        /* records appended */
+    uint64_t bytes;          /* bytes appended (with framing) */
+    uint64_t groups;         /* group commits (one fsync round each) */
+    uint64_t failures;       /* appends that failed */
+    uint64_t fsync_le_us[8]; /* fsync latency histogram: <=100us, 250, 500, 1ms, 2.5, 5, 10, +Inf */
+    double fsync_seconds;    /* total time in fsync */
+} sf_stream_stats;
+
+typedef struct sf_stream_ops {
+    const char *scheme; /* "local" */
+    int (*open)(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err);
+    int (*append_async)(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
+                        void *ctx, sf_error *err);
+    int (*read)(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
+                sf_error *err);
+    uint32_t (*partitions)(const sf_stream *s);
+    int (*info)(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
+    void (*stats)(sf_stream *s, sf_stream_stats *out);
+    void (*close)(sf_stream *s);
+} sf_stream_ops;
+
+/* Every adapter's handle starts with this. */
+struct sf_stream {
+    const sf_stream_ops *ops;
+};
+
+/*
+ * Open the stream at location: "local:DIR", or a bare path (local). A local
+ * log is created if DIR has none (with opts->partitions partitions); opened
+ * for writing, it takes a lock so that one process writes at a time, and
+ * recovers a torn tail (the recovery is logged on stderr). Close with
+ * sf_stream_close.
+ */
+int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
+                   sf_error *err);
+
+/* The partition of an invoice: xxh3(invoice_no) mod partitions. */
+uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t partitions);
+
+/*
+ * Append n records; done is called when they are durable or failed. The
+ * records are copied before this returns. Returns 0 when queued (done will
+ * be called), or an error (done will not be called).
+ */
+int sf_stream_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
+                           void *ctx, sf_error *err);
+
+/* Append and wait until durable. offsets (may be NULL) receives each
+ * record's offset, partitions (may be NULL) its partition. */
+int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *partitions,
+                     uint64_t *offsets, sf_error *err);
+
+/*
+ * Read entries of a partition from offset `from` on, as many as fit in the
+ * batch, never past the durable end. batch->count is 0 at the end; then
+ * batch->next_offset is the end. Returns 0, SF_ERANGE when `from` was
+ * removed by retention (next_offset then says where the log starts),
+ * SF_ECORRUPT when stored bytes fail their checksum.
+ */
+int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
+                   sf_error *err);
+
+uint32_t sf_stream_partitions(const sf_stream *s);
+int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
+void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
+
+/* Finish queued appends (their callbacks run), then close. NULL is fine. */
+void sf_stream_close(sf_stream *s);
+
+#endif
