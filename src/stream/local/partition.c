@@ -65,7 +65,8 @@ static int list_bases(const char *dir, uint64_t **out, size_t *n, sf_error *err)
         bases[len++] = base;
     }
     closedir(d);
-    qsort(bases, len, sizeof *bases, cmp_u64);
+    if (len > 1)
+        qsort(bases, len, sizeof *bases, cmp_u64);
     *out = bases;
     *n = len;
     return 0;
@@ -86,14 +87,29 @@ static int push_segment(partition *p, const segment *seg)
 }
 
 /* Open (and validate) the segments in bases[] not yet known. */
+/* Re-read the size and the whole entries of the last known segment. */
+static int rescan_last(partition *p, recovery_note *note, sf_error *err)
+{
+    segment *last = &p->segs[p->nsegs - 1];
+    struct stat st;
+    if (fstat(last->fd, &st) != 0)
+        return sf_error_set(err, SF_EIO, "%s: %s", p->dir, strerror(errno));
+    last->size = (uint64_t)st.st_size;
+    return sf_segment_recover(last, false, note, err);
+}
+
 static int open_segments(partition *p, const uint64_t *bases, size_t n, recovery_note *note,
                          sf_error *err)
 {
+    int rc;
     for (size_t i = 0; i < n; i++) {
         if (p->nsegs && bases[i] <= p->segs[p->nsegs - 1].base)
             continue;
+        /* A reader's last segment may have grown since it was opened. */
+        if (p->read_only && p->nsegs && (rc = rescan_last(p, note, err)) < 0)
+            return rc;
         segment seg;
-        int rc = sf_segment_open(p->dir, bases[i], p->read_only, &seg, err);
+        rc = sf_segment_open(p->dir, bases[i], p->read_only, &seg, err);
         if (rc == 0)
             rc = sf_segment_recover(&seg, !p->read_only, note, err);
         if (rc == 0 && p->nsegs && p->segs[p->nsegs - 1].next != seg.base)
