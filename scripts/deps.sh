@@ -10,8 +10,8 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
-            libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev)
-test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl)
+            libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev libmicrohttpd-dev libssl-dev)
+test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -20,6 +20,9 @@ typedef struct sf_command {
 extern const sf_command sf_cmd_check;
 extern const sf_command sf_cmd_demo;
 extern const sf_command sf_cmd_log;
+extern const sf_command sf_cmd_serve;
+extern const sf_command sf_cmd_keys;
+extern const sf_command sf_cmd_config;
 
 /* Print "shopflow NAME: <message>" and the usage hint; returns SF_EXIT_USAGE. */
 int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)

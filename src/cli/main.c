@@ -16,6 +16,9 @@ static const sf_command *const commands[] = {
     &sf_cmd_check,
     &sf_cmd_demo,
     &sf_cmd_log,
+    &sf_cmd_serve,
+    &sf_cmd_keys,
+    &sf_cmd_config,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

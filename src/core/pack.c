@@ -44,10 +44,28 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
+size_t sf_record_packed_size(const sf_record *r)
+{
+    return SF_PACK_HEADER + r->event_id_len + r->invoice_no_len + r->stock_code_len +
+           r->country_len + r->description_len;
+}
+
+int sf_packed_keys(const uint8_t *buf, size_t len, const char **event_id, size_t *event_id_len,
+                   const char **invoice_no, size_t *invoice_no_len)
+{
+    if (len < SF_PACK_HEADER || buf[0] != SF_PACK_VERSION ||
+        (size_t)SF_PACK_HEADER + buf[3] + buf[28] > len)
+        return -1;
+    *event_id = (const char *)buf + SF_PACK_HEADER;
+    *event_id_len = buf[3];
+    *invoice_no = (const char *)buf + SF_PACK_HEADER + buf[3];
+    *invoice_no_len = buf[28];
+    return 0;
+}
+
 int sf_record_pack(const sf_record *r, uint8_t *buf, size_t cap)
 {
-    size_t len = SF_PACK_HEADER + r->event_id_len + r->invoice_no_len + r->stock_code_len +
-                 r->country_len + r->description_len;
+    size_t len = sf_record_packed_size(r);
     if (len > cap)
         return -1;
     buf[0] = SF_PACK_VERSION;

@@ -42,6 +42,15 @@
  * (never with cap >= SF_PACK_MAX). */
 int sf_record_pack(const sf_record *r, uint8_t *buf, size_t cap);
 
+/* The event id and invoice number inside a packed record, without unpacking
+ * it (pointers into buf, not NUL-terminated). -1 if buf is not well-formed
+ * enough to say. */
+int sf_packed_keys(const uint8_t *buf, size_t len, const char **event_id, size_t *event_id_len,
+                   const char **invoice_no, size_t *invoice_no_len);
+
+/* The packed length of r (what sf_record_pack will write). */
+size_t sf_record_packed_size(const sf_record *r);
+
 /* Read a record from buf[0..len) into *r; returns 0, or -1 if the bytes are
  * not a well-formed packed record of this version (length mismatch included). */
 int sf_record_unpack(const uint8_t *buf, size_t len, sf_record *r);

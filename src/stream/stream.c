@@ -9,6 +9,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/pack.h"
+
 extern const sf_stream_ops sf_stream_local_ops;
 
 /* The adapters, by scheme. A location without a known "scheme:" is local. */
@@ -33,10 +35,32 @@ uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t par
     return (uint32_t)(XXH3_64bits(invoice_no, len) % partitions);
 }
 
+int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens,
+                                  size_t n, sf_append_done done, void *ctx, sf_error *err)
+{
+    return s->ops->append_async(s, data, lens, n, done, ctx, err);
+}
+
 int sf_stream_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
                            void *ctx, sf_error *err)
 {
-    return s->ops->append_async(s, recs, n, done, ctx, err);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += sf_record_packed_size(&recs[i]);
+    uint8_t *data = malloc(bytes ? bytes : 1);
+    uint32_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    int rc = 0;
+    if (!data || !lens)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory packing %zu records", n);
+    for (size_t i = 0, at = 0; rc == 0 && i < n; i++) {
+        lens[i] = (uint32_t)sf_record_pack(&recs[i], data + at, bytes - at);
+        at += lens[i];
+    }
+    if (rc == 0)
+        rc = s->ops->append_async(s, data, lens, n, done, ctx, err);
+    free(data);
+    free(lens);
+    return rc;
 }
 
 /* The synchronous append waits on one of these. */
@@ -76,7 +100,7 @@ int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *pa
     waiter w = {.n = n, .partitions = partitions, .offsets = offsets, .err = err};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    int rc = s->ops->append_async(s, recs, n, wake, &w, err);
+    int rc = sf_stream_append_async(s, recs, n, wake, &w, err);
     if (rc == 0) {
         pthread_mutex_lock(&w.mu);
         while (!w.done)

@@ -44,6 +44,8 @@ typedef struct sf_stream_opts {
     uint64_t segment_bytes;     /* roll segments at this size; 0 = 64 MiB */
     uint64_t retention_bytes;   /* per partition; 0 = keep everything */
     uint64_t retention_seconds; /* segments older than this go; 0 = keep */
+    uint64_t queue_bytes;       /* appends waiting beyond this are refused (SF_EBUSY); 0 = 256 MiB */
+    unsigned commit_delay_ms;   /* fault injection: wait before each commit round (a slow disk) */
 } sf_stream_opts;
 
 /* One record read back. data points into the batch's buffer. */
@@ -94,8 +96,10 @@ typedef struct sf_stream_stats {
 typedef struct sf_stream_ops {
     const char *scheme; /* "local" */
     int (*open)(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err);
-    int (*append_async)(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
-                        void *ctx, sf_error *err);
+    /* Records arrive packed (core/pack.h), one after another in data, with
+     * their lengths; the adapter copies them before returning. */
+    int (*append_async)(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
+                        sf_append_done done, void *ctx, sf_error *err);
     int (*read)(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
                 sf_error *err);
     uint32_t (*partitions)(const sf_stream *s);
@@ -129,6 +133,12 @@ uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t par
  */
 int sf_stream_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
                            void *ctx, sf_error *err);
+
+/* The same for records already packed (core/pack.h): n records one after
+ * another in data, lens[i] bytes each. What the gateway uses, so a large
+ * request holds ~100 bytes a record rather than a whole sf_record. */
+int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens,
+                                  size_t n, sf_append_done done, void *ctx, sf_error *err);
 
 /* Append and wait until durable. offsets (may be NULL) receives each
  * record's offset, partitions (may be NULL) its partition. */

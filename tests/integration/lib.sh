@@ -61,3 +61,36 @@ same_figures() {
         return 1
     fi
 }
+
+# start_server DATA_DIR [ARGS...]: run `shopflow serve` on a free loopback
+# port; sets SERVER_PID and PORT, logs to DATA_DIR.server.log.
+start_server() {
+    local dir=$1
+    shift
+    local log="$dir.server.log"
+    : > "$log"
+    "$shopflow" serve --data "$dir" --listen 127.0.0.1:0 "$@" 2>>"$log" &
+    SERVER_PID=$!
+    for _ in $(seq 200); do
+        PORT=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$log" | tail -1)
+        [[ -n "$PORT" ]] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || fail "server did not start: $(cat "$log")"
+        sleep 0.05
+    done
+    fail "server did not start in 10 s: $(cat "$log")"
+}
+
+# stop_server: SIGTERM, and the server must exit 0.
+stop_server() {
+    kill -TERM "$SERVER_PID"
+    local rc=0
+    wait "$SERVER_PID" || rc=$?
+    [[ $rc -eq 0 ]] || fail "server exited $rc on SIGTERM"
+}
+
+# post KEY CONTENT_TYPE BODY_FILE: POST to /v1/transactions; prints the
+# status code; the body is left in $tmp/resp.
+post() {
+    curl -s -o "$tmp/resp" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/transactions" \
+        ${1:+-H "Authorization: Bearer $1"} -H "Content-Type: $2" --data-binary "@$3"
+}

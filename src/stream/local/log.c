@@ -24,15 +24,17 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/logline.h"
 #include "core/pack.h"
 #include "core/progress.h"
 #include "stream/local/local.h"
 
 _Static_assert(ENTRY_HEADER + SF_PACK_MAX <= SF_STREAM_ENTRY_MAX, "entries fit a batch");
 
-#define QUEUE_BYTES_MAX (256u << 20)
+#define QUEUE_BYTES_DEFAULT (256u << 20)
 
 typedef struct request {
     struct request *next;
@@ -174,13 +176,15 @@ static void *committer_main(void *arg);
 
 static void report_recovery(const sf_log *log, uint32_t p, const recovery_note *note)
 {
+    char q[1024];
     if (note->dropped_bytes)
-        fprintf(stderr,
-                "level=warn event=log_recovered dir=%s partition=%u dropped_bytes=%llu "
-                "msg=\"removed a torn or corrupt tail (never acknowledged)\"\n",
-                log->dir, p, (unsigned long long)note->dropped_bytes);
+        sf_logf(SF_LOG_WARN, "log_recovered",
+                "dir=%s partition=%u dropped_bytes=%llu "
+                "msg=\"removed a torn or corrupt tail (never acknowledged)\"",
+                sf_logq(log->dir, q, sizeof q), p, (unsigned long long)note->dropped_bytes);
     else if (note->index_rebuilt)
-        fprintf(stderr, "level=info event=log_index_rebuilt dir=%s partition=%u\n", log->dir, p);
+        sf_logf(SF_LOG_INFO, "log_index_rebuilt", "dir=%s partition=%u",
+                sf_logq(log->dir, q, sizeof q), p);
 }
 
 static int open_partitions(sf_log *log, sf_error *err)
@@ -216,6 +220,8 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
         log->opts = *opts;
     if (!log->opts.segment_bytes)
         log->opts.segment_bytes = SEGMENT_BYTES_DEFAULT;
+    if (!log->opts.queue_bytes)
+        log->opts.queue_bytes = QUEUE_BYTES_DEFAULT;
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->cv, NULL);
     int rc = load_meta(log, err);
@@ -241,16 +247,18 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
 
 /* ---- appending -------------------------------------------------------- */
 
-static int log_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_append_done done,
-                            void *ctx, sf_error *err)
+static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
+                            sf_append_done done, void *ctx, sf_error *err)
 {
     sf_log *log = (sf_log *)s;
     if (log->opts.read_only)
         return sf_error_set(err, SF_EINVAL, "%s: opened read-only", log->dir);
     size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += SF_PACK_HEADER + recs[i].event_id_len + recs[i].invoice_no_len +
-                 recs[i].stock_code_len + recs[i].country_len + recs[i].description_len;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] > SF_PACK_MAX)
+            return sf_error_set(err, SF_EINVAL, "record %zu is not a packed record", i);
+        bytes += lens[i];
+    }
     request *r = malloc(sizeof *r + n * (sizeof(uint32_t) * 2 + sizeof(uint64_t)) + bytes);
     if (!r)
         return sf_error_set(err, SF_ENOMEM, "out of memory queueing %zu records", n);
@@ -263,13 +271,18 @@ static int log_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_ap
     r->bytes = bytes;
     r->done = done;
     r->ctx = ctx;
+    memcpy(r->data, data, bytes);
+    memcpy(r->lens, lens, n * sizeof *lens);
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        int len = sf_record_pack(&recs[i], r->data + at, bytes - at);
-        r->lens[i] = (uint32_t)len;
-        r->parts[i] =
-            sf_stream_partition_of(recs[i].invoice_no, recs[i].invoice_no_len, log->nparts);
-        at += (size_t)len;
+        const char *ev, *inv;
+        size_t evn, invn;
+        if (sf_packed_keys(r->data + at, lens[i], &ev, &evn, &inv, &invn) < 0) {
+            free(r);
+            return sf_error_set(err, SF_EINVAL, "record %zu is not a packed record", i);
+        }
+        r->parts[i] = sf_stream_partition_of(inv, invn, log->nparts);
+        at += lens[i];
     }
     pthread_mutex_lock(&log->mu);
     int rc = 0;
@@ -277,7 +290,7 @@ static int log_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_ap
         rc = sf_error_set(err, SF_EFAILED, "%s", log->failure);
     else if (log->stopping)
         rc = sf_error_set(err, SF_EFAILED, "%s: the log is closing", log->dir);
-    else if (log->queued_bytes + bytes > QUEUE_BYTES_MAX && log->head)
+    else if (log->queued_bytes + bytes > log->opts.queue_bytes && log->head)
         rc = sf_error_set(err, SF_EBUSY, "%s: the write queue is full (the disk is too slow)",
                           log->dir);
     if (rc == 0) {
@@ -513,9 +526,11 @@ static void commit_group(sf_log *log, request *list)
         log->stats.failures += appends;
     }
     pthread_mutex_unlock(&log->mu);
-    if (status)
-        fprintf(stderr, "level=error event=log_append_failed dir=%s appends=%zu msg=\"%s\"\n",
-                log->dir, appends, msg);
+    if (status) {
+        char q[1024], m[1024];
+        sf_logf(SF_LOG_ERROR, "log_append_failed", "dir=%s appends=%zu msg=%s",
+                sf_logq(log->dir, q, sizeof q), appends, sf_logq(msg, m, sizeof m));
+    }
     while (list) {
         request *next = list->next;
         list->done(list->ctx, status, list->parts, list->offsets, status ? msg : NULL);
@@ -537,6 +552,11 @@ static void *committer_main(void *arg)
         pthread_mutex_unlock(&log->mu);
         if (!list)
             break; /* stopping, and nothing left */
+        if (log->opts.commit_delay_ms) {
+            struct timespec ts = {log->opts.commit_delay_ms / 1000,
+                                  (long)(log->opts.commit_delay_ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
         commit_group(log, list);
     }
     return NULL;

@@ -1,0 +1,134 @@
+/*
+ * cmd_serve.c - `shopflow serve`: run the gateway until SIGTERM or SIGINT.
+ *
+ * Settings come from the table below through core/config.h (flags,
+ * SHOPFLOW_* environment, --config file); `shopflow config` prints them.
+ * Signals are taken synchronously with sigwait in the main thread, so no
+ * work happens in a signal handler: on SIGTERM/SIGINT the gateway stops
+ * accepting, answers what is in flight, flushes the log, and the process
+ * exits 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <pthread.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/logline.h"
+#include "gateway/gateway.h"
+
+sf_setting sf_serve_settings[] = {
+    {"data", SF_SET_STRING, "./var", 0, 0, "data folder (log, keys)", NULL, 0, 0},
+    {"listen", SF_SET_STRING, "127.0.0.1:8080", 0, 0, "address to listen on, HOST:PORT", NULL, 0,
+     0},
+    {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
+    {"partitions", SF_SET_INT, "8", 1, 1024, "partitions of a new log", NULL, 0, 0},
+    {"max-body", SF_SET_BYTES, "8M", 1024, 1LL << 30, "largest request body", NULL, 0, 0},
+    {"threads", SF_SET_INT, "2", 1, 64, "HTTP worker threads", NULL, 0, 0},
+    {"max-connections", SF_SET_INT, "10000", 1, 1000000, "open connections at most", NULL, 0, 0},
+    {"dedup-window", SF_SET_INT, "1000000", 1, 100000000, "event ids remembered", NULL, 0, 0},
+    {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout", NULL, 0, 0},
+    {"max-queue", SF_SET_BYTES, "256M", 1, 1LL << 40, "appends waiting for the disk before 429",
+     NULL, 0, 0},
+    {"log-level", SF_SET_STRING, "info", 0, 0, "debug, info, warn or error", NULL, 0, 0},
+    {"commit-delay", SF_SET_DURATION, "0ms", 0, 10000,
+     "fault injection for tests: wait before each commit", NULL, 0, 0},
+};
+const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
+
+static int64_t num(const char *name)
+{
+    return sf_config_get(sf_serve_settings, sf_serve_nsettings, name)->num;
+}
+
+static const char *str(const char *name)
+{
+    return sf_config_get(sf_serve_settings, sf_serve_nsettings, name)->text;
+}
+
+static int run_serve(int argc, char **argv)
+{
+    char **rest;
+    int nrest;
+    bool help;
+    sf_error err = {0};
+    if (sf_config_load(sf_serve_settings, sf_serve_nsettings, argc - 1, argv + 1, &rest, &nrest,
+                       &help, &err) < 0) {
+        free(rest);
+        return sf_cli_usage_error(&sf_cmd_serve, "%s", err.msg);
+    }
+    free(rest);
+    if (help) {
+        fputs(sf_cmd_serve.help, stdout);
+        sf_config_usage(sf_serve_settings, sf_serve_nsettings);
+        return SF_EXIT_OK;
+    }
+    if (nrest)
+        return sf_cli_usage_error(&sf_cmd_serve, "unexpected argument");
+    sf_log_level level;
+    if (sf_log_level_parse(str("log-level"), &level) < 0)
+        return sf_cli_usage_error(&sf_cmd_serve, "log-level: debug, info, warn or error");
+    sf_log_set_level(level);
+    mkdir(str("data"), 0755);
+
+    /* Block the stop signals in every thread; the main thread waits for them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sf_gateway_config cfg = {
+        .data_dir = str("data"),
+        .listen = str("listen"),
+        .stream = *str("stream") ? str("stream") : NULL,
+        .partitions = (uint32_t)num("partitions"),
+        .max_body = (size_t)num("max-body"),
+        .threads = (unsigned)num("threads"),
+        .max_connections = (unsigned)num("max-connections"),
+        .dedup_window = (size_t)num("dedup-window"),
+        .timeout_s = (unsigned)(num("timeout") / 1000),
+        .max_queue = (size_t)num("max-queue"),
+        .commit_delay_ms = (unsigned)num("commit-delay"),
+    };
+    sf_gateway *g;
+    if (sf_gateway_start(&cfg, &g, &err) < 0) {
+        char q[600];
+        sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
+        fprintf(stderr, "shopflow serve: %s\n", err.msg);
+        sf_config_free();
+        return SF_EXIT_FAIL;
+    }
+    char qd[600];
+    sf_logf(SF_LOG_INFO, "server_started", "listen=%s port=%u data=%s pid=%ld", cfg.listen,
+            sf_gateway_port(g), sf_logq(cfg.data_dir, qd, sizeof qd), (long)getpid());
+    int sig = 0;
+    sigwait(&stop, &sig);
+    sf_logf(SF_LOG_INFO, "server_stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
+    sf_gateway_stop(g);
+    sf_logf(SF_LOG_INFO, "server_stopped", NULL);
+    sf_config_free();
+    return SF_EXIT_OK;
+}
+
+const sf_command sf_cmd_serve = {
+    "serve",
+    "run the HTTP gateway: ingest into the stream log",
+    "usage: shopflow serve [--data DIR] [--listen HOST:PORT] [--config FILE] [options]\n"
+    "\n"
+    "Serves POST /v1/transactions (JSON object or array, NDJSON, or CSV with a header; key\n"
+    "role ingest or admin), /healthz, /readyz and /metrics, appending to the stream log of\n"
+    "DIR. A 200 means the records are on disk (fdatasync). Create keys with `shopflow keys`.\n"
+    "Stops on SIGTERM or SIGINT after answering the requests in flight.\n"
+    "\n"
+    "Every option can also be set as SHOPFLOW_NAME in the environment (SHOPFLOW_MAX_BODY=16M)\n"
+    "or as `name = value` in the --config file; flags win over the environment, which wins\n"
+    "over the file. `shopflow config` prints the effective values.\n"
+    "\n",
+    run_serve,
+};

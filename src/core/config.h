@@ -1,0 +1,68 @@
+/*
+ * config.h - configuration as a table: name, type, default, bounds, help.
+ *
+ * A command declares its settings once, as an array of sf_setting; values
+ * then come, strongest first, from command-line flags (--name VALUE), the
+ * environment (SHOPFLOW_NAME, dashes as underscores), an optional file
+ * (--config FILE, or SHOPFLOW_CONFIG: lines "name = value", '#' comments),
+ * and the default. Every value is checked against its type and bounds, and a
+ * bad one is an error naming the setting and where it came from. `shopflow
+ * config` prints the effective values and their sources from the same table.
+ */
+#ifndef SF_CONFIG_H
+#define SF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef enum sf_setting_type {
+    SF_SET_STRING,
+    SF_SET_INT,      /* integer in [min, max] */
+    SF_SET_BYTES,    /* integer with an optional K/M/G suffix (powers of 1024) */
+    SF_SET_DURATION, /* seconds, with an optional ms/s/m/h/d suffix; stored in ms */
+    SF_SET_BOOL,     /* true/false, yes/no, on/off, 1/0 */
+} sf_setting_type;
+
+typedef enum sf_setting_source {
+    SF_SRC_DEFAULT,
+    SF_SRC_FILE,
+    SF_SRC_ENV,
+    SF_SRC_FLAG,
+} sf_setting_source;
+
+typedef struct sf_setting {
+    const char *name; /* "listen", "max-body" */
+    sf_setting_type type;
+    const char *def; /* default, as text; NULL = unset */
+    int64_t min, max; /* bounds of numeric types */
+    const char *help;
+    /* Filled by sf_config_load: */
+    const char *text; /* the effective text (points into argv, environ, the file's copy or def) */
+    int64_t num;      /* numeric value (ms for durations, 0/1 for bools) */
+    sf_setting_source source;
+} sf_setting;
+
+/*
+ * Resolve every setting of table[0..n) from argv (flags may be interleaved
+ * with positional arguments, which are moved, in order, to the front of
+ * *rest), the environment and the config file. "--help" sets *help.
+ * Returns 0, or SF_EUSAGE with a message naming the setting and the source.
+ * Strings from a file stay allocated until sf_config_free.
+ */
+int sf_config_load(sf_setting *table, int n, int argc, char **argv, char ***rest, int *nrest,
+                   bool *help, sf_error *err);
+
+/* The setting named name (NULL if none). */
+sf_setting *sf_config_get(sf_setting *table, int n, const char *name);
+
+/* Print "name = value  # source" lines, and the help of each. */
+void sf_config_print(const sf_setting *table, int n, bool with_help);
+
+/* Help lines for a command's usage text: "  --name VALUE   help (default)". */
+void sf_config_usage(const sf_setting *table, int n);
+
+void sf_config_free(void);
+
+#endif

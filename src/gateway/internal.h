@@ -1,0 +1,108 @@
+/*
+ * internal.h - what the gateway's files share (src/gateway only): the
+ * server, a request's state, metrics, and the response helpers.
+ */
+#ifndef SF_GATEWAY_INTERNAL_H
+#define SF_GATEWAY_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/decoder.h"
+#include "gateway/dedup.h"
+#include "gateway/gateway.h"
+#include "gateway/keys.h"
+#include "stream/stream.h"
+
+typedef enum route {
+    ROUTE_INGEST,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_OTHER,
+    ROUTE_COUNT
+} route;
+
+/* Status codes counted in metrics, by index. */
+#define STATUS_CODES 13
+extern const unsigned sf_status_codes[STATUS_CODES];
+
+#define LATENCY_BUCKETS 12
+extern const double sf_latency_bounds[LATENCY_BUCKETS - 1];
+
+typedef struct metrics {
+    _Atomic uint64_t requests[ROUTE_COUNT][STATUS_CODES];
+    _Atomic uint64_t ingest_latency[LATENCY_BUCKETS]; /* cumulative at render time */
+    _Atomic uint64_t ingest_latency_us_sum;
+    _Atomic uint64_t records_accepted, records_duplicate, records_rejected, body_bytes;
+    _Atomic uint64_t in_flight;
+} metrics;
+
+struct sf_gateway {
+    sf_gateway_config cfg;
+    struct MHD_Daemon *daemon;
+    sf_stream *stream;
+    sf_keys *keys;
+    sf_dedup *dedup;
+    metrics m;
+    uint16_t port;
+    _Atomic bool stopping;
+    _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
+};
+
+/* A request's state, from its first call to its completion. */
+typedef struct request {
+    sf_gateway *g;
+    struct MHD_Connection *conn;
+    route route;
+    double started;
+    bool answered; /* a response was queued */
+    unsigned status;
+    /* A refusal decided before the body was read, answered once it has
+     * been (answering earlier makes the close reset the connection, and
+     * the client may never see the answer). */
+    unsigned reject_status;
+    const char *reject_code;
+    char reject_msg[128];
+
+    /* ingest */
+    bool admitted; /* the header checks were made */
+    sf_decoder *dec;
+    struct packed *packed; /* the valid records so far (ingest.c) */
+    size_t body_bytes;
+    bool too_large;
+    bool body_done;
+    char *errors; /* JSON array text of the first errors */
+    size_t errors_len, errors_cap, nerrors;
+    size_t duplicates;
+    bool *reserved; /* per record: its event id is reserved here */
+    _Atomic int append_status; /* 1 while waiting */
+    char append_msg[256];
+} request;
+
+/* Queue a response; copies body. Always returns MHD_YES or MHD_NO as MHD
+ * wants it. extra_name/extra_value: one more header, or NULL. */
+enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type,
+                           const char *body, size_t len, const char *extra_name,
+                           const char *extra_value);
+
+/* Queue {"error":{"code":..,"message":..}} with status. */
+enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code,
+                                 const char *message, const char *retry_after);
+
+/* The ingest route's access handler step (ingest.c). */
+enum MHD_Result sf_ingest_step(request *r, const char *method, const char *upload_data,
+                               size_t *upload_data_size);
+void sf_ingest_free(request *r);
+
+/* On the first call: true when the request was answered already (a body
+ * announced over the limit by a client that can take an early answer). */
+bool sf_ingest_refuse_early(request *r);
+
+/* metrics.c */
+void sf_metrics_count(sf_gateway *g, route rt, unsigned status);
+void sf_metrics_ingest_latency(sf_gateway *g, double seconds);
+char *sf_metrics_render(sf_gateway *g, size_t *len);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * server.c - the gateway's daemon: start and stop, routing, responses, and
+ * the small routes (healthz, readyz, metrics). Ingest is in ingest.c.
+ *
+ * Every response is queued on the handler's second call or later, never on
+ * the first (which only sets up the request): measured on these machines,
+ * libmicrohttpd serves several times more requests per second that way.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/logline.h"
+#include "core/progress.h"
+#include "gateway/internal.h"
+
+enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type,
+                           const char *body, size_t len, const char *extra_name,
+                           const char *extra_value)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (extra_name)
+        MHD_add_response_header(resp, extra_name, extra_value);
+    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = status;
+    return rc;
+}
+
+/* Write s as a JSON string (with quotes) into out. */
+static size_t json_quote(const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (; *s && o + 8 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
+}
+
+enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code,
+                                 const char *message, const char *retry_after)
+{
+    char msg[1024], body[1200];
+    json_quote(message, msg, sizeof msg);
+    int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":%s}}\n", code,
+                     msg);
+    return sf_respond(r, status, "application/json", body, (size_t)n,
+                      retry_after ? "Retry-After" : NULL, retry_after);
+}
+
+static route match_route(const char *url)
+{
+    if (strcmp(url, "/v1/transactions") == 0)
+        return ROUTE_INGEST;
+    if (strcmp(url, "/healthz") == 0)
+        return ROUTE_HEALTHZ;
+    if (strcmp(url, "/readyz") == 0)
+        return ROUTE_READYZ;
+    if (strcmp(url, "/metrics") == 0)
+        return ROUTE_METRICS;
+    return ROUTE_OTHER;
+}
+
+/* Is the stream writable? A failed local log says so in its append. */
+static bool ready(sf_gateway *g)
+{
+    return !atomic_load(&g->stopping);
+}
+
+static enum MHD_Result small_route(request *r, const char *method)
+{
+    sf_gateway *g = r->g;
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (r->route == ROUTE_OTHER)
+        return sf_respond_error(r, 404, "not_found", "no such route", NULL);
+    if (!get) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        enum MHD_Result rc = MHD_queue_response(r->conn, 405, resp);
+        MHD_destroy_response(resp);
+        r->answered = true;
+        r->status = 405;
+        return rc;
+    }
+    switch (r->route) {
+    case ROUTE_HEALTHZ:
+        return sf_respond(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16, NULL, NULL);
+    case ROUTE_READYZ:
+        if (!ready(g))
+            return sf_respond_error(r, 503, "not_ready", "the server is stopping", "1");
+        return sf_respond(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19, NULL, NULL);
+    default: {
+        size_t len;
+        char *text = sf_metrics_render(g, &len);
+        if (!text)
+            return sf_respond_error(r, 500, "internal", "out of memory", NULL);
+        enum MHD_Result rc =
+            sf_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL, NULL);
+        free(text);
+        return rc;
+    }
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    (void)version;
+    sf_gateway *g = cls;
+    request *r = *req_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->g = g;
+        r->conn = conn;
+        r->route = match_route(url);
+        r->started = sf_monotonic();
+        atomic_fetch_add(&g->m.in_flight, 1);
+        *req_cls = r;
+        if (r->route == ROUTE_INGEST)
+            sf_ingest_refuse_early(r);
+        return MHD_YES;
+    }
+    if (r->answered) {
+        *upload_data_size = 0; /* an early answer: drop the rest of the body */
+        return MHD_YES;
+    }
+    if (r->route == ROUTE_INGEST)
+        return sf_ingest_step(r, method, upload_data, upload_data_size);
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* a body where none is expected: ignored */
+        return MHD_YES;
+    }
+    return small_route(r, method);
+}
+
+static void summary_if_due(sf_gateway *g)
+{
+    int64_t now = (int64_t)time(NULL), last = atomic_load(&g->last_summary);
+    if (now - last < 10 || !atomic_compare_exchange_strong(&g->last_summary, &last, now))
+        return;
+    uint64_t ok = 0, bad = 0, busy = 0;
+    for (int rt = 0; rt < ROUTE_COUNT; rt++)
+        for (int s = 0; s < STATUS_CODES; s++) {
+            uint64_t v = atomic_load(&g->m.requests[rt][s]);
+            unsigned code = sf_status_codes[s];
+            if (code < 400)
+                ok += v;
+            else if (code == 429 || code == 503)
+                busy += v;
+            else
+                bad += v;
+        }
+    sf_logf(SF_LOG_INFO, "http_summary",
+            "requests_ok=%llu requests_rejected=%llu requests_busy=%llu records_accepted=%llu "
+            "records_duplicate=%llu records_rejected=%llu",
+            (unsigned long long)ok, (unsigned long long)bad, (unsigned long long)busy,
+            (unsigned long long)atomic_load(&g->m.records_accepted),
+            (unsigned long long)atomic_load(&g->m.records_duplicate),
+            (unsigned long long)atomic_load(&g->m.records_rejected));
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)conn;
+    (void)why;
+    sf_gateway *g = cls;
+    request *r = *req_cls;
+    if (!r)
+        return;
+    sf_metrics_count(g, r->route, r->answered ? r->status : 500);
+    if (r->route == ROUTE_INGEST && r->answered)
+        sf_metrics_ingest_latency(g, sf_monotonic() - r->started);
+    sf_ingest_free(r);
+    free(r);
+    *req_cls = NULL;
+    atomic_fetch_sub(&g->m.in_flight, 1);
+    summary_if_due(g);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512], q[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    sf_logf(SF_LOG_WARN, "http_error", "msg=%s", sf_logq(msg, q, sizeof q));
+}
+
+/* "HOST:PORT" (HOST may be [v6]) into a socket address. */
+static int resolve(const char *listen, struct sockaddr_storage *ss, sf_error *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return sf_error_set(err, SF_EUSAGE, "listen: '%s' is not HOST:PORT", listen);
+    const char *h = listen;
+    size_t hl = (size_t)(colon - listen);
+    if (*h == '[' && hl >= 2 && h[hl - 1] == ']')
+        h++, hl -= 2;
+    snprintf(host, sizeof host, "%.*s", (int)hl, h);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai;
+    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc != 0)
+        return sf_error_set(err, SF_EUSAGE, "listen: %s: %s", listen, gai_strerror(rc));
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static int open_backends(sf_gateway *g, sf_error *err)
+{
+    char location[4096];
+    if (g->cfg.stream)
+        snprintf(location, sizeof location, "%s", g->cfg.stream);
+    else
+        snprintf(location, sizeof location, "%s/log", g->cfg.data_dir);
+    sf_stream_opts opts = {.partitions = g->cfg.partitions,
+                           .queue_bytes = g->cfg.max_queue,
+                           .commit_delay_ms = g->cfg.commit_delay_ms};
+    int rc = sf_stream_open(location, &opts, &g->stream, err);
+    if (rc == 0)
+        rc = sf_keys_open(g->cfg.data_dir, &g->keys, err);
+    if (rc == 0)
+        rc = sf_dedup_new(g->cfg.dedup_window, &g->dedup, err);
+    if (rc == 0) {
+        double t0 = sf_monotonic();
+        rc = sf_dedup_load(g->dedup, g->stream, err);
+        sf_logf(SF_LOG_INFO, "dedup_loaded", "event_ids=%zu seconds=%.3f",
+                sf_dedup_count(g->dedup), sf_monotonic() - t0);
+    }
+    return rc;
+}
+
+int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err)
+{
+    sf_gateway *g = calloc(1, sizeof *g);
+    if (!g)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    g->cfg = *cfg;
+    atomic_store(&g->last_summary, (int64_t)time(NULL));
+    struct sockaddr_storage ss;
+    int rc = resolve(cfg->listen, &ss, err);
+    if (rc == 0)
+        rc = open_backends(g, err);
+    if (rc < 0) {
+        sf_gateway_stop(g);
+        return rc;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    g->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 10000),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 60),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!g->daemon) {
+        sf_gateway_stop(g);
+        return sf_error_set(err, SF_EIO, "cannot listen on %s (in use, or not an address here?)",
+                            cfg->listen);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    g->port = info ? info->port : 0;
+    *out = g;
+    return 0;
+}
+
+uint16_t sf_gateway_port(const sf_gateway *g)
+{
+    return g->port;
+}
+
+void sf_gateway_stop(sf_gateway *g)
+{
+    if (!g)
+        return;
+    atomic_store(&g->stopping, true);
+    if (g->daemon) {
+        MHD_socket s = MHD_quiesce_daemon(g->daemon);
+        (void)s; /* stays open until MHD_stop_daemon closes it */
+        /* Let suspended requests be resumed by their appends and answered. */
+        for (int i = 0; i < 500 && atomic_load(&g->m.in_flight) > 0; i++) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        MHD_stop_daemon(g->daemon);
+    }
+    sf_stream_close(g->stream); /* drains and flushes queued appends */
+    sf_keys_close(g->keys);
+    sf_dedup_free(g->dedup);
+    free(g);
+}
