@@ -27,7 +27,8 @@ typedef struct key {
 struct sf_dedup {
     pthread_mutex_t mu;
     slot *slots;
-    size_t cap; /* power of two, >= 2 x (window + in flight) */
+    size_t cap;  /* power of two, >= 2 x window */
+    size_t used; /* slots taken: committed + in flight; kept <= 3/4 of cap */
     key *ring;  /* committed ids, oldest at head */
     size_t window, head, count;
 };
@@ -48,8 +49,8 @@ int sf_dedup_new(size_t window, sf_dedup **out, sf_error *err)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     d->window = window ? window : 1;
     d->cap = 1024;
-    /* Room for the window, as many ids in flight, at load <= 1/2. */
-    while (d->cap < 4 * d->window)
+    /* The window at load <= 1/2, and as many ids in flight again up to 3/4. */
+    while (d->cap < 2 * d->window)
         d->cap *= 2;
     d->slots = calloc(d->cap, sizeof *d->slots);
     d->ring = calloc(d->window, sizeof *d->ring);
@@ -86,6 +87,7 @@ static size_t find(const sf_dedup *d, key k)
 static void remove_at(sf_dedup *d, size_t i)
 {
     size_t mask = d->cap - 1, j = i;
+    d->used--;
     for (;;) {
         d->slots[i] = (slot){0};
         /* Shift back any later entry whose home is at or before the hole. */
@@ -109,6 +111,8 @@ static void commit_key(sf_dedup *d, key k)
     size_t i = find(d, k);
     if ((d->slots[i].lo || d->slots[i].hi) && d->slots[i].state == SF_DEDUP_SEEN)
         return; /* already in the window (and in the ring) */
+    if (!d->slots[i].lo && !d->slots[i].hi)
+        d->used++;
     d->slots[i] = (slot){k.lo, k.hi, SF_DEDUP_SEEN};
     if (d->count == d->window) {
         key old = d->ring[d->head];
@@ -128,10 +132,14 @@ sf_dedup_state sf_dedup_reserve(sf_dedup *d, const char *id, size_t len)
     pthread_mutex_lock(&d->mu);
     size_t i = find(d, k);
     sf_dedup_state st = SF_DEDUP_NEW;
-    if (d->slots[i].lo || d->slots[i].hi)
+    if (d->slots[i].lo || d->slots[i].hi) {
         st = (sf_dedup_state)d->slots[i].state;
-    else
+    } else if ((d->used + 1) * 4 > d->cap * 3) {
+        st = SF_DEDUP_IN_FLIGHT; /* too many ids in flight at once: retry later */
+    } else {
         d->slots[i] = (slot){k.lo, k.hi, SF_DEDUP_IN_FLIGHT};
+        d->used++;
+    }
     pthread_mutex_unlock(&d->mu);
     return st;
 }
