@@ -37,11 +37,12 @@ struct sf_csv_decoder {
     size_t ncols;                 /* columns in the header */
     size_t col;                   /* cells seen so far in the current row */
     bool header_done;
-    bool in_row;    /* a cell of the current row has been delivered */
-    bool fast_path; /* split quote-free lines ourselves */
-    bool line_open; /* part of the current line has been processed */
-    bool mid_line;  /* the current line is being streamed through libcsv */
-    uint64_t line;  /* number of the line being processed (1-based) */
+    bool in_row;             /* a cell of the current row has been delivered */
+    bool fast_path;          /* split quote-free lines ourselves */
+    bool line_open;          /* part of the current line has been processed */
+    bool mid_line;           /* the current line is being streamed through libcsv */
+    bool cr_end;             /* the last piece given to libcsv ended with a CR */
+    uint64_t line;           /* number of the line being processed (1-based) */
     uint64_t row_line;       /* line where the current row starts */
     uint64_t candidate_line; /* line where a row starting now starts */
     uint64_t index;          /* data rows finished */
@@ -229,14 +230,40 @@ static void split_line(sf_csv_decoder *d, const char *p, size_t n)
     on_row_end(d);
 }
 
+/* A new line begins; a row not yet begun would start on it. */
+static void next_line(sf_csv_decoder *d)
+{
+    d->line++;
+    if (d->parser.pstate == LIBCSV_ROW_NOT_BEGUN && !d->in_row)
+        d->candidate_line = d->line;
+}
+
+/*
+ * Give p[0..n) to libcsv. A CR that is not part of a CRLF ends a line for
+ * libcsv as LF does, so it is counted as one here: rows after it start on
+ * the next line, and a quoting error costs only the rest of its own line.
+ */
+static void feed_lines(sf_csv_decoder *d, const char *p, size_t n)
+{
+    const char *end = p + n, *cr;
+    if (d->cr_end && n > 0 && p[0] != '\n')
+        next_line(d); /* the previous piece ended with a lone CR */
+    while (!d->b.status && (cr = memchr(p, '\r', (size_t)(end - p))) != NULL && cr + 1 < end &&
+           cr[1] != '\n') {
+        feed_libcsv(d, p, (size_t)(cr + 1 - p));
+        p = cr + 1;
+        next_line(d);
+    }
+    feed_libcsv(d, p, (size_t)(end - p));
+    d->cr_end = n > 0 && end[-1] == '\r';
+}
+
 /* Process p[0..n): the whole rest of a line when complete, else a piece. */
 static void process(sf_csv_decoder *d, const char *p, size_t n, bool complete)
 {
     if (!d->line_open) {
         d->line_open = true;
-        d->line++;
-        if (d->parser.pstate == LIBCSV_ROW_NOT_BEGUN && !d->in_row)
-            d->candidate_line = d->line;
+        next_line(d);
     }
     size_t body = n;
     if (complete && body && p[body - 1] == '\n')
@@ -247,10 +274,10 @@ static void process(sf_csv_decoder *d, const char *p, size_t n, bool complete)
         !memchr(p, '"', body) && !memchr(p, '\r', body))
         split_line(d, p, body);
     else
-        feed_libcsv(d, p, n);
+        feed_lines(d, p, n);
     d->mid_line = !complete;
     if (complete)
-        d->line_open = false;
+        d->line_open = d->cr_end = false;
 }
 
 static int carry_append(sf_csv_decoder *d, const char *p, size_t n)
@@ -303,13 +330,16 @@ int sf_csv_finish(sf_csv_decoder *d, sf_error *err)
     if (d->carry_len || d->mid_line)
         process(d, d->carry, d->carry_len, true);
     d->carry_len = 0;
-    if (csv_fini(&d->parser, libcsv_cell, libcsv_row, d) == CSV_EPARSE && !d->b.status) {
+    /* csv_fini returns -1, and csv_error tells why. */
+    if (csv_fini(&d->parser, libcsv_cell, libcsv_row, d) != 0 &&
+        csv_error(&d->parser) == CSV_EPARSE && !d->b.status) {
         char what[96];
         snprintf(what, sizeof what, "a quoted cell opened on line %llu is never closed",
                  (unsigned long long)d->candidate_line);
         bad_quoting(d, what);
     }
     if (!d->header_done && !d->b.status)
-        sf_builder_fatal(&d->b, d->line, 0, "the input is empty: there is no header line");
+        sf_builder_fatal(&d->b, d->line ? d->line : 1, 0,
+                         "the input is empty: there is no header line");
     return sf_builder_status(&d->b, err);
 }

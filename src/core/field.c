@@ -217,13 +217,12 @@ static int set_customer(sf_record *r, sf_value_type type, const char *s, size_t 
                         char why[SF_REASON_MAX])
 {
     /* Empty and null both mean "no customer" (135,080 rows of the data). */
-    if (type == SF_VALUE_NULL || len == 0 ||
-        (type == SF_VALUE_TEXT && strspn(s, " \t") >= len)) {
+    if (type == SF_VALUE_NULL || len == 0 || (type == SF_VALUE_TEXT && strspn(s, " \t") >= len)) {
         r->customer_id = SF_NO_CUSTOMER;
         return 0;
     }
     int64_t v;
-    if (set_integer(&v, 0, INT32_MAX, type, s, len, why) < 0)
+    if (set_integer(&v, 1, INT32_MAX, type, s, len, why) < 0) /* record.h: > 0 */
         return -1;
     r->customer_id = (int32_t)v;
     return 0;

@@ -63,6 +63,15 @@ static void *reader_main(void *arg)
 
         block *b = &in->blocks[tail];
         int n = gzread(in->gz, b->data, BLOCK_SIZE);
+        int errnum;
+        if (n == 0 && (gzerror(in->gz, &errnum), errnum == Z_OK) && !gzdirect(in->gz)) {
+            /* A gzip stream cut short just where an earlier read filled its
+             * buffer also ends with Z_OK: zlib stops at the end of the file
+             * before asking inflate for more. Clearing the end flag and
+             * reading once more makes it notice (Z_BUF_ERROR below). */
+            gzclearerr(in->gz);
+            n = gzread(in->gz, b->data, BLOCK_SIZE);
+        }
         in->raw_done = (uint64_t)gzoffset(in->gz);
 
         pthread_mutex_lock(&in->mu);
@@ -74,14 +83,12 @@ static void *reader_main(void *arg)
             /* A truncated gzip file ends with n == 0, not -1: zlib keeps
              * Z_BUF_ERROR non-fatal (the file might still be growing), so
              * the end is only known to be wrong by asking gzerror. */
-            int errnum;
             const char *m = gzerror(in->gz, &errnum);
             /* zlib names the stream "<fd:N>: "; we name the file instead. */
             if (strncmp(m, "<fd:", 4) == 0 && strstr(m, ": "))
                 m = strstr(m, ": ") + 2;
             if (n < 0 || errnum != Z_OK)
-                strncpy(in->errmsg, errnum == Z_ERRNO ? strerror(errno) : m,
-                        sizeof in->errmsg - 1);
+                strncpy(in->errmsg, errnum == Z_ERRNO ? strerror(errno) : m, sizeof in->errmsg - 1);
             in->eof = true;
         }
         pthread_cond_signal(&in->filled);

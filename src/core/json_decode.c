@@ -30,6 +30,7 @@ struct sf_json_decoder {
     sf_field key;     /* field of the last key in the record */
     bool saw_content; /* any non-blank byte fed */
     uint64_t line;    /* line being fed (1-based) */
+    bool mid_line;    /* bytes of that line have been fed */
     uint64_t index;   /* record slots seen */
 };
 
@@ -186,7 +187,7 @@ void sf_json_decoder_free(sf_json_decoder *d)
 void sf_json_stats(const sf_json_decoder *d, sf_decode_stats *out)
 {
     *out = d->b.stats;
-    out->lines = d->line;
+    out->lines = d->line - 1 + d->mid_line; /* lines consumed, as the CSV decoder counts */
 }
 
 /* Turn a yajl status into ours, reporting syntax errors as fatal. */
@@ -221,10 +222,13 @@ int sf_json_feed(sf_json_decoder *d, const char *buf, size_t len, sf_error *err)
         if (!d->saw_content && !blank(buf, take))
             d->saw_content = true;
         const unsigned char *u = (const unsigned char *)buf;
+        d->mid_line = true;
         if (check(d, yajl_parse(d->yajl, u, take), u, take))
             break;
-        if (nl)
+        if (nl) {
             d->line++;
+            d->mid_line = false;
+        }
         buf += take;
         len -= take;
     }

@@ -1,0 +1,231 @@
+/*
+ * test_gateway_parts.c - the gateway's building blocks without HTTP: the
+ * event-id window (dedup.h), API keys (keys.h) and the settings table
+ * (config.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "gateway/dedup.h"
+#include "gateway/keys.h"
+#include "stream/stream.h"
+#include "support.h"
+
+static void id_of(char *buf, size_t cap, int i)
+{
+    snprintf(buf, cap, "event-%d", i);
+}
+
+static void test_dedup_window(void **state)
+{
+    (void)state;
+    sf_dedup *d;
+    sf_error err = {0};
+    assert_int_equal(sf_dedup_new(100, &d, &err), 0);
+    char id[32];
+    for (int i = 0; i < 100; i++) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
+        /* Reserved but not yet appended: others must retry. */
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_IN_FLIGHT);
+        sf_dedup_commit(d, id, strlen(id));
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_SEEN);
+    }
+    assert_int_equal(sf_dedup_count(d), 100);
+    /* 50 more push the 50 oldest out of the window. */
+    for (int i = 100; i < 150; i++) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
+        sf_dedup_commit(d, id, strlen(id));
+    }
+    assert_int_equal(sf_dedup_count(d), 100);
+    for (int i = 0; i < 150; i++) {
+        id_of(id, sizeof id, i);
+        sf_dedup_state want = i < 50 ? SF_DEDUP_NEW : SF_DEDUP_SEEN;
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), want);
+        if (want == SF_DEDUP_NEW)
+            sf_dedup_release(d, id, strlen(id));
+    }
+    /* A released id is forgotten. */
+    assert_int_equal(sf_dedup_reserve(d, "x", 1), SF_DEDUP_NEW);
+    sf_dedup_release(d, "x", 1);
+    assert_int_equal(sf_dedup_reserve(d, "x", 1), SF_DEDUP_NEW);
+    sf_dedup_free(d);
+}
+
+static void test_dedup_churn(void **state)
+{
+    (void)state;
+    /* Many ids through a small window: backward-shift deletion must keep
+     * every id in the window findable. */
+    sf_dedup *d;
+    sf_error err = {0};
+    assert_int_equal(sf_dedup_new(1000, &d, &err), 0);
+    char id[32];
+    for (int i = 0; i < 20000; i++) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
+        sf_dedup_commit(d, id, strlen(id));
+        if (i % 997 == 0)
+            for (int j = i > 999 ? i - 999 : 0; j <= i; j++) {
+                id_of(id, sizeof id, j);
+                assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_SEEN);
+            }
+    }
+    sf_dedup_free(d);
+}
+
+static void test_dedup_load_from_log(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    sf_stream *s;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_open(dir, NULL, &s, &err), 0);
+    sf_record recs[40];
+    for (int i = 0; i < 40; i++) {
+        char inv[16];
+        snprintf(inv, sizeof inv, "5%05d", i);
+        ut_make(&recs[i], inv, "S1", "D", 1, UT_T0, 1000, 12345, "France");
+        if (i % 2 == 0) {
+            recs[i].event_id_len =
+                (uint8_t)snprintf(recs[i].event_id, sizeof recs[i].event_id, "ev-%d", i);
+        }
+    }
+    assert_int_equal(sf_stream_append(s, recs, 40, NULL, NULL, &err), 0);
+    sf_dedup *d;
+    assert_int_equal(sf_dedup_new(1000, &d, &err), 0);
+    assert_int_equal(sf_dedup_load(d, s, &err), 0);
+    assert_int_equal(sf_dedup_count(d), 20);
+    assert_int_equal(sf_dedup_reserve(d, "ev-4", 4), SF_DEDUP_SEEN);
+    assert_int_equal(sf_dedup_reserve(d, "ev-5", 4), SF_DEDUP_NEW);
+    sf_dedup_free(d);
+    sf_stream_close(s);
+    char cmd[UT_PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_keys(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], key[SF_KEY_TEXT_LEN + 1], key2[SF_KEY_TEXT_LEN + 1];
+    ut_tmpdir(dir);
+    sf_keys *k, *other;
+    sf_error err = {0};
+    sf_key_info info;
+    assert_int_equal(sf_keys_open(dir, &k, &err), 0);
+    assert_int_equal(sf_keys_create(k, SF_ROLE_NONE, "x", key, &info, &err), SF_EINVAL);
+    assert_int_equal(sf_keys_create(k, SF_ROLE_INGEST, "bad\tname", key, &info, &err), SF_EINVAL);
+    assert_int_equal(sf_keys_create(k, SF_ROLE_INGEST, "loader", key, &info, &err), 0);
+    assert_int_equal(strlen(key), SF_KEY_TEXT_LEN);
+    assert_int_equal(strncmp(key, "sfk_", 4), 0);
+    assert_int_equal(sf_keys_verify(k, key, strlen(key)), SF_ROLE_INGEST);
+    key[10] ^= 1;
+    assert_int_equal(sf_keys_verify(k, key, strlen(key)), SF_ROLE_NONE);
+    key[10] ^= 1;
+    assert_int_equal(sf_keys_verify(k, key, strlen(key) - 1), SF_ROLE_NONE);
+    /* Another handle (another process) sees the key and adds one. */
+    assert_int_equal(sf_keys_open(dir, &other, &err), 0);
+    assert_int_equal(sf_keys_verify(other, key, strlen(key)), SF_ROLE_INGEST);
+    assert_int_equal(sf_keys_create(other, SF_ROLE_ANALYST, "", key2, NULL, &err), 0);
+    sf_key_info list[4];
+    assert_int_equal(sf_keys_list(other, list, 4), 2);
+    /* Revoked through one handle, refused by the other once it reloads. */
+    assert_int_equal(sf_keys_revoke(other, info.id, &err), 0);
+    assert_int_equal(sf_keys_revoke(other, "000000000000", &err), SF_ENOENT);
+    sleep(2);
+    assert_int_equal(sf_keys_verify(k, key, strlen(key)), SF_ROLE_NONE);
+    assert_int_equal(sf_keys_verify(k, key2, strlen(key2)), SF_ROLE_ANALYST);
+    sf_keys_close(other);
+    sf_keys_close(k);
+    /* A damaged file is an error naming the line. */
+    char path[UT_PATH_MAX];
+    ut_join(path, dir, "keys");
+    ut_write_file(path, "# header\nnot a key line\n", 24);
+    assert_int_equal(sf_keys_open(dir, &k, &err), SF_ECORRUPT);
+    assert_non_null(strstr(err.msg, "keys:2"));
+    ut_tmpdir_remove(dir);
+}
+
+static sf_setting table[] = {
+    {"listen", SF_SET_STRING, "127.0.0.1:8080", 0, 0, "", NULL, 0, 0},
+    {"max-body", SF_SET_BYTES, "8M", 1024, 1 << 30, "", NULL, 0, 0},
+    {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "", NULL, 0, 0},
+    {"threads", SF_SET_INT, "2", 1, 64, "", NULL, 0, 0},
+    {"verbose", SF_SET_BOOL, "false", 0, 0, "", NULL, 0, 0},
+};
+#define N ((int)(sizeof table / sizeof table[0]))
+
+static int load(int argc, char **argv, sf_error *err)
+{
+    char **rest;
+    int nrest;
+    bool help;
+    int rc = sf_config_load(table, N, argc, argv, &rest, &nrest, &help, err);
+    free(rest);
+    return rc;
+}
+
+static void test_config_precedence(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "shopflow.conf");
+    const char *file = "# comment\nthreads = 4\nmax-body = 16M\ntimeout = 90s\n";
+    ut_write_file(path, file, strlen(file));
+    sf_error err = {0};
+    setenv("SHOPFLOW_THREADS", "8", 1);
+    setenv("SHOPFLOW_TIMEOUT", "500ms", 1);
+    char *argv[] = {"--config", path, "--timeout", "2m", "pos", "--verbose"};
+    assert_int_equal(load(6, argv, &err), SF_EUSAGE); /* 500ms < min 1s, from env */
+    assert_non_null(strstr(err.msg, "SHOPFLOW_TIMEOUT"));
+    setenv("SHOPFLOW_TIMEOUT", "5s", 1);
+    assert_int_equal(load(6, argv, &err), 0);
+    assert_int_equal(sf_config_get(table, N, "threads")->num, 8);         /* env over file */
+    assert_int_equal(sf_config_get(table, N, "max-body")->num, 16 << 20); /* file over default */
+    assert_int_equal(sf_config_get(table, N, "timeout")->num, 120000);    /* flag over env */
+    assert_int_equal(sf_config_get(table, N, "verbose")->num, 1);
+    assert_int_equal(sf_config_get(table, N, "timeout")->source, SF_SRC_FLAG);
+    assert_string_equal(sf_config_get(table, N, "listen")->text, "127.0.0.1:8080");
+    unsetenv("SHOPFLOW_THREADS");
+    unsetenv("SHOPFLOW_TIMEOUT");
+
+    char *bad1[] = {"--threads", "65"};
+    assert_int_equal(load(2, bad1, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "out of range"));
+    char *bad2[] = {"--max-body", "lots"};
+    assert_int_equal(load(2, bad2, &err), SF_EUSAGE);
+    char *bad3[] = {"--nosuch", "1"};
+    assert_int_equal(load(2, bad3, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "--nosuch"));
+    char *bad4[] = {"--threads"};
+    assert_int_equal(load(1, bad4, &err), SF_EUSAGE);
+    const char *badfile = "threads 4\n";
+    ut_write_file(path, badfile, strlen(badfile));
+    char *argv2[] = {"--config", path};
+    assert_int_equal(load(2, argv2, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, ":1:"));
+    sf_config_free();
+    ut_tmpdir_remove(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dedup_window),        cmocka_unit_test(test_dedup_churn),
+        cmocka_unit_test(test_dedup_load_from_log), cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_config_precedence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,447 @@
+/*
+ * test_log.c - the local stream log (src/stream): append and read back,
+ * reopen, torn-tail recovery, corrupt entries, segment rolling and the
+ * index, retention, concurrent appenders sharing fsyncs, read-only readers
+ * beside a writer, the writer lock.
+ */
+#define _GNU_SOURCE /* nftw flags */
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/pack.h"
+#include "stream/stream.h"
+#include "support.h"
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Record i of a deterministic sequence: 10 lines per invoice. */
+static void make_record(sf_record *r, int i)
+{
+    char inv[16], stock[16], desc[64];
+    snprintf(inv, sizeof inv, "%s%d", i % 70 < 10 ? "C" : "", 536000 + i / 10);
+    snprintf(stock, sizeof stock, "S%05d", i % 997);
+    snprintf(desc, sizeof desc, "ITEM %d WITH \"QUOTES\" AND TRAILING ", i);
+    ut_make(r, inv, stock, desc, (i % 13) - 3, UT_T0 + i * 60, 1000 + i % 5000,
+            i % 4 ? 12000 + i % 300 : SF_NO_CUSTOMER, "United Kingdom");
+}
+
+static sf_stream *open_log(const char *dir, const sf_stream_opts *opts)
+{
+    sf_stream *s = NULL;
+    sf_error err = {0};
+    int rc = sf_stream_open(dir, opts, &s, &err);
+    if (rc != 0)
+        fail_msg("open %s: %s", dir, err.msg);
+    return s;
+}
+
+static void append_range(sf_stream *s, int from, int n, uint32_t *parts, uint64_t *offs)
+{
+    sf_record *recs = calloc((size_t)n, sizeof *recs);
+    assert_non_null(recs);
+    for (int i = 0; i < n; i++)
+        make_record(&recs[i], from + i);
+    sf_error err = {0};
+    int rc = sf_stream_append(s, recs, (size_t)n, parts, offs, &err);
+    if (rc != 0)
+        fail_msg("append: %s", err.msg);
+    free(recs);
+}
+
+/* Read all of partition p from `from`; check each entry is the expected
+ * record (by the index recorded at append). Returns entries read. */
+static uint64_t read_all(sf_stream *s, uint32_t p, uint64_t from, const int *which,
+                         uint64_t expect_end)
+{
+    sf_stream_batch b;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_batch_init(&b, 37, 4096, &err), 0); /* small: many reads */
+    uint64_t at = from, n = 0;
+    for (;;) {
+        int rc = sf_stream_read(s, p, at, &b, &err);
+        if (rc != 0)
+            fail_msg("read p%u@%llu: rc %d: %s", p, (unsigned long long)at, rc, err.msg);
+        if (b.count == 0)
+            break;
+        for (size_t k = 0; k < b.count; k++, at++, n++) {
+            sf_record got, want;
+            assert_int_equal(b.entries[k].offset, at);
+            assert_int_equal(sf_record_unpack(b.entries[k].data, b.entries[k].len, &got), 0);
+            if (which) {
+                make_record(&want, which[at]);
+                assert_true(sf_record_equal(&got, &want));
+            }
+        }
+        assert_int_equal(b.next_offset, at);
+    }
+    assert_int_equal(at, expect_end);
+    sf_stream_batch_free(&b);
+    return n;
+}
+
+/* Append n records one batch at a time; fill which[p][offset] = i. */
+typedef struct layout {
+    int *which[8];
+    uint64_t end[8];
+} layout;
+
+static void layout_append(layout *l, sf_stream *s, int from, int n)
+{
+    uint32_t *parts = calloc((size_t)n, sizeof *parts);
+    uint64_t *offs = calloc((size_t)n, sizeof *offs);
+    append_range(s, from, n, parts, offs);
+    for (int i = 0; i < n; i++) {
+        sf_record r;
+        make_record(&r, from + i);
+        uint32_t p = parts[i];
+        assert_int_equal(p, sf_stream_partition_of(r.invoice_no, r.invoice_no_len, 8));
+        assert_int_equal(offs[i], l->end[p]); /* contiguous, in order */
+        l->which[p] = realloc(l->which[p], (size_t)(l->end[p] + 1) * sizeof(int));
+        l->which[p][l->end[p]++] = from + i;
+    }
+    free(parts);
+    free(offs);
+}
+
+static void layout_check(const layout *l, sf_stream *s)
+{
+    for (uint32_t p = 0; p < 8; p++)
+        read_all(s, p, 0, l->which[p], l->end[p]);
+}
+
+static void layout_free(layout *l)
+{
+    for (int p = 0; p < 8; p++)
+        free(l->which[p]);
+}
+
+static void test_append_read_reopen(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream *s = open_log(dir, NULL);
+    assert_int_equal(sf_stream_partitions(s), 8);
+    layout_append(&l, s, 0, 1000);
+    layout_append(&l, s, 1000, 1);
+    layout_check(&l, s);
+    /* Reading at the end gives nothing; past it is an error. */
+    sf_stream_batch b;
+    sf_error err = {0};
+    sf_stream_batch_init(&b, 10, 1 << 16, &err);
+    assert_int_equal(sf_stream_read(s, 0, l.end[0], &b, &err), 0);
+    assert_int_equal(b.count, 0);
+    assert_int_equal(sf_stream_read(s, 0, l.end[0] + 1, &b, &err), SF_ERANGE);
+    assert_int_equal(sf_stream_read(s, 8, 0, &b, &err), SF_EINVAL);
+    sf_stream_batch_free(&b);
+    sf_stream_close(s);
+
+    /* Reopened: the same content, and appends go on from the end. */
+    sf_stream_opts opts = {.partitions = 3}; /* ignored: fixed at creation */
+    s = open_log(dir, &opts);
+    assert_int_equal(sf_stream_partitions(s), 8);
+    layout_check(&l, s);
+    layout_append(&l, s, 1001, 500);
+    layout_check(&l, s);
+    sf_stream_stats st;
+    sf_stream_stats_get(s, &st);
+    assert_int_equal(st.records, 500);
+    assert_int_equal(st.appends, 1);
+    sf_stream_close(s);
+    layout_free(&l);
+    rm_tree(dir);
+}
+
+static void last_segment(const char *dir, uint32_t p, char out[UT_PATH_MAX])
+{
+    snprintf(out, UT_PATH_MAX, "%s/p%04u/00000000000000000000.seg", dir, p);
+}
+
+static void append_bytes(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void test_torn_tail_recovery(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], seg[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream *s = open_log(dir, NULL);
+    layout_append(&l, s, 0, 400);
+    sf_stream_close(s);
+
+    /* Partition 1: garbage. Partition 2: a header promising 200 bytes, then
+     * 10. Partition 3: a whole entry with a wrong checksum. */
+    last_segment(dir, 1, seg);
+    off_t size1 = file_size(seg);
+    append_bytes(seg, "garbage garbage garbage", 23);
+    last_segment(dir, 2, seg);
+    off_t size2 = file_size(seg);
+    uint8_t half[26] = {200, 0, 0, 0, 1, 2, 3, 4};
+    append_bytes(seg, half, sizeof half);
+    last_segment(dir, 3, seg);
+    off_t size3 = file_size(seg);
+    uint8_t bad[16 + 40] = {40, 0, 0, 0, 0xAA, 0xBB, 0xCC, 0xDD};
+    uint64_t next = l.end[3];
+    memcpy(bad + 8, &next, 8); /* little-endian host, as the log */
+    append_bytes(seg, bad, sizeof bad);
+
+    s = open_log(dir, NULL);
+    layout_check(&l, s);
+    last_segment(dir, 1, seg);
+    assert_int_equal(file_size(seg), size1);
+    last_segment(dir, 2, seg);
+    assert_int_equal(file_size(seg), size2);
+    last_segment(dir, 3, seg);
+    assert_int_equal(file_size(seg), size3);
+    /* And the log goes on cleanly after the repair. */
+    layout_append(&l, s, 400, 100);
+    layout_check(&l, s);
+    sf_stream_close(s);
+    layout_free(&l);
+    rm_tree(dir);
+}
+
+static void test_corrupt_middle_is_reported(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], seg[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream *s = open_log(dir, NULL);
+    layout_append(&l, s, 0, 400);
+    /* Flip a byte of the first entry's payload of partition 0. */
+    last_segment(dir, 0, seg);
+    int fd = open(seg, O_RDWR);
+    uint8_t byte;
+    assert_int_equal(pread(fd, &byte, 1, 20), 1);
+    byte ^= 0x40;
+    assert_int_equal(pwrite(fd, &byte, 1, 20), 1);
+    close(fd);
+    sf_stream_batch b;
+    sf_error err = {0};
+    sf_stream_batch_init(&b, 10, 1 << 16, &err);
+    assert_int_equal(sf_stream_read(s, 0, 0, &b, &err), SF_ECORRUPT);
+    assert_non_null(strstr(err.msg, "checksum"));
+    sf_stream_batch_free(&b);
+    sf_stream_close(s);
+    layout_free(&l);
+    rm_tree(dir);
+}
+
+static void test_segments_and_index(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream_opts opts = {.segment_bytes = 4096};
+    sf_stream *s = open_log(dir, &opts);
+    for (int i = 0; i < 40; i++)
+        layout_append(&l, s, i * 100, 100);
+    sf_partition_info info;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_info(s, 5, &info, &err), 0);
+    assert_true(info.segments > 5);
+    assert_int_equal(info.start_offset, 0);
+    assert_int_equal(info.end_offset, l.end[5]);
+    layout_check(&l, s);
+    /* Reads starting in the middle of segments, at every offset. */
+    for (uint64_t from = 0; from < l.end[5]; from += 7)
+        read_all(s, 5, from, l.which[5], l.end[5]);
+    sf_stream_close(s);
+
+    /* Remove every index file: reopening rebuilds them from the segments. */
+    char cmd[UT_PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "rm -f %s/p*/*.idx", dir);
+    assert_int_equal(system(cmd), 0);
+    s = open_log(dir, &opts);
+    layout_check(&l, s);
+    for (uint64_t from = 0; from < l.end[2]; from += 11)
+        read_all(s, 2, from, l.which[2], l.end[2]);
+    sf_stream_close(s);
+    layout_free(&l);
+    rm_tree(dir);
+}
+
+static void test_retention(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream_opts opts = {.segment_bytes = 4096, .retention_bytes = 16384};
+    sf_stream *s = open_log(dir, &opts);
+    for (int i = 0; i < 40; i++)
+        layout_append(&l, s, i * 100, 100);
+    sf_partition_info info;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_info(s, 4, &info, &err), 0);
+    assert_true(info.start_offset > 0);
+    assert_true(info.bytes <= 16384 + 8192);
+    sf_stream_batch b;
+    sf_stream_batch_init(&b, 10, 1 << 16, &err);
+    assert_int_equal(sf_stream_read(s, 4, 0, &b, &err), SF_ERANGE);
+    assert_int_equal(b.next_offset, info.start_offset);
+    sf_stream_batch_free(&b);
+    read_all(s, 4, info.start_offset, l.which[4], l.end[4]);
+    sf_stream_close(s);
+    layout_free(&l);
+    rm_tree(dir);
+}
+
+typedef struct appender_arg {
+    sf_stream *s;
+    int first, count;
+    int failures;
+} appender_arg;
+
+static void *appender(void *p)
+{
+    appender_arg *a = p;
+    for (int i = 0; i < a->count; i++) {
+        sf_record r;
+        make_record(&r, a->first + i);
+        sf_error err = {0};
+        if (sf_stream_append(a->s, &r, 1, NULL, NULL, &err) != 0)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_appenders_share_fsyncs(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    sf_stream *s = open_log(dir, NULL);
+    enum { THREADS = 8, EACH = 150 };
+    pthread_t t[THREADS];
+    appender_arg args[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (appender_arg){s, i * EACH, EACH, 0};
+        pthread_create(&t[i], NULL, appender, &args[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    sf_stream_stats st;
+    sf_stream_stats_get(s, &st);
+    assert_int_equal(st.appends, THREADS * EACH);
+    assert_int_equal(st.records, THREADS * EACH);
+    assert_true(st.groups <= st.appends);
+    /* Every record is there exactly once. */
+    char *seen = calloc(THREADS * EACH, 1);
+    sf_stream_batch b;
+    sf_error err = {0};
+    sf_stream_batch_init(&b, 256, 1 << 16, &err);
+    uint64_t total = 0;
+    for (uint32_t p = 0; p < 8; p++) {
+        uint64_t at = 0;
+        while (sf_stream_read(s, p, at, &b, &err) == 0 && b.count) {
+            for (size_t k = 0; k < b.count; k++) {
+                sf_record r;
+                assert_int_equal(sf_record_unpack(b.entries[k].data, b.entries[k].len, &r), 0);
+                int i = atoi(r.description + 5);
+                assert_true(i >= 0 && i < THREADS * EACH);
+                assert_int_equal(seen[i], 0);
+                seen[i] = 1;
+                total++;
+            }
+            at = b.next_offset;
+        }
+    }
+    assert_int_equal(total, THREADS * EACH);
+    free(seen);
+    sf_stream_batch_free(&b);
+    sf_stream_close(s);
+    rm_tree(dir);
+}
+
+static void test_reader_beside_writer_and_lock(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream_opts wopts = {.segment_bytes = 4096};
+    sf_stream *w = open_log(dir, &wopts);
+    layout_append(&l, w, 0, 50);
+
+    /* A second writer is refused, naming the process that holds the log. */
+    sf_stream *w2 = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_open(dir, NULL, &w2, &err), SF_EBUSY);
+    assert_non_null(strstr(err.msg, "open for writing by process"));
+
+    sf_stream_opts ropts = {.read_only = true};
+    sf_stream *r = open_log(dir, &ropts);
+    layout_check(&l, r);
+    /* New records, in new segments, become visible to the reader. */
+    for (int i = 0; i < 10; i++)
+        layout_append(&l, w, 50 + i * 60, 60);
+    layout_check(&l, r);
+    sf_record rec;
+    make_record(&rec, 0);
+    assert_int_equal(sf_stream_append(r, &rec, 1, NULL, NULL, &err), SF_EINVAL);
+    sf_stream_close(r);
+    sf_stream_close(w);
+    layout_free(&l);
+
+    /* A folder with no log cannot be opened read-only. */
+    char empty[UT_PATH_MAX];
+    ut_tmpdir(empty);
+    assert_int_equal(sf_stream_open(empty, &ropts, &r, &err), SF_ENOENT);
+    rm_tree(empty);
+    rm_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_read_reopen),
+        cmocka_unit_test(test_torn_tail_recovery),
+        cmocka_unit_test(test_corrupt_middle_is_reported),
+        cmocka_unit_test(test_segments_and_index),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_concurrent_appenders_share_fsyncs),
+        cmocka_unit_test(test_reader_beside_writer_and_lock),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
