@@ -8,8 +8,16 @@
 
 #include "core/hashset.h"
 
-enum { SET_INVOICE, SET_STOCK, SET_DESCRIPTION, SET_CUSTOMER, SET_COUNTRY, SET_DAY, SET_ROW,
-       NSETS };
+enum {
+    SET_INVOICE,
+    SET_STOCK,
+    SET_DESCRIPTION,
+    SET_CUSTOMER,
+    SET_COUNTRY,
+    SET_DAY,
+    SET_ROW,
+    NSETS
+};
 
 struct sf_check {
     sf_check_figures f;
@@ -108,8 +116,8 @@ int sf_check_add(sf_check *c, const sf_record *r, sf_error *err)
     f->non_product_rows += (r->flags & SF_FLAG_NON_PRODUCT) != 0;
     f->negative_quantity_rows += r->quantity < 0;
 
-    int64_t day = r->invoice_date >= 0 ? r->invoice_date / 86400
-                                       : -((-r->invoice_date + 86399) / 86400);
+    int64_t day =
+        r->invoice_date >= 0 ? r->invoice_date / 86400 : -((-r->invoice_date + 86399) / 86400);
     char key[24 + 4 * 2 + SF_INVOICE_NO_MAX + SF_STOCK_CODE_MAX + SF_DESCRIPTION_MAX +
              SF_COUNTRY_MAX];
     /* The row set is far larger than the cache: start this row's miss now

@@ -16,13 +16,13 @@
 #include "core/record.h"
 
 typedef struct sf_check_figures {
-    uint64_t rows;    /* valid records added */
+    uint64_t rows; /* valid records added */
     uint64_t invoices, stock_codes, descriptions, customers, countries, days;
     int64_t first, last; /* earliest and latest invoice date; 0 when rows == 0 */
     int64_t quantity;    /* sum of quantities */
     int64_t revenue;     /* sum of quantity x unit price, milli-units, net */
-    uint64_t cancellation_rows, adjustment_rows, no_customer_rows, duplicate_rows,
-        zero_price_rows, non_product_rows, negative_quantity_rows;
+    uint64_t cancellation_rows, adjustment_rows, no_customer_rows, duplicate_rows, zero_price_rows,
+        non_product_rows, negative_quantity_rows;
 } sf_check_figures;
 
 typedef struct sf_check sf_check;

@@ -190,9 +190,9 @@ static void print_json(const sf_check_figures *f, const file_result *files, int 
 }
 
 static const struct option options[] = {
-    {"json", no_argument, NULL, 'j'},         {"format", required_argument, NULL, 'f'},
+    {"json", no_argument, NULL, 'j'},           {"format", required_argument, NULL, 'f'},
     {"encoding", required_argument, NULL, 'e'}, {"max-errors", required_argument, NULL, 'm'},
-    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 };
 
 typedef struct check_args {
@@ -315,7 +315,8 @@ static int run_check(int argc, char **argv)
 const sf_command sf_cmd_check = {
     "check",
     "validate CSV/JSON files (gzip or not) and report their figures",
-    "usage: shopflow check FILE... [--json] [--format auto|csv|json] [--encoding auto|utf-8|latin1]\n"
+    "usage: shopflow check FILE... [--json] [--format auto|csv|json] [--encoding "
+    "auto|utf-8|latin1]\n"
     "                      [--max-errors N]\n"
     "\n"
     "Decodes and validates each FILE (CSV with a header line, JSON objects, arrays or NDJSON;\n"

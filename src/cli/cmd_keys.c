@@ -39,8 +39,8 @@ static int create(sf_keys *k)
         fprintf(stderr, "shopflow keys: %s\n", err.msg);
         return SF_EXIT_FAIL;
     }
-    printf("created %s key %s%s%s (shown once; keep it safe):\n%s\n", sf_role_name(role),
-           info.id, info.name[0] ? " " : "", info.name, key);
+    printf("created %s key %s%s%s (shown once; keep it safe):\n%s\n", sf_role_name(role), info.id,
+           info.name[0] ? " " : "", info.name, key);
     return SF_EXIT_OK;
 }
 

@@ -51,11 +51,16 @@ static int parse_u64(const char *s, uint64_t *out)
 static int parse_args(int argc, char **argv, log_args *a)
 {
     static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'},      {"stream", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},            {"follow", no_argument, NULL, 'f'},
-        {"partition", required_argument, NULL, 'p'}, {"from", required_argument, NULL, 'o'},
-        {"limit", required_argument, NULL, 'l'},     {"lines", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"stream", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"follow", no_argument, NULL, 'f'},
+        {"partition", required_argument, NULL, 'p'},
+        {"from", required_argument, NULL, 'o'},
+        {"limit", required_argument, NULL, 'l'},
+        {"lines", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     a->partition = -1;
     a->last = 10;
@@ -168,8 +173,8 @@ static int stat_log(sf_stream *s, const log_args *a)
 
 /* Print entries of one partition from *from on, up to *budget of them
  * (0 = no limit); advances *from. Returns 0 or SF_EXIT_FAIL. */
-static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *budget,
-                           bool limited, sf_stream_batch *b)
+static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *budget, bool limited,
+                           sf_stream_batch *b)
 {
     char json[SF_JSON_RECORD_MAX];
     for (;;) {

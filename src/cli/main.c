@@ -13,12 +13,7 @@
 #include "cli/cli.h"
 
 static const sf_command *const commands[] = {
-    &sf_cmd_check,
-    &sf_cmd_demo,
-    &sf_cmd_log,
-    &sf_cmd_serve,
-    &sf_cmd_keys,
-    &sf_cmd_config,
+    &sf_cmd_check, &sf_cmd_demo, &sf_cmd_log, &sf_cmd_serve, &sf_cmd_keys, &sf_cmd_config,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -32,8 +27,9 @@ static const sf_command *find(const char *name)
 
 static void overview(FILE *out)
 {
-    fprintf(out, "shopflow %s - a streaming data pipeline for an online retailer's transactions\n\n"
-                 "usage: shopflow COMMAND [ARGS...]\n\ncommands:\n",
+    fprintf(out,
+            "shopflow %s - a streaming data pipeline for an online retailer's transactions\n\n"
+            "usage: shopflow COMMAND [ARGS...]\n\ncommands:\n",
             SF_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);

@@ -22,7 +22,7 @@ typedef struct sf_builder {
     sf_encoding enc;     /* text policy */
     sf_decode_sink sink; /* copied from the caller */
     sf_decode_stats stats;
-    int status; /* 0, SF_ESTOPPED or SF_EFORMAT: sticky */
+    int status;     /* 0, SF_ESTOPPED or SF_EFORMAT: sticky */
     sf_error fatal; /* the fatal error's message, when status is SF_EFORMAT */
     char why[SF_REASON_MAX];
 } sf_builder;

@@ -59,10 +59,10 @@ static int parse_scaled_int(const char *text, const char *const *suffixes, const
 
 static int parse_value(sf_setting *s, const char *text, sf_error *err)
 {
-    static const char *const bytes_sfx[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib",
-                                            "g", "gb", "gib", NULL};
-    static const int64_t bytes_scale[] = {1, 1, 1 << 10, 1 << 10, 1 << 10, 1 << 20, 1 << 20,
-                                          1 << 20, 1 << 30, 1 << 30, 1 << 30};
+    static const char *const bytes_sfx[] = {"",   "b",   "k", "kb", "kib", "m",
+                                            "mb", "mib", "g", "gb", "gib", NULL};
+    static const int64_t bytes_scale[] = {1,       1,       1 << 10, 1 << 10, 1 << 10, 1 << 20,
+                                          1 << 20, 1 << 20, 1 << 30, 1 << 30, 1 << 30};
     static const char *const dur_sfx[] = {"", "ms", "s", "m", "h", "d", NULL};
     static const int64_t dur_scale[] = {1000, 1, 1000, 60000, 3600000, 86400000};
     int64_t v = 0;

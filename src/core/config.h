@@ -35,7 +35,7 @@ typedef enum sf_setting_source {
 typedef struct sf_setting {
     const char *name; /* "listen", "max-body" */
     sf_setting_type type;
-    const char *def; /* default, as text; NULL = unset */
+    const char *def;  /* default, as text; NULL = unset */
     int64_t min, max; /* bounds of numeric types */
     const char *help;
     /* Filled by sf_config_load: */

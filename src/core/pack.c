@@ -119,8 +119,8 @@ int sf_record_unpack(const uint8_t *buf, size_t len, sf_record *r)
     r->stock_code_len = buf[29];
     r->country_len = buf[30];
     r->description_len = get_u16(buf + 31);
-    size_t need = SF_PACK_HEADER + (size_t)r->event_id_len + r->invoice_no_len +
-                  r->stock_code_len + r->country_len + r->description_len;
+    size_t need = SF_PACK_HEADER + (size_t)r->event_id_len + r->invoice_no_len + r->stock_code_len +
+                  r->country_len + r->description_len;
     if (need != len)
         return -1;
     const uint8_t *p = buf + SF_PACK_HEADER;

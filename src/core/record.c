@@ -32,9 +32,8 @@ static bool has_prefix(const char *s, size_t len, const char *prefix)
 
 bool sf_stock_code_is_non_product(const char *code, size_t len)
 {
-    static const char *const exact[] = {"POST", "DOT",  "M",    "m",         "D",           "C2",
-                                        "S",    "B",    "CRUK", "PADS",      "AMAZONFEE",
-                                        "BANK CHARGES"};
+    static const char *const exact[] = {"POST", "DOT", "M",    "m",    "D",         "C2",
+                                        "S",    "B",   "CRUK", "PADS", "AMAZONFEE", "BANK CHARGES"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strlen(exact[i]) == len && memcmp(exact[i], code, len) == 0)
             return true;
@@ -68,8 +67,8 @@ static bool text_equal(const char *a, size_t alen, const char *b, size_t blen)
 bool sf_record_equal(const sf_record *a, const sf_record *b)
 {
     return a->invoice_date == b->invoice_date && a->unit_price == b->unit_price &&
-           a->quantity == b->quantity && a->customer_id == b->customer_id &&
-           a->kind == b->kind && a->flags == b->flags &&
+           a->quantity == b->quantity && a->customer_id == b->customer_id && a->kind == b->kind &&
+           a->flags == b->flags &&
            text_equal(a->invoice_no, a->invoice_no_len, b->invoice_no, b->invoice_no_len) &&
            text_equal(a->stock_code, a->stock_code_len, b->stock_code, b->stock_code_len) &&
            text_equal(a->description, a->description_len, b->description, b->description_len) &&

@@ -111,14 +111,13 @@ static int check_civil(const sf_civil *c, const char **why)
 
 static int64_t civil_to_time(const sf_civil *c)
 {
-    return sf_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-           c->minute * 60 + c->second;
+    return sf_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 + c->minute * 60 +
+           c->second;
 }
 
 /* ":SS" (optional), then ISO's ".fff", "Z" or "+HH:MM" when iso is set.
  * *offset receives the zone offset in seconds east. */
-static int parse_seconds_and_zone(scanner *sc, bool iso, sf_civil *c, int *offset,
-                                  const char **why)
+static int parse_seconds_and_zone(scanner *sc, bool iso, sf_civil *c, int *offset, const char **why)
 {
     *offset = 0;
     if (expect(sc, ':') && (c->second = digits(sc, 2, 2)) < 0)
@@ -149,8 +148,8 @@ static int parse_seconds_and_zone(scanner *sc, bool iso, sf_civil *c, int *offse
 /* YYYY-MM-DD[ T]HH:MM[:SS][.fff][Z|+HH:MM] */
 static int parse_iso(scanner *sc, sf_civil *c, int *offset, const char **why)
 {
-    if ((c->year = digits(sc, 4, 4)) < 0 || !expect(sc, '-') ||
-        (c->month = digits(sc, 2, 2)) < 0 || !expect(sc, '-') || (c->day = digits(sc, 2, 2)) < 0)
+    if ((c->year = digits(sc, 4, 4)) < 0 || !expect(sc, '-') || (c->month = digits(sc, 2, 2)) < 0 ||
+        !expect(sc, '-') || (c->day = digits(sc, 2, 2)) < 0)
         return fail(why, "date must be YYYY-MM-DD");
     if (!expect(sc, ' ') && !expect(sc, 'T'))
         return fail(why, "date must be followed by a time (HH:MM:SS)");

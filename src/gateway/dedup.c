@@ -29,7 +29,7 @@ struct sf_dedup {
     slot *slots;
     size_t cap;  /* power of two, >= 2 x window */
     size_t used; /* slots taken: committed + in flight; kept <= 3/4 of cap */
-    key *ring;  /* committed ids, oldest at head */
+    key *ring;   /* committed ids, oldest at head */
     size_t window, head, count;
 };
 
@@ -56,8 +56,7 @@ int sf_dedup_new(size_t window, sf_dedup **out, sf_error *err)
     d->ring = calloc(d->window, sizeof *d->ring);
     if (!d->slots || !d->ring) {
         sf_dedup_free(d);
-        return sf_error_set(err, SF_ENOMEM, "out of memory for a window of %zu event ids",
-                            window);
+        return sf_error_set(err, SF_ENOMEM, "out of memory for a window of %zu event ids", window);
     }
     pthread_mutex_init(&d->mu, NULL);
     *out = d;

@@ -23,16 +23,16 @@
 #include "core/error.h"
 
 typedef struct sf_gateway_config {
-    const char *data_dir;  /* keys, and the log unless stream says otherwise */
-    const char *listen;    /* "HOST:PORT"; port 0 picks a free one */
-    const char *stream;    /* stream location; NULL = DATA_DIR/log */
-    uint32_t partitions;   /* when the log is created */
-    size_t max_body;       /* bytes; larger requests get 413 */
-    unsigned threads;      /* HTTP worker threads */
+    const char *data_dir; /* keys, and the log unless stream says otherwise */
+    const char *listen;   /* "HOST:PORT"; port 0 picks a free one */
+    const char *stream;   /* stream location; NULL = DATA_DIR/log */
+    uint32_t partitions;  /* when the log is created */
+    size_t max_body;      /* bytes; larger requests get 413 */
+    unsigned threads;     /* HTTP worker threads */
     unsigned max_connections;
-    size_t dedup_window;   /* event ids remembered */
-    unsigned timeout_s;    /* idle connection timeout */
-    size_t max_queue;      /* bytes of appends waiting for the disk before 429 */
+    size_t dedup_window;      /* event ids remembered */
+    unsigned timeout_s;       /* idle connection timeout */
+    size_t max_queue;         /* bytes of appends waiting for the disk before 429 */
     unsigned commit_delay_ms; /* fault injection: a slow disk (tests) */
 } sf_gateway_config;
 

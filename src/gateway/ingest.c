@@ -82,11 +82,12 @@ static void add_error_json(request *r, const sf_decode_error *e)
             reason[o++] = (char)c;
     }
     reason[o] = '\0';
-    int n = snprintf(entry, sizeof entry, "%s{\"index\":%llu,\"line\":%llu,%s%s%s\"reason\":\"%s\"%s}",
-                     r->nerrors > 1 ? "," : "", (unsigned long long)e->pos.index,
-                     (unsigned long long)e->pos.line, e->field != SF_FIELD_NONE ? "\"field\":\"" : "",
-                     e->field != SF_FIELD_NONE ? sf_field_name(e->field) : "",
-                     e->field != SF_FIELD_NONE ? "\"," : "", reason, e->fatal ? ",\"fatal\":true" : "");
+    int n =
+        snprintf(entry, sizeof entry, "%s{\"index\":%llu,\"line\":%llu,%s%s%s\"reason\":\"%s\"%s}",
+                 r->nerrors > 1 ? "," : "", (unsigned long long)e->pos.index,
+                 (unsigned long long)e->pos.line, e->field != SF_FIELD_NONE ? "\"field\":\"" : "",
+                 e->field != SF_FIELD_NONE ? sf_field_name(e->field) : "",
+                 e->field != SF_FIELD_NONE ? "\"," : "", reason, e->fatal ? ",\"fatal\":true" : "");
     if (n > 0 && grow(&r->errors, &r->errors_cap, r->errors_len + (size_t)n + 1) == 0) {
         memcpy(r->errors + r->errors_len, entry, (size_t)n + 1);
         r->errors_len += (size_t)n;
@@ -112,9 +113,12 @@ static int format_of(const char *ctype, sf_format *f)
         const char *type;
         sf_format f;
     } known[] = {
-        {"application/json", SF_FORMAT_JSON},     {"application/x-ndjson", SF_FORMAT_JSON},
-        {"application/ndjson", SF_FORMAT_JSON},   {"application/jsonl", SF_FORMAT_JSON},
-        {"text/csv", SF_FORMAT_CSV},              {"application/csv", SF_FORMAT_CSV},
+        {"application/json", SF_FORMAT_JSON},
+        {"application/x-ndjson", SF_FORMAT_JSON},
+        {"application/ndjson", SF_FORMAT_JSON},
+        {"application/jsonl", SF_FORMAT_JSON},
+        {"text/csv", SF_FORMAT_CSV},
+        {"application/csv", SF_FORMAT_CSV},
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strlen(known[i].type) == n && strncasecmp(ctype, known[i].type, n) == 0) {
@@ -204,8 +208,8 @@ static void on_appended(void *ctx, int status, const uint32_t *parts, const uint
     for (size_t i = 0; i < p->n; i++) {
         const char *ev, *inv;
         size_t evn, invn;
-        if (r->reserved[i] && sf_packed_keys((uint8_t *)p->data + at, p->lens[i], &ev, &evn, &inv,
-                                             &invn) == 0) {
+        if (r->reserved[i] &&
+            sf_packed_keys((uint8_t *)p->data + at, p->lens[i], &ev, &evn, &inv, &invn) == 0) {
             if (status == 0)
                 sf_dedup_commit(r->g->dedup, ev, evn);
             else
@@ -285,7 +289,8 @@ static enum MHD_Result answer_invalid(request *r)
     int n = snprintf(body, cap,
                      "{\"error\":{\"code\":\"invalid_records\",\"message\":\"%zu of %llu records "
                      "are invalid; nothing was appended\",\"invalid\":%zu,\"errors\":[%s]%s}}\n",
-                     r->nerrors, (unsigned long long)(st.records > r->nerrors ? st.records : r->nerrors),
+                     r->nerrors,
+                     (unsigned long long)(st.records > r->nerrors ? st.records : r->nerrors),
                      r->nerrors, r->errors ? r->errors : "",
                      r->nerrors > MAX_LISTED_ERRORS ? ",\"truncated\":true" : "");
     enum MHD_Result rc = sf_respond(r, 400, "application/json", body, (size_t)n, NULL, NULL);
@@ -296,8 +301,8 @@ static enum MHD_Result answer_invalid(request *r)
 static enum MHD_Result answer_accepted(request *r)
 {
     char body[96];
-    int n = snprintf(body, sizeof body, "{\"accepted\":%zu,\"duplicates\":%zu}\n",
-                     packed_of(r)->n, r->duplicates);
+    int n = snprintf(body, sizeof body, "{\"accepted\":%zu,\"duplicates\":%zu}\n", packed_of(r)->n,
+                     r->duplicates);
     atomic_fetch_add(&r->g->m.records_duplicate, r->duplicates);
     return sf_respond(r, 200, "application/json", body, (size_t)n, NULL, NULL);
 }
@@ -322,15 +327,14 @@ static enum MHD_Result end_of_body(request *r)
         return answer_invalid(r);
     if (deduplicate(r))
         return sf_respond_error(r, 429, "event_in_flight",
-                                "another request is appending one of these event ids; retry",
-                                "1");
+                                "another request is appending one of these event ids; retry", "1");
     packed *p = packed_of(r);
     if (p->n == 0)
         return answer_accepted(r);
     atomic_store(&r->append_status, 1);
     MHD_suspend_connection(r->conn);
-    rc = sf_stream_append_packed_async(g->stream, (uint8_t *)p->data, p->lens, p->n, on_appended,
-                                       r, &err);
+    rc = sf_stream_append_packed_async(g->stream, (uint8_t *)p->data, p->lens, p->n, on_appended, r,
+                                       &err);
     if (rc < 0) /* not queued: answer on the resumed call */
         on_appended(r, rc, NULL, NULL, err.msg);
     return MHD_YES;

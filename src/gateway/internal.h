@@ -76,20 +76,19 @@ typedef struct request {
     char *errors; /* JSON array text of the first errors */
     size_t errors_len, errors_cap, nerrors;
     size_t duplicates;
-    bool *reserved; /* per record: its event id is reserved here */
+    bool *reserved;            /* per record: its event id is reserved here */
     _Atomic int append_status; /* 1 while waiting */
     char append_msg[256];
 } request;
 
 /* Queue a response; copies body. Always returns MHD_YES or MHD_NO as MHD
  * wants it. extra_name/extra_value: one more header, or NULL. */
-enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type,
-                           const char *body, size_t len, const char *extra_name,
-                           const char *extra_value);
+enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
+                           size_t len, const char *extra_name, const char *extra_value);
 
 /* Queue {"error":{"code":..,"message":..}} with status. */
-enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code,
-                                 const char *message, const char *retry_after);
+enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
+                                 const char *retry_after);
 
 /* The ingest route's access handler step (ingest.c). */
 enum MHD_Result sf_ingest_step(request *r, const char *method, const char *upload_data,

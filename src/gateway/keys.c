@@ -194,8 +194,8 @@ void sf_keys_close(sf_keys *k)
     free(k);
 }
 
-int sf_keys_create(sf_keys *k, sf_role role, const char *name,
-                   char key_out[SF_KEY_TEXT_LEN + 1], sf_key_info *info, sf_error *err)
+int sf_keys_create(sf_keys *k, sf_role role, const char *name, char key_out[SF_KEY_TEXT_LEN + 1],
+                   sf_key_info *info, sf_error *err)
 {
     unsigned char secret[32];
     if (role == SF_ROLE_NONE)

@@ -49,8 +49,8 @@ int sf_keys_open(const char *dir, sf_keys **out, sf_error *err);
 
 /* Create a key, store its hash, and write the key text (NUL-terminated)
  * into key_out: the only time it is ever shown. */
-int sf_keys_create(sf_keys *k, sf_role role, const char *name,
-                   char key_out[SF_KEY_TEXT_LEN + 1], sf_key_info *info, sf_error *err);
+int sf_keys_create(sf_keys *k, sf_role role, const char *name, char key_out[SF_KEY_TEXT_LEN + 1],
+                   sf_key_info *info, sf_error *err);
 
 /* Revoke the key with this id. SF_ENOENT if there is none. */
 int sf_keys_revoke(sf_keys *k, const char *id, sf_error *err);

@@ -76,12 +76,18 @@ static void render_http(sf_gateway *g, text *t)
     for (int rt = 0; rt < ROUTE_COUNT; rt++)
         for (int s = 0; s < STATUS_CODES; s++) {
             uint64_t v = atomic_load(&g->m.requests[rt][s]);
-            if (v)
+            if (!v)
+                continue;
+            if (sf_status_codes[s])
                 put(t, "shopflow_http_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
                     route_names[rt], sf_status_codes[s], (unsigned long long)v);
+            else /* the client went away before its answer */
+                put(t, "shopflow_http_requests_total{route=\"%s\",code=\"aborted\"} %llu\n",
+                    route_names[rt], (unsigned long long)v);
         }
-    put(t, "# HELP shopflow_http_requests_in_flight Requests being handled.\n"
-           "# TYPE shopflow_http_requests_in_flight gauge\nshopflow_http_requests_in_flight %llu\n",
+    put(t,
+        "# HELP shopflow_http_requests_in_flight Requests being handled.\n"
+        "# TYPE shopflow_http_requests_in_flight gauge\nshopflow_http_requests_in_flight %llu\n",
         (unsigned long long)atomic_load(&g->m.in_flight));
     put(t, "# HELP shopflow_ingest_duration_seconds Ingest request time, first byte to answer.\n"
            "# TYPE shopflow_ingest_duration_seconds histogram\n");
@@ -95,7 +101,8 @@ static void render_http(sf_gateway *g, text *t)
             put(t, "shopflow_ingest_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
                 (unsigned long long)cum);
     }
-    put(t, "shopflow_ingest_duration_seconds_sum %.6f\nshopflow_ingest_duration_seconds_count %llu\n",
+    put(t,
+        "shopflow_ingest_duration_seconds_sum %.6f\nshopflow_ingest_duration_seconds_count %llu\n",
         (double)atomic_load(&g->m.ingest_latency_us_sum) / 1e6, (unsigned long long)cum);
     struct {
         const char *name, *help;
@@ -119,22 +126,22 @@ static void render_stream(sf_gateway *g, text *t)
 {
     sf_stream_stats st;
     sf_stream_stats_get(g->stream, &st);
-    put(t, "# HELP shopflow_log_appended_records_total Records made durable in the log.\n"
-           "# TYPE shopflow_log_appended_records_total counter\n"
-           "shopflow_log_appended_records_total %llu\n"
-           "# HELP shopflow_log_appended_bytes_total Bytes made durable in the log.\n"
-           "# TYPE shopflow_log_appended_bytes_total counter\n"
-           "shopflow_log_appended_bytes_total %llu\n"
-           "# HELP shopflow_log_group_commits_total Rounds of writes sharing fsyncs.\n"
-           "# TYPE shopflow_log_group_commits_total counter\n"
-           "shopflow_log_group_commits_total %llu\n"
-           "# HELP shopflow_log_appends_total Append calls, by result.\n"
-           "# TYPE shopflow_log_appends_total counter\n"
-           "shopflow_log_appends_total{result=\"ok\"} %llu\n"
-           "shopflow_log_appends_total{result=\"failed\"} %llu\n",
-        (unsigned long long)st.records, (unsigned long long)st.bytes,
-        (unsigned long long)st.groups, (unsigned long long)st.appends,
-        (unsigned long long)st.failures);
+    put(t,
+        "# HELP shopflow_log_appended_records_total Records made durable in the log.\n"
+        "# TYPE shopflow_log_appended_records_total counter\n"
+        "shopflow_log_appended_records_total %llu\n"
+        "# HELP shopflow_log_appended_bytes_total Bytes made durable in the log.\n"
+        "# TYPE shopflow_log_appended_bytes_total counter\n"
+        "shopflow_log_appended_bytes_total %llu\n"
+        "# HELP shopflow_log_group_commits_total Rounds of writes sharing fsyncs.\n"
+        "# TYPE shopflow_log_group_commits_total counter\n"
+        "shopflow_log_group_commits_total %llu\n"
+        "# HELP shopflow_log_appends_total Append calls, by result.\n"
+        "# TYPE shopflow_log_appends_total counter\n"
+        "shopflow_log_appends_total{result=\"ok\"} %llu\n"
+        "shopflow_log_appends_total{result=\"failed\"} %llu\n",
+        (unsigned long long)st.records, (unsigned long long)st.bytes, (unsigned long long)st.groups,
+        (unsigned long long)st.appends, (unsigned long long)st.failures);
     static const char *const le[] = {"0.0001", "0.00025", "0.0005", "0.001",
                                      "0.0025", "0.005",   "0.01",   "+Inf"};
     put(t, "# HELP shopflow_log_fsync_seconds Time of each fdatasync.\n"

@@ -17,9 +17,8 @@
 #include "core/progress.h"
 #include "gateway/internal.h"
 
-enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type,
-                           const char *body, size_t len, const char *extra_name,
-                           const char *extra_value)
+enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
+                           size_t len, const char *extra_name, const char *extra_value)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -57,13 +56,13 @@ static size_t json_quote(const char *s, char *out, size_t cap)
     return o;
 }
 
-enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code,
-                                 const char *message, const char *retry_after)
+enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
+                                 const char *retry_after)
 {
     char msg[1024], body[1200];
     json_quote(message, msg, sizeof msg);
-    int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":%s}}\n", code,
-                     msg);
+    int n =
+        snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":%s}}\n", code, msg);
     return sf_respond(r, status, "application/json", body, (size_t)n,
                       retry_after ? "Retry-After" : NULL, retry_after);
 }
@@ -124,9 +123,8 @@ static enum MHD_Result small_route(request *r, const char *method)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     sf_gateway *g = cls;
@@ -163,12 +161,14 @@ static void summary_if_due(sf_gateway *g)
     int64_t now = (int64_t)time(NULL), last = atomic_load(&g->last_summary);
     if (now - last < 10 || !atomic_compare_exchange_strong(&g->last_summary, &last, now))
         return;
-    uint64_t ok = 0, bad = 0, busy = 0;
+    uint64_t ok = 0, bad = 0, busy = 0, aborted = 0;
     for (int rt = 0; rt < ROUTE_COUNT; rt++)
         for (int s = 0; s < STATUS_CODES; s++) {
             uint64_t v = atomic_load(&g->m.requests[rt][s]);
             unsigned code = sf_status_codes[s];
-            if (code < 400)
+            if (code == 0)
+                aborted += v;
+            else if (code < 400)
                 ok += v;
             else if (code == 429 || code == 503)
                 busy += v;
@@ -176,10 +176,10 @@ static void summary_if_due(sf_gateway *g)
                 bad += v;
         }
     sf_logf(SF_LOG_INFO, "http_summary",
-            "requests_ok=%llu requests_rejected=%llu requests_busy=%llu records_accepted=%llu "
-            "records_duplicate=%llu records_rejected=%llu",
+            "requests_ok=%llu requests_rejected=%llu requests_busy=%llu requests_aborted=%llu "
+            "records_accepted=%llu records_duplicate=%llu records_rejected=%llu",
             (unsigned long long)ok, (unsigned long long)bad, (unsigned long long)busy,
-            (unsigned long long)atomic_load(&g->m.records_accepted),
+            (unsigned long long)aborted, (unsigned long long)atomic_load(&g->m.records_accepted),
             (unsigned long long)atomic_load(&g->m.records_duplicate),
             (unsigned long long)atomic_load(&g->m.records_rejected));
 }
@@ -193,7 +193,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     request *r = *req_cls;
     if (!r)
         return;
-    sf_metrics_count(g, r->route, r->answered ? r->status : 500);
+    sf_metrics_count(g, r->route, r->answered ? r->status : 0);
     if (r->route == ROUTE_INGEST && r->answered)
         sf_metrics_ingest_latency(g, sf_monotonic() - r->started);
     sf_ingest_free(r);
@@ -202,6 +202,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     atomic_fetch_sub(&g->m.in_flight, 1);
     summary_if_due(g);
 }
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -252,8 +254,8 @@ static int open_backends(sf_gateway *g, sf_error *err)
     if (rc == 0) {
         double t0 = sf_monotonic();
         rc = sf_dedup_load(g->dedup, g->stream, err);
-        sf_logf(SF_LOG_INFO, "dedup_loaded", "event_ids=%zu seconds=%.3f",
-                sf_dedup_count(g->dedup), sf_monotonic() - t0);
+        sf_logf(SF_LOG_INFO, "dedup_loaded", "event_ids=%zu seconds=%.3f", sf_dedup_count(g->dedup),
+                sf_monotonic() - t0);
     }
     return rc;
 }
@@ -273,15 +275,16 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
         sf_gateway_stop(g);
         return rc;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     g->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections ? cfg->max_connections : 10000),
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(cfg->threads ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_connections ? cfg->max_connections : 10000),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 60),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
     if (!g->daemon) {
         sf_gateway_stop(g);
         return sf_error_set(err, SF_EIO, "cannot listen on %s (in use, or not an address here?)",

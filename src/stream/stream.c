@@ -18,8 +18,7 @@ static const sf_stream_ops *const adapters[] = {
     &sf_stream_local_ops,
 };
 
-int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
-                   sf_error *err)
+int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err)
 {
     const char *colon = strchr(location, ':');
     for (size_t i = 0; colon && i < sizeof adapters / sizeof adapters[0]; i++) {
@@ -35,8 +34,8 @@ uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t par
     return (uint32_t)(XXH3_64bits(invoice_no, len) % partitions);
 }
 
-int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens,
-                                  size_t n, sf_append_done done, void *ctx, sf_error *err)
+int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
+                                  sf_append_done done, void *ctx, sf_error *err)
 {
     return s->ops->append_async(s, data, lens, n, done, ctx, err);
 }

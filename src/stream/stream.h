@@ -44,8 +44,8 @@ typedef struct sf_stream_opts {
     uint64_t segment_bytes;     /* roll segments at this size; 0 = 64 MiB */
     uint64_t retention_bytes;   /* per partition; 0 = keep everything */
     uint64_t retention_seconds; /* segments older than this go; 0 = keep */
-    uint64_t queue_bytes;       /* appends waiting beyond this are refused (SF_EBUSY); 0 = 256 MiB */
-    unsigned commit_delay_ms;   /* fault injection: wait before each commit round (a slow disk) */
+    uint64_t queue_bytes;     /* appends waiting beyond this are refused (SF_EBUSY); 0 = 256 MiB */
+    unsigned commit_delay_ms; /* fault injection: wait before each commit round (a slow disk) */
 } sf_stream_opts;
 
 /* One record read back. data points into the batch's buffer. */
@@ -64,8 +64,8 @@ typedef struct sf_stream_batch {
     uint8_t *buf;
     size_t buf_cap;
     sf_stream_entry *entries;
-    size_t cap;   /* entries that fit */
-    size_t count; /* entries filled by the last read */
+    size_t cap;           /* entries that fit */
+    size_t count;         /* entries filled by the last read */
     uint64_t next_offset; /* where the next read should start */
 } sf_stream_batch;
 
@@ -137,8 +137,8 @@ int sf_stream_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_app
 /* The same for records already packed (core/pack.h): n records one after
  * another in data, lens[i] bytes each. What the gateway uses, so a large
  * request holds ~100 bytes a record rather than a whole sf_record. */
-int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens,
-                                  size_t n, sf_append_done done, void *ctx, sf_error *err);
+int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
+                                  sf_append_done done, void *ctx, sf_error *err);
 
 /* Append and wait until durable. offsets (may be NULL) receives each
  * record's offset, partitions (may be NULL) its partition. */

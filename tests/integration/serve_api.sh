@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 shopflow=$1
 tmp=$(mktemp -d)
-trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$tmp"' EXIT
 data="$tmp/data"
 
 ingest=$("$shopflow" keys create --data "$data" --role ingest --name loader | tail -1)

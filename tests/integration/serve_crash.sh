@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 shopflow=$1
 tmp=$(mktemp -d)
-trap 'kill $SERVER_PID 2>/dev/null; kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $SERVER_PID $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 data="$tmp/data"
 clients=4 batches=40 rows=25 kills=20
 key=$("$shopflow" keys create --data "$data" --role ingest | tail -1)
@@ -54,7 +54,7 @@ for p in "${pids[@]}"; do
     wait "$p" || fail "a client gave up"
 done
 for _ in $(seq 200); do # the last start must be complete before SIGTERM
-    [[ $(grep -c 'event=server_started' "$data.server.log") -gt $kills ]] && break
+    curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
     sleep 0.05
 done
 stop_server
@@ -72,7 +72,8 @@ for b in $(cat "$tmp"/acked.*); do
 done | sort > "$tmp/want"
 missing=$(comm -23 "$tmp/want" "$tmp/ids" | wc -l)
 [[ $missing -eq 0 ]] || fail "$missing acknowledged records are missing: $(comm -23 "$tmp/want" "$tmp/ids" | head -3)"
-restarts=$(grep -c 'event=server_started' "$data.server.log")
-[[ $restarts -ge $((kills + 1)) ]] || fail "only $restarts starts"
-echo "ok: $kills kills, $(wc -l < "$tmp/ids") records, each acknowledged one exactly once" \
-    "($(grep -c 'event=log_recovered' "$data.server.log" || true) torn tails recovered)"
+# Some kills land while a server is still starting (recovering): fine too.
+starts=$(grep -c 'event=server_started' "$data.server.log")
+echo "ok: $kills kills ($starts completed starts), $(wc -l < "$tmp/ids") records, each" \
+    "acknowledged one exactly once ($(grep -c 'event=log_recovered' "$data.server.log" || true)" \
+    "torn tails recovered)"

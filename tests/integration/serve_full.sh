@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 mnt="$tmp/mnt"
 mkdir -p "$mnt"
 mount -t tmpfs -o size=1m tmpfs "$mnt" || { echo "skipped: cannot mount tmpfs"; exit 77; }
-trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null; umount "$mnt"; rm -rf "$tmp"' EXIT
+trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true; umount "$mnt" || true; rm -rf "$tmp"' EXIT
 data="$mnt/data"
 head -c 300000 /dev/zero > "$mnt/filler" # freed later, to show ingest recovers
 key=$("$shopflow" keys create --data "$data" --role ingest | tail -1)

@@ -39,8 +39,8 @@
 #include "core/error.h"
 #include "stream/stream.h"
 
-#define ENTRY_HEADER   16
-#define INDEX_INTERVAL 4096
+#define ENTRY_HEADER          16
+#define INDEX_INTERVAL        4096
 #define SEGMENT_BYTES_DEFAULT (64u << 20)
 
 typedef struct index_point {
@@ -94,8 +94,7 @@ void sf_segment_close(segment *seg);
 /* partition.c */
 int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_only,
                       recovery_note *note, sf_error *err);
-int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b,
-                      sf_error *err);
+int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b, sf_error *err);
 int sf_partition_roll(partition *p, sf_error *err);
 void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seconds);
 void sf_partition_info_get(partition *p, sf_partition_info *out);

@@ -99,8 +99,7 @@ static int load_meta(sf_log *log, sf_error *err)
     if (!f && errno == ENOENT && !log->opts.read_only) {
         uint32_t n = log->opts.partitions ? log->opts.partitions : SF_STREAM_PARTITIONS_DEFAULT;
         if (n > SF_STREAM_PARTITIONS_MAX)
-            return sf_error_set(err, SF_EINVAL, "at most %d partitions",
-                                SF_STREAM_PARTITIONS_MAX);
+            return sf_error_set(err, SF_EINVAL, "at most %d partitions", SF_STREAM_PARTITIONS_MAX);
         if (mkdir(log->dir, 0755) != 0 && errno != EEXIST)
             return sf_error_set(err, SF_EIO, "%s: %s", log->dir, strerror(errno));
         log->nparts = n;
@@ -425,8 +424,8 @@ static void rollback(sf_log *log, const uint8_t *touched)
             pthread_mutex_lock(&log->mu);
             log->failed = true;
             snprintf(log->failure, sizeof log->failure,
-                     "%s: could not undo a failed write (%s); reopen the log to recover it",
-                     p->dir, strerror(errno));
+                     "%s: could not undo a failed write (%s); reopen the log to recover it", p->dir,
+                     strerror(errno));
             pthread_mutex_unlock(&log->mu);
         }
     }

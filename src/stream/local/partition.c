@@ -196,8 +196,8 @@ static uint32_t get32(const uint8_t *b)
 /* Parse whole entries from buf[0..len) into the batch, starting at offset
  * *at. Returns the bytes used; stops at `end`, a full batch or a partial
  * entry. SF_ECORRUPT on a checksum or sequence failure. */
-static long parse_entries(sf_stream_batch *b, uint8_t *buf, size_t len, uint64_t *at,
-                          uint64_t end, sf_error *err)
+static long parse_entries(sf_stream_batch *b, uint8_t *buf, size_t len, uint64_t *at, uint64_t end,
+                          sf_error *err)
 {
     size_t used = 0;
     while (b->count < b->cap && *at < end && len - used >= ENTRY_HEADER) {
@@ -258,8 +258,7 @@ static int read_segment(partition *p, size_t si, uint64_t pos, uint64_t *at, uin
     }
 }
 
-int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b,
-                      sf_error *err)
+int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b, sf_error *err)
 {
     b->count = 0;
     b->next_offset = from;
