@@ -34,6 +34,11 @@ sf_setting sf_serve_settings[] = {
     {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout", NULL, 0, 0},
     {"max-queue", SF_SET_BYTES, "256M", 1, 1LL << 40, "appends waiting for the disk before 429",
      NULL, 0, 0},
+    {"segment-size", SF_SET_BYTES, "64M", 4096, 1LL << 40, "log segment size", NULL, 0, 0},
+    {"retention-size", SF_SET_BYTES, "0", 0, 1LL << 50,
+     "keep at most this much log per partition (0: all)", NULL, 0, 0},
+    {"retention-age", SF_SET_DURATION, "0s", 0, 1LL << 50,
+     "drop log segments older than this (0: never)", NULL, 0, 0},
     {"log-level", SF_SET_STRING, "info", 0, 0, "debug, info, warn or error", NULL, 0, 0},
     {"commit-delay", SF_SET_DURATION, "0ms", 0, 10000,
      "fault injection for tests: wait before each commit", NULL, 0, 0},
@@ -94,6 +99,9 @@ static int run_serve(int argc, char **argv)
         .dedup_window = (size_t)num("dedup-window"),
         .timeout_s = (unsigned)(num("timeout") / 1000),
         .max_queue = (size_t)num("max-queue"),
+        .segment_bytes = (uint64_t)num("segment-size"),
+        .retention_bytes = (uint64_t)num("retention-size"),
+        .retention_seconds = (uint64_t)(num("retention-age") / 1000),
         .commit_delay_ms = (unsigned)num("commit-delay"),
     };
     sf_gateway *g;

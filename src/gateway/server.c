@@ -80,10 +80,14 @@ static route match_route(const char *url)
     return ROUTE_OTHER;
 }
 
-/* Is the stream writable? A failed local log says so in its append. */
-static bool ready(sf_gateway *g)
+/* Ready: not stopping, and the stream has not given up on writing. */
+static const char *not_ready(sf_gateway *g)
 {
-    return !atomic_load(&g->stopping);
+    if (atomic_load(&g->stopping))
+        return "the server is stopping";
+    sf_stream_stats st;
+    sf_stream_stats_get(g->stream, &st);
+    return st.failed ? "the log refuses writes after a failure; restart to recover it" : NULL;
 }
 
 static enum MHD_Result small_route(request *r, const char *method)
@@ -106,8 +110,8 @@ static enum MHD_Result small_route(request *r, const char *method)
     case ROUTE_HEALTHZ:
         return sf_respond(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16, NULL, NULL);
     case ROUTE_READYZ:
-        if (!ready(g))
-            return sf_respond_error(r, 503, "not_ready", "the server is stopping", "1");
+        if (not_ready(g))
+            return sf_respond_error(r, 503, "not_ready", not_ready(g), "1");
         return sf_respond(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19, NULL, NULL);
     default: {
         size_t len;
@@ -244,6 +248,9 @@ static int open_backends(sf_gateway *g, sf_error *err)
     else
         snprintf(location, sizeof location, "%s/log", g->cfg.data_dir);
     sf_stream_opts opts = {.partitions = g->cfg.partitions,
+                           .segment_bytes = g->cfg.segment_bytes,
+                           .retention_bytes = g->cfg.retention_bytes,
+                           .retention_seconds = g->cfg.retention_seconds,
                            .queue_bytes = g->cfg.max_queue,
                            .commit_delay_ms = g->cfg.commit_delay_ms};
     int rc = sf_stream_open(location, &opts, &g->stream, err);

@@ -91,6 +91,7 @@ typedef struct sf_stream_stats {
     uint64_t failures;       /* appends that failed */
     uint64_t fsync_le_us[8]; /* fsync latency histogram: <=100us, 250, 500, 1ms, 2.5, 5, 10, +Inf */
     double fsync_seconds;    /* total time in fsync */
+    bool failed;             /* refusing appends until reopened (see log.c) */
 } sf_stream_stats;
 
 typedef struct sf_stream_ops {

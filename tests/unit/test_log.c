@@ -177,7 +177,8 @@ static void test_append_read_reopen(void **state)
 
 static void last_segment(const char *dir, uint32_t p, char out[UT_PATH_MAX])
 {
-    snprintf(out, UT_PATH_MAX, "%s/p%04u/00000000000000000000.seg", dir, p);
+    int n = snprintf(out, UT_PATH_MAX, "%s/p%04u/00000000000000000000.seg", dir, p);
+    assert_true(n > 0 && n < UT_PATH_MAX);
 }
 
 static void append_bytes(const char *path, const void *data, size_t len)

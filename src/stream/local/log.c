@@ -603,6 +603,7 @@ static void log_stats(sf_stream *s, sf_stream_stats *out)
     sf_log *log = (sf_log *)s;
     pthread_mutex_lock(&log->mu);
     *out = log->stats;
+    out->failed = log->failed;
     pthread_mutex_unlock(&log->mu);
 }
 
