@@ -42,6 +42,7 @@ struct sf_csv_decoder {
     bool line_open;          /* part of the current line has been processed */
     bool mid_line;           /* the current line is being streamed through libcsv */
     bool cr_end;             /* the last piece given to libcsv ended with a CR */
+    bool skip_rest;          /* a quoting error: drop the rest of this line (or to a lone CR) */
     uint64_t line;           /* number of the line being processed (1-based) */
     uint64_t row_line;       /* line where the current row starts */
     uint64_t candidate_line; /* line where a row starting now starts */
@@ -207,6 +208,7 @@ static void feed_libcsv(sf_csv_decoder *d, const char *p, size_t n)
                      "after a closing quote",
                      (unsigned long long)d->line);
             bad_quoting(d, what);
+            d->skip_rest = true; /* also in the line's later pieces (long lines) */
         } else
             sf_builder_fatal(&d->b, d->line, 0, "%s", csv_strerror(csv_error(&d->parser)));
     }
@@ -246,13 +248,27 @@ static void next_line(sf_csv_decoder *d)
 static void feed_lines(sf_csv_decoder *d, const char *p, size_t n)
 {
     const char *end = p + n, *cr;
-    if (d->cr_end && n > 0 && p[0] != '\n')
+    if (d->cr_end && n > 0 && p[0] != '\n') {
         next_line(d); /* the previous piece ended with a lone CR */
+        d->skip_rest = false;
+    }
+    while (d->skip_rest && (cr = memchr(p, '\r', (size_t)(end - p))) != NULL && cr + 1 < end) {
+        p = cr + 1; /* an earlier piece of this line had a quoting error */
+        if (*p != '\n') {
+            next_line(d);
+            d->skip_rest = false;
+        }
+    }
+    if (d->skip_rest) {
+        d->cr_end = n > 0 && end[-1] == '\r';
+        return;
+    }
     while (!d->b.status && (cr = memchr(p, '\r', (size_t)(end - p))) != NULL && cr + 1 < end &&
            cr[1] != '\n') {
         feed_libcsv(d, p, (size_t)(cr + 1 - p));
         p = cr + 1;
         next_line(d);
+        d->skip_rest = false;
     }
     feed_libcsv(d, p, (size_t)(end - p));
     d->cr_end = n > 0 && end[-1] == '\r';
@@ -277,7 +293,7 @@ static void process(sf_csv_decoder *d, const char *p, size_t n, bool complete)
         feed_lines(d, p, n);
     d->mid_line = !complete;
     if (complete)
-        d->line_open = d->cr_end = false;
+        d->line_open = d->cr_end = d->skip_rest = false;
 }
 
 static int carry_append(sf_csv_decoder *d, const char *p, size_t n)

@@ -49,6 +49,7 @@ struct sf_gateway {
     uint16_t port;
     _Atomic bool stopping;
     _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
+    struct MHD_Response *healthz; /* built once, queued for every /healthz */
 };
 
 /* A request's state, from its first call to its completion. */

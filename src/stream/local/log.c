@@ -3,10 +3,12 @@
  * and appending with group commit.
  *
  * Appends are queued; one commit thread takes everything queued at once,
- * writes each partition's share with one pwrite, fdatasyncs each partition
- * written, and only then publishes the new end offsets and calls the appends'
- * callbacks. While it waits on the disk, new appends queue up and go together
- * in the next round: under load, thousands of appenders share one fsync. An
+ * writes each partition's share with one pwrite, fdatasyncs every partition
+ * written at once (syncpool.h: a round costs about one device flush however
+ * many partitions it wrote), and only then publishes the new end offsets and
+ * calls the appends' callbacks. While it waits on the disk, new appends queue
+ * up and go together in the next round: under load, thousands of appenders
+ * share one fsync. An
  * appender never holds a thread while it waits (the gateway resumes its
  * connection from the callback).
  *
@@ -31,6 +33,7 @@
 #include "core/pack.h"
 #include "core/progress.h"
 #include "stream/local/local.h"
+#include "stream/local/syncpool.h"
 
 _Static_assert(ENTRY_HEADER + SF_PACK_MAX <= SF_STREAM_ENTRY_MAX, "entries fit a batch");
 
@@ -64,6 +67,7 @@ typedef struct sf_log {
     bool stopping;
     pthread_t committer;
     bool committer_started;
+    sf_syncpool *sync; /* fdatasyncs of a round, in parallel */
 
     bool failed; /* commit thread only, read under mu by appenders */
     char failure[SF_ERROR_MSG_MAX];
@@ -230,6 +234,9 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
         rc = map_ends(log, err);
     if (rc == 0)
         rc = open_partitions(log, err);
+    if (rc == 0 && !log->opts.read_only &&
+        !(log->sync = sf_syncpool_new(log->nparts > 8 ? 7 : log->nparts - 1)))
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0 && !log->opts.read_only) {
         if (pthread_create(&log->committer, NULL, committer_main, log) != 0)
             rc = sf_error_set(err, SF_ENOMEM, "cannot start the commit thread");
@@ -388,9 +395,14 @@ static void record_fsync(sf_log *log, double seconds)
     pthread_mutex_unlock(&log->mu);
 }
 
-/* Write and sync each touched partition's stage. 0, or -1 with msg. */
+/* Write each touched partition's stage, then sync them all at once.
+ * 0, or -1 with msg. */
 static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t cap)
 {
+    int fds[SF_STREAM_PARTITIONS_MAX];
+    uint32_t which[SF_STREAM_PARTITIONS_MAX];
+    double seconds[SF_STREAM_PARTITIONS_MAX];
+    size_t n = 0;
     for (uint32_t i = 0; i < log->nparts; i++) {
         partition *p = &log->parts[i];
         segment *seg = &p->segs[p->nsegs - 1];
@@ -400,12 +412,17 @@ static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t c
             snprintf(msg, cap, "%s: write: %s", p->dir, strerror(errno));
             return -1;
         }
-        double t0 = sf_monotonic();
-        if (fdatasync(seg->fd) != 0) {
-            snprintf(msg, cap, "%s: fdatasync: %s", p->dir, strerror(errno));
-            return -1;
-        }
-        record_fsync(log, sf_monotonic() - t0);
+        fds[n] = seg->fd;
+        which[n++] = i;
+    }
+    int err_no = 0;
+    long failed = sf_syncpool_sync(log->sync, fds, n, seconds, &err_no);
+    for (size_t k = 0; k < n; k++)
+        if ((long)k != failed)
+            record_fsync(log, seconds[k]);
+    if (failed >= 0) {
+        snprintf(msg, cap, "%s: fdatasync: %s", log->parts[which[failed]].dir, strerror(err_no));
+        return -1;
     }
     return 0;
 }
@@ -617,6 +634,7 @@ static void log_close(sf_stream *s)
         pthread_mutex_unlock(&log->mu);
         pthread_join(log->committer, NULL);
     }
+    sf_syncpool_free(log->sync);
     for (uint32_t i = 0; log->parts && i < log->nparts; i++)
         if (log->parts[i].dir)
             sf_partition_close(&log->parts[i]);
