@@ -5,6 +5,7 @@
  * beside a writer, the writer lock.
  */
 #define _GNU_SOURCE /* nftw flags */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "core/pack.h"
+#include "stream/local/syncpool.h"
 #include "stream/stream.h"
 #include "support.h"
 
@@ -433,6 +435,38 @@ static void test_reader_beside_writer_and_lock(void **state)
     rm_tree(dir);
 }
 
+static void test_syncpool(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX + 16];
+    ut_tmpdir(dir);
+    int fds[12];
+    double secs[12];
+    for (int i = 0; i < 12; i++) {
+        snprintf(path, sizeof path, "%s/f%d", dir, i);
+        fds[i] = open(path, O_RDWR | O_CREAT, 0644);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(write(fds[i], "x", 1), 1);
+    }
+    sf_syncpool *p = sf_syncpool_new(3);
+    int err_no = 0;
+    for (int round = 0; round < 200; round++) /* many calls: helpers must never mix them */
+        assert_int_equal(sf_syncpool_sync(p, fds, (size_t)(round % 12) + 1, secs, &err_no), -1);
+    int bad = fds[7];
+    fds[7] = 1000; /* not an open descriptor */
+    assert_int_equal(sf_syncpool_sync(p, fds, 12, secs, &err_no), 7);
+    assert_int_equal(err_no, EBADF);
+    fds[7] = bad;
+    assert_int_equal(sf_syncpool_sync(p, fds, 0, secs, &err_no), -1);
+    sf_syncpool_free(p);
+    p = sf_syncpool_new(0); /* no helpers: the caller does it all */
+    assert_int_equal(sf_syncpool_sync(p, fds, 12, secs, &err_no), -1);
+    sf_syncpool_free(p);
+    for (int i = 0; i < 12; i++)
+        close(fds[i]);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_concurrent_appenders_share_fsyncs),
         cmocka_unit_test(test_reader_beside_writer_and_lock),
+        cmocka_unit_test(test_syncpool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
