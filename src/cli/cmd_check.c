@@ -53,15 +53,9 @@ static int on_error(void *ctx, const sf_decode_error *e)
         return 0; /* reported with the file's result */
     if ((long)run->errors++ >= run->max_errors)
         return 0;
-    char where[64];
-    if (e->by_index)
-        snprintf(where, sizeof where, ": record %llu", (unsigned long long)e->pos.index);
-    else
-        snprintf(where, sizeof where, ":%llu", (unsigned long long)e->pos.line);
-    if (e->field == SF_FIELD_NONE)
-        fprintf(stderr, "%s%s: %s\n", run->path, where, e->reason);
-    else
-        fprintf(stderr, "%s%s: %s: %s\n", run->path, where, sf_field_name(e->field), e->reason);
+    char msg[SF_ERROR_MSG_MAX + 256];
+    sf_decode_error_format_in(e, run->path, msg, sizeof msg);
+    fprintf(stderr, "%s\n", msg);
     return 0;
 }
 

@@ -56,16 +56,25 @@ const char *sf_format_name(sf_format f)
     }
 }
 
-int sf_decode_error_format(const sf_decode_error *e, char *buf, size_t cap)
+int sf_decode_error_format_in(const sf_decode_error *e, const char *source, char *buf, size_t cap)
 {
     char where[48];
     if (e->by_index)
-        snprintf(where, sizeof where, "record %llu", (unsigned long long)e->pos.index);
+        snprintf(where, sizeof where, "%srecord %llu", source ? ": " : "",
+                 (unsigned long long)e->pos.index);
     else
-        snprintf(where, sizeof where, "line %llu", (unsigned long long)e->pos.line);
+        snprintf(where, sizeof where, "%s%llu", source ? ":" : "line ",
+                 (unsigned long long)e->pos.line);
+    if (!source)
+        source = "";
     if (e->field == SF_FIELD_NONE)
-        return snprintf(buf, cap, "%s: %s", where, e->reason);
-    return snprintf(buf, cap, "%s: %s: %s", where, sf_field_name(e->field), e->reason);
+        return snprintf(buf, cap, "%s%s: %s", source, where, e->reason);
+    return snprintf(buf, cap, "%s%s: %s: %s", source, where, sf_field_name(e->field), e->reason);
+}
+
+int sf_decode_error_format(const sf_decode_error *e, char *buf, size_t cap)
+{
+    return sf_decode_error_format_in(e, NULL, buf, cap);
 }
 
 int sf_decoder_new(const sf_decode_opts *opts, const sf_decode_sink *sink, sf_decoder **out,

@@ -70,6 +70,10 @@ typedef struct sf_decode_sink {
  * for JSON arrays). Returns the length it would have written, as snprintf. */
 int sf_decode_error_format(const sf_decode_error *e, char *buf, size_t cap);
 
+/* The same, named in a file the way compilers do: "data.csv:12: Quantity:
+ * ..." (or "data.json: record 3: ..."); source NULL is the form above. */
+int sf_decode_error_format_in(const sf_decode_error *e, const char *source, char *buf, size_t cap);
+
 typedef struct sf_decode_opts {
     sf_format format;     /* SF_FORMAT_AUTO unless the caller knows */
     sf_encoding encoding; /* text policy for CSV; JSON is UTF-8 by definition */

@@ -48,4 +48,9 @@ void sf_json_decoder_free(sf_json_decoder *d);
  */
 int sf_json_encode(const sf_record *r, char *buf, size_t cap);
 
+/* Write s (NUL-terminated, UTF-8) as a JSON string with its quotes into out
+ * (cap bytes, NUL-terminated), cutting it short rather than overflowing.
+ * Returns the length written. */
+size_t sf_json_quote(const char *s, char *out, size_t cap);
+
 #endif

@@ -32,10 +32,10 @@ static void put(out *o, const char *s, size_t n)
 
 #define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
 
-static void put_string(out *o, const char *s, size_t n)
+/* The escaped form of s[0..n), without quotes. */
+static void put_string_bytes(out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    PUT_LIT(o, "\"");
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -66,7 +66,34 @@ static void put_string(out *o, const char *s, size_t n)
         }
     }
     put(o, s + start, n - start);
+}
+
+static void put_string(out *o, const char *s, size_t n)
+{
     PUT_LIT(o, "\"");
+    put_string_bytes(o, s, n);
+    PUT_LIT(o, "\"");
+}
+
+size_t sf_json_quote(const char *s, char *buf, size_t cap)
+{
+    if (cap < 3)
+        return 0;
+    /* Keep room for the closing quote and the NUL: escape whole characters
+     * only while one more escape (6 bytes) still fits. */
+    out o = {buf, buf + cap - 2, false};
+    PUT_LIT(&o, "\"");
+    size_t n = strlen(s);
+    for (size_t i = 0, len; i < n; i += len) {
+        unsigned char c = (unsigned char)s[i];
+        len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; /* whole characters only */
+        if (i + len > n || (size_t)(o.end - o.p) < 6 * len)
+            break;
+        put_string_bytes(&o, s + i, len);
+    }
+    *o.p++ = '"';
+    *o.p = '\0';
+    return (size_t)(o.p - buf);
 }
 
 static void put_int(out *o, long long v)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/json.h"
 #include "core/logline.h"
 #include "core/pack.h"
 #include "gateway/internal.h"
@@ -71,24 +72,15 @@ static int on_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos)
 static void add_error_json(request *r, const sf_decode_error *e)
 {
     char reason[600], entry[900];
-    size_t o = 0;
-    for (const char *s = e->reason; *s && o + 8 < sizeof reason; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            reason[o++] = '\\', reason[o++] = (char)c;
-        else if (c < 0x20)
-            o += (size_t)snprintf(reason + o, sizeof reason - o, "\\u%04x", c);
-        else
-            reason[o++] = (char)c;
-    }
-    reason[o] = '\0';
+    sf_json_quote(e->reason, reason, sizeof reason);
     int n =
-        snprintf(entry, sizeof entry, "%s{\"index\":%llu,\"line\":%llu,%s%s%s\"reason\":\"%s\"%s}",
+        snprintf(entry, sizeof entry, "%s{\"index\":%llu,\"line\":%llu,%s%s%s\"reason\":%s%s}",
                  r->nerrors > 1 ? "," : "", (unsigned long long)e->pos.index,
                  (unsigned long long)e->pos.line, e->field != SF_FIELD_NONE ? "\"field\":\"" : "",
                  e->field != SF_FIELD_NONE ? sf_field_name(e->field) : "",
                  e->field != SF_FIELD_NONE ? "\"," : "", reason, e->fatal ? ",\"fatal\":true" : "");
-    if (n > 0 && grow(&r->errors, &r->errors_cap, r->errors_len + (size_t)n + 1) == 0) {
+    if (n > 0 && (size_t)n < sizeof entry &&
+        grow(&r->errors, &r->errors_cap, r->errors_len + (size_t)n + 1) == 0) {
         memcpy(r->errors + r->errors_len, entry, (size_t)n + 1);
         r->errors_len += (size_t)n;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/json.h"
 #include "core/logline.h"
 #include "core/progress.h"
 #include "gateway/internal.h"
@@ -40,32 +41,11 @@ enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type
     return rc;
 }
 
-/* Write s as a JSON string (with quotes) into out. */
-static size_t json_quote(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    out[o++] = '"';
-    for (; *s && o + 8 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-    return o;
-}
-
 enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
                                  const char *retry_after)
 {
     char msg[1024], body[1200];
-    json_quote(message, msg, sizeof msg);
+    sf_json_quote(message, msg, sizeof msg);
     int n =
         snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":%s}}\n", code, msg);
     return sf_respond(r, status, "application/json", body, (size_t)n,

@@ -422,6 +422,19 @@ static void test_file_sink_stops(void **state)
     ut_tmpdir_remove(dir);
 }
 
+static void test_error_format_in_file(void **state)
+{
+    (void)state;
+    sf_decode_error e = {{12, 10}, SF_FIELD_QUANTITY, "\"abc\" is not an integer", false, false};
+    char buf[128];
+    sf_decode_error_format_in(&e, "data.csv", buf, sizeof buf);
+    assert_string_equal(buf, "data.csv:12: Quantity: \"abc\" is not an integer");
+    e.by_index = true;
+    e.field = SF_FIELD_NONE;
+    sf_decode_error_format_in(&e, "rows.json", buf, sizeof buf);
+    assert_string_equal(buf, "rows.json: record 10: \"abc\" is not an integer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_file_missing),
         cmocka_unit_test(test_file_fatal_error_names_path),
         cmocka_unit_test(test_file_sink_stops),
+        cmocka_unit_test(test_error_format_in_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

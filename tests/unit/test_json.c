@@ -587,6 +587,19 @@ static void test_encode_cap_too_small(void **state)
         assert_int_equal(sf_json_encode(&r, buf, cap), -1);
 }
 
+static void test_quote(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(sf_json_quote("a\"b\\c\n\x01", out, sizeof out), 17);
+    assert_string_equal(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+    /* Cut short at a character boundary, never inside "\u00a3" or "£". */
+    char small[12];
+    sf_json_quote("abc\xc2\xa3\xc2\xa3\xc2\xa3", small, sizeof small);
+    assert_string_equal(small, "\"abc\"");
+    assert_int_equal(sf_json_quote("x", small, 2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_encode_worst_case_fits),
         cmocka_unit_test(test_encode_cap_too_small),
+        cmocka_unit_test(test_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
