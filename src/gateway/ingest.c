@@ -189,6 +189,16 @@ bool sf_ingest_refuse_early(request *r)
     return false;
 }
 
+/* The event id of the packed record at byte `at` (length 0 if none). */
+static const char *event_id_at(const packed *p, size_t at, size_t len, size_t *evn)
+{
+    const char *ev = NULL, *inv;
+    size_t invn;
+    if (sf_packed_keys((const uint8_t *)p->data + at, len, &ev, evn, &inv, &invn) < 0)
+        *evn = 0;
+    return ev;
+}
+
 static void on_appended(void *ctx, int status, const uint32_t *parts, const uint64_t *offsets,
                         const char *errmsg)
 {
@@ -196,18 +206,15 @@ static void on_appended(void *ctx, int status, const uint32_t *parts, const uint
     (void)offsets;
     request *r = ctx;
     packed *p = packed_of(r);
-    size_t at = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        const char *ev, *inv;
-        size_t evn, invn;
-        if (r->reserved[i] &&
-            sf_packed_keys((uint8_t *)p->data + at, p->lens[i], &ev, &evn, &inv, &invn) == 0) {
-            if (status == 0)
-                sf_dedup_commit(r->g->dedup, ev, evn);
-            else
-                sf_dedup_release(r->g->dedup, ev, evn);
-        }
-        at += p->lens[i];
+    for (size_t i = 0, at = 0; i < p->n; at += p->lens[i], i++) {
+        size_t evn;
+        const char *ev = event_id_at(p, at, p->lens[i], &evn);
+        if (!r->reserved[i])
+            continue;
+        if (status == 0)
+            sf_dedup_commit(r->g->dedup, ev, evn);
+        else
+            sf_dedup_release(r->g->dedup, ev, evn);
     }
     if (status == 0)
         atomic_fetch_add(&r->g->m.records_accepted, p->n);
@@ -217,51 +224,54 @@ static void on_appended(void *ctx, int status, const uint32_t *parts, const uint
     MHD_resume_connection(r->conn); /* r belongs to the connection's thread from here */
 }
 
-/* Drop duplicates and reserve new event ids. Returns 0, or 1 when another
- * request holds one of the ids (then nothing stays reserved). */
+/* Among the first n kept records, one reserved with this event id? With
+ * release set, release every reservation instead (and return false). */
+static bool scan_reserved(request *r, size_t n, const char *ev, size_t evn, bool release)
+{
+    packed *p = packed_of(r);
+    for (size_t j = 0, at = 0; j < n; at += p->lens[j], j++) {
+        size_t n2;
+        const char *ev2 = event_id_at(p, at, p->lens[j], &n2);
+        if (!r->reserved[j])
+            continue;
+        if (release)
+            sf_dedup_release(r->g->dedup, ev2, n2);
+        else if (n2 == evn && memcmp(ev2, ev, evn) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Drop duplicates and reserve new event ids, compacting the kept records to
+ * the front. Returns 0; 1 when another request holds one of the ids, 2 when
+ * out of memory (then nothing stays reserved). */
 static int deduplicate(request *r)
 {
     packed *p = packed_of(r);
     r->reserved = calloc(p->n ? p->n : 1, sizeof *r->reserved);
+    if (!r->reserved)
+        return 2;
     size_t keep = 0, at = 0, out = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        const char *ev, *inv;
-        size_t evn, invn, len = p->lens[i];
-        sf_packed_keys((uint8_t *)p->data + at, len, &ev, &evn, &inv, &invn);
+    for (size_t i = 0; i < p->n; at += p->lens[i], i++) {
+        size_t evn, len = p->lens[i];
+        const char *ev = event_id_at(p, at, len, &evn);
         sf_dedup_state st = evn ? sf_dedup_reserve(r->g->dedup, ev, evn) : SF_DEDUP_NEW;
-        if (st == SF_DEDUP_IN_FLIGHT) {
-            /* Held by this request itself: the same id twice in one body. */
-            bool ours = false;
-            size_t at2 = 0;
-            for (size_t j = 0; j < keep && !ours; j++) {
-                const char *ev2, *inv2;
-                size_t evn2, invn2;
-                sf_packed_keys((uint8_t *)p->data + at2, p->lens[j], &ev2, &evn2, &inv2, &invn2);
-                ours = r->reserved[j] && evn2 == evn && memcmp(ev2, ev, evn) == 0;
-                at2 += p->lens[j];
-            }
-            if (!ours) {
-                for (size_t j = 0, a = 0; j < keep; a += p->lens[j], j++) {
-                    const char *ev2, *inv2;
-                    size_t evn2, invn2;
-                    sf_packed_keys((uint8_t *)p->data + a, p->lens[j], &ev2, &evn2, &inv2, &invn2);
-                    if (r->reserved[j])
-                        sf_dedup_release(r->g->dedup, ev2, evn2);
-                }
-                p->n = keep;
-                return 1;
-            }
+        /* In flight by this very request: the same id twice in one body. */
+        if (st == SF_DEDUP_IN_FLIGHT && scan_reserved(r, keep, ev, evn, false))
             st = SF_DEDUP_SEEN;
+        if (st == SF_DEDUP_IN_FLIGHT) {
+            scan_reserved(r, keep, NULL, 0, true);
+            p->n = keep;
+            return 1;
         }
         if (st == SF_DEDUP_SEEN) {
             r->duplicates++;
-        } else {
-            memmove(p->data + out, p->data + at, len);
-            p->lens[keep] = (uint32_t)len;
-            r->reserved[keep++] = evn > 0;
-            out += len;
+            continue;
         }
-        at += len;
+        memmove(p->data + out, p->data + at, len);
+        p->lens[keep] = (uint32_t)len;
+        r->reserved[keep++] = evn > 0;
+        out += len;
     }
     p->n = keep;
     p->len = out;
@@ -317,9 +327,13 @@ static enum MHD_Result end_of_body(request *r)
         return sf_respond_error(r, 500, "internal", "out of memory", NULL);
     if (r->nerrors)
         return answer_invalid(r);
-    if (deduplicate(r))
+    switch (deduplicate(r)) {
+    case 1:
         return sf_respond_error(r, 429, "event_in_flight",
                                 "another request is appending one of these event ids; retry", "1");
+    case 2:
+        return sf_respond_error(r, 500, "internal", "out of memory", NULL);
+    }
     packed *p = packed_of(r);
     if (p->n == 0)
         return answer_accepted(r);
