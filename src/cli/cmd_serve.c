@@ -28,7 +28,8 @@ sf_setting sf_serve_settings[] = {
     {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
     {"partitions", SF_SET_INT, "8", 1, 1024, "partitions of a new log", NULL, 0, 0},
     {"max-body", SF_SET_BYTES, "8M", 1024, 1LL << 30, "largest request body", NULL, 0, 0},
-    {"threads", SF_SET_INT, "2", 1, 64, "HTTP worker threads", NULL, 0, 0},
+    {"threads", SF_SET_INT, "0", 0, 64, "HTTP worker threads (0: half the cores, at least 1)",
+     NULL, 0, 0},
     {"max-connections", SF_SET_INT, "10000", 1, 1000000, "open connections at most", NULL, 0, 0},
     {"dedup-window", SF_SET_INT, "1000000", 1, 100000000, "event ids remembered", NULL, 0, 0},
     {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout", NULL, 0, 0},
@@ -53,6 +54,15 @@ static int64_t num(const char *name)
 static const char *str(const char *name)
 {
     return sf_config_get(sf_serve_settings, sf_serve_nsettings, name)->text;
+}
+
+/* Half the cores: the rest is for the commit and sync threads (and, on a
+ * laptop, whatever sends the load). On 2 cores one HTTP thread served 30 %
+ * more single-record requests than two (docs/benchmarks.md). */
+static unsigned auto_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 4 ? (unsigned)(n / 2) : 1;
 }
 
 static int run_serve(int argc, char **argv)
@@ -94,7 +104,7 @@ static int run_serve(int argc, char **argv)
         .stream = *str("stream") ? str("stream") : NULL,
         .partitions = (uint32_t)num("partitions"),
         .max_body = (size_t)num("max-body"),
-        .threads = (unsigned)num("threads"),
+        .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
         .max_connections = (unsigned)num("max-connections"),
         .dedup_window = (size_t)num("dedup-window"),
         .timeout_s = (unsigned)(num("timeout") / 1000),
