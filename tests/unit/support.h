@@ -81,7 +81,7 @@ void ut_assert_same(const ut_sink *a, const ut_sink *b);
 void ut_make(sf_record *r, const char *invoice, const char *stock, const char *desc,
              int32_t quantity, int64_t date, int64_t price, int32_t customer, const char *country);
 
-/* A fresh directory under /tmp; ut_tmpdir_remove deletes it and its files. */
+/* A fresh directory under /tmp; ut_tmpdir_remove deletes it and all below it. */
 #define UT_PATH_MAX 256
 void ut_tmpdir(char dir[UT_PATH_MAX]);
 void ut_tmpdir_remove(const char *dir);

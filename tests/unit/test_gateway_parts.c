@@ -110,9 +110,7 @@ static void test_dedup_load_from_log(void **state)
     assert_int_equal(sf_dedup_reserve(d, "ev-5", 4), SF_DEDUP_NEW);
     sf_dedup_free(d);
     sf_stream_close(s);
-    char cmd[UT_PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    ut_tmpdir_remove(dir);
 }
 
 static void test_keys(void **state)

@@ -4,10 +4,8 @@
  * index, retention, concurrent appenders sharing fsyncs, read-only readers
  * beside a writer, the writer lock.
  */
-#define _GNU_SOURCE /* nftw flags */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,19 +22,6 @@
 #include "stream/local/syncpool.h"
 #include "stream/stream.h"
 #include "support.h"
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Record i of a deterministic sequence: 10 lines per invoice. */
 static void make_record(sf_record *r, int i)
@@ -174,7 +159,7 @@ static void test_append_read_reopen(void **state)
     assert_int_equal(st.appends, 1);
     sf_stream_close(s);
     layout_free(&l);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 static void last_segment(const char *dir, uint32_t p, char out[UT_PATH_MAX])
@@ -237,7 +222,7 @@ static void test_torn_tail_recovery(void **state)
     layout_check(&l, s);
     sf_stream_close(s);
     layout_free(&l);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 static void test_corrupt_middle_is_reported(void **state)
@@ -264,7 +249,7 @@ static void test_corrupt_middle_is_reported(void **state)
     sf_stream_batch_free(&b);
     sf_stream_close(s);
     layout_free(&l);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 static void test_segments_and_index(void **state)
@@ -299,7 +284,7 @@ static void test_segments_and_index(void **state)
         read_all(s, 2, from, l.which[2], l.end[2]);
     sf_stream_close(s);
     layout_free(&l);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 static void test_retention(void **state)
@@ -325,7 +310,7 @@ static void test_retention(void **state)
     read_all(s, 4, info.start_offset, l.which[4], l.end[4]);
     sf_stream_close(s);
     layout_free(&l);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 typedef struct appender_arg {
@@ -394,7 +379,7 @@ static void test_concurrent_appenders_share_fsyncs(void **state)
     free(seen);
     sf_stream_batch_free(&b);
     sf_stream_close(s);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 static void test_reader_beside_writer_and_lock(void **state)
@@ -431,8 +416,8 @@ static void test_reader_beside_writer_and_lock(void **state)
     char empty[UT_PATH_MAX];
     ut_tmpdir(empty);
     assert_int_equal(sf_stream_open(empty, &ropts, &r, &err), SF_ENOENT);
-    rm_tree(empty);
-    rm_tree(dir);
+    ut_tmpdir_remove(empty);
+    ut_tmpdir_remove(dir);
 }
 
 static void test_syncpool(void **state)
@@ -464,7 +449,7 @@ static void test_syncpool(void **state)
     sf_syncpool_free(p);
     for (int i = 0; i < 12; i++)
         close(fds[i]);
-    rm_tree(dir);
+    ut_tmpdir_remove(dir);
 }
 
 int main(void)
