@@ -34,10 +34,10 @@ void sf_progress_update(sf_progress *p, uint64_t rows, uint64_t done, uint64_t t
         return;
     p->last_draw = now;
     double elapsed = now - p->start;
-    char count[SF_MONEY_TEXT_MAX];
+    char count[SF_MONEY_TEXT_MAX], rate[SF_MONEY_TEXT_MAX];
     sf_format_count((int64_t)rows, count);
-    double rate = elapsed > 0 ? (double)rows / elapsed : 0;
-    fprintf(p->out, "\r\033[K%s  %s rows  %.0f rows/s", p->label, count, rate);
+    sf_format_count(elapsed > 0 ? (int64_t)((double)rows / elapsed) : 0, rate);
+    fprintf(p->out, "\r\033[K%s  %s rows  %s rows/s", p->label, count, rate);
     if (total > 0 && done > 0 && done <= total) {
         double eta = elapsed * (double)(total - done) / (double)done;
         fprintf(p->out, "  %3.0f%%  ETA %.1fs", 100.0 * (double)done / (double)total, eta);
