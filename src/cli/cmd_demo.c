@@ -2,8 +2,9 @@
  * cmd_demo.c - `shopflow demo`: show a newcomer what shopflow does with the
  * bundled dataset.
  *
- * The pipeline (gateway, log, sinks, serving) is being built issue by issue;
- * until it exists, the demo runs `check` on the bundled file and says so.
+ * The pipeline is being built issue by issue: the gateway and the log exist,
+ * the sinks and serving do not yet. Until the whole flow exists, the demo
+ * runs `check` on the bundled file and says so.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +24,9 @@ static int run_demo(int argc, char **argv)
         else
             return sf_cli_usage_error(&sf_cmd_demo, "unknown argument '%s'", argv[i]);
     }
-    printf("shopflow demo: the streaming pipeline is not built yet, so this demo runs\n"
-           "`shopflow check` on the bundled dataset (%s).\n\n",
+    printf("shopflow demo: the full flow (stream processors, serving) is not built yet, so\n"
+           "this demo runs `shopflow check` on the bundled dataset (%s).\n"
+           "The ingest gateway is ready: see `shopflow help serve`.\n\n",
            file);
     fflush(stdout);
     char *check_argv[] = {"check", (char *)file, NULL};
