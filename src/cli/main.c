@@ -12,9 +12,18 @@
 
 #include "cli/cli.h"
 
+/* One command per line. */
+/* clang-format off */
 static const sf_command *const commands[] = {
-    &sf_cmd_check, &sf_cmd_demo, &sf_cmd_log, &sf_cmd_serve, &sf_cmd_keys, &sf_cmd_config,
+    &sf_cmd_check,
+    &sf_cmd_import,
+    &sf_cmd_log,
+    &sf_cmd_serve,
+    &sf_cmd_keys,
+    &sf_cmd_config,
+    &sf_cmd_demo,
 };
+/* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const sf_command *find(const char *name)
