@@ -1,0 +1,229 @@
+/*
+ * archive.c - the archive sink: every record, raw, in NDJSON.gz objects (the
+ * seed's Lambda that buffers records and writes them to S3).
+ *
+ * Records are buffered per partition as canonical JSON lines and written as
+ * one object when the buffer reaches max_bytes, when its first record has
+ * waited max_age_ms, when the next record is of another day, or when the
+ * stream is drained. The object's key says what it holds:
+ *
+ *   raw/transactions/dt=YYYY-MM-DD/part-PPPP-FIRST-LAST.ndjson.gz
+ *
+ * with the partition and the first and last offsets zero-padded (keys sort
+ * in stream order). The keys are the sink's stored position: on start it
+ * lists them and resumes each partition after the highest LAST. A crash
+ * loses only buffered records, which are read again, and an object is
+ * written atomically (objects.h) before it counts, so every record lands in
+ * exactly one object. Compression is deterministic (no time in the gzip
+ * header), so the same records always make the same bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "core/json.h"
+#include "core/pack.h"
+#include "core/progress.h"
+#include "core/timefmt.h"
+#include "sinks/sink.h"
+#include "storage/objects/objects.h"
+
+#define PREFIX "raw/transactions/"
+
+typedef struct buffer {
+    char *text; /* NDJSON */
+    size_t len, cap;
+    uint64_t first, last;
+    int64_t day;  /* days since the epoch of its records */
+    double since; /* when its first record came */
+    bool used;
+} buffer;
+
+typedef struct archive {
+    sf_sink base;
+    sf_objects *objects;
+    sf_archive_opts opts;
+    buffer *bufs;
+    uint32_t nparts;
+    uint64_t *resume_at; /* while listing */
+} archive;
+
+static int64_t day_of(int64_t t)
+{
+    return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+}
+
+/* "…/part-PPPP-FIRST-LAST.ndjson.gz": note partition and last offset. */
+static int note_object(void *ctx, const char *key)
+{
+    archive *a = ctx;
+    const char *name = strrchr(key, '/');
+    unsigned part;
+    unsigned long long first, last;
+    if (name && sscanf(name, "/part-%u-%llu-%llu.ndjson.gz", &part, &first, &last) == 3 &&
+        part < a->nparts && last + 1 > a->resume_at[part])
+        a->resume_at[part] = last + 1;
+    return 0;
+}
+
+static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+{
+    archive *a = (archive *)s;
+    free(a->bufs);
+    a->bufs = calloc(nparts, sizeof *a->bufs);
+    if (!a->bufs)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    a->nparts = nparts;
+    a->resume_at = next;
+    for (uint32_t p = 0; p < nparts; p++)
+        next[p] = 0;
+    int rc = sf_objects_list(a->objects, PREFIX, note_object, a, err);
+    a->resume_at = NULL;
+    return rc;
+}
+
+/* gzip of text, deterministic. Caller frees *out. */
+static int gzip_text(const char *text, size_t len, unsigned char **out, size_t *out_len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    size_t cap = deflateBound(&z, len) + 32;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        deflateEnd(&z);
+        return -1;
+    }
+    z.next_in = (unsigned char *)text;
+    z.avail_in = (uInt)len;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
+static int write_object(archive *a, uint32_t p, sf_error *err)
+{
+    buffer *b = &a->bufs[p];
+    if (!b->used)
+        return 0;
+    char date[SF_TIME_TEXT_LEN + 1], key[256];
+    sf_time_format(b->day * 86400, date);
+    date[10] = '\0';
+    snprintf(key, sizeof key, PREFIX "dt=%s/part-%04u-%020llu-%020llu.ndjson.gz", date, p,
+             (unsigned long long)b->first, (unsigned long long)b->last);
+    unsigned char *gz;
+    size_t gz_len;
+    if (gzip_text(b->text, b->len, &gz, &gz_len) < 0)
+        return sf_error_set(err, SF_ENOMEM, "archive: cannot compress %s", key);
+    int rc = sf_objects_put(a->objects, key, gz, gz_len, err);
+    free(gz);
+    if (rc == 0) {
+        b->len = 0;
+        b->used = false;
+    }
+    return rc;
+}
+
+static int append_line(buffer *b, const char *json, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *t = realloc(b->text, cap);
+        if (!t)
+            return -1;
+        b->text = t;
+        b->cap = cap;
+    }
+    memcpy(b->text + b->len, json, n);
+    b->text[b->len + n] = '\n';
+    b->len += n + 1;
+    return 0;
+}
+
+static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, sf_error *err)
+{
+    archive *a = (archive *)s;
+    buffer *b = &a->bufs[p];
+    char json[SF_JSON_RECORD_MAX];
+    for (size_t i = 0; i < batch->count; i++) {
+        const sf_stream_entry *e = &batch->entries[i];
+        sf_record r;
+        if (sf_record_unpack(e->data, e->len, &r) < 0)
+            return sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
+                                (unsigned long long)e->offset);
+        int64_t day = day_of(r.invoice_date);
+        int rc;
+        if (b->used && (day != b->day || b->len >= a->opts.max_bytes) &&
+            (rc = write_object(a, p, err)) < 0)
+            return rc;
+        int n = sf_json_encode(&r, json, sizeof json);
+        if (!b->used) {
+            *b = (buffer){b->text, 0, b->cap, e->offset, e->offset, day, sf_monotonic(), true};
+        }
+        if (n < 0 || append_line(b, json, (size_t)n) < 0)
+            return sf_error_set(err, SF_ENOMEM, "archive: out of memory buffering");
+        b->last = e->offset;
+    }
+    return 0;
+}
+
+static int archive_flush(sf_sink *s, bool all, sf_error *err)
+{
+    archive *a = (archive *)s;
+    double now = sf_monotonic();
+    for (uint32_t p = 0; p < a->nparts; p++) {
+        buffer *b = &a->bufs[p];
+        bool due = b->used && (all || b->len >= a->opts.max_bytes ||
+                               (now - b->since) * 1000 >= a->opts.max_age_ms);
+        int rc = due ? write_object(a, p, err) : 0;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void archive_close(sf_sink *s)
+{
+    archive *a = (archive *)s;
+    for (uint32_t p = 0; a->bufs && p < a->nparts; p++)
+        free(a->bufs[p].text);
+    free(a->bufs);
+    free(a);
+}
+
+static const sf_sink_ops archive_ops = {
+    .name = "archive",
+    .resume = archive_resume,
+    .apply = archive_apply,
+    .flush = archive_flush,
+    .close = archive_close,
+};
+
+int sf_archive_sink_new(sf_objects *objects, const sf_archive_opts *opts, sf_sink **out,
+                        sf_error *err)
+{
+    archive *a = calloc(1, sizeof *a);
+    if (!a)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    a->base.ops = &archive_ops;
+    a->objects = objects;
+    if (opts)
+        a->opts = *opts;
+    if (!a->opts.max_bytes)
+        a->opts.max_bytes = 16u << 20;
+    if (!a->opts.max_age_ms)
+        a->opts.max_age_ms = 60000;
+    *out = &a->base;
+    return 0;
+}

@@ -1,0 +1,64 @@
+/*
+ * sink.h - stream processors: the sink interface and the runner that feeds
+ * them (DESIGN §3).
+ *
+ * A sink keeps its own position in the stream, stored with its effects, so
+ * that after any crash it resumes exactly where its durable effects end:
+ * that is what makes its effects exactly-once. The runner asks the sink where
+ * to resume, reads every partition from there, hands each batch to the sink
+ * in order, and asks it to flush when the stream is drained (or, for a
+ * buffering sink, on its own schedule).
+ */
+#ifndef SF_SINK_H
+#define SF_SINK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "stream/stream.h"
+
+typedef struct sf_sink sf_sink;
+
+typedef struct sf_sink_ops {
+    const char *name;
+    /* Fill next[0..nparts) with the offset to resume each partition at. */
+    int (*resume)(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err);
+    /* Apply batch b of partition p; entries follow on from the last ones. */
+    int (*apply)(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
+    /* Make durable what is due (all: everything applied so far). */
+    int (*flush)(sf_sink *s, bool all, sf_error *err);
+    void (*close)(sf_sink *s);
+} sf_sink_ops;
+
+struct sf_sink {
+    const sf_sink_ops *ops;
+};
+
+typedef struct sf_runner_stats {
+    uint64_t applied; /* records handed to the sink by this run */
+    uint64_t lag;     /* records behind the stream's end at the last look */
+} sf_runner_stats;
+
+struct sf_progress;
+
+/*
+ * Run sink over stream: until caught up (once), or until *stop becomes
+ * nonzero (following the stream's end meanwhile). progress may be NULL.
+ * Returns 0 or the first error of the stream or the sink.
+ */
+int sf_runner_run(sf_stream *stream, sf_sink *sink, bool once, volatile sig_atomic_t *stop,
+                  struct sf_progress *progress, sf_runner_stats *stats, sf_error *err);
+
+/* The archive sink (archive.c): NDJSON.gz objects under raw/transactions/. */
+typedef struct sf_archive_opts {
+    uint64_t max_bytes;  /* write an object when its NDJSON reaches this; 0 = 16 MiB */
+    unsigned max_age_ms; /* ... or when its first record waited this long; 0 = 60 s */
+} sf_archive_opts;
+
+struct sf_objects;
+int sf_archive_sink_new(struct sf_objects *objects, const sf_archive_opts *opts, sf_sink **out,
+                        sf_error *err);
+
+#endif

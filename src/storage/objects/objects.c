@@ -1,0 +1,43 @@
+/*
+ * objects.c - the object store port's front: the adapter table (objects.h).
+ */
+#include <string.h>
+
+#include "storage/objects/objects.h"
+
+extern const sf_objects_ops sf_objects_file_ops;
+
+static const sf_objects_ops *const adapters[] = {&sf_objects_file_ops};
+
+int sf_objects_open(const char *location, sf_objects **out, sf_error *err)
+{
+    const char *colon = strchr(location, ':');
+    for (size_t i = 0; colon && i < sizeof adapters / sizeof adapters[0]; i++) {
+        size_t n = strlen(adapters[i]->scheme);
+        if ((size_t)(colon - location) == n && strncmp(location, adapters[i]->scheme, n) == 0)
+            return adapters[i]->open(colon + 1, out, err);
+    }
+    return sf_objects_file_ops.open(location, out, err);
+}
+
+int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err)
+{
+    return o->ops->put(o, key, data, len, err);
+}
+
+int sf_objects_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err)
+{
+    return o->ops->get(o, key, data, len, err);
+}
+
+int sf_objects_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key),
+                    void *ctx, sf_error *err)
+{
+    return o->ops->list(o, prefix, fn, ctx, err);
+}
+
+void sf_objects_close(sf_objects *o)
+{
+    if (o)
+        o->ops->close(o);
+}

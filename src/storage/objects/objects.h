@@ -1,0 +1,44 @@
+/*
+ * objects.h - the object store port (S3's role): named blobs, written whole.
+ *
+ * Guarantees every adapter gives: put is atomic (a reader sees the old
+ * object, or none, or the whole new one, never part of one) and durable when
+ * it returns; putting the same key again replaces the object. Keys are
+ * '/'-separated paths without "..", like S3 keys.
+ *
+ * Adapters: "file:DIR" (or a bare path; objects are files under DIR).
+ */
+#ifndef SF_OBJECTS_H
+#define SF_OBJECTS_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+typedef struct sf_objects sf_objects;
+
+typedef struct sf_objects_ops {
+    const char *scheme;
+    int (*open)(const char *location, sf_objects **out, sf_error *err);
+    int (*put)(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err);
+    /* *data is malloc'd; the caller frees it. SF_ENOENT when there is none. */
+    int (*get)(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err);
+    /* Calls fn for every key starting with prefix (any order); fn returns
+     * nonzero to stop. */
+    int (*list)(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key), void *ctx,
+                sf_error *err);
+    void (*close)(sf_objects *o);
+} sf_objects_ops;
+
+struct sf_objects {
+    const sf_objects_ops *ops;
+};
+
+int sf_objects_open(const char *location, sf_objects **out, sf_error *err);
+int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err);
+int sf_objects_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err);
+int sf_objects_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key),
+                    void *ctx, sf_error *err);
+void sf_objects_close(sf_objects *o);
+
+#endif
