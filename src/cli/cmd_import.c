@@ -90,10 +90,7 @@ static int parse_args(int argc, char **argv, import_args *a)
 static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_error *err)
 {
     char location[4096];
-    if (a->stream)
-        snprintf(location, sizeof location, "%s", a->stream);
-    else
-        snprintf(location, sizeof location, "%s/log", a->data);
+    sf_stream_location(a->data, a->stream, location, sizeof location);
     mkdir(a->data, 0755);
     sf_stream_opts opts = {.partitions = (uint32_t)a->partitions};
     int rc = sf_stream_open(location, &opts, s, err);

@@ -112,10 +112,7 @@ static int parse_args(int argc, char **argv, log_args *a)
 static int open_stream(const log_args *a, sf_stream **s)
 {
     char location[4096];
-    if (a->stream)
-        snprintf(location, sizeof location, "%s", a->stream);
-    else
-        snprintf(location, sizeof location, "%s/log", a->data);
+    sf_stream_location(a->data, a->stream, location, sizeof location);
     sf_stream_opts opts = {.read_only = true};
     sf_error err = {0};
     if (sf_stream_open(location, &opts, s, &err) < 0) {

@@ -52,9 +52,7 @@ static int64_t num(const char *name)
 static int run_archive(sf_error *err)
 {
     char location[4096], objects_at[4096];
-    snprintf(location, sizeof location, "%s", *opt("stream") ? opt("stream") : "");
-    if (!*location)
-        snprintf(location, sizeof location, "%s/log", opt("data"));
+    sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
     snprintf(objects_at, sizeof objects_at, "%s", *opt("objects") ? opt("objects") : "");
     if (!*objects_at)
         snprintf(objects_at, sizeof objects_at, "%s/archive", opt("data"));

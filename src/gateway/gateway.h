@@ -30,13 +30,13 @@ typedef struct sf_gateway_config {
     size_t max_body;      /* bytes; larger requests get 413 */
     unsigned threads;     /* HTTP worker threads */
     unsigned max_connections;
-    size_t dedup_window;      /* event ids remembered */
-    unsigned timeout_s;       /* idle connection timeout */
-    size_t max_queue;         /* bytes of appends waiting for the disk before 429 */
+    size_t dedup_window;        /* event ids remembered */
+    unsigned timeout_s;         /* idle connection timeout */
+    size_t max_queue;           /* bytes of appends waiting for the disk before 429 */
     uint64_t segment_bytes;     /* log segment size; 0 = default */
     uint64_t retention_bytes;   /* per partition; 0 = keep all */
     uint64_t retention_seconds; /* 0 = keep all */
-    unsigned commit_delay_ms; /* fault injection: a slow disk (tests) */
+    unsigned commit_delay_ms;   /* fault injection: a slow disk (tests) */
 } sf_gateway_config;
 
 typedef struct sf_gateway sf_gateway;

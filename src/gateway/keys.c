@@ -9,6 +9,8 @@
  */
 #include "gateway/keys.h"
 
+#include "core/fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -154,7 +156,7 @@ static int save(sf_keys *k, sf_error *err)
     }
     int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, k->path) != 0)
+    if (!ok || rename(tmp, k->path) != 0 || sf_fsync_parent(k->path) != 0)
         return sf_error_set(err, SF_EIO, "%s: cannot write: %s", k->path, strerror(errno));
     struct stat st;
     if (stat(k->path, &st) == 0) {

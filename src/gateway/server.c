@@ -230,10 +230,7 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, sf_error *er
 static int open_backends(sf_gateway *g, sf_error *err)
 {
     char location[4096];
-    if (g->cfg.stream)
-        snprintf(location, sizeof location, "%s", g->cfg.stream);
-    else
-        snprintf(location, sizeof location, "%s/log", g->cfg.data_dir);
+    sf_stream_location(g->cfg.data_dir, g->cfg.stream, location, sizeof location);
     sf_stream_opts opts = {.partitions = g->cfg.partitions,
                            .segment_bytes = g->cfg.segment_bytes,
                            .retention_bytes = g->cfg.retention_bytes,

@@ -5,6 +5,7 @@
 #include "stream/stream.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -27,6 +28,14 @@ int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream *
             return adapters[i]->open(colon + 1, opts, out, err);
     }
     return sf_stream_local_ops.open(location, opts, out, err);
+}
+
+void sf_stream_location(const char *data_dir, const char *stream, char *out, size_t cap)
+{
+    if (stream && *stream)
+        snprintf(out, cap, "%s", stream);
+    else
+        snprintf(out, cap, "%s/log", data_dir);
 }
 
 uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t partitions)

@@ -124,6 +124,10 @@ struct sf_stream {
 int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
                    sf_error *err);
 
+/* The stream location to use: `stream` when given (not NULL, not empty),
+ * else the data folder's own log, DATA/log. Writes it into out. */
+void sf_stream_location(const char *data_dir, const char *stream, char *out, size_t cap);
+
 /* The partition of an invoice: xxh3(invoice_no) mod partitions. */
 uint32_t sf_stream_partition_of(const char *invoice_no, size_t len, uint32_t partitions);
 

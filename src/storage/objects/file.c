@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "storage/objects/objects.h"
 
 typedef struct file_store {
@@ -31,21 +32,6 @@ static int path_of(const file_store *f, const char *key, char *out, size_t cap, 
     if ((size_t)snprintf(out, cap, "%s/%s", f->root, key) >= cap)
         return sf_error_set(err, SF_EINVAL, "object key too long: %s", key);
     return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* mkdir -p of the folders above path. */
@@ -104,7 +90,7 @@ static int file_put(sf_objects *o, const char *key, const void *data, size_t len
     }
     int ok = left == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0 || fsync_dir_of(path) != 0) {
+    if (!ok || rename(tmp, path) != 0 || sf_fsync_parent(path) != 0) {
         int e = errno;
         unlink(tmp);
         return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(e));

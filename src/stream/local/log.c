@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "core/logline.h"
 #include "core/pack.h"
 #include "core/progress.h"
@@ -86,11 +87,8 @@ static int write_meta(const char *dir, uint32_t nparts, sf_error *err)
     if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0 || close(fd) != 0 ||
         rename(tmp, path) != 0)
         return sf_error_set(err, SF_EIO, "%s: cannot write: %s", path, strerror(errno));
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    if (sf_fsync_dir(dir) != 0)
+        return sf_error_set(err, SF_EIO, "%s: fsync: %s", dir, strerror(errno));
     return 0;
 }
 

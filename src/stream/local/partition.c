@@ -18,18 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "core/pack.h"
 #include "stream/local/local.h"
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -139,7 +130,7 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
     snprintf(dir, sizeof dir, "%s/p%04u", logdir, id);
     if (!(p->dir = strdup(dir)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    if (!read_only && mkdir(dir, 0755) == 0 && fsync_dir(logdir) != 0)
+    if (!read_only && mkdir(dir, 0755) == 0 && sf_fsync_dir(logdir) != 0)
         return sf_error_set(err, SF_EIO, "%s: %s", logdir, strerror(errno));
     uint64_t *bases;
     size_t n;
@@ -154,7 +145,7 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
         segment seg;
         if ((rc = sf_segment_create(dir, 0, &seg, err)) < 0)
             return rc;
-        if (push_segment(p, &seg) < 0 || fsync_dir(dir) != 0)
+        if (push_segment(p, &seg) < 0 || sf_fsync_dir(dir) != 0)
             return sf_error_set(err, SF_EIO, "%s: cannot create the first segment", dir);
     }
     p->write_next = p->nsegs ? p->segs[p->nsegs - 1].next : 0;
@@ -304,7 +295,7 @@ int sf_partition_roll(partition *p, sf_error *err)
     int rc = sf_segment_create(p->dir, p->write_next, &seg, err);
     if (rc < 0)
         return rc;
-    if (fsync_dir(p->dir) != 0) {
+    if (sf_fsync_dir(p->dir) != 0) {
         sf_segment_close(&seg);
         return sf_error_set(err, SF_EIO, "%s: fsync: %s", p->dir, strerror(errno));
     }
@@ -356,7 +347,7 @@ void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seco
     memmove(p->segs, p->segs + drop, (p->nsegs - drop) * sizeof *p->segs);
     p->nsegs -= drop;
     pthread_rwlock_unlock(&p->lock);
-    fsync_dir(p->dir);
+    sf_fsync_dir(p->dir);
 }
 
 void sf_partition_info_get(partition *p, sf_partition_info *out)
