@@ -11,8 +11,13 @@ tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$shopflow" import --data "$tmp/d" "$data" > /dev/null
 
+lag() { "$shopflow" status --data "$tmp/d" --json | jq .sinks.archive.lag; }
+[[ $(lag) -eq 541909 ]] || fail "status before: lag $(lag)"
 out=$("$shopflow" sink archive --data "$tmp/d" --once)
 [[ $out == *"541,909 records archived"* ]] || fail "first run: $out"
+[[ $(lag) -eq 0 ]] || fail "status after: lag $(lag)"
+"$shopflow" status --data "$tmp/d" --json |
+    jq -e '[.partitions[].end_offset] == .sinks.archive.offsets' >/dev/null || fail "status offsets"
 out=$("$shopflow" sink archive --data "$tmp/d" --once)
 [[ $out == *" 0 records archived"* ]] || fail "second run archived again: $out"
 objects() { find "$1" -name '*.ndjson.gz' | sort; }
