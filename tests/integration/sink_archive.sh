@@ -14,12 +14,12 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 lag() { "$shopflow" status --data "$tmp/d" --json | jq .sinks.archive.lag; }
 [[ $(lag) -eq 541909 ]] || fail "status before: lag $(lag)"
 out=$("$shopflow" sink archive --data "$tmp/d" --once)
-[[ $out == *"541,909 records archived"* ]] || fail "first run: $out"
+[[ $out == *"541,909 records applied"* ]] || fail "first run: $out"
 [[ $(lag) -eq 0 ]] || fail "status after: lag $(lag)"
 "$shopflow" status --data "$tmp/d" --json |
     jq -e '[.partitions[].end_offset] == .sinks.archive.offsets' >/dev/null || fail "status offsets"
 out=$("$shopflow" sink archive --data "$tmp/d" --once)
-[[ $out == *" 0 records archived"* ]] || fail "second run archived again: $out"
+[[ $out == *" 0 records applied"* ]] || fail "second run archived again: $out"
 objects() { find "$1" -name '*.ndjson.gz' | sort; }
 objects "$tmp/d/archive" > "$tmp/names"
 grep -q 'raw/transactions/dt=2010-12-01/part-000[0-7]-0\{20\}-[0-9]\{20\}\.ndjson\.gz$' "$tmp/names" ||

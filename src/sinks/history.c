@@ -1,0 +1,212 @@
+/*
+ * history.c - the history sink: each invoice with its lines, and each
+ * customer's invoices by date (the seed's DynamoDB tables), in a store
+ * (storage/store/store.h).
+ *
+ * Keys (bytes; integers big-endian so that keys sort numerically):
+ *   'o' partition(u32)                      -> next offset (u64): the position
+ *   'i' invoice_no                          -> invoice header (below)
+ *   'l' invoice_no 0x00 line(u32)           -> the line, as a packed record
+ *   'c' customer(u32) date(u64, +2^63) invoice_no -> "" (index, by date)
+ *
+ * Every line of the data is kept, identical lines of one invoice included:
+ * they are distinct rows of the data, numbered in stream order (an invoice's
+ * lines are all in one partition, in order). Each batch is applied in one
+ * transaction that also stores the partition's new position, so after any
+ * crash the store and its position agree, and nothing is applied twice.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pack.h"
+#include "sinks/history.h"
+#include "sinks/sink.h"
+
+typedef struct history {
+    sf_sink base;
+    sf_store *store;
+} history;
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key)
+{
+    key[0] = 'i';
+    memcpy(key + 1, invoice_no, len);
+    return 1 + len;
+}
+
+size_t sf_history_customer_prefix(int32_t customer, uint8_t *key)
+{
+    key[0] = 'c';
+    put_be32(key + 1, (uint32_t)customer);
+    return 5;
+}
+
+/* The header as stored: fixed fields, then the country. */
+static size_t encode_header(const sf_invoice_header *h, uint8_t *buf)
+{
+    memcpy(buf, h, offsetof(sf_invoice_header, country));
+    size_t n = offsetof(sf_invoice_header, country);
+    buf[n] = h->country_len;
+    memcpy(buf + n + 1, h->country, h->country_len);
+    return n + 1 + h->country_len;
+}
+
+int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h)
+{
+    size_t n = offsetof(sf_invoice_header, country);
+    const uint8_t *b = val;
+    if (len < n + 1 || len != n + 1 + b[n] || b[n] > SF_COUNTRY_MAX)
+        return -1;
+    memcpy(h, b, n);
+    h->country_len = b[n];
+    memcpy(h->country, b + n + 1, h->country_len);
+    h->country[h->country_len] = '\0';
+    return 0;
+}
+
+static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_record *r,
+                        const uint8_t *packed, size_t plen, sf_error *err)
+{
+    uint8_t key[1 + SF_INVOICE_NO_MAX + 1 + 8], val[sizeof(sf_invoice_header) + 1];
+    size_t klen = sf_history_invoice_key(r->invoice_no, r->invoice_no_len, key);
+    const void *old;
+    size_t olen;
+    sf_invoice_header h;
+    int rc = ops->get(t, key, klen, &old, &olen, err);
+    bool fresh = rc == SF_ENOENT;
+    if (rc < 0 && !fresh)
+        return rc;
+    if (fresh) {
+        memset(&h, 0, sizeof h);
+        h.date = r->invoice_date;
+        h.customer_id = r->customer_id;
+        h.kind = r->kind;
+        h.country_len = r->country_len;
+        memcpy(h.country, r->country, r->country_len);
+    } else if (sf_history_decode_header(old, olen, &h) < 0) {
+        return sf_error_set(err, SF_ECORRUPT, "history: invoice %s: damaged header", r->invoice_no);
+    }
+    /* The line, numbered after those already stored. */
+    uint8_t lkey[1 + SF_INVOICE_NO_MAX + 1 + 4];
+    lkey[0] = 'l';
+    memcpy(lkey + 1, r->invoice_no, r->invoice_no_len);
+    lkey[1 + r->invoice_no_len] = 0;
+    put_be32(lkey + 2 + r->invoice_no_len, h.lines);
+    if ((rc = ops->put(t, lkey, 6 + r->invoice_no_len, packed, plen, err)) < 0)
+        return rc;
+    h.lines++;
+    h.units += r->quantity;
+    h.total += sf_record_amount(r);
+    if ((rc = ops->put(t, key, klen, val, encode_header(&h, val), err)) < 0)
+        return rc;
+    if (!fresh || r->customer_id == SF_NO_CUSTOMER)
+        return 0;
+    uint8_t ckey[5 + 8 + SF_INVOICE_NO_MAX];
+    size_t clen = sf_history_customer_prefix(r->customer_id, ckey);
+    put_be64(ckey + clen, (uint64_t)r->invoice_date + (UINT64_C(1) << 63));
+    memcpy(ckey + clen + 8, r->invoice_no, r->invoice_no_len);
+    return ops->put(t, ckey, clen + 8 + r->invoice_no_len, "", 0, err);
+}
+
+static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    history *hs = (history *)s;
+    const sf_store_ops *ops = hs->store->ops;
+    sf_store_txn *t;
+    int rc = ops->begin(hs->store, true, &t, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < b->count; i++) {
+        sf_record r;
+        if (sf_record_unpack(b->entries[i].data, b->entries[i].len, &r) < 0)
+            rc = sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
+                              (unsigned long long)b->entries[i].offset);
+        else
+            rc = apply_record(t, ops, &r, b->entries[i].data, b->entries[i].len, err);
+    }
+    uint8_t okey[5], oval[8];
+    okey[0] = 'o';
+    put_be32(okey + 1, p);
+    put_be64(oval, b->next_offset);
+    if (rc == 0)
+        rc = ops->put(t, okey, sizeof okey, oval, sizeof oval, err);
+    if (rc < 0) {
+        ops->abort(t);
+        return rc;
+    }
+    return ops->commit(t, err); /* the effects and the position, together */
+}
+
+static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+{
+    history *hs = (history *)s;
+    const sf_store_ops *ops = hs->store->ops;
+    sf_store_txn *t = NULL;
+    int rc = ops->begin(hs->store, false, &t, err);
+    for (uint32_t p = 0; rc == 0 && p < nparts; p++) {
+        uint8_t okey[5];
+        okey[0] = 'o';
+        put_be32(okey + 1, p);
+        const void *v;
+        size_t n;
+        int g = ops->get(t, okey, sizeof okey, &v, &n, err);
+        next[p] = g == 0 && n == 8 ? get_be64(v) : 0;
+        if (g < 0 && g != SF_ENOENT)
+            rc = g;
+    }
+    if (t)
+        ops->abort(t); /* read-only: nothing to commit */
+    return rc;
+}
+
+static int history_flush(sf_sink *s, bool all, sf_error *err)
+{
+    (void)s;
+    (void)all;
+    (void)err;
+    return 0; /* every batch is committed as it is applied */
+}
+
+static void history_close(sf_sink *s)
+{
+    free(s);
+}
+
+static const sf_sink_ops history_ops = {
+    .name = "history",
+    .resume = history_resume,
+    .apply = history_apply,
+    .flush = history_flush,
+    .close = history_close,
+};
+
+int sf_history_sink_new(sf_store *store, sf_sink **out, sf_error *err)
+{
+    history *h = calloc(1, sizeof *h);
+    if (!h)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    h->base.ops = &history_ops;
+    h->store = store;
+    *out = &h->base;
+    return 0;
+}

@@ -1,0 +1,175 @@
+/*
+ * lmdb.c - the "lmdb" store: one LMDB environment in a folder.
+ *
+ * LMDB gives exactly the port's contract: one writer at a time, readers
+ * never blocked, commit durable (synced) and atomic. The map is 16 GiB of
+ * address space; the file on disk only grows as data is written. A store
+ * that outgrows it fails its commit with "MDB_MAP_FULL", by name.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "storage/store/store.h"
+
+#define MAP_SIZE (16ull << 30) /* address space only: the file grows as data does */
+
+typedef struct lmdb_store {
+    sf_store base;
+    MDB_env *env;
+    MDB_dbi dbi;
+} lmdb_store;
+
+struct sf_store_txn {
+    lmdb_store *s;
+    MDB_txn *txn;
+};
+
+extern const sf_store_ops sf_store_lmdb_ops;
+
+static int fail(sf_error *err, int rc, const char *what)
+{
+    return sf_error_set(err,
+                        rc == MDB_NOTFOUND ? SF_ENOENT
+                        : rc == ENOMEM     ? SF_ENOMEM
+                                           : SF_EIO,
+                        "lmdb: %s: %s", what, mdb_strerror(rc));
+}
+
+static int lm_open(const char *location, bool read_only, sf_store **out, sf_error *err)
+{
+    lmdb_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    s->base.ops = &sf_store_lmdb_ops;
+    if (!read_only)
+        mkdir(location, 0755);
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, MAP_SIZE);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, location, read_only ? MDB_RDONLY : 0, 0644);
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = mdb_txn_begin(s->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        int e = fail(err, rc, location);
+        if (s->env)
+            mdb_env_close(s->env);
+        free(s);
+        return e;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static int lm_begin(sf_store *st, bool write, sf_store_txn **out, sf_error *err)
+{
+    lmdb_store *s = (lmdb_store *)st;
+    sf_store_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    t->s = s;
+    int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return fail(err, rc, "begin");
+    }
+    *out = t;
+    return 0;
+}
+
+static int lm_put(sf_store_txn *t, const void *key, size_t klen, const void *val, size_t vlen,
+                  sf_error *err)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(t->txn, t->s->dbi, &k, &v, 0);
+    return rc ? fail(err, rc, "put") : 0;
+}
+
+static int lm_get(sf_store_txn *t, const void *key, size_t klen, const void **val, size_t *vlen,
+                  sf_error *err)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(t->txn, t->s->dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return SF_ENOENT; /* absence is an answer, not a failure: no message */
+    if (rc)
+        return fail(err, rc, "get");
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
+static int lm_scan(sf_store_txn *t, const void *prefix, size_t plen, const void *from, size_t flen,
+                   int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen),
+                   void *ctx, sf_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi, &c);
+    if (rc)
+        return fail(err, rc, "cursor");
+    MDB_val k = {flen > 0 ? flen : plen, (void *)(flen > 0 ? from : prefix)}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+        if (fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? fail(err, rc, "scan") : 0;
+}
+
+static int lm_commit(sf_store_txn *t, sf_error *err)
+{
+    int rc = mdb_txn_commit(t->txn);
+    free(t);
+    return rc ? fail(err, rc, "commit") : 0;
+}
+
+static void lm_abort(sf_store_txn *t)
+{
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+static void lm_close(sf_store *st)
+{
+    lmdb_store *s = (lmdb_store *)st;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+const sf_store_ops sf_store_lmdb_ops = {
+    .scheme = "lmdb",
+    .open = lm_open,
+    .begin = lm_begin,
+    .put = lm_put,
+    .get = lm_get,
+    .scan = lm_scan,
+    .commit = lm_commit,
+    .abort = lm_abort,
+    .close = lm_close,
+};
+
+int sf_store_open(const char *location, bool read_only, sf_store **out, sf_error *err)
+{
+    const char *colon = strchr(location, ':');
+    if (colon && (size_t)(colon - location) == 4 && strncmp(location, "lmdb", 4) == 0)
+        location = colon + 1;
+    return sf_store_lmdb_ops.open(location, read_only, out, err);
+}
+
+void sf_store_close(sf_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
