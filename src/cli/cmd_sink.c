@@ -20,12 +20,14 @@
 #include "sinks/sink.h"
 #include "storage/objects/objects.h"
 #include "storage/store/store.h"
+#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
     {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
     {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
     {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
+    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
     {"once", SF_SET_BOOL, "false", 0, 0, "stop when caught up", NULL, 0, 0},
     {"archive-object-size", SF_SET_BYTES, "16M", 4096, 1LL << 32,
      "write an archive object at this much NDJSON", NULL, 0, 0},
@@ -61,28 +63,56 @@ static void location_of(const char *setting, const char *default_name, char *out
         snprintf(out, cap, "%s/%s", opt("data"), default_name);
 }
 
-/* Open the sink named name with its backend; *backend_close frees it. */
-static int open_sink(const char *name, sf_sink **sink, void **backend, sf_error *err)
+/* A sink and the backend it writes to, which outlives it. */
+typedef struct opened {
+    sf_sink *sink;
+    void *backend;
+    void (*close_backend)(void *backend);
+} opened;
+
+static void close_objects(void *b)
+{
+    sf_objects_close(b);
+}
+
+static void close_store(void *b)
+{
+    sf_store_close(b);
+}
+
+static void close_warehouse(void *b)
+{
+    sf_warehouse_close(b);
+}
+
+static int open_sink(const char *name, opened *o, sf_error *err)
 {
     char at[4096];
+    int rc;
     if (strcmp(name, "archive") == 0) {
         location_of("objects", "archive", at, sizeof at);
-        sf_objects *o;
-        int rc = sf_objects_open(at, &o, err);
+        sf_objects *objects;
         sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
                                  (unsigned)num("archive-max-wait")};
-        if (rc == 0 && (rc = sf_archive_sink_new(o, &aopts, sink, err)) < 0)
-            sf_objects_close(o);
-        *backend = rc == 0 ? o : NULL;
-        return rc;
+        if ((rc = sf_objects_open(at, &objects, err)) < 0)
+            return rc;
+        *o = (opened){NULL, objects, close_objects};
+        return sf_archive_sink_new(objects, &aopts, &o->sink, err);
     }
-    location_of("store", "history", at, sizeof at);
-    sf_store *st;
-    int rc = sf_store_open(at, false, &st, err);
-    if (rc == 0 && (rc = sf_history_sink_new(st, sink, err)) < 0)
-        sf_store_close(st);
-    *backend = rc == 0 ? st : NULL;
-    return rc;
+    if (strcmp(name, "history") == 0) {
+        location_of("store", "history", at, sizeof at);
+        sf_store *st;
+        if ((rc = sf_store_open(at, false, &st, err)) < 0)
+            return rc;
+        *o = (opened){NULL, st, close_store};
+        return sf_history_sink_new(st, &o->sink, err);
+    }
+    location_of("warehouse", "warehouse.db", at, sizeof at);
+    sf_warehouse *wh;
+    if ((rc = sf_warehouse_open(at, &wh, err)) < 0)
+        return rc;
+    *o = (opened){NULL, wh, close_warehouse};
+    return sf_warehouse_sink_new(wh, &o->sink, err);
 }
 
 static int run_one(const char *name, sf_error *err)
@@ -91,11 +121,11 @@ static int run_one(const char *name, sf_error *err)
     sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
     sf_stream_opts sopts = {.read_only = true};
     sf_stream *s = NULL;
-    sf_sink *sink = NULL;
-    void *backend = NULL;
+    opened o = {0};
     int rc = sf_stream_open(location, &sopts, &s, err);
     if (rc == 0)
-        rc = open_sink(name, &sink, &backend, err);
+        rc = open_sink(name, &o, err);
+    sf_sink *sink = o.sink;
     if (rc == 0) {
         sf_progress progress;
         sf_runner_stats st;
@@ -113,10 +143,8 @@ static int run_one(const char *name, sf_error *err)
     }
     if (sink)
         sink->ops->close(sink);
-    if (backend && strcmp(name, "archive") == 0)
-        sf_objects_close(backend);
-    else if (backend)
-        sf_store_close(backend);
+    if (o.backend)
+        o.close_backend(o.backend);
     sf_stream_close(s);
     return rc;
 }
@@ -137,9 +165,8 @@ static int run_sink(int argc, char **argv)
         sf_config_usage(settings, NSETTINGS);
         return SF_EXIT_OK;
     }
-    if (!name || (strcmp(name, "archive") != 0 && strcmp(name, "history") != 0))
-        return sf_cli_usage_error(&sf_cmd_sink, "say which sink: archive or history (the "
-                                                "warehouse is not built yet)");
+    if (!name || (strcmp(name, "archive") && strcmp(name, "history") && strcmp(name, "warehouse")))
+        return sf_cli_usage_error(&sf_cmd_sink, "say which sink: archive, history or warehouse");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = run_one(name, &err);
@@ -154,7 +181,7 @@ static int run_sink(int argc, char **argv)
 const sf_command sf_cmd_sink = {
     "sink",
     "run a stream processor (archive) as its own process",
-    "usage: shopflow sink archive|history [--data DIR] [--once] [options]\n"
+    "usage: shopflow sink archive|history|warehouse [--data DIR] [--once] [options]\n"
     "\n"
     "archive: every record of the stream log of DIR, raw, as NDJSON.gz objects under\n"
     "DIR/archive/raw/transactions/dt=YYYY-MM-DD/part-PPPP-FIRST-LAST.ndjson.gz. The object\n"
@@ -165,6 +192,9 @@ const sf_command sf_cmd_sink = {
     "history: each invoice with all its lines, and each customer's invoices by date, in\n"
     "an LMDB store (DIR/history). Each batch is one transaction that also stores the\n"
     "partition's position, so a kill at any moment loses and repeats nothing.\n"
+    "\n"
+    "warehouse: the star schema of docs/warehouse.md in SQLite (DIR/warehouse.db, WAL),\n"
+    "one transaction per batch with the position; readable by sqlite3 meanwhile.\n"
     "\n",
     run_sink,
 };

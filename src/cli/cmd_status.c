@@ -4,7 +4,7 @@
  *
  * Each sink is asked where it would resume (its stored position), exactly as
  * the runner does on start, so status can never disagree with what a sink
- * will do next. The warehouse sink is not built yet and not listed.
+ * will do next.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +16,14 @@
 #include "sinks/sink.h"
 #include "storage/objects/objects.h"
 #include "storage/store/store.h"
+#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
     {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
     {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
     {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
+    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
     {"json", SF_SET_BOOL, "false", 0, 0, "print one JSON object", NULL, 0, 0},
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
@@ -76,6 +78,21 @@ static int history_position(uint64_t *next, uint32_t n, sf_error *err)
     return rc;
 }
 
+static int warehouse_position(uint64_t *next, uint32_t n, sf_error *err)
+{
+    char at[4096];
+    location_of("warehouse", "warehouse.db", at, sizeof at);
+    sf_warehouse *wh = NULL;
+    sf_sink *sink = NULL;
+    if (access(at, F_OK) != 0)
+        return 0;
+    int rc = sf_warehouse_open(at, &wh, err);
+    if (rc == 0 && (rc = sf_warehouse_sink_new(wh, &sink, err)) == 0)
+        rc = position(sink, next, n, err);
+    sf_warehouse_close(wh);
+    return rc;
+}
+
 static uint64_t lag_of(const sf_partition_info *info, const uint64_t *at, uint32_t n)
 {
     uint64_t lag = 0;
@@ -84,8 +101,8 @@ static uint64_t lag_of(const sf_partition_info *info, const uint64_t *at, uint32
     return lag;
 }
 
-static const char *const sink_names[] = {"archive", "history"};
-#define NSINKS 2
+static const char *const sink_names[] = {"archive", "history", "warehouse"};
+#define NSINKS 3
 
 static void print(const sf_partition_info *info, uint64_t *const at[NSINKS], uint32_t n, bool json)
 {
@@ -142,8 +159,9 @@ static int run_status(int argc, char **argv)
     uint32_t n = rc == 0 ? sf_stream_partitions(s) : 0;
     sf_partition_info *info = calloc(n ? n : 1, sizeof *info);
     uint64_t *at[NSINKS] = {calloc(n ? n : 1, sizeof(uint64_t)),
+                            calloc(n ? n : 1, sizeof(uint64_t)),
                             calloc(n ? n : 1, sizeof(uint64_t))};
-    if (rc == 0 && (!info || !at[0] || !at[1]))
+    if (rc == 0 && (!info || !at[0] || !at[1] || !at[2]))
         rc = sf_error_set(&err, SF_ENOMEM, "out of memory");
     for (uint32_t p = 0; rc == 0 && p < n; p++)
         rc = sf_stream_info(s, p, &info[p], &err);
@@ -152,12 +170,15 @@ static int run_status(int argc, char **argv)
     if (rc == 0)
         rc = history_position(at[1], n, &err);
     if (rc == 0)
+        rc = warehouse_position(at[2], n, &err);
+    if (rc == 0)
         print(info, at, n, sf_config_get(settings, NSETTINGS, "json")->num);
     else
         fprintf(stderr, "shopflow status: %s\n", err.msg);
     free(info);
     free(at[0]);
     free(at[1]);
+    free(at[2]);
     sf_stream_close(s);
     sf_config_free();
     return rc == 0 ? SF_EXIT_OK : SF_EXIT_FAIL;
@@ -171,6 +192,6 @@ const sf_command sf_cmd_status = {
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
     "would resume at (its stored position), with the lag in records. --json prints\n"
     "{\"partitions\": [...], \"sinks\": {\"archive\": {\"lag\": N, \"offsets\": [...]},\n"
-    "\"history\": {...}}}. The warehouse sink is not built yet.\n",
+    "\"history\": {...}, \"warehouse\": {...}}}.\n",
     run_status,
 };

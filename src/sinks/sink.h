@@ -61,4 +61,8 @@ struct sf_objects;
 int sf_archive_sink_new(struct sf_objects *objects, const sf_archive_opts *opts, sf_sink **out,
                         sf_error *err);
 
+/* The warehouse sink (warehouse.c) over wh (borrowed; outlives the sink). */
+struct sf_warehouse;
+int sf_warehouse_sink_new(struct sf_warehouse *wh, sf_sink **out, sf_error *err);
+
 #endif
