@@ -7,6 +7,7 @@
  * or SIGKILL) and started again at any moment without losing or repeating a
  * record.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ static int open_sink(const char *name, opened *o, sf_error *err)
     return sf_warehouse_sink_new(wh, &o->sink, err);
 }
 
-static int run_one(const char *name, sf_error *err)
+static int run_one(const char *name, bool show_progress, sf_error *err)
 {
     char location[4096];
     sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
@@ -133,7 +134,8 @@ static int run_one(const char *name, sf_error *err)
         char label[32];
         snprintf(label, sizeof label, "sink %s", name);
         sf_progress_init(&progress, stderr, label);
-        rc = sf_runner_run(s, sink, once, &stop, once ? &progress : NULL, &st, err);
+        rc =
+            sf_runner_run(s, sink, once, &stop, once && show_progress ? &progress : NULL, &st, err);
         sf_progress_end(&progress);
         char applied[SF_MONEY_TEXT_MAX];
         sf_format_count((int64_t)st.applied, applied);
@@ -146,6 +148,50 @@ static int run_one(const char *name, sf_error *err)
     if (o.backend)
         o.close_backend(o.backend);
     sf_stream_close(s);
+    return rc;
+}
+
+static const char *const all_sinks[] = {"archive", "history", "warehouse"};
+
+typedef struct sink_thread {
+    const char *name;
+    int rc;
+    sf_error err;
+} sink_thread;
+
+static void *sink_main(void *arg)
+{
+    sink_thread *t = arg;
+    t->rc = run_one(t->name, false, &t->err);
+    if (t->rc < 0)
+        stop = 1; /* one failed: stop the others too, and say which */
+    return NULL;
+}
+
+/* The three sinks at once, one thread each (each with its own read of the
+ * log and its own store). The first failure is returned. */
+static int run_all(sf_error *err)
+{
+    sink_thread t[3];
+    pthread_t th[3];
+    int started = 0, rc = 0;
+    for (int i = 0; i < 3; i++) {
+        t[i] = (sink_thread){all_sinks[i], 0, {0}};
+        if (pthread_create(&th[i], NULL, sink_main, &t[i]) != 0) {
+            rc = sf_error_set(err, SF_ENOMEM, "cannot start the %s sink", all_sinks[i]);
+            stop = 1;
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        if (t[i].rc < 0 && rc == 0) {
+            rc = t[i].rc;
+            *err = t[i].err;
+            sf_error_prefix(err, "%s sink: ", t[i].name);
+        }
+    }
     return rc;
 }
 
@@ -165,11 +211,13 @@ static int run_sink(int argc, char **argv)
         sf_config_usage(settings, NSETTINGS);
         return SF_EXIT_OK;
     }
-    if (!name || (strcmp(name, "archive") && strcmp(name, "history") && strcmp(name, "warehouse")))
-        return sf_cli_usage_error(&sf_cmd_sink, "say which sink: archive, history or warehouse");
+    if (!name || (strcmp(name, "archive") && strcmp(name, "history") && strcmp(name, "warehouse") &&
+                  strcmp(name, "all")))
+        return sf_cli_usage_error(&sf_cmd_sink,
+                                  "say which sink: archive, history, warehouse or all");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    rc = run_one(name, &err);
+    rc = strcmp(name, "all") == 0 ? run_all(&err) : run_one(name, true, &err);
     sf_config_free();
     if (rc < 0) {
         fprintf(stderr, "shopflow sink: %s\n", err.msg);
@@ -181,7 +229,9 @@ static int run_sink(int argc, char **argv)
 const sf_command sf_cmd_sink = {
     "sink",
     "run a stream processor (archive) as its own process",
-    "usage: shopflow sink archive|history|warehouse [--data DIR] [--once] [options]\n"
+    "usage: shopflow sink archive|history|warehouse|all [--data DIR] [--once] [options]\n"
+    "\n"
+    "all runs the three at once, one thread each.\n"
     "\n"
     "archive: every record of the stream log of DIR, raw, as NDJSON.gz objects under\n"
     "DIR/archive/raw/transactions/dt=YYYY-MM-DD/part-PPPP-FIRST-LAST.ndjson.gz. The object\n"
