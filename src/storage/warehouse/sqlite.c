@@ -44,15 +44,15 @@ static const char *const statements[NSTMT] = {
     /* A product's description (a customer's country) is that of its latest
      * line, ties broken by the text itself: the same whatever order the
      * partitions are loaded in, so a rerun after a crash ends identical. */
-    "INSERT INTO dim_product VALUES (?1,?2,?3,?4) ON CONFLICT (stock_code) DO UPDATE SET "
-    "description = excluded.description, last_seen = excluded.last_seen "
-    "WHERE (excluded.last_seen, excluded.description) > (last_seen, description)",
-    "INSERT INTO dim_customer VALUES (?1,?2,?3) ON CONFLICT (customer_id) DO UPDATE SET "
-    "country = excluded.country, last_seen = excluded.last_seen "
-    "WHERE (excluded.last_seen, excluded.country) > (last_seen, country)",
+    ("INSERT INTO dim_product VALUES (?1,?2,?3,?4) ON CONFLICT (stock_code) DO UPDATE SET "
+     "description = excluded.description, last_seen = excluded.last_seen "
+     "WHERE (excluded.last_seen, excluded.description) > (last_seen, description)"),
+    ("INSERT INTO dim_customer VALUES (?1,?2,?3) ON CONFLICT (customer_id) DO UPDATE SET "
+     "country = excluded.country, last_seen = excluded.last_seen "
+     "WHERE (excluded.last_seen, excluded.country) > (last_seen, country)"),
     "INSERT OR IGNORE INTO dim_date VALUES (?,?,?,?,?)",
-    "INSERT INTO sink_offsets VALUES (?,?) ON CONFLICT (log_partition) DO UPDATE SET "
-    "next_offset = excluded.next_offset",
+    ("INSERT INTO sink_offsets VALUES (?,?) ON CONFLICT (log_partition) DO UPDATE SET "
+     "next_offset = excluded.next_offset"),
 };
 
 typedef struct sqlite_wh {
