@@ -17,11 +17,7 @@
 #include "core/config.h"
 #include "core/money.h"
 #include "core/progress.h"
-#include "sinks/history.h"
 #include "sinks/sink.h"
-#include "storage/objects/objects.h"
-#include "storage/store/store.h"
-#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
@@ -55,65 +51,9 @@ static int64_t num(const char *name)
     return sf_config_get(settings, NSETTINGS, name)->num;
 }
 
-/* Where a backend lives: its setting, or DATA/default_name. */
-static void location_of(const char *setting, const char *default_name, char *out, size_t cap)
+static sf_sink_places places(void)
 {
-    if (*opt(setting))
-        snprintf(out, cap, "%s", opt(setting));
-    else
-        snprintf(out, cap, "%s/%s", opt("data"), default_name);
-}
-
-/* A sink and the backend it writes to, which outlives it. */
-typedef struct opened {
-    sf_sink *sink;
-    void *backend;
-    void (*close_backend)(void *backend);
-} opened;
-
-static void close_objects(void *b)
-{
-    sf_objects_close(b);
-}
-
-static void close_store(void *b)
-{
-    sf_store_close(b);
-}
-
-static void close_warehouse(void *b)
-{
-    sf_warehouse_close(b);
-}
-
-static int open_sink(const char *name, opened *o, sf_error *err)
-{
-    char at[4096];
-    int rc;
-    if (strcmp(name, "archive") == 0) {
-        location_of("objects", "archive", at, sizeof at);
-        sf_objects *objects;
-        sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
-                                 (unsigned)num("archive-max-wait")};
-        if ((rc = sf_objects_open(at, &objects, err)) < 0)
-            return rc;
-        *o = (opened){NULL, objects, close_objects};
-        return sf_archive_sink_new(objects, &aopts, &o->sink, err);
-    }
-    if (strcmp(name, "history") == 0) {
-        location_of("store", "history", at, sizeof at);
-        sf_store *st;
-        if ((rc = sf_store_open(at, false, &st, err)) < 0)
-            return rc;
-        *o = (opened){NULL, st, close_store};
-        return sf_history_sink_new(st, &o->sink, err);
-    }
-    location_of("warehouse", "warehouse.db", at, sizeof at);
-    sf_warehouse *wh;
-    if ((rc = sf_warehouse_open(at, &wh, err)) < 0)
-        return rc;
-    *o = (opened){NULL, wh, close_warehouse};
-    return sf_warehouse_sink_new(wh, &o->sink, err);
+    return (sf_sink_places){opt("data"), opt("objects"), opt("store"), opt("warehouse")};
 }
 
 static int run_one(const char *name, bool show_progress, sf_error *err)
@@ -122,11 +62,13 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
     sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
     sf_stream_opts sopts = {.read_only = true};
     sf_stream *s = NULL;
-    opened o = {0};
+    sf_sink *sink = NULL;
+    sf_sink_places at = places();
+    sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
+                             (unsigned)num("archive-max-wait")};
     int rc = sf_stream_open(location, &sopts, &s, err);
     if (rc == 0)
-        rc = open_sink(name, &o, err);
-    sf_sink *sink = o.sink;
+        rc = sf_sink_open(name, &at, &aopts, false, &sink, err);
     if (rc == 0) {
         sf_progress progress;
         sf_runner_stats st;
@@ -143,15 +85,10 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
             printf("%s: %s records applied by this run, lag %llu\n", name, applied,
                    (unsigned long long)st.lag);
     }
-    if (sink)
-        sink->ops->close(sink);
-    if (o.backend)
-        o.close_backend(o.backend);
+    sf_sink_close(sink);
     sf_stream_close(s);
     return rc;
 }
-
-static const char *const all_sinks[] = {"archive", "history", "warehouse"};
 
 typedef struct sink_thread {
     const char *name;
@@ -176,9 +113,9 @@ static int run_all(sf_error *err)
     pthread_t th[3];
     int started = 0, rc = 0;
     for (int i = 0; i < 3; i++) {
-        t[i] = (sink_thread){all_sinks[i], 0, {0}};
+        t[i] = (sink_thread){sf_sink_names[i], 0, {0}};
         if (pthread_create(&th[i], NULL, sink_main, &t[i]) != 0) {
-            rc = sf_error_set(err, SF_ENOMEM, "cannot start the %s sink", all_sinks[i]);
+            rc = sf_error_set(err, SF_ENOMEM, "cannot start the %s sink", sf_sink_names[i]);
             stop = 1;
             break;
         }

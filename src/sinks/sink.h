@@ -34,6 +34,8 @@ typedef struct sf_sink_ops {
 
 struct sf_sink {
     const sf_sink_ops *ops;
+    void *backend; /* owned when set by sf_sink_open */
+    void (*close_backend)(void *backend);
 };
 
 typedef struct sf_runner_stats {
@@ -64,5 +66,27 @@ int sf_archive_sink_new(struct sf_objects *objects, const sf_archive_opts *opts,
 /* The warehouse sink (warehouse.c) over wh (borrowed; outlives the sink). */
 struct sf_warehouse;
 int sf_warehouse_sink_new(struct sf_warehouse *wh, sf_sink **out, sf_error *err);
+
+/* Where the sinks' backends are: each given location, or by default
+ * DATA/archive, DATA/history and DATA/warehouse.db. */
+typedef struct sf_sink_places {
+    const char *data_dir;
+    const char *objects, *store, *warehouse; /* NULL or "" = the default */
+} sf_sink_places;
+
+#define SF_SINKS 3
+extern const char *const sf_sink_names[SF_SINKS]; /* "archive", "history", "warehouse" */
+
+/* The location of the named sink's backend. */
+void sf_sink_location(const char *name, const sf_sink_places *at, char *out, size_t cap);
+
+/* Open the named sink over its backend, which the sink then owns: close it
+ * with sf_sink_close. aopts (may be NULL) is for the archive; read_only
+ * opens a store without writing (to read its position). */
+int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_opts *aopts,
+                 bool read_only, sf_sink **out, sf_error *err);
+
+/* Close a sink and the backend it owns. NULL is fine. */
+void sf_sink_close(sf_sink *s);
 
 #endif

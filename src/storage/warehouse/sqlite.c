@@ -83,6 +83,38 @@ static void wh_close(sf_warehouse *base)
     free(w);
 }
 
+#define SCHEMA_VERSION 1
+
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Create the schema, or check that an existing one is this version's
+ * (PRAGMA user_version): never write rows into tables of another shape. */
+static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
+{
+    int64_t exists =
+        query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'fact_sales'");
+    int64_t version = query_int(w->db, "PRAGMA user_version");
+    if (exists > 0 && version != SCHEMA_VERSION)
+        return sf_error_set(err, SF_ECORRUPT,
+                            "warehouse %s has schema version %lld; this shopflow writes version "
+                            "%d: move it away and rebuild it (shopflow sink warehouse)",
+                            location, (long long)version, SCHEMA_VERSION);
+    char set_version[48];
+    snprintf(set_version, sizeof set_version, "PRAGMA user_version = %d", SCHEMA_VERSION);
+    if (sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(w->db, set_version, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(w, err, location);
+    return 0;
+}
+
 static int wh_open(const char *location, sf_warehouse **out, sf_error *err)
 {
     sqlite_wh *w = calloc(1, sizeof *w);
@@ -91,9 +123,10 @@ static int wh_open(const char *location, sf_warehouse **out, sf_error *err)
     w->base.ops = &sf_warehouse_sqlite_ops;
     int rc = 0;
     if (sqlite3_open(location, &w->db) != SQLITE_OK ||
-        sqlite3_busy_timeout(w->db, 5000) != SQLITE_OK ||
-        sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_busy_timeout(w->db, 5000) != SQLITE_OK)
         rc = fail(w, err, location);
+    if (rc == 0)
+        rc = ensure_schema(w, location, err);
     for (int i = 0; rc == 0 && i < NSTMT; i++)
         if (sqlite3_prepare_v2(w->db, statements[i], -1, &w->st[i], NULL) != SQLITE_OK)
             rc = fail(w, err, "prepare");

@@ -1,0 +1,92 @@
+/*
+ * open.c - opening a sink by name over its backend (see sink.h), for the
+ * commands that run sinks and the ones that report on them.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sinks/history.h"
+#include "sinks/sink.h"
+#include "storage/objects/objects.h"
+#include "storage/store/store.h"
+#include "storage/warehouse/warehouse.h"
+
+const char *const sf_sink_names[SF_SINKS] = {"archive", "history", "warehouse"};
+
+void sf_sink_location(const char *name, const sf_sink_places *at, char *out, size_t cap)
+{
+    const char *given = strcmp(name, "archive") == 0   ? at->objects
+                        : strcmp(name, "history") == 0 ? at->store
+                                                       : at->warehouse;
+    const char *dflt = strcmp(name, "archive") == 0   ? "archive"
+                       : strcmp(name, "history") == 0 ? "history"
+                                                      : "warehouse.db";
+    if (given && *given)
+        snprintf(out, cap, "%s", given);
+    else
+        snprintf(out, cap, "%s/%s", at->data_dir, dflt);
+}
+
+static void close_objects(void *b)
+{
+    sf_objects_close(b);
+}
+
+static void close_store(void *b)
+{
+    sf_store_close(b);
+}
+
+static void close_warehouse(void *b)
+{
+    sf_warehouse_close(b);
+}
+
+int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_opts *aopts,
+                 bool read_only, sf_sink **out, sf_error *err)
+{
+    char where[4096];
+    sf_sink_location(name, at, where, sizeof where);
+    void *backend = NULL;
+    void (*close_backend)(void *) = NULL;
+    int rc;
+    *out = NULL;
+    if (strcmp(name, "archive") == 0) {
+        sf_objects *o = NULL;
+        if ((rc = sf_objects_open(where, &o, err)) == 0)
+            rc = sf_archive_sink_new(o, aopts, out, err);
+        backend = o, close_backend = close_objects;
+    } else if (strcmp(name, "history") == 0) {
+        sf_store *st = NULL;
+        if ((rc = sf_store_open(where, read_only, &st, err)) == 0)
+            rc = sf_history_sink_new(st, out, err);
+        backend = st, close_backend = close_store;
+    } else if (strcmp(name, "warehouse") == 0) {
+        sf_warehouse *wh = NULL;
+        if ((rc = sf_warehouse_open(where, &wh, err)) == 0)
+            rc = sf_warehouse_sink_new(wh, out, err);
+        backend = wh, close_backend = close_warehouse;
+    } else {
+        return sf_error_set(err, SF_EUSAGE, "no sink named '%s'", name);
+    }
+    if (rc < 0) {
+        if (backend)
+            close_backend(backend);
+        return rc;
+    }
+    (*out)->backend = backend;
+    (*out)->close_backend = close_backend;
+    return 0;
+}
+
+void sf_sink_close(sf_sink *s)
+{
+    if (!s)
+        return;
+    void *backend = s->backend;
+    void (*close_backend)(void *) = s->close_backend;
+    s->ops->close(s);
+    if (backend)
+        close_backend(backend);
+}
