@@ -191,10 +191,10 @@ static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *b
             sf_record r;
             if (limited && *budget == 0)
                 return 0;
-            if (sf_record_unpack(b->entries[i].data, b->entries[i].len, &r) < 0 ||
+            if (sf_stream_entry_record(&b->entries[i], p, &r, &err) < 0 ||
                 sf_json_encode(&r, json, sizeof json) < 0) {
-                fprintf(stderr, "shopflow log: partition %u offset %llu: not a record\n", p,
-                        (unsigned long long)b->entries[i].offset);
+                fprintf(stderr, "shopflow log: %s\n",
+                        err.code ? err.msg : "a record too large to print");
                 return SF_EXIT_FAIL;
             }
             printf("{\"partition\":%u,\"offset\":%llu,%s\n", p,

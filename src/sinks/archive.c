@@ -159,11 +159,10 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
     for (size_t i = 0; i < batch->count; i++) {
         const sf_stream_entry *e = &batch->entries[i];
         sf_record r;
-        if (sf_record_unpack(e->data, e->len, &r) < 0)
-            return sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
-                                (unsigned long long)e->offset);
+        int rc = sf_stream_entry_record(e, p, &r, err);
+        if (rc < 0)
+            return rc;
         int64_t day = day_of(r.invoice_date);
-        int rc;
         if (b->used && (day != b->day || b->len >= a->opts.max_bytes) &&
             (rc = write_object(a, p, err)) < 0)
             return rc;

@@ -138,10 +138,8 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
         return rc;
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
-        if (sf_record_unpack(b->entries[i].data, b->entries[i].len, &r) < 0)
-            rc = sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
-                              (unsigned long long)b->entries[i].offset);
-        else
+        rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
+        if (rc == 0)
             rc = apply_record(t, ops, &r, b->entries[i].data, b->entries[i].len, err);
     }
     uint8_t okey[5], oval[8];

@@ -130,6 +130,14 @@ int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_ba
     return s->ops->read(s, partition, from, batch, err);
 }
 
+int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, sf_error *err)
+{
+    if (sf_record_unpack(e->data, e->len, r) < 0)
+        return sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
+                            (unsigned long long)e->offset);
+    return 0;
+}
+
 uint32_t sf_stream_partitions(const sf_stream *s)
 {
     return s->ops->partitions(s);

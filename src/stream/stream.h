@@ -160,6 +160,10 @@ int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *pa
 int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
                    sf_error *err);
 
+/* Unpack the record of entry e (read from partition p) into *r. Returns 0,
+ * or SF_ECORRUPT naming the partition and offset. */
+int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, sf_error *err);
+
 uint32_t sf_stream_partitions(const sf_stream *s);
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
 void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);

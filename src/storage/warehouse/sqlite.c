@@ -238,10 +238,8 @@ static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
-        if (sf_record_unpack(b->entries[i].data, b->entries[i].len, &r) < 0)
-            rc = sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
-                              (unsigned long long)b->entries[i].offset);
-        else
+        rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
+        if (rc == 0)
             rc = load_record(w, p, b->entries[i].offset, &r, err);
     }
     if (rc == 0) {

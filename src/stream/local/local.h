@@ -89,6 +89,8 @@ int sf_segment_open(const char *dir, uint64_t base, bool read_only, segment *seg
 int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_error *err);
 int sf_segment_locate(const segment *seg, uint64_t offset, uint64_t *pos, sf_error *err);
 int sf_segment_index_add(segment *seg, index_point pt);
+/* Append pt to a growable array of index points. 0 or SF_ENOMEM. */
+int sf_index_push(index_point **arr, size_t *len, size_t *cap, index_point pt);
 void sf_segment_close(segment *seg);
 
 /* partition.c */

@@ -327,20 +327,6 @@ static int stage_reserve(partition *p, size_t more)
     return 0;
 }
 
-static int stage_index_point(partition *p, index_point pt)
-{
-    if (p->stage_idx_len == p->stage_idx_cap) {
-        size_t cap = p->stage_idx_cap ? p->stage_idx_cap * 2 : 64;
-        index_point *b = realloc(p->stage_idx, cap * sizeof *b);
-        if (!b)
-            return SF_ENOMEM;
-        p->stage_idx = b;
-        p->stage_idx_cap = cap;
-    }
-    p->stage_idx[p->stage_idx_len++] = pt;
-    return 0;
-}
-
 /* Frame one record into its partition's stage and give it an offset. */
 static int stage_entry(sf_log *log, request *r, size_t i, const uint8_t *payload)
 {
@@ -356,7 +342,8 @@ static int stage_entry(sf_log *log, request *r, size_t i, const uint8_t *payload
                                      : 0;
     bool first = pos == 0 && seg->idx_len == 0 && p->stage_idx_len == 0;
     if ((first || pos / INDEX_INTERVAL != last / INDEX_INTERVAL) &&
-        stage_index_point(p, (index_point){(uint32_t)(offset - seg->base), (uint32_t)pos}) < 0)
+        sf_index_push(&p->stage_idx, &p->stage_idx_len, &p->stage_idx_cap,
+                      (index_point){(uint32_t)(offset - seg->base), (uint32_t)pos}) < 0)
         return SF_ENOMEM;
     uint8_t *h = p->stage + p->stage_len;
     sf_entry_header(h, len, sf_entry_checksum(offset, payload, len), offset);

@@ -103,19 +103,24 @@ void sf_segment_close(segment *seg)
     seg->fd = seg->idx_fd = -1;
 }
 
+int sf_index_push(index_point **arr, size_t *len, size_t *cap, index_point pt)
+{
+    if (*len == *cap) {
+        size_t n = *cap ? *cap * 2 : 64;
+        index_point *grown = realloc(*arr, n * sizeof *grown);
+        if (!grown)
+            return SF_ENOMEM;
+        *arr = grown;
+        *cap = n;
+    }
+    (*arr)[(*len)++] = pt;
+    return 0;
+}
+
 /* Keep pt in memory (not on disk). 0 or SF_ENOMEM. */
 static int index_keep(segment *seg, index_point pt)
 {
-    if (seg->idx_len == seg->idx_cap) {
-        size_t cap = seg->idx_cap ? seg->idx_cap * 2 : 64;
-        index_point *p = realloc(seg->idx, cap * sizeof *p);
-        if (!p)
-            return SF_ENOMEM;
-        seg->idx = p;
-        seg->idx_cap = cap;
-    }
-    seg->idx[seg->idx_len++] = pt;
-    return 0;
+    return sf_index_push(&seg->idx, &seg->idx_len, &seg->idx_cap, pt);
 }
 
 int sf_segment_index_add(segment *seg, index_point pt)
