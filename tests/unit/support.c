@@ -298,3 +298,24 @@ void ut_write_gzip(const char *path, const void *data, size_t len, int members)
         p += n;
     }
 }
+
+void ut_assert_chunk_invariant(const char *text, size_t len, const ut_cfg *whole,
+                               const ut_cfg *paths, size_t n)
+{
+    ut_sink ref, s;
+    ut_sink_init(&ref);
+    ut_sink_init(&s);
+    ut_decode_cfg(text, len, whole, &ref);
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        for (size_t i = 0; i < n; i++) {
+            ut_cfg cfg = paths[i];
+            cfg.chunk = chunk;
+            ut_decode_cfg(text, len, &cfg, &s);
+            if (cfg.path != whole->path)
+                s.stats.format = ref.stats.format;
+            ut_assert_same(&ref, &s);
+        }
+    }
+    ut_sink_free(&ref);
+    ut_sink_free(&s);
+}

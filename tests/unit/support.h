@@ -77,6 +77,13 @@ int ut_decode(const char *text, sf_format format, sf_encoding enc, ut_sink *s);
 /* Fail unless a and b saw the same callbacks, counts and result. */
 void ut_assert_same(const ut_sink *a, const ut_sink *b);
 
+/* Fail unless text, fed in chunks of every size from 1 byte up through
+ * each of paths[0..n) (their chunk field is set here), gives exactly what
+ * one feed through whole gives. The detected format is compared only
+ * between the same paths: the direct decoders do not fill it. */
+void ut_assert_chunk_invariant(const char *text, size_t len, const ut_cfg *whole,
+                               const ut_cfg *paths, size_t n);
+
 /* A record built by hand, derived (kind and flags), no event id. */
 void ut_make(sf_record *r, const char *invoice, const char *stock, const char *desc,
              int32_t quantity, int64_t date, int64_t price, int32_t customer, const char *country);
