@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <lmdb.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -128,6 +129,54 @@ static int lm_scan(sf_store_txn *t, const void *prefix, size_t plen, const void 
     return rc && rc != MDB_NOTFOUND ? fail(err, rc, "scan") : 0;
 }
 
+/* The first key after every key that starts with prefix: the prefix with
+ * its last byte that is not 0xff incremented and cut there. 0 if none (a
+ * prefix of all 0xff bytes, or empty: then every key is below it). */
+static size_t prefix_successor(const void *prefix, size_t plen, uint8_t *out)
+{
+    memcpy(out, prefix, plen);
+    while (plen > 0 && out[plen - 1] == 0xff)
+        plen--;
+    if (plen > 0)
+        out[plen - 1]++;
+    return plen;
+}
+
+static int
+lm_scan_back(sf_store_txn *t, const void *prefix, size_t plen, const void *before, size_t blen,
+             int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen),
+             void *ctx, sf_error *err)
+{
+    uint8_t succ[512];
+    if (plen > sizeof succ)
+        return sf_error_set(err, SF_EINVAL, "lmdb: scan prefix too long");
+    /* Start below whichever comes first: the bound given, or the first key
+     * past the prefix (keys between the two are not the prefix's). */
+    MDB_val bound = {prefix_successor(prefix, plen, succ), succ};
+    if (blen > 0) {
+        size_t common = blen < bound.mv_size ? blen : bound.mv_size;
+        int cmp = memcmp(before, succ, common);
+        if (bound.mv_size == 0 || cmp < 0 || (cmp == 0 && blen < bound.mv_size))
+            bound = (MDB_val){blen, (void *)before};
+    }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi, &c);
+    if (rc)
+        return fail(err, rc, "cursor");
+    MDB_val k = bound, v;
+    /* Stand on the first key >= the bound, then step back; when there is
+     * none, every key is below the bound and the last one comes first. */
+    rc = bound.mv_size ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+    rc = rc == 0 ? mdb_cursor_get(c, &k, &v, MDB_PREV) : mdb_cursor_get(c, &k, &v, MDB_LAST);
+    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+        if (fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? fail(err, rc, "scan") : 0;
+}
+
 static int lm_commit(sf_store_txn *t, sf_error *err)
 {
     int rc = mdb_txn_commit(t->txn);
@@ -155,6 +204,7 @@ const sf_store_ops sf_store_lmdb_ops = {
     .put = lm_put,
     .get = lm_get,
     .scan = lm_scan,
+    .scan_back = lm_scan_back,
     .commit = lm_commit,
     .abort = lm_abort,
     .close = lm_close,

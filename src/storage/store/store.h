@@ -34,6 +34,13 @@ typedef struct sf_store_ops {
     int (*scan)(sf_store_txn *t, const void *prefix, size_t plen, const void *from, size_t flen,
                 int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen),
                 void *ctx, sf_error *err);
+    /* The same, newest first: each key that starts with prefix and sorts
+     * before `before` (every such key when blen is 0), in descending order. */
+    int (*scan_back)(sf_store_txn *t, const void *prefix, size_t plen, const void *before,
+                     size_t blen,
+                     int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+                               size_t vlen),
+                     void *ctx, sf_error *err);
     int (*commit)(sf_store_txn *t, sf_error *err); /* ends the transaction */
     void (*abort)(sf_store_txn *t);                /* ends the transaction */
     void (*close)(sf_store *s);

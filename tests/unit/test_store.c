@@ -1,0 +1,137 @@
+/*
+ * test_store.c - store.h over the lmdb adapter: a transaction's puts seen
+ * inside it and after commit, not after abort; get of absent keys; prefix
+ * scans forwards from a key and backwards before a key, at the edges (an
+ * empty store, a prefix of 0xff bytes, a bound below or above every key).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "storage/store/store.h"
+#include "support.h"
+
+typedef struct seen {
+    char keys[16][8];
+    int n;
+    int stop_after;
+} seen;
+
+static int note(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    (void)val, (void)vlen;
+    seen *s = ctx;
+    memcpy(s->keys[s->n], key, klen < 7 ? klen : 7);
+    s->keys[s->n][klen < 7 ? klen : 7] = '\0';
+    s->n++;
+    return s->stop_after && s->n == s->stop_after;
+}
+
+static sf_store *open_store(char dir[UT_PATH_MAX])
+{
+    ut_tmpdir(dir);
+    sf_store *s;
+    sf_error err = {0};
+    assert_int_equal(sf_store_open(dir, false, &s, &err), 0);
+    return s;
+}
+
+static void put_all(sf_store *s, const char *const *keys, size_t n)
+{
+    sf_store_txn *t;
+    sf_error err = {0};
+    assert_int_equal(s->ops->begin(s, true, &t, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(s->ops->put(t, keys[i], strlen(keys[i]), "v", 1, &err), 0);
+    assert_int_equal(s->ops->commit(t, &err), 0);
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    sf_store *s = open_store(dir);
+    sf_store_txn *t;
+    sf_error err = {0};
+    const void *v;
+    size_t n;
+    assert_int_equal(s->ops->begin(s, true, &t, &err), 0);
+    assert_int_equal(s->ops->put(t, "k", 1, "one", 3, &err), 0);
+    assert_int_equal(s->ops->get(t, "k", 1, &v, &n, &err), 0); /* its own put */
+    assert_memory_equal(v, "one", 3);
+    s->ops->abort(t);
+    assert_int_equal(s->ops->begin(s, false, &t, &err), 0);
+    assert_int_equal(s->ops->get(t, "k", 1, &v, &n, &err), SF_ENOENT);
+    s->ops->abort(t);
+    const char *keys[] = {"k"};
+    put_all(s, keys, 1);
+    assert_int_equal(s->ops->begin(s, false, &t, &err), 0);
+    assert_int_equal(s->ops->get(t, "k", 1, &v, &n, &err), 0);
+    s->ops->abort(t);
+    sf_store_close(s);
+    ut_tmpdir_remove(dir);
+}
+
+static void test_scans(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    sf_store *s = open_store(dir);
+    sf_store_txn *t;
+    sf_error err = {0};
+    assert_int_equal(s->ops->begin(s, false, &t, &err), 0);
+    seen e = {0};
+    assert_int_equal(s->ops->scan_back(t, "a", 1, NULL, 0, note, &e, &err), 0);
+    assert_int_equal(e.n, 0); /* an empty store */
+    s->ops->abort(t);
+    const char *keys[] = {"a1",
+                          "a2",
+                          "a3",
+                          "b1",
+                          "\xff\xff"
+                          "1",
+                          "\xff\xff"
+                          "2",
+                          "c"};
+    put_all(s, keys, 7);
+    assert_int_equal(s->ops->begin(s, false, &t, &err), 0);
+    seen f = {0}, b = {0}, bb = {0}, ff = {0}, low = {0}, high = {0}, stop = {.stop_after = 1};
+    assert_int_equal(s->ops->scan(t, "a", 1, "a2", 2, note, &f, &err), 0);
+    assert_int_equal(f.n, 2);
+    assert_string_equal(f.keys[0], "a2");
+    assert_int_equal(s->ops->scan_back(t, "a", 1, NULL, 0, note, &b, &err), 0);
+    assert_int_equal(b.n, 3);
+    assert_string_equal(b.keys[0], "a3");
+    assert_string_equal(b.keys[2], "a1");
+    assert_int_equal(s->ops->scan_back(t, "a", 1, "a3", 2, note, &bb, &err), 0);
+    assert_int_equal(bb.n, 2); /* strictly before the bound */
+    assert_string_equal(bb.keys[0], "a2");
+    assert_int_equal(s->ops->scan_back(t, "\xff\xff", 2, NULL, 0, note, &ff, &err), 0);
+    assert_int_equal(ff.n, 2);
+    assert_string_equal(ff.keys[0], "\xff\xff"
+                                    "2");
+    assert_int_equal(s->ops->scan_back(t, "a", 1, "a0", 2, note, &low, &err), 0);
+    assert_int_equal(low.n, 0);
+    assert_int_equal(s->ops->scan_back(t, "b", 1, "zz", 2, note, &high, &err), 0);
+    assert_int_equal(high.n, 1);
+    assert_int_equal(s->ops->scan_back(t, "", 0, NULL, 0, note, &stop, &err), 0);
+    assert_int_equal(stop.n, 1); /* the callback stopped it */
+    assert_string_equal(stop.keys[0], "\xff\xff"
+                                      "2");
+    s->ops->abort(t);
+    sf_store_close(s);
+    ut_tmpdir_remove(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_scans),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
