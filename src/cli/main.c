@@ -22,6 +22,7 @@ static const sf_command *const commands[] = {
     &sf_cmd_log,
     &sf_cmd_serve,
     &sf_cmd_keys,
+    &sf_cmd_token,
     &sf_cmd_config,
     &sf_cmd_demo,
 };

@@ -76,6 +76,8 @@ const char *sf_strerror(int code)
         return "busy";
     case SF_EFAILED:
         return "failed earlier";
+    case SF_EPERM:
+        return "not permitted";
     default:
         return "unknown error";
     }

@@ -28,6 +28,7 @@ enum {
     SF_ECORRUPT = -9, /* stored data fails its checksum or structure */
     SF_EBUSY = -10,   /* held by another process (a lock) */
     SF_EFAILED = -11, /* the component failed earlier and refuses work until reopened */
+    SF_EPERM = -12,   /* credentials missing, forged, expired, or not allowed this */
 };
 
 #define SF_ERROR_MSG_MAX 512
