@@ -20,6 +20,11 @@
 #include "core/config.h"
 #include "core/logline.h"
 #include "gateway/gateway.h"
+#include "sinks/history.h"
+#include "sinks/service.h"
+#include "sinks/sink.h"
+#include "storage/store/store.h"
+#include "storage/warehouse/warehouse.h"
 
 sf_setting sf_serve_settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder (log, keys)", NULL, 0, 0},
@@ -43,6 +48,15 @@ sf_setting sf_serve_settings[] = {
     {"log-level", SF_SET_STRING, "info", 0, 0, "debug, info, warn or error", NULL, 0, 0},
     {"commit-delay", SF_SET_DURATION, "0ms", 0, 10000,
      "fault injection for tests: wait before each commit", NULL, 0, 0},
+    {"sinks", SF_SET_STRING, "archive,history,warehouse", 0, 0,
+     "sinks to run in this process: a list of archive, history, warehouse; or none", NULL, 0, 0},
+    {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
+    {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
+    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
+    {"archive-object-size", SF_SET_BYTES, "16M", 4096, 1LL << 32,
+     "write an archive object at this much NDJSON", NULL, 0, 0},
+    {"archive-max-wait", SF_SET_DURATION, "60s", 10, 86400000,
+     "write an archive object when its first record waited this long", NULL, 0, 0},
 };
 const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
 
@@ -63,6 +77,116 @@ static unsigned auto_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n >= 4 ? (unsigned)(n / 2) : 1;
+}
+
+/* What `serve` runs: the stream, the stores the read routes borrow, the
+ * sinks and their threads, and the gateway. */
+typedef struct stack {
+    sf_stream *stream;
+    sf_store *history;
+    sf_warehouse *warehouse; /* the read routes' own connection */
+    sf_sink *sinks[SF_SINKS];
+    size_t nsinks;
+    sf_sink_service *service;
+    sf_gateway *gateway;
+} stack;
+
+/* Parse --sinks into which[]: names from sf_sink_names, or "none". */
+static int parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err)
+{
+    memset(which, 0, SF_SINKS * sizeof which[0]);
+    if (strcmp(list, "none") == 0 || *list == '\0')
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < SF_SINKS; i++)
+            if (strlen(sf_sink_names[i]) == n && strncmp(p, sf_sink_names[i], n) == 0)
+                found = i;
+        if (found < 0)
+            return sf_error_set(err, SF_EUSAGE,
+                                "sinks: '%.*s' is not a sink (archive, history, warehouse, none)",
+                                (int)n, p);
+        which[found] = true;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+static int open_sinks(stack *st, const bool which[SF_SINKS], sf_error *err)
+{
+    sf_sink_places at = {str("data"), str("objects"), str("store"), str("warehouse")};
+    sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
+                             (unsigned)num("archive-max-wait")};
+    for (int i = 0; i < SF_SINKS; i++) {
+        if (!which[i])
+            continue;
+        sf_sink **slot = &st->sinks[st->nsinks];
+        /* One LMDB environment per process: the history sink writes through
+         * the store the read routes read. */
+        int rc = strcmp(sf_sink_names[i], "history") == 0
+                     ? sf_history_sink_new(st->history, slot, err)
+                     : sf_sink_open(sf_sink_names[i], &at, &aopts, false, slot, err);
+        if (rc < 0)
+            return rc;
+        st->nsinks++;
+    }
+    return sf_sink_service_start(st->stream, st->sinks, st->nsinks, &st->service, err);
+}
+
+static int open_stack(stack *st, sf_error *err)
+{
+    bool which[SF_SINKS];
+    int rc = parse_sinks(str("sinks"), which, err);
+    if (rc < 0)
+        return rc;
+    char where[4096];
+    sf_stream_location(str("data"), str("stream"), where, sizeof where);
+    sf_stream_opts opts = {.partitions = (uint32_t)num("partitions"),
+                           .segment_bytes = (uint64_t)num("segment-size"),
+                           .retention_bytes = (uint64_t)num("retention-size"),
+                           .retention_seconds = (uint64_t)(num("retention-age") / 1000),
+                           .queue_bytes = (size_t)num("max-queue"),
+                           .commit_delay_ms = (unsigned)num("commit-delay")};
+    sf_sink_places at = {str("data"), str("objects"), str("store"), str("warehouse")};
+    if ((rc = sf_stream_open(where, &opts, &st->stream, err)) < 0)
+        return rc;
+    sf_sink_location("history", &at, where, sizeof where);
+    if ((rc = sf_store_open(where, false, &st->history, err)) < 0)
+        return rc;
+    sf_sink_location("warehouse", &at, where, sizeof where);
+    if ((rc = sf_warehouse_open(where, &st->warehouse, err)) < 0)
+        return rc;
+    if ((rc = open_sinks(st, which, err)) < 0)
+        return rc;
+    sf_gateway_config cfg = {
+        .data_dir = str("data"),
+        .listen = str("listen"),
+        .max_body = (size_t)num("max-body"),
+        .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
+        .max_connections = (unsigned)num("max-connections"),
+        .dedup_window = (size_t)num("dedup-window"),
+        .timeout_s = (unsigned)(num("timeout") / 1000),
+        .stream = st->stream,
+        .history = st->history,
+        .warehouse = st->warehouse,
+        .more_metrics = sf_sink_service_metrics,
+        .more_metrics_ctx = st->service,
+    };
+    return sf_gateway_start(&cfg, &st->gateway, err);
+}
+
+/* Stop taking requests first, then the sinks (each flushes), then close
+ * what they borrowed. */
+static void close_stack(stack *st)
+{
+    sf_gateway_stop(st->gateway);
+    sf_sink_service_stop(st->service);
+    for (size_t i = 0; i < st->nsinks; i++)
+        sf_sink_close(st->sinks[i]);
+    sf_warehouse_close(st->warehouse);
+    sf_store_close(st->history);
+    sf_stream_close(st->stream); /* drains and flushes queued appends */
 }
 
 static int run_serve(int argc, char **argv)
@@ -98,37 +222,23 @@ static int run_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    sf_gateway_config cfg = {
-        .data_dir = str("data"),
-        .listen = str("listen"),
-        .stream = *str("stream") ? str("stream") : NULL,
-        .partitions = (uint32_t)num("partitions"),
-        .max_body = (size_t)num("max-body"),
-        .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
-        .max_connections = (unsigned)num("max-connections"),
-        .dedup_window = (size_t)num("dedup-window"),
-        .timeout_s = (unsigned)(num("timeout") / 1000),
-        .max_queue = (size_t)num("max-queue"),
-        .segment_bytes = (uint64_t)num("segment-size"),
-        .retention_bytes = (uint64_t)num("retention-size"),
-        .retention_seconds = (uint64_t)(num("retention-age") / 1000),
-        .commit_delay_ms = (unsigned)num("commit-delay"),
-    };
-    sf_gateway *g;
-    if (sf_gateway_start(&cfg, &g, &err) < 0) {
+    stack st = {0};
+    if (open_stack(&st, &err) < 0) {
         char q[600];
         sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
         fprintf(stderr, "shopflow serve: %s\n", err.msg);
+        close_stack(&st);
         sf_config_free();
-        return SF_EXIT_FAIL;
+        return err.code == SF_EUSAGE ? SF_EXIT_USAGE : SF_EXIT_FAIL;
     }
     char qd[600];
-    sf_logf(SF_LOG_INFO, "server_started", "listen=%s port=%u data=%s pid=%ld", cfg.listen,
-            sf_gateway_port(g), sf_logq(cfg.data_dir, qd, sizeof qd), (long)getpid());
+    sf_logf(SF_LOG_INFO, "server_started", "listen=%s port=%u data=%s sinks=%s pid=%ld",
+            str("listen"), sf_gateway_port(st.gateway), sf_logq(str("data"), qd, sizeof qd),
+            str("sinks"), (long)getpid());
     int sig = 0;
     sigwait(&stop, &sig);
     sf_logf(SF_LOG_INFO, "server_stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
-    sf_gateway_stop(g);
+    close_stack(&st);
     sf_logf(SF_LOG_INFO, "server_stopped", NULL);
     sf_config_free();
     return SF_EXIT_OK;
@@ -136,7 +246,7 @@ static int run_serve(int argc, char **argv)
 
 const sf_command sf_cmd_serve = {
     "serve",
-    "run the HTTP gateway: ingest into the stream log",
+    "run the HTTP gateway (ingest, history, BI) and the sinks",
     "usage: shopflow serve [--data DIR] [--listen HOST:PORT] [--config FILE] [options]\n"
     "\n"
     "Serves POST /v1/transactions (JSON object or array, NDJSON, or CSV with a header; key\n"

@@ -10,6 +10,10 @@
  *
  * Routes (docs/api.md):
  *   POST /v1/transactions   ingest (key role ingest or admin)
+ *   GET  /v1/invoices/{no}, /v1/customers/{id}/invoices[/{no}]
+ *                           purchase history (analyst or admin key, or the
+ *                           customer's own token)
+ *   GET  /v1/bi/{question}  BI answers from the warehouse (analyst or admin)
  *   GET  /healthz           the process is up
  *   GET  /readyz            the stream accepts writes
  *   GET  /metrics           Prometheus text
@@ -21,35 +25,42 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "stream/stream.h"
+
+struct sf_buf;
+struct sf_store;
+struct sf_warehouse;
 
 typedef struct sf_gateway_config {
-    const char *data_dir; /* keys, and the log unless stream says otherwise */
+    const char *data_dir; /* keys and the token secret */
     const char *listen;   /* "HOST:PORT"; port 0 picks a free one */
-    const char *stream;   /* stream location; NULL = DATA_DIR/log */
-    uint32_t partitions;  /* when the log is created */
     size_t max_body;      /* bytes; larger requests get 413 */
     unsigned threads;     /* HTTP worker threads */
     unsigned max_connections;
-    size_t dedup_window;        /* event ids remembered */
-    unsigned timeout_s;         /* idle connection timeout */
-    size_t max_queue;           /* bytes of appends waiting for the disk before 429 */
-    uint64_t segment_bytes;     /* log segment size; 0 = default */
-    uint64_t retention_bytes;   /* per partition; 0 = keep all */
-    uint64_t retention_seconds; /* 0 = keep all */
-    unsigned commit_delay_ms;   /* fault injection: a slow disk (tests) */
+    size_t dedup_window; /* event ids remembered */
+    unsigned timeout_s;  /* idle connection timeout */
+    /* Borrowed; they must outlive the gateway. The stream is required;
+     * without a history store (warehouse) those routes answer 503. */
+    sf_stream *stream;
+    struct sf_store *history;
+    struct sf_warehouse *warehouse;
+    /* More Prometheus text for /metrics (the sinks'), or NULL. */
+    void (*more_metrics)(void *ctx, struct sf_buf *out);
+    void *more_metrics_ctx;
 } sf_gateway_config;
 
 typedef struct sf_gateway sf_gateway;
 
-/* Open the stream and the key store, rebuild the event-id window, start
- * listening. Stop with sf_gateway_stop. */
+/* Open the key store and the token secret, rebuild the event-id window
+ * from the stream, start listening. Stop with sf_gateway_stop. */
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err);
 
 /* The port actually listened on. */
 uint16_t sf_gateway_port(const sf_gateway *g);
 
 /* Stop accepting, finish requests in flight (their appends complete and
- * are answered), flush the stream, free everything. */
+ * are answered), free everything the gateway owns (not the borrowed
+ * stream, store and warehouse: close those after this). */
 void sf_gateway_stop(sf_gateway *g);
 
 #endif

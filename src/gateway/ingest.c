@@ -120,14 +120,6 @@ static int format_of(const char *ctype, sf_format *f)
     return -1;
 }
 
-static int reject(request *r, unsigned status, const char *code, const char *msg)
-{
-    r->reject_status = status;
-    r->reject_code = code;
-    snprintf(r->reject_msg, sizeof r->reject_msg, "%s", msg);
-    return 0;
-}
-
 /* The checks made before any body is read. Returns 1 to decode the body,
  * 0 when the request is refused (r->reject_*; the body is then drained). */
 static int admit(request *r, const char *method)
@@ -135,29 +127,27 @@ static int admit(request *r, const char *method)
     sf_gateway *g = r->g;
     struct MHD_Connection *c = r->conn;
     if (strcmp(method, "POST") != 0)
-        return reject(r, 405, "method_not_allowed", "use POST");
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    sf_role role = SF_ROLE_NONE;
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-        role = sf_keys_verify(g->keys, auth + 7, strlen(auth + 7));
-    if (role == SF_ROLE_NONE)
-        return reject(r, 401, "unauthorized",
-                      auth ? "the key is not valid" : "send Authorization: Bearer KEY");
-    if (role != SF_ROLE_INGEST && role != SF_ROLE_ADMIN)
-        return reject(r, 403, "forbidden", "this key's role may not ingest");
+        return sf_reject(r, 405, "method_not_allowed", "use POST");
+    principal who;
+    if (sf_auth(r, &who) < 0)
+        return 0;
+    if (who.role != SF_ROLE_INGEST && who.role != SF_ROLE_ADMIN)
+        return sf_reject(r, 403, "forbidden",
+                         who.role == SF_ROLE_NONE ? "a customer token may not ingest"
+                                                  : "this key's role may not ingest");
     sf_format f;
     if (format_of(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), &f) < 0)
-        return reject(r, 415, "unsupported_media_type",
-                      "send application/json, application/x-ndjson or text/csv");
+        return sf_reject(r, 415, "unsupported_media_type",
+                         "send application/json, application/x-ndjson or text/csv");
     if (atomic_load(&g->stopping))
-        return reject(r, 503, "stopping", "the server is stopping");
+        return sf_reject(r, 503, "stopping", "the server is stopping");
     packed *p = calloc(1, sizeof *p);
     sf_decode_opts opts = {.format = f};
     sf_decode_sink sink = {on_record, on_error, r};
     sf_error err = {0};
     r->packed = p;
     if (!p || sf_decoder_new(&opts, &sink, &r->dec, &err) < 0)
-        return reject(r, 500, "internal", "out of memory");
+        return sf_reject(r, 500, "internal", "out of memory");
     return 1;
 }
 

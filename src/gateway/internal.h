@@ -13,6 +13,7 @@
 #include "gateway/dedup.h"
 #include "gateway/gateway.h"
 #include "gateway/keys.h"
+#include "gateway/token.h"
 #include "stream/stream.h"
 
 typedef enum route {
@@ -20,9 +21,19 @@ typedef enum route {
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
+    ROUTE_INVOICE,           /* /v1/invoices/{no} */
+    ROUTE_CUSTOMER_INVOICES, /* /v1/customers/{id}/invoices */
+    ROUTE_CUSTOMER_INVOICE,  /* /v1/customers/{id}/invoices/{no} */
+    ROUTE_BI,                /* /v1/bi/{question} */
     ROUTE_OTHER,
     ROUTE_COUNT
 } route;
+
+/* Who is asking: a key's role, or a customer token's customer. */
+typedef struct principal {
+    sf_role role;     /* SF_ROLE_NONE for a customer token */
+    int32_t customer; /* the token's customer; SF_NO_CUSTOMER for a key */
+} principal;
 
 /* Status codes counted in metrics, by index. */
 #define STATUS_CODES 13
@@ -49,6 +60,7 @@ struct sf_gateway {
     uint16_t port;
     _Atomic bool stopping;
     _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
+    unsigned char token_secret[SF_TOKEN_SECRET_LEN];
     struct MHD_Response *healthz; /* built once, queued for every /healthz */
 };
 
@@ -57,6 +69,9 @@ typedef struct request {
     sf_gateway *g;
     struct MHD_Connection *conn;
     route route;
+    /* The route's path parameters (read.c), NUL-terminated. */
+    char customer_text[16];
+    char item[40]; /* invoice number or BI question */
     double started;
     bool answered; /* a response was queued */
     unsigned status;
@@ -87,6 +102,9 @@ typedef struct request {
 enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
                            size_t len, const char *extra_name, const char *extra_value);
 
+/* Queue a 405 with an Allow header. */
+enum MHD_Result sf_respond_not_allowed(request *r, const char *allow);
+
 /* Queue {"error":{"code":..,"message":..}} with status. */
 enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
                                  const char *retry_after);
@@ -99,6 +117,20 @@ void sf_ingest_free(request *r);
 /* On the first call: true when the request was answered already (a body
  * announced over the limit by a client that can take an early answer). */
 bool sf_ingest_refuse_early(request *r);
+
+/* Refuse r with status, once its body (if any) has been read: fills the
+ * reject fields. Returns 0. */
+int sf_reject(request *r, unsigned status, const char *code, const char *msg);
+
+/* Who sent r (auth.c). 0 and *p, or -1 after filling r's reject fields
+ * with a 401 that says why. */
+int sf_auth(request *r, principal *p);
+
+/* The read routes' handler (read.c): history and BI. */
+enum MHD_Result sf_read_route(request *r, const char *method);
+
+/* Match url to a route, filling r's path parameters (read.c). */
+route sf_match_route(request *r, const char *url);
 
 /* metrics.c */
 void sf_metrics_count(sf_gateway *g, route rt, unsigned status);

@@ -9,14 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "gateway/internal.h"
 
 const unsigned sf_status_codes[STATUS_CODES] = {200, 400, 401, 403, 404, 405, 408,
                                                 413, 415, 429, 500, 503, 0};
 const double sf_latency_bounds[LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                        0.05,   0.1,   0.25,   0.5,   1.0};
-static const char *const route_names[ROUTE_COUNT] = {"/v1/transactions", "/healthz", "/readyz",
-                                                     "/metrics", "other"};
+static const char *const route_names[ROUTE_COUNT] = {
+    "/v1/transactions",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/invoices/{invoice_no}",
+    "/v1/customers/{id}/invoices",
+    "/v1/customers/{id}/invoices/{invoice_no}",
+    "/v1/bi/{question}",
+    "other",
+};
 
 void sf_metrics_count(sf_gateway *g, route rt, unsigned status)
 {
@@ -35,43 +45,10 @@ void sf_metrics_ingest_latency(sf_gateway *g, double seconds)
     atomic_fetch_add(&g->m.ingest_latency_us_sum, (uint64_t)(seconds * 1e6));
 }
 
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
+static void render_http(sf_gateway *g, sf_buf *t)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n;
-        char *b = realloc(t->buf, cap);
-        if (!b) {
-            t->failed = true;
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
-}
-
-static void render_http(sf_gateway *g, text *t)
-{
-    put(t, "# HELP shopflow_http_requests_total HTTP requests answered, by route and status.\n"
+    sf_buf_printf(
+        t, "# HELP shopflow_http_requests_total HTTP requests answered, by route and status.\n"
            "# TYPE shopflow_http_requests_total counter\n");
     for (int rt = 0; rt < ROUTE_COUNT; rt++)
         for (int s = 0; s < STATUS_CODES; s++) {
@@ -79,29 +56,33 @@ static void render_http(sf_gateway *g, text *t)
             if (!v)
                 continue;
             if (sf_status_codes[s])
-                put(t, "shopflow_http_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
-                    route_names[rt], sf_status_codes[s], (unsigned long long)v);
+                sf_buf_printf(t, "shopflow_http_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
+                              route_names[rt], sf_status_codes[s], (unsigned long long)v);
             else /* the client went away before its answer */
-                put(t, "shopflow_http_requests_total{route=\"%s\",code=\"aborted\"} %llu\n",
-                    route_names[rt], (unsigned long long)v);
+                sf_buf_printf(t,
+                              "shopflow_http_requests_total{route=\"%s\",code=\"aborted\"} %llu\n",
+                              route_names[rt], (unsigned long long)v);
         }
-    put(t,
+    sf_buf_printf(
+        t,
         "# HELP shopflow_http_requests_in_flight Requests being handled.\n"
         "# TYPE shopflow_http_requests_in_flight gauge\nshopflow_http_requests_in_flight %llu\n",
         (unsigned long long)atomic_load(&g->m.in_flight));
-    put(t, "# HELP shopflow_ingest_duration_seconds Ingest request time, first byte to answer.\n"
+    sf_buf_printf(
+        t, "# HELP shopflow_ingest_duration_seconds Ingest request time, first byte to answer.\n"
            "# TYPE shopflow_ingest_duration_seconds histogram\n");
     uint64_t cum = 0;
     for (int b = 0; b < LATENCY_BUCKETS; b++) {
         cum += atomic_load(&g->m.ingest_latency[b]);
         if (b < LATENCY_BUCKETS - 1)
-            put(t, "shopflow_ingest_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                sf_latency_bounds[b], (unsigned long long)cum);
+            sf_buf_printf(t, "shopflow_ingest_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                          sf_latency_bounds[b], (unsigned long long)cum);
         else
-            put(t, "shopflow_ingest_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                (unsigned long long)cum);
+            sf_buf_printf(t, "shopflow_ingest_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                          (unsigned long long)cum);
     }
-    put(t,
+    sf_buf_printf(
+        t,
         "shopflow_ingest_duration_seconds_sum %.6f\nshopflow_ingest_duration_seconds_count %llu\n",
         (double)atomic_load(&g->m.ingest_latency_us_sum) / 1e6, (unsigned long long)cum);
     struct {
@@ -118,64 +99,61 @@ static void render_http(sf_gateway *g, text *t)
          atomic_load(&g->m.body_bytes)},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
-        put(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", c[i].name, c[i].help, c[i].name,
-            c[i].name, (unsigned long long)c[i].v);
+        sf_buf_printf(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", c[i].name, c[i].help,
+                      c[i].name, c[i].name, (unsigned long long)c[i].v);
 }
 
-static void render_stream(sf_gateway *g, text *t)
+static void render_stream(sf_gateway *g, sf_buf *t)
 {
     sf_stream_stats st;
     sf_stream_stats_get(g->stream, &st);
-    put(t,
-        "# HELP shopflow_log_appended_records_total Records made durable in the log.\n"
-        "# TYPE shopflow_log_appended_records_total counter\n"
-        "shopflow_log_appended_records_total %llu\n"
-        "# HELP shopflow_log_appended_bytes_total Bytes made durable in the log.\n"
-        "# TYPE shopflow_log_appended_bytes_total counter\n"
-        "shopflow_log_appended_bytes_total %llu\n"
-        "# HELP shopflow_log_group_commits_total Rounds of writes sharing fsyncs.\n"
-        "# TYPE shopflow_log_group_commits_total counter\n"
-        "shopflow_log_group_commits_total %llu\n"
-        "# HELP shopflow_log_appends_total Append calls, by result.\n"
-        "# TYPE shopflow_log_appends_total counter\n"
-        "shopflow_log_appends_total{result=\"ok\"} %llu\n"
-        "shopflow_log_appends_total{result=\"failed\"} %llu\n",
-        (unsigned long long)st.records, (unsigned long long)st.bytes, (unsigned long long)st.groups,
-        (unsigned long long)st.appends, (unsigned long long)st.failures);
+    sf_buf_printf(t,
+                  "# HELP shopflow_log_appended_records_total Records made durable in the log.\n"
+                  "# TYPE shopflow_log_appended_records_total counter\n"
+                  "shopflow_log_appended_records_total %llu\n"
+                  "# HELP shopflow_log_appended_bytes_total Bytes made durable in the log.\n"
+                  "# TYPE shopflow_log_appended_bytes_total counter\n"
+                  "shopflow_log_appended_bytes_total %llu\n"
+                  "# HELP shopflow_log_group_commits_total Rounds of writes sharing fsyncs.\n"
+                  "# TYPE shopflow_log_group_commits_total counter\n"
+                  "shopflow_log_group_commits_total %llu\n"
+                  "# HELP shopflow_log_appends_total Append calls, by result.\n"
+                  "# TYPE shopflow_log_appends_total counter\n"
+                  "shopflow_log_appends_total{result=\"ok\"} %llu\n"
+                  "shopflow_log_appends_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)st.records, (unsigned long long)st.bytes,
+                  (unsigned long long)st.groups, (unsigned long long)st.appends,
+                  (unsigned long long)st.failures);
     static const char *const le[] = {"0.0001", "0.00025", "0.0005", "0.001",
                                      "0.0025", "0.005",   "0.01",   "+Inf"};
-    put(t, "# HELP shopflow_log_fsync_seconds Time of each fdatasync.\n"
-           "# TYPE shopflow_log_fsync_seconds histogram\n");
+    sf_buf_printf(t, "# HELP shopflow_log_fsync_seconds Time of each fdatasync.\n"
+                     "# TYPE shopflow_log_fsync_seconds histogram\n");
     uint64_t cum = 0;
     for (int b = 0; b < 8; b++) {
         cum += st.fsync_le_us[b];
-        put(t, "shopflow_log_fsync_seconds_bucket{le=\"%s\"} %llu\n", le[b],
-            (unsigned long long)cum);
+        sf_buf_printf(t, "shopflow_log_fsync_seconds_bucket{le=\"%s\"} %llu\n", le[b],
+                      (unsigned long long)cum);
     }
-    put(t, "shopflow_log_fsync_seconds_sum %.6f\nshopflow_log_fsync_seconds_count %llu\n",
-        st.fsync_seconds, (unsigned long long)cum);
-    put(t, "# HELP shopflow_log_end_offset Next offset of each partition (records in it).\n"
-           "# TYPE shopflow_log_end_offset gauge\n");
+    sf_buf_printf(t, "shopflow_log_fsync_seconds_sum %.6f\nshopflow_log_fsync_seconds_count %llu\n",
+                  st.fsync_seconds, (unsigned long long)cum);
+    sf_buf_printf(t,
+                  "# HELP shopflow_log_end_offset Next offset of each partition (records in it).\n"
+                  "# TYPE shopflow_log_end_offset gauge\n");
     for (uint32_t p = 0; p < sf_stream_partitions(g->stream); p++) {
         sf_partition_info info;
         sf_error err = {0};
         if (sf_stream_info(g->stream, p, &info, &err) == 0)
-            put(t, "shopflow_log_end_offset{partition=\"%u\"} %llu\n", p,
-                (unsigned long long)info.end_offset);
+            sf_buf_printf(t, "shopflow_log_end_offset{partition=\"%u\"} %llu\n", p,
+                          (unsigned long long)info.end_offset);
     }
 }
 
 char *sf_metrics_render(sf_gateway *g, size_t *len)
 {
-    text t = {malloc(8192), 0, 8192, false};
-    if (!t.buf)
-        return NULL;
+    sf_buf t = SF_BUF_INIT;
     render_http(g, &t);
     render_stream(g, &t);
-    if (t.failed) {
-        free(t.buf);
-        return NULL;
-    }
-    *len = t.len;
-    return t.buf;
+    if (g->cfg.more_metrics)
+        g->cfg.more_metrics(g->cfg.more_metrics_ctx, &t);
+    return sf_buf_take(&t, len);
 }

@@ -52,17 +52,26 @@ enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, 
                       retry_after ? "Retry-After" : NULL, retry_after);
 }
 
-static route match_route(const char *url)
+enum MHD_Result sf_respond_not_allowed(request *r, const char *allow)
 {
-    if (strcmp(url, "/v1/transactions") == 0)
-        return ROUTE_INGEST;
-    if (strcmp(url, "/healthz") == 0)
-        return ROUTE_HEALTHZ;
-    if (strcmp(url, "/readyz") == 0)
-        return ROUTE_READYZ;
-    if (strcmp(url, "/metrics") == 0)
-        return ROUTE_METRICS;
-    return ROUTE_OTHER;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Allow", allow);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result rc = MHD_queue_response(r->conn, 405, resp);
+    MHD_destroy_response(resp);
+    r->answered = true;
+    r->status = 405;
+    return rc;
+}
+
+int sf_reject(request *r, unsigned status, const char *code, const char *msg)
+{
+    r->reject_status = status;
+    r->reject_code = code;
+    snprintf(r->reject_msg, sizeof r->reject_msg, "%s", msg);
+    return 0;
 }
 
 /* Ready: not stopping, and the stream has not given up on writing. */
@@ -81,16 +90,8 @@ static enum MHD_Result small_route(request *r, const char *method)
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (r->route == ROUTE_OTHER)
         return sf_respond_error(r, 404, "not_found", "no such route", NULL);
-    if (!get) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, "Allow", "GET, HEAD");
-        MHD_add_response_header(resp, "Content-Type", "application/json");
-        enum MHD_Result rc = MHD_queue_response(r->conn, 405, resp);
-        MHD_destroy_response(resp);
-        r->answered = true;
-        r->status = 405;
-        return rc;
-    }
+    if (!get)
+        return sf_respond_not_allowed(r, "GET, HEAD");
     switch (r->route) {
     case ROUTE_HEALTHZ:
         r->answered = true;
@@ -126,7 +127,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->g = g;
         r->conn = conn;
-        r->route = match_route(url);
+        r->route = sf_match_route(r, url);
         r->started = sf_monotonic();
         atomic_fetch_add(&g->m.in_flight, 1);
         *req_cls = r;
@@ -144,6 +145,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0; /* a body where none is expected: ignored */
         return MHD_YES;
     }
+    if (r->route >= ROUTE_INVOICE && r->route <= ROUTE_BI)
+        return sf_read_route(r, method);
     return small_route(r, method);
 }
 
@@ -229,17 +232,10 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, sf_error *er
 
 static int open_backends(sf_gateway *g, sf_error *err)
 {
-    char location[4096];
-    sf_stream_location(g->cfg.data_dir, g->cfg.stream, location, sizeof location);
-    sf_stream_opts opts = {.partitions = g->cfg.partitions,
-                           .segment_bytes = g->cfg.segment_bytes,
-                           .retention_bytes = g->cfg.retention_bytes,
-                           .retention_seconds = g->cfg.retention_seconds,
-                           .queue_bytes = g->cfg.max_queue,
-                           .commit_delay_ms = g->cfg.commit_delay_ms};
-    int rc = sf_stream_open(location, &opts, &g->stream, err);
+    g->stream = g->cfg.stream;
+    int rc = sf_keys_open(g->cfg.data_dir, &g->keys, err);
     if (rc == 0)
-        rc = sf_keys_open(g->cfg.data_dir, &g->keys, err);
+        rc = sf_token_secret(g->cfg.data_dir, g->token_secret, err);
     if (rc == 0)
         rc = sf_dedup_new(g->cfg.dedup_window, &g->dedup, err);
     if (rc == 0) {
@@ -317,7 +313,6 @@ void sf_gateway_stop(sf_gateway *g)
     }
     if (g->healthz)
         MHD_destroy_response(g->healthz);
-    sf_stream_close(g->stream); /* drains and flushes queued appends */
     sf_keys_close(g->keys);
     sf_dedup_free(g->dedup);
     free(g);

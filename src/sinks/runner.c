@@ -51,15 +51,17 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     uint32_t n = sf_stream_partitions(s);
     uint64_t *next = calloc(n, sizeof *next);
     sf_stream_batch b = {0};
-    sf_runner_stats local = {0};
+    sf_runner_stats local;
     if (!stats)
         stats = &local;
-    *stats = (sf_runner_stats){0};
+    atomic_store(&stats->applied, 0);
+    atomic_store(&stats->lag, 0);
     int rc = next ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
                   : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
         rc = sink->ops->resume(sink, next, n, err);
     uint64_t total = rc == 0 ? lag_of(s, next, n) : 0;
+    atomic_store(&stats->lag, total);
     while (rc == 0 && !(stop && *stop)) {
         uint64_t pass = 0;
         for (uint32_t p = 0; rc == 0 && p < n; p++) {
@@ -69,11 +71,12 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             else
                 pass += (uint64_t)got;
         }
-        stats->applied += pass;
+        uint64_t applied = atomic_fetch_add(&stats->applied, pass) + pass;
         if (progress)
-            sf_progress_update(progress, stats->applied, stats->applied, total);
+            sf_progress_update(progress, applied, applied, total);
         if (rc < 0)
             break;
+        atomic_store(&stats->lag, lag_of(s, next, n));
         if (pass > 0) {
             rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
             continue;
@@ -86,7 +89,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     }
     if (rc == 0 && stop && *stop)
         rc = sink->ops->flush(sink, true, err);
-    stats->lag = next ? lag_of(s, next, n) : 0;
+    atomic_store(&stats->lag, next ? lag_of(s, next, n) : 0);
     sf_stream_batch_free(&b);
     free(next);
     return rc;

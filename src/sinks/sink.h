@@ -13,6 +13,7 @@
 #define SF_SINK_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,9 +39,11 @@ struct sf_sink {
     void (*close_backend)(void *backend);
 };
 
+/* Atomic, so another thread (the /metrics of `serve`) may read them while
+ * the runner writes them. */
 typedef struct sf_runner_stats {
-    uint64_t applied; /* records handed to the sink by this run */
-    uint64_t lag;     /* records behind the stream's end at the last look */
+    _Atomic uint64_t applied; /* records handed to the sink by this run */
+    _Atomic uint64_t lag;     /* records behind the stream's end at the last look */
 } sf_runner_stats;
 
 struct sf_progress;

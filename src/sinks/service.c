@@ -1,0 +1,177 @@
+/*
+ * service.c - sinks in threads of a long-lived process (see service.h).
+ *
+ * The apply rate shown in /metrics is measured between scrapes (at least a
+ * second apart), so it needs no timer thread: Prometheus's own rate() over
+ * shopflow_sink_applied_records_total says the same thing over any window.
+ */
+#include "sinks/service.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/logline.h"
+#include "core/progress.h"
+
+typedef struct worker {
+    sf_sink_service *svc;
+    sf_sink *sink;
+    pthread_t thread;
+    bool started;
+    sf_runner_stats stats;    /* of the current run */
+    _Atomic uint64_t applied; /* by earlier runs of this process */
+    _Atomic uint64_t errors;
+    pthread_mutex_t lock; /* guards last_error and the rate sample */
+    char last_error[SF_ERROR_MSG_MAX];
+    double rate_at;        /* when rate was measured */
+    uint64_t rate_applied; /* applied then */
+    double rate;           /* records/s between the last two scrapes */
+} worker;
+
+struct sf_sink_service {
+    sf_stream *stream;
+    volatile sig_atomic_t stop;
+    worker *w;
+    size_t n;
+};
+
+/* Sleep up to ms, waking early when the service stops. */
+static void pause_ms(sf_sink_service *svc, unsigned ms)
+{
+    for (unsigned slept = 0; slept < ms && !svc->stop; slept += 50) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *run_worker(void *arg)
+{
+    worker *w = arg;
+    sf_sink_service *svc = w->svc;
+    unsigned backoff_ms = 1000;
+    while (!svc->stop) {
+        sf_error err = {0};
+        int rc = sf_runner_run(svc->stream, w->sink, false, &svc->stop, NULL, &w->stats, &err);
+        atomic_fetch_add(&w->applied, atomic_exchange(&w->stats.applied, 0));
+        if (rc == 0)
+            break; /* stopped */
+        atomic_fetch_add(&w->errors, 1);
+        pthread_mutex_lock(&w->lock);
+        snprintf(w->last_error, sizeof w->last_error, "%s", err.msg);
+        pthread_mutex_unlock(&w->lock);
+        char q[SF_ERROR_MSG_MAX + 64];
+        sf_logf(SF_LOG_ERROR, "sink_failed", "sink=%s retry_in_ms=%u msg=%s", w->sink->ops->name,
+                backoff_ms, sf_logq(err.msg, q, sizeof q));
+        pause_ms(svc, backoff_ms);
+        backoff_ms = backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
+    }
+    return NULL;
+}
+
+int sf_sink_service_start(sf_stream *stream, sf_sink **sinks, size_t n, sf_sink_service **out,
+                          sf_error *err)
+{
+    sf_sink_service *svc = calloc(1, sizeof *svc);
+    worker *w = calloc(n ? n : 1, sizeof *w);
+    if (!svc || !w) {
+        free(svc);
+        free(w);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    svc->stream = stream;
+    svc->w = w;
+    svc->n = n;
+    for (size_t i = 0; i < n; i++) {
+        w[i].svc = svc;
+        w[i].sink = sinks[i];
+        w[i].rate_at = sf_monotonic();
+        pthread_mutex_init(&w[i].lock, NULL);
+        if (pthread_create(&w[i].thread, NULL, run_worker, &w[i]) != 0) {
+            sf_sink_service_stop(svc);
+            return sf_error_set(err, SF_ENOMEM, "cannot start a thread for the %s sink",
+                                sinks[i]->ops->name);
+        }
+        w[i].started = true;
+        sf_logf(SF_LOG_INFO, "sink_started", "sink=%s", sinks[i]->ops->name);
+    }
+    *out = svc;
+    return 0;
+}
+
+static uint64_t applied_of(worker *w)
+{
+    return atomic_load(&w->applied) + atomic_load(&w->stats.applied);
+}
+
+uint64_t sf_sink_service_lag(sf_sink_service *svc)
+{
+    uint64_t lag = 0;
+    for (size_t i = 0; i < svc->n; i++)
+        lag += atomic_load(&svc->w[i].stats.lag);
+    return lag;
+}
+
+/* The apply rate, remeasured when the last sample is a second old. */
+static double rate_of(worker *w)
+{
+    double now = sf_monotonic();
+    uint64_t applied = applied_of(w);
+    pthread_mutex_lock(&w->lock);
+    if (now - w->rate_at >= 1.0) {
+        w->rate = (double)(applied - w->rate_applied) / (now - w->rate_at);
+        w->rate_at = now;
+        w->rate_applied = applied;
+    }
+    double r = w->rate;
+    pthread_mutex_unlock(&w->lock);
+    return r;
+}
+
+void sf_sink_service_metrics(void *service, sf_buf *out)
+{
+    sf_sink_service *svc = service;
+    static const struct {
+        const char *name, *type, *help;
+    } m[] = {
+        {"shopflow_sink_applied_records_total", "counter", "Records applied by each sink."},
+        {"shopflow_sink_lag_records", "gauge", "Records in the stream a sink has not applied."},
+        {"shopflow_sink_apply_rate", "gauge", "Records applied per second (between scrapes)."},
+        {"shopflow_sink_errors_total", "counter", "Failed runs of each sink (each is retried)."},
+    };
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
+        sf_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m[k].name, m[k].help, m[k].name,
+                      m[k].type);
+        for (size_t i = 0; i < svc->n; i++) {
+            worker *w = &svc->w[i];
+            sf_buf_printf(out, "%s{sink=\"%s\"} ", m[k].name, w->sink->ops->name);
+            if (k == 0)
+                sf_buf_printf(out, "%llu\n", (unsigned long long)applied_of(w));
+            else if (k == 1)
+                sf_buf_printf(out, "%llu\n", (unsigned long long)atomic_load(&w->stats.lag));
+            else if (k == 2)
+                sf_buf_printf(out, "%.1f\n", rate_of(w));
+            else
+                sf_buf_printf(out, "%llu\n", (unsigned long long)atomic_load(&w->errors));
+        }
+    }
+}
+
+void sf_sink_service_stop(sf_sink_service *svc)
+{
+    if (!svc)
+        return;
+    svc->stop = 1;
+    for (size_t i = 0; i < svc->n; i++) {
+        if (svc->w[i].started) {
+            pthread_join(svc->w[i].thread, NULL);
+            sf_logf(SF_LOG_INFO, "sink_stopped", "sink=%s applied=%llu", svc->w[i].sink->ops->name,
+                    (unsigned long long)applied_of(&svc->w[i]));
+        }
+        pthread_mutex_destroy(&svc->w[i].lock);
+    }
+    free(svc->w);
+    free(svc);
+}

@@ -1,0 +1,37 @@
+/*
+ * service.h - sinks run inside a long-lived process (`shopflow serve`): one
+ * thread per sink, each following the stream's end with the shared runner,
+ * and their figures as Prometheus text for /metrics.
+ *
+ * A sink that fails (a full disk, a locked database) does not stop the
+ * process: its thread logs the error, waits (1 s, doubling to 30 s) and
+ * runs again from the sink's durable position, which is exactly where its
+ * effects end, so nothing is lost or applied twice. Its error count and
+ * last error show in /metrics.
+ */
+#ifndef SF_SINK_SERVICE_H
+#define SF_SINK_SERVICE_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "sinks/sink.h"
+
+typedef struct sf_sink_service sf_sink_service;
+
+/* Start a thread for each of sinks[0..n) over stream (both borrowed: they
+ * must outlive the service). */
+int sf_sink_service_start(sf_stream *stream, sf_sink **sinks, size_t n, sf_sink_service **out,
+                          sf_error *err);
+
+/* Append the sinks' metrics (applied records, lag, apply rate, errors). */
+void sf_sink_service_metrics(void *service, sf_buf *out);
+
+/* The sum of the sinks' lags (records behind the stream's end). */
+uint64_t sf_sink_service_lag(sf_sink_service *svc);
+
+/* Stop the threads (each flushes what it holds first) and free the
+ * service. NULL is fine. */
+void sf_sink_service_stop(sf_sink_service *svc);
+
+#endif
