@@ -19,12 +19,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/logline.h"
-#include "gateway/gateway.h"
-#include "sinks/history.h"
-#include "sinks/service.h"
-#include "sinks/sink.h"
-#include "storage/store/store.h"
-#include "storage/warehouse/warehouse.h"
+#include "cli/stack.h"
 
 sf_setting sf_serve_settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder (log, keys)", NULL, 0, 0},
@@ -79,114 +74,28 @@ static unsigned auto_threads(void)
     return n >= 4 ? (unsigned)(n / 2) : 1;
 }
 
-/* What `serve` runs: the stream, the stores the read routes borrow, the
- * sinks and their threads, and the gateway. */
-typedef struct stack {
-    sf_stream *stream;
-    sf_store *history;
-    sf_warehouse *warehouse; /* the read routes' own connection */
-    sf_sink *sinks[SF_SINKS];
-    size_t nsinks;
-    sf_sink_service *service;
-    sf_gateway *gateway;
-} stack;
-
-/* Parse --sinks into which[]: names from sf_sink_names, or "none". */
-static int parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err)
+static int open_stack(sf_stack *st, sf_error *err)
 {
-    memset(which, 0, SF_SINKS * sizeof which[0]);
-    if (strcmp(list, "none") == 0 || *list == '\0')
-        return 0;
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        int found = -1;
-        for (int i = 0; i < SF_SINKS; i++)
-            if (strlen(sf_sink_names[i]) == n && strncmp(p, sf_sink_names[i], n) == 0)
-                found = i;
-        if (found < 0)
-            return sf_error_set(err, SF_EUSAGE,
-                                "sinks: '%.*s' is not a sink (archive, history, warehouse, none)",
-                                (int)n, p);
-        which[found] = true;
-        p += n + (p[n] == ',');
-    }
-    return 0;
-}
-
-static int open_sinks(stack *st, const bool which[SF_SINKS], sf_error *err)
-{
-    sf_sink_places at = {str("data"), str("objects"), str("store"), str("warehouse")};
-    sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
-                             (unsigned)num("archive-max-wait")};
-    for (int i = 0; i < SF_SINKS; i++) {
-        if (!which[i])
-            continue;
-        sf_sink **slot = &st->sinks[st->nsinks];
-        /* One LMDB environment per process: the history sink writes through
-         * the store the read routes read. */
-        int rc = strcmp(sf_sink_names[i], "history") == 0
-                     ? sf_history_sink_new(st->history, slot, err)
-                     : sf_sink_open(sf_sink_names[i], &at, &aopts, false, slot, err);
-        if (rc < 0)
-            return rc;
-        st->nsinks++;
-    }
-    return sf_sink_service_start(st->stream, st->sinks, st->nsinks, &st->service, err);
-}
-
-static int open_stack(stack *st, sf_error *err)
-{
-    bool which[SF_SINKS];
-    int rc = parse_sinks(str("sinks"), which, err);
-    if (rc < 0)
-        return rc;
-    char where[4096];
-    sf_stream_location(str("data"), str("stream"), where, sizeof where);
-    sf_stream_opts opts = {.partitions = (uint32_t)num("partitions"),
-                           .segment_bytes = (uint64_t)num("segment-size"),
-                           .retention_bytes = (uint64_t)num("retention-size"),
-                           .retention_seconds = (uint64_t)(num("retention-age") / 1000),
-                           .queue_bytes = (size_t)num("max-queue"),
-                           .commit_delay_ms = (unsigned)num("commit-delay")};
-    sf_sink_places at = {str("data"), str("objects"), str("store"), str("warehouse")};
-    if ((rc = sf_stream_open(where, &opts, &st->stream, err)) < 0)
-        return rc;
-    sf_sink_location("history", &at, where, sizeof where);
-    if ((rc = sf_store_open(where, false, &st->history, err)) < 0)
-        return rc;
-    sf_sink_location("warehouse", &at, where, sizeof where);
-    if ((rc = sf_warehouse_open(where, &st->warehouse, err)) < 0)
-        return rc;
-    if ((rc = open_sinks(st, which, err)) < 0)
-        return rc;
-    sf_gateway_config cfg = {
-        .data_dir = str("data"),
-        .listen = str("listen"),
-        .max_body = (size_t)num("max-body"),
-        .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
-        .max_connections = (unsigned)num("max-connections"),
-        .dedup_window = (size_t)num("dedup-window"),
-        .timeout_s = (unsigned)(num("timeout") / 1000),
-        .stream = st->stream,
-        .history = st->history,
-        .warehouse = st->warehouse,
-        .more_metrics = sf_sink_service_metrics,
-        .more_metrics_ctx = st->service,
+    sf_stack_config cfg = {
+        .gateway = {.data_dir = str("data"),
+                    .listen = str("listen"),
+                    .max_body = (size_t)num("max-body"),
+                    .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
+                    .max_connections = (unsigned)num("max-connections"),
+                    .dedup_window = (size_t)num("dedup-window"),
+                    .timeout_s = (unsigned)(num("timeout") / 1000)},
+        .stream = str("stream"),
+        .stream_opts = {.partitions = (uint32_t)num("partitions"),
+                        .segment_bytes = (uint64_t)num("segment-size"),
+                        .retention_bytes = (uint64_t)num("retention-size"),
+                        .retention_seconds = (uint64_t)(num("retention-age") / 1000),
+                        .queue_bytes = (size_t)num("max-queue"),
+                        .commit_delay_ms = (unsigned)num("commit-delay")},
+        .places = {str("data"), str("objects"), str("store"), str("warehouse")},
+        .archive = {(uint64_t)num("archive-object-size"), (unsigned)num("archive-max-wait")},
     };
-    return sf_gateway_start(&cfg, &st->gateway, err);
-}
-
-/* Stop taking requests first, then the sinks (each flushes), then close
- * what they borrowed. */
-static void close_stack(stack *st)
-{
-    sf_gateway_stop(st->gateway);
-    sf_sink_service_stop(st->service);
-    for (size_t i = 0; i < st->nsinks; i++)
-        sf_sink_close(st->sinks[i]);
-    sf_warehouse_close(st->warehouse);
-    sf_store_close(st->history);
-    sf_stream_close(st->stream); /* drains and flushes queued appends */
+    int rc = sf_stack_parse_sinks(str("sinks"), cfg.sinks, err);
+    return rc < 0 ? rc : sf_stack_open(st, &cfg, err);
 }
 
 static int run_serve(int argc, char **argv)
@@ -222,12 +131,11 @@ static int run_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    stack st = {0};
+    sf_stack st;
     if (open_stack(&st, &err) < 0) {
         char q[600];
         sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
         fprintf(stderr, "shopflow serve: %s\n", err.msg);
-        close_stack(&st);
         sf_config_free();
         return err.code == SF_EUSAGE ? SF_EXIT_USAGE : SF_EXIT_FAIL;
     }
@@ -238,7 +146,7 @@ static int run_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&stop, &sig);
     sf_logf(SF_LOG_INFO, "server_stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
-    close_stack(&st);
+    sf_stack_close(&st);
     sf_logf(SF_LOG_INFO, "server_stopped", NULL);
     sf_config_free();
     return SF_EXIT_OK;
