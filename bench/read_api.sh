@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Read API benchmark: purchase-history routes (and BI routes, when the
+# warehouse answers them) of `shopflow serve` on loopback, loaded with the
+# whole bundled dataset; wrk (Debian's) on the same machine picks a random
+# customer, invoice or period per request. Beside each, the same question
+# asked of SQLite over the raw rows (sqlite3 .import of the CSV, no index).
+#   bench/read_api.sh [SHOPFLOW] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shopflow=${1:-build-bench/src/shopflow}
+secs=${2:-10}
+command -v wrk >/dev/null || { echo "bench/read_api.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
+tmp=$(mktemp -d)
+pid=
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+gzip -dc data/online_retail.csv.gz > "$tmp/all.csv"
+"$shopflow" import "$tmp/all.csv" --data "$tmp/data" > /dev/null
+"$shopflow" serve --data "$tmp/data" --listen 127.0.0.1:0 2>"$tmp/log" &
+pid=$!
+for _ in $(seq 100); do
+    port=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$tmp/log")
+    [[ -n "$port" ]] && break
+    sleep 0.05
+done
+url="http://127.0.0.1:$port"
+for _ in $(seq 600); do
+    lag=$(curl -s "$url/metrics" | awk '/^shopflow_sink_lag_records/ {s += $2} END {print s}')
+    applied=$(curl -s "$url/metrics" | awk '/^shopflow_sink_applied_records_total/ {s += $2} END {print s}')
+    [[ "$lag" == 0 && "$applied" -ge $((3 * 541909)) ]] && break
+    sleep 0.2
+done
+key=$("$shopflow" keys create --data "$tmp/data" --role analyst | tail -1)
+
+sqlite3 -batch "$tmp/raw.db" ".mode csv" ".import '$tmp/all.csv' t"
+sqlite3 -batch "$tmp/raw.db" "SELECT DISTINCT CAST(CAST(CustomerID AS REAL) AS INTEGER) FROM t
+                              WHERE CustomerID <> ''" | sed 's|.*|/v1/customers/&/invoices|' \
+    > "$tmp/customers"
+sqlite3 -batch "$tmp/raw.db" "SELECT DISTINCT InvoiceNo FROM t" | sed 's|^|/v1/invoices/|' \
+    > "$tmp/invoices"
+
+run() { # name paths-file
+    local out rps p50 p99 codes
+    out=$(PATHS_FILE=$2 KEY=$key wrk -t1 -c32 -d"${secs}s" --latency -s bench/wrk/paths.lua "$url")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    codes=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+    printf '%-26s %12s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" \
+        "${codes:+non-2xx: $codes}"
+}
+sqlite_time() { # name SQL: the same question of SQLite over the raw rows
+    local t0 t1
+    t0=$(date +%s.%N)
+    sqlite3 -batch "$tmp/raw.db" "$2" > /dev/null
+    t1=$(date +%s.%N)
+    printf '%-26s %8.1f ms (sqlite3, raw rows, one query)\n' "$1" "$(echo "($t1 - $t0) * 1000" | bc)"
+}
+
+echo "shopflow read API, ${secs}s per run, $(nproc) cores, wrk -t1 -c32"
+echo /healthz > "$tmp/healthz"
+run healthz "$tmp/healthz"
+run customer-overview "$tmp/customers"
+run invoice-details "$tmp/invoices"
+sqlite_time customer-overview "SELECT InvoiceNo, min(InvoiceDate), count(*), sum(Quantity),
+    sum(Quantity * UnitPrice) FROM t WHERE CustomerID = '14911.0' GROUP BY InvoiceNo
+    ORDER BY 2 DESC LIMIT 20"
+sqlite_time invoice-details "SELECT * FROM t WHERE InvoiceNo = '536365'"
