@@ -12,6 +12,14 @@
 #include "core/progress.h"
 #include "sinks/sink.h"
 
+static uint64_t sum_of(const uint64_t *next, uint32_t n)
+{
+    uint64_t sum = 0;
+    for (uint32_t p = 0; p < n; p++)
+        sum += next[p];
+    return sum;
+}
+
 static uint64_t lag_of(sf_stream *s, const uint64_t *next, uint32_t n)
 {
     uint64_t lag = 0;
@@ -56,12 +64,14 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         stats = &local;
     atomic_store(&stats->applied, 0);
     atomic_store(&stats->lag, 0);
+    atomic_store(&stats->position, 0);
     int rc = next ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
                   : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
         rc = sink->ops->resume(sink, next, n, err);
     uint64_t total = rc == 0 ? lag_of(s, next, n) : 0;
     atomic_store(&stats->lag, total);
+    atomic_store(&stats->position, rc == 0 ? sum_of(next, n) : 0);
     while (rc == 0 && !(stop && *stop)) {
         uint64_t pass = 0;
         for (uint32_t p = 0; rc == 0 && p < n; p++) {
@@ -77,6 +87,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         if (rc < 0)
             break;
         atomic_store(&stats->lag, lag_of(s, next, n));
+        atomic_store(&stats->position, sum_of(next, n));
         if (pass > 0) {
             rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
             continue;

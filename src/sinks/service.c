@@ -114,6 +114,16 @@ uint64_t sf_sink_service_lag(sf_sink_service *svc)
     return lag;
 }
 
+uint64_t sf_sink_service_position(sf_sink_service *svc)
+{
+    uint64_t least = UINT64_MAX;
+    for (size_t i = 0; i < svc->n; i++) {
+        uint64_t p = atomic_load(&svc->w[i].stats.position);
+        least = p < least ? p : least;
+    }
+    return svc->n ? least : 0;
+}
+
 /* The apply rate, remeasured when the last sample is a second old. */
 static double rate_of(worker *w)
 {

@@ -30,6 +30,11 @@ void sf_sink_service_metrics(void *service, sf_buf *out);
 /* The sum of the sinks' lags (records behind the stream's end). */
 uint64_t sf_sink_service_lag(sf_sink_service *svc);
 
+/* How far the slowest sink has got: the least of the sinks' positions (sum
+ * of next offsets over the partitions; 0 before a sink has resumed). A sink
+ * whose position reaches the stream's total end offset is caught up. */
+uint64_t sf_sink_service_position(sf_sink_service *svc);
+
 /* Stop the threads (each flushes what it holds first) and free the
  * service. NULL is fine. */
 void sf_sink_service_stop(sf_sink_service *svc);

@@ -42,8 +42,9 @@ struct sf_sink {
 /* Atomic, so another thread (the /metrics of `serve`) may read them while
  * the runner writes them. */
 typedef struct sf_runner_stats {
-    _Atomic uint64_t applied; /* records handed to the sink by this run */
-    _Atomic uint64_t lag;     /* records behind the stream's end at the last look */
+    _Atomic uint64_t applied;  /* records handed to the sink by this run */
+    _Atomic uint64_t lag;      /* records behind the stream's end at the last look */
+    _Atomic uint64_t position; /* sum of the partitions' next offsets (0 until resumed) */
 } sf_runner_stats;
 
 struct sf_progress;
