@@ -65,6 +65,7 @@ static const struct option options[] = {
     {"from-row", required_argument, NULL, 'F'},
     {"retries", required_argument, NULL, 'R'},
     {"timeout", required_argument, NULL, 't'},
+    {"linger", required_argument, NULL, 'L'},
     {"format", required_argument, NULL, 'f'},
     {"encoding", required_argument, NULL, 'e'},
     {"max-errors", required_argument, NULL, 'm'},
@@ -105,6 +106,8 @@ static int numeric_option(int c, const char *arg, sf_replay_opts *o, printer *p)
         return number(arg, 0, 1000, &v) < 0 ? -1 : (o->retries = (uint32_t)v, 0);
     case 't':
         return number(arg, 0.001, 86400, &o->timeout);
+    case 'L':
+        return number(arg, 0, 86400, &o->linger);
     case 'm':
         return number(arg, 0, 1e9, &v) < 0 ? -1 : (p->max = (long)v, 0);
     }
@@ -118,7 +121,7 @@ static int parse_args(int argc, char **argv, sf_replay_opts *o, printer *p)
     o->key = getenv("SHOPFLOW_KEY");
     *p = (printer){.max = 20};
     int c, paces = 0;
-    while ((c = getopt_long(argc, argv, "u:k:b:c:r:x:Ml:F:R:t:f:e:m:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:k:b:c:r:x:Ml:F:R:t:L:f:e:m:h", options, NULL)) != -1) {
         switch (c) {
         case 'u':
             o->url = optarg;
@@ -197,7 +200,8 @@ const sf_command sf_cmd_replay = {
     "stream a file's rows to a running server over HTTP, as a shop would",
     "usage: shopflow replay FILE [--url URL] --key KEY [--batch N] [--connections N]\n"
     "                       [--rate ROWS_PER_S | --speedup X | --max] [--limit N] [--from-row N]\n"
-    "                       [--retries N] [--timeout SECONDS] [--format auto|csv|json]\n"
+    "                       [--retries N] [--timeout SECONDS] [--linger SECONDS]\n"
+    "                       [--format auto|csv|json]\n"
     "                       [--encoding auto|utf-8|latin1] [--max-errors N]\n"
     "\n"
     "Reads FILE (CSV in either date style, or NDJSON; gzip or not) and posts its rows to\n"
@@ -208,7 +212,9 @@ const sf_command sf_cmd_replay = {
     "\n"
     "Pace: --max (default) as fast as the server takes them; --rate N rows per second;\n"
     "--speedup X keeps the shop's own rhythm, the gaps between invoice dates divided by X\n"
-    "(3600: one hour of trading per second).\n"
+    "(3600: one hour of trading per second). A paced run sends a batch when it is full or\n"
+    "when its rows would span more than --linger seconds (default 0.1), each row no earlier\n"
+    "than it is due.\n"
     "\n"
     "Each row carries the event id `shopflow import` gives it (the file's content hash and\n"
     "the row number), so a re-run, a retry, or a replay after an import of the same file\n"

@@ -65,7 +65,7 @@ typedef struct replay {
     sf_input *in;
     int fatal; /* the SF_E* that ends the run early, 0 if none */
     sf_error fatal_err;
-    char first_reject[SF_ERROR_MSG_MAX];
+    char first_reject[SF_ERROR_MSG_MAX + 512];
     bool stopped; /* on_progress asked to stop */
 } replay;
 

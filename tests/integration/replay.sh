@@ -106,6 +106,17 @@ replay "$tmp/all.csv" --key "$key" --limit 1100
 expect_summary 0 1050 50 0
 [[ $(records "$s") -eq 1400 ]] || fail "after the limits: $(records "$s") records"
 
+# Paced runs break batches by time (--linger, default 0.1 s), not only by size: the
+# first 3,000 rows span 8 h 40 min of trading, 0.87 s at --speedup 36000; at
+# --rate 2000, 1,000 rows take 0.5 s. Either way more requests than 500-row batches.
+replay "$tmp/all.csv" --key "$key" --limit 3000 --speedup 36000
+expect_summary 0 1900 1100 0
+[[ $(figure requests) -gt 6 ]] || fail "--speedup sent $(figure requests) requests"
+replay "$tmp/all.csv" --key "$key" --limit 1000 --rate 2000
+expect_summary 0 0 1000 0
+[[ $(figure requests) -gt 2 ]] || fail "--rate sent $(figure requests) requests"
+[[ $(records "$s") -eq 3300 ]] || fail "after the paced runs: $(records "$s") records"
+
 # A bad row: named by its line, not sent, the others delivered; exit 1.
 { head -3 "$tmp/300.csv"; echo '581587,22138,BAKING SET,three,2011-12-09 12:50:00,4.95,12680,France'
   sed -n 4,6p "$tmp/300.csv"; } > "$tmp/bad.csv"
