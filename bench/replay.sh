@@ -8,7 +8,8 @@
 #   1. the bundled file at --batch 500 (4 connections), then the same again
 #      (every row a duplicate: the server's dedup path);
 #   2. --batch 1 (one row per request, as the original Python client sent)
-#      over 4 and 16 connections, bounded by --limit (default 20,000 rows).
+#      over 4, 16 and 64 connections, bounded by --limit (default 20,000 rows);
+#   3. the bundled file at --batch 2000.
 # Prints replay's own summary figures (rows/s = rows answered / seconds) and
 # the client's peak RSS (/usr/bin/time). Results: docs/benchmarks.md.
 set -euo pipefail
@@ -62,3 +63,7 @@ serve 2
 run "--batch 1, 4 conns, --limit $limit" --batch 1 --connections 4 --limit "$limit"
 serve 3
 run "--batch 1, 16 conns, --limit $limit" --batch 1 --connections 16 --limit "$limit"
+serve 4
+run "--batch 1, 64 conns, --limit $limit" --batch 1 --connections 64 --limit "$limit"
+serve 5
+run "full file, --batch 2000, 4 conns" --batch 2000

@@ -28,8 +28,9 @@
 #include "core/progress.h"
 #include "replay/internal.h"
 
-#define RESPONSE_MAX (1u << 20) /* more of an answer than this is not kept */
-#define REPORT_EVERY 0.1        /* seconds between progress reports */
+#define RESPONSE_MAX  (1u << 20) /* more of an answer than this is not kept */
+#define REPORT_EVERY  0.1        /* seconds between progress reports */
+#define SERVICE_EVERY 0.001      /* seconds the network may wait while slots are free */
 
 typedef enum { SLOT_FREE, SLOT_WAITING, SLOT_RUNNING } slot_state;
 
@@ -61,6 +62,7 @@ typedef struct replay {
     sf_record rec; /* a row with its event id set */
     uint64_t end_row;
     double t0, last_report;
+    double last_perform; /* when the network was last driven */
     uint64_t rng;
     sf_input *in;
     int fatal; /* the SF_E* that ends the run early, 0 if none */
@@ -442,6 +444,7 @@ static void pump(replay *r, bool (*done)(const replay *r))
         start_due(r, now);
         int running;
         CURLMcode mc = curl_multi_perform(r->multi, &running);
+        r->last_perform = now;
         if (mc != CURLM_OK)
             set_fatal(r, SF_EIO, "libcurl: %s", curl_multi_strerror(mc));
         collect(r);
@@ -453,12 +456,16 @@ static void pump(replay *r, bool (*done)(const replay *r))
 }
 
 /* Hand the filled batch to a free slot, waiting for one. -1 when the run
- * is ending (then the batch is not sent). */
+ * is ending (then the batch is not sent). While slots are free the network
+ * is driven at most every SERVICE_EVERY: curl_multi_perform looks at every
+ * transfer (a poll(2) each), so calling it once per small batch would cost
+ * more than the request itself at --batch 1 and many connections. */
 static int submit(replay *r)
 {
     if (r->fill.n == 0)
         return 0;
-    pump(r, any_free);
+    if (!any_free(r) || sf_monotonic() - r->last_perform >= SERVICE_EVERY)
+        pump(r, any_free);
     if (r->fatal || r->stopped)
         return -1;
     for (uint32_t i = 0; i < r->nslots; i++) {
