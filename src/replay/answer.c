@@ -99,3 +99,56 @@ double sf_answer_retry_after(const char *header, size_t len)
         i++;
     return digits && i == len ? secs : -1;
 }
+
+typedef struct named {
+    const sf_batch *b;
+    uint32_t idx[SF_INVALID_MAX];
+    sf_answer_error e[SF_INVALID_MAX];
+    size_t n;
+    bool whole;
+} named;
+
+static int collect_named(void *ctx, const sf_answer_error *e)
+{
+    named *c = ctx;
+    if (e->fatal || e->index < 0 || (uint64_t)e->index >= c->b->n) {
+        c->whole = true;
+        return 1;
+    }
+    for (size_t k = 0; k < c->n; k++)
+        if (c->idx[k] == (uint32_t)e->index)
+            return 0; /* named twice: once is enough */
+    if (c->n == SF_INVALID_MAX)
+        return 1;
+    c->idx[c->n] = (uint32_t)e->index;
+    c->e[c->n++] = *e;
+    return 0;
+}
+
+uint32_t sf_batch_apply_invalid(sf_batch *b, const char *body, char message[SF_ERROR_MSG_MAX],
+                                bool *whole,
+                                void (*on_named)(void *ctx, uint64_t row, uint64_t line,
+                                                 const char *field, const char *reason),
+                                void *ctx)
+{
+    named *c = calloc(1, sizeof *c); /* ~70 KB: only on a 400 */
+    char code[64];
+    bool truncated;
+    if (!c) {
+        snprintf(message, SF_ERROR_MSG_MAX, "%s", "out of memory reading the answer");
+        *whole = true;
+        return 0;
+    }
+    c->b = b;
+    *whole =
+        sf_answer_error_parse(body ? body : "", code, message, &truncated, collect_named, c) < 0 ||
+        c->whole || c->n == 0;
+    uint32_t cut = 0;
+    if (!*whole) {
+        for (size_t k = 0; k < c->n; k++)
+            on_named(ctx, b->row[c->idx[k]], b->line[c->idx[k]], c->e[k].field, c->e[k].reason);
+        cut = sf_batch_drop(b, c->idx, c->n);
+    }
+    free(c);
+    return cut;
+}

@@ -94,6 +94,24 @@ int sf_answer_error_parse(const char *body, char code[64], char message[SF_ERROR
                           bool *truncated, int (*on_entry)(void *ctx, const sf_answer_error *e),
                           void *ctx);
 
+/*
+ * Apply a 400 answer (body, NUL-terminated) to the batch it answered. Each
+ * record the answer names by index is passed to on_named with its row and
+ * line in the file, and cut out of the batch, so what is left can be sent
+ * again (a 400 appended nothing). When the answer is about the body as a
+ * whole (a fatal entry, an index out of range, no entries, or not a
+ * shopflow answer), *whole is set, nothing is cut or named, and message
+ * says why: every row is then refused. At most SF_INVALID_MAX rows are cut
+ * at once; the others are named again when the rest is resent. Returns the
+ * number of rows cut.
+ */
+#define SF_INVALID_MAX 128
+uint32_t sf_batch_apply_invalid(sf_batch *b, const char *body, char message[SF_ERROR_MSG_MAX],
+                                bool *whole,
+                                void (*on_named)(void *ctx, uint64_t row, uint64_t line,
+                                                 const char *field, const char *reason),
+                                void *ctx);
+
 /* The seconds of a "Retry-After: N" header line (any case, trailing CRLF),
  * or -1 if the line is not one (or gives a date). */
 double sf_answer_retry_after(const char *header, size_t len);

@@ -237,29 +237,18 @@ static void retry(replay *r, slot *s, const char *why)
     s->state = SLOT_WAITING;
 }
 
-typedef struct invalid_ctx {
+typedef struct named_ctx {
     replay *r;
-    slot *s;
-    uint32_t *drop;
-    size_t n_drop;
-    bool whole; /* an error about the body as a whole */
-} invalid_ctx;
+    const char *path;
+} named_ctx;
 
-static int on_invalid(void *ctx, const sf_answer_error *e)
+static void on_named(void *ctx, uint64_t row, uint64_t line, const char *field, const char *reason)
 {
-    invalid_ctx *c = ctx;
-    const sf_batch *b = &c->s->b;
-    if (e->fatal || e->index < 0 || (uint64_t)e->index >= b->n) {
-        c->whole = true;
-        return 1;
-    }
-    uint32_t i = (uint32_t)e->index;
+    named_ctx *c = ctx;
     char msg[SF_ERROR_MSG_MAX + 128];
-    snprintf(msg, sizeof msg, "%s:%" PRIu64 ": %s%s%s (refused by the server)", c->r->path,
-             b->line[i], e->field, e->field[0] ? ": " : "", e->reason);
-    reject(c->r, b->row[i], b->line[i], true, msg);
-    c->drop[c->n_drop++] = i;
-    return 0;
+    snprintf(msg, sizeof msg, "%s:%" PRIu64 ": %s%s%s (refused by the server)", c->path, line,
+             field, field[0] ? ": " : "", reason);
+    reject(c->r, row, line, true, msg);
 }
 
 /* A 400: the rows it names are rejected, and the rest of the batch (which
@@ -267,15 +256,11 @@ static int on_invalid(void *ctx, const sf_answer_error *e)
  * them. An error about the whole body rejects every row. */
 static void invalid(replay *r, slot *s)
 {
-    uint32_t drop[128];
-    invalid_ctx c = {r, s, drop, 0, false};
-    char code[64], message[SF_ERROR_MSG_MAX];
-    bool truncated;
-    if (sf_answer_error_parse(s->resp, code, message, &truncated, on_invalid, &c) < 0 ||
-        c.n_drop == 0)
-        c.whole = true;
-    if (c.whole) {
-        sf_batch_drop(&s->b, drop, c.n_drop); /* those were reported already */
+    named_ctx c = {r, r->path};
+    char message[SF_ERROR_MSG_MAX];
+    bool whole;
+    sf_batch_apply_invalid(&s->b, s->resp, message, &whole, on_named, &c);
+    if (whole) {
         for (uint32_t i = 0; i < s->b.n; i++) {
             char msg[SF_ERROR_MSG_MAX + 128];
             snprintf(msg, sizeof msg, "%s:%" PRIu64 ": refused by the server with its request: %s",
@@ -285,7 +270,6 @@ static void invalid(replay *r, slot *s)
         free_slot(s);
         return;
     }
-    sf_batch_drop(&s->b, drop, c.n_drop);
     if (s->b.n == 0) {
         free_slot(s);
         return;

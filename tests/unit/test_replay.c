@@ -226,6 +226,79 @@ static void test_answer_invalid(void **state)
     assert_string_equal(code, "unknown");
 }
 
+typedef struct named_rows {
+    uint64_t row[8], line[8];
+    char what[8][80];
+    int n;
+} named_rows;
+
+static void keep_named(void *ctx, uint64_t row, uint64_t line, const char *field,
+                       const char *reason)
+{
+    named_rows *x = ctx;
+    assert_true(x->n < 8);
+    x->row[x->n] = row;
+    x->line[x->n] = line;
+    snprintf(x->what[x->n++], sizeof x->what[0], "%s: %s", field, reason);
+}
+
+/* A 400's indexes are positions in the request; they name rows of the file
+ * through the batch's map, also after an earlier 400 cut rows out. */
+static void test_apply_invalid(void **state)
+{
+    (void)state;
+    sf_batch b;
+    assert_int_equal(sf_batch_init(&b, 8, NULL), 0);
+    fill(&b, 6); /* rows 100..105 on lines 2, 4, ..., 12 */
+    named_rows x = {.n = 0};
+    char msg[SF_ERROR_MSG_MAX];
+    bool whole = true;
+    const char *two = "{\"error\":{\"code\":\"invalid_records\",\"message\":\"2 of 6\","
+                      "\"errors\":[{\"index\":3,\"line\":4,\"field\":\"Quantity\",\"reason\":"
+                      "\"bad\"},{\"index\":1,\"line\":2,\"field\":\"UnitPrice\",\"reason\":"
+                      "\"worse\"},{\"index\":3,\"line\":4,\"reason\":\"again\"}]}}";
+    assert_int_equal(sf_batch_apply_invalid(&b, two, msg, &whole, keep_named, &x), 2);
+    assert_false(whole);
+    assert_int_equal(x.n, 2);
+    assert_int_equal(x.row[0], 103);
+    assert_int_equal(x.line[0], 8);
+    assert_string_equal(x.what[0], "Quantity: bad");
+    assert_int_equal(x.row[1], 101);
+    assert_int_equal(x.line[1], 4);
+    assert_int_equal(b.n, 4); /* 100, 102, 104, 105 */
+    /* index 2 of what is left is row 104 */
+    const char *one = "{\"error\":{\"code\":\"invalid_records\",\"message\":\"m\","
+                      "\"errors\":[{\"index\":2,\"line\":3,\"field\":\"Country\",\"reason\":"
+                      "\"r\"}],\"truncated\":true}}";
+    assert_int_equal(sf_batch_apply_invalid(&b, one, msg, &whole, keep_named, &x), 1);
+    assert_false(whole);
+    assert_int_equal(x.row[2], 104);
+    assert_int_equal(x.line[2], 10);
+    assert_int_equal(b.n, 3);
+    assert_int_equal(b.row[2], 105);
+
+    /* About the body as a whole: nothing named, nothing cut. */
+    const char *whole_bodies[] = {
+        "{\"error\":{\"code\":\"invalid_records\",\"message\":\"broken\",\"errors\":"
+        "[{\"index\":0,\"line\":1,\"reason\":\"x\"},{\"index\":1,\"line\":9,\"reason\":"
+        "\"broken JSON\",\"fatal\":true}]}}",
+        "{\"error\":{\"code\":\"invalid_records\",\"message\":\"m\",\"errors\":"
+        "[{\"index\":3,\"line\":4,\"reason\":\"out of range\"}]}}",
+        "{\"error\":{\"code\":\"empty_body\",\"message\":\"the request has no body\"}}",
+        "<html>400</html>",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        x.n = 0;
+        assert_int_equal(sf_batch_apply_invalid(&b, whole_bodies[i], msg, &whole, keep_named, &x),
+                         0);
+        assert_true(whole);
+        assert_int_equal(x.n, 0);
+        assert_int_equal(b.n, 3);
+    }
+    assert_string_equal(msg, "the answer is not a shopflow error");
+    sf_batch_free(&b);
+}
+
 static void test_retry_after(void **state)
 {
     (void)state;
@@ -273,7 +346,8 @@ int main(void)
         cmocka_unit_test(test_pacer_speedup),   cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_batch_drop),      cmocka_unit_test(test_batch_grows),
         cmocka_unit_test(test_answer_accepted), cmocka_unit_test(test_answer_invalid),
-        cmocka_unit_test(test_retry_after),     cmocka_unit_test(test_filehash),
+        cmocka_unit_test(test_apply_invalid),   cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_filehash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
