@@ -279,11 +279,11 @@ static void test_apply_invalid(void **state)
 
     /* About the body as a whole: nothing named, nothing cut. */
     const char *whole_bodies[] = {
-        "{\"error\":{\"code\":\"invalid_records\",\"message\":\"broken\",\"errors\":"
-        "[{\"index\":0,\"line\":1,\"reason\":\"x\"},{\"index\":1,\"line\":9,\"reason\":"
-        "\"broken JSON\",\"fatal\":true}]}}",
-        "{\"error\":{\"code\":\"invalid_records\",\"message\":\"m\",\"errors\":"
-        "[{\"index\":3,\"line\":4,\"reason\":\"out of range\"}]}}",
+        ("{\"error\":{\"code\":\"invalid_records\",\"message\":\"broken\",\"errors\":"
+         "[{\"index\":0,\"line\":1,\"reason\":\"x\"},{\"index\":1,\"line\":9,\"reason\":"
+         "\"broken JSON\",\"fatal\":true}]}}"),
+        ("{\"error\":{\"code\":\"invalid_records\",\"message\":\"m\",\"errors\":"
+         "[{\"index\":3,\"line\":4,\"reason\":\"out of range\"}]}}"),
         "{\"error\":{\"code\":\"empty_body\",\"message\":\"the request has no body\"}}",
         "<html>400</html>",
     };
