@@ -185,9 +185,11 @@ static int run_replay(int argc, char **argv)
     sf_progress_end(&progress);
     if (p.seen > p.max)
         fprintf(stderr, "... and %ld more rejected rows\n", p.seen - p.max);
-    printf("%s -> %s\n", path, o.url);
-    sf_replay_print_summary(stdout, &st);
-    fflush(stdout);
+    if (rc == 0 || st.rows || st.requests) { /* not when FILE could not even be read */
+        printf("%s -> %s\n", path, o.url);
+        sf_replay_print_summary(stdout, &st);
+        fflush(stdout);
+    }
     if (rc < 0) {
         fprintf(stderr, "shopflow replay: %s\n", err.msg);
         return rc == SF_EUSAGE && st.requests == 0 ? SF_EXIT_USAGE : SF_EXIT_FAIL;
