@@ -25,6 +25,7 @@ static const sf_command *const commands[] = {
     &sf_cmd_token,
     &sf_cmd_config,
     &sf_cmd_demo,
+    &sf_cmd_replay,
 };
 /* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -3,6 +3,7 @@
  */
 #include "core/progress.h"
 
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,8 +43,17 @@ void sf_progress_update(sf_progress *p, uint64_t rows, uint64_t done, uint64_t t
         double eta = elapsed * (double)(total - done) / (double)done;
         fprintf(p->out, "  %3.0f%%  ETA %.1fs", 100.0 * (double)done / (double)total, eta);
     }
+    fputs(p->note, p->out);
     fflush(p->out);
     p->drawn = true;
+}
+
+void sf_progress_note(sf_progress *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->note, sizeof p->note, fmt, ap);
+    va_end(ap);
 }
 
 void sf_progress_end(sf_progress *p)

@@ -6,40 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
-#include "core/input.h"
+#include "core/filehash.h"
 
 #define BATCH 4096
-
-/* The hash of the file's content (decompressed), as 32 hex digits: the same
- * rows gzipped or not get the same event ids. */
-static int content_hash(const char *path, char out[33], sf_error *err)
-{
-    if (strcmp(path, "-") == 0)
-        return sf_error_set(err, SF_EUSAGE,
-                            "cannot import standard input (it has no content "
-                            "hash to make event ids from); give a file");
-    sf_input *in;
-    int rc = sf_input_open(path, &in, err);
-    if (rc < 0)
-        return rc;
-    XXH3_state_t *st = XXH3_createState();
-    if (!st) {
-        sf_input_close(in);
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    }
-    XXH3_128bits_reset(st);
-    const char *block;
-    size_t len;
-    while ((rc = sf_input_read(in, &block, &len, err)) == 0 && len > 0)
-        XXH3_128bits_update(st, block, len);
-    XXH128_hash_t h = XXH3_128bits_digest(st);
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
-    XXH3_freeState(st);
-    sf_input_close(in);
-    return rc;
-}
 
 typedef struct validate_ctx {
     int (*on_error)(void *ctx, const sf_decode_error *e);
@@ -109,8 +79,8 @@ int sf_import_file(sf_stream *s, sf_dedup *d, const char *path, const sf_decode_
                    struct sf_progress *progress, sf_import_result *res, sf_error *err)
 {
     memset(res, 0, sizeof *res);
-    char hash[33];
-    int rc = content_hash(path, hash, err);
+    char hash[SF_FILE_HASH_LEN];
+    int rc = sf_file_content_hash(path, hash, err);
     if (rc < 0)
         return rc;
     validate_ctx v = {on_error, ctx};
