@@ -232,6 +232,49 @@ static size_t group_end(const sf_aggmap *m, size_t i)
     return j;
 }
 
+/* The list of the (grain, period) of map entries [i, j): the stored one
+ * with the entries added, combined by key. Returns how many entries were
+ * stored, or < 0. */
+static long merge_group(sqlite_wh *w, const sf_aggmap *m, size_t i, size_t j, bool product,
+                        rank_list *l, sf_error *err)
+{
+    const sales_key *k = sf_aggmap_key(m, i); /* every key starts as a sales_key */
+    const char *grain = sf_grain_name((sf_grain)k->grain);
+    l->n = 0;
+    long stored =
+        load_list(w, w->st[product ? ST_PRODUCTS_GET : ST_CUSTOMERS_GET], grain, k->period,
+                  sf_wh_period_len(k->period, sizeof k->period), product, l, err);
+    for (size_t x = i; stored >= 0 && x < j; x++) {
+        wh_rank_entry *e = push(l);
+        if (!e)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        memset(e, 0, sizeof *e);
+        if (product) {
+            const product_val *v = sf_aggmap_value(m, x);
+            memcpy(e->code, ((const product_key *)sf_aggmap_key(m, x))->code, sizeof e->code);
+            e->v[0] = v->units, e->v[1] = v->revenue, e->v[2] = v->lines;
+            e->v[3] = v->non_product;
+        } else {
+            const customer_val *v = sf_aggmap_value(m, x);
+            e->id = ((const customer_key *)sf_aggmap_key(m, x))->customer;
+            e->v[0] = v->revenue, e->v[1] = v->units, e->v[2] = v->lines;
+            e->v[3] = v->invoices;
+        }
+    }
+    if (stored >= 0)
+        combine(l, product);
+    return stored;
+}
+
+/* Bind the (grain, period) of key k and the list's length to put. */
+static void bind_period(sqlite3_stmt *put, const sales_key *k, const rank_list *l)
+{
+    const char *grain = sf_grain_name((sf_grain)k->grain);
+    sf_wh_text(put, 1, grain, strlen(grain));
+    sf_wh_text(put, 2, k->period, sf_wh_period_len(k->period, sizeof k->period));
+    sqlite3_bind_int64(put, 3, (sqlite3_int64)l->n);
+}
+
 int sf_wh_write_products(sqlite_wh *w, sf_error *err)
 {
     sf_aggmap *m = &w->roll.products;
@@ -239,28 +282,11 @@ int sf_wh_write_products(sqlite_wh *w, sf_error *err)
     int rc = 0;
     for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
         j = group_end(m, i);
-        const product_key *k = sf_aggmap_key(m, i);
-        const char *grain = sf_grain_name((sf_grain)k->grain);
-        size_t plen = sf_wh_period_len(k->period, sizeof k->period);
-        l.n = 0;
-        long stored = load_list(w, w->st[ST_PRODUCTS_GET], grain, k->period, plen, true, &l, err);
-        for (size_t x = i; stored >= 0 && x < j; x++) {
-            wh_rank_entry *e = push(&l);
-            if (!e) {
-                stored = sf_error_set(err, SF_ENOMEM, "out of memory");
-                break;
-            }
-            const product_key *kx = sf_aggmap_key(m, x);
-            const product_val *v = sf_aggmap_value(m, x);
-            memcpy(e->code, kx->code, sizeof e->code);
-            e->id = 0;
-            e->v[0] = v->units, e->v[1] = v->revenue, e->v[2] = v->lines;
-            e->v[3] = v->non_product;
-        }
-        if ((rc = stored < 0 ? (int)stored : 0) < 0)
+        long stored = merge_group(w, m, i, j, true, &l, err);
+        if (stored < 0) {
+            rc = (int)stored;
             break;
-        combine(&l, true);
-        sqlite3_stmt *put = w->st[ST_PRODUCTS_PUT];
+        }
         qsort(l.e, l.n, sizeof *l.e, product_by_units);
         to_json(&l, true);
         char *units = sf_buf_take(&l.text, NULL);
@@ -271,9 +297,8 @@ int sf_wh_write_products(sqlite_wh *w, sf_error *err)
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }
-        sf_wh_text(put, 1, grain, strlen(grain));
-        sf_wh_text(put, 2, k->period, plen);
-        sqlite3_bind_int64(put, 3, (sqlite3_int64)l.n);
+        sqlite3_stmt *put = w->st[ST_PRODUCTS_PUT];
+        bind_period(put, sf_aggmap_key(m, i), &l);
         sqlite3_bind_text(put, 4, units, -1, free);
         sf_wh_text(put, 5, l.text.data, l.text.len);
         rc = sf_wh_run(w, put, err);
@@ -292,28 +317,10 @@ int sf_wh_write_customers(sqlite_wh *w, sf_error *err)
     for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
         j = group_end(m, i);
         const customer_key *k = sf_aggmap_key(m, i);
-        const char *grain = sf_grain_name((sf_grain)k->grain);
-        size_t plen = sf_wh_period_len(k->period, sizeof k->period);
-        l.n = 0;
-        long stored = load_list(w, w->st[ST_CUSTOMERS_GET], grain, k->period, plen, false, &l, err);
-        for (size_t x = i; stored >= 0 && x < j; x++) {
-            wh_rank_entry *e = push(&l);
-            if (!e) {
-                stored = sf_error_set(err, SF_ENOMEM, "out of memory");
-                break;
-            }
-            const customer_val *v = sf_aggmap_value(m, x);
-            memset(e->code, 0, sizeof e->code);
-            e->id = ((const customer_key *)sf_aggmap_key(m, x))->customer;
-            e->v[0] = v->revenue, e->v[1] = v->units, e->v[2] = v->lines;
-            e->v[3] = v->invoices;
-        }
-        if ((rc = stored < 0 ? (int)stored : 0) < 0)
-            break;
-        combine(&l, false);
-        sales_val *s = sf_wh_sales_of(&w->roll, k->grain, k->period);
+        long stored = merge_group(w, m, i, j, false, &l, err);
+        sales_val *s = stored >= 0 ? sf_wh_sales_of(&w->roll, k->grain, k->period) : NULL;
         if (!s) {
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+            rc = stored < 0 ? (int)stored : sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }
         s->customers += (int64_t)l.n - stored;
@@ -324,9 +331,7 @@ int sf_wh_write_customers(sqlite_wh *w, sf_error *err)
             break;
         }
         sqlite3_stmt *put = w->st[ST_CUSTOMERS_PUT];
-        sf_wh_text(put, 1, grain, strlen(grain));
-        sf_wh_text(put, 2, k->period, plen);
-        sqlite3_bind_int64(put, 3, (sqlite3_int64)l.n);
+        bind_period(put, sf_aggmap_key(m, i), &l);
         sf_wh_text(put, 4, l.text.data, l.text.len);
         rc = sf_wh_run(w, put, err);
     }
