@@ -11,9 +11,10 @@
 
 void sf_aggmap_init(sf_aggmap *m, size_t key_size, size_t val_size)
 {
-    /* Values hold int64s: keep each entry 8-byte aligned. */
-    size_t entry = (key_size + val_size + 7u) & ~(size_t)7u;
-    *m = (sf_aggmap){key_size, val_size, entry, NULL, 0, 0, NULL, 0};
+    /* Values hold int64s: keep them (and so every entry) 8-byte aligned. */
+    size_t off = (key_size + 7u) & ~(size_t)7u;
+    size_t entry = (off + val_size + 7u) & ~(size_t)7u;
+    *m = (sf_aggmap){key_size, val_size, entry, off, NULL, 0, 0, NULL, 0};
 }
 
 static size_t slot_of(const sf_aggmap *m, const void *key)
@@ -67,7 +68,7 @@ void *sf_aggmap_get(sf_aggmap *m, const void *key, bool *added)
     m->slots[j] = (uint32_t)(++m->count);
     if (added)
         *added = true;
-    return entry + m->key_size;
+    return entry + m->val_offset;
 }
 
 /* qsort has no context argument: the key size of the sort in progress. */

@@ -5,9 +5,9 @@
  *
  * Keys are compared as bytes, so a caller zeroes a key struct before filling
  * it (padding and the tail of text fields included). Entries are kept in one
- * array in insertion order (key then value), so iterating is a plain loop
- * and the order is deterministic; an index of 32-bit slots (open addressing,
- * linear probing, load at most 1/2) finds them. Values start zeroed.
+ * array in insertion order (key, then the value at an 8-byte boundary), so iterating is a plain
+ * loop and the order is deterministic; an index of 32-bit slots (open addressing, linear probing,
+ * load at most 1/2) finds them. Values start zeroed.
  *
  * Pointers returned by sf_aggmap_get / sf_aggmap_value are valid until the
  * next sf_aggmap_get that adds a key (the array may move).
@@ -21,7 +21,8 @@
 
 typedef struct sf_aggmap {
     size_t key_size, val_size, entry_size;
-    uint8_t *entries; /* count entries of entry_size bytes: key, then value */
+    size_t val_offset; /* the value follows the key, 8-byte aligned */
+    uint8_t *entries;  /* count entries of entry_size bytes: key, then value */
     size_t count, cap;
     uint32_t *slots; /* nslots (a power of two); 0 = empty, else entry index + 1 */
     size_t nslots;
@@ -41,7 +42,7 @@ static inline const void *sf_aggmap_key(const sf_aggmap *m, size_t i)
 }
 static inline void *sf_aggmap_value(const sf_aggmap *m, size_t i)
 {
-    return m->entries + i * m->entry_size + m->key_size;
+    return m->entries + i * m->entry_size + m->val_offset;
 }
 
 /* Reorder the entries by their key bytes (a text key padded with NULs sorts

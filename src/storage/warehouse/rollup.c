@@ -101,7 +101,7 @@ static void *get_cached(sf_aggmap *m, size_t *last, const void *key)
         return sf_aggmap_value(m, *last - 1);
     uint8_t *v = sf_aggmap_get(m, key, NULL);
     if (v)
-        *last = (size_t)(v - m->key_size - m->entries) / m->entry_size + 1;
+        *last = (size_t)(v - m->val_offset - m->entries) / m->entry_size + 1;
     return v;
 }
 
