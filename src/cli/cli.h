@@ -28,6 +28,7 @@ extern const sf_command sf_cmd_sink;
 extern const sf_command sf_cmd_status;
 extern const sf_command sf_cmd_token;
 extern const sf_command sf_cmd_replay;
+extern const sf_command sf_cmd_report;
 
 /* Print "shopflow NAME: <message>" and the usage hint; returns SF_EXIT_USAGE. */
 int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)

@@ -180,8 +180,9 @@ const sf_command sf_cmd_sink = {
     "an LMDB store (DIR/history). Each batch is one transaction that also stores the\n"
     "partition's position, so a kill at any moment loses and repeats nothing.\n"
     "\n"
-    "warehouse: the star schema of docs/warehouse.md in SQLite (DIR/warehouse.db, WAL),\n"
-    "one transaction per batch with the position; readable by sqlite3 meanwhile.\n"
+    "warehouse: the star schema and BI rollups of docs/warehouse.md in SQLite\n"
+    "(DIR/warehouse.db, WAL), committed with the positions every 65,536 records or second\n"
+    "and when caught up; readable by sqlite3 meanwhile.\n"
     "\n",
     run_sink,
 };

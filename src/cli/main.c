@@ -19,6 +19,7 @@ static const sf_command *const commands[] = {
     &sf_cmd_import,
     &sf_cmd_sink,
     &sf_cmd_status,
+    &sf_cmd_report,
     &sf_cmd_log,
     &sf_cmd_serve,
     &sf_cmd_keys,

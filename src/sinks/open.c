@@ -64,7 +64,9 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
         backend = st, close_backend = close_store;
     } else if (strcmp(name, "warehouse") == 0) {
         sf_warehouse *wh = NULL;
-        if ((rc = sf_warehouse_open(where, &wh, err)) == 0)
+        rc = read_only ? sf_warehouse_open_reader(where, &wh, err)
+                       : sf_warehouse_open(where, &wh, err);
+        if (rc == 0)
             rc = sf_warehouse_sink_new(wh, out, err);
         backend = wh, close_backend = close_warehouse;
     } else {

@@ -1,16 +1,29 @@
 /*
  * warehouse.c - the warehouse sink: the stream into the analytics warehouse
- * (storage/warehouse/warehouse.h), whose load stores each batch with the
- * partition's new position in one transaction.
+ * (storage/warehouse/warehouse.h).
+ *
+ * Batches are loaded into one open transaction, committed (with the
+ * partitions' positions) every COMMIT_RECORDS records, at least every
+ * COMMIT_MS while the stream keeps coming, and whenever the sink is caught
+ * up. Larger transactions are what make the warehouse fast: the rollups of a
+ * transaction are written once per key, and a durable commit costs an fsync.
+ * A crash loses at most the open transaction, whose records the sink reads
+ * again from the log on restart (its positions were not committed either).
  */
 #include <stdlib.h>
 
+#include "core/progress.h"
 #include "sinks/sink.h"
 #include "storage/warehouse/warehouse.h"
+
+#define COMMIT_RECORDS 65536
+#define COMMIT_MS      1000
 
 typedef struct wh_sink {
     sf_sink base;
     sf_warehouse *wh;
+    uint64_t pending; /* records loaded since the last commit */
+    double first;     /* when the first of them was loaded */
 } wh_sink;
 
 static int wh_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
@@ -19,16 +32,34 @@ static int wh_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
     return w->ops->positions(w, next, nparts, err);
 }
 
-static int wh_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
+static int wh_commit(wh_sink *s, sf_error *err)
 {
-    sf_warehouse *w = ((wh_sink *)s)->wh;
-    return w->ops->load(w, p, b, err);
+    s->pending = 0;
+    return s->wh->ops->commit(s->wh, err);
 }
 
-static int wh_flush(sf_sink *s, bool all, sf_error *err)
+static int wh_apply(sf_sink *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
-    (void)s, (void)all, (void)err;
-    return 0; /* every batch is committed as it is loaded */
+    wh_sink *s = (wh_sink *)base;
+    if (s->pending == 0)
+        s->first = sf_monotonic();
+    int rc = s->wh->ops->load(s->wh, p, b, err);
+    if (rc < 0) {
+        s->pending = 0; /* the adapter rolled the transaction back */
+        return rc;
+    }
+    s->pending += b->count;
+    return s->pending >= COMMIT_RECORDS ? wh_commit(s, err) : 0;
+}
+
+static int wh_flush(sf_sink *base, bool all, sf_error *err)
+{
+    wh_sink *s = (wh_sink *)base;
+    if (s->pending == 0)
+        return 0;
+    if (all || (sf_monotonic() - s->first) * 1000 >= COMMIT_MS)
+        return wh_commit(s, err);
+    return 0;
 }
 
 static void wh_close_sink(sf_sink *s)

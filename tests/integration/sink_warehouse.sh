@@ -39,7 +39,10 @@ out=$("$shopflow" sink warehouse --data "$tmp/d" --once)
 digest() {
     sqlite3 "$1" "SELECT * FROM fact_sales ORDER BY log_partition, log_offset;
                   SELECT * FROM dim_product ORDER BY 1; SELECT * FROM dim_customer ORDER BY 1;
-                  SELECT * FROM dim_date ORDER BY 1" | md5sum
+                  SELECT * FROM dim_date ORDER BY 1;
+        SELECT * FROM bi_sales ORDER BY 1, 2; SELECT * FROM bi_product ORDER BY 1, 2;
+        SELECT * FROM bi_customer ORDER BY 1, 2; SELECT * FROM bi_invoice ORDER BY 1;
+        SELECT * FROM bi_presence ORDER BY 1, 2" | md5sum
 }
 for k in $(seq 5); do
     "$shopflow" sink warehouse --data "$tmp/d" --warehouse "$tmp/crash.db" > /dev/null &

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Crash test of the sinks: while the bundled file is being imported, `sink
 # all` is killed with SIGKILL at 10 random moments and restarted; at the end
-# the archive, the history store and the warehouse hold exactly what a run
-# without crashes holds (content compared, not counted).
+# the archive, the history store and the warehouse (its rollups included)
+# hold exactly what a run without crashes holds (content compared, not
+# counted).
 #   usage: sinks_crash.sh SHOPFLOW DATA_GZ HISTORY_QUERY
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +16,10 @@ content() { # DIR -> one line per store: archive records, history digest, wareho
     "$query" "$1/history" 536365 17850
     sqlite3 "$1/warehouse.db" "SELECT * FROM fact_sales ORDER BY log_partition, log_offset;
         SELECT * FROM dim_product ORDER BY 1; SELECT * FROM dim_customer ORDER BY 1;
-        SELECT * FROM dim_date ORDER BY 1; SELECT * FROM sink_offsets ORDER BY 1" | md5sum
+        SELECT * FROM dim_date ORDER BY 1; SELECT * FROM sink_offsets ORDER BY 1;
+        SELECT * FROM bi_sales ORDER BY 1, 2; SELECT * FROM bi_product ORDER BY 1, 2;
+        SELECT * FROM bi_customer ORDER BY 1, 2; SELECT * FROM bi_invoice ORDER BY 1;
+        SELECT * FROM bi_presence ORDER BY 1, 2" | md5sum
 }
 
 # The reference: import, then the sinks, undisturbed.

@@ -1,16 +1,31 @@
 /*
  * warehouse.h - the analytics warehouse port (Redshift's role): a star
- * schema loaded batch by batch (docs/warehouse.md).
+ * schema loaded batch by batch, with the rollups the BI questions read
+ * (docs/warehouse.md).
  *
- * Guarantees every adapter gives: load() applies a batch of one partition
- * and stores that partition's new position in the same transaction, so the
- * warehouse and its position never disagree; positions() returns them.
+ * Guarantees every adapter gives:
+ *  - load() adds a batch of one partition, and that partition's new
+ *    position, to the open transaction; commit() makes everything loaded
+ *    since the last commit durable and visible at once (facts, rollups,
+ *    positions), or none of it: the warehouse and its positions never
+ *    disagree, so a sink resuming from positions() loads each record once;
+ *  - the content after loading a set of records does not depend on how they
+ *    were split into batches and transactions, nor on the order partitions
+ *    were loaded in (rollups are sums and exact distinct counts; dimension
+ *    rows take their latest line's values, ties broken by the text);
+ *  - the BI reads (sales, top_*) run inside read(), which gives them one
+ *    consistent snapshot and serialises callers: one sf_warehouse opened
+ *    with SF_WH_READER may be shared by several threads.
+ *
+ * Periods are text keys, the same in every adapter: hour "2011-11-05 08",
+ * day "2011-11-05", month "2011-11", year "2011" (shop time, no zone).
  *
  * Adapters: "sqlite:FILE" (or a bare path).
  */
 #ifndef SF_WAREHOUSE_H
 #define SF_WAREHOUSE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -18,13 +33,98 @@
 
 typedef struct sf_warehouse sf_warehouse;
 
+typedef enum sf_grain {
+    SF_GRAIN_HOUR = 0,
+    SF_GRAIN_DAY = 1,
+    SF_GRAIN_MONTH = 2,
+    SF_GRAIN_YEAR = 3,
+} sf_grain;
+#define SF_GRAINS 4
+
+/* Length of a period key of grain g: 13, 10, 7, 4. */
+int sf_grain_key_len(sf_grain g);
+/* "hour", "day", "month", "year". */
+const char *sf_grain_name(sf_grain g);
+
+/* One bucket of sales (rollup bi_sales). */
+typedef struct sf_wh_sales {
+    const char *period;
+    int64_t revenue_milli, units, lines;
+    int64_t invoices, customers; /* distinct, in this bucket */
+} sf_wh_sales;
+
+/* A product's figures in a period (rollup bi_product). */
+typedef struct sf_wh_product {
+    const char *stock_code, *description; /* description of its latest line */
+    int64_t units, revenue_milli;
+    bool non_product;
+} sf_wh_product;
+
+/* A customer's figures in a period (rollup bi_customer). */
+typedef struct sf_wh_customer {
+    int32_t customer_id;
+    const char *country; /* of the customer's latest line */
+    int64_t revenue_milli, invoices;
+} sf_wh_customer;
+
+/* An invoice (rollup bi_invoice): dated by its first line. */
+typedef struct sf_wh_invoice {
+    const char *invoice_no;
+    int32_t customer_id; /* SF_NO_CUSTOMER when none */
+    const char *date;    /* "YYYY-MM-DD HH:MM:SS" */
+    int64_t revenue_milli, units, lines;
+} sf_wh_invoice;
+
+/* Row callbacks: pointers are valid during the call only. Return 0 to go
+ * on, or a negative SF_E* code (with err filled) to stop with it. */
+typedef int (*sf_wh_sales_fn)(void *ctx, const sf_wh_sales *row, sf_error *err);
+typedef int (*sf_wh_product_fn)(void *ctx, const sf_wh_product *row, sf_error *err);
+typedef int (*sf_wh_customer_fn)(void *ctx, const sf_wh_customer *row, sf_error *err);
+typedef int (*sf_wh_invoice_fn)(void *ctx, const sf_wh_invoice *row, sf_error *err);
+
+/* What a top_* query asks for: the first `limit` of one period. */
+typedef struct sf_wh_top {
+    sf_grain grain;
+    const char *period; /* a key of that grain */
+    uint32_t limit;
+    bool by_revenue;           /* products: by revenue, else by units */
+    bool include_non_products; /* products: keep postage, fees, ... */
+} sf_wh_top;
+
+enum { SF_WH_READER = 1 }; /* open flags: only read; the file must exist */
+
 typedef struct sf_warehouse_ops {
     const char *scheme;
-    int (*open)(const char *location, sf_warehouse **out, sf_error *err);
+    int (*open)(const char *location, int flags, sf_warehouse **out, sf_error *err);
     /* next[0..nparts): where each partition resumes (0 if never loaded). */
     int (*positions)(sf_warehouse *w, uint64_t *next, uint32_t nparts, sf_error *err);
-    /* Load batch b of partition p (entries follow on from its position). */
+    /* Add batch b of partition p (entries follow on from its position) to
+     * the open transaction (begun by the first load after a commit). On
+     * failure the whole open transaction is rolled back. */
     int (*load)(sf_warehouse *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
+    /* Write the rollups of what was loaded and commit, durably. A no-op
+     * when nothing is open. On failure nothing since the last commit stays. */
+    int (*commit)(sf_warehouse *w, sf_error *err);
+
+    /* Run fn(w, ctx, err) in one read snapshot, holding w's lock; the BI
+     * reads below are called only from inside fn. SF_ENOENT when the
+     * warehouse was never loaded (no schema yet). */
+    int (*read)(sf_warehouse *w, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
+                sf_error *err);
+    /* Buckets of grain g with sales, from <= period < to (NULL = open),
+     * in period order. */
+    int (*sales)(sf_warehouse *w, sf_grain g, const char *from, const char *to, sf_wh_sales_fn fn,
+                 void *ctx, sf_error *err);
+    /* The first q->limit of q->period: products by units (or revenue)
+     * descending, then stock_code; customers (with one) by revenue
+     * descending, then customer_id; invoices dated in the period by revenue
+     * descending, then invoice_no. Text compares as bytes. */
+    int (*top_products)(sf_warehouse *w, const sf_wh_top *q, sf_wh_product_fn fn, void *ctx,
+                        sf_error *err);
+    int (*top_customers)(sf_warehouse *w, const sf_wh_top *q, sf_wh_customer_fn fn, void *ctx,
+                         sf_error *err);
+    int (*top_invoices)(sf_warehouse *w, const sf_wh_top *q, sf_wh_invoice_fn fn, void *ctx,
+                        sf_error *err);
     void (*close)(sf_warehouse *w);
 } sf_warehouse_ops;
 
@@ -32,7 +132,17 @@ struct sf_warehouse {
     const sf_warehouse_ops *ops;
 };
 
+/* Open the warehouse at location for loading (created if absent). */
 int sf_warehouse_open(const char *location, sf_warehouse **out, sf_error *err);
+
+/*
+ * Open it for reading only (BI answers, status), beside a sink loading it in
+ * another process or thread. SF_ENOENT when the file does not exist. The
+ * handle is thread-safe: read() serialises its callers. Close with
+ * sf_warehouse_close.
+ */
+int sf_warehouse_open_reader(const char *location, sf_warehouse **out, sf_error *err);
+
 void sf_warehouse_close(sf_warehouse *w);
 
 #endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bench/warehouse.sh - the warehouse sink's load rate and the BI questions'
+# latency, beside sqlite3 doing the same work on the same machine.
+#
+#   bench/warehouse.sh [RUNS]       (default 5; Release build in build-bench/)
+#
+# 1. `shopflow import` of the bundled file into a scratch data folder, once.
+# 2. hyperfine: `shopflow sink warehouse --once` from an empty warehouse
+#    (541,909 records: facts, dimensions, rollups, durable commits), beside
+#    the sqlite3 CLI's `.import --csv` of the same CSV into a new file.
+# 3. /usr/bin/time: the sink's peak memory.
+# 4. bench_bi: each BI question over the year 2011 (sf_bi_answer, as the
+#    gateway calls it) and the same question in SQL over fact_sales.
+# Results and their reading: docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+build=build-bench
+csv=$build/online_retail.csv
+work=$(mktemp -d)
+trap 'rm -rf "$work" || true' EXIT
+for tool in cmake hyperfine sqlite3 gzip; do
+    command -v "$tool" > /dev/null || { echo "bench/warehouse.sh: $tool is needed" >&2; exit 1; }
+done
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOPFLOW_TESTS=OFF > /dev/null
+cmake --build "$build" -j2 --target shopflow-cli bench_bi > /dev/null
+shopflow=$build/src/shopflow
+[[ -s $csv ]] || gzip -dc data/online_retail.csv.gz > "$csv"
+
+echo "== machine: nproc $(nproc); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"$shopflow" import --data "$work/d" data/online_retail.csv.gz
+echo
+echo "== load: $runs runs each, from an empty warehouse"
+hyperfine --runs "$runs" --export-markdown "$work/load.md" \
+    --prepare "rm -f $work/d/warehouse.db $work/d/warehouse.db-wal $work/d/warehouse.db-shm $work/s.db" \
+    -n "shopflow sink warehouse --once" "$shopflow sink warehouse --data $work/d --once" \
+    -n "sqlite3 .import --csv (new file)" "sqlite3 $work/s.db '.import --csv $csv t'"
+cat "$work/load.md"
+rm -f "$work"/d/warehouse.db*
+/usr/bin/time -f "sink warehouse: %e s wall, %U s user, %S s sys, peak RSS %M KiB" \
+    "$shopflow" sink warehouse --data "$work/d" --once
+echo
+echo "== BI questions over 2011 (bench_bi -n 200)"
+"$build/bench/bench_bi" -n 200 "$work/d/warehouse.db" 2011-01 2011-12
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,341 @@
+/*
+ * ranked.c - the ranked lists of the "sqlite" warehouse: for every (grain,
+ * period), all its products (bi_product) and customers (bi_customer) with
+ * their figures, as JSON arrays already sorted in ranking order.
+ *
+ * Why lists rather than one row per (period, product): the year has ~280,000
+ * (day, product) pairs; an upsert of each into an indexed table cost more
+ * than loading the fact rows themselves (docs/benchmarks.md), while the
+ * answer to "the top 10 of each day" needs only the head of each day's
+ * ranking. One row per period holding the whole ranking is written once per
+ * transaction that touches the period (merge the stored list with the
+ * transaction's figures, sort, write), and read by taking the first entries.
+ * The JSON stays readable: `SELECT j.value FROM bi_product,
+ * json_each(by_units) j WHERE period = '2011-11'`.
+ *
+ * Ties rank by key (stock code as bytes, customer id as a number), so a list
+ * is a function of the figures alone: byte-identical after any crash.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "storage/warehouse/sqlite_int.h"
+
+size_t sf_wh_period_len(const char *period, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && period[n])
+        n++;
+    return n;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static bool parse_int(const char **pp, const char *end, int64_t *out)
+{
+    const char *p = skip_ws(*pp, end);
+    bool neg = p < end && *p == '-';
+    p += neg;
+    if (p >= end || *p < '0' || *p > '9')
+        return false;
+    uint64_t v = 0;
+    while (p < end && *p >= '0' && *p <= '9' && v < (UINT64_C(1) << 62))
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    *pp = p;
+    return true;
+}
+
+static int hex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A JSON string as sf_buf_json_string writes it (\" \\ \u00XX). */
+static bool parse_code(const char **pp, const char *end, char *out, size_t cap)
+{
+    const char *p = skip_ws(*pp, end);
+    size_t n = 0;
+    if (p >= end || *p++ != '"')
+        return false;
+    while (p < end && *p != '"' && n + 1 < cap) {
+        char c = *p++;
+        if (c == '\\' && p < end && *p == 'u' && end - p >= 5 && p[1] == '0' && p[2] == '0' &&
+            hex(p[3]) >= 0 && hex(p[4]) >= 0) {
+            c = (char)(hex(p[3]) * 16 + hex(p[4]));
+            p += 5;
+        } else if (c == '\\' && p < end) {
+            c = *p++;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    *pp = p + 1;
+    return p < end;
+}
+
+static bool expect(const char **pp, const char *end, char c)
+{
+    const char *p = skip_ws(*pp, end);
+    if (p >= end || *p != c)
+        return false;
+    *pp = p + 1;
+    return true;
+}
+
+bool sf_wh_rank_next(const char **pp, const char *end, bool product, wh_rank_entry *e)
+{
+    const char *p = skip_ws(*pp, end);
+    if (p < end && (*p == '[' || *p == ','))
+        p++; /* the list's opening bracket, or the comma between entries */
+    memset(e->code, 0, sizeof e->code);
+    e->id = 0;
+    bool ok = expect(&p, end, '[') &&
+              (product ? parse_code(&p, end, e->code, sizeof e->code) : parse_int(&p, end, &e->id));
+    for (int i = 0; ok && i < 4; i++)
+        ok = expect(&p, end, ',') && parse_int(&p, end, &e->v[i]);
+    ok = ok && expect(&p, end, ']');
+    if (ok)
+        *pp = p;
+    return ok;
+}
+
+/* A growing array of entries: what a period's list becomes. */
+typedef struct rank_list {
+    wh_rank_entry *e;
+    size_t n, cap;
+    sf_buf text;
+} rank_list;
+
+static wh_rank_entry *push(rank_list *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        wh_rank_entry *e = realloc(l->e, cap * sizeof *e);
+        if (!e)
+            return NULL;
+        l->e = e, l->cap = cap;
+    }
+    return &l->e[l->n++];
+}
+
+static int cmp_code(const void *a, const void *b)
+{
+    return strcmp(((const wh_rank_entry *)a)->code, ((const wh_rank_entry *)b)->code);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = ((const wh_rank_entry *)a)->id, y = ((const wh_rank_entry *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* Descending by v[i], then by key. */
+static int by_value(const wh_rank_entry *a, const wh_rank_entry *b, int i, bool product)
+{
+    if (a->v[i] != b->v[i])
+        return a->v[i] > b->v[i] ? -1 : 1;
+    return product ? cmp_code(a, b) : cmp_id(a, b);
+}
+
+static int product_by_units(const void *a, const void *b)
+{
+    return by_value(a, b, 0, true);
+}
+
+static int product_by_revenue(const void *a, const void *b)
+{
+    return by_value(a, b, 1, true);
+}
+
+static int customer_by_revenue(const void *a, const void *b)
+{
+    return by_value(a, b, 0, false);
+}
+
+/* Read the stored list of (grain, period) with statement get into l.
+ * Returns its length, or < 0. */
+static long load_list(sqlite_wh *w, sqlite3_stmt *get, const char *grain, const char *period,
+                      size_t plen, bool product, rank_list *l, sf_error *err)
+{
+    sf_wh_text(get, 1, grain, strlen(grain));
+    sf_wh_text(get, 2, period, plen);
+    long n = 0;
+    int rc = sqlite3_step(get);
+    if (rc == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(get, 0);
+        const char *end = p + sqlite3_column_bytes(get, 0);
+        wh_rank_entry e;
+        while (p && sf_wh_rank_next(&p, end, product, &e)) {
+            wh_rank_entry *to = push(l);
+            if (!to) {
+                sqlite3_reset(get);
+                return sf_error_set(err, SF_ENOMEM, "out of memory");
+            }
+            *to = e;
+            n++;
+        }
+        rc = sqlite3_step(get);
+    }
+    sqlite3_reset(get);
+    return rc == SQLITE_DONE ? n : sf_wh_fail(w, err, "read a ranked list");
+}
+
+/* Sort l by key and add up entries of the same key (non_product of a
+ * product is a flag: kept, not added). */
+static void combine(rank_list *l, bool product)
+{
+    qsort(l->e, l->n, sizeof *l->e, product ? cmp_code : cmp_id);
+    size_t out = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (out > 0 && (product ? cmp_code : cmp_id)(&l->e[out - 1], &l->e[i]) == 0) {
+            for (int k = 0; k < 4; k++)
+                l->e[out - 1].v[k] += product && k == 3 ? 0 : l->e[i].v[k];
+            continue;
+        }
+        l->e[out++] = l->e[i];
+    }
+    l->n = out;
+}
+
+static void to_json(rank_list *l, bool product)
+{
+    sf_buf *b = &l->text;
+    sf_buf_reset(b);
+    sf_buf_add(b, "[", 1);
+    for (size_t i = 0; i < l->n; i++) {
+        const wh_rank_entry *e = &l->e[i];
+        sf_buf_add(b, i ? ",[" : "[", i ? 2 : 1);
+        if (product)
+            sf_buf_json_string(b, e->code, strlen(e->code));
+        else
+            sf_buf_printf(b, "%lld", (long long)e->id);
+        sf_buf_printf(b, ",%lld,%lld,%lld,%lld]", (long long)e->v[0], (long long)e->v[1],
+                      (long long)e->v[2], (long long)e->v[3]);
+    }
+    sf_buf_add(b, "]", 1);
+}
+
+/* Group [i, j) of a sorted map: the entries of one (grain, period); the
+ * grain byte and the 15-byte period lead every key. */
+static size_t group_end(const sf_aggmap *m, size_t i)
+{
+    size_t j = i + 1;
+    while (j < m->count && memcmp(sf_aggmap_key(m, j), sf_aggmap_key(m, i), 16) == 0)
+        j++;
+    return j;
+}
+
+/* The list of the (grain, period) of map entries [i, j): the stored one
+ * with the entries added, combined by key. Returns how many entries were
+ * stored, or < 0. */
+static long merge_group(sqlite_wh *w, const sf_aggmap *m, size_t i, size_t j, bool product,
+                        rank_list *l, sf_error *err)
+{
+    const sales_key *k = sf_aggmap_key(m, i); /* every key starts as a sales_key */
+    const char *grain = sf_grain_name((sf_grain)k->grain);
+    l->n = 0;
+    long stored =
+        load_list(w, w->st[product ? ST_PRODUCTS_GET : ST_CUSTOMERS_GET], grain, k->period,
+                  sf_wh_period_len(k->period, sizeof k->period), product, l, err);
+    for (size_t x = i; stored >= 0 && x < j; x++) {
+        wh_rank_entry *e = push(l);
+        if (!e)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        memset(e, 0, sizeof *e);
+        if (product) {
+            const product_val *v = sf_aggmap_value(m, x);
+            memcpy(e->code, ((const product_key *)sf_aggmap_key(m, x))->code, sizeof e->code);
+            e->v[0] = v->units, e->v[1] = v->revenue, e->v[2] = v->lines;
+            e->v[3] = v->non_product;
+        } else {
+            const customer_val *v = sf_aggmap_value(m, x);
+            e->id = ((const customer_key *)sf_aggmap_key(m, x))->customer;
+            e->v[0] = v->revenue, e->v[1] = v->units, e->v[2] = v->lines;
+            e->v[3] = v->invoices;
+        }
+    }
+    if (stored >= 0)
+        combine(l, product);
+    return stored;
+}
+
+/* Bind the (grain, period) of key k and the list's length to put. */
+static void bind_period(sqlite3_stmt *put, const sales_key *k, const rank_list *l)
+{
+    const char *grain = sf_grain_name((sf_grain)k->grain);
+    sf_wh_text(put, 1, grain, strlen(grain));
+    sf_wh_text(put, 2, k->period, sf_wh_period_len(k->period, sizeof k->period));
+    sqlite3_bind_int64(put, 3, (sqlite3_int64)l->n);
+}
+
+int sf_wh_write_products(sqlite_wh *w, sf_error *err)
+{
+    sf_aggmap *m = &w->roll.products;
+    rank_list l = {NULL, 0, 0, SF_BUF_INIT};
+    int rc = 0;
+    for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
+        j = group_end(m, i);
+        long stored = merge_group(w, m, i, j, true, &l, err);
+        if (stored < 0) {
+            rc = (int)stored;
+            break;
+        }
+        qsort(l.e, l.n, sizeof *l.e, product_by_units);
+        to_json(&l, true);
+        char *units = sf_buf_take(&l.text, NULL);
+        qsort(l.e, l.n, sizeof *l.e, product_by_revenue);
+        to_json(&l, true);
+        if (!units || sf_buf_failed(&l.text)) {
+            free(units);
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+            break;
+        }
+        sqlite3_stmt *put = w->st[ST_PRODUCTS_PUT];
+        bind_period(put, sf_aggmap_key(m, i), &l);
+        sqlite3_bind_text(put, 4, units, -1, free);
+        sf_wh_text(put, 5, l.text.data, l.text.len);
+        rc = sf_wh_run(w, put, err);
+    }
+    free(l.e);
+    sf_buf_free(&l.text);
+    return rc;
+}
+
+/* Also counts the customers new to each bucket: the list's growth. */
+int sf_wh_write_customers(sqlite_wh *w, sf_error *err)
+{
+    sf_aggmap *m = &w->roll.customers;
+    rank_list l = {NULL, 0, 0, SF_BUF_INIT};
+    int rc = 0;
+    for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
+        j = group_end(m, i);
+        const customer_key *k = sf_aggmap_key(m, i);
+        long stored = merge_group(w, m, i, j, false, &l, err);
+        sales_val *s = stored >= 0 ? sf_wh_sales_of(&w->roll, k->grain, k->period) : NULL;
+        if (!s) {
+            rc = stored < 0 ? (int)stored : sf_error_set(err, SF_ENOMEM, "out of memory");
+            break;
+        }
+        s->customers += (int64_t)l.n - stored;
+        qsort(l.e, l.n, sizeof *l.e, customer_by_revenue);
+        to_json(&l, false);
+        if (sf_buf_failed(&l.text)) {
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+            break;
+        }
+        sqlite3_stmt *put = w->st[ST_CUSTOMERS_PUT];
+        bind_period(put, sf_aggmap_key(m, i), &l);
+        sf_wh_text(put, 4, l.text.data, l.text.len);
+        rc = sf_wh_run(w, put, err);
+    }
+    free(l.e);
+    sf_buf_free(&l.text);
+    return rc;
+}

@@ -1,0 +1,496 @@
+/*
+ * rollup.c - the BI rollups of the "sqlite" warehouse (docs/warehouse.md),
+ * aggregated in memory while a transaction loads and written once per key
+ * when it commits.
+ *
+ * Why in memory: a day of the shop is ~1,800 lines but ~900 (product, day)
+ * keys and ~60 customers; upserting per line would be several statements per
+ * line, per key it is a fraction of one. Lines are added at the finest grain
+ * (hour, or day for products) and rolled up to the coarser grains at commit.
+ *
+ * Distinct counts (invoices and customers per bucket, invoices per customer
+ * and bucket) do not add up across transactions, so they are counted when a
+ * key is new to a bucket, which the tables themselves tell:
+ *  - a customer is new to a bucket when its bi_customer row is created (the
+ *    upsert returns the row's lines; equal to this transaction's lines only
+ *    for a new row);
+ *  - an invoice is new to a bucket when none of the hours it already had
+ *    (bi_presence: the sorted hours of each (invoice, customer)) nor any of
+ *    this transaction's earlier ones lies in that bucket.
+ * The counts are therefore exact whatever the batches, transactions and
+ * partition order, which keeps a rerun after a crash byte-identical.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/timefmt.h"
+#include "storage/warehouse/sqlite_int.h"
+
+#define HOUR_LEN 13
+
+typedef struct invoice_key {
+    char invoice[SF_INVOICE_NO_MAX + 1];
+} invoice_key;
+typedef struct invoice_val {
+    int64_t first, revenue, units, lines;
+    int32_t customer;
+} invoice_val;
+
+/* Sorted as bytes, keys of one invoice, then of one customer, are adjacent. */
+typedef struct presence_key {
+    char invoice[SF_INVOICE_NO_MAX + 1];
+    char pad[3];
+    int32_t customer; /* 0: no customer */
+    char hour[16];    /* HOUR_LEN used; no padding in the struct */
+} presence_key;
+
+typedef struct dim_product_val {
+    int64_t seen;
+    uint16_t len;
+    uint8_t non_product;
+    char description[SF_DESCRIPTION_MAX + 1];
+} dim_product_val;
+
+typedef struct dim_customer_val {
+    int64_t seen;
+    uint8_t len;
+    char country[SF_COUNTRY_MAX + 1];
+} dim_customer_val;
+
+enum { M_SALES, M_CUSTOMERS, M_INVOICES, M_PRESENCE, M_DIM_CUSTOMERS, M_DIM_DATES };
+
+void sf_wh_rollup_init(wh_rollup *r)
+{
+    memset(r, 0, sizeof *r);
+    sf_aggmap_init(&r->sales, sizeof(sales_key), sizeof(sales_val));
+    sf_aggmap_init(&r->products, sizeof(product_key), sizeof(product_val));
+    sf_aggmap_init(&r->customers, sizeof(customer_key), sizeof(customer_val));
+    sf_aggmap_init(&r->invoices, sizeof(invoice_key), sizeof(invoice_val));
+    sf_aggmap_init(&r->presence, sizeof(presence_key), 0);
+    sf_aggmap_init(&r->dim_products, SF_STOCK_CODE_MAX + 1, sizeof(dim_product_val));
+    sf_aggmap_init(&r->dim_customers, sizeof(int32_t), sizeof(dim_customer_val));
+    sf_aggmap_init(&r->dim_dates, sizeof(int64_t), 0);
+}
+
+static sf_aggmap *maps(wh_rollup *r, int i)
+{
+    sf_aggmap *all[] = {&r->sales,    &r->products,     &r->customers,     &r->invoices,
+                        &r->presence, &r->dim_products, &r->dim_customers, &r->dim_dates};
+    return all[i];
+}
+
+void sf_wh_rollup_reset(wh_rollup *r)
+{
+    for (int i = 0; i < 8; i++)
+        sf_aggmap_clear(maps(r, i));
+    memset(r->last, 0, sizeof r->last);
+}
+
+void sf_wh_rollup_free(wh_rollup *r)
+{
+    for (int i = 0; i < 8; i++)
+        sf_aggmap_free(maps(r, i));
+}
+
+/* sf_aggmap_get, first trying the entry the previous line used: lines of an
+ * invoice share hour, customer and invoice. */
+static void *get_cached(sf_aggmap *m, size_t *last, const void *key)
+{
+    if (*last && memcmp(sf_aggmap_key(m, *last - 1), key, m->key_size) == 0)
+        return sf_aggmap_value(m, *last - 1);
+    uint8_t *v = sf_aggmap_get(m, key, NULL);
+    if (v)
+        *last = (size_t)(v - m->val_offset - m->entries) / m->entry_size + 1;
+    return v;
+}
+
+/* (t, text) later than (seen, old): the dimension rule of sqlite.c. */
+static bool later(int64_t t, const char *text, size_t n, int64_t seen, const char *old, size_t on)
+{
+    if (t != seen)
+        return t > seen;
+    int c = memcmp(text, old, n < on ? n : on);
+    return c != 0 ? c > 0 : n > on;
+}
+
+/* Returns false when out of memory. */
+static bool add_dims(wh_rollup *r, const sf_record *rec)
+{
+    char code[SF_STOCK_CODE_MAX + 1] = {0};
+    memcpy(code, rec->stock_code, rec->stock_code_len);
+    bool added;
+    dim_product_val *p = sf_aggmap_get(&r->dim_products, code, &added);
+    if (p && (added || later(rec->invoice_date, rec->description, rec->description_len, p->seen,
+                             p->description, p->len))) {
+        p->seen = rec->invoice_date;
+        p->len = rec->description_len;
+        p->non_product = (rec->flags & SF_FLAG_NON_PRODUCT) != 0;
+        memcpy(p->description, rec->description, rec->description_len + 1u);
+    }
+    int64_t day = rec->invoice_date / 86400 - (rec->invoice_date % 86400 < 0);
+    bool ok = p && get_cached(&r->dim_dates, &r->last[M_DIM_DATES], &day);
+    if (rec->customer_id != SF_NO_CUSTOMER) {
+        int32_t c = rec->customer_id;
+        size_t before = r->dim_customers.count;
+        dim_customer_val *v = get_cached(&r->dim_customers, &r->last[M_DIM_CUSTOMERS], &c);
+        bool is_new = v && r->dim_customers.count > before;
+        if (v && (is_new || later(rec->invoice_date, rec->country, rec->country_len, v->seen,
+                                  v->country, v->len))) {
+            v->seen = rec->invoice_date;
+            v->len = rec->country_len;
+            memcpy(v->country, rec->country, rec->country_len + 1u);
+        }
+        ok = ok && v;
+    }
+    return ok;
+}
+
+int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_error *err)
+{
+    int64_t amount = sf_record_amount(rec);
+    bool has_customer = rec->customer_id != SF_NO_CUSTOMER;
+    sales_key sk = {0};
+    memcpy(sk.period, date, HOUR_LEN);
+    sales_val *s = get_cached(&r->sales, &r->last[M_SALES], &sk);
+    product_key pk = {.grain = SF_GRAIN_DAY};
+    memcpy(pk.period, date, 10);
+    memcpy(pk.code, rec->stock_code, rec->stock_code_len);
+    product_val *p = s ? sf_aggmap_get(&r->products, &pk, NULL) : NULL;
+    invoice_key ik = {{0}};
+    memcpy(ik.invoice, rec->invoice_no, rec->invoice_no_len);
+    invoice_val *inv = p ? get_cached(&r->invoices, &r->last[M_INVOICES], &ik) : NULL;
+    presence_key pres = {{0}, {0}, has_customer ? rec->customer_id : 0, {0}};
+    memcpy(pres.invoice, rec->invoice_no, rec->invoice_no_len);
+    memcpy(pres.hour, date, HOUR_LEN);
+    bool ok = inv && get_cached(&r->presence, &r->last[M_PRESENCE], &pres);
+    if (!ok)
+        return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
+    s->revenue += amount, s->units += rec->quantity, s->lines++;
+    p->revenue += amount, p->units += rec->quantity, p->lines++;
+    p->non_product = (rec->flags & SF_FLAG_NON_PRODUCT) != 0;
+    if (inv->lines == 0 || rec->invoice_date < inv->first)
+        inv->first = rec->invoice_date;
+    if (inv->lines == 0)
+        inv->customer = SF_NO_CUSTOMER;
+    if (has_customer && (inv->customer == SF_NO_CUSTOMER || rec->customer_id < inv->customer))
+        inv->customer = rec->customer_id;
+    inv->revenue += amount, inv->units += rec->quantity, inv->lines++;
+    if (has_customer) {
+        customer_key ck = {0};
+        memcpy(ck.period, date, HOUR_LEN);
+        ck.customer = rec->customer_id;
+        customer_val *c = get_cached(&r->customers, &r->last[M_CUSTOMERS], &ck);
+        if (!c)
+            return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
+        c->revenue += amount, c->units += rec->quantity, c->lines++;
+    }
+    return !add_dims(r, rec)
+               ? sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups")
+               : 0;
+}
+
+/* Add the entries of the finest grain to the coarser ones: sales and
+ * customers from hours, products from days. period is at offset 1 in
+ * each key (after the grain byte). */
+static bool roll_up(sf_aggmap *m, sf_grain finest, size_t nvals)
+{
+    size_t n = m->count;
+    uint8_t key[64];
+    for (size_t i = 0; i < n; i++) {
+        for (int g = finest + 1; g < SF_GRAINS; g++) {
+            memcpy(key, sf_aggmap_key(m, i), m->key_size);
+            key[0] = (uint8_t)g;
+            memset(key + 1 + sf_grain_key_len((sf_grain)g), 0,
+                   (size_t)(sf_grain_key_len(finest) - sf_grain_key_len((sf_grain)g)));
+            int64_t *to = sf_aggmap_get(m, key, NULL);
+            if (!to)
+                return false;
+            const int64_t *from = sf_aggmap_value(m, i);
+            for (size_t k = 0; k < nvals; k++)
+                to[k] += from[k];
+        }
+    }
+    return true;
+}
+
+/* Products keep their flag rather than summing it. */
+static bool roll_up_products(sf_aggmap *m)
+{
+    size_t n = m->count;
+    if (!roll_up(m, SF_GRAIN_DAY, 3))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        product_key k = *(const product_key *)sf_aggmap_key(m, i);
+        bool np = ((product_val *)sf_aggmap_value(m, i))->non_product != 0;
+        for (int g = SF_GRAIN_MONTH; g < SF_GRAINS; g++) {
+            k.grain = (uint8_t)g;
+            memset(k.period + sf_grain_key_len((sf_grain)g), 0,
+                   sizeof k.period - (size_t)sf_grain_key_len((sf_grain)g));
+            product_val *v = sf_aggmap_get(m, &k, NULL);
+            v->non_product |= np;
+        }
+    }
+    return true;
+}
+
+sales_val *sf_wh_sales_of(wh_rollup *r, int g, const char *hour)
+{
+    sales_key k = {(uint8_t)g, {0}};
+    memcpy(k.period, hour, (size_t)sf_grain_key_len((sf_grain)g));
+    return sf_aggmap_get(&r->sales, &k, NULL);
+}
+
+static customer_val *customer_of(wh_rollup *r, int g, const char *hour, int32_t c)
+{
+    customer_key k = {(uint8_t)g, {0}, c};
+    memcpy(k.period, hour, (size_t)sf_grain_key_len((sf_grain)g));
+    return sf_aggmap_get(&r->customers, &k, NULL);
+}
+
+/* The hours an invoice is known to have (stored, then this transaction's). */
+typedef struct known_hour {
+    int32_t customer;
+    char hour[HOUR_LEN + 1];
+} known_hour;
+
+typedef struct presence_state {
+    known_hour *known;
+    size_t n, cap;
+    sf_buf text;
+} presence_state;
+
+static bool remember(presence_state *ps, int32_t c, const char *hour)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        known_hour *k = realloc(ps->known, cap * sizeof *k);
+        if (!k)
+            return false;
+        ps->known = k, ps->cap = cap;
+    }
+    ps->known[ps->n].customer = c;
+    memcpy(ps->known[ps->n].hour, hour, HOUR_LEN);
+    ps->known[ps->n++].hour[HOUR_LEN] = '\0';
+    return true;
+}
+
+/* Read the stored hours of invoice (every customer) into ps->known. */
+static int load_known(sqlite_wh *w, presence_state *ps, const char *invoice, sf_error *err)
+{
+    sqlite3_stmt *q = w->st[ST_PRESENCE_GET];
+    ps->n = 0;
+    sf_wh_text(q, 1, invoice, strlen(invoice));
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int32_t c = sqlite3_column_int(q, 0);
+        const char *h = (const char *)sqlite3_column_text(q, 1);
+        size_t len = (size_t)sqlite3_column_bytes(q, 1);
+        for (size_t at = 0; h && at + HOUR_LEN <= len; at += HOUR_LEN + 1)
+            if (!remember(ps, c, h + at)) {
+                sqlite3_reset(q);
+                return sf_error_set(err, SF_ENOMEM, "out of memory");
+            }
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "bi_presence");
+}
+
+/* Count (invoice c, hour) where it is new: per bucket of every grain, one
+ * more invoice unless the invoice already had an hour in it; one more
+ * invoice of customer c unless (invoice, c) had. */
+static bool count_new_hour(wh_rollup *r, presence_state *ps, int32_t c, const char *hour)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->known[i].customer == c && memcmp(ps->known[i].hour, hour, HOUR_LEN) == 0)
+            return true; /* not new */
+    for (int g = 0; g < SF_GRAINS; g++) {
+        size_t len = (size_t)sf_grain_key_len((sf_grain)g);
+        bool invoice_seen = false, customer_seen = false;
+        for (size_t i = 0; i < ps->n; i++)
+            if (memcmp(ps->known[i].hour, hour, len) == 0) {
+                invoice_seen = true;
+                customer_seen = customer_seen || ps->known[i].customer == c;
+            }
+        sales_val *s = invoice_seen ? NULL : sf_wh_sales_of(r, g, hour);
+        if (s)
+            s->invoices++;
+        customer_val *cv = c == 0 || customer_seen ? NULL : customer_of(r, g, hour, c);
+        if (cv)
+            cv->invoices++;
+        if ((!invoice_seen && !s) || (c != 0 && !customer_seen && !cv))
+            return false;
+    }
+    return remember(ps, c, hour);
+}
+
+static int cmp_hour(const void *a, const void *b)
+{
+    return memcmp(((const known_hour *)a)->hour, ((const known_hour *)b)->hour, HOUR_LEN);
+}
+
+/* Store the sorted hours of (invoice, c). */
+static int put_hours(sqlite_wh *w, presence_state *ps, const char *invoice, int32_t c,
+                     sf_error *err)
+{
+    qsort(ps->known, ps->n, sizeof *ps->known, cmp_hour);
+    sf_buf_reset(&ps->text);
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->known[i].customer == c) {
+            if (ps->text.len)
+                sf_buf_add(&ps->text, ",", 1);
+            sf_buf_add(&ps->text, ps->known[i].hour, HOUR_LEN);
+        }
+    if (sf_buf_failed(&ps->text))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    sqlite3_stmt *s = w->st[ST_PRESENCE_PUT];
+    sf_wh_text(s, 1, invoice, strlen(invoice));
+    sqlite3_bind_int(s, 2, c);
+    sf_wh_text(s, 3, ps->text.data, ps->text.len);
+    return sf_wh_run(w, s, err);
+}
+
+static int cmp_presence(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(presence_key));
+}
+
+static int write_presence(sqlite_wh *w, sf_error *err)
+{
+    wh_rollup *r = &w->roll;
+    size_t n = r->presence.count;
+    presence_key *keys = malloc((n ? n : 1) * sizeof *keys);
+    presence_state ps = {NULL, 0, 0, SF_BUF_INIT};
+    if (!keys)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        memcpy(&keys[i], sf_aggmap_key(&r->presence, i), sizeof *keys);
+    qsort(keys, n, sizeof *keys, cmp_presence);
+    int rc = 0;
+    for (size_t i = 0, j; rc == 0 && i < n; i = j) {
+        for (j = i; j < n && strcmp(keys[j].invoice, keys[i].invoice) == 0;)
+            j++;
+        rc = load_known(w, &ps, keys[i].invoice, err);
+        for (size_t k = i; rc == 0 && k < j; k++)
+            if (!count_new_hour(r, &ps, keys[k].customer, keys[k].hour))
+                rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        for (size_t k = i; rc == 0 && k < j; k++)
+            if (k == i || keys[k].customer != keys[k - 1].customer)
+                rc = put_hours(w, &ps, keys[i].invoice, keys[k].customer, err);
+    }
+    free(keys);
+    free(ps.known);
+    sf_buf_free(&ps.text);
+    return rc;
+}
+
+static int write_sales(sqlite_wh *w, sf_error *err)
+{
+    wh_rollup *r = &w->roll;
+    sqlite3_stmt *s = w->st[ST_SALES];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->sales.count; i++) {
+        const sales_key *k = sf_aggmap_key(&r->sales, i);
+        const sales_val *v = sf_aggmap_value(&r->sales, i);
+        const char *g = sf_grain_name((sf_grain)k->grain);
+        sf_wh_text(s, 1, g, strlen(g));
+        sf_wh_text(s, 2, k->period, sf_wh_period_len(k->period, sizeof k->period));
+        sqlite3_bind_int64(s, 3, v->revenue);
+        sqlite3_bind_int64(s, 4, v->units);
+        sqlite3_bind_int64(s, 5, v->lines);
+        sqlite3_bind_int64(s, 6, v->invoices);
+        sqlite3_bind_int64(s, 7, v->customers);
+        rc = sf_wh_run(w, s, err);
+    }
+    return rc;
+}
+
+static int write_invoices(sqlite_wh *w, sf_error *err)
+{
+    wh_rollup *r = &w->roll;
+    sqlite3_stmt *s = w->st[ST_INVOICE];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->invoices.count; i++) {
+        const invoice_key *k = sf_aggmap_key(&r->invoices, i);
+        const invoice_val *v = sf_aggmap_value(&r->invoices, i);
+        char date[SF_TIME_TEXT_LEN + 1];
+        sf_time_format(v->first, date);
+        sf_wh_text(s, 1, k->invoice, strlen(k->invoice));
+        if (v->customer == SF_NO_CUSTOMER)
+            sqlite3_bind_null(s, 2);
+        else
+            sqlite3_bind_int(s, 2, v->customer);
+        sf_wh_text(s, 3, date, SF_TIME_TEXT_LEN);
+        sqlite3_bind_int64(s, 4, v->revenue);
+        sqlite3_bind_int64(s, 5, v->units);
+        sqlite3_bind_int64(s, 6, v->lines);
+        rc = sf_wh_run(w, s, err);
+    }
+    return rc;
+}
+
+static int write_dims(sqlite_wh *w, sf_error *err)
+{
+    wh_rollup *r = &w->roll;
+    char date[SF_TIME_TEXT_LEN + 1];
+    int rc = 0;
+    sqlite3_stmt *s = w->st[ST_DIM_PRODUCT];
+    for (size_t i = 0; rc == 0 && i < r->dim_products.count; i++) {
+        const char *code = sf_aggmap_key(&r->dim_products, i);
+        const dim_product_val *v = sf_aggmap_value(&r->dim_products, i);
+        sf_time_format(v->seen, date);
+        sf_wh_text(s, 1, code, strlen(code));
+        sf_wh_text(s, 2, v->description, v->len);
+        sqlite3_bind_int(s, 3, v->non_product);
+        sf_wh_text(s, 4, date, SF_TIME_TEXT_LEN);
+        rc = sf_wh_run(w, s, err);
+    }
+    s = w->st[ST_DIM_CUSTOMER];
+    for (size_t i = 0; rc == 0 && i < r->dim_customers.count; i++) {
+        const int32_t *c = sf_aggmap_key(&r->dim_customers, i);
+        const dim_customer_val *v = sf_aggmap_value(&r->dim_customers, i);
+        sf_time_format(v->seen, date);
+        sqlite3_bind_int(s, 1, *c);
+        sf_wh_text(s, 2, v->country, v->len);
+        sf_wh_text(s, 3, date, SF_TIME_TEXT_LEN);
+        rc = sf_wh_run(w, s, err);
+    }
+    s = w->st[ST_DIM_DATE];
+    for (size_t i = 0; rc == 0 && i < r->dim_dates.count; i++) {
+        int64_t t = *(const int64_t *)sf_aggmap_key(&r->dim_dates, i) * 86400;
+        sf_civil c;
+        sf_civil_from_time(t, &c);
+        sf_time_format(t, date);
+        sf_wh_text(s, 1, date, 10);
+        sqlite3_bind_int(s, 2, c.year);
+        sqlite3_bind_int(s, 3, c.month);
+        sqlite3_bind_int(s, 4, c.day);
+        sqlite3_bind_int(s, 5, sf_weekday(t));
+        rc = sf_wh_run(w, s, err);
+    }
+    return rc;
+}
+
+int sf_wh_rollup_write(sqlite_wh *w, sf_error *err)
+{
+    wh_rollup *r = &w->roll;
+    if (!roll_up(&r->sales, SF_GRAIN_HOUR, 3) || !roll_up(&r->customers, SF_GRAIN_HOUR, 3) ||
+        !roll_up_products(&r->products))
+        return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
+    for (int i = 0; i < 8; i++)
+        if (i != 4 && !sf_aggmap_sort(maps(r, i)))
+            return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
+    memset(r->last, 0, sizeof r->last);
+    int rc = write_presence(w, err);
+    if (rc == 0)
+        rc = sf_wh_write_customers(w, err);
+    if (rc == 0)
+        rc = write_sales(w, err);
+    if (rc == 0)
+        rc = sf_wh_write_products(w, err);
+    if (rc == 0)
+        rc = write_invoices(w, err);
+    if (rc == 0)
+        rc = write_dims(w, err);
+    return rc;
+}

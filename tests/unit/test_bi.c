@@ -1,0 +1,177 @@
+/*
+ * test_bi.c - query/bi.h: parameter parsing and its errors (every bad value
+ * names its parameter), defaults, ranges, rounding of averages, and
+ * sf_bi_answer on an empty warehouse (an answer, not an error).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "query/bi.h"
+
+/* Parameters as a NULL-terminated list "name", "value", ... */
+static const char *param(void *ctx, const char *name)
+{
+    const char *const *kv = ctx;
+    for (; kv && kv[0]; kv += 2)
+        if (strcmp(kv[0], name) == 0)
+            return kv[1];
+    return NULL;
+}
+
+static int parse(const char *question, const char *const *kv, sf_bi_query *q, sf_error *err)
+{
+    return sf_bi_parse(question, param, (void *)kv, q, err);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    sf_bi_query q;
+    sf_error err = {0};
+    assert_int_equal(parse("sales", NULL, &q, &err), 0);
+    assert_int_equal(q.question, SF_BI_SALES);
+    assert_int_equal(q.grain, SF_GRAIN_DAY);
+    assert_string_equal(q.from, "");
+    assert_int_equal(parse("top-products", NULL, &q, &err), 0);
+    assert_int_equal(q.grain, SF_GRAIN_MONTH);
+    assert_int_equal(q.limit, 10);
+    assert_false(q.by_revenue);
+    assert_false(q.include_non_products);
+    assert_int_equal(parse("top-customers", NULL, &q, &err), 0);
+    assert_true(q.by_revenue);
+    assert_int_equal(parse("profile", NULL, &q, &err), 0);
+    assert_false(q.by_weekday);
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    sf_bi_query q;
+    sf_error err = {0};
+    const char *const s[] = {"granularity", "hour", "from", "2011-11-05T08", "to", "2011", NULL};
+    assert_int_equal(parse("sales", s, &q, &err), 0);
+    assert_int_equal(q.grain, SF_GRAIN_HOUR);
+    assert_string_equal(q.from, "2011-11-05 08"); /* 'T' becomes the key's space */
+    assert_string_equal(q.to, "2011");
+    const char *const p[] = {
+        "by", "revenue", "at", "2011-11-05", "limit", "1000", "include_non_products", "true", NULL};
+    assert_int_equal(parse("top-products", p, &q, &err), 0);
+    assert_int_equal(q.grain, SF_GRAIN_DAY); /* the precision of at */
+    assert_string_equal(q.at, "2011-11-05");
+    assert_int_equal(q.limit, 1000);
+    assert_true(q.by_revenue);
+    assert_true(q.include_non_products);
+    const char *const w[] = {"by", "weekday", NULL};
+    assert_int_equal(parse("profile", w, &q, &err), 0);
+    assert_true(q.by_weekday);
+    const char *const leap[] = {"period", "day", "at", "2012-02-29", NULL};
+    assert_int_equal(parse("top-invoices", leap, &q, &err), 0);
+}
+
+/* Each bad parameter is SF_EINVAL with a message naming it. */
+static void test_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *question, *name, *value, *second, *second_value;
+    } bad[] = {
+        {"sales", "granularity", "week", NULL, NULL},
+        {"sales", "from", "2011-13", NULL, NULL},
+        {"sales", "from", "2011-02-29", NULL, NULL},
+        {"sales", "to", "2011-11-05 24", NULL, NULL},
+        {"sales", "to", "11/5/2011", NULL, NULL},
+        {"sales", "from", "2011-02", "to", "2011-01"},
+        {"profile", "by", "month", NULL, NULL},
+        {"top-products", "by", "price", NULL, NULL},
+        {"top-products", "limit", "0", NULL, NULL},
+        {"top-products", "limit", "1001", NULL, NULL},
+        {"top-products", "limit", "5x", NULL, NULL},
+        {"top-products", "period", "week", NULL, NULL},
+        {"top-products", "include_non_products", "yes", NULL, NULL},
+        {"top-products", "at", "2011-11-05 08", NULL, NULL},
+        {"top-products", "period", "month", "at", "2011"},
+        {"top-customers", "by", "units", NULL, NULL},
+        {"top-invoices", "at", "20111", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *kv[] = {bad[i].name, bad[i].value, bad[i].second, bad[i].second_value, NULL};
+        sf_bi_query q;
+        sf_error err = {0};
+        int rc = parse(bad[i].question, kv, &q, &err);
+        if (rc != SF_EINVAL)
+            fail_msg("%s %s=%s: %d", bad[i].question, bad[i].name, bad[i].value, rc);
+        if (!strstr(err.msg, "parameter"))
+            fail_msg("%s %s=%s: %s", bad[i].question, bad[i].name, bad[i].value, err.msg);
+        if (!strstr(err.msg, bad[i].second ? bad[i].second : bad[i].name))
+            fail_msg("the message does not name the parameter: %s", err.msg);
+    }
+    sf_bi_query q;
+    sf_error err = {0};
+    assert_int_equal(parse("top-sellers", NULL, &q, &err), SF_ENOENT);
+    assert_non_null(strstr(err.msg, "top-sellers"));
+}
+
+static void test_rounding(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_bi_div_round(10, 4), 3);   /* 2.5 -> 3 */
+    assert_int_equal(sf_bi_div_round(-10, 4), -3); /* -2.5 -> -3 */
+    assert_int_equal(sf_bi_div_round(9, 4), 2);
+    assert_int_equal(sf_bi_div_round(-9, 4), -2);
+    assert_int_equal(sf_bi_div_round(60665, 3), 20222);
+    assert_int_equal(sf_bi_div_round(0, 7), 0);
+}
+
+/* A warehouse that was created but never loaded answers with no data. */
+static void test_empty_warehouse(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_test_bi_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/w.db", dir);
+    sf_error err = {0};
+    sf_warehouse *w = NULL, *r = NULL;
+    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), SF_ENOENT);
+    assert_int_equal(sf_warehouse_open(path, &w, &err), 0);
+    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), 0);
+    const char *const kv[] = {"granularity", "month", NULL};
+    uint64_t end[2] = {5, 7};
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(sf_bi_answer(r, "sales", param, (void *)kv, end, 2, &json, &len, &err), 0);
+    assert_non_null(strstr(json, "\"buckets\":[]"));
+    assert_non_null(strstr(json, "\"offsets\":[0,0]"));
+    assert_non_null(strstr(json, "\"lag\":12"));
+    assert_non_null(strstr(json, "\"from\":null"));
+    assert_int_equal(strlen(json), len);
+    free(json);
+    assert_int_equal(sf_bi_answer(r, "top-products", param, NULL, NULL, 0, &json, &len, &err), 0);
+    assert_non_null(strstr(json, "\"periods\":[]"));
+    free(json);
+    assert_int_equal(sf_bi_answer(r, "nope", param, NULL, NULL, 0, &json, &len, &err), SF_ENOENT);
+    assert_null(json);
+    sf_warehouse_close(r);
+    sf_warehouse_close(w);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_errors),          cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_empty_warehouse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
