@@ -20,6 +20,7 @@
 #include "core/record.h"
 #include "core/timefmt.h"
 #include "gateway/internal.h"
+#include "query/bi.h"
 #include "query/history.h"
 
 /* Copy the path segment at s (up to '/' or the end) into out; its end. */
@@ -203,6 +204,47 @@ static enum MHD_Result history(request *r, const principal *who)
     return customer(r, who, id);
 }
 
+static const char *bi_param(void *ctx, const char *name)
+{
+    return arg(ctx, name);
+}
+
+/* GET /v1/bi/{question}: analyst and admin keys only. */
+static enum MHD_Result bi(request *r, const principal *who)
+{
+    if (who->role != SF_ROLE_ANALYST && who->role != SF_ROLE_ADMIN)
+        return sf_respond_error(r, 403, "forbidden",
+                                who->role == SF_ROLE_NONE ? "a customer token may not read BI"
+                                                          : "an ingest key may not read BI",
+                                NULL);
+    sf_gateway *g = r->g;
+    if (!g->cfg.warehouse)
+        return sf_respond_error(r, 503, "unavailable", "this server has no warehouse", "5");
+    uint32_t n = sf_stream_partitions(g->stream);
+    uint64_t ends[SF_STREAM_PARTITIONS_MAX];
+    for (uint32_t p = 0; p < n; p++) {
+        sf_partition_info info = {0};
+        sf_error ignored = {0};
+        sf_stream_info(g->stream, p, &info, &ignored);
+        ends[p] = info.end_offset;
+    }
+    char *json = NULL;
+    size_t len = 0;
+    sf_error err = {0};
+    int rc = sf_bi_answer(g->cfg.warehouse, r->item, bi_param, r, ends, n, &json, &len, &err);
+    enum MHD_Result m;
+    if (rc == 0)
+        m = sf_respond(r, 200, "application/json", json, len, NULL, NULL);
+    else if (rc == SF_EINVAL)
+        m = sf_respond_error(r, 400, "invalid_parameter", err.msg, NULL);
+    else if (rc == SF_ENOENT)
+        m = sf_respond_error(r, 404, "not_found", "no such BI question", NULL);
+    else
+        m = sf_respond_error(r, 500, "internal", err.msg, NULL);
+    free(json);
+    return m;
+}
+
 enum MHD_Result sf_read_route(request *r, const char *method)
 {
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -211,6 +253,6 @@ enum MHD_Result sf_read_route(request *r, const char *method)
     if (sf_auth(r, &who) < 0)
         return sf_respond_error(r, r->reject_status, r->reject_code, r->reject_msg, NULL);
     if (r->route == ROUTE_BI)
-        return sf_respond_error(r, 404, "not_found", "no such route", NULL);
+        return bi(r, &who);
     return history(r, &who);
 }

@@ -65,6 +65,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     atomic_store(&stats->applied, 0);
     atomic_store(&stats->lag, 0);
     atomic_store(&stats->position, 0);
+    atomic_store(&stats->durable, 0);
     int rc = next ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
                   : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
@@ -72,6 +73,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     uint64_t total = rc == 0 ? lag_of(s, next, n) : 0;
     atomic_store(&stats->lag, total);
     atomic_store(&stats->position, rc == 0 ? sum_of(next, n) : 0);
+    atomic_store(&stats->durable, atomic_load(&stats->position));
     while (rc == 0 && !(stop && *stop)) {
         uint64_t pass = 0;
         for (uint32_t p = 0; rc == 0 && p < n; p++) {
@@ -93,6 +95,8 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             continue;
         }
         rc = sink->ops->flush(sink, true, err); /* caught up */
+        if (rc == 0)
+            atomic_store(&stats->durable, sum_of(next, n));
         if (rc < 0 || once)
             break;
         struct timespec ts = {0, 100 * 1000 * 1000};

@@ -114,14 +114,15 @@ uint64_t sf_sink_service_lag(sf_sink_service *svc)
     return lag;
 }
 
-uint64_t sf_sink_service_position(sf_sink_service *svc)
+void sf_sink_service_position(sf_sink_service *svc, uint64_t *applied, uint64_t *durable)
 {
-    uint64_t least = UINT64_MAX;
+    *applied = *durable = svc->n ? UINT64_MAX : 0;
     for (size_t i = 0; i < svc->n; i++) {
-        uint64_t p = atomic_load(&svc->w[i].stats.position);
-        least = p < least ? p : least;
+        uint64_t a = atomic_load(&svc->w[i].stats.position);
+        uint64_t d = atomic_load(&svc->w[i].stats.durable);
+        *applied = a < *applied ? a : *applied;
+        *durable = d < *durable ? d : *durable;
     }
-    return svc->n ? least : 0;
 }
 
 /* The apply rate, remeasured when the last sample is a second old. */

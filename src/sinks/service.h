@@ -30,10 +30,13 @@ void sf_sink_service_metrics(void *service, sf_buf *out);
 /* The sum of the sinks' lags (records behind the stream's end). */
 uint64_t sf_sink_service_lag(sf_sink_service *svc);
 
-/* How far the slowest sink has got: the least of the sinks' positions (sum
- * of next offsets over the partitions; 0 before a sink has resumed). A sink
- * whose position reaches the stream's total end offset is caught up. */
-uint64_t sf_sink_service_position(sf_sink_service *svc);
+/* How far the slowest sink has got, as the least over the sinks of their
+ * positions (sum of next offsets over the partitions; 0 before a sink has
+ * resumed): *applied counts what was handed to the sinks, *durable what
+ * their stores hold for certain (as of their last flush of everything).
+ * When *durable reaches the stream's total end offset, every sink has
+ * caught up and its effects are durable. */
+void sf_sink_service_position(sf_sink_service *svc, uint64_t *applied, uint64_t *durable);
 
 /* Stop the threads (each flushes what it holds first) and free the
  * service. NULL is fine. */

@@ -45,6 +45,8 @@ typedef struct sf_runner_stats {
     _Atomic uint64_t applied;  /* records handed to the sink by this run */
     _Atomic uint64_t lag;      /* records behind the stream's end at the last look */
     _Atomic uint64_t position; /* sum of the partitions' next offsets (0 until resumed) */
+    _Atomic uint64_t durable;  /* the same, as of the last flush of everything: what the
+                                  sink's store holds for certain */
 } sf_runner_stats;
 
 struct sf_progress;

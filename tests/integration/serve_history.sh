@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The purchase-history API against a real server whose own sinks load the
-# full bundled file: invoices and their lines, customers' pages newest
+# The read API (purchase history, and BI's routes and rights) against a real
+# server whose own sinks load the full bundled file: invoices and their lines, customers' pages newest
 # first, date ranges, every role and token case, 404s, 405s, bad
 # parameters, and the sinks' lag in /metrics. The expected answers are
 # computed by the sqlite3 tool straight from the CSV.
@@ -17,14 +17,14 @@ gzip -dc "$2" > "$tmp/all.csv"
 "$shopflow" import "$tmp/all.csv" --data "$data" > /dev/null
 start_server "$data" --sinks archive,history,warehouse
 base="http://127.0.0.1:$PORT"
-for _ in $(seq 1200); do
+for _ in $(seq 2400); do
     curl -s "$base/metrics" > "$tmp/metrics"
-    grep -q 'shopflow_sink_applied_records_total{sink="history"} 541909' "$tmp/metrics" &&
-        grep -q 'shopflow_sink_lag_records{sink="history"} 0' "$tmp/metrics" && break
+    [[ $(grep -c '^shopflow_sink_applied_records_total{sink="[a-z]*"} 541909$' "$tmp/metrics") == 3 &&
+        $(grep -c '^shopflow_sink_lag_records{sink="[a-z]*"} 0$' "$tmp/metrics") == 3 ]] && break
     sleep 0.1
 done
-grep -q 'shopflow_sink_lag_records{sink="history"} 0' "$tmp/metrics" ||
-    fail "the history sink did not catch up: $(grep sink_ "$tmp/metrics")"
+[[ $(grep -c '^shopflow_sink_lag_records{sink="[a-z]*"} 0$' "$tmp/metrics") == 3 ]] ||
+    fail "the sinks did not catch up: $(grep sink_ "$tmp/metrics")"
 grep -q 'shopflow_sink_apply_rate{sink="warehouse"}' "$tmp/metrics" || fail "no apply rate"
 
 analyst=$("$shopflow" keys create --data "$data" --role analyst | tail -1)
@@ -150,6 +150,34 @@ expect "$(get "$analyst" "/v1/customers/17850/invoices?limit=x")" 400 "limit x"
 expect "$(get "$analyst" "/v1/customers/17850/invoices?cursor=zz")" 400 "bad cursor"
 expect "$(get "$analyst" "/v1/customers/17850/invoices?from=yesterday")" 400 "bad from"
 jq -e '.error.message | test("from")' "$tmp/resp" > /dev/null || fail "from not named"
+
+# BI over HTTP: analyst and admin keys only; monthly revenue equal to
+# sqlite3's over the CSV (the BI tests check every question in depth).
+for path in "/v1/bi/sales?granularity=month" "/v1/bi/profile?by=weekday" \
+    "/v1/bi/top-products?period=month&at=2011-11" "/v1/bi/top-customers?period=year" \
+    "/v1/bi/top-invoices?period=day&at=2011-12-09"; do
+    expect "$(get "" "$path")" 401 "no credential $path"
+    expect "$(get "$ingest" "$path")" 403 "ingest key $path"
+    expect "$(get "$token" "$path")" 403 "customer token $path"
+    expect "$(get "$admin" "$path")" 200 "admin $path"
+    expect "$(get "$analyst" "$path")" 200 "analyst $path"
+    jq -e '.warehouse.lag == 0 and .warehouse.records == 541909' "$tmp/resp" > /dev/null ||
+        fail "$path does not say how far the warehouse is: $(cat "$tmp/resp")"
+done
+expect "$(get "$analyst" "/v1/bi/sales?granularity=month")" 200 "monthly sales"
+jq -r '.buckets[] | "\(.period) \(.revenue)"' "$tmp/resp" > "$tmp/got"
+q "SELECT substr(InvoiceDate, 1, 7), printf('%s%d.%03d', CASE WHEN m < 0 THEN '-' ELSE '' END,
+          abs(m) / 1000, abs(m) % 1000)
+   FROM (SELECT InvoiceDate, sum(CAST(Quantity AS INTEGER) *
+                CAST(round(CAST(UnitPrice AS REAL) * 1000) AS INTEGER)) AS m
+         FROM t GROUP BY substr(InvoiceDate, 1, 7)) ORDER BY 1" |
+    tr '|' ' ' | perl -pe 's/(\.\d\d)0$/$1/' > "$tmp/want"
+diff "$tmp/want" "$tmp/got" > /dev/null || fail "monthly revenue: $(diff "$tmp/want" "$tmp/got")"
+expect "$(get "$analyst" "/v1/bi/sales?granularity=week")" 400 "bad granularity"
+jq -e '.error.message | test("granularity")' "$tmp/resp" > /dev/null || fail "not named"
+expect "$(get "$analyst" "/v1/bi/nothing")" 404 "unknown question"
+expect "$(curl -s -o "$tmp/resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $analyst" \
+    "$base/v1/bi/sales")" 405 "POST BI"
 
 grep -q 'route="/v1/customers/{id}/invoices",code="200"' <(curl -s "$base/metrics") ||
     fail "history requests not counted in /metrics"

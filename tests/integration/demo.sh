@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `shopflow demo --exit` on the bundled file: the whole flow over HTTP into
+# the three sinks and the report; every row accepted once, the report's total
+# the published revenue; a rerun rebuilds the demo folder; a folder that is
+# not a demo's is never emptied.
+#   usage: demo.sh SHOPFLOW DATA_GZ
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+shopflow=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp" || true' EXIT
+
+run_demo() {
+    "$shopflow" demo --exit --data "$tmp/demo" --listen 127.0.0.1:0 --file "$2" \
+        > "$tmp/out" 2> "$tmp/err" || fail "demo failed: $(cat "$tmp/err")"
+}
+run_demo full "$2"
+grep -q "Replayed 541909 rows" "$tmp/out" || fail "replay line: $(head -5 "$tmp/out")"
+grep -q "541909 accepted, 0 duplicates, 0 rejected" "$tmp/out" || fail "counts"
+grep -q "^total *£9,747,747.934" "$tmp/out" || fail "report total: $(grep total "$tmp/out")"
+grep -q "Sinks caught up" "$tmp/out" || fail "no catch-up figure"
+[[ -f "$tmp/demo/.shopflow-demo" ]] || fail "no demo marker"
+"$shopflow" status --data "$tmp/demo" --json > "$tmp/status"
+jq -e '[.sinks[] | .lag] | all(. == 0)' "$tmp/status" > /dev/null || fail "lag after demo"
+sqlite3 "$tmp/demo/warehouse.db" "SELECT count(*), sum(amount_milli) FROM fact_sales" \
+    > "$tmp/wh"
+[[ "$(cat "$tmp/wh")" == "541909|9747747934" ]] || fail "warehouse: $(cat "$tmp/wh")"
+
+# A rerun starts from an empty demo folder: accepted again, not duplicates.
+(gzip -dc "$2" || true) | head -1001 > "$tmp/small.csv"
+run_demo small "$tmp/small.csv"
+grep -q "1000 accepted, 0 duplicates" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
+
+# Never empties a folder holding other data.
+mkdir -p "$tmp/other/log"
+if "$shopflow" demo --exit --data "$tmp/other" --listen 127.0.0.1:0 > "$tmp/out" 2> "$tmp/err"; then
+    fail "demo ran in a folder that is not a demo's"
+fi
+grep -q "not a demo" "$tmp/err" || fail "refusal not said: $(cat "$tmp/err")"
+[[ -d "$tmp/other/log" ]] || fail "the other folder was touched"
+echo "demo: ok"
