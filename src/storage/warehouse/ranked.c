@@ -204,6 +204,22 @@ static void combine(rank_list *l, bool product)
     l->n = out;
 }
 
+/* An int64 in decimal, after a comma when asked: lists are written at
+ * every commit, and printf was a tenth of the load's time. */
+static void put_int(sf_buf *b, int64_t v, bool comma)
+{
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    if (comma)
+        *--p = ',';
+    sf_buf_add(b, p, (size_t)(t + sizeof t - p));
+}
+
 static void to_json(rank_list *l, bool product)
 {
     sf_buf *b = &l->text;
@@ -215,9 +231,10 @@ static void to_json(rank_list *l, bool product)
         if (product)
             sf_buf_json_string(b, e->code, strlen(e->code));
         else
-            sf_buf_printf(b, "%lld", (long long)e->id);
-        sf_buf_printf(b, ",%lld,%lld,%lld,%lld]", (long long)e->v[0], (long long)e->v[1],
-                      (long long)e->v[2], (long long)e->v[3]);
+            put_int(b, e->id, false);
+        for (int k = 0; k < 4; k++)
+            put_int(b, e->v[k], true);
+        sf_buf_add(b, "]", 1);
     }
     sf_buf_add(b, "]", 1);
 }

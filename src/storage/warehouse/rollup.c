@@ -477,9 +477,10 @@ int sf_wh_rollup_write(sqlite_wh *w, sf_error *err)
     if (!roll_up(&r->sales, SF_GRAIN_HOUR, 3) || !roll_up(&r->customers, SF_GRAIN_HOUR, 3) ||
         !roll_up_products(&r->products))
         return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
-    for (int i = 0; i < 8; i++)
-        if (i != 4 && !sf_aggmap_sort(maps(r, i)))
-            return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
+    /* The ranked lists are merged a period at a time: sort their keys so
+     * that each period's entries are adjacent. */
+    if (!sf_aggmap_sort(&r->products) || !sf_aggmap_sort(&r->customers))
+        return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
     memset(r->last, 0, sizeof r->last);
     int rc = write_presence(w, err);
     if (rc == 0)

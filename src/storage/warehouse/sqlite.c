@@ -3,8 +3,8 @@
  * star schema and the BI rollups of docs/warehouse.md.
  *
  * Loading: a transaction spans several batches (the sink commits every
- * ~64k records or second, and when caught up). Each fact row is one
- * prepared INSERT; the rollups and dimensions are aggregated in memory
+ * ~64k records or second, and when caught up). Fact rows go FACT_ROWS to a
+ * prepared multi-row INSERT; the rollups and dimensions are aggregated in memory
  * (rollup.c) and written once per key when the transaction commits, so the
  * rows of a day cost one upsert per product rather than one per line.
  * fact_sales is a rowid table whose rowid is the record's place in the
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/pack.h"
 #include "core/timefmt.h"
 #include "storage/warehouse/sqlite_int.h"
@@ -152,6 +153,7 @@ static void wh_close(sf_warehouse *base)
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < NSTMT; i++)
         sqlite3_finalize(w->st[i]);
+    sqlite3_finalize(w->facts);
     sf_wh_queries_free(w);
     sqlite3_close(w->db);
     sf_wh_rollup_free(&w->roll);
@@ -198,6 +200,26 @@ static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
     return 0;
 }
 
+#define FACT_COLUMNS 15
+
+/* "INSERT INTO fact_sales VALUES (?,...),(?,...)...": FACT_ROWS rows. */
+static int prepare_facts(sqlite_wh *w, sf_error *err)
+{
+    sf_buf sql = SF_BUF_INIT;
+    sf_buf_puts(&sql, "INSERT INTO fact_sales VALUES ");
+    for (int i = 0; i < FACT_ROWS; i++)
+        sf_buf_puts(&sql,
+                    i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    int rc = 0;
+    if (sf_buf_failed(&sql))
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    else if (sqlite3_prepare_v3(w->db, sql.data, -1, SQLITE_PREPARE_PERSISTENT, &w->facts, NULL) !=
+             SQLITE_OK)
+        rc = sf_wh_fail(w, err, "prepare");
+    sf_buf_free(&sql);
+    return rc;
+}
+
 static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error *err)
 {
     bool reader = (flags & SF_WH_READER) != 0;
@@ -225,6 +247,8 @@ static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error
     for (int i = 0; rc == 0 && !reader && i < NSTMT; i++)
         if (sqlite3_prepare_v2(w->db, statements[i], -1, &w->st[i], NULL) != SQLITE_OK)
             rc = sf_wh_fail(w, err, "prepare");
+    if (rc == 0 && !reader)
+        rc = prepare_facts(w, err);
     if (rc < 0) {
         wh_close(&w->base);
         return rc;
@@ -254,30 +278,47 @@ static int wh_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_
     return rc == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "positions");
 }
 
-static int load_fact(sqlite_wh *w, uint32_t p, uint64_t offset, const sf_record *r,
-                     const char *date, sf_error *err)
+/* Bind fact f as the row starting at parameter col of s. */
+static void bind_fact(sqlite3_stmt *s, int col, const pending_fact *f)
 {
+    const sf_record *r = &f->r;
     const char *kind = sf_kind_name((sf_kind)r->kind);
-    sqlite3_stmt *f = w->st[ST_FACT];
-    sqlite3_bind_int64(f, 1, (sqlite3_int64)(((uint64_t)p << 40) | offset));
-    sqlite3_bind_int64(f, 2, p);
-    sqlite3_bind_int64(f, 3, (sqlite3_int64)offset);
-    sf_wh_text(f, 4, r->invoice_no, r->invoice_no_len);
-    sf_wh_text(f, 5, r->stock_code, r->stock_code_len);
-    sf_wh_text(f, 6, r->description, r->description_len);
-    sqlite3_bind_int64(f, 7, r->quantity);
-    sqlite3_bind_int64(f, 8, r->unit_price);
-    sqlite3_bind_int64(f, 9, sf_record_amount(r));
+    sqlite3_bind_int64(s, col, (sqlite3_int64)(((uint64_t)f->partition << 40) | f->offset));
+    sqlite3_bind_int64(s, col + 1, f->partition);
+    sqlite3_bind_int64(s, col + 2, (sqlite3_int64)f->offset);
+    sf_wh_text(s, col + 3, r->invoice_no, r->invoice_no_len);
+    sf_wh_text(s, col + 4, r->stock_code, r->stock_code_len);
+    sf_wh_text(s, col + 5, r->description, r->description_len);
+    sqlite3_bind_int64(s, col + 6, r->quantity);
+    sqlite3_bind_int64(s, col + 7, r->unit_price);
+    sqlite3_bind_int64(s, col + 8, sf_record_amount(r));
     if (r->customer_id == SF_NO_CUSTOMER)
-        sqlite3_bind_null(f, 10);
+        sqlite3_bind_null(s, col + 9);
     else
-        sqlite3_bind_int64(f, 10, r->customer_id);
-    sf_wh_text(f, 11, date, SF_TIME_TEXT_LEN);
-    sf_wh_text(f, 12, date, 10);
-    sf_wh_text(f, 13, r->country, r->country_len);
-    sf_wh_text(f, 14, kind, strlen(kind));
-    sqlite3_bind_int(f, 15, (r->flags & SF_FLAG_NON_PRODUCT) != 0);
-    return sf_wh_run(w, f, err);
+        sqlite3_bind_int64(s, col + 9, r->customer_id);
+    sf_wh_text(s, col + 10, f->date, SF_TIME_TEXT_LEN);
+    sf_wh_text(s, col + 11, f->date, 10);
+    sf_wh_text(s, col + 12, r->country, r->country_len);
+    sf_wh_text(s, col + 13, kind, strlen(kind));
+    sqlite3_bind_int(s, col + 14, (r->flags & SF_FLAG_NON_PRODUCT) != 0);
+}
+
+/* Insert the pending facts: FACT_ROWS in one statement, fewer one by one. */
+static int flush_facts(sqlite_wh *w, sf_error *err)
+{
+    int rc = 0;
+    if (w->npend == FACT_ROWS) {
+        for (int i = 0; i < FACT_ROWS; i++)
+            bind_fact(w->facts, 1 + i * FACT_COLUMNS, &w->pend[i]);
+        rc = sf_wh_run(w, w->facts, err);
+    } else {
+        for (int i = 0; rc == 0 && i < w->npend; i++) {
+            bind_fact(w->st[ST_FACT], 1, &w->pend[i]);
+            rc = sf_wh_run(w, w->st[ST_FACT], err);
+        }
+    }
+    w->npend = 0;
+    return rc;
 }
 
 static void rollback(sqlite_wh *w)
@@ -285,6 +326,7 @@ static void rollback(sqlite_wh *w)
     if (w->in_txn)
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
     w->in_txn = false;
+    w->npend = 0;
     sf_wh_rollup_reset(&w->roll);
 }
 
@@ -302,21 +344,25 @@ static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
         w->in_txn = true;
     }
     int rc = 0;
+    w->npend = 0;
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
-        sf_record r;
-        char date[SF_TIME_TEXT_LEN + 1];
-        if (b->entries[i].offset >= OFFSET_LIMIT)
+        pending_fact *f = &w->pend[w->npend];
+        f->offset = b->entries[i].offset;
+        f->partition = p;
+        if (f->offset >= OFFSET_LIMIT)
             rc = sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
-                              (unsigned long long)b->entries[i].offset);
+                              (unsigned long long)f->offset);
         if (rc == 0)
-            rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
+            rc = sf_stream_entry_record(&b->entries[i], p, &f->r, err);
         if (rc < 0)
             break;
-        sf_time_format(r.invoice_date, date);
-        rc = load_fact(w, p, b->entries[i].offset, &r, date, err);
-        if (rc == 0)
-            rc = sf_wh_rollup_add(&w->roll, &r, date, err);
+        sf_time_format(f->r.invoice_date, f->date);
+        rc = sf_wh_rollup_add(&w->roll, &f->r, f->date, err);
+        if (rc == 0 && ++w->npend == FACT_ROWS)
+            rc = flush_facts(w, err);
     }
+    if (rc == 0)
+        rc = flush_facts(w, err);
     if (rc == 0) {
         sqlite3_bind_int64(w->st[ST_OFFSET], 1, p);
         sqlite3_bind_int64(w->st[ST_OFFSET], 2, (sqlite3_int64)b->next_offset);

@@ -13,6 +13,7 @@
 
 #include "core/aggmap.h"
 #include "core/record.h"
+#include "core/timefmt.h"
 #include "storage/warehouse/warehouse.h"
 
 /* Statements of the loader (prepared at open, writer only). */
@@ -86,9 +87,23 @@ typedef struct wh_rollup {
     size_t last[8]; /* the entry the previous line used, per map (+1; 0 none) */
 } wh_rollup;
 
+/* Fact rows per multi-row INSERT: one statement (one cursor opened and
+ * closed, one VDBE halt) per FACT_ROWS rows instead of per row. */
+#define FACT_ROWS 32
+
+typedef struct pending_fact {
+    sf_record r;
+    uint64_t offset;
+    uint32_t partition;
+    char date[SF_TIME_TEXT_LEN + 1];
+} pending_fact;
+
 typedef struct sqlite_wh {
     sf_warehouse base;
     sqlite3 *db;
+    sqlite3_stmt *facts; /* FACT_ROWS rows at once */
+    pending_fact pend[FACT_ROWS];
+    int npend;
     bool reader;
     bool in_txn;
     pthread_mutex_t lock; /* readers: one read() at a time */

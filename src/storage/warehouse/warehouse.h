@@ -15,7 +15,8 @@
  *    rows take their latest line's values, ties broken by the text);
  *  - the BI reads (sales, top_*) run inside read(), which gives them one
  *    consistent snapshot and serialises callers: one sf_warehouse opened
- *    with SF_WH_READER may be shared by several threads.
+ *    with SF_WH_READER may be shared by several threads, as long as they
+ *    call positions() too only from inside read() (sf_bi_answer does).
  *
  * Periods are text keys, the same in every adapter: hour "2011-11-05 08",
  * day "2011-11-05", month "2011-11", year "2011" (shop time, no zone).
