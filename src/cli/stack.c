@@ -48,6 +48,21 @@ static int open_sinks(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
     return sf_sink_service_start(st->stream, st->sinks, st->nsinks, &st->service, err);
 }
 
+/* The read routes' own read-only connection. A folder whose warehouse
+ * sink has not run yet gets an empty warehouse first (BI answers "no
+ * sales" rather than 503), which the sink fills when it runs. */
+static int open_warehouse_reader(const char *where, sf_warehouse **out, sf_error *err)
+{
+    int rc = sf_warehouse_open_reader(where, out, err);
+    if (rc != SF_ENOENT)
+        return rc;
+    sf_warehouse *w;
+    if ((rc = sf_warehouse_open(where, &w, err)) < 0)
+        return rc;
+    sf_warehouse_close(w);
+    return sf_warehouse_open_reader(where, out, err);
+}
+
 static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
 {
     char where[4096];
@@ -58,10 +73,10 @@ static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
     sf_sink_location("history", &cfg->places, where, sizeof where);
     if ((rc = sf_store_open(where, false, &st->history, err)) < 0)
         return rc;
-    sf_sink_location("warehouse", &cfg->places, where, sizeof where);
-    if ((rc = sf_warehouse_open(where, &st->warehouse, err)) < 0)
-        return rc;
     if ((rc = open_sinks(st, cfg, err)) < 0)
+        return rc;
+    sf_sink_location("warehouse", &cfg->places, where, sizeof where);
+    if ((rc = open_warehouse_reader(where, &st->warehouse, err)) < 0)
         return rc;
     sf_gateway_config g = cfg->gateway;
     g.stream = st->stream;
