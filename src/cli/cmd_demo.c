@@ -286,11 +286,7 @@ static int run_demo(int argc, char **argv)
     }
     /* The stop signals wait in this thread, never in the server's. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sf_stack_block_signals(&stop);
     sf_error err = {0};
     if (run_flow(&d, &err) < 0) {
         fprintf(stderr, "shopflow demo: %s\n", err.msg);

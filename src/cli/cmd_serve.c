@@ -123,13 +123,9 @@ static int run_serve(int argc, char **argv)
     sf_log_set_level(level);
     mkdir(str("data"), 0755);
 
-    /* Block the stop signals in every thread; the main thread waits for them. */
+    /* The stop signals wait in this thread, never in the server's. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sf_stack_block_signals(&stop);
 
     sf_stack st;
     if (open_stack(&st, &err) < 0) {

@@ -3,10 +3,20 @@
  */
 #include "cli/stack.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sinks/history.h"
+
+void sf_stack_block_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
 
 int sf_stack_parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err)
 {

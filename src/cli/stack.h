@@ -10,6 +10,7 @@
 #ifndef SF_CLI_STACK_H
 #define SF_CLI_STACK_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "gateway/gateway.h"
@@ -39,6 +40,12 @@ typedef struct sf_stack {
     sf_sink_service *service;
     sf_gateway *gateway;
 } sf_stack;
+
+/* Block SIGINT and SIGTERM in this thread and every thread it starts
+ * after (the server's), filling *stop so the caller can sigwait for them;
+ * ignore SIGPIPE (a client that goes away is not a reason to die). Call it
+ * before sf_stack_open. */
+void sf_stack_block_signals(sigset_t *stop);
 
 /* Parse a --sinks list ("archive,history", "none") into which[]. */
 int sf_stack_parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err);

@@ -13,25 +13,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/pack.h"
 #include "core/timefmt.h"
 #include "sinks/history.h"
 
 #define BIAS (UINT64_C(1) << 63) /* dates are stored + 2^63, so they sort unsigned */
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void add_date(sf_buf *out, int64_t t)
 {
@@ -155,7 +142,7 @@ static int add_invoice(void *ctx, const void *key, size_t klen, const void *val,
         c->rc = sf_error_set(c->err, SF_ECORRUPT, "history: a damaged customer index key");
         return 1;
     }
-    int64_t date = (int64_t)(get_be64(k + 5) - BIAS);
+    int64_t date = (int64_t)(sf_get_be64(k + 5) - BIAS);
     if (date < c->q->from)
         return 1; /* older than the range: done (newest first) */
     if (c->n == c->q->limit) {
@@ -205,7 +192,7 @@ static int parse_cursor(const char *cursor, uint8_t *key)
 static int page_bound(const sf_history_page *q, uint8_t *key, size_t *klen, sf_error *err)
 {
     size_t plen = sf_history_customer_prefix(q->customer, key);
-    put_be64(key + plen, q->to == INT64_MAX ? UINT64_MAX : (uint64_t)(q->to + 1) + BIAS);
+    sf_put_be64(key + plen, q->to == INT64_MAX ? UINT64_MAX : (uint64_t)(q->to + 1) + BIAS);
     *klen = plen + 8;
     if (!q->cursor)
         return 0;

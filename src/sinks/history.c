@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/pack.h"
 #include "sinks/history.h"
 #include "sinks/sink.h"
@@ -26,26 +27,6 @@ typedef struct history {
     sf_sink base;
     sf_store *store;
 } history;
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key)
 {
@@ -57,7 +38,7 @@ size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key)
 size_t sf_history_customer_prefix(int32_t customer, uint8_t *key)
 {
     key[0] = 'c';
-    put_be32(key + 1, (uint32_t)customer);
+    sf_put_be32(key + 1, (uint32_t)customer);
     return 5;
 }
 
@@ -111,7 +92,7 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_recor
     lkey[0] = 'l';
     memcpy(lkey + 1, r->invoice_no, r->invoice_no_len);
     lkey[1 + r->invoice_no_len] = 0;
-    put_be32(lkey + 2 + r->invoice_no_len, h.lines);
+    sf_put_be32(lkey + 2 + r->invoice_no_len, h.lines);
     if ((rc = ops->put(t, lkey, 6 + r->invoice_no_len, packed, plen, err)) < 0)
         return rc;
     h.lines++;
@@ -123,7 +104,7 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_recor
         return 0;
     uint8_t ckey[5 + 8 + SF_INVOICE_NO_MAX];
     size_t clen = sf_history_customer_prefix(r->customer_id, ckey);
-    put_be64(ckey + clen, (uint64_t)r->invoice_date + (UINT64_C(1) << 63));
+    sf_put_be64(ckey + clen, (uint64_t)r->invoice_date + (UINT64_C(1) << 63));
     memcpy(ckey + clen + 8, r->invoice_no, r->invoice_no_len);
     return ops->put(t, ckey, clen + 8 + r->invoice_no_len, "", 0, err);
 }
@@ -144,8 +125,8 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
     }
     uint8_t okey[5], oval[8];
     okey[0] = 'o';
-    put_be32(okey + 1, p);
-    put_be64(oval, b->next_offset);
+    sf_put_be32(okey + 1, p);
+    sf_put_be64(oval, b->next_offset);
     if (rc == 0)
         rc = ops->put(t, okey, sizeof okey, oval, sizeof oval, err);
     if (rc < 0) {
@@ -164,11 +145,11 @@ static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     for (uint32_t p = 0; rc == 0 && p < nparts; p++) {
         uint8_t okey[5];
         okey[0] = 'o';
-        put_be32(okey + 1, p);
+        sf_put_be32(okey + 1, p);
         const void *v;
         size_t n;
         int g = ops->get(t, okey, sizeof okey, &v, &n, err);
-        next[p] = g == 0 && n == 8 ? get_be64(v) : 0;
+        next[p] = g == 0 && n == 8 ? sf_get_be64(v) : 0;
         if (g < 0 && g != SF_ENOENT)
             rc = g;
     }
