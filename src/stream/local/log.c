@@ -210,6 +210,9 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
                     sf_error *err)
 {
     extern const sf_stream_ops sf_stream_local_ops;
+    if (opts && opts->nextra)
+        return sf_error_set(err, SF_EUSAGE, "%s: a local log takes no stream option ('%s')",
+                            location, opts->extra[0]);
     sf_log *log = calloc(1, sizeof *log);
     if (!log || !(log->dir = strdup(location))) {
         free(log);
