@@ -406,9 +406,9 @@ static void finish(pending *pd)
         if (maybe) {
             status = SF_EFAILED;
             snprintf(msg, sizeof msg,
-                     "kafka topic %s: %zu of %zu records not acknowledged (%s), %zu of them may "
-                     "be stored: appends are refused until a restart (which rebuilds the event-id "
-                     "window from the topic, so retrying with the same event ids is safe)",
+                     "kafka topic %s: %zu of %zu records not acknowledged (%s) and %zu may be "
+                     "stored: appends are refused until a restart, which rebuilds the event-id "
+                     "window from the topic (then retrying with the same event ids is safe)",
                      k->topic, pd->failed, pd->n, pd->why, maybe);
             if (!k->failed)
                 snprintf(k->failure, sizeof k->failure, "%s", msg);
