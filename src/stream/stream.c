@@ -157,6 +157,16 @@ void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out)
     s->ops->stats(s, out);
 }
 
+void sf_stream_stats_latency(sf_stream_stats *st, double seconds)
+{
+    static const double le[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3};
+    size_t b = 0;
+    while (b < sizeof le / sizeof le[0] && seconds > le[b])
+        b++;
+    st->fsync_le_us[b]++;
+    st->fsync_seconds += seconds;
+}
+
 int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
 {
     return s->ops->join ? s->ops->join(s, g, err) : 1;

@@ -109,6 +109,10 @@ typedef struct sf_stream_stats {
 
 struct sf_stream_group;
 
+/* Count one durability wait (an fsync round; over Kafka, the wait for the
+ * acknowledgements of an append) in st's histogram. Caller serialises. */
+void sf_stream_stats_latency(sf_stream_stats *st, double seconds);
+
 typedef struct sf_stream_ops {
     const char *scheme; /* "local" */
     int (*open)(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err);

@@ -17,6 +17,7 @@
  *                              as rd_kafka_err2name gives it, e.g.
  *                              NOT_LEADER_OR_FOLLOWER, or a number)
  *   rtt B MS                   broker B answers MS later
+ *   topic NAME P               create another topic, with P partitions
  *   quit                       exit
  *
  * At the end of stdin it stays up until SIGTERM or SIGINT.
@@ -78,6 +79,8 @@ static const char *command(rd_kafka_mock_cluster_t *mc, const char *topic, char 
         e = rd_kafka_mock_broker_set_up(mc, atoi(a));
     else if (strcmp(verb, "leader") == 0 && n == 3)
         e = rd_kafka_mock_partition_set_leader(mc, topic, atoi(a), atoi(b));
+    else if (strcmp(verb, "topic") == 0 && n == 3)
+        e = rd_kafka_mock_topic_create(mc, a, atoi(b), 3);
     else if (strcmp(verb, "rtt") == 0 && n == 3)
         e = rd_kafka_mock_broker_set_rtt(mc, atoi(a), atoi(b));
     else if (strcmp(verb, "errors") == 0 && n == 4) {
@@ -94,7 +97,8 @@ static const char *command(rd_kafka_mock_cluster_t *mc, const char *topic, char 
     } else if (strcmp(verb, "quit") == 0) {
         stop = 1;
     } else {
-        return "error: down B | up B | leader P B | errors API N CODE | rtt B MS | quit";
+        return "error: down B | up B | leader P B | errors API N CODE | rtt B MS | topic NAME P | "
+               "quit";
     }
     return e ? rd_kafka_err2str(e) : "ok";
 }

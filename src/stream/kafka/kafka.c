@@ -384,16 +384,6 @@ static int kafka_open(const char *location, const sf_stream_opts *opts, sf_strea
 
 /* ---- appending -------------------------------------------------------- */
 
-static void record_latency(sf_kafka *k, double seconds)
-{
-    static const double le[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3};
-    size_t b = 0;
-    while (b < sizeof le / sizeof le[0] && seconds > le[b])
-        b++;
-    k->stats.fsync_le_us[b]++;
-    k->stats.fsync_seconds += seconds;
-}
-
 /* Every report of an append is in: count it, call back, free it. */
 static void finish(pending *pd)
 {
@@ -424,7 +414,7 @@ static void finish(pending *pd)
         k->stats.appends++;
         k->stats.records += pd->n;
         k->stats.bytes += pd->bytes;
-        record_latency(k, now_s() - pd->started);
+        sf_stream_stats_latency(&k->stats, now_s() - pd->started);
     }
     k->inflight_bytes -= pd->bytes;
     k->inflight_appends--;
