@@ -68,7 +68,7 @@ for kind in local kafka; do
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     bad=$(curl -s "http://127.0.0.1:$port/metrics" |
-        grep '^shopflow_http_requests_total{route="/v1/transactions"' | grep -v 'code="200"' || true)
+        grep '^shopflow_http_requests_total{route="/v1/transactions"' | grep -v -e 'code="200"' -e 'code="aborted"' || true)
     printf '%-6s %8s req/s  %8.0f records/s  p50 %s  p99 %s\n' "$kind" "$rps" \
         "$(echo "$rps * 500" | bc)" "$p50" "$p99"
     [[ -z "$bad" ]] || echo "  non-200 answers: $bad"
