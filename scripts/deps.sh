@@ -11,7 +11,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
             libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev libmicrohttpd-dev libssl-dev liblmdb-dev libsqlite3-dev libjwt-dev
-            libcurl4-openssl-dev)
+            libcurl4-openssl-dev librdkafka-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
 
 pkgs=("${build_pkgs[@]}")

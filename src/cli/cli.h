@@ -38,4 +38,21 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
  * data/ folder, or ./data/ (first that exists). */
 const char *sf_cli_bundled_data(void);
 
+/* `--stream-opt KEY=VALUE` (repeatable; "@FILE" reads KEY=VALUE lines):
+ * settings for the stream's adapter (stream_opt.c). */
+#include <stddef.h>
+#define SF_CLI_STREAM_OPTS_MAX 64
+typedef struct sf_cli_stream_opts {
+    const char *kv[SF_CLI_STREAM_OPTS_MAX]; /* into argv or text */
+    size_t n;
+    char *text[SF_CLI_STREAM_OPTS_MAX]; /* lines read from files (owned) */
+    size_t ntext;
+} sf_cli_stream_opts;
+
+/* Take every --stream-opt out of argv[1..*argc) (the rest keep their order;
+ * *argc shrinks). Returns 0, or SF_EXIT_USAGE after printing why. Free with
+ * sf_cli_stream_opts_free once the stream is closed. */
+int sf_cli_take_stream_opts(const sf_command *cmd, int *argc, char **argv, sf_cli_stream_opts *o);
+void sf_cli_stream_opts_free(sf_cli_stream_opts *o);
+
 #endif

@@ -87,12 +87,15 @@ static int parse_args(int argc, char **argv, import_args *a)
     return optind < argc ? 0 : sf_cli_usage_error(&sf_cmd_import, "no FILE given");
 }
 
+static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
+
 static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_error *err)
 {
     char location[4096];
     sf_stream_location(a->data, a->stream, location, sizeof location);
     mkdir(a->data, 0755);
-    sf_stream_opts opts = {.partitions = (uint32_t)a->partitions};
+    sf_stream_opts opts = {
+        .partitions = (uint32_t)a->partitions, .extra = stream_opts.kv, .nextra = stream_opts.n};
     int rc = sf_stream_open(location, &opts, s, err);
     if (rc == SF_EBUSY)
         sf_error_prefix(err, "cannot import while a server writes the log (post the file to it, "
@@ -105,6 +108,8 @@ static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_e
 static int run_import(int argc, char **argv)
 {
     import_args a;
+    if (sf_cli_take_stream_opts(&sf_cmd_import, &argc, argv, &stream_opts) != 0)
+        return SF_EXIT_USAGE;
     if (parse_args(argc, argv, &a) != 0)
         return SF_EXIT_USAGE;
     sf_stream *s = NULL;
@@ -139,6 +144,7 @@ static int run_import(int argc, char **argv)
     }
     sf_dedup_free(d);
     sf_stream_close(s);
+    sf_cli_stream_opts_free(&stream_opts);
     return status;
 }
 
@@ -154,6 +160,8 @@ const sf_command sf_cmd_import = {
     "it are left alone (exit 1). A valid file is appended to the stream log of DIR (DIR/log)\n"
     "with deterministic event ids (the file's content hash and the row number), so importing\n"
     "a file again, or rerunning an import that was cut short, never duplicates a row.\n"
-    "The log must not be open for writing by a running server.\n",
+    "The log must not be open for writing by a running server. --stream kafka://HOST:PORT/TOPIC\n"
+    "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka); there the\n"
+    "event ids are checked against the topic's recent records.\n",
     run_import,
 };

@@ -31,6 +31,7 @@ typedef struct log_args {
 } log_args;
 
 static volatile sig_atomic_t interrupted;
+static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
 
 static void on_signal(int sig)
 {
@@ -113,7 +114,7 @@ static int open_stream(const log_args *a, sf_stream **s)
 {
     char location[4096];
     sf_stream_location(a->data, a->stream, location, sizeof location);
-    sf_stream_opts opts = {.read_only = true};
+    sf_stream_opts opts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};
     sf_error err = {0};
     if (sf_stream_open(location, &opts, s, &err) < 0) {
         fprintf(stderr, "shopflow log: %s\n", err.msg);
@@ -256,6 +257,8 @@ static int tail_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
 
 static int run_log(int argc, char **argv)
 {
+    if (sf_cli_take_stream_opts(&sf_cmd_log, &argc, argv, &stream_opts) != 0)
+        return SF_EXIT_USAGE;
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             fputs(sf_cmd_log.help, stdout);
@@ -285,6 +288,7 @@ static int run_log(int argc, char **argv)
         sf_stream_batch_free(&b);
     }
     sf_stream_close(s);
+    sf_cli_stream_opts_free(&stream_opts);
     return status;
 }
 
@@ -297,6 +301,8 @@ const sf_command sf_cmd_log = {
     "\n"
     "Reads the stream log of the data folder DIR (DIR/log; --stream LOCATION names another),\n"
     "read-only, also while a server writes to it. Only durable records are shown.\n"
+    "On Kafka (--stream kafka://HOST:PORT/TOPIC, --stream-opt KEY=VALUE for librdkafka)\n"
+    "start and end are the partitions' watermarks; bytes and segments are not known (0).\n"
     "\n"
     "  stat   per partition: first and end offset, bytes, segments (--json: one object)\n"
     "  dump   records as NDJSON, one per line, partition by partition: \"partition\",\n"

@@ -55,6 +55,8 @@ sf_setting sf_serve_settings[] = {
 };
 const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
 
+static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
+
 static int64_t num(const char *name)
 {
     return sf_config_get(sf_serve_settings, sf_serve_nsettings, name)->num;
@@ -90,7 +92,9 @@ static int open_stack(sf_stack *st, sf_error *err)
                         .retention_bytes = (uint64_t)num("retention-size"),
                         .retention_seconds = (uint64_t)(num("retention-age") / 1000),
                         .queue_bytes = (size_t)num("max-queue"),
-                        .commit_delay_ms = (unsigned)num("commit-delay")},
+                        .commit_delay_ms = (unsigned)num("commit-delay"),
+                        .extra = stream_opts.kv,
+                        .nextra = stream_opts.n},
         .places = {str("data"), str("objects"), str("store"), str("warehouse")},
         .archive = {(uint64_t)num("archive-object-size"), (unsigned)num("archive-max-wait")},
     };
@@ -104,6 +108,8 @@ static int run_serve(int argc, char **argv)
     int nrest;
     bool help;
     sf_error err = {0};
+    if (sf_cli_take_stream_opts(&sf_cmd_serve, &argc, argv, &stream_opts) != 0)
+        return SF_EXIT_USAGE;
     if (sf_config_load(sf_serve_settings, sf_serve_nsettings, argc - 1, argv + 1, &rest, &nrest,
                        &help, &err) < 0) {
         free(rest);
@@ -145,6 +151,7 @@ static int run_serve(int argc, char **argv)
     sf_stack_close(&st);
     sf_logf(SF_LOG_INFO, "server_stopped", NULL);
     sf_config_free();
+    sf_cli_stream_opts_free(&stream_opts);
     return SF_EXIT_OK;
 }
 
@@ -161,6 +168,10 @@ const sf_command sf_cmd_serve = {
     "Every option can also be set as SHOPFLOW_NAME in the environment (SHOPFLOW_MAX_BODY=16M)\n"
     "or as `name = value` in the --config file; flags win over the environment, which wins\n"
     "over the file. `shopflow config` prints the effective values.\n"
+    "\n"
+    "--stream kafka://HOST:PORT[,HOST:PORT]/TOPIC appends to Kafka instead (a 200 then means\n"
+    "every in-sync replica has the records); --stream-opt KEY=VALUE (repeatable, or @FILE of\n"
+    "KEY=VALUE lines) passes librdkafka settings: SASL, TLS, tuning (docs/deploy.md).\n"
     "\n",
     run_serve,
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -34,6 +35,7 @@ static sf_setting settings[] = {
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
 static volatile sig_atomic_t stop;
+static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
 
 static void on_signal(int sig)
 {
@@ -60,7 +62,7 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
 {
     char location[4096];
     sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
-    sf_stream_opts sopts = {.read_only = true};
+    sf_stream_opts sopts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};
     sf_stream *s = NULL;
     sf_sink *sink = NULL;
     sf_sink_places at = places();
@@ -138,6 +140,8 @@ static int run_sink(int argc, char **argv)
     int nrest;
     bool help;
     sf_error err = {0};
+    if (sf_cli_take_stream_opts(&sf_cmd_sink, &argc, argv, &stream_opts) != 0)
+        return SF_EXIT_USAGE;
     int rc = sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err);
     const char *name = nrest == 1 ? rest[0] : NULL;
     free(rest);
@@ -154,8 +158,10 @@ static int run_sink(int argc, char **argv)
                                   "say which sink: archive, history, warehouse or all");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    mkdir(opt("data"), 0755); /* for the stores; a Kafka stream needs no folder */
     rc = strcmp(name, "all") == 0 ? run_all(&err) : run_one(name, true, &err);
     sf_config_free();
+    sf_cli_stream_opts_free(&stream_opts);
     if (rc < 0) {
         fprintf(stderr, "shopflow sink: %s\n", err.msg);
         return SF_EXIT_FAIL;
@@ -183,6 +189,10 @@ const sf_command sf_cmd_sink = {
     "warehouse: the star schema and BI rollups of docs/warehouse.md in SQLite\n"
     "(DIR/warehouse.db, WAL), committed with the positions every 65,536 records or second\n"
     "and when caught up; readable by sqlite3 meanwhile.\n"
+    "\n"
+    "On a Kafka stream (--stream kafka://...; --stream-opt KEY=VALUE for librdkafka) each\n"
+    "sink joins its consumer group, so several processes of one sink share the partitions;\n"
+    "positions stay in the sink's own store (docs/deploy.md).\n"
     "\n",
     run_sink,
 };

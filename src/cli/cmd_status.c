@@ -24,6 +24,8 @@ static sf_setting settings[] = {
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
+static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
+
 static const char *opt(const char *name)
 {
     return sf_config_get(settings, NSETTINGS, name)->text;
@@ -94,6 +96,8 @@ static int run_status(int argc, char **argv)
     int nrest;
     bool help;
     sf_error err = {0};
+    if (sf_cli_take_stream_opts(&sf_cmd_status, &argc, argv, &stream_opts) != 0)
+        return SF_EXIT_USAGE;
     int rc = sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err);
     free(rest);
     if (rc < 0)
@@ -104,7 +108,7 @@ static int run_status(int argc, char **argv)
     }
     char location[4096];
     sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
-    sf_stream_opts sopts = {.read_only = true};
+    sf_stream_opts sopts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};
     sf_stream *s = NULL;
     rc = sf_stream_open(location, &sopts, &s, &err);
     uint32_t n = rc == 0 ? sf_stream_partitions(s) : 0;
@@ -128,13 +132,14 @@ static int run_status(int argc, char **argv)
     free(at[2]);
     sf_stream_close(s);
     sf_config_free();
+    sf_cli_stream_opts_free(&stream_opts);
     return rc == 0 ? SF_EXIT_OK : SF_EXIT_FAIL;
 }
 
 const sf_command sf_cmd_status = {
     "status",
     "how far each sink has come in the stream, and its lag",
-    "usage: shopflow status [--data DIR] [--json]\n"
+    "usage: shopflow status [--data DIR] [--stream LOCATION [--stream-opt KEY=VALUE]...] [--json]\n"
     "\n"
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
     "would resume at (its stored position), with the lag in records. --json prints\n"

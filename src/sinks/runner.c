@@ -5,31 +5,79 @@
  * cannot starve the others. When a whole pass finds nothing new, the runner
  * flushes everything (the sink is caught up) and either returns (once) or
  * waits a little for the stream to grow.
+ *
+ * On a stream with consumer groups (Kafka) the runner joins the group of its
+ * sink and reads only the partitions the group gives it; several processes
+ * running the same sink then share the work. The sink's store stays the
+ * truth of its position: on assignment the runner asks the sink again where
+ * each partition resumes, and before partitions are taken away it has the
+ * sink flush, so the next owner starts exactly where the durable effects
+ * end (stream.h, sf_stream_group). With --once a member waits for its first
+ * assignment, then stops when its partitions are caught up.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "core/logline.h"
 #include "core/progress.h"
 #include "sinks/sink.h"
 
-static uint64_t sum_of(const uint64_t *next, uint32_t n)
-{
-    uint64_t sum = 0;
-    for (uint32_t p = 0; p < n; p++)
-        sum += next[p];
-    return sum;
-}
-
-static uint64_t lag_of(sf_stream *s, const uint64_t *next, uint32_t n)
+static uint64_t lag_of(sf_stream *s, const uint64_t *next, const uint8_t *owned, uint32_t n)
 {
     uint64_t lag = 0;
     for (uint32_t p = 0; p < n; p++) {
         sf_partition_info info;
         sf_error err = {0};
-        if (sf_stream_info(s, p, &info, &err) == 0 && info.end_offset > next[p])
+        if (owned[p] && sf_stream_info(s, p, &info, &err) == 0 && info.end_offset > next[p])
             lag += info.end_offset - next[p];
     }
     return lag;
+}
+
+/* The sum of the next offsets of the partitions this runner owns. */
+static uint64_t sum_of(const uint64_t *next, const uint8_t *owned, uint32_t n)
+{
+    uint64_t sum = 0;
+    for (uint32_t p = 0; p < n; p++)
+        sum += owned[p] ? next[p] : 0;
+    return sum;
+}
+
+typedef struct member {
+    sf_sink *sink;
+    uint64_t *next;
+    uint32_t n;
+    bool failed; /* the run failed: leave without flushing (the next run redoes it) */
+} member;
+
+/* The group gave us parts: they resume where the sink's store says now. */
+static int on_assigned(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err)
+{
+    member *m = ctx;
+    uint64_t *stored = calloc(m->n, sizeof *stored);
+    if (!stored)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    int rc = m->sink->ops->resume(m->sink, stored, m->n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        from[i] = m->next[parts[i]] = stored[parts[i]];
+    free(stored);
+    return rc;
+}
+
+/* parts go to other members: make every effect durable first. */
+static int on_revoked(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_error *err)
+{
+    member *m = ctx;
+    (void)parts;
+    if (m->failed)
+        return 0;
+    if (lost) /* already someone else's: write nothing more, start again */
+        return sf_error_set(err, SF_EFAILED,
+                            "the %s sink lost %zu partitions to its group (cut off too long); "
+                            "it restarts from its stored positions",
+                            m->sink->ops->name, n);
+    return m->sink->ops->flush(m->sink, true, err);
 }
 
 /* Read and apply one batch of partition p. Returns entries applied or < 0. */
@@ -53,11 +101,42 @@ static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, sf_str
     return (long)b->count;
 }
 
+static void pause_100ms(void)
+{
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Which partitions are ours now: 0 (go on), 1 (none given yet: wait) or
+ * an error. Group callbacks run in here. */
+static int serve_group(sf_stream *s, uint8_t *owned, sf_error *err)
+{
+    int got = sf_stream_owned(s, owned, err);
+    return got < 0 ? got : got == 0;
+}
+
+/* One batch from each owned partition; the records applied, or < 0. */
+static long one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t *next, uint32_t n,
+                     sf_stream_batch *b, sf_error *err)
+{
+    long pass = 0;
+    for (uint32_t p = 0; p < n; p++) {
+        if (!owned[p])
+            continue;
+        long got = step(s, sink, p, next, b, err);
+        if (got < 0)
+            return got;
+        pass += got;
+    }
+    return pass;
+}
+
 int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t *stop,
                   sf_progress *progress, sf_runner_stats *stats, sf_error *err)
 {
     uint32_t n = sf_stream_partitions(s);
     uint64_t *next = calloc(n, sizeof *next);
+    uint8_t *owned = calloc(n, 1);
     sf_stream_batch b = {0};
     sf_runner_stats local;
     if (!stats)
@@ -66,46 +145,59 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     atomic_store(&stats->lag, 0);
     atomic_store(&stats->position, 0);
     atomic_store(&stats->durable, 0);
-    int rc = next ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
-                  : sf_error_set(err, SF_ENOMEM, "out of memory");
+    member m = {sink, next, n, false};
+    sf_stream_group group = {sink->ops->name, &m, on_assigned, on_revoked};
+    int rc = next && owned ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
+                           : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
         rc = sink->ops->resume(sink, next, n, err);
-    uint64_t total = rc == 0 ? lag_of(s, next, n) : 0;
+    int joined = rc == 0 ? sf_stream_join(s, &group, err) : 1;
+    if (joined < 0)
+        rc = joined;
+    if (rc == 0 && joined == 1)
+        memset(owned, 1, n); /* no group: every partition is ours */
+    uint64_t total = rc == 0 ? lag_of(s, next, owned, n) : 0;
     atomic_store(&stats->lag, total);
-    atomic_store(&stats->position, rc == 0 ? sum_of(next, n) : 0);
+    atomic_store(&stats->position, rc == 0 ? sum_of(next, owned, n) : 0);
     atomic_store(&stats->durable, atomic_load(&stats->position));
     while (rc == 0 && !(stop && *stop)) {
-        uint64_t pass = 0;
-        for (uint32_t p = 0; rc == 0 && p < n; p++) {
-            long got = step(s, sink, p, next, &b, err);
-            if (got < 0)
-                rc = (int)got;
-            else
-                pass += (uint64_t)got;
+        if (joined == 0 && (rc = serve_group(s, owned, err)) != 0) {
+            if (rc < 0)
+                break;
+            rc = 0; /* no partitions given yet: wait for the group */
+            pause_100ms();
+            continue;
         }
+        long got = one_pass(s, sink, owned, next, n, &b, err);
+        uint64_t pass = got > 0 ? (uint64_t)got : 0;
+        if (got < 0)
+            rc = (int)got;
         uint64_t applied = atomic_fetch_add(&stats->applied, pass) + pass;
         if (progress)
             sf_progress_update(progress, applied, applied, total);
         if (rc < 0)
             break;
-        atomic_store(&stats->lag, lag_of(s, next, n));
-        atomic_store(&stats->position, sum_of(next, n));
+        atomic_store(&stats->lag, lag_of(s, next, owned, n));
+        atomic_store(&stats->position, sum_of(next, owned, n));
         if (pass > 0) {
             rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
             continue;
         }
         rc = sink->ops->flush(sink, true, err); /* caught up */
         if (rc == 0)
-            atomic_store(&stats->durable, sum_of(next, n));
+            atomic_store(&stats->durable, sum_of(next, owned, n));
         if (rc < 0 || once)
             break;
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        pause_100ms();
     }
     if (rc == 0 && stop && *stop)
         rc = sink->ops->flush(sink, true, err);
-    atomic_store(&stats->lag, next ? lag_of(s, next, n) : 0);
+    atomic_store(&stats->lag, next && owned ? lag_of(s, next, owned, n) : 0);
+    m.failed = rc < 0;
+    if (joined == 0)
+        sf_stream_leave(s);
     sf_stream_batch_free(&b);
     free(next);
+    free(owned);
     return rc;
 }

@@ -13,10 +13,12 @@
 #include "core/pack.h"
 
 extern const sf_stream_ops sf_stream_local_ops;
+extern const sf_stream_ops sf_stream_kafka_ops;
 
 /* The adapters, by scheme. A location without a known "scheme:" is local. */
 static const sf_stream_ops *const adapters[] = {
     &sf_stream_local_ops,
+    &sf_stream_kafka_ops,
 };
 
 int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err)
@@ -153,6 +155,35 @@ int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_
 void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out)
 {
     s->ops->stats(s, out);
+}
+
+void sf_stream_stats_latency(sf_stream_stats *st, double seconds)
+{
+    static const double le[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3};
+    size_t b = 0;
+    while (b < sizeof le / sizeof le[0] && seconds > le[b])
+        b++;
+    st->fsync_le_us[b]++;
+    st->fsync_seconds += seconds;
+}
+
+int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
+{
+    return s->ops->join ? s->ops->join(s, g, err) : 1;
+}
+
+int sf_stream_owned(sf_stream *s, uint8_t *owned, sf_error *err)
+{
+    if (s->ops->owned)
+        return s->ops->owned(s, owned, err);
+    memset(owned, 1, s->ops->partitions(s));
+    return 1;
+}
+
+void sf_stream_leave(sf_stream *s)
+{
+    if (s->ops->leave)
+        s->ops->leave(s);
 }
 
 void sf_stream_close(sf_stream *s)

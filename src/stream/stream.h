@@ -4,8 +4,8 @@
  *
  * Each backend is an adapter that fills an sf_stream_ops table; the table of
  * adapters is in stream.c and one is chosen by the scheme of a location
- * ("local:DIR" or a bare folder; later "kafka://..."). Callers use only the
- * sf_stream_* functions below.
+ * ("local:DIR" or a bare folder; "kafka://host:9092,host2:9092/topic"). Callers
+ * use only the sf_stream_* functions below.
  *
  * Guarantees every adapter gives:
  *  - a record's partition is sf_stream_partition_of(invoice_no), so all lines
@@ -15,6 +15,14 @@
  *    acknowledged by all in-sync replicas) and readable;
  *  - an append that fails leaves none of its records readable;
  *  - readers see only records whose append has succeeded.
+ *
+ * Kafka (stream/kafka/kafka.c) keeps the first three. It cannot take back
+ * records a broker may already hold, so a failed append there is one of two
+ * kinds: none of its records was written (an ordinary failure: a retry is
+ * safe), or some may have been (status SF_EFAILED, "in doubt"): then the
+ * stream refuses appends until reopened, so that the gateway, restarted,
+ * rebuilds its event-id window from the stream and a retry with the same
+ * event ids is answered as a duplicate instead of written twice.
  */
 #ifndef SF_STREAM_H
 #define SF_STREAM_H
@@ -46,6 +54,11 @@ typedef struct sf_stream_opts {
     uint64_t retention_seconds; /* segments older than this go; 0 = keep */
     uint64_t queue_bytes;     /* appends waiting beyond this are refused (SF_EBUSY); 0 = 256 MiB */
     unsigned commit_delay_ms; /* fault injection: wait before each commit round (a slow disk) */
+    /* Adapter settings as "key=value" strings (borrowed; --stream-opt): for
+     * kafka, librdkafka properties and the adapter's own "shopflow.*" ones;
+     * the local adapter takes none. */
+    const char *const *extra;
+    size_t nextra;
 } sf_stream_opts;
 
 /* One record read back. data points into the batch's buffer. */
@@ -94,6 +107,12 @@ typedef struct sf_stream_stats {
     bool failed;             /* refusing appends until reopened (see log.c) */
 } sf_stream_stats;
 
+struct sf_stream_group;
+
+/* Count one durability wait (an fsync round; over Kafka, the wait for the
+ * acknowledgements of an append) in st's histogram. Caller serialises. */
+void sf_stream_stats_latency(sf_stream_stats *st, double seconds);
+
 typedef struct sf_stream_ops {
     const char *scheme; /* "local" */
     int (*open)(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err);
@@ -107,6 +126,10 @@ typedef struct sf_stream_ops {
     int (*info)(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
     void (*stats)(sf_stream *s, sf_stream_stats *out);
     void (*close)(sf_stream *s);
+    /* Consumer groups (see sf_stream_join); NULL in adapters without. */
+    int (*join)(sf_stream *s, const struct sf_stream_group *g, sf_error *err);
+    int (*owned)(sf_stream *s, uint8_t *owned, sf_error *err);
+    void (*leave)(sf_stream *s);
 } sf_stream_ops;
 
 /* Every adapter's handle starts with this. */
@@ -167,6 +190,45 @@ int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, s
 uint32_t sf_stream_partitions(const sf_stream *s);
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
 void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
+
+/*
+ * Consumer groups: several processes running the same sink share the
+ * partitions of a stream, each reading only those the group gives it. The
+ * group never holds positions: the sink's own store does. So:
+ *  - assigned: this member now owns parts[0..n); fill from[i] with where to
+ *    read parts[i] (the sink's stored position, read again now: another
+ *    member may have moved it);
+ *  - revoked: parts[0..n) go to other members when this returns, so make
+ *    durable everything applied from them (the new owner starts at the
+ *    stored position). lost: they were already given away (this member
+ *    was cut off): write nothing more for them; return an error so the
+ *    sink restarts from its stored positions.
+ * The callbacks run on the joining thread, only inside sf_stream_owned and
+ * sf_stream_leave, never during a read: between two applied batches.
+ */
+typedef struct sf_stream_group {
+    const char *name; /* the sink's name: one group per sink */
+    void *ctx;
+    int (*assigned)(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err);
+    int (*revoked)(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_error *err);
+} sf_stream_group;
+
+/* Join the group for g->name with the calling thread's reads (g is copied;
+ * g->ctx must live until sf_stream_leave). Returns 0 when joined, 1 when
+ * the stream has no groups (local) or they are turned off: the caller then
+ * owns every partition and no callback runs; or an error. */
+int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err);
+
+/* Serve the group (callbacks run here) and set owned[p] to 1 for the
+ * partitions this member holds now, 0 for the others (owned has
+ * sf_stream_partitions entries). Returns how many assignments this member
+ * has received so far (0: not yet given any), or an error (one a callback
+ * returned, or the group's). */
+int sf_stream_owned(sf_stream *s, uint8_t *owned, sf_error *err);
+
+/* Leave the group (the revoked callback runs first). Nothing if not
+ * joined. */
+void sf_stream_leave(sf_stream *s);
 
 /* Finish queued appends (their callbacks run), then close. NULL is fine. */
 void sf_stream_close(sf_stream *s);

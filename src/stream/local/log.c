@@ -210,6 +210,9 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
                     sf_error *err)
 {
     extern const sf_stream_ops sf_stream_local_ops;
+    if (opts && opts->nextra)
+        return sf_error_set(err, SF_EUSAGE, "%s: a local log takes no stream option ('%s')",
+                            location, opts->extra[0]);
     sf_log *log = calloc(1, sizeof *log);
     if (!log || !(log->dir = strdup(location))) {
         free(log);
@@ -370,13 +373,8 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t at)
 
 static void record_fsync(sf_log *log, double seconds)
 {
-    static const double le[] = {100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3};
-    size_t b = 0;
-    while (b < sizeof le / sizeof le[0] && seconds > le[b])
-        b++;
     pthread_mutex_lock(&log->mu);
-    log->stats.fsync_le_us[b]++;
-    log->stats.fsync_seconds += seconds;
+    sf_stream_stats_latency(&log->stats, seconds);
     pthread_mutex_unlock(&log->mu);
 }
 

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The pipeline over Kafka, every part its own process as in production: a
+# 3-broker mock cluster (sf_test_kafka_mock), `shopflow serve --sinks none`
+# on it, the whole bundled file posted through the gateway in chunks with
+# event ids while faults are injected (a broker down, produce errors, leader
+# changes, a produce error that leaves an append in doubt and the server
+# restarted), then `shopflow sink all` killed with SIGKILL 10 times (three
+# times beside a second process of the same sinks, which then rebalances
+# while running) and finished with --once.
+# Checks, computed outside shopflow: every row acknowledged once and only
+# once (event ids in the topic), 541,909 fact rows and SUM(amount_milli) =
+# 9747747934 (sqlite3), 25,900 invoices in the history, and the stores of the
+# killed run identical to those of a run without kills.
+#   usage: kafka.sh SHOPFLOW DATA_GZ KAFKA_MOCK HISTORY_QUERY
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+shopflow=$1 data=$2 mockbin=$3 query=$4
+tmp=$(mktemp -d)
+MOCK_PID=
+trap 'kill $(jobs -p) 2>/dev/null || true; kill $MOCK_PID 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+# The cluster, commanded through a FIFO kept open on fd 7.
+mkfifo "$tmp/ctl"
+"$mockbin" shop 8 < "$tmp/ctl" > "$tmp/mock.out" 2> "$tmp/mock.err" &
+MOCK_PID=$!
+exec 7> "$tmp/ctl"
+for _ in $(seq 100); do [[ -s "$tmp/mock.out" ]] && break; sleep 0.1; done
+bootstrap=$(head -1 "$tmp/mock.out")
+[[ -n "$bootstrap" ]] || fail "the mock cluster did not start: $(cat "$tmp/mock.err")"
+stream="kafka://$bootstrap/shop"
+mock() { # COMMAND...: send it, wait for its answer, which must be ok
+    local n
+    n=$(wc -l < "$tmp/mock.out")
+    echo "$*" >&7
+    for _ in $(seq 100); do
+        [[ $(wc -l < "$tmp/mock.out") -gt $n ]] && break
+        sleep 0.05
+    done
+    [[ $(tail -1 "$tmp/mock.out") == ok ]] || fail "mock $*: $(tail -1 "$tmp/mock.out")"
+}
+
+# The file in chunks of 40,000 rows, each row with its event id.
+gzip -dc "$data" | perl -e '
+    my $dir = shift; my $header = <STDIN>; chomp $header; $header =~ s/\r$//;
+    my ($n, $fh) = (0);
+    while (my $l = <STDIN>) {
+        chomp $l; $l =~ s/\r$//;
+        if ($n % 40000 == 0) {
+            close $fh if $fh;
+            open $fh, ">", sprintf("%s/chunk%02d.csv", $dir, $n / 40000) or die;
+            print $fh "$header,event_id\n";
+        }
+        print $fh "$l,row-$n\n"; $n++;
+    }
+    close $fh;' "$tmp"
+chunks=("$tmp"/chunk*.csv)
+
+key=$("$shopflow" keys create --data "$tmp/gw" --role ingest | tail -1)
+start_server "$tmp/gw" --stream "$stream" --sinks none
+
+# post_chunk FILE: until the gateway acknowledges it all. A refusal after
+# an append in doubt (readyz unready) is cured by restarting the server.
+restarts=0
+post_chunk() {
+    local rows code
+    rows=$(($(wc -l < "$1") - 1))
+    for _ in $(seq 20); do
+        code=$(post "$key" text/csv "$1")
+        if [[ $code == 200 ]]; then
+            [[ $(jq '.accepted + .duplicates' "$tmp/resp") -eq $rows ]] ||
+                fail "$1: $(cat "$tmp/resp")"
+            return 0
+        fi
+        [[ $code == 503 || $code == 429 ]] || fail "$1: $code $(cat "$tmp/resp")"
+        if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") != 200 ]]; then
+            stop_server
+            cat "$tmp/gw.server.log" >> "$tmp/gw.earlier.log" # start_server empties it
+            restarts=$((restarts + 1))
+            start_server "$tmp/gw" --stream "$stream" --sinks none
+        fi
+        sleep 0.2
+    done
+    fail "$1 was never acknowledged"
+}
+
+for i in "${!chunks[@]}"; do
+    case $i in
+    1) mock down 1 # a broker down while a request waits: acknowledged once it is back
+       post_chunk "${chunks[$i]}" &
+       sleep 2
+       mock up 1
+       wait $! ;;
+    3) mock errors produce 20 NOT_LEADER_FOR_PARTITION; post_chunk "${chunks[$i]}" ;;
+    5) mock errors produce 10 REQUEST_TIMED_OUT; post_chunk "${chunks[$i]}" ;;
+    7) mock leader 0 2; mock leader 1 3; mock leader 2 1; post_chunk "${chunks[$i]}" ;;
+    9) mock errors produce 1 INVALID_RECORD; post_chunk "${chunks[$i]}" ;; # in doubt: restart
+    *) post_chunk "${chunks[$i]}" ;;
+    esac
+done
+[[ $restarts -ge 1 ]] || fail "the append in doubt never happened"
+grep -q 'event=kafka_append_failed' "$tmp/gw.earlier.log" || fail "no log line for the failure"
+stop_server
+
+# Every row once in the topic, read back through `shopflow log`.
+"$shopflow" log dump --stream "$stream" | jq -r .event_id | sort > "$tmp/ids"
+[[ $(wc -l < "$tmp/ids") -eq 541909 ]] || fail "the topic holds $(wc -l < "$tmp/ids") records"
+[[ -z $(uniq -d "$tmp/ids") ]] || fail "event ids twice in the topic: $(uniq -d "$tmp/ids" | wc -l)"
+[[ $("$shopflow" log stat --stream "$stream" --json | jq .records) -eq 541909 ]] ||
+    fail "log stat: $("$shopflow" log stat --stream "$stream")"
+
+content() { # DIR -> archive records, history digest, warehouse digest
+    find "$1/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | sort | md5sum
+    "$query" "$1/history" 536365 17850
+    sqlite3 "$1/warehouse.db" "SELECT * FROM fact_sales ORDER BY log_partition, log_offset;
+        SELECT * FROM dim_product ORDER BY 1; SELECT * FROM dim_customer ORDER BY 1;
+        SELECT * FROM dim_date ORDER BY 1; SELECT * FROM sink_offsets ORDER BY 1" | md5sum
+}
+# Sinks in their consumer groups; a killed member's partitions go back to
+# the group after session.timeout.ms (short here).
+group=(--stream-opt session.timeout.ms=3000 --stream-opt heartbeat.interval.ms=500)
+
+# The reference, the sinks undisturbed, runs meanwhile in groups of its own
+# (another group.id prefix): it reads the same topic, shares nothing.
+"$shopflow" sink all --stream "$stream" --data "$tmp/ref" --once "${group[@]}" \
+    --stream-opt group.id=reference > "$tmp/ref.out" 2>&1 &
+reference=$!
+
+# Killed 10 times at random moments, then finished: the same content.
+# (Each run first waits for its group: ~3 s, plus the session timeout of
+# the member killed before it.)
+facts() { sqlite3 "$tmp/run/warehouse.db" "SELECT count(*) FROM fact_sales" 2>/dev/null || echo 0; }
+# Every third time a second process of the same sinks runs beside the first
+# (the groups split the partitions between them); the first is killed, and
+# the second, still running, has its partitions revoked and reassigned (a
+# rebalance while running) before it is killed in turn.
+sinks() {
+    "$shopflow" sink all --stream "$stream" --data "$tmp/run" --archive-object-size 256K \
+        "${group[@]}" > /dev/null 2>&1 &
+}
+last=0 progressed=0
+for k in $(seq 10); do
+    sinks
+    first=$!
+    second=
+    if [[ $((k % 3)) -eq 0 ]]; then
+        sinks
+        second=$!
+    fi
+    sleep "$((RANDOM % 3 + 2)).$((RANDOM % 10))"
+    kill -KILL $first 2>/dev/null || true
+    wait $first 2>/dev/null || true
+    if [[ -n $second ]]; then
+        sleep 3
+        kill -KILL $second 2>/dev/null || true
+        wait $second 2>/dev/null || true
+    fi
+    now=$(facts)
+    [[ $now -gt $last && $now -lt 541909 ]] && progressed=$((progressed + 1))
+    last=$now
+done
+[[ $progressed -ge 2 ]] || fail "only $progressed of the kills came while the sinks were working"
+"$shopflow" sink all --stream "$stream" --data "$tmp/run" --archive-object-size 256K --once \
+    "${group[@]}" > /dev/null 2>&1 || fail "sink all after the kills failed"
+wait $reference || fail "sink all (reference) failed: $(cat "$tmp/ref.out")"
+content "$tmp/ref" > "$tmp/ref.content"
+[[ $(sqlite3 "$tmp/ref/warehouse.db" "SELECT count(*) || ' ' || sum(amount_milli) FROM fact_sales") == \
+    "541909 9747747934" ]] || fail "warehouse: $(sqlite3 "$tmp/ref/warehouse.db" \
+    "SELECT count(*), sum(amount_milli) FROM fact_sales")"
+[[ $(sed -n 2p "$tmp/ref.content") == "invoices=25900 lines=541909 "* ]] ||
+    fail "history: $(sed -n 2p "$tmp/ref.content")"
+[[ $(find "$tmp/ref/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | wc -l) -eq 541909 ]] ||
+    fail "archive records"
+status=$("$shopflow" status --stream "$stream" --data "$tmp/ref" --json)
+[[ $(jq '[.sinks[].lag] | add' <<< "$status") -eq 0 ]] || fail "status: $status"
+
+content "$tmp/run" > "$tmp/run.content"
+diff "$tmp/ref.content" "$tmp/run.content" || fail "content after 10 kills differs from the reference"
+echo "ok: 541,909 rows through Kafka with faults ($restarts restart(s) after an append in doubt);" \
+    "sinks killed 10 times; the same content"

@@ -1,0 +1,302 @@
+/*
+ * test_kafka.c - the Kafka stream adapter (src/stream/kafka) against
+ * librdkafka's mock cluster in this process: locations and settings refused
+ * with a reason, append then read back by offset (same partitions as the
+ * local partitioner, batches of any size, seeking back), watermarks, a
+ * failed append with nothing stored, and a consumer group's callbacks
+ * (assigned with the stored positions, revoked on leave).
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "core/pack.h"
+#include "stream/stream.h"
+#include "support.h"
+
+#define TOPIC "t"
+#define PARTS 4
+
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+static char location[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    char msg[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "log_level", "0", msg, sizeof msg);
+    mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, msg, sizeof msg);
+    if (!mock_rk || !(mock = rd_kafka_mock_cluster_new(mock_rk, 3)) ||
+        rd_kafka_mock_topic_create(mock, TOPIC, PARTS, 3) != 0)
+        return -1;
+    snprintf(location, sizeof location, "kafka://%s/" TOPIC,
+             rd_kafka_mock_cluster_bootstraps(mock));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(mock_rk);
+    return 0;
+}
+
+static void make_record(sf_record *r, int i)
+{
+    char inv[16], stock[16], ev[32];
+    snprintf(inv, sizeof inv, "%d", 536000 + i / 5);
+    snprintf(stock, sizeof stock, "S%05d", i % 997);
+    ut_make(r, inv, stock, "A THING", i % 7 + 1, UT_T0 + i, 1000 + i, 12000 + i % 50,
+            "United Kingdom");
+    snprintf(ev, sizeof ev, "ev-%d", i);
+    memcpy(r->event_id, ev, strlen(ev));
+    r->event_id_len = strlen(ev);
+}
+
+static sf_stream *open_kafka(bool read_only, const char *const *extra, size_t nextra)
+{
+    sf_stream_opts o = {.read_only = read_only, .extra = extra, .nextra = nextra};
+    sf_stream *s = NULL;
+    sf_error err = {0};
+    if (sf_stream_open(location, &o, &s, &err) != 0)
+        fail_msg("open %s: %s", location, err.msg);
+    return s;
+}
+
+static void refused(const char *loc, const char *const *extra, size_t nextra, const char *says)
+{
+    sf_stream_opts o = {.extra = extra, .nextra = nextra};
+    sf_stream *s = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_open(loc, &o, &s, &err), SF_EUSAGE);
+    assert_null(s);
+    if (!strstr(err.msg, says))
+        fail_msg("'%s' says '%s', not '%s'", loc, err.msg, says);
+}
+
+static void test_refuses(void **state)
+{
+    (void)state;
+    refused("kafka://h:9092", NULL, 0, "say kafka://");
+    refused("kafka:h:9092/t", NULL, 0, "say kafka://");
+    refused("kafka://h:9092/", NULL, 0, "say kafka://");
+    refused("kafka://h:9092/bad topic", NULL, 0, "letters, digits");
+    const char *acks[] = {"acks=1"};
+    refused(location, acks, 1, "acks: set by shopflow");
+    const char *idem[] = {"linger.ms=1", "enable.idempotence=false"};
+    refused(location, idem, 2, "enable.idempotence: set by shopflow");
+    const char *own[] = {"shopflow.nonsense=1"};
+    refused(location, own, 1, "unknown");
+    const char *bad[] = {"no.such.property=1"};
+    refused(location, bad, 1, "no.such.property");
+    const char *noeq[] = {"linger.ms"};
+    refused(location, noeq, 1, "say key=value");
+    refused("local:/tmp/x", acks, 1, "a local log takes no stream option");
+    sf_stream *s = NULL;
+    sf_error err = {0};
+    char missing[600];
+    snprintf(missing, sizeof missing, "kafka://%s/nosuchtopic",
+             rd_kafka_mock_cluster_bootstraps(mock));
+    assert_int_equal(sf_stream_open(missing, NULL, &s, &err), SF_ENOENT);
+    assert_non_null(strstr(err.msg, "create it first"));
+}
+
+/* Read partition p from `from` on in batches of `cap` entries; returns how
+ * many, checking offsets follow on and every entry unpacks. */
+static size_t read_all(sf_stream *s, uint32_t p, uint64_t from, size_t cap, uint64_t *end)
+{
+    sf_stream_batch b;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_batch_init(&b, cap, 1 << 16, &err), 0);
+    size_t n = 0;
+    for (;;) {
+        if (sf_stream_read(s, p, from, &b, &err) != 0)
+            fail_msg("read %u@%llu: %s", p, (unsigned long long)from, err.msg);
+        if (b.count == 0)
+            break;
+        for (size_t i = 0; i < b.count; i++) {
+            sf_record r;
+            assert_int_equal(b.entries[i].offset, from + i);
+            assert_int_equal(sf_stream_entry_record(&b.entries[i], p, &r, &err), 0);
+            const char *ev;
+            size_t evn;
+            const char *inv;
+            size_t invn;
+            assert_int_equal(
+                sf_packed_keys(b.entries[i].data, b.entries[i].len, &ev, &evn, &inv, &invn), 0);
+            assert_int_equal(sf_stream_partition_of(inv, invn, PARTS), p);
+        }
+        n += b.count;
+        from = b.next_offset;
+    }
+    *end = from;
+    sf_stream_batch_free(&b);
+    return n;
+}
+
+static void test_append_read(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    sf_record *recs = calloc(N, sizeof *recs);
+    uint32_t *parts = calloc(N, sizeof *parts);
+    uint64_t *offs = calloc(N, sizeof *offs);
+    assert_non_null(recs);
+    for (int i = 0; i < N; i++)
+        make_record(&recs[i], i);
+    sf_stream *w = open_kafka(false, NULL, 0);
+    assert_int_equal(sf_stream_partitions(w), PARTS);
+    sf_error err = {0};
+    uint64_t before[PARTS];
+    for (uint32_t p = 0; p < PARTS; p++) {
+        sf_partition_info info;
+        assert_int_equal(sf_stream_info(w, p, &info, &err), 0);
+        before[p] = info.end_offset;
+    }
+    assert_int_equal(sf_stream_append(w, recs, N, parts, offs, &err), 0);
+    uint64_t count[PARTS] = {0};
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(parts[i],
+                         sf_stream_partition_of(recs[i].invoice_no, recs[i].invoice_no_len, PARTS));
+        assert_int_equal(offs[i], before[parts[i]] + count[parts[i]]++); /* in order, no gaps */
+    }
+    sf_stream_stats st;
+    sf_stream_stats_get(w, &st);
+    assert_int_equal(st.records, N);
+    assert_int_equal(st.failures, 0);
+    sf_stream_close(w);
+
+    sf_stream *r = open_kafka(true, NULL, 0);
+    for (uint32_t p = 0; p < PARTS; p++) {
+        uint64_t end;
+        sf_partition_info info;
+        assert_int_equal(sf_stream_info(r, p, &info, &err), 0);
+        assert_int_equal(info.end_offset, before[p] + count[p]);
+        /* Batches smaller than what librdkafka hands over at once (the rest
+         * is carried over), then larger; then back from the middle (a seek). */
+        assert_int_equal(read_all(r, p, before[p], 7, &end), count[p]);
+        assert_int_equal(end, info.end_offset);
+        assert_int_equal(read_all(r, p, before[p], 4096, &end), count[p]);
+        assert_int_equal(read_all(r, p, before[p] + count[p] / 2, 100, &end),
+                         count[p] - count[p] / 2);
+    }
+    sf_stream_close(r);
+    free(recs);
+    free(parts);
+    free(offs);
+}
+
+static void test_failed_append(void **state)
+{
+    (void)state;
+    sf_stream *w = open_kafka(false, NULL, 0);
+    sf_record rec;
+    make_record(&rec, 1); /* one record: one partition, one produce request */
+    uint32_t p = sf_stream_partition_of(rec.invoice_no, rec.invoice_no_len, PARTS);
+    sf_error err = {0};
+    sf_partition_info before, after;
+    assert_int_equal(sf_stream_info(w, p, &before, &err), 0);
+    rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_INVALID_RECORD);
+    int rc = sf_stream_append(w, &rec, 1, NULL, NULL, &err);
+    assert_int_equal(rc, SF_EIO); /* none stored: an ordinary failure, a retry is safe */
+    assert_non_null(strstr(err.msg, "none of them is stored"));
+    assert_int_equal(sf_stream_info(w, p, &after, &err), 0);
+    assert_int_equal(after.end_offset, before.end_offset);
+    sf_stream_stats st;
+    sf_stream_stats_get(w, &st);
+    assert_int_equal(st.failures, 1);
+    assert_false(st.failed);
+    assert_int_equal(sf_stream_append(w, &rec, 1, NULL, NULL, &err), 0); /* and the retry goes in */
+    sf_stream_close(w);
+}
+
+typedef struct calls {
+    int assigned, revoked;
+    size_t nassigned;
+    uint64_t stored[PARTS];
+} calls;
+
+static int on_assigned(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err)
+{
+    (void)err;
+    calls *c = ctx;
+    c->assigned++;
+    c->nassigned = n;
+    for (size_t i = 0; i < n; i++)
+        from[i] = c->stored[parts[i]];
+    return 0;
+}
+
+static int on_revoked(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_error *err)
+{
+    (void)parts, (void)err;
+    calls *c = ctx;
+    assert_false(lost);
+    assert_int_equal(n, c->nassigned);
+    c->revoked++;
+    return 0;
+}
+
+static void test_group(void **state)
+{
+    (void)state;
+    sf_stream *r = open_kafka(true, NULL, 0);
+    calls c = {.stored = {1, 2, 3, 4}};
+    sf_stream_group g = {"unit", &c, on_assigned, on_revoked};
+    sf_error err = {0};
+    assert_int_equal(sf_stream_join(r, &g, &err), 0);
+    uint8_t owned[PARTS];
+    int got = 0;
+    for (int i = 0; i < 300 && got == 0; i++) { /* the group forms in a few seconds */
+        got = sf_stream_owned(r, owned, &err);
+        assert_true(got >= 0);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        if (got == 0)
+            nanosleep(&ts, NULL);
+    }
+    assert_int_equal(got, 1);
+    assert_int_equal(c.assigned, 1);
+    assert_int_equal(c.nassigned, PARTS);
+    for (uint32_t p = 0; p < PARTS; p++)
+        assert_int_equal(owned[p], 1);
+    /* Reads start where the sink said: the stored position, not offset 0. */
+    sf_stream_batch b;
+    assert_int_equal(sf_stream_batch_init(&b, 10, 1 << 16, &err), 0);
+    for (uint32_t p = 0; p < PARTS; p++) {
+        if (sf_stream_read(r, p, c.stored[p], &b, &err) != 0)
+            fail_msg("read: %s", err.msg);
+        assert_true(b.count > 0);
+        assert_int_equal(b.entries[0].offset, c.stored[p]);
+    }
+    sf_stream_batch_free(&b);
+    sf_stream_leave(r);
+    assert_int_equal(c.revoked, 1);
+    /* Without groups, join says so and every partition is the caller's. */
+    const char *off[] = {"shopflow.groups=false"};
+    sf_stream *plain = open_kafka(true, off, 1);
+    assert_int_equal(sf_stream_join(plain, &g, &err), 1);
+    sf_stream_close(plain);
+    sf_stream_close(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refuses),
+        cmocka_unit_test(test_append_read),
+        cmocka_unit_test(test_failed_append),
+        cmocka_unit_test(test_group),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
