@@ -38,9 +38,26 @@ sqlite3 -batch "$tmp/raw.db" "SELECT DISTINCT CAST(CAST(CustomerID AS REAL) AS I
 sqlite3 -batch "$tmp/raw.db" "SELECT DISTINCT InvoiceNo FROM t" | sed 's|^|/v1/invoices/|' \
     > "$tmp/invoices"
 
+# BI questions over random periods of the data (a month, a day, or the year 2011).
+months=$(sqlite3 -batch "$tmp/raw.db" "SELECT DISTINCT substr(InvoiceDate, 1, 7) FROM t")
+days=$(sqlite3 -batch "$tmp/raw.db" "SELECT DISTINCT substr(InvoiceDate, 1, 10) FROM t")
+for m in $months; do
+    echo "/v1/bi/sales?granularity=day&from=$m&to=$m"
+    echo "/v1/bi/top-products?by=revenue&period=month&at=$m&limit=10"
+    echo "/v1/bi/top-customers?period=month&at=$m&limit=10"
+    echo "/v1/bi/top-invoices?period=month&at=$m&limit=10"
+done > "$tmp/bi-month"
+for d in $days; do
+    echo "/v1/bi/top-products?period=day&at=$d&limit=10"
+    echo "/v1/bi/sales?granularity=hour&from=$d&to=$d"
+done > "$tmp/bi-day"
+printf '%s\n' "/v1/bi/sales?granularity=month&from=2011&to=2011" \
+    "/v1/bi/sales?granularity=day&from=2011&to=2011" "/v1/bi/profile?by=hour_of_day&from=2011&to=2011" \
+    "/v1/bi/top-products?period=year&at=2011&limit=10" > "$tmp/bi-year"
+
 run() { # name paths-file
     local out rps p50 p99 codes
-    out=$(PATHS_FILE=$2 KEY=$key wrk -t1 -c32 -d"${secs}s" --latency -s bench/wrk/paths.lua "$url")
+    out=$(PATHS_FILE=$2 KEY=$key wrk -t1 -c${CONNS:-8} -d"${secs}s" --latency -s bench/wrk/paths.lua "$url")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -56,12 +73,20 @@ sqlite_time() { # name SQL: the same question of SQLite over the raw rows
     printf '%-26s %8.1f ms (sqlite3, raw rows, one query)\n' "$1" "$(echo "($t1 - $t0) * 1000" | bc)"
 }
 
-echo "shopflow read API, ${secs}s per run, $(nproc) cores, wrk -t1 -c32"
+echo "shopflow read API, ${secs}s per run, $(nproc) cores, wrk -t1 -c${CONNS:-8}"
 echo /healthz > "$tmp/healthz"
 run healthz "$tmp/healthz"
 run customer-overview "$tmp/customers"
 run invoice-details "$tmp/invoices"
+run bi-month-questions "$tmp/bi-month"
+run bi-day-questions "$tmp/bi-day"
+run bi-year-questions "$tmp/bi-year"
 sqlite_time customer-overview "SELECT InvoiceNo, min(InvoiceDate), count(*), sum(Quantity),
     sum(Quantity * UnitPrice) FROM t WHERE CustomerID = '14911.0' GROUP BY InvoiceNo
     ORDER BY 2 DESC LIMIT 20"
 sqlite_time invoice-details "SELECT * FROM t WHERE InvoiceNo = '536365'"
+sqlite_time bi-month-top-products "SELECT StockCode, sum(Quantity * UnitPrice) AS r FROM t
+    WHERE InvoiceDate LIKE '2011-11%' GROUP BY StockCode ORDER BY r DESC LIMIT 10"
+sqlite_time bi-year-sales-by-month "SELECT substr(InvoiceDate, 1, 7), sum(Quantity * UnitPrice),
+    count(DISTINCT InvoiceNo), count(DISTINCT CustomerID) FROM t
+    WHERE InvoiceDate LIKE '2011%' GROUP BY 1"
