@@ -9,10 +9,12 @@
  * key printed until Ctrl-C (or exits at once with --exit).
  *
  * The demo folder is rebuilt on each run, so the figures are the same every
- * time; to protect other folders, it only ever deletes a folder that holds
- * its own marker file (.shopflow-demo).
+ * time; to protect other folders, it only ever empties a folder that holds
+ * its own marker file (.shopflow-demo), and only ever starts in a folder
+ * that is new, empty or marked so.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -61,6 +63,19 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return ftw->level == 0 ? 0 : remove(path);
 }
 
+static bool is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)))
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 /* Empty dir if it is a demo folder (or make it); refuse any other folder. */
 static int prepare_folder(const char *dir, sf_error *err)
 {
@@ -69,13 +84,11 @@ static int prepare_folder(const char *dir, sf_error *err)
     struct stat st;
     if (stat(dir, &st) == 0) {
         bool ours = access(marker, F_OK) == 0;
-        char probe[4200];
-        snprintf(probe, sizeof probe, "%s/log", dir);
-        if (!ours && access(probe, F_OK) == 0)
+        if (!ours && !is_empty(dir))
             return sf_error_set(err, SF_EUSAGE,
-                                "%s holds data that is not a demo's; give the demo its own "
-                                "folder with --data",
-                                dir);
+                                "%s is not empty and not a demo's folder (no %s in it); give the "
+                                "demo a folder of its own with --data",
+                                dir, MARKER);
         if (ours && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
             return sf_error_set(err, SF_EIO, "cannot empty %s: %s", dir, strerror(errno));
     } else {

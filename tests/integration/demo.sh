@@ -32,10 +32,10 @@ run_demo small "$tmp/small.csv"
 grep -q "1000 accepted, 0 duplicates" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
 
 # Never empties a folder holding other data.
-mkdir -p "$tmp/other/log"
+mkdir -p "$tmp/other/src"
 if "$shopflow" demo --exit --data "$tmp/other" --listen 127.0.0.1:0 > "$tmp/out" 2> "$tmp/err"; then
     fail "demo ran in a folder that is not a demo's"
 fi
 grep -q "not a demo" "$tmp/err" || fail "refusal not said: $(cat "$tmp/err")"
-[[ -d "$tmp/other/log" ]] || fail "the other folder was touched"
+[[ -d "$tmp/other/src" && ! -e "$tmp/other/.shopflow-demo" ]] || fail "the other folder was touched"
 echo "demo: ok"
