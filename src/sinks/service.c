@@ -54,14 +54,14 @@ static void *run_worker(void *arg)
     unsigned backoff_ms = 1000;
     while (!svc->stop) {
         sf_error err = {0};
+        double started = sf_monotonic();
         int rc = sf_runner_run(svc->stream, w->sink, false, &svc->stop, NULL, &w->stats, &err);
         atomic_fetch_add(&w->applied, atomic_exchange(&w->stats.applied, 0));
         if (rc == 0)
             break; /* stopped */
         atomic_fetch_add(&w->errors, 1);
-        pthread_mutex_lock(&w->lock);
-        snprintf(w->last_error, sizeof w->last_error, "%s", err.msg);
-        pthread_mutex_unlock(&w->lock);
+        if (sf_monotonic() - started > 60)
+            backoff_ms = 1000; /* it ran a good while: a new failure, not the same one */
         char q[SF_ERROR_MSG_MAX + 64];
         sf_logf(SF_LOG_ERROR, "sink_failed", "sink=%s retry_in_ms=%u msg=%s", w->sink->ops->name,
                 backoff_ms, sf_logq(err.msg, q, sizeof q));
