@@ -51,8 +51,14 @@ struct sf_archive_writer {
     bool busy, stop; /* under mu */
     int rc;          /* first put error (under mu), with err */
     sf_error err;
-    atomic_size_t next; /* compression: the next slot to take */
 };
+
+/* A compression of one generation, shared by its threads. */
+typedef struct compression {
+    generation *g;
+    int level;
+    atomic_size_t next; /* the next slot to take */
+} compression;
 
 /* One compressing thread: takes slots until none are left, reusing one
  * deflate state (its setup costs more than compressing a small object) and
@@ -61,14 +67,14 @@ struct sf_archive_writer {
 static void compress_some(void *ctx, size_t worker)
 {
     (void)worker;
-    sf_archive_writer *w = ctx;
-    generation *g = &w->gen[!w->filling];
+    compression *c = ctx;
+    generation *g = c->g;
     z_stream z = {0};
     unsigned char *out = NULL;
     size_t out_cap = 0;
-    if (deflateInit2(&z, w->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, c->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return; /* the slots keep gz NULL: reported as failed */
-    for (size_t i; (i = atomic_fetch_add(&w->next, 1)) < g->n;) {
+    for (size_t i; (i = atomic_fetch_add(&c->next, 1)) < g->n;) {
         slot *s = &g->slots[i];
         size_t bound = deflateBound(&z, s->len) + 32;
         if (bound > out_cap) {
@@ -135,13 +141,10 @@ static int number_batches(const sf_archive_writer *w, generation *g)
     return 0;
 }
 
-/* Compress and put the generation being written. */
+/* Put the generation being written (compressed by flush). */
 static int write_generation(sf_archive_writer *w, sf_error *err)
 {
     generation *g = &w->gen[!w->filling];
-    unsigned threads = sf_cpu_count();
-    atomic_store(&w->next, 0);
-    sf_parallel_for(threads, threads, compress_some, w);
     sf_object_put *puts = malloc(g->n * sizeof *puts);
     if (!puts || number_batches(w, g) < 0) {
         free(puts);
@@ -246,6 +249,11 @@ int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, const c
 
 int sf_archive_writer_flush(sf_archive_writer *w, bool wait, sf_error *err)
 {
+    /* Compressing here, on every core, overlaps with the writer's syncs of
+     * the previous generation: the syncs wait on the device, not the CPU. */
+    compression c = {&w->gen[w->filling], w->level, 0};
+    unsigned threads = sf_cpu_count();
+    sf_parallel_for(threads, threads, compress_some, &c);
     pthread_mutex_lock(&w->mu);
     while (w->busy)
         pthread_cond_wait(&w->cv, &w->mu);

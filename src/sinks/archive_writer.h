@@ -10,13 +10,15 @@
  * a few thousand device syncs for the bundled file; this writer gives it
  * with far fewer:
  *
- *  - closed objects collect in a generation; flush hands the generation to
- *    the writer thread and the sink goes on reading while it is written (the
- *    next flush waits if the writer is still busy: two generations at most);
- *  - the writer compresses a generation on every core, then puts it with one
- *    sf_objects_put_many, numbered in batches so that each batch holds at
- *    most one object of a partition and, as far as the partitions' days
- *    agree, objects of one day only (one folder, so one folder sync);
+ *  - closed objects collect in a generation; flush compresses it on every
+ *    core and hands it to the writer thread, and the sink goes on reading
+ *    (and compressing the next one) while it is written: the writer's time
+ *    is spent waiting for the device, so the two overlap. The next flush
+ *    waits if the writer is still busy: two generations at most;
+ *  - the writer puts a generation with one sf_objects_put_many, numbered in
+ *    batches so that each batch holds at most one object of a partition
+ *    and, as far as the partitions' days agree, objects of one day only
+ *    (one folder, so one folder sync);
  *  - generations are put one after the other.
  *
  * A crash loses only objects not yet put, whose records the sink reads again.
