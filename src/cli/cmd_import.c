@@ -1,24 +1,61 @@
 /*
  * cmd_import.c - `shopflow import FILE... --data DIR`: load whole files into
  * the stream log (sinks/import.h): all or nothing per file, each row once
- * however often a file is imported.
+ * however often a file is imported. Two more sources: `--from-archive` (the
+ * archive's objects, to rebuild a data folder) and `--watch DIR` (the
+ * scheduled batch job over a folder, sinks/watch.h).
  */
 #include <getopt.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "core/logline.h"
 #include "core/money.h"
 #include "core/progress.h"
 #include "sinks/import.h"
+#include "sinks/watch.h"
 
 typedef struct import_args {
-    const char *data, *stream;
+    const char *data, *stream, *watch;
     sf_decode_opts opts;
     long partitions, window, max_errors;
+    bool from_archive, once;
+    double every_s, settle_s;
 } import_args;
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* "60s", "500ms", "5m", "1h", "2d" or plain seconds; -1 if not one. */
+static double parse_duration(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v < 0)
+        return -1;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        return v;
+    if (strcmp(end, "ms") == 0)
+        return v / 1000;
+    if (strcmp(end, "m") == 0)
+        return v * 60;
+    if (strcmp(end, "h") == 0)
+        return v * 3600;
+    if (strcmp(end, "d") == 0)
+        return v * 86400;
+    return -1;
+}
 
 typedef struct error_printer {
     const char *path;
@@ -36,6 +73,12 @@ static int print_error(void *ctx, const sf_decode_error *e)
     return 0;
 }
 
+static int print_object_error(void *ctx, const char *path, const sf_decode_error *e)
+{
+    ((error_printer *)ctx)->path = path;
+    return print_error(ctx, e);
+}
+
 static int parse_args(int argc, char **argv, import_args *a)
 {
     static const struct option options[] = {
@@ -46,10 +89,20 @@ static int parse_args(int argc, char **argv, import_args *a)
         {"partitions", required_argument, NULL, 'p'},
         {"dedup-window", required_argument, NULL, 'w'},
         {"max-errors", required_argument, NULL, 'm'},
+        {"from-archive", no_argument, NULL, 'A'},
+        {"watch", required_argument, NULL, 'W'},
+        {"every", required_argument, NULL, 'E'},
+        {"settle", required_argument, NULL, 'S'},
+        {"once", no_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *a = (import_args){.data = "./var", .partitions = 0, .window = 1000000, .max_errors = 20};
+    *a = (import_args){.data = "./var",
+                       .partitions = 0,
+                       .window = 1000000,
+                       .max_errors = 20,
+                       .every_s = 60,
+                       .settle_s = 10};
     int c;
     while ((c = getopt_long(argc, argv, "d:s:f:e:p:w:m:h", options, NULL)) != -1) {
         char *end = NULL;
@@ -77,6 +130,24 @@ static int parse_args(int argc, char **argv, import_args *a)
             *(c == 'p' ? &a->partitions : c == 'w' ? &a->window : &a->max_errors) = v;
             break;
         }
+        case 'A':
+            a->from_archive = true;
+            break;
+        case 'W':
+            a->watch = optarg;
+            break;
+        case 'O':
+            a->once = true;
+            break;
+        case 'E':
+        case 'S': {
+            double v = parse_duration(optarg);
+            if (v < 0 || (c == 'E' && v < 0.01))
+                return sf_cli_usage_error(&sf_cmd_import, "--%s takes a duration (60s, 5m, 500ms)",
+                                          c == 'E' ? "every" : "settle");
+            *(c == 'E' ? &a->every_s : &a->settle_s) = v;
+            break;
+        }
         case 'h':
             fputs(sf_cmd_import.help, stdout);
             exit(SF_EXIT_OK);
@@ -84,7 +155,16 @@ static int parse_args(int argc, char **argv, import_args *a)
             return sf_cli_usage_error(&sf_cmd_import, "unknown option");
         }
     }
-    return optind < argc ? 0 : sf_cli_usage_error(&sf_cmd_import, "no FILE given");
+    if (a->watch && (optind < argc || a->from_archive))
+        return sf_cli_usage_error(&sf_cmd_import,
+                                  "--watch DIR takes no FILE and no --from-archive");
+    if (a->watch)
+        return 0;
+    if (a->once)
+        return sf_cli_usage_error(&sf_cmd_import, "--once goes with --watch");
+    return optind < argc ? 0
+                         : sf_cli_usage_error(&sf_cmd_import, a->from_archive ? "no ARCHIVE given"
+                                                                              : "no FILE given");
 }
 
 static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
@@ -105,45 +185,170 @@ static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_e
     return rc;
 }
 
-static int run_import(int argc, char **argv)
+static void print_result(const char *what, const sf_import_result *res)
 {
-    import_args a;
-    if (sf_cli_take_stream_opts(&sf_cmd_import, &argc, argv, &stream_opts) != 0)
-        return SF_EXIT_USAGE;
-    if (parse_args(argc, argv, &a) != 0)
-        return SF_EXIT_USAGE;
+    char rows[SF_MONEY_TEXT_MAX], imp[SF_MONEY_TEXT_MAX], dup[SF_MONEY_TEXT_MAX];
+    sf_format_count((int64_t)res->rows, rows);
+    sf_format_count((int64_t)res->imported, imp);
+    sf_format_count((int64_t)res->duplicates, dup);
+    printf("%s: %s rows, %s imported, %s already imported\n", what, rows, imp, dup);
+}
+
+static int import_files(const import_args *a, int argc, char **argv)
+{
     sf_stream *s = NULL;
     sf_dedup *d = NULL;
     sf_error err = {0};
     int status = SF_EXIT_OK;
-    if (open_backends(&a, &s, &d, &err) < 0) {
+    if (open_backends(a, &s, &d, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
     for (int i = optind; status == SF_EXIT_OK && i < argc; i++) {
-        error_printer ep = {argv[i], a.max_errors, 0};
+        error_printer ep = {argv[i], a->max_errors, 0};
         sf_progress progress;
         char label[64];
         snprintf(label, sizeof label, "import %d/%d", i - optind + 1, argc - optind);
         sf_progress_init(&progress, stderr, label);
         sf_import_result res;
-        int rc = sf_import_file(s, d, argv[i], &a.opts, print_error, &ep, &progress, &res, &err);
+        int rc = sf_import_file(s, d, argv[i], &a->opts, print_error, &ep, &progress, &res, &err);
         sf_progress_end(&progress);
-        if (ep.seen > a.max_errors)
-            fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a.max_errors);
+        if (ep.seen > a->max_errors)
+            fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
         if (rc < 0) {
             fprintf(stderr, "shopflow import: %s\n", err.msg);
             status = SF_EXIT_FAIL;
             break; /* files after a failed one are not imported: fix and rerun */
         }
-        char rows[SF_MONEY_TEXT_MAX], imp[SF_MONEY_TEXT_MAX], dup[SF_MONEY_TEXT_MAX];
-        sf_format_count((int64_t)res.rows, rows);
-        sf_format_count((int64_t)res.imported, imp);
-        sf_format_count((int64_t)res.duplicates, dup);
-        printf("%s: %s rows, %s imported, %s already imported\n", argv[i], rows, imp, dup);
+        print_result(argv[i], &res);
     }
     sf_dedup_free(d);
     sf_stream_close(s);
+    return status;
+}
+
+/* --from-archive: gather the objects first (they say how many partitions the
+ * new log needs and how many ids the window must hold), then import. */
+static int import_archive(import_args *a, int argc, char **argv)
+{
+    sf_archive_set set = {0};
+    sf_error err = {0};
+    int rc = 0;
+    for (int i = optind; rc == 0 && i < argc; i++)
+        rc = sf_archive_set_add(&set, argv[i], &err);
+    if (rc == 0)
+        rc = sf_archive_set_finish(&set, &err);
+    if (rc == 0 && set.n == 0)
+        rc = sf_error_set(&err, SF_EUSAGE, "the archive holds no objects");
+    if (rc < 0) {
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
+        sf_archive_set_free(&set);
+        return rc == SF_EUSAGE ? SF_EXIT_USAGE : SF_EXIT_FAIL;
+    }
+    if (set.missing)
+        fprintf(stderr,
+                "note: %llu records are not in the archive (%s%s); the rest is imported, "
+                "but offsets after a gap differ from the original log's\n",
+                (unsigned long long)set.missing, set.gap, set.missing > 1 ? ", ..." : "");
+    if (!a->partitions)
+        a->partitions = set.partitions;
+    if ((uint64_t)a->window < set.records) /* a rerun must see every record as imported */
+        a->window = (long)set.records;
+    sf_stream *s = NULL;
+    sf_dedup *d = NULL;
+    int status = SF_EXIT_OK;
+    if (open_backends(a, &s, &d, &err) < 0) {
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
+        status = SF_EXIT_FAIL;
+    } else if (sf_stream_partitions(s) != set.partitions) {
+        fprintf(stderr,
+                "note: the log has %u partitions, the archive %u: records land in other "
+                "partitions and offsets than the original's\n",
+                sf_stream_partitions(s), set.partitions);
+    }
+    if (status == SF_EXIT_OK) {
+        error_printer ep = {NULL, a->max_errors, 0};
+        sf_progress progress;
+        sf_progress_init(&progress, stderr, "import archive");
+        sf_import_result res;
+        rc = sf_import_archive(s, d, &set, print_object_error, &ep, &progress, &res, &err);
+        sf_progress_end(&progress);
+        if (ep.seen > a->max_errors)
+            fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
+        if (rc < 0) {
+            fprintf(stderr, "shopflow import: %s\n", err.msg);
+            status = SF_EXIT_FAIL;
+        } else {
+            char what[64];
+            snprintf(what, sizeof what, "archive (%zu objects)", set.n);
+            print_result(what, &res);
+        }
+    }
+    sf_dedup_free(d);
+    sf_stream_close(s);
+    sf_archive_set_free(&set);
+    return status;
+}
+
+static void nap(double seconds)
+{
+    /* In slices, so that a signal ends the wait promptly. */
+    for (double left = seconds; left > 0 && !stop; left -= 0.1) {
+        struct timespec ts = {0, (long)((left < 0.1 ? left : 0.1) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* --watch DIR: scan, sleep, scan... until SIGTERM/SIGINT; --once scans once. */
+static int watch_folder(const import_args *a)
+{
+    sf_error err = {0};
+    int lock = -1;
+    int rc = sf_watch_lock(a->watch, &lock, &err);
+    if (rc < 0) {
+        if (rc == SF_EUSAGE)
+            return sf_cli_usage_error(&sf_cmd_import, "%s", err.msg);
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
+        return SF_EXIT_FAIL;
+    }
+    char location[4096], q[4400];
+    sf_stream_location(a->data, a->stream, location, sizeof location);
+    mkdir(a->data, 0755);
+    sf_watch_opts o = {a->watch,          location, (uint32_t)a->partitions,
+                       (size_t)a->window, a->opts,  a->settle_s};
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    sf_logf(SF_LOG_INFO, "watch_started", "dir=%s every=%.3f settle=%.3f once=%d",
+            sf_logq(a->watch, q, sizeof q), a->every_s, a->settle_s, a->once);
+    int status = SF_EXIT_OK;
+    do {
+        sf_watch_stats st;
+        if (sf_watch_scan(&o, &stop, &st, &err) < 0) {
+            char qe[SF_ERROR_MSG_MAX + 64];
+            sf_logf(SF_LOG_ERROR, "watch_scan_failed", "dir=%s reason=%s",
+                    sf_logq(a->watch, q, sizeof q), sf_logq(err.msg, qe, sizeof qe));
+            status = SF_EXIT_FAIL; /* in a loop: retried at the next scan */
+        } else if (a->once) {
+            status = st.failed ? SF_EXIT_FAIL : SF_EXIT_OK;
+        }
+        if (!a->once)
+            nap(a->every_s);
+    } while (!a->once && !stop);
+    sf_logf(SF_LOG_INFO, "watch_stopped", "dir=%s", sf_logq(a->watch, q, sizeof q));
+    close(lock);
+    return a->once ? status : SF_EXIT_OK;
+}
+
+static int run_import(int argc, char **argv)
+{
+    import_args a;
+    if (sf_cli_take_stream_opts(&sf_cmd_import, &argc, argv, &stream_opts) != 0)
+        return SF_EXIT_USAGE;
+    int status = SF_EXIT_USAGE;
+    if (parse_args(argc, argv, &a) == 0)
+        status = a.watch          ? watch_folder(&a)
+                 : a.from_archive ? import_archive(&a, argc, argv)
+                                  : import_files(&a, argc, argv);
     sf_cli_stream_opts_free(&stream_opts);
     return status;
 }
@@ -151,9 +356,12 @@ static int run_import(int argc, char **argv)
 const sf_command sf_cmd_import = {
     "import",
     "load whole files into the stream log, all or nothing, each row once",
-    "usage: shopflow import FILE... [--data DIR] [--stream LOCATION] [--partitions N]\n"
-    "                       [--format auto|csv|json] [--encoding auto|utf-8|latin1]\n"
-    "                       [--dedup-window N] [--max-errors N]\n"
+    "usage: shopflow import FILE... [--data DIR] [options]\n"
+    "       shopflow import --from-archive ARCHIVE... [--data DIR] [options]\n"
+    "       shopflow import --watch DIR [--every 60s] [--settle 10s] [--once] [--data DIR]\n"
+    "                       [options]\n"
+    "options: [--stream LOCATION] [--partitions N] [--format auto|csv|json]\n"
+    "         [--encoding auto|utf-8|latin1] [--dedup-window N] [--max-errors N]\n"
     "\n"
     "Validates each FILE whole first (CSV or JSON, gzip or not; errors as `shopflow check`\n"
     "prints them): one invalid row and nothing of that file is imported, and the files after\n"
@@ -162,6 +370,25 @@ const sf_command sf_cmd_import = {
     "a file again, or rerunning an import that was cut short, never duplicates a row.\n"
     "The log must not be open for writing by a running server. --stream kafka://HOST:PORT/TOPIC\n"
     "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka); there the\n"
-    "event ids are checked against the topic's recent records.\n",
+    "event ids are checked against the topic's recent records.\n"
+    "\n"
+    "--from-archive: each ARCHIVE is an archive folder (holding raw/transactions/), a data\n"
+    "folder (holding archive/), or an object part-P-FIRST-LAST.ndjson.gz. Every object is\n"
+    "validated first, then all are appended by partition and first offset, so a new log\n"
+    "(it gets the archive's partition count unless --partitions says otherwise) holds every\n"
+    "record at its original partition and offset. Records keep their event ids; one without\n"
+    "gets arc-P-OFFSET. Running it again imports nothing. The recovery path: rebuild a data\n"
+    "folder from its archive alone, then run the sinks (docs/operations.md).\n"
+    "\n"
+    "--watch DIR: the scheduled batch job. Every --every (default 60s) DIR is scanned; each\n"
+    "file in it (CSV or NDJSON, gzip or not) is imported as above, then moved to DIR/done/,\n"
+    "or, if it cannot be imported, to DIR/failed/ with FILE.errors.txt beside it (one line\n"
+    "per invalid row: FILE:LINE: FIELD: reason, then why). Dotfiles and names ending in .tmp\n"
+    "or .part are left alone, and so is a file modified less than --settle (default 10s) ago:\n"
+    "it may still be being written (better: write it under such a name and rename it into\n"
+    "DIR). One logfmt line per file on stderr (event=import_file, rows, imported,\n"
+    "duplicates, seconds). SIGTERM/SIGINT: the file under way is finished, then exit 0.\n"
+    "--once: one scan, then exit (1 if a file failed or the scan could not run). The log is\n"
+    "opened only while there are files to import, so a server can use it in between.\n",
     run_import,
 };

@@ -31,6 +31,8 @@ static sf_setting settings[] = {
      "write an archive object at this much NDJSON", NULL, 0, 0},
     {"archive-max-wait", SF_SET_DURATION, "60s", 10, 86400000,
      "write an archive object when its first record waited this long", NULL, 0, 0},
+    {"archive-gzip-level", SF_SET_INT, "1", 1, 9,
+     "gzip level of archive objects (1 fastest, 9 smallest)", NULL, 0, 0},
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
@@ -67,7 +69,7 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
     sf_sink *sink = NULL;
     sf_sink_places at = places();
     sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
-                             (unsigned)num("archive-max-wait")};
+                             (unsigned)num("archive-max-wait"), (int)num("archive-gzip-level")};
     int rc = sf_stream_open(location, &sopts, &s, err);
     if (rc == 0)
         rc = sf_sink_open(name, &at, &aopts, false, &sink, err);

@@ -11,10 +11,14 @@
  * (gateway/dedup.h) that is rebuilt from the log itself. So importing the
  * same file twice loads it once, and an import cut short by a crash is
  * completed, not duplicated, by running it again.
+ *
+ * The archive's own objects import the same way (import_archive.c), with
+ * ids from their place in the archive instead of a content hash.
  */
 #ifndef SF_IMPORT_H
 #define SF_IMPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/decoder.h"
@@ -28,16 +32,101 @@ typedef struct sf_import_result {
     uint64_t invalid;    /* invalid records (then nothing was imported) */
     uint64_t imported;   /* records appended now */
     uint64_t duplicates; /* records appended by an earlier import */
+    bool input_error;    /* the error was the input's (unreadable, undecodable,
+                          * invalid rows), not the stream's */
 } sf_import_result;
+
+typedef int (*sf_import_on_error)(void *ctx, const sf_decode_error *e);
 
 /*
  * Import the file at path into s. on_error (may be NULL) sees each invalid
  * row of the validating pass. Returns 0; SF_EINVAL when a row is invalid
  * (nothing appended); the decoder's or the stream's error otherwise (rows
  * appended before a stream error stay, and a rerun completes them).
+ * res->input_error says whose error it was.
  */
 int sf_import_file(sf_stream *s, sf_dedup *d, const char *path, const sf_decode_opts *opts,
-                   int (*on_error)(void *ctx, const sf_decode_error *e), void *ctx,
-                   struct sf_progress *progress, sf_import_result *res, sf_error *err);
+                   sf_import_on_error on_error, void *ctx, struct sf_progress *progress,
+                   sf_import_result *res, sf_error *err);
+
+/* The validating pass alone: decode path, counting into *st, each invalid
+ * row to on_error (may be NULL). 0, SF_EINVAL if a row is invalid, or the
+ * decoder's error. */
+int sf_import_validate(const char *path, const sf_decode_opts *opts, sf_import_on_error on_error,
+                       void *ctx, sf_decode_stats *st, sf_error *err);
+
+/*
+ * The appending pass, for importers of many files (one appender across
+ * them, so small files share batches and their syncs). The caller validated
+ * each file first. Free with sf_importer_free, which releases the ids of a
+ * batch never appended.
+ */
+typedef struct sf_importer sf_importer;
+
+int sf_importer_new(sf_stream *s, sf_dedup *d, sf_importer **out, sf_error *err);
+
+/* Append the records of path; a record without an event id gets
+ * "<id_prefix><id_base + its index in the file>". Records may stay batched
+ * until the next call or sf_importer_flush. */
+int sf_importer_add_file(sf_importer *im, const char *path, const sf_decode_opts *opts,
+                         const char *id_prefix, uint64_t id_base, struct sf_progress *progress,
+                         sf_error *err);
+
+/* Append what is batched. */
+int sf_importer_flush(sf_importer *im, sf_error *err);
+
+/* Counts so far: imported (appended) and duplicates. */
+void sf_importer_totals(const sf_importer *im, uint64_t *imported, uint64_t *duplicates);
+
+void sf_importer_free(sf_importer *im);
+
+/*
+ * Importing the archive (import_archive.c): the archive sink's objects,
+ * raw/transactions/dt=DAY/part-P-FIRST-LAST.ndjson.gz, back into a stream,
+ * so that a data folder can be rebuilt from its archive alone.
+ *
+ * The objects are imported by partition, then first offset: each partition's
+ * records in their original order, so a new log with as many partitions
+ * gives every record its original partition and offset (when the archive
+ * has no gaps). A record keeps its event id; one without gets
+ * "arc-P-OFFSET", its place in the archive, so a rebuild run twice loads
+ * each record once. All or nothing: every object is validated (each record,
+ * and that it holds LAST - FIRST + 1 of them) before anything is appended.
+ */
+typedef struct sf_archive_part {
+    char *path; /* owned */
+    uint32_t partition;
+    uint64_t first, last, bytes;
+} sf_archive_part;
+
+typedef struct sf_archive_set {
+    sf_archive_part *parts; /* sorted by sf_archive_set_finish */
+    size_t n, cap;
+    uint32_t partitions; /* highest partition + 1 */
+    uint64_t records;    /* what the names say they hold */
+    uint64_t bytes;      /* compressed */
+    uint64_t missing;    /* offsets before or between objects that none holds */
+    char gap[160];       /* the first of them, in words */
+} sf_archive_set;
+
+/* Add path: an archive object, an archive (a folder holding
+ * raw/transactions/), or a data folder holding one in archive/. A folder
+ * without one, or a file not named as an object, is an SF_EUSAGE error. */
+int sf_archive_set_add(sf_archive_set *set, const char *path, sf_error *err);
+
+/* Sort, drop an object given twice, refuse overlapping ones (SF_EFORMAT),
+ * count what is missing. */
+int sf_archive_set_finish(sf_archive_set *set, sf_error *err);
+
+void sf_archive_set_free(sf_archive_set *set);
+
+/* Import every object of set into s. on_error (may be NULL) sees each
+ * invalid record with its object's path. Returns 0 or the first error
+ * (SF_EINVAL / SF_EFORMAT: the archive's; nothing appended); res as for
+ * sf_import_file, over all objects. */
+int sf_import_archive(sf_stream *s, sf_dedup *d, const sf_archive_set *set,
+                      int (*on_error)(void *ctx, const char *path, const sf_decode_error *e),
+                      void *ctx, struct sf_progress *progress, sf_import_result *res,
+                      sf_error *err);
 
 #endif

@@ -73,10 +73,129 @@ static void test_file_store(void **state)
     ut_tmpdir_remove(dir);
 }
 
+static void make_puts(sf_object_put *puts, char keys[][64], char bodies[][32], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], 64, "raw/dt=%zu/part-%zu.gz", i % 3, i);
+        snprintf(bodies[i], 32, "body %zu", i);
+        puts[i] = (sf_object_put){keys[i], bodies[i], strlen(bodies[i]), (unsigned)(7 - i % 4)};
+    }
+}
+
+static void assert_all_there(sf_objects *o, char keys[][64], char bodies[][32], size_t n)
+{
+    sf_error err = {0};
+    for (size_t i = 0; i < n; i++) {
+        void *data;
+        size_t len;
+        assert_int_equal(sf_objects_get(o, keys[i], &data, &len, &err), 0);
+        assert_int_equal(len, strlen(bodies[i]));
+        assert_memory_equal(data, bodies[i], len);
+        free(data);
+    }
+}
+
+static int count(void *ctx, const char *key)
+{
+    (void)key;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* The adapter's put_many: every object whole, in new folders too, no
+ * temporary files left; a bad key fails the call before anything is put;
+ * a folder that cannot be made fails it without leftovers. */
+static void test_put_many(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], loc[UT_PATH_MAX + 16], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    snprintf(loc, sizeof loc, "%s/store", dir);
+    sf_objects *o;
+    sf_error err = {0};
+    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    enum { N = 20 };
+    sf_object_put puts[N];
+    char keys[N][64], bodies[N][32];
+    make_puts(puts, keys, bodies, N);
+    assert_int_equal(sf_objects_put_many(o, puts, N, &err), 0);
+    assert_all_there(o, keys, bodies, N);
+    int n = 0;
+    assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
+    assert_int_equal(n, N);
+
+    sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0}, {"raw/../y", "y", 1, 0}};
+    assert_int_equal(sf_objects_put_many(o, bad, 2, &err), SF_EINVAL);
+    assert_non_null(strstr(err.msg, "raw/../y"));
+    n = 0;
+    assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
+    assert_int_equal(n, N);
+
+    ut_join(path, dir, "store/file");
+    ut_write_file(path, "f", 1);
+    sf_object_put blocked[2] = {{"raw/dt=9/ok", "x", 1, 0}, {"file/under", "y", 1, 1}};
+    assert_int_equal(sf_objects_put_many(o, blocked, 2, &err), SF_EIO);
+    n = 0;
+    assert_int_equal(sf_objects_list(o, "raw/dt=9", count, &n, &err), 0);
+    assert_int_equal(n, 0); /* written, never renamed: gone */
+    char cmd[UT_PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*.tmp.*' | grep -q .", dir);
+    assert_int_not_equal(system(cmd), 0);
+    sf_objects_close(o);
+    ut_tmpdir_remove(dir);
+}
+
+/* Adapters without put_many: the port puts one after another, lowest batch
+ * first. */
+static char order[32][64];
+static int norder;
+static int (*file_put)(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err);
+
+static int recording_put(sf_objects *o, const char *key, const void *data, size_t len,
+                         sf_error *err)
+{
+    snprintf(order[norder++], sizeof order[0], "%s", key);
+    return file_put(o, key, data, len, err);
+}
+
+static void test_put_many_fallback(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], loc[UT_PATH_MAX + 16];
+    ut_tmpdir(dir);
+    snprintf(loc, sizeof loc, "%s/store", dir);
+    sf_objects *o;
+    sf_error err = {0};
+    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    sf_objects_ops ops = *o->ops;
+    const sf_objects_ops *real = o->ops;
+    file_put = ops.put;
+    ops.put = recording_put;
+    ops.put_many = NULL;
+    o->ops = &ops;
+    enum { N = 20 };
+    sf_object_put puts[N];
+    char keys[N][64], bodies[N][32];
+    make_puts(puts, keys, bodies, N);
+    norder = 0;
+    assert_int_equal(sf_objects_put_many(o, puts, N, &err), 0);
+    assert_int_equal(norder, N);
+    for (int i = 1; i < N; i++) { /* batch = 7 - index % 4: never falls */
+        int a = atoi(strrchr(order[i - 1], '-') + 1), b = atoi(strrchr(order[i], '-') + 1);
+        assert_true(7 - a % 4 <= 7 - b % 4);
+    }
+    assert_all_there(o, keys, bodies, N);
+    o->ops = real;
+    sf_objects_close(o);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_store),
+        cmocka_unit_test(test_put_many),
+        cmocka_unit_test(test_put_many_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

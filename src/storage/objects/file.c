@@ -3,7 +3,11 @@
  *
  * put writes KEY.tmp.<pid>, fsyncs it, renames it over KEY and fsyncs the
  * folder: the rename is the atomic step, the syncs make it durable. Folders
- * of a key are created as needed. Temporary files left by a crash are not
+ * of a key are created as needed (and synced into their parents). put_many
+ * does the same for many objects at a time at the cost of a few syncs: all
+ * temporary files are written and synced from several threads at once (the
+ * device takes the syncs together); then, batch after batch, renamed, and
+ * each folder of the batch synced once. Temporary files left by a crash are not
  * objects (list skips them) and are replaced by the next put of their key.
  */
 #include <dirent.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "core/parallel.h"
 #include "storage/objects/objects.h"
 
 typedef struct file_store {
@@ -34,14 +39,19 @@ static int path_of(const file_store *f, const char *key, char *out, size_t cap, 
     return 0;
 }
 
-/* mkdir -p of the folders above path. */
+/* mkdir -p of the folders above path. A folder it creates is made durable
+ * too (its parent synced), or the objects put in it could vanish with it. */
 static int make_parents(char *path)
 {
     for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
         *p = '\0';
         int rc = mkdir(path, 0755);
+        if (rc == 0)
+            rc = sf_fsync_parent(path);
+        else if (errno == EEXIST)
+            rc = 0;
         *p = '/';
-        if (rc != 0 && errno != EEXIST)
+        if (rc != 0)
             return -1;
     }
     return 0;
@@ -66,21 +76,33 @@ static int file_open(const char *location, sf_objects **out, sf_error *err)
     return 0;
 }
 
-static int file_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err)
+/* One object of a put: where it goes, its temporary file, how writing went. */
+typedef struct put_job {
+    const sf_object_put *put;
+    char path[4096];
+    char tmp[4200];
+    int err; /* errno of writing the temporary file or syncing the folder */
+} put_job;
+
+static int open_temp(put_job *j)
 {
-    file_store *f = (file_store *)o;
-    char path[4096], tmp[4200];
-    int rc = path_of(f, key, path, sizeof path, err);
-    if (rc < 0)
-        return rc;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (make_parents(path) != 0)
-        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return sf_error_set(err, SF_EIO, "%s: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
+    int fd = open(j->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT && make_parents(j->path) == 0) /* a new folder */
+        fd = open(j->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return fd;
+}
+
+/* Write and sync one temporary file (a sf_parallel_for body). */
+static void write_temp(void *ctx, size_t i)
+{
+    put_job *j = ((put_job **)ctx)[i];
+    int fd = open_temp(j);
+    if (fd < 0) {
+        j->err = errno;
+        return;
+    }
+    const char *p = j->put->data;
+    size_t left = j->put->len;
     while (left > 0) {
         ssize_t n = write(fd, p, left);
         if (n <= 0 && errno != EINTR)
@@ -88,14 +110,101 @@ static int file_put(sf_objects *o, const char *key, const void *data, size_t len
         if (n > 0)
             p += n, left -= (size_t)n;
     }
-    int ok = left == 0 && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0 || sf_fsync_parent(path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(e));
-    }
+    /* A new file's data and size are what fdatasync makes durable. */
+    j->err = left == 0 && fdatasync(fd) == 0 ? 0 : errno ? errno : EIO;
+    if (close(fd) != 0 && !j->err)
+        j->err = errno;
+}
+
+/* fsync the folder of a job (a sf_parallel_for body over distinct ones). */
+static void sync_folder(void *ctx, size_t i)
+{
+    put_job *j = ((put_job **)ctx)[i];
+    if (sf_fsync_parent(j->path) != 0)
+        j->err = errno;
+}
+
+static int folder_cmp(const put_job *x, const put_job *y)
+{
+    size_t xl = (size_t)(strrchr(x->path, '/') - x->path),
+           yl = (size_t)(strrchr(y->path, '/') - y->path);
+    int c = memcmp(x->path, y->path, xl < yl ? xl : yl);
+    return c ? c : (xl > yl) - (xl < yl);
+}
+
+/* By batch, then folder. */
+static int job_cmp(const void *a, const void *b)
+{
+    const put_job *x = *(put_job *const *)a, *y = *(put_job *const *)b;
+    if (x->put->batch != y->put->batch)
+        return x->put->batch < y->put->batch ? -1 : 1;
+    return folder_cmp(x, y);
+}
+
+static int first_error(put_job **jobs, size_t n, const char *what, sf_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i]->err)
+            return sf_error_set(err, SF_EIO, "%s%s: %s", jobs[i]->path, what,
+                                strerror(jobs[i]->err));
     return 0;
+}
+
+/* Publish one batch (jobs sorted by folder): rename each temporary file over
+ * its object, then sync each folder once, all folders at once. */
+static int publish(put_job **jobs, size_t n, put_job **folders, sf_error *err)
+{
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rename(jobs[i]->tmp, jobs[i]->path) != 0)
+            return sf_error_set(err, SF_EIO, "%s: %s", jobs[i]->path, strerror(errno));
+        jobs[i]->tmp[0] = '\0';
+        if (distinct == 0 || folder_cmp(folders[distinct - 1], jobs[i]) != 0)
+            folders[distinct++] = jobs[i];
+    }
+    sf_parallel_for(distinct, 8, sync_folder, folders);
+    return first_error(folders, distinct, " (folder)", err);
+}
+
+/*
+ * Every temporary file is written and synced at once, from a few threads, so
+ * their syncs overlap instead of queueing; then batch after batch, the
+ * renames and one sync per folder however many objects went into it.
+ */
+static int file_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err)
+{
+    file_store *f = (file_store *)o;
+    put_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+    put_job **order = malloc((n ? n : 1) * 2 * sizeof *order), **folders = order + n;
+    int rc = jobs && order ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        put_job *j = order[i] = &jobs[i];
+        j->put = &puts[i];
+        if ((rc = path_of(f, puts[i].key, j->path, sizeof j->path, err)) == 0)
+            snprintf(j->tmp, sizeof j->tmp, "%s.tmp.%ld", j->path, (long)getpid());
+    }
+    if (rc == 0) {
+        qsort(order, n, sizeof *order, job_cmp);
+        sf_parallel_for(n, 8, write_temp, order);
+        rc = first_error(order, n, ".tmp", err);
+    }
+    for (size_t i = 0, end; i < n && rc == 0; i = end) {
+        for (end = i + 1; end < n && order[end]->put->batch == order[i]->put->batch;)
+            end++;
+        rc = publish(order + i, end - i, folders, err);
+    }
+    for (size_t i = 0; rc < 0 && jobs && i < n; i++)
+        if (jobs[i].tmp[0]) /* not renamed */
+            unlink(jobs[i].tmp);
+    free(order);
+    free(jobs);
+    return rc;
+}
+
+static int file_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err)
+{
+    sf_object_put p = {key, data, len, 0};
+    return file_put_many(o, &p, 1, err);
 }
 
 static int file_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err)
@@ -178,4 +287,5 @@ const sf_objects_ops sf_objects_file_ops = {
     .get = file_get,
     .list = file_list,
     .close = file_close,
+    .put_many = file_put_many,
 };

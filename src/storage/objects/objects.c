@@ -1,6 +1,7 @@
 /*
  * objects.c - the object store port's front: the adapter table (objects.h).
  */
+#include <limits.h>
 #include <string.h>
 
 #include "storage/objects/objects.h"
@@ -23,6 +24,29 @@ int sf_objects_open(const char *location, sf_objects **out, sf_error *err)
 int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err)
 {
     return o->ops->put(o, key, data, len, err);
+}
+
+int sf_objects_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err)
+{
+    if (o->ops->put_many)
+        return o->ops->put_many(o, puts, n, err);
+    unsigned batch = 0; /* one put after another, lowest batch first */
+    for (size_t done = 0; done < n; batch++) {
+        unsigned next = UINT_MAX;
+        for (size_t i = 0; i < n; i++) {
+            if (puts[i].batch == batch) {
+                int rc = o->ops->put(o, puts[i].key, puts[i].data, puts[i].len, err);
+                if (rc < 0)
+                    return rc;
+                done++;
+            } else if (puts[i].batch > batch && puts[i].batch < next) {
+                next = puts[i].batch;
+            }
+        }
+        if (next != UINT_MAX)
+            batch = next - 1;
+    }
+    return 0;
 }
 
 int sf_objects_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err)

@@ -1,9 +1,10 @@
 /*
  * objects.h - the object store port (S3's role): named blobs, written whole.
  *
- * Guarantees every adapter gives: put is atomic (a reader sees the old
- * object, or none, or the whole new one, never part of one) and durable when
- * it returns; putting the same key again replaces the object. Keys are
+ * Guarantees every adapter gives: put (and each object of put_many) is
+ * atomic (a reader sees the old object, or none, or the whole new one, never
+ * part of one) and durable when it returns; putting the same key again replaces the object. Keys
+ * are
  * '/'-separated paths without "..", like S3 keys.
  *
  * Adapters: "file:DIR" (or a bare path; objects are files under DIR).
@@ -17,6 +18,16 @@
 
 typedef struct sf_objects sf_objects;
 
+/* One object of a put_many: its key and bytes (borrowed for the call), and
+ * its batch: every object of a lower batch is durable before any object of
+ * a higher batch becomes visible. */
+typedef struct sf_object_put {
+    const char *key;
+    const void *data;
+    size_t len;
+    unsigned batch;
+} sf_object_put;
+
 typedef struct sf_objects_ops {
     const char *scheme;
     int (*open)(const char *location, sf_objects **out, sf_error *err);
@@ -28,6 +39,13 @@ typedef struct sf_objects_ops {
     int (*list)(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key), void *ctx,
                 sf_error *err);
     void (*close)(sf_objects *o);
+    /* Put n objects with distinct keys, each atomically; all are durable
+     * when it returns 0. Ordered by batch only: after a crash, objects of
+     * one batch may be visible in any combination (each whole or not at
+     * all), but none of a batch unless all of the lower batches are.
+     * Optional: NULL means one put after another in batch order. On an
+     * error, some may be put. */
+    int (*put_many)(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err);
 } sf_objects_ops;
 
 struct sf_objects {
@@ -36,6 +54,7 @@ struct sf_objects {
 
 int sf_objects_open(const char *location, sf_objects **out, sf_error *err);
 int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err);
+int sf_objects_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err);
 int sf_objects_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err);
 int sf_objects_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key),
                     void *ctx, sf_error *err);
