@@ -72,12 +72,20 @@ static int note_object(void *ctx, const char *key)
     return 0;
 }
 
+static void free_buffers(archive *a)
+{
+    for (uint32_t p = 0; a->bufs && p < a->nparts; p++)
+        free(a->bufs[p].text);
+    free(a->bufs);
+    a->bufs = NULL;
+}
+
 static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
 {
     archive *a = (archive *)s;
     sf_archive_writer_free(a->writer);
     a->writer = NULL;
-    free(a->bufs);
+    free_buffers(a); /* a run that failed may leave records buffered: read again */
     a->bufs = calloc(nparts, sizeof *a->bufs);
     if (!a->bufs)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -170,10 +178,8 @@ static int archive_flush(sf_sink *s, bool all, sf_error *err)
 static void archive_close(sf_sink *s)
 {
     archive *a = (archive *)s;
-    for (uint32_t p = 0; a->bufs && p < a->nparts; p++)
-        free(a->bufs[p].text);
+    free_buffers(a);
     sf_archive_writer_free(a->writer);
-    free(a->bufs);
     free(a);
 }
 

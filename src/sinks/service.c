@@ -162,6 +162,8 @@ static double rate_of(worker *w)
 void sf_sink_service_metrics(void *service, sf_buf *out)
 {
     sf_sink_service *svc = service;
+    if (svc->n == 0)
+        return; /* serve --sinks none: no series to show */
     static const struct {
         const char *name, *type, *help;
     } m[] = {
