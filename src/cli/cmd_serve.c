@@ -52,6 +52,8 @@ sf_setting sf_serve_settings[] = {
      "write an archive object at this much NDJSON", NULL, 0, 0},
     {"archive-max-wait", SF_SET_DURATION, "60s", 10, 86400000,
      "write an archive object when its first record waited this long", NULL, 0, 0},
+    {"archive-gzip-level", SF_SET_INT, "1", 1, 9, "zlib level of archive objects (1: fastest)",
+     NULL, 0, 0},
 };
 const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
 
@@ -96,7 +98,9 @@ static int open_stack(sf_stack *st, sf_error *err)
                         .extra = stream_opts.kv,
                         .nextra = stream_opts.n},
         .places = {str("data"), str("objects"), str("store"), str("warehouse")},
-        .archive = {(uint64_t)num("archive-object-size"), (unsigned)num("archive-max-wait")},
+        .archive = {.max_bytes = (uint64_t)num("archive-object-size"),
+                    .max_age_ms = (unsigned)num("archive-max-wait"),
+                    .gzip_level = (int)num("archive-gzip-level")},
     };
     int rc = sf_stack_parse_sinks(str("sinks"), cfg.sinks, err);
     return rc < 0 ? rc : sf_stack_open(st, &cfg, err);
