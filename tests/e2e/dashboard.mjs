@@ -188,6 +188,8 @@ async function analyst(browser) {
     await until(page, ([sel, n]) => document.querySelectorAll(`${sel} .uplot canvas`).length === n, [id, charts],
       `${id}: not every chart was drawn`);
   equal(await text(page, '#who-name'), 'Analyst', 'who is signed in');
+  await page.locator('table[data-k="top-invoices"]').waitFor({ timeout: WAIT });
+  await shot(page, 'analyst-overview');
   await analystFigures(page);
   const topInvoice = await analystRankings(page);
   await shot(page, 'analyst');
@@ -196,6 +198,7 @@ async function analyst(browser) {
   await shot(page, 'analyst-invoice');
   await page.keyboard.press('Escape');
   await live(page);
+  await page.locator('.live').screenshot({ path: path.join(env.SF_OUT, 'analyst-live.png') });
   noProblems(page, 'analyst view');
   // A phone's width: the same view in one column.
   const phone = await newPage(browser, 390, 844);

@@ -34,7 +34,7 @@ function yAxis(label, format) {
 //   spec: {title, height, x: {label, legend, time, localTime (else shop
 //          time, as UTC), format(v) for the legend, ticks(v) for the axis,
 //          range, incrs, splits}, y: {label, format},
-//          series: [{label, color, bars, format}]}
+//          series: [{label, color, bars, area (fill under a line), format}]}
 export function chart(spec) {
   const plot = h('div', { class: 'plot' });
   const el = h('figure', { class: 'chart' },
@@ -52,7 +52,8 @@ export function chart(spec) {
       cursor: { focus: { prox: 16 }, drag: { x: false, y: false } },
       scales: {
         x: { time: !!spec.x.time, ...(spec.x.range ? { range: spec.x.range } : {}) },
-        y: { auto: true },
+        // Amounts and rates are read against zero: the axis always shows it.
+        y: { auto: true, range: (u, min, max) => [Math.min(0, min || 0), max > 0 ? max * 1.08 : 1] },
       },
       axes: [
         {
@@ -69,7 +70,7 @@ export function chart(spec) {
         ...spec.series.map((s, i) => ({
           label: s.label,
           stroke: s.color || COLORS[i],
-          fill: s.bars ? `${s.color || COLORS[i]}cc` : `${s.color || COLORS[i]}22`,
+          fill: s.bars ? `${s.color || COLORS[i]}cc` : s.area ? `${s.color || COLORS[i]}22` : undefined,
           width: s.bars ? 0 : 2,
           paths: s.bars ? barsPath : undefined,
           points: { show: false },

@@ -59,11 +59,11 @@ export function livePanel(root, ctx, onChange) {
     x: {
       label: 'Time (your clock)', legend: 'Time', time: true, localTime: true,
       format: (v) => new Date(v * 1e3).toLocaleTimeString('en-GB'),
-      ticks: (v) => new Date(v * 1e3).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' }),
-      incrs: [15, 30, 60, 120, 300],
+      ticks: (v) => new Date(v * 1e3).toLocaleTimeString('en-GB'),
+      incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300],
     },
     y: { label: 'Records/s', format: count },
-    series: [{ label: 'ingest', format: count, color: COLORS[0] },
+    series: [{ label: 'ingest', format: count, color: COLORS[0], area: true },
       ...sinkNames.map((n, i) => ({ label: `${n} applied`, format: count, color: COLORS[i + 1] }))],
   });
   let rates = makeChart();
