@@ -207,7 +207,7 @@ export function analystView(root, ctx) {
         range: (u) => [u.data[0][0] - BUCKET_S[g] / 2, u.data[0][u.data[0].length - 1] + BUCKET_S[g] / 2],
         ...(g === 'month' || g === 'year' ? { splits: bucketSplits, ticks: bucketText(g) } : {}) },
       y: { label: 'Revenue (£)' },
-      series: [{ label: 'Revenue', bars: ans.buckets.length <= 62 }],
+      series: [{ label: 'Revenue', bars: ans.buckets.length <= 62, area: true }],
     });
     chartNow.el.replaceWith(next.el);
     chartNow.destroy();
