@@ -77,8 +77,10 @@ function noProblems(page, what, allowed = []) {
   if (left.length) fail(`${what}: errors in the page: ${left.join(' | ')}`);
 }
 
+// A view's whole page; with a dialog open, what the screen shows.
 async function shot(page, name) {
-  await page.screenshot({ path: path.join(env.SF_OUT, `${name}.png`), fullPage: true });
+  const dialog = await page.evaluate(() => document.getElementById('dialog').open);
+  await page.screenshot({ path: path.join(env.SF_OUT, `${name}.png`), fullPage: !dialog });
 }
 
 async function signInWithKey(page) {
@@ -256,6 +258,7 @@ async function badToken(browser) {
   const error = await text(page, '#signin-error:not(:empty)');
   if (!/refused this token/.test(error)) fail(`a forged token's sign-in error says: ${error}`);
   if (page.url().includes('token')) fail('the forged token stayed in the address bar');
+  if (await page.locator('#who').isVisible()) fail('signed out, yet the page offers to sign out');
   await page.locator('#credential').fill('sfk_not_a_key');
   await page.locator('#credential').press('Enter');
   await until(page, () => /does not know this key/.test(document.getElementById('signin-error').textContent), null,

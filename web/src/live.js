@@ -4,7 +4,8 @@
 //
 // Rates are computed here from the counters' change between two reads
 // (records accepted, records each sink applied), so they mean the same
-// whatever else scrapes /metrics.
+// whatever else scrapes /metrics (the server's shopflow_sink_apply_rate is
+// measured between any two scrapes); that one is shown until there are two.
 import { chart, COLORS } from './charts.js';
 import { fill, h, state } from './dom.js';
 import { count, num } from './format.js';
@@ -50,7 +51,8 @@ export function figures(metrics) {
 export function livePanel(root, ctx, onChange) {
   const stats = h('dl', { class: 'live-stats' });
   const sinks = h('div', { class: 'sinks' });
-  const status = h('p', { class: 'live-status', 'aria-live': 'polite' }, 'Reading /metrics…');
+  // Not a live region: it changes every 2 s, too often to be read out.
+  const status = h('p', { class: 'live-status' }, 'Reading /metrics…');
   let sinkNames = [];
   // The chart's series follow the sinks the server runs.
   const makeChart = () => chart({
@@ -124,7 +126,8 @@ export function livePanel(root, ctx, onChange) {
         h('th', { scope: 'row' }, name),
         h('td', { class: 'num', dataset: { k: 'applied' } }, num(s.applied)),
         h('td', { class: `num${s.lag > 0 ? ' behind' : ''}`, dataset: { k: 'lag' } }, num(s.lag)),
-        h('td', { class: 'num', dataset: { k: 'rate' } }, rate === null ? '—' : `${count(rate)}/s`),
+        // Until two reads give a rate of our own, the server's (between its scrapes).
+        h('td', { class: 'num', dataset: { k: 'rate' } }, `${count(rate === null ? s.rate : rate)}/s`),
         h('td', { class: `num${s.errors > 0 ? ' behind' : ''}` }, num(s.errors)));
     });
     fill(sinks, h('div', { class: 'table-wrap' }, h('table', { class: 'sink-table' },
