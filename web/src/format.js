@@ -35,6 +35,7 @@ export function moneyAxis(v) {
 // A plotted amount to the penny, for the chart's legend.
 export function moneyPlain(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  if (Math.abs(v) < 0.005) return '£0.00'; // no "-£0.00"
   const s = Math.abs(v).toFixed(2);
   return `${v < 0 ? '-' : ''}£${group(s.slice(0, -3))}${s.slice(-3)}`;
 }
