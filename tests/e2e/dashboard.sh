@@ -28,9 +28,9 @@ SERVER_PID=
 trap '[[ -n "$SERVER_PID" ]] && kill $SERVER_PID 2>/dev/null && wait $SERVER_PID; rm -rf "$tmp" || true' EXIT
 mkdir -p "$out"
 
-# The fixture, chosen and split by sqlite3: rows of every 97th invoice and
-# all of 17850's and 13047's, in file order; the last day's rows are kept
-# back for the live replay.
+# The fixture, chosen and split by sqlite3: rows of every 97th invoice, all
+# of 17850's and 13047's, and the last day (2011-12-09), in file order. The
+# last day's rows are kept back and replayed while the live panel watches.
 gzip -dc "$data_gz" > "$tmp/all.csv"
 where="CAST(ltrim(InvoiceNo, 'CA') AS INTEGER) % 97 = 0 OR CustomerID IN ('17850.0', '13047.0')
        OR InvoiceDate >= '2011-12-09'"
