@@ -13,10 +13,18 @@ build_pkgs=(build-essential cmake pkg-config git
             libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev libmicrohttpd-dev libssl-dev liblmdb-dev libsqlite3-dev libjwt-dev
             libcurl4-openssl-dev librdkafka-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
+test_pkgs+=(chromium fonts-dejavu-core)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
     pkgs+=("${test_pkgs[@]}")
+fi
+# The dashboard (web/) builds with Node.js >= 18 and npm: Debian 12's own
+# nodejs (18) and npm (9). A node installed otherwise (NodeSource's nodejs
+# carries its own npm and conflicts with Debian's) is used as it is.
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+    pkgs+=(nodejs npm)
 fi
 
 missing=()

@@ -214,15 +214,17 @@ static int replay(demo *d, sf_replay_stats *rs, sf_error *err)
 static void print_access(const demo *d)
 {
     printf("\nServing at %s (Ctrl-C stops):\n"
+           "  dashboard    %s/#token=%s\n"
            "  API          %s/v1/...   (docs/api.md)\n"
            "  metrics      %s/metrics\n"
            "  analyst key  %s\n"
            "  try          curl -H 'Authorization: Bearer %s' '%s/v1/bi/sales?granularity=month'\n"
            "               curl -H 'Authorization: Bearer %s' %s/v1/invoices/536365\n"
            "  customer 17850's token (24 h):\n"
-           "               curl -H 'Authorization: Bearer %s' %s/v1/customers/17850/invoices\n",
-           d->url, d->url, d->url, d->analyst, d->analyst, d->url, d->analyst, d->url, d->token,
-           d->url);
+           "               curl -H 'Authorization: Bearer %s' %s/v1/customers/17850/invoices\n"
+           "               %s/#token=%s   (17850's view of the dashboard)\n",
+           d->url, d->url, d->analyst, d->url, d->url, d->analyst, d->analyst, d->url, d->analyst,
+           d->url, d->token, d->url, d->url, d->token);
     fflush(stdout);
 }
 
@@ -253,7 +255,9 @@ static int run_flow(demo *d, sf_error *err)
         rc = start_stack(d, err);
     if (rc < 0)
         return rc;
-    printf("shopflow demo: serving %s from %s; replaying %s into it.\n", d->url, d->data, d->file);
+    printf("shopflow demo: serving %s from %s; replaying %s into it.\n"
+           "Watch it arrive on the dashboard: %s/#token=%s\n",
+           d->url, d->data, d->file, d->url, d->analyst);
     fflush(stdout);
     sf_replay_stats rs;
     rc = replay(d, &rs, err);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/static.h"
 #include "sinks/history.h"
 
 void sf_stack_block_signals(sigset_t *stop)
@@ -92,6 +93,8 @@ static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
     g.stream = st->stream;
     g.history = st->history;
     g.warehouse = st->warehouse;
+    if (!g.assets)
+        g.assets = &sf_web_assets; /* the dashboard this binary was built with */
     g.more_metrics = sf_sink_service_metrics;
     g.more_metrics_ctx = st->service;
     return sf_gateway_start(&g, &st->gateway, err);

@@ -17,6 +17,7 @@
  *   GET  /healthz           the process is up
  *   GET  /readyz            the stream accepts writes
  *   GET  /metrics           Prometheus text
+ *   GET  /, /assets/...     the dashboard (static.c), when cfg.assets is set
  */
 #ifndef SF_GATEWAY_H
 #define SF_GATEWAY_H
@@ -27,6 +28,7 @@
 #include "core/error.h"
 #include "stream/stream.h"
 
+struct sf_assets;
 struct sf_buf;
 struct sf_store;
 struct sf_warehouse;
@@ -44,6 +46,8 @@ typedef struct sf_gateway_config {
     sf_stream *stream;
     struct sf_store *history;
     struct sf_warehouse *warehouse;
+    /* The dashboard's files for / and /assets/ (static.h), or NULL: 404. */
+    const struct sf_assets *assets;
     /* More Prometheus text for /metrics (the sinks'), or NULL. */
     void (*more_metrics)(void *ctx, struct sf_buf *out);
     void *more_metrics_ctx;

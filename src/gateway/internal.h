@@ -25,6 +25,7 @@ typedef enum route {
     ROUTE_CUSTOMER_INVOICES, /* /v1/customers/{id}/invoices */
     ROUTE_CUSTOMER_INVOICE,  /* /v1/customers/{id}/invoices/{no} */
     ROUTE_BI,                /* /v1/bi/{question} */
+    ROUTE_STATIC,            /* / and /assets/...: the dashboard (static.c) */
     ROUTE_OTHER,
     ROUTE_COUNT
 } route;
@@ -36,7 +37,7 @@ typedef struct principal {
 } principal;
 
 /* Status codes counted in metrics, by index. */
-#define STATUS_CODES 13
+#define STATUS_CODES 14
 extern const unsigned sf_status_codes[STATUS_CODES];
 
 #define LATENCY_BUCKETS 12
@@ -128,6 +129,9 @@ int sf_auth(request *r, principal *p);
 
 /* The read routes' handler (read.c): history and BI. */
 enum MHD_Result sf_read_route(request *r, const char *method);
+
+/* The dashboard's files (static.c): GET / and /assets/.... */
+enum MHD_Result sf_static_route(request *r, const char *url, const char *method);
 
 /* Match url to a route, filling r's path parameters (read.c). */
 route sf_match_route(request *r, const char *url);

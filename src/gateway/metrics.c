@@ -12,8 +12,8 @@
 #include "core/buf.h"
 #include "gateway/internal.h"
 
-const unsigned sf_status_codes[STATUS_CODES] = {200, 400, 401, 403, 404, 405, 408,
-                                                413, 415, 429, 500, 503, 0};
+const unsigned sf_status_codes[STATUS_CODES] = {200, 304, 400, 401, 403, 404, 405,
+                                                408, 413, 415, 429, 500, 503, 0};
 const double sf_latency_bounds[LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                        0.05,   0.1,   0.25,   0.5,   1.0};
 static const char *const route_names[ROUTE_COUNT] = {
@@ -25,6 +25,7 @@ static const char *const route_names[ROUTE_COUNT] = {
     "/v1/customers/{id}/invoices",
     "/v1/customers/{id}/invoices/{invoice_no}",
     "/v1/bi/{question}",
+    "/ (dashboard)",
     "other",
 };
 

@@ -71,6 +71,9 @@ route sf_match_route(request *r, const char *url)
                                                                              : ROUTE_OTHER;
     if (strncmp(url, "/v1/customers/", 14) == 0)
         return match_customer(r, url + 14);
+    if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0 ||
+        strncmp(url, "/assets/", 8) == 0)
+        return ROUTE_STATIC;
     return ROUTE_OTHER;
 }
 

@@ -147,6 +147,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->route >= ROUTE_INVOICE && r->route <= ROUTE_BI)
         return sf_read_route(r, method);
+    if (r->route == ROUTE_STATIC)
+        return sf_static_route(r, url, method);
     return small_route(r, method);
 }
 

@@ -19,6 +19,8 @@ grep -q "Replayed 541909 rows" "$tmp/out" || fail "replay line: $(head -5 "$tmp/
 grep -q "541909 accepted, 0 duplicates, 0 rejected" "$tmp/out" || fail "counts"
 grep -q "^total *£9,747,747.934" "$tmp/out" || fail "report total: $(grep total "$tmp/out")"
 grep -q "Sinks caught up" "$tmp/out" || fail "no catch-up figure"
+grep -Eq "^Watch it arrive on the dashboard: http://127\.0\.0\.1:[0-9]+/#token=sfk_[0-9a-f]{64}$" \
+    "$tmp/out" || fail "no dashboard link: $(head -3 "$tmp/out")"
 [[ -f "$tmp/demo/.shopflow-demo" ]] || fail "no demo marker"
 "$shopflow" status --data "$tmp/demo" --json > "$tmp/status"
 jq -e '[.sinks[] | .lag] | all(. == 0)' "$tmp/status" > /dev/null || fail "lag after demo"
