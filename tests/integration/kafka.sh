@@ -146,7 +146,14 @@ for k in $(seq 10); do
         sinks
         second=$!
     fi
-    sleep "$((RANDOM % 3 + 2)).$((RANDOM % 10))"
+    # Kill at a random moment once this run has committed something (its
+    # group join comes first, and takes seconds), so the kills land while
+    # the sinks work rather than while they wait for their group.
+    for _ in $(seq 300); do
+        [[ $(facts) -gt $last ]] && break
+        sleep 0.1
+    done
+    sleep "0.$((RANDOM % 10))"
     kill -KILL $first 2>/dev/null || true
     wait $first 2>/dev/null || true
     if [[ -n $second ]]; then
