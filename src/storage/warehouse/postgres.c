@@ -82,6 +82,7 @@ static void pg_close(sf_warehouse *base)
 {
     pg_wh *w = (pg_wh *)base;
     PQclear(w->held);
+    PQclear(w->presence);
     PQfinish(w->conn); /* an open transaction is rolled back by the server */
     sf_wh_rollup_free(&w->roll);
     for (int i = 0; i < NSTAGE; i++)
@@ -231,6 +232,8 @@ static void rollback(pg_wh *w)
     for (uint32_t p = 0; p < w->nnext; p++)
         w->next[p] = UINT64_MAX;
     sf_wh_rollup_reset(&w->roll);
+    PQclear(w->presence);
+    w->presence = NULL;
 }
 
 /* Remember partition p's position after the open transaction. */

@@ -57,7 +57,8 @@ typedef struct pg_wh {
     sf_buf stage[NSTAGE];
     uint64_t *next; /* per partition: its position after the open txn, or UINT64_MAX */
     uint32_t nnext;
-    PGresult *held; /* the last list_get's row, valid until the next */
+    PGresult *held;     /* the last list_get's row, valid until the next */
+    PGresult *presence; /* the prefetched bi_presence rows, by invoice_no */
 } pg_wh;
 
 /* An SF_EIO error with the server's message (res's, else the connection's). */

@@ -91,7 +91,7 @@ int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err)
      "LIMIT $2")
 
 static const char *const prepared_sql[NPREPARED] = {
-    [P_PRESENCE] = "SELECT customer_id, hours FROM bi_presence WHERE invoice_no = $1",
+    [P_PRESENCE] = "SELECT invoice_no, customer_id, hours FROM bi_presence WHERE invoice_no = $1",
     [P_LIST_PRODUCTS] = "SELECT by_units FROM bi_product WHERE grain = $1 AND period = $2",
     [P_LIST_CUSTOMERS] = "SELECT by_revenue FROM bi_customer WHERE grain = $1 AND period = $2",
     [P_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers FROM bi_sales "
@@ -216,20 +216,68 @@ int sf_pg_merge(pg_wh *w, sf_error *err)
 
 /* The store of rollup.h: reads by prepared statement, writes staged. */
 
+/* One query for the stored hours of every invoice of the transaction
+ * (an invoice at a time, the round trips cost more than the rest of the
+ * rollups). */
+static int presence_prefetch(void *self, const char *const *invoices, size_t n, sf_error *err)
+{
+    pg_wh *w = self;
+    sf_buf array = SF_BUF_INIT;
+    sf_buf_add(&array, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        sf_buf_add(&array, i ? ",\"" : "\"", i ? 2 : 1);
+        for (const char *c = invoices[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                sf_buf_add(&array, "\\", 1);
+            sf_buf_add(&array, c, 1);
+        }
+        sf_buf_add(&array, "\"", 1);
+    }
+    sf_buf_add(&array, "}", 1);
+    if (sf_buf_failed(&array))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    const char *param = array.data;
+    PQclear(w->presence);
+    w->presence = PQexecParams(w->conn,
+                               "SELECT invoice_no, customer_id, hours FROM bi_presence "
+                               "WHERE invoice_no = ANY ($1::text[]) ORDER BY invoice_no",
+                               1, NULL, &param, NULL, NULL, 0);
+    sf_buf_free(&array);
+    if (PQresultStatus(w->presence) == PGRES_TUPLES_OK)
+        return 0;
+    int rc = sf_pg_fail(w, w->presence, err, "bi_presence");
+    PQclear(w->presence);
+    w->presence = NULL;
+    return rc;
+}
+
 static int presence_get(void *self, const char *invoice,
                         int (*fn)(void *ctx, int32_t customer, const char *hours, size_t len,
                                   sf_error *err),
                         void *ctx, sf_error *err)
 {
     pg_wh *w = self;
-    PGresult *res = sf_pg_run(w, P_PRESENCE, 1, &invoice, err);
-    if (!res)
+    PGresult *res = w->presence;
+    int lo = 0, hi = 0;
+    if (res) { /* the prefetched rows, sorted as bytes: the first of invoice */
+        hi = PQntuples(res);
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (strcmp(PQgetvalue(res, mid, 0), invoice) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    } else if (!(res = sf_pg_run(w, P_PRESENCE, 1, &invoice, err))) {
         return SF_EIO;
+    }
     int rc = 0;
-    for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-        rc = fn(ctx, (int32_t)strtol(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-                (size_t)PQgetlength(res, i, 1), err);
-    PQclear(res);
+    for (int i = lo; rc == 0 && i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), invoice) == 0;
+         i++)
+        rc = fn(ctx, (int32_t)strtol(PQgetvalue(res, i, 1), NULL, 10), PQgetvalue(res, i, 2),
+                (size_t)PQgetlength(res, i, 2), err);
+    if (res != w->presence)
+        PQclear(res);
     return rc;
 }
 
@@ -351,6 +399,7 @@ static int dim_date_put(void *self, const char *date_key, int year, int month, i
 }
 
 const wh_store_ops sf_pg_store = {
+    .presence_prefetch = presence_prefetch,
     .presence_get = presence_get,
     .presence_put = presence_put,
     .list_get = list_get,

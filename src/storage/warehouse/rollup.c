@@ -361,6 +361,21 @@ static int cmp_presence(const void *a, const void *b)
     return memcmp(a, b, sizeof(presence_key));
 }
 
+/* Hand the store the distinct invoices of sorted keys[0..n) at once. */
+static int prefetch(wh_rollup *r, const presence_key *keys, size_t n, sf_error *err)
+{
+    const char **invoices = malloc((n ? n : 1) * sizeof *invoices);
+    if (!invoices)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || strcmp(invoices[m - 1], keys[i].invoice) != 0)
+            invoices[m++] = keys[i].invoice;
+    int rc = r->store->presence_prefetch(r->self, invoices, m, err);
+    free(invoices);
+    return rc;
+}
+
 static int write_presence(wh_rollup *r, sf_error *err)
 {
     size_t n = r->presence.count;
@@ -371,7 +386,7 @@ static int write_presence(wh_rollup *r, sf_error *err)
     for (size_t i = 0; i < n; i++)
         memcpy(&keys[i], sf_aggmap_key(&r->presence, i), sizeof *keys);
     qsort(keys, n, sizeof *keys, cmp_presence);
-    int rc = 0;
+    int rc = r->store->presence_prefetch ? prefetch(r, keys, n, err) : 0;
     for (size_t i = 0, j; rc == 0 && i < n; i = j) {
         for (j = i; j < n && strcmp(keys[j].invoice, keys[i].invoice) == 0;)
             j++;

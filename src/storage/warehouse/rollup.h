@@ -62,6 +62,10 @@ typedef struct wh_store_ops {
                         int (*fn)(void *ctx, int32_t customer, const char *hours, size_t len,
                                   sf_error *err),
                         void *ctx, sf_error *err);
+    /* Optional (NULL: none): the invoices, sorted as bytes, whose hours
+     * presence_get is about to be asked for, so a remote store can fetch
+     * them in one round trip. */
+    int (*presence_prefetch)(void *self, const char *const *invoices, size_t n, sf_error *err);
     int (*presence_put)(void *self, const char *invoice, int32_t customer, const char *hours,
                         size_t len, sf_error *err);
     /* The stored ranked list of (g, period): bi_product.by_units (product)
