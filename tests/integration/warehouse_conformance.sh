@@ -22,56 +22,6 @@ pg_start "$tmp" || rc=$?
 [[ $rc -eq 77 ]] && { echo "skip: no PostgreSQL server programs"; exit 77; }
 [[ $rc -eq 0 ]] || fail "could not start PostgreSQL"
 
-tables=("fact_sales ORDER BY fact_id" "dim_product ORDER BY 1" "dim_customer ORDER BY 1"
-        "dim_date ORDER BY 1" "sink_offsets ORDER BY 1" "bi_sales ORDER BY 1, 2"
-        "bi_product ORDER BY 1, 2" "bi_customer ORDER BY 1, 2" "bi_invoice ORDER BY 1"
-        "bi_presence ORDER BY 1, 2")
-questions=("sales granularity=hour" "sales granularity=day" "sales granularity=month"
-           "sales granularity=year" "sales granularity=day from=2010-12-05 to=2010-12-20"
-           "sales granularity=hour from=2011-01-03 to=2011-01-03"
-           "profile by=weekday" "profile by=hour"
-           "top-products period=day" "top-products period=month by=revenue limit=20"
-           "top-products period=year include_non_products=true limit=50"
-           "top-products period=day at=2011-01-05" "top-products period=day at=2011-01-03 by=revenue"
-           "top-customers period=day" "top-customers period=month limit=100" "top-customers period=year"
-           "top-invoices period=day limit=7" "top-invoices period=month" "top-invoices period=year limit=30"
-           "top-invoices at=2011-01-03 limit=3" "sales granularity=week" "top-products limit=0"
-           "top-sellers")
-
-# same NAME DIR PG_URL: every table and answer of DIR/warehouse.db equals PG_URL's.
-same() {
-    local name=$1 dir=$2 url=$3 n=0 q a b
-    for t in "${tables[@]}"; do
-        sqlite3 -batch "$dir/warehouse.db" "SELECT * FROM $t" > "$tmp/s.rows"
-        "$PG_BIN/psql" -X -At -F '|' -d "$url" -c "SELECT * FROM $t" > "$tmp/p.rows"
-        diff "$tmp/s.rows" "$tmp/p.rows" > "$tmp/diff" ||
-            { head -5 "$tmp/diff" >&2; fail "$name: table ${t%% *} differs"; }
-        [[ ${t%% *} == dim_date || -s "$tmp/s.rows" ]] || fail "$name: ${t%% *} is empty"
-    done
-    for period in day month year; do
-        for format in json csv text; do
-            "$shopflow" report --data "$dir" --period "$period" --limit 10 --format $format \
-                > "$tmp/s.out"
-            "$shopflow" report --warehouse "$url" --period "$period" --limit 10 --format $format \
-                > "$tmp/p.out"
-            cmp -s "$tmp/s.out" "$tmp/p.out" || fail "$name: report --period $period --format $format"
-            n=$((n + 1))
-        done
-    done
-    for q in "${questions[@]}"; do
-        a=0 b=0
-        # shellcheck disable=SC2086
-        "$bi" "$dir/warehouse.db" $q > "$tmp/s.out" 2> "$tmp/s.err" || a=$?
-        # shellcheck disable=SC2086
-        "$bi" "$url" $q > "$tmp/p.out" 2> "$tmp/p.err" || b=$?
-        [[ $a -eq $b ]] || fail "$name: $q: exit $a on sqlite, $b on postgres: $(cat "$tmp/p.err")"
-        cmp -s "$tmp/s.out" "$tmp/p.out" || fail "$name: $q: answers differ"
-        cmp -s "$tmp/s.err" "$tmp/p.err" || fail "$name: $q: errors differ"
-        n=$((n + 1))
-    done
-    echo "$name: ${#tables[@]} tables and $n answers identical"
-}
-
 # 1. The fixture: ties, non-products, an invoice across two hours, text COPY escapes.
 cat > "$tmp/f.csv" <<'CSV'
 InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
@@ -91,7 +41,7 @@ CSV
 "$shopflow" sink warehouse --data "$tmp/f" --once > /dev/null
 url=$(pg_new_db fixture)
 "$shopflow" sink warehouse --data "$tmp/f" --warehouse "$url" --once > /dev/null
-same fixture "$tmp/f" "$url"
+wh_compare fixture "$tmp/f" "$url"
 grep -q 'back\\slash' <("$PG_BIN/psql" -X -At -d "$url" -c "SELECT description FROM fact_sales") ||
     fail "the backslash did not survive COPY"
 
@@ -107,5 +57,5 @@ for part in a b; do
 done
 [[ $("$PG_BIN/psql" -X -At -d "$url" -c "SELECT count(*) FROM fact_sales") == 60000 ]] ||
     fail "expected 60,000 fact rows in PostgreSQL"
-same slice "$tmp/s" "$url"
+wh_compare slice "$tmp/s" "$url"
 echo "ok: the sqlite and postgres adapters hold the same rows and give the same answers"
