@@ -45,6 +45,23 @@ wh_compare fixture "$tmp/f" "$url"
 grep -q 'back\\slash' <("$PG_BIN/psql" -X -At -d "$url" -c "SELECT description FROM fact_sales") ||
     fail "the backslash did not survive COPY"
 
+# Errors name the problem: no server, no tables yet, another schema version.
+rc=0
+"$shopflow" report --warehouse "postgresql:///x?host=$tmp/none&port=1" > /dev/null 2> "$tmp/err" ||
+    rc=$?
+[[ $rc -eq 1 ]] && grep -q "warehouse postgres: connect:" "$tmp/err" || fail "no server: $(cat "$tmp/err")"
+empty=$(pg_new_db empty)
+rc=0
+"$bi" "$empty" sales > /dev/null 2> "$tmp/err" || rc=$?
+[[ $rc -eq 4 ]] && grep -q "no shopflow tables yet" "$tmp/err" || fail "empty: $rc $(cat "$tmp/err")"
+"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 3"
+for cmd in "report --warehouse $url" "sink warehouse --data $tmp/f --once --warehouse $url"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$shopflow" $cmd > /dev/null 2> "$tmp/err" || rc=$?
+    [[ $rc -ne 0 ]] && grep -q "has schema version 3" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
+done
+
 # 2. A slice of the bundled file, in two imports (two loads, the second merging).
 gzip -dc "$data" > "$tmp/all.csv"
 { head -1 "$tmp/all.csv"; sed -n '2,30001p' "$tmp/all.csv"; } > "$tmp/a.csv"

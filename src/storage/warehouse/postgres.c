@@ -153,6 +153,10 @@ static int ensure_schema(pg_wh *w, sf_error *err)
                             "warehouse database %s has schema version %ld; this shopflow "
                             "writes version %d: use another database or drop its tables",
                             PQdb(w->conn), version, SCHEMA_VERSION);
+    if (w->reader && version == 0) /* as a SQLite file that does not exist yet */
+        return sf_error_set(err, SF_ENOENT,
+                            "warehouse database %s has no shopflow tables yet (run the sink)",
+                            PQdb(w->conn));
     if (w->reader || version == SCHEMA_VERSION)
         return 0;
     return migrate(w, version, err);
