@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../support/pg.sh"
 shopflow=$1 bi=$2 data=$3
 tmp=$(mktemp -d)
-trap 'pg_stop; rm -rf "$tmp" || true' EXIT
+trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; pg_stop; rm -rf "$tmp" || true' EXIT
 rc=0
 pg_start "$tmp" || rc=$?
 [[ $rc -eq 77 ]] && { echo "skip: no PostgreSQL server programs"; exit 77; }
@@ -44,6 +44,25 @@ url=$(pg_new_db fixture)
 wh_compare fixture "$tmp/f" "$url"
 grep -q 'back\\slash' <("$PG_BIN/psql" -X -At -d "$url" -c "SELECT description FROM fact_sales") ||
     fail "the backslash did not survive COPY"
+
+# `shopflow serve --warehouse postgresql://...`: the /v1/bi routes answer from PostgreSQL
+# (.warehouse, the positions, is left out: the gateway sizes it by the log's partitions).
+key=$("$shopflow" keys create --data "$tmp/f" --role analyst | tail -1)
+start_server "$tmp/f" --warehouse "$url" --sinks warehouse
+for q in "top-products?period=month&limit=3" "sales?granularity=hour" "top-invoices?period=day"; do
+    curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/v1/bi/$q" |
+        jq -c 'del(.warehouse)' > "$tmp/http.json"
+    # shellcheck disable=SC2046
+    "$bi" "$tmp/f/warehouse.db" ${q%%\?*} $(tr '&' ' ' <<< "${q#*\?}") |
+        jq -c 'del(.warehouse)' > "$tmp/s.json"
+    cmp -s "$tmp/http.json" "$tmp/s.json" ||
+        fail "GET /v1/bi/$q differs from sqlite's answer: $(cat "$tmp/http.json" "$tmp/s.json")"
+done
+stop_server
+"$shopflow" status --data "$tmp/f" --warehouse "$url" | grep -q "^warehouse lag: 0 records" ||
+    fail "status: $("$shopflow" status --data "$tmp/f" --warehouse "$url")"
+"$shopflow" status --data "$tmp/f" --warehouse "$(pg_new_db unloaded)" |
+    grep -q "^warehouse lag: 11 records" || fail "status of a database never loaded"
 
 # Errors name the problem: no server, no tables yet, another schema version.
 rc=0

@@ -38,6 +38,12 @@ int sf_warehouse_open_reader(const char *location, sf_warehouse **out, sf_error 
     return ops->open(rest, SF_WH_READER, out, err);
 }
 
+bool sf_warehouse_is_server(const char *location)
+{
+    const char *rest;
+    return adapter(location, &rest) != &sf_warehouse_sqlite_ops;
+}
+
 void sf_warehouse_close(sf_warehouse *w)
 {
     if (w)

@@ -148,6 +148,9 @@ int sf_warehouse_open_reader(const char *location, sf_warehouse **out, sf_error 
 
 void sf_warehouse_close(sf_warehouse *w);
 
+/* True when location names a database server (no file to look for). */
+bool sf_warehouse_is_server(const char *location);
+
 /* The adapters (sqlite.c, postgres.c). */
 extern const sf_warehouse_ops sf_warehouse_sqlite_ops;
 extern const sf_warehouse_ops sf_warehouse_postgres_ops;
