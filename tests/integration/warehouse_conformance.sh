@@ -8,8 +8,9 @@
 #    and sf_test_bi (sf_bi_answer, what the /v1/bi routes call) for every
 #    question, with bounds, limits, ties, non-products and bad parameters.
 # Two data sets: a fixture with awkward text (backslash, quotes, tab, which
-# COPY must escape) and a slice of the bundled file loaded in two imports,
-# so the second transaction merges into what the first stored.
+# COPY must escape) and 60,000 lines of the bundled file loaded in two halves
+# by `shopflow serve`'s sink with a PostgreSQL restart between them. serve's
+# /v1/bi routes and `shopflow status` are checked over PostgreSQL too.
 #   usage: warehouse_conformance.sh SHOPFLOW SF_TEST_BI DATA_GZ
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -81,16 +82,44 @@ for cmd in "report --warehouse $url" "sink warehouse --data $tmp/f --once --ware
     [[ $rc -ne 0 ]] && grep -q "has schema version 3" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
 done
 
-# 2. A slice of the bundled file, in two imports (two loads, the second merging).
+# 2. A slice of the bundled file: the first half imported and loaded by serve's
+# sink into PostgreSQL; then PostgreSQL restarts, the second half comes in
+# through the gateway and the sink (connecting again) merges it into what the
+# first stored. SQLite gets the whole log in one load afterwards.
 gzip -dc "$data" > "$tmp/all.csv"
 { head -1 "$tmp/all.csv"; sed -n '2,30001p' "$tmp/all.csv"; } > "$tmp/a.csv"
 { head -1 "$tmp/all.csv"; sed -n '30002,60001p' "$tmp/all.csv"; } > "$tmp/b.csv"
 url=$(pg_new_db slice)
-for part in a b; do
-    "$shopflow" import --data "$tmp/s" "$tmp/$part.csv" > /dev/null
-    "$shopflow" sink warehouse --data "$tmp/s" --once > /dev/null
-    "$shopflow" sink warehouse --data "$tmp/s" --warehouse "$url" --once > /dev/null
+count() { "$PG_BIN/psql" -X -At -d "$url" -c "SELECT count(*) FROM fact_sales" 2> /dev/null; }
+wait_rows() { # N: until PostgreSQL holds N fact rows (at most a minute)
+    for _ in $(seq 300); do
+        [[ $(count) == "$1" ]] && return 0
+        kill -0 "$SERVER_PID" 2> /dev/null || fail "the server stopped: $(cat "$tmp/s.server.log")"
+        sleep 0.2
+    done
+    fail "PostgreSQL holds $(count) fact rows, expected $1: $(tail -3 "$tmp/s.server.log")"
+}
+"$shopflow" import --data "$tmp/s" "$tmp/a.csv" > /dev/null
+ingest=$("$shopflow" keys create --data "$tmp/s" --role ingest | tail -1)
+key=$("$shopflow" keys create --data "$tmp/s" --role analyst | tail -1)
+start_server "$tmp/s" --warehouse "$url" --sinks warehouse
+wait_rows 30000
+# The server restarts: the sink's and the read routes' connections break;
+# both connect again, the sink resuming from its stored positions.
+pg_restart
+tail -n +2 "$tmp/b.csv" | split -l 5000 - "$tmp/b."
+for part in "$tmp"/b.??; do
+    { head -1 "$tmp/all.csv"; cat "$part"; } > "$part.csv"
+    [[ $(post "$ingest" "text/csv; charset=utf-8" "$part.csv") == 200 ]] ||
+        fail "POST $part: $(cat "$tmp/resp")"
 done
+wait_rows 60000
+grep -q "event=sink_failed sink=warehouse" "$tmp/s.server.log" ||
+    fail "the sink never saw its connection break (was PostgreSQL restarted?)"
+curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/v1/bi/sales" > /dev/null ||
+    fail "no BI answer after PostgreSQL restarted"
+stop_server
+"$shopflow" sink warehouse --data "$tmp/s" --once > /dev/null
 [[ $("$PG_BIN/psql" -X -At -d "$url" -c "SELECT count(*) FROM fact_sales") == 60000 ]] ||
     fail "expected 60,000 fact rows in PostgreSQL"
 wh_compare slice "$tmp/s" "$url"

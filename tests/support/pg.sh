@@ -6,6 +6,7 @@
 #                  PG_PSQL (a psql command line for that database)
 #   pg_stop        stop it (trap this)
 #   pg_new_db NAME another empty database; echoes its location
+#   pg_restart     restart the server (every session is closed)
 #
 # PostgreSQL refuses to run as root: as root, the server runs as the user
 # "nobody" (runuser), and DIR/pg belongs to it. Returns 77 (the tests' skip
@@ -45,6 +46,11 @@ pg_new_db() {
     "$PG_BIN/psql" -X -q -h "$PG_DIR" -p "$PG_PORT" -U postgres -d postgres \
         -c "CREATE DATABASE $1" > /dev/null
     echo "postgresql:///$1?host=$PG_DIR&port=$PG_PORT&user=postgres"
+}
+
+pg_restart() { # closes every session, as a server restart in production does
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w restart -l "$PG_DIR/server.log" \
+        -o "-c listen_addresses='' -c unix_socket_directories='$PG_DIR' -p $PG_PORT" > /dev/null
 }
 
 pg_stop() {

@@ -36,7 +36,7 @@
 #define SCHEMA_VERSION 2
 
 /* TEXT as bytes: the "C" collation. */
-#define T "TEXT COLLATE \"C\" NOT NULL"
+#define TEXT_C "TEXT COLLATE \"C\" NOT NULL"
 
 /* Migrations: migration[v - 1] takes a schema from version v - 1 to v.
  * Version 1 never existed here (it is SQLite's schema before fact_id). */
@@ -44,26 +44,26 @@ static const char *const migration[SCHEMA_VERSION] = {
     "",
     ("CREATE TABLE fact_sales (fact_id BIGINT PRIMARY KEY,"
      "  log_partition BIGINT NOT NULL, log_offset BIGINT NOT NULL,"
-     "  invoice_no " T ", stock_code " T ", description " T ","
+     "  invoice_no " TEXT_C ", stock_code " TEXT_C ", description " TEXT_C ","
      "  quantity BIGINT NOT NULL, unit_price_milli BIGINT NOT NULL,"
-     "  amount_milli BIGINT NOT NULL, customer_id BIGINT, invoice_date " T ","
-     "  date_key " T ", country " T ", kind " T ", non_product INTEGER NOT NULL);"
-     "CREATE TABLE dim_product (stock_code " T " PRIMARY KEY, description " T ","
-     "  non_product INTEGER NOT NULL, last_seen " T ");"
-     "CREATE TABLE dim_customer (customer_id BIGINT PRIMARY KEY, country " T ","
-     "  last_seen " T ");"
-     "CREATE TABLE dim_date (date_key " T " PRIMARY KEY, year INTEGER NOT NULL,"
+     "  amount_milli BIGINT NOT NULL, customer_id BIGINT, invoice_date " TEXT_C ","
+     "  date_key " TEXT_C ", country " TEXT_C ", kind " TEXT_C ", non_product INTEGER NOT NULL);"
+     "CREATE TABLE dim_product (stock_code " TEXT_C " PRIMARY KEY, description " TEXT_C ","
+     "  non_product INTEGER NOT NULL, last_seen " TEXT_C ");"
+     "CREATE TABLE dim_customer (customer_id BIGINT PRIMARY KEY, country " TEXT_C ","
+     "  last_seen " TEXT_C ");"
+     "CREATE TABLE dim_date (date_key " TEXT_C " PRIMARY KEY, year INTEGER NOT NULL,"
      "  month INTEGER NOT NULL, day INTEGER NOT NULL, weekday INTEGER NOT NULL);"
      "CREATE TABLE sink_offsets (log_partition BIGINT PRIMARY KEY, next_offset BIGINT NOT NULL);"
-     "CREATE TABLE bi_sales (grain " T ", period " T ", revenue_milli BIGINT NOT NULL,"
+     "CREATE TABLE bi_sales (grain " TEXT_C ", period " TEXT_C ", revenue_milli BIGINT NOT NULL,"
      "  units BIGINT NOT NULL, lines BIGINT NOT NULL, invoices BIGINT NOT NULL,"
      "  customers BIGINT NOT NULL, PRIMARY KEY (grain, period));"
-     "CREATE TABLE bi_product (grain " T ", period " T ", products BIGINT NOT NULL,"
-     "  by_units " T ", by_revenue " T ", PRIMARY KEY (grain, period));"
-     "CREATE TABLE bi_customer (grain " T ", period " T ", customers BIGINT NOT NULL,"
-     "  by_revenue " T ", PRIMARY KEY (grain, period));"
-     "CREATE TABLE bi_invoice (invoice_no " T " PRIMARY KEY, customer_id BIGINT,"
-     "  invoice_date " T ", revenue_milli BIGINT NOT NULL, units BIGINT NOT NULL,"
+     "CREATE TABLE bi_product (grain " TEXT_C ", period " TEXT_C ", products BIGINT NOT NULL,"
+     "  by_units " TEXT_C ", by_revenue " TEXT_C ", PRIMARY KEY (grain, period));"
+     "CREATE TABLE bi_customer (grain " TEXT_C ", period " TEXT_C ", customers BIGINT NOT NULL,"
+     "  by_revenue " TEXT_C ", PRIMARY KEY (grain, period));"
+     "CREATE TABLE bi_invoice (invoice_no " TEXT_C " PRIMARY KEY, customer_id BIGINT,"
+     "  invoice_date " TEXT_C ", revenue_milli BIGINT NOT NULL, units BIGINT NOT NULL,"
      "  lines BIGINT NOT NULL);"
      "CREATE INDEX bi_invoice_day"
      "  ON bi_invoice (substr(invoice_date, 1, 10), revenue_milli DESC, invoice_no);"
@@ -71,7 +71,8 @@ static const char *const migration[SCHEMA_VERSION] = {
      "  ON bi_invoice (substr(invoice_date, 1, 7), revenue_milli DESC, invoice_no);"
      "CREATE INDEX bi_invoice_year"
      "  ON bi_invoice (substr(invoice_date, 1, 4), revenue_milli DESC, invoice_no);"
-     "CREATE TABLE bi_presence (invoice_no " T ", customer_id BIGINT NOT NULL, hours " T ","
+     "CREATE TABLE bi_presence (invoice_no " TEXT_C ", customer_id BIGINT NOT NULL, hours " TEXT_C
+     ","
      "  PRIMARY KEY (invoice_no, customer_id));"),
 };
 
@@ -162,6 +163,18 @@ static int ensure_schema(pg_wh *w, sf_error *err)
     return migrate(w, version, err);
 }
 
+/* The loader's lock, waiting at most a minute for a previous loader. */
+static int take_lock(pg_wh *w, sf_error *err)
+{
+    PGresult *res = PQexec(w->conn, "SET lock_timeout = '60s'; SELECT pg_advisory_lock(" LOADER_LOCK
+                                    "); SET lock_timeout = 0");
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
+                 ? 0
+                 : sf_pg_fail(w, res, err, "the loader's lock (is another sink loading it?)");
+    PQclear(res);
+    return rc;
+}
+
 /* Connect: location is a libpq URI or keyword/value string; the PG*
  * variables fill in what it leaves out. */
 static int connect_db(pg_wh *w, const char *location, sf_error *err)
@@ -173,13 +186,17 @@ static int connect_db(pg_wh *w, const char *location, sf_error *err)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     if (PQstatus(w->conn) != CONNECTION_OK)
         return sf_pg_fail(w, NULL, err, "connect");
-    /* The loader's lock; waiting at most a minute for a previous one. */
-    if (!w->reader)
-        return sf_pg_exec(w,
-                          "SET lock_timeout = '60s'; SELECT pg_advisory_lock(" LOADER_LOCK ");"
-                          "SET lock_timeout = 0",
-                          err);
-    return 0;
+    return w->reader ? 0 : take_lock(w, err);
+}
+
+int sf_pg_reconnect(pg_wh *w, sf_error *err)
+{
+    PQreset(w->conn);
+    memset(w->prepared, 0, sizeof w->prepared); /* they went with the old session */
+    if (PQstatus(w->conn) != CONNECTION_OK)
+        return sf_pg_fail(w, NULL, err, "connect again");
+    int rc = w->reader ? 0 : take_lock(w, err);
+    return rc == 0 && !w->reader ? sf_pg_stage_create(w, err) : rc;
 }
 
 static int pg_open(const char *location, int flags, sf_warehouse **out, sf_error *err)
@@ -210,6 +227,9 @@ static int pg_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_
     for (uint32_t p = 0; p < nparts; p++)
         next[p] = 0;
     int rc;
+    /* A sink (re)starts here: after a broken connection, connect again. */
+    if (!w->in_txn && PQstatus(w->conn) == CONNECTION_BAD && (rc = sf_pg_reconnect(w, err)) < 0)
+        return rc;
     char *exists = query_value(w, "SELECT to_regclass('sink_offsets')::text", err, &rc);
     if (rc < 0 || !exists)
         return rc; /* a reader before the first load */

@@ -33,6 +33,13 @@ int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_erro
     int rc = 0;
     if (own_txn)
         rc = sf_pg_exec(w, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    if (own_txn && rc < 0 && PQstatus(w->conn) == CONNECTION_BAD) {
+        /* The server restarted or the connection broke (a long-lived
+         * reader: serve): connect again, once per answer. */
+        rc = sf_pg_reconnect(w, err);
+        if (rc == 0)
+            rc = sf_pg_exec(w, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    }
     if (rc == 0 && !loaded(w))
         rc = sf_error_set(err, SF_ENOENT, "the warehouse has not been loaded yet");
     if (rc == 0)
@@ -66,7 +73,9 @@ int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
 }
 
 /* A walk over a ranked list: the handle, the caller's callback, context
- * and error. */
+ * and error, and the head of the list, collected before its dimension
+ * texts are fetched in one query (a round trip per item cost ten times the
+ * rest of the answer). */
 typedef struct walk {
     pg_wh *w;
     union {
@@ -75,75 +84,98 @@ typedef struct walk {
     } fn;
     void *ctx;
     sf_error *err;
+    wh_rank_entry *e;
+    size_t n;
 } walk;
 
-/* The text of a dimension (a product's description, a customer's country)
- * by key: a result to PQclear, its value "" when unknown; NULL on error. */
-static PGresult *dimension(pg_wh *w, int which, const char *key, const char **text, sf_error *err)
-{
-    PGresult *res = sf_pg_run(w, which, 1, &key, err);
-    if (res)
-        *text = PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "";
-    return res;
-}
-
-static int product_row(void *arg, const wh_rank_entry *e)
+static int collect(void *arg, const wh_rank_entry *e)
 {
     walk *k = arg;
-    const char *description;
-    PGresult *res = dimension(k->w, P_DESCRIPTION, e->code, &description, k->err);
-    if (!res)
-        return SF_EIO;
-    sf_wh_product r = {e->code, description, e->v[0], e->v[1], e->v[3] != 0};
-    int rc = k->fn.product(k->ctx, &r, k->err);
-    PQclear(res);
-    return rc;
+    k->e[k->n++] = *e;
+    return 0;
 }
 
-static int customer_row(void *arg, const wh_rank_entry *e)
+/* The key of entry e as text (a product's code, a customer's id). */
+static const char *key_of(const wh_rank_entry *e, bool product, char *buf, size_t cap)
 {
-    walk *k = arg;
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)e->id);
-    const char *country;
-    PGresult *res = dimension(k->w, P_COUNTRY, id, &country, k->err);
-    if (!res)
-        return SF_EIO;
-    sf_wh_customer r = {(int32_t)e->id, country, e->v[0], e->v[3]};
-    int rc = k->fn.customer(k->ctx, &r, k->err);
+    if (product)
+        return e->code;
+    snprintf(buf, cap, "%lld", (long long)e->id);
+    return buf;
+}
+
+/* Fetch the dimension texts of the collected entries (statement which:
+ * key, text) and hand each entry with its text ("" if unknown) on. */
+static int deliver(walk *k, bool product)
+{
+    char(*ids)[24] = calloc(k->n ? k->n : 1, sizeof *ids);
+    const char **keys = calloc(k->n ? k->n : 1, sizeof *keys);
+    sf_buf array = SF_BUF_INIT;
+    int rc = ids && keys ? 0 : sf_error_set(k->err, SF_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < k->n; i++)
+        keys[i] = key_of(&k->e[i], product, ids[i], sizeof ids[i]);
+    if (rc == 0)
+        sf_pg_array(&array, keys, k->n);
+    if (rc == 0 && sf_buf_failed(&array))
+        rc = sf_error_set(k->err, SF_ENOMEM, "out of memory");
+    const char *param = array.data;
+    PGresult *res =
+        rc == 0 ? sf_pg_run(k->w, product ? P_DESCRIPTION : P_COUNTRY, 1, &param, k->err) : NULL;
+    if (rc == 0 && !res)
+        rc = SF_EIO;
+    for (size_t i = 0; rc == 0 && i < k->n; i++) {
+        const wh_rank_entry *e = &k->e[i];
+        const char *text = "";
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strcmp(PQgetvalue(res, r, 0), keys[i]) == 0)
+                text = PQgetvalue(res, r, 1);
+        if (product) {
+            sf_wh_product row = {e->code, text, e->v[0], e->v[1], e->v[3] != 0};
+            rc = k->fn.product(k->ctx, &row, k->err);
+        } else {
+            sf_wh_customer row = {(int32_t)e->id, text, e->v[0], e->v[3]};
+            rc = k->fn.customer(k->ctx, &row, k->err);
+        }
+    }
     PQclear(res);
+    sf_buf_free(&array);
+    free(keys);
+    free(ids);
     return rc;
 }
 
 /* Walk the head of the ranked list of t's period (statement which). */
-static int walk_list(walk *k, int which, const sf_wh_top *t, bool product,
-                     int (*row)(void *arg, const wh_rank_entry *e))
+static int walk_list(walk *k, int which, const sf_wh_top *t, bool product)
 {
     const char *params[] = {sf_grain_name(t->grain), t->period};
     PGresult *res = sf_pg_run(k->w, which, 2, params, k->err);
     if (!res)
         return SF_EIO;
-    int rc = 0;
-    if (PQntuples(res) > 0)
-        rc = sf_wh_rank_walk(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), t, product, row,
-                             k);
+    k->e = calloc(t->limit ? t->limit : 1, sizeof *k->e);
+    k->n = 0;
+    int rc = k->e ? 0 : sf_error_set(k->err, SF_ENOMEM, "out of memory");
+    if (rc == 0 && PQntuples(res) > 0)
+        rc = sf_wh_rank_walk(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), t, product,
+                             collect, k);
     PQclear(res);
+    if (rc == 0 && k->n > 0)
+        rc = deliver(k, product);
+    free(k->e);
     return rc;
 }
 
 int sf_pg_read_products(sf_warehouse *base, const sf_wh_top *t, sf_wh_product_fn fn, void *ctx,
                         sf_error *err)
 {
-    walk k = {(pg_wh *)base, {.product = fn}, ctx, err};
-    return walk_list(&k, t->by_revenue ? P_PRODUCTS_REVENUE : P_LIST_PRODUCTS, t, true,
-                     product_row);
+    walk k = {(pg_wh *)base, {.product = fn}, ctx, err, NULL, 0};
+    return walk_list(&k, t->by_revenue ? P_PRODUCTS_REVENUE : P_LIST_PRODUCTS, t, true);
 }
 
 int sf_pg_read_customers(sf_warehouse *base, const sf_wh_top *t, sf_wh_customer_fn fn, void *ctx,
                          sf_error *err)
 {
-    walk k = {(pg_wh *)base, {.customer = fn}, ctx, err};
-    return walk_list(&k, P_LIST_CUSTOMERS, t, false, customer_row);
+    walk k = {(pg_wh *)base, {.customer = fn}, ctx, err, NULL, 0};
+    return walk_list(&k, P_LIST_CUSTOMERS, t, false);
 }
 
 int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn fn, void *ctx,

@@ -64,6 +64,10 @@ typedef struct pg_wh {
 /* An SF_EIO error with the server's message (res's, else the connection's). */
 int sf_pg_fail(pg_wh *w, const PGresult *res, sf_error *err, const char *what);
 
+/* After the connection broke: connect again (a loader takes its lock and
+ * creates its staging tables again). */
+int sf_pg_reconnect(pg_wh *w, sf_error *err);
+
 /* Run sql (one or more statements, no parameters); 0 or SF_EIO. */
 int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err);
 
@@ -77,6 +81,9 @@ void sf_pg_text(sf_buf *b, const char *t, size_t n, bool first);
 void sf_pg_int(sf_buf *b, int64_t v, bool first);
 void sf_pg_null(sf_buf *b);
 void sf_pg_end_row(sf_buf *b);
+
+/* A PostgreSQL array literal of items[0..n) (quoted, escaped) into b. */
+void sf_pg_array(sf_buf *b, const char *const *items, size_t n);
 
 /* postgres_store.c: COPY stage i's buffer into its table; create the
  * staging tables (writer open); copy every stage and merge them into the

@@ -65,6 +65,7 @@ static const char merge_sql[] =
      "  WHERE (excluded.last_seen, excluded.country) > (t.last_seen, t.country);"
      "INSERT INTO dim_date SELECT * FROM stage_dim_date ON CONFLICT DO NOTHING");
 
+/* what: the statement (its first words) or the step that failed. */
 int sf_pg_fail(pg_wh *w, const PGresult *res, sf_error *err, const char *what)
 {
     const char *msg = res ? PQresultErrorMessage(res) : "";
@@ -73,7 +74,7 @@ int sf_pg_fail(pg_wh *w, const PGresult *res, sf_error *err, const char *what)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         n--; /* libpq ends its messages with a newline */
-    return sf_error_set(err, SF_EIO, "warehouse postgres: %s: %.*s", what, (int)n, msg);
+    return sf_error_set(err, SF_EIO, "warehouse postgres: %.48s: %.*s", what, (int)n, msg);
 }
 
 int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err)
@@ -97,8 +98,10 @@ static const char *const prepared_sql[NPREPARED] = {
     [P_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers FROM bi_sales "
                  "WHERE grain = $1 AND period >= $2 AND period < $3 ORDER BY period"),
     [P_PRODUCTS_REVENUE] = "SELECT by_revenue FROM bi_product WHERE grain = $1 AND period = $2",
-    [P_DESCRIPTION] = "SELECT description FROM dim_product WHERE stock_code = $1",
-    [P_COUNTRY] = "SELECT country FROM dim_customer WHERE customer_id = $1",
+    [P_DESCRIPTION] = ("SELECT stock_code, description FROM dim_product "
+                       "WHERE stock_code = ANY ($1::text[])"),
+    [P_COUNTRY] = ("SELECT customer_id::text, country FROM dim_customer "
+                   "WHERE customer_id = ANY ($1::bigint[])"),
     [P_INVOICES_DAY] = TOP_INVOICES("10"),
     [P_INVOICES_MONTH] = TOP_INVOICES("7"),
     [P_INVOICES_YEAR] = TOP_INVOICES("4"),
@@ -216,6 +219,21 @@ int sf_pg_merge(pg_wh *w, sf_error *err)
 
 /* The store of rollup.h: reads by prepared statement, writes staged. */
 
+void sf_pg_array(sf_buf *b, const char *const *items, size_t n)
+{
+    sf_buf_add(b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        sf_buf_add(b, i ? ",\"" : "\"", i ? 2 : 1);
+        for (const char *c = items[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                sf_buf_add(b, "\\", 1);
+            sf_buf_add(b, c, 1);
+        }
+        sf_buf_add(b, "\"", 1);
+    }
+    sf_buf_add(b, "}", 1);
+}
+
 /* One query for the stored hours of every invoice of the transaction
  * (an invoice at a time, the round trips cost more than the rest of the
  * rollups). */
@@ -223,17 +241,7 @@ static int presence_prefetch(void *self, const char *const *invoices, size_t n, 
 {
     pg_wh *w = self;
     sf_buf array = SF_BUF_INIT;
-    sf_buf_add(&array, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        sf_buf_add(&array, i ? ",\"" : "\"", i ? 2 : 1);
-        for (const char *c = invoices[i]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                sf_buf_add(&array, "\\", 1);
-            sf_buf_add(&array, c, 1);
-        }
-        sf_buf_add(&array, "\"", 1);
-    }
-    sf_buf_add(&array, "}", 1);
+    sf_pg_array(&array, invoices, n);
     if (sf_buf_failed(&array))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     const char *param = array.data;
