@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-build=build-bench
+build="build-bench"
 csv=$PWD/$build/online_retail.csv
 work=$(mktemp -d)
 source tests/support/pg.sh

@@ -54,7 +54,7 @@ for q in "top-products?period=month&limit=3" "sales?granularity=hour" "top-invoi
     curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/v1/bi/$q" |
         jq -c 'del(.warehouse)' > "$tmp/http.json"
     # shellcheck disable=SC2046
-    "$bi" "$tmp/f/warehouse.db" ${q%%\?*} $(tr '&' ' ' <<< "${q#*\?}") |
+    "$bi" "$tmp/f/warehouse.db" "${q%%\?*}" $(tr '&' ' ' <<< "${q#*\?}") |
         jq -c 'del(.warehouse)' > "$tmp/s.json"
     cmp -s "$tmp/http.json" "$tmp/s.json" ||
         fail "GET /v1/bi/$q differs from sqlite's answer: $(cat "$tmp/http.json" "$tmp/s.json")"

@@ -13,6 +13,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../support/pg.sh"
+# shellcheck disable=SC2034 # bi: used by wh_compare (tests/support/pg.sh)
 shopflow=$1 bi=$2 data=$3
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pg_stop; rm -rf "$tmp" || true' EXIT

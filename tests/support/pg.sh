@@ -1,3 +1,5 @@
+# shellcheck shell=bash disable=SC2034,SC2154
+# (sourced: sets PG_* for the caller, and wh_compare uses its $shopflow, $bi, $tmp)
 # PostgreSQL for the tests (sourced): a throwaway server in a temporary
 # folder, listening only on a unix socket there, on a random port number.
 #
