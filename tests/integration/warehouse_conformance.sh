@@ -18,26 +18,12 @@ source "$(dirname "$0")/../support/pg.sh"
 shopflow=$1 bi=$2 data=$3
 tmp=$(mktemp -d)
 trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; pg_stop; rm -rf "$tmp" || true' EXIT
-rc=0
-pg_start "$tmp" || rc=$?
-[[ $rc -eq 77 ]] && { echo "skip: no PostgreSQL server programs"; exit 77; }
-[[ $rc -eq 0 ]] || fail "could not start PostgreSQL"
+pg_start_or_skip "$tmp"
 
 # 1. The fixture: ties, non-products, an invoice across two hours, text COPY escapes.
-cat > "$tmp/f.csv" <<'CSV'
-InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
-1001,A1,apple,2,2011-01-03 09:10:00,1.5,100.0,United Kingdom
-1001,B2,bread,1,2011-01-03 09:10:00,10.0,100.0,United Kingdom
-1001,A1,apple,1,2011-01-03 10:05:00,1.5,100.0,United Kingdom
-1002,A1,apple,3,2011-01-03 09:30:00,1.5,200.0,France
-1003,POST,POSTAGE,1,2011-01-03 10:20:00,40.0,200.0,France
-C1004,B2,bread,-1,2011-01-03 11:00:00,10.0,100.0,United Kingdom
-1005,C3,cheese,5,2011-01-03 11:30:00,0.333,,United Kingdom
-1006,B2,bread,4,2011-01-05 14:00:00,1.25,300.0,United Kingdom
-1006,A1,apple new,4,2011-01-05 14:00:00,1.25,300.0,United Kingdom
-1007,A1,apple,1,2011-02-01 08:00:00,2.0,100.0,Germany
-1008,D4,"back\slash ""quoted"" \N	tab",2,2011-02-01 09:00:00,3.0,400.0,"Korea, Republic of"
-CSV
+{ cat "$(dirname "$0")/bi_fixture.csv"
+  echo '1008,D4,"back\slash ""quoted"" \N	tab",2,2011-02-01 09:00:00,3.0,400.0,"Korea, Republic of"'
+} > "$tmp/f.csv"
 "$shopflow" import --data "$tmp/f" "$tmp/f.csv" > /dev/null
 "$shopflow" sink warehouse --data "$tmp/f" --once > /dev/null
 url=$(pg_new_db fixture)

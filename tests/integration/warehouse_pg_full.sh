@@ -17,10 +17,7 @@ source "$(dirname "$0")/../support/pg.sh"
 shopflow=$1 bi=$2 data=$3
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; pg_stop; rm -rf "$tmp" || true' EXIT
-rc=0
-pg_start "$tmp" || rc=$?
-[[ $rc -eq 77 ]] && { echo "skip: no PostgreSQL server programs"; exit 77; }
-[[ $rc -eq 0 ]] || fail "could not start PostgreSQL"
+pg_start_or_skip "$tmp"
 psql_at() { "$PG_BIN/psql" -X -At -d "$1" -c "$2"; }
 
 # The reference: the whole log into SQLite, then into PostgreSQL.

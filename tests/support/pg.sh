@@ -3,6 +3,8 @@
 # PostgreSQL for the tests (sourced): a throwaway server in a temporary
 # folder, listening only on a unix socket there, on a random port number.
 #
+#   pg_start_or_skip DIR   the same, exiting 77 (skip) when PostgreSQL is
+#                  not installed
 #   pg_start DIR   initdb + pg_ctl start in DIR/pg; sets PG_URL (a
 #                  postgresql:// location with database "shopflow") and
 #                  PG_PSQL (a psql command line for that database)
@@ -42,6 +44,13 @@ pg_start() {
     "${PG_PSQL[@]}" -d postgres -c "CREATE DATABASE shopflow" > /dev/null
     PG_URL="postgresql:///shopflow?host=$dir&port=$PG_PORT&user=postgres"
     PG_PSQL+=(-d shopflow)
+}
+
+pg_start_or_skip() { # DIR: pg_start, or exit 77 (skip) without a server, 1 on failure
+    local rc=0
+    pg_start "$1" || rc=$?
+    [[ $rc -eq 77 ]] && { echo "skip: no PostgreSQL server programs in $PG_BIN"; exit 77; }
+    [[ $rc -eq 0 ]] || { echo "FAIL: could not start PostgreSQL" >&2; exit 1; }
 }
 
 pg_new_db() {

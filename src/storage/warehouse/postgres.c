@@ -276,8 +276,6 @@ static int set_next(pg_wh *w, uint32_t p, uint64_t next, sf_error *err)
     return 0;
 }
 
-/* Offsets are 40 bits in fact_id; a partition holds far fewer records. */
-#define OFFSET_LIMIT (UINT64_C(1) << 40)
 /* Stream the staged facts to the server every FLUSH_BYTES. */
 #define FLUSH_BYTES (8u << 20)
 
@@ -320,19 +318,11 @@ static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
     sf_buf *facts = &w->stage[STAGE_FACTS];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
-        uint64_t offset = b->entries[i].offset;
         sf_record r;
         char date[SF_TIME_TEXT_LEN + 1];
-        if (offset >= OFFSET_LIMIT)
-            rc = sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
-                              (unsigned long long)offset);
+        rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &r, date, err);
         if (rc == 0)
-            rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
-        if (rc < 0)
-            break;
-        sf_time_format(r.invoice_date, date);
-        rc = sf_wh_rollup_add(&w->roll, &r, date, err);
-        fact_row(facts, &r, p, offset, date);
+            fact_row(facts, &r, p, b->entries[i].offset, date);
     }
     if (rc == 0 && facts->len >= FLUSH_BYTES)
         rc = sf_pg_flush(w, STAGE_FACTS, err);

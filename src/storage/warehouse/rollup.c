@@ -205,6 +205,19 @@ int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_er
                : 0;
 }
 
+int sf_wh_rollup_entry(wh_rollup *r, const sf_stream_entry *e, uint32_t p, sf_record *rec,
+                       char date[SF_TIME_TEXT_LEN + 1], sf_error *err)
+{
+    if (e->offset >= SF_WH_OFFSET_LIMIT)
+        return sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
+                            (unsigned long long)e->offset);
+    int rc = sf_stream_entry_record(e, p, rec, err);
+    if (rc < 0)
+        return rc;
+    sf_time_format(rec->invoice_date, date);
+    return sf_wh_rollup_add(r, rec, date, err);
+}
+
 /* Add the entries of the finest grain to the coarser ones: sales and
  * customers from hours, products from days. period is at offset 1 in
  * each key (after the grain byte). */

@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/record.h"
 #include "core/timefmt.h"
+#include "stream/stream.h"
 #include "storage/warehouse/warehouse.h"
 
 /* Keys and values of the in-memory rollups. A period is its text key,
@@ -113,6 +114,16 @@ int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_er
 int sf_wh_rollup_write(wh_rollup *r, sf_error *err);
 void sf_wh_rollup_reset(wh_rollup *r);
 void sf_wh_rollup_free(wh_rollup *r);
+
+/* Offsets are 40 bits of fact_id (partition × 2^40 + offset); a partition
+ * holds far fewer records. */
+#define SF_WH_OFFSET_LIMIT (UINT64_C(1) << 40)
+
+/* Decode entry e of partition p into rec and its date text ("YYYY-MM-DD
+ * HH:MM:SS") and add it to the rollups: what every adapter's load does
+ * with a line before writing its fact row. */
+int sf_wh_rollup_entry(wh_rollup *r, const sf_stream_entry *e, uint32_t p, sf_record *rec,
+                       char date[SF_TIME_TEXT_LEN + 1], sf_error *err);
 
 /* The sales entry of (grain g, the bucket of hour), added if absent. */
 sales_val *sf_wh_sales_of(wh_rollup *r, int g, const char *hour);

@@ -316,9 +316,6 @@ static void rollback(sqlite_wh *w)
     sf_wh_rollup_reset(&w->roll);
 }
 
-/* Offsets are 40 bits in fact_id; a partition holds far fewer records. */
-#define OFFSET_LIMIT (UINT64_C(1) << 40)
-
 static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
@@ -335,15 +332,7 @@ static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
         pending_fact *f = &w->pend[w->npend];
         f->offset = b->entries[i].offset;
         f->partition = p;
-        if (f->offset >= OFFSET_LIMIT)
-            rc = sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
-                              (unsigned long long)f->offset);
-        if (rc == 0)
-            rc = sf_stream_entry_record(&b->entries[i], p, &f->r, err);
-        if (rc < 0)
-            break;
-        sf_time_format(f->r.invoice_date, f->date);
-        rc = sf_wh_rollup_add(&w->roll, &f->r, f->date, err);
+        rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &f->r, f->date, err);
         if (rc == 0 && ++w->npend == FACT_ROWS)
             rc = flush_facts(w, err);
     }
