@@ -3,7 +3,8 @@
 #
 #   scripts/deps.sh          what building and running needs
 #   scripts/deps.sh --test   that, plus what the tests need (clang for the
-#                            fuzzers, cmocka, sqlite3 and jq for the checks)
+#                            fuzzers, cmocka, sqlite3 and jq for the checks,
+#                            the PostgreSQL server for the warehouse tests)
 #
 # Works as root or through sudo. apt-get update runs only when something is
 # missing, so a machine that has everything needs no network.
@@ -11,10 +12,12 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
             libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev libmicrohttpd-dev libssl-dev liblmdb-dev libsqlite3-dev libjwt-dev
-            libcurl4-openssl-dev librdkafka-dev)
+            libcurl4-openssl-dev librdkafka-dev libpq-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
 test_pkgs+=(chromium fonts-dejavu-core)
+# PostgreSQL 15 (server and psql) for the "postgres" warehouse adapter's tests.
+test_pkgs+=(postgresql)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -8,11 +8,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
 #include "sinks/sink.h"
+#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
@@ -38,10 +40,13 @@ static int position(const char *name, uint64_t *next, uint32_t n, sf_error *err)
     sf_sink_places at = {opt("data"), opt("objects"), opt("store"), opt("warehouse")};
     char where[4096];
     sf_sink_location(name, &at, where, sizeof where);
-    if (access(where, F_OK) != 0)
+    bool server = strcmp(name, "warehouse") == 0 && sf_warehouse_is_server(where);
+    if (!server && access(where, F_OK) != 0)
         return 0;
     sf_sink *sink;
     int rc = sf_sink_open(name, &at, NULL, true, &sink, err);
+    if (rc == SF_ENOENT && server)
+        return 0; /* a database the sink has not loaded yet */
     if (rc == 0)
         rc = sink->ops->resume(sink, next, n, err);
     sf_sink_close(sink);

@@ -12,19 +12,7 @@ source "$(dirname "$0")/lib.sh"
 shopflow=$1 bi=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp" || true' EXIT
-cat > "$tmp/f.csv" <<'CSV'
-InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
-1001,A1,apple,2,2011-01-03 09:10:00,1.5,100.0,United Kingdom
-1001,B2,bread,1,2011-01-03 09:10:00,10.0,100.0,United Kingdom
-1001,A1,apple,1,2011-01-03 10:05:00,1.5,100.0,United Kingdom
-1002,A1,apple,3,2011-01-03 09:30:00,1.5,200.0,France
-1003,POST,POSTAGE,1,2011-01-03 10:20:00,40.0,200.0,France
-C1004,B2,bread,-1,2011-01-03 11:00:00,10.0,100.0,United Kingdom
-1005,C3,cheese,5,2011-01-03 11:30:00,0.333,,United Kingdom
-1006,B2,bread,4,2011-01-05 14:00:00,1.25,300.0,United Kingdom
-1006,A1,apple new,4,2011-01-05 14:00:00,1.25,300.0,United Kingdom
-1007,A1,apple,1,2011-02-01 08:00:00,2.0,100.0,Germany
-CSV
+cp "$(dirname "$0")/bi_fixture.csv" "$tmp/f.csv" # ties, non-products, an invoice across hours
 "$shopflow" import --data "$tmp/d" "$tmp/f.csv" > /dev/null
 "$shopflow" sink warehouse --data "$tmp/d" --once > /dev/null
 wh="$tmp/d/warehouse.db"

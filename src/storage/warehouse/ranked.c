@@ -1,7 +1,9 @@
 /*
- * ranked.c - the ranked lists of the "sqlite" warehouse: for every (grain,
- * period), all its products (bi_product) and customers (bi_customer) with
- * their figures, as JSON arrays already sorted in ranking order.
+ * ranked.c - the ranked lists of a warehouse: for every (grain, period), all
+ * its products (bi_product) and customers (bi_customer) with their figures,
+ * as JSON arrays already sorted in ranking order. Adapter-neutral: the
+ * lists are read and written through the store of rollup.h, and read back
+ * for the BI answers by sf_wh_rank_walk.
  *
  * Why lists rather than one row per (period, product): the year has ~280,000
  * (day, product) pairs; an upsert of each into an indexed table cost more
@@ -20,7 +22,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "storage/warehouse/sqlite_int.h"
+#include "storage/warehouse/rollup.h"
 
 size_t sf_wh_period_len(const char *period, size_t cap)
 {
@@ -159,32 +161,27 @@ static int customer_by_revenue(const void *a, const void *b)
     return by_value(a, b, 0, false);
 }
 
-/* Read the stored list of (grain, period) with statement get into l.
- * Returns its length, or < 0. */
-static long load_list(sqlite_wh *w, sqlite3_stmt *get, const char *grain, const char *period,
-                      size_t plen, bool product, rank_list *l, sf_error *err)
+/* Read the stored list of (grain, period) into l. Returns its length, or
+ * < 0. */
+static long load_list(wh_rollup *r, sf_grain g, const char *period, bool product, rank_list *l,
+                      sf_error *err)
 {
-    sf_wh_text(get, 1, grain, strlen(grain));
-    sf_wh_text(get, 2, period, plen);
+    const char *p = NULL;
+    size_t len = 0;
+    int rc = r->store->list_get(r->self, product, g, period, &p, &len, err);
+    if (rc < 0)
+        return rc;
+    const char *end = p + len;
     long n = 0;
-    int rc = sqlite3_step(get);
-    if (rc == SQLITE_ROW) {
-        const char *p = (const char *)sqlite3_column_text(get, 0);
-        const char *end = p + sqlite3_column_bytes(get, 0);
-        wh_rank_entry e;
-        while (p && sf_wh_rank_next(&p, end, product, &e)) {
-            wh_rank_entry *to = push(l);
-            if (!to) {
-                sqlite3_reset(get);
-                return sf_error_set(err, SF_ENOMEM, "out of memory");
-            }
-            *to = e;
-            n++;
-        }
-        rc = sqlite3_step(get);
+    wh_rank_entry e;
+    while (p && sf_wh_rank_next(&p, end, product, &e)) {
+        wh_rank_entry *to = push(l);
+        if (!to)
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+        *to = e;
+        n++;
     }
-    sqlite3_reset(get);
-    return rc == SQLITE_DONE ? n : sf_wh_fail(w, err, "read a ranked list");
+    return n;
 }
 
 /* Sort l by key and add up entries of the same key (non_product of a
@@ -206,7 +203,7 @@ static void combine(rank_list *l, bool product)
 
 /* An int64 in decimal, after a comma when asked: lists are written at
  * every commit, and printf was a tenth of the load's time. */
-static void put_int(sf_buf *b, int64_t v, bool comma)
+void sf_wh_put_int(sf_buf *b, int64_t v, bool comma)
 {
     char t[24], *p = t + sizeof t;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -231,9 +228,9 @@ static void to_json(rank_list *l, bool product)
         if (product)
             sf_buf_json_string(b, e->code, strlen(e->code));
         else
-            put_int(b, e->id, false);
+            sf_wh_put_int(b, e->id, false);
         for (int k = 0; k < 4; k++)
-            put_int(b, e->v[k], true);
+            sf_wh_put_int(b, e->v[k], true);
         sf_buf_add(b, "]", 1);
     }
     sf_buf_add(b, "]", 1);
@@ -252,15 +249,12 @@ static size_t group_end(const sf_aggmap *m, size_t i)
 /* The list of the (grain, period) of map entries [i, j): the stored one
  * with the entries added, combined by key. Returns how many entries were
  * stored, or < 0. */
-static long merge_group(sqlite_wh *w, const sf_aggmap *m, size_t i, size_t j, bool product,
+static long merge_group(wh_rollup *r, const sf_aggmap *m, size_t i, size_t j, bool product,
                         rank_list *l, sf_error *err)
 {
     const sales_key *k = sf_aggmap_key(m, i); /* every key starts as a sales_key */
-    const char *grain = sf_grain_name((sf_grain)k->grain);
     l->n = 0;
-    long stored =
-        load_list(w, w->st[product ? ST_PRODUCTS_GET : ST_CUSTOMERS_GET], grain, k->period,
-                  sf_wh_period_len(k->period, sizeof k->period), product, l, err);
+    long stored = load_list(r, (sf_grain)k->grain, k->period, product, l, err);
     for (size_t x = i; stored >= 0 && x < j; x++) {
         wh_rank_entry *e = push(l);
         if (!e)
@@ -283,59 +277,50 @@ static long merge_group(sqlite_wh *w, const sf_aggmap *m, size_t i, size_t j, bo
     return stored;
 }
 
-/* Bind the (grain, period) of key k and the list's length to put. */
-static void bind_period(sqlite3_stmt *put, const sales_key *k, const rank_list *l)
+int sf_wh_write_products(wh_rollup *r, sf_error *err)
 {
-    const char *grain = sf_grain_name((sf_grain)k->grain);
-    sf_wh_text(put, 1, grain, strlen(grain));
-    sf_wh_text(put, 2, k->period, sf_wh_period_len(k->period, sizeof k->period));
-    sqlite3_bind_int64(put, 3, (sqlite3_int64)l->n);
-}
-
-int sf_wh_write_products(sqlite_wh *w, sf_error *err)
-{
-    sf_aggmap *m = &w->roll.products;
+    sf_aggmap *m = &r->products;
     rank_list l = {NULL, 0, 0, SF_BUF_INIT};
+    sf_buf units = SF_BUF_INIT;
     int rc = 0;
     for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
         j = group_end(m, i);
-        long stored = merge_group(w, m, i, j, true, &l, err);
+        long stored = merge_group(r, m, i, j, true, &l, err);
         if (stored < 0) {
             rc = (int)stored;
             break;
         }
         qsort(l.e, l.n, sizeof *l.e, product_by_units);
         to_json(&l, true);
-        char *units = sf_buf_take(&l.text, NULL);
+        sf_buf_reset(&units);
+        sf_buf_add(&units, l.text.data, l.text.len);
         qsort(l.e, l.n, sizeof *l.e, product_by_revenue);
         to_json(&l, true);
-        if (!units || sf_buf_failed(&l.text)) {
-            free(units);
+        if (sf_buf_failed(&units) || sf_buf_failed(&l.text)) {
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }
-        sqlite3_stmt *put = w->st[ST_PRODUCTS_PUT];
-        bind_period(put, sf_aggmap_key(m, i), &l);
-        sqlite3_bind_text(put, 4, units, -1, free);
-        sf_wh_text(put, 5, l.text.data, l.text.len);
-        rc = sf_wh_run(w, put, err);
+        const sales_key *k = sf_aggmap_key(m, i);
+        rc = r->store->list_put(r->self, true, (sf_grain)k->grain, k->period, (int64_t)l.n,
+                                units.data, units.len, l.text.data, l.text.len, err);
     }
     free(l.e);
     sf_buf_free(&l.text);
+    sf_buf_free(&units);
     return rc;
 }
 
 /* Also counts the customers new to each bucket: the list's growth. */
-int sf_wh_write_customers(sqlite_wh *w, sf_error *err)
+int sf_wh_write_customers(wh_rollup *r, sf_error *err)
 {
-    sf_aggmap *m = &w->roll.customers;
+    sf_aggmap *m = &r->customers;
     rank_list l = {NULL, 0, 0, SF_BUF_INIT};
     int rc = 0;
     for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
         j = group_end(m, i);
         const customer_key *k = sf_aggmap_key(m, i);
-        long stored = merge_group(w, m, i, j, false, &l, err);
-        sales_val *s = stored >= 0 ? sf_wh_sales_of(&w->roll, k->grain, k->period) : NULL;
+        long stored = merge_group(r, m, i, j, false, &l, err);
+        sales_val *s = stored >= 0 ? sf_wh_sales_of(r, k->grain, k->period) : NULL;
         if (!s) {
             rc = stored < 0 ? (int)stored : sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
@@ -347,12 +332,24 @@ int sf_wh_write_customers(sqlite_wh *w, sf_error *err)
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }
-        sqlite3_stmt *put = w->st[ST_CUSTOMERS_PUT];
-        bind_period(put, sf_aggmap_key(m, i), &l);
-        sf_wh_text(put, 4, l.text.data, l.text.len);
-        rc = sf_wh_run(w, put, err);
+        rc = r->store->list_put(r->self, false, (sf_grain)k->grain, k->period, (int64_t)l.n,
+                                l.text.data, l.text.len, NULL, 0, err);
     }
     free(l.e);
     sf_buf_free(&l.text);
+    return rc;
+}
+
+int sf_wh_rank_walk(const char *text, size_t len, const sf_wh_top *t, bool product,
+                    int (*row)(void *arg, const wh_rank_entry *e), void *arg)
+{
+    const char *p = text, *end = text + len;
+    wh_rank_entry e;
+    int rc = 0;
+    for (uint32_t n = 0; rc == 0 && n < t->limit && p && sf_wh_rank_next(&p, end, product, &e);)
+        if (!product || t->include_non_products || !e.v[3]) {
+            rc = row(arg, &e);
+            n++;
+        }
     return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * rollup.c - the BI rollups of the "sqlite" warehouse (docs/warehouse.md),
- * aggregated in memory while a transaction loads and written once per key
- * when it commits.
+ * rollup.c - the BI rollups of a warehouse (docs/warehouse.md), aggregated
+ * in memory while a transaction loads and written once per key when it
+ * commits, through the adapter's store operations (rollup.h): the same code
+ * computes the rollups of the "sqlite" and the "postgres" adapters.
  *
  * Why in memory: a day of the shop is ~1,800 lines but ~900 (product, day)
  * keys and ~60 customers; upserting per line would be several statements per
@@ -25,7 +26,7 @@
 
 #include "core/buf.h"
 #include "core/timefmt.h"
-#include "storage/warehouse/sqlite_int.h"
+#include "storage/warehouse/rollup.h"
 
 #define HOUR_LEN 13
 
@@ -60,9 +61,23 @@ typedef struct dim_customer_val {
 
 enum { M_SALES, M_CUSTOMERS, M_INVOICES, M_PRESENCE, M_DIM_CUSTOMERS, M_DIM_DATES };
 
-void sf_wh_rollup_init(wh_rollup *r)
+int sf_grain_key_len(sf_grain g)
+{
+    static const int len[SF_GRAINS] = {13, 10, 7, 4};
+    return len[g];
+}
+
+const char *sf_grain_name(sf_grain g)
+{
+    static const char *const names[SF_GRAINS] = {"hour", "day", "month", "year"};
+    return names[g];
+}
+
+void sf_wh_rollup_init(wh_rollup *r, const wh_store_ops *store, void *self)
 {
     memset(r, 0, sizeof *r);
+    r->store = store;
+    r->self = self;
     sf_aggmap_init(&r->sales, sizeof(sales_key), sizeof(sales_val));
     sf_aggmap_init(&r->products, sizeof(product_key), sizeof(product_val));
     sf_aggmap_init(&r->customers, sizeof(customer_key), sizeof(customer_val));
@@ -190,6 +205,19 @@ int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_er
                : 0;
 }
 
+int sf_wh_rollup_entry(wh_rollup *r, const sf_stream_entry *e, uint32_t p, sf_record *rec,
+                       char date[SF_TIME_TEXT_LEN + 1], sf_error *err)
+{
+    if (e->offset >= SF_WH_OFFSET_LIMIT)
+        return sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
+                            (unsigned long long)e->offset);
+    int rc = sf_stream_entry_record(e, p, rec, err);
+    if (rc < 0)
+        return rc;
+    sf_time_format(rec->invoice_date, date);
+    return sf_wh_rollup_add(r, rec, date, err);
+}
+
 /* Add the entries of the finest grain to the coarser ones: sales and
  * customers from hours, products from days. period is at offset 1 in
  * each key (after the grain byte). */
@@ -275,25 +303,20 @@ static bool remember(presence_state *ps, int32_t c, const char *hour)
     return true;
 }
 
-/* Read the stored hours of invoice (every customer) into ps->known. */
-static int load_known(sqlite_wh *w, presence_state *ps, const char *invoice, sf_error *err)
+static int known_row(void *ctx, int32_t c, const char *h, size_t len, sf_error *err)
 {
-    sqlite3_stmt *q = w->st[ST_PRESENCE_GET];
+    presence_state *ps = ctx;
+    for (size_t at = 0; h && at + HOUR_LEN <= len; at += HOUR_LEN + 1)
+        if (!remember(ps, c, h + at))
+            return sf_error_set(err, SF_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Read the stored hours of invoice (every customer) into ps->known. */
+static int load_known(wh_rollup *r, presence_state *ps, const char *invoice, sf_error *err)
+{
     ps->n = 0;
-    sf_wh_text(q, 1, invoice, strlen(invoice));
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int32_t c = sqlite3_column_int(q, 0);
-        const char *h = (const char *)sqlite3_column_text(q, 1);
-        size_t len = (size_t)sqlite3_column_bytes(q, 1);
-        for (size_t at = 0; h && at + HOUR_LEN <= len; at += HOUR_LEN + 1)
-            if (!remember(ps, c, h + at)) {
-                sqlite3_reset(q);
-                return sf_error_set(err, SF_ENOMEM, "out of memory");
-            }
-    }
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "bi_presence");
+    return r->store->presence_get(r->self, invoice, known_row, ps, err);
 }
 
 /* Count (invoice c, hour) where it is new: per bucket of every grain, one
@@ -330,7 +353,7 @@ static int cmp_hour(const void *a, const void *b)
 }
 
 /* Store the sorted hours of (invoice, c). */
-static int put_hours(sqlite_wh *w, presence_state *ps, const char *invoice, int32_t c,
+static int put_hours(wh_rollup *r, presence_state *ps, const char *invoice, int32_t c,
                      sf_error *err)
 {
     qsort(ps->known, ps->n, sizeof *ps->known, cmp_hour);
@@ -343,11 +366,7 @@ static int put_hours(sqlite_wh *w, presence_state *ps, const char *invoice, int3
         }
     if (sf_buf_failed(&ps->text))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    sqlite3_stmt *s = w->st[ST_PRESENCE_PUT];
-    sf_wh_text(s, 1, invoice, strlen(invoice));
-    sqlite3_bind_int(s, 2, c);
-    sf_wh_text(s, 3, ps->text.data, ps->text.len);
-    return sf_wh_run(w, s, err);
+    return r->store->presence_put(r->self, invoice, c, ps->text.data, ps->text.len, err);
 }
 
 static int cmp_presence(const void *a, const void *b)
@@ -355,9 +374,23 @@ static int cmp_presence(const void *a, const void *b)
     return memcmp(a, b, sizeof(presence_key));
 }
 
-static int write_presence(sqlite_wh *w, sf_error *err)
+/* Hand the store the distinct invoices of sorted keys[0..n) at once. */
+static int prefetch(wh_rollup *r, const presence_key *keys, size_t n, sf_error *err)
 {
-    wh_rollup *r = &w->roll;
+    const char **invoices = malloc((n ? n : 1) * sizeof *invoices);
+    if (!invoices)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || strcmp(invoices[m - 1], keys[i].invoice) != 0)
+            invoices[m++] = keys[i].invoice;
+    int rc = r->store->presence_prefetch(r->self, invoices, m, err);
+    free(invoices);
+    return rc;
+}
+
+static int write_presence(wh_rollup *r, sf_error *err)
+{
     size_t n = r->presence.count;
     presence_key *keys = malloc((n ? n : 1) * sizeof *keys);
     presence_state ps = {NULL, 0, 0, SF_BUF_INIT};
@@ -366,17 +399,17 @@ static int write_presence(sqlite_wh *w, sf_error *err)
     for (size_t i = 0; i < n; i++)
         memcpy(&keys[i], sf_aggmap_key(&r->presence, i), sizeof *keys);
     qsort(keys, n, sizeof *keys, cmp_presence);
-    int rc = 0;
+    int rc = r->store->presence_prefetch ? prefetch(r, keys, n, err) : 0;
     for (size_t i = 0, j; rc == 0 && i < n; i = j) {
         for (j = i; j < n && strcmp(keys[j].invoice, keys[i].invoice) == 0;)
             j++;
-        rc = load_known(w, &ps, keys[i].invoice, err);
+        rc = load_known(r, &ps, keys[i].invoice, err);
         for (size_t k = i; rc == 0 && k < j; k++)
             if (!count_new_hour(r, &ps, keys[k].customer, keys[k].hour))
                 rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         for (size_t k = i; rc == 0 && k < j; k++)
             if (k == i || keys[k].customer != keys[k - 1].customer)
-                rc = put_hours(w, &ps, keys[i].invoice, keys[k].customer, err);
+                rc = put_hours(r, &ps, keys[i].invoice, keys[k].customer, err);
     }
     free(keys);
     free(ps.known);
@@ -384,96 +417,60 @@ static int write_presence(sqlite_wh *w, sf_error *err)
     return rc;
 }
 
-static int write_sales(sqlite_wh *w, sf_error *err)
+static int write_sales(wh_rollup *r, sf_error *err)
 {
-    wh_rollup *r = &w->roll;
-    sqlite3_stmt *s = w->st[ST_SALES];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->sales.count; i++) {
         const sales_key *k = sf_aggmap_key(&r->sales, i);
-        const sales_val *v = sf_aggmap_value(&r->sales, i);
-        const char *g = sf_grain_name((sf_grain)k->grain);
-        sf_wh_text(s, 1, g, strlen(g));
-        sf_wh_text(s, 2, k->period, sf_wh_period_len(k->period, sizeof k->period));
-        sqlite3_bind_int64(s, 3, v->revenue);
-        sqlite3_bind_int64(s, 4, v->units);
-        sqlite3_bind_int64(s, 5, v->lines);
-        sqlite3_bind_int64(s, 6, v->invoices);
-        sqlite3_bind_int64(s, 7, v->customers);
-        rc = sf_wh_run(w, s, err);
+        rc = r->store->sales_put(r->self, (sf_grain)k->grain, k->period,
+                                 sf_aggmap_value(&r->sales, i), err);
     }
     return rc;
 }
 
-static int write_invoices(sqlite_wh *w, sf_error *err)
+static int write_invoices(wh_rollup *r, sf_error *err)
 {
-    wh_rollup *r = &w->roll;
-    sqlite3_stmt *s = w->st[ST_INVOICE];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < r->invoices.count; i++) {
         const invoice_key *k = sf_aggmap_key(&r->invoices, i);
         const invoice_val *v = sf_aggmap_value(&r->invoices, i);
         char date[SF_TIME_TEXT_LEN + 1];
         sf_time_format(v->first, date);
-        sf_wh_text(s, 1, k->invoice, strlen(k->invoice));
-        if (v->customer == SF_NO_CUSTOMER)
-            sqlite3_bind_null(s, 2);
-        else
-            sqlite3_bind_int(s, 2, v->customer);
-        sf_wh_text(s, 3, date, SF_TIME_TEXT_LEN);
-        sqlite3_bind_int64(s, 4, v->revenue);
-        sqlite3_bind_int64(s, 5, v->units);
-        sqlite3_bind_int64(s, 6, v->lines);
-        rc = sf_wh_run(w, s, err);
+        rc = r->store->invoice_put(r->self, k->invoice, v->customer, date, v->revenue, v->units,
+                                   v->lines, err);
     }
     return rc;
 }
 
-static int write_dims(sqlite_wh *w, sf_error *err)
+static int write_dims(wh_rollup *r, sf_error *err)
 {
-    wh_rollup *r = &w->roll;
     char date[SF_TIME_TEXT_LEN + 1];
     int rc = 0;
-    sqlite3_stmt *s = w->st[ST_DIM_PRODUCT];
     for (size_t i = 0; rc == 0 && i < r->dim_products.count; i++) {
-        const char *code = sf_aggmap_key(&r->dim_products, i);
         const dim_product_val *v = sf_aggmap_value(&r->dim_products, i);
         sf_time_format(v->seen, date);
-        sf_wh_text(s, 1, code, strlen(code));
-        sf_wh_text(s, 2, v->description, v->len);
-        sqlite3_bind_int(s, 3, v->non_product);
-        sf_wh_text(s, 4, date, SF_TIME_TEXT_LEN);
-        rc = sf_wh_run(w, s, err);
+        rc = r->store->dim_product_put(r->self, sf_aggmap_key(&r->dim_products, i), v->description,
+                                       v->len, v->non_product != 0, date, err);
     }
-    s = w->st[ST_DIM_CUSTOMER];
     for (size_t i = 0; rc == 0 && i < r->dim_customers.count; i++) {
         const int32_t *c = sf_aggmap_key(&r->dim_customers, i);
         const dim_customer_val *v = sf_aggmap_value(&r->dim_customers, i);
         sf_time_format(v->seen, date);
-        sqlite3_bind_int(s, 1, *c);
-        sf_wh_text(s, 2, v->country, v->len);
-        sf_wh_text(s, 3, date, SF_TIME_TEXT_LEN);
-        rc = sf_wh_run(w, s, err);
+        rc = r->store->dim_customer_put(r->self, *c, v->country, v->len, date, err);
     }
-    s = w->st[ST_DIM_DATE];
     for (size_t i = 0; rc == 0 && i < r->dim_dates.count; i++) {
         int64_t t = *(const int64_t *)sf_aggmap_key(&r->dim_dates, i) * 86400;
         sf_civil c;
         sf_civil_from_time(t, &c);
         sf_time_format(t, date);
-        sf_wh_text(s, 1, date, 10);
-        sqlite3_bind_int(s, 2, c.year);
-        sqlite3_bind_int(s, 3, c.month);
-        sqlite3_bind_int(s, 4, c.day);
-        sqlite3_bind_int(s, 5, sf_weekday(t));
-        rc = sf_wh_run(w, s, err);
+        date[10] = '\0';
+        rc = r->store->dim_date_put(r->self, date, c.year, c.month, c.day, sf_weekday(t), err);
     }
     return rc;
 }
 
-int sf_wh_rollup_write(sqlite_wh *w, sf_error *err)
+int sf_wh_rollup_write(wh_rollup *r, sf_error *err)
 {
-    wh_rollup *r = &w->roll;
     if (!roll_up(&r->sales, SF_GRAIN_HOUR, 3) || !roll_up(&r->customers, SF_GRAIN_HOUR, 3) ||
         !roll_up_products(&r->products))
         return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
@@ -482,16 +479,16 @@ int sf_wh_rollup_write(sqlite_wh *w, sf_error *err)
     if (!sf_aggmap_sort(&r->products) || !sf_aggmap_sort(&r->customers))
         return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
     memset(r->last, 0, sizeof r->last);
-    int rc = write_presence(w, err);
+    int rc = write_presence(r, err);
     if (rc == 0)
-        rc = sf_wh_write_customers(w, err);
+        rc = sf_wh_write_customers(r, err);
     if (rc == 0)
-        rc = write_sales(w, err);
+        rc = write_sales(r, err);
     if (rc == 0)
-        rc = sf_wh_write_products(w, err);
+        rc = sf_wh_write_products(r, err);
     if (rc == 0)
-        rc = write_invoices(w, err);
+        rc = write_invoices(r, err);
     if (rc == 0)
-        rc = write_dims(w, err);
+        rc = write_dims(r, err);
     return rc;
 }

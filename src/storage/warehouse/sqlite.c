@@ -115,8 +115,6 @@ static const char *const statements[NSTMT] = {
     [ST_DIM_DATE] = "INSERT OR IGNORE INTO dim_date VALUES (?,?,?,?,?)",
 };
 
-extern const sf_warehouse_ops sf_warehouse_sqlite_ops;
-
 int sf_wh_fail(sqlite_wh *w, sf_error *err, const char *what)
 {
     return sf_error_set(err, SF_EIO, "warehouse: %s: %s", what, sqlite3_errmsg(w->db));
@@ -132,18 +130,6 @@ int sf_wh_run(sqlite_wh *w, sqlite3_stmt *s, sf_error *err)
 void sf_wh_text(sqlite3_stmt *s, int col, const char *t, size_t n)
 {
     sqlite3_bind_text(s, col, t, (int)n, SQLITE_STATIC);
-}
-
-int sf_grain_key_len(sf_grain g)
-{
-    static const int len[SF_GRAINS] = {13, 10, 7, 4};
-    return len[g];
-}
-
-const char *sf_grain_name(sf_grain g)
-{
-    static const char *const names[SF_GRAINS] = {"hour", "day", "month", "year"};
-    return names[g];
 }
 
 static void wh_close(sf_warehouse *base)
@@ -232,7 +218,7 @@ static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error
     w->base.ops = &sf_warehouse_sqlite_ops;
     w->reader = reader;
     pthread_mutex_init(&w->lock, NULL);
-    sf_wh_rollup_init(&w->roll);
+    sf_wh_rollup_init(&w->roll, &sf_wh_sqlite_store, w);
     /* One connection per handle, used by one thread at a time (the loader,
      * or a reader under w->lock): SQLite's own mutexes are not needed. */
     int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (reader ? 0 : SQLITE_OPEN_CREATE);
@@ -330,9 +316,6 @@ static void rollback(sqlite_wh *w)
     sf_wh_rollup_reset(&w->roll);
 }
 
-/* Offsets are 40 bits in fact_id; a partition holds far fewer records. */
-#define OFFSET_LIMIT (UINT64_C(1) << 40)
-
 static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
@@ -349,15 +332,7 @@ static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
         pending_fact *f = &w->pend[w->npend];
         f->offset = b->entries[i].offset;
         f->partition = p;
-        if (f->offset >= OFFSET_LIMIT)
-            rc = sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
-                              (unsigned long long)f->offset);
-        if (rc == 0)
-            rc = sf_stream_entry_record(&b->entries[i], p, &f->r, err);
-        if (rc < 0)
-            break;
-        sf_time_format(f->r.invoice_date, f->date);
-        rc = sf_wh_rollup_add(&w->roll, &f->r, f->date, err);
+        rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &f->r, f->date, err);
         if (rc == 0 && ++w->npend == FACT_ROWS)
             rc = flush_facts(w, err);
     }
@@ -378,7 +353,7 @@ static int wh_commit(sf_warehouse *base, sf_error *err)
     sqlite_wh *w = (sqlite_wh *)base;
     if (!w->in_txn)
         return 0;
-    int rc = sf_wh_rollup_write(w, err);
+    int rc = sf_wh_rollup_write(&w->roll, err);
     if (rc == 0 && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, "commit");
     if (rc < 0) {
@@ -403,27 +378,3 @@ const sf_warehouse_ops sf_warehouse_sqlite_ops = {
     .top_invoices = sf_wh_read_invoices,
     .close = wh_close,
 };
-
-static const char *strip_scheme(const char *location)
-{
-    const char *colon = strchr(location, ':');
-    if (colon && (size_t)(colon - location) == 6 && strncmp(location, "sqlite", 6) == 0)
-        return colon + 1;
-    return location;
-}
-
-int sf_warehouse_open(const char *location, sf_warehouse **out, sf_error *err)
-{
-    return sf_warehouse_sqlite_ops.open(strip_scheme(location), 0, out, err);
-}
-
-int sf_warehouse_open_reader(const char *location, sf_warehouse **out, sf_error *err)
-{
-    return sf_warehouse_sqlite_ops.open(strip_scheme(location), SF_WH_READER, out, err);
-}
-
-void sf_warehouse_close(sf_warehouse *w)
-{
-    if (w)
-        w->ops->close(w);
-}

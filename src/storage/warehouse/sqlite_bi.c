@@ -160,6 +160,20 @@ static int dimension_text(sqlite_wh *w, int which, const wh_rank_entry *e, sf_bu
     return sf_buf_failed(out) ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
 }
 
+/* What a walk hands each entry: the handle, the caller, a scratch text. */
+typedef struct walk {
+    sqlite_wh *w;
+    call *c;
+    sf_buf text;
+    int (*row)(sqlite_wh *w, const wh_rank_entry *e, call *c, sf_buf *text);
+} walk;
+
+static int walk_row(void *arg, const wh_rank_entry *e)
+{
+    walk *k = arg;
+    return k->row(k->w, e, k->c, &k->text);
+}
+
 /* Walk the head of the ranked list of t's period (query which), handing
  * each entry that counts to row() until t->limit of them did. */
 static int walk_list(sqlite_wh *w, int which, const sf_wh_top *t, bool product,
@@ -171,22 +185,15 @@ static int walk_list(sqlite_wh *w, int which, const sf_wh_top *t, bool product,
         return SF_EIO;
     sqlite3_bind_text(q, 1, sf_grain_name(t->grain), -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, t->period, -1, SQLITE_TRANSIENT);
-    sf_buf text = SF_BUF_INIT;
+    walk k = {w, c, SF_BUF_INIT, row};
     int step = sqlite3_step(q), rc = 0;
-    if (step == SQLITE_ROW) {
-        const char *p = (const char *)sqlite3_column_text(q, 0);
-        const char *end = p + sqlite3_column_bytes(q, 0);
-        wh_rank_entry e;
-        for (uint32_t n = 0; rc == 0 && n < t->limit && p && sf_wh_rank_next(&p, end, product, &e);)
-            if (!product || t->include_non_products || !e.v[3]) {
-                rc = row(w, &e, c, &text);
-                n++;
-            }
-    } else if (step != SQLITE_DONE) {
+    if (step == SQLITE_ROW)
+        rc = sf_wh_rank_walk((const char *)sqlite3_column_text(q, 0),
+                             (size_t)sqlite3_column_bytes(q, 0), t, product, walk_row, &k);
+    else if (step != SQLITE_DONE)
         rc = sf_wh_fail(w, c->err, "read a ranked list");
-    }
     sqlite3_reset(q);
-    sf_buf_free(&text);
+    sf_buf_free(&k.text);
     return rc;
 }
 

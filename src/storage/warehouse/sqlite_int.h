@@ -1,8 +1,8 @@
 /*
- * sqlite_int.h - (internal) what the three files of the "sqlite" warehouse
- * share: sqlite.c (connection, schema, facts, transactions), rollup.c (the
- * rollups, aggregated in memory per transaction) and sqlite_bi.c (the BI
- * reads).
+ * sqlite_int.h - (internal) what the files of the "sqlite" warehouse share:
+ * sqlite.c (connection, schema, facts, transactions), sqlite_store.c (the
+ * rollup tables, written by the neutral rollup.c/ranked.c) and sqlite_bi.c
+ * (the BI reads).
  */
 #ifndef SF_WAREHOUSE_SQLITE_INT_H
 #define SF_WAREHOUSE_SQLITE_INT_H
@@ -11,10 +11,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
-#include "core/aggmap.h"
-#include "core/record.h"
-#include "core/timefmt.h"
-#include "storage/warehouse/warehouse.h"
+#include "storage/warehouse/rollup.h"
 
 /* Statements of the loader (prepared at open, writer only). */
 enum {
@@ -47,45 +44,6 @@ enum {
     Q_INVOICES_YEAR,
     NQUERY
 };
-
-/* Keys and values of the in-memory rollups. A period is its text key,
- * NUL-padded; keys are zeroed before filling, so they compare as bytes. */
-typedef struct sales_key {
-    uint8_t grain;
-    char period[15];
-} sales_key;
-typedef struct sales_val {
-    int64_t revenue, units, lines, invoices, customers;
-} sales_val;
-
-typedef struct product_key {
-    uint8_t grain;
-    char period[15];
-    char code[SF_STOCK_CODE_MAX + 1];
-} product_key;
-typedef struct product_val {
-    int64_t units, revenue, lines, non_product;
-} product_val;
-
-typedef struct customer_key {
-    uint8_t grain;
-    char period[15];
-    int32_t customer;
-} customer_key;
-typedef struct customer_val {
-    int64_t revenue, units, lines, invoices;
-} customer_val;
-
-/* The rollups of the open transaction, in memory (rollup.c). */
-typedef struct wh_rollup {
-    sf_aggmap sales;     /* (grain, period) -> figures; hours while loading */
-    sf_aggmap products;  /* (grain, period, stock code); days while loading */
-    sf_aggmap customers; /* (grain, period, customer); hours while loading */
-    sf_aggmap invoices;  /* invoice -> first date, customer, totals */
-    sf_aggmap presence;  /* (invoice, customer, hour) seen */
-    sf_aggmap dim_products, dim_customers, dim_dates;
-    size_t last[8]; /* the entry the previous line used, per map (+1; 0 none) */
-} wh_rollup;
 
 /* Fact rows per multi-row INSERT: one statement (one cursor opened and
  * closed, one VDBE halt) per FACT_ROWS rows instead of per row. */
@@ -120,34 +78,8 @@ int sf_wh_run(sqlite_wh *w, sqlite3_stmt *s, sf_error *err);
 
 void sf_wh_text(sqlite3_stmt *s, int col, const char *t, size_t n);
 
-/* rollup.c: add one line (date = its "YYYY-MM-DD HH:MM:SS"); write the
- * open transaction's rollups (then forget them); forget them; free. */
-int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_error *err);
-int sf_wh_rollup_write(sqlite_wh *w, sf_error *err);
-void sf_wh_rollup_reset(wh_rollup *r);
-void sf_wh_rollup_init(wh_rollup *r);
-void sf_wh_rollup_free(wh_rollup *r);
-
-/* The sales entry of (grain g, the bucket of hour), added if absent. */
-sales_val *sf_wh_sales_of(wh_rollup *r, int g, const char *hour);
-
-/* ranked.c: merge the open transaction's products and customers into the
- * ranked lists of their periods (and count customers new to a bucket). */
-int sf_wh_write_products(sqlite_wh *w, sf_error *err);
-int sf_wh_write_customers(sqlite_wh *w, sf_error *err);
-size_t sf_wh_period_len(const char *period, size_t cap);
-
-/* One entry of a ranked list: a product (code; units, revenue, lines,
- * non_product) or a customer (id; revenue, units, lines, invoices). */
-typedef struct wh_rank_entry {
-    char code[SF_STOCK_CODE_MAX + 1];
-    int64_t id;
-    int64_t v[4];
-} wh_rank_entry;
-
-/* Read the next entry of a ranked list's JSON text at *p (< end); false at
- * the end of the list or on text that is not one. */
-bool sf_wh_rank_next(const char **p, const char *end, bool product, wh_rank_entry *e);
+/* sqlite_store.c: the rollup tables for rollup.c (statements ST_*). */
+extern const wh_store_ops sf_wh_sqlite_store;
 
 /* sqlite_bi.c: the read ops. */
 int sf_wh_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,

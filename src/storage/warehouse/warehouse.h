@@ -21,7 +21,9 @@
  * Periods are text keys, the same in every adapter: hour "2011-11-05 08",
  * day "2011-11-05", month "2011-11", year "2011" (shop time, no zone).
  *
- * Adapters: "sqlite:FILE" (or a bare path).
+ * Adapters (open.c chooses by location): "sqlite:FILE" (or a bare path);
+ * "postgres://…" / "postgresql://…" (a libpq URI) or "postgres:CONNINFO"
+ * (libpq keywords; the PG* variables fill what is left out).
  */
 #ifndef SF_WAREHOUSE_H
 #define SF_WAREHOUSE_H
@@ -145,5 +147,12 @@ int sf_warehouse_open(const char *location, sf_warehouse **out, sf_error *err);
 int sf_warehouse_open_reader(const char *location, sf_warehouse **out, sf_error *err);
 
 void sf_warehouse_close(sf_warehouse *w);
+
+/* True when location names a database server (no file to look for). */
+bool sf_warehouse_is_server(const char *location);
+
+/* The adapters (sqlite.c, postgres.c). */
+extern const sf_warehouse_ops sf_warehouse_sqlite_ops;
+extern const sf_warehouse_ops sf_warehouse_postgres_ops;
 
 #endif

@@ -1,0 +1,108 @@
+/*
+ * postgres_int.h - (internal) what the files of the "postgres" warehouse
+ * share: postgres.c (connection, schema, facts, transactions),
+ * postgres_store.c (the staging tables, COPY and the merge, and the rollup
+ * store of rollup.h) and postgres_bi.c (the BI reads).
+ */
+#ifndef SF_WAREHOUSE_POSTGRES_INT_H
+#define SF_WAREHOUSE_POSTGRES_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "core/buf.h"
+#include "storage/warehouse/rollup.h"
+
+/* The staging tables (temporary, emptied at each commit): one COPY text
+ * buffer each, filled while a transaction loads and commits. */
+enum {
+    STAGE_FACTS,
+    STAGE_OFFSETS,
+    STAGE_SALES,
+    STAGE_PRODUCT,
+    STAGE_CUSTOMER,
+    STAGE_INVOICE,
+    STAGE_PRESENCE,
+    STAGE_DIM_PRODUCT,
+    STAGE_DIM_CUSTOMER,
+    STAGE_DIM_DATE,
+    NSTAGE
+};
+
+/* Prepared statements, prepared on first use (the tables may appear after
+ * a reader connects). */
+enum {
+    P_PRESENCE,
+    P_LIST_PRODUCTS,
+    P_LIST_CUSTOMERS,
+    P_SALES,
+    P_PRODUCTS_REVENUE,
+    P_DESCRIPTION,
+    P_COUNTRY,
+    P_INVOICES_DAY,
+    P_INVOICES_MONTH,
+    P_INVOICES_YEAR,
+    NPREPARED
+};
+
+typedef struct pg_wh {
+    sf_warehouse base;
+    PGconn *conn;
+    bool reader;
+    bool in_txn;
+    pthread_mutex_t lock; /* readers: one read() at a time */
+    bool prepared[NPREPARED];
+    wh_rollup roll;
+    sf_buf stage[NSTAGE];
+    uint64_t *next; /* per partition: its position after the open txn, or UINT64_MAX */
+    uint32_t nnext;
+    PGresult *held;     /* the last list_get's row, valid until the next */
+    PGresult *presence; /* the prefetched bi_presence rows, by invoice_no */
+} pg_wh;
+
+/* An SF_EIO error with the server's message (res's, else the connection's). */
+int sf_pg_fail(pg_wh *w, const PGresult *res, sf_error *err, const char *what);
+
+/* After the connection broke: connect again (a loader takes its lock and
+ * creates its staging tables again). */
+int sf_pg_reconnect(pg_wh *w, sf_error *err);
+
+/* Run sql (one or more statements, no parameters); 0 or SF_EIO. */
+int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err);
+
+/* Run prepared statement i with n text parameters; the result (rows) to
+ * PQclear, or NULL with err filled. */
+PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error *err);
+
+/* COPY text: a field (escaped), an integer, NULL; each after a tab unless
+ * first, and the end of a row. */
+void sf_pg_text(sf_buf *b, const char *t, size_t n, bool first);
+void sf_pg_int(sf_buf *b, int64_t v, bool first);
+void sf_pg_null(sf_buf *b);
+void sf_pg_end_row(sf_buf *b);
+
+/* A PostgreSQL array literal of items[0..n) (quoted, escaped) into b. */
+void sf_pg_array(sf_buf *b, const char *const *items, size_t n);
+
+/* postgres_store.c: COPY stage i's buffer into its table; create the
+ * staging tables (writer open); copy every stage and merge them into the
+ * tables (commit). */
+int sf_pg_flush(pg_wh *w, int i, sf_error *err);
+int sf_pg_stage_create(pg_wh *w, sf_error *err);
+int sf_pg_merge(pg_wh *w, sf_error *err);
+extern const wh_store_ops sf_pg_store;
+
+/* postgres_bi.c: the read ops. */
+int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
+               sf_error *err);
+int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const char *to,
+                     sf_wh_sales_fn fn, void *ctx, sf_error *err);
+int sf_pg_read_products(sf_warehouse *base, const sf_wh_top *q, sf_wh_product_fn fn, void *ctx,
+                        sf_error *err);
+int sf_pg_read_customers(sf_warehouse *base, const sf_wh_top *q, sf_wh_customer_fn fn, void *ctx,
+                         sf_error *err);
+int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *q, sf_wh_invoice_fn fn, void *ctx,
+                        sf_error *err);
+
+#endif

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Conformance of the warehouse adapters: the same records loaded into the
+# "sqlite" adapter (a file) and the "postgres" adapter (a real PostgreSQL
+# server started here, tests/support/pg.sh) give
+#  - the same rows in every table (facts, dimensions, positions, rollups),
+#    dumped by the sqlite3 and psql tools, not by shopflow;
+#  - byte-identical BI answers: `shopflow report` in every format and period,
+#    and sf_test_bi (sf_bi_answer, what the /v1/bi routes call) for every
+#    question, with bounds, limits, ties, non-products and bad parameters.
+# Two data sets: a fixture with awkward text (backslash, quotes, tab, which
+# COPY must escape) and 60,000 lines of the bundled file loaded in two halves
+# by `shopflow serve`'s sink with a PostgreSQL restart between them. serve's
+# /v1/bi routes and `shopflow status` are checked over PostgreSQL too.
+#   usage: warehouse_conformance.sh SHOPFLOW SF_TEST_BI DATA_GZ
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../support/pg.sh"
+shopflow=$1 bi=$2 data=$3
+tmp=$(mktemp -d)
+trap 'kill "${SERVER_PID:-}" 2>/dev/null || true; pg_stop; rm -rf "$tmp" || true' EXIT
+pg_start_or_skip "$tmp"
+
+# 1. The fixture: ties, non-products, an invoice across two hours, text COPY escapes.
+{ cat "$(dirname "$0")/bi_fixture.csv"
+  echo '1008,D4,"back\slash ""quoted"" \N	tab",2,2011-02-01 09:00:00,3.0,400.0,"Korea, Republic of"'
+} > "$tmp/f.csv"
+"$shopflow" import --data "$tmp/f" "$tmp/f.csv" > /dev/null
+"$shopflow" sink warehouse --data "$tmp/f" --once > /dev/null
+url=$(pg_new_db fixture)
+"$shopflow" sink warehouse --data "$tmp/f" --warehouse "$url" --once > /dev/null
+wh_compare fixture "$tmp/f" "$url"
+grep -q 'back\\slash' <("$PG_BIN/psql" -X -At -d "$url" -c "SELECT description FROM fact_sales") ||
+    fail "the backslash did not survive COPY"
+
+# `shopflow serve --warehouse postgresql://...`: the /v1/bi routes answer from PostgreSQL
+# (.warehouse, the positions, is left out: the gateway sizes it by the log's partitions).
+key=$("$shopflow" keys create --data "$tmp/f" --role analyst | tail -1)
+start_server "$tmp/f" --warehouse "$url" --sinks warehouse
+for q in "top-products?period=month&limit=3" "sales?granularity=hour" "top-invoices?period=day"; do
+    curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/v1/bi/$q" |
+        jq -c 'del(.warehouse)' > "$tmp/http.json"
+    # shellcheck disable=SC2046
+    "$bi" "$tmp/f/warehouse.db" "${q%%\?*}" $(tr '&' ' ' <<< "${q#*\?}") |
+        jq -c 'del(.warehouse)' > "$tmp/s.json"
+    cmp -s "$tmp/http.json" "$tmp/s.json" ||
+        fail "GET /v1/bi/$q differs from sqlite's answer: $(cat "$tmp/http.json" "$tmp/s.json")"
+done
+stop_server
+"$shopflow" status --data "$tmp/f" --warehouse "$url" | grep -q "^warehouse lag: 0 records" ||
+    fail "status: $("$shopflow" status --data "$tmp/f" --warehouse "$url")"
+"$shopflow" status --data "$tmp/f" --warehouse "$(pg_new_db unloaded)" |
+    grep -q "^warehouse lag: 11 records" || fail "status of a database never loaded"
+
+# Errors name the problem: no server, no tables yet, another schema version.
+rc=0
+"$shopflow" report --warehouse "postgresql:///x?host=$tmp/none&port=1" > /dev/null 2> "$tmp/err" ||
+    rc=$?
+[[ $rc -eq 1 ]] && grep -q "warehouse postgres: connect:" "$tmp/err" || fail "no server: $(cat "$tmp/err")"
+empty=$(pg_new_db empty)
+rc=0
+"$bi" "$empty" sales > /dev/null 2> "$tmp/err" || rc=$?
+[[ $rc -eq 4 ]] && grep -q "no shopflow tables yet" "$tmp/err" || fail "empty: $rc $(cat "$tmp/err")"
+"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 3"
+for cmd in "report --warehouse $url" "sink warehouse --data $tmp/f --once --warehouse $url"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$shopflow" $cmd > /dev/null 2> "$tmp/err" || rc=$?
+    [[ $rc -ne 0 ]] && grep -q "has schema version 3" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
+done
+
+# 2. A slice of the bundled file: the first half imported and loaded by serve's
+# sink into PostgreSQL; then PostgreSQL restarts, the second half comes in
+# through the gateway and the sink (connecting again) merges it into what the
+# first stored. SQLite gets the whole log in one load afterwards.
+gzip -dc "$data" > "$tmp/all.csv"
+{ head -1 "$tmp/all.csv"; sed -n '2,30001p' "$tmp/all.csv"; } > "$tmp/a.csv"
+{ head -1 "$tmp/all.csv"; sed -n '30002,60001p' "$tmp/all.csv"; } > "$tmp/b.csv"
+url=$(pg_new_db slice)
+count() { "$PG_BIN/psql" -X -At -d "$url" -c "SELECT count(*) FROM fact_sales" 2> /dev/null; }
+wait_rows() { # N: until PostgreSQL holds N fact rows (at most a minute)
+    for _ in $(seq 300); do
+        [[ $(count) == "$1" ]] && return 0
+        kill -0 "$SERVER_PID" 2> /dev/null || fail "the server stopped: $(cat "$tmp/s.server.log")"
+        sleep 0.2
+    done
+    fail "PostgreSQL holds $(count) fact rows, expected $1: $(tail -3 "$tmp/s.server.log")"
+}
+"$shopflow" import --data "$tmp/s" "$tmp/a.csv" > /dev/null
+ingest=$("$shopflow" keys create --data "$tmp/s" --role ingest | tail -1)
+key=$("$shopflow" keys create --data "$tmp/s" --role analyst | tail -1)
+start_server "$tmp/s" --warehouse "$url" --sinks warehouse
+wait_rows 30000
+# The server restarts: the sink's and the read routes' connections break;
+# both connect again, the sink resuming from its stored positions.
+pg_restart
+tail -n +2 "$tmp/b.csv" | split -l 5000 - "$tmp/b."
+for part in "$tmp"/b.??; do
+    { head -1 "$tmp/all.csv"; cat "$part"; } > "$part.csv"
+    [[ $(post "$ingest" "text/csv; charset=utf-8" "$part.csv") == 200 ]] ||
+        fail "POST $part: $(cat "$tmp/resp")"
+done
+wait_rows 60000
+grep -q "event=sink_failed sink=warehouse" "$tmp/s.server.log" ||
+    fail "the sink never saw its connection break (was PostgreSQL restarted?)"
+curl -sf -H "Authorization: Bearer $key" "http://127.0.0.1:$PORT/v1/bi/sales" > /dev/null ||
+    fail "no BI answer after PostgreSQL restarted"
+stop_server
+"$shopflow" sink warehouse --data "$tmp/s" --once > /dev/null
+[[ $("$PG_BIN/psql" -X -At -d "$url" -c "SELECT count(*) FROM fact_sales") == 60000 ]] ||
+    fail "expected 60,000 fact rows in PostgreSQL"
+wh_compare slice "$tmp/s" "$url"
+echo "ok: the sqlite and postgres adapters hold the same rows and give the same answers"
