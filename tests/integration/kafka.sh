@@ -7,17 +7,31 @@
 # restarted), then `shopflow sink all` killed with SIGKILL 10 times (three
 # times beside a second process of the same sinks, which then rebalances
 # while running) and finished with --once.
+# The killed run keeps its warehouse in PostgreSQL (a real server started
+# here, tests/support/pg.sh) when one is installed; the reference in SQLite.
 # Checks, computed outside shopflow: every row acknowledged once and only
 # once (event ids in the topic), 541,909 fact rows and SUM(amount_milli) =
 # 9747747934 (sqlite3), 25,900 invoices in the history, and the stores of the
-# killed run identical to those of a run without kills.
-#   usage: kafka.sh SHOPFLOW DATA_GZ KAFKA_MOCK HISTORY_QUERY
+# killed run identical to those of a run without kills: archive and history
+# by digest, the PostgreSQL warehouse table by table and BI answer by BI
+# answer against the SQLite one.
+#   usage: kafka.sh SHOPFLOW DATA_GZ KAFKA_MOCK HISTORY_QUERY SF_TEST_BI
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-shopflow=$1 data=$2 mockbin=$3 query=$4
+source "$(dirname "$0")/../support/pg.sh"
+# shellcheck disable=SC2034 # bi: used by wh_compare (tests/support/pg.sh)
+shopflow=$1 data=$2 mockbin=$3 query=$4 bi=$5
 tmp=$(mktemp -d)
 MOCK_PID=
-trap 'kill $(jobs -p) 2>/dev/null || true; kill $MOCK_PID 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; kill $MOCK_PID 2>/dev/null || true; pg_stop;
+      rm -rf "$tmp"' EXIT
+pg=() pg_url=
+if pg_start "$tmp"; then
+    pg_url=$(pg_new_db kafka_run)
+    pg=(--warehouse "$pg_url")
+else
+    echo "no PostgreSQL server here: the killed run's warehouse stays in SQLite"
+fi
 
 # The cluster, commanded through a FIFO kept open on fd 7.
 mkfifo "$tmp/ctl"
@@ -108,9 +122,10 @@ stop_server
 [[ $("$shopflow" log stat --stream "$stream" --json | jq .records) -eq 541909 ]] ||
     fail "log stat: $("$shopflow" log stat --stream "$stream")"
 
-content() { # DIR -> archive records, history digest, warehouse digest
+content() { # DIR [nowarehouse] -> archive records, history digest, warehouse digest
     find "$1/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | sort | md5sum
     "$query" "$1/history" 536365 17850
+    [[ -n "${2:-}" ]] && return 0
     sqlite3 "$1/warehouse.db" "SELECT * FROM fact_sales ORDER BY log_partition, log_offset;
         SELECT * FROM dim_product ORDER BY 1; SELECT * FROM dim_customer ORDER BY 1;
         SELECT * FROM dim_date ORDER BY 1; SELECT * FROM sink_offsets ORDER BY 1" | md5sum
@@ -128,14 +143,20 @@ reference=$!
 # Killed 10 times at random moments, then finished: the same content.
 # (Each run first waits for its group: ~3 s, plus the session timeout of
 # the member killed before it.)
-facts() { sqlite3 "$tmp/run/warehouse.db" "SELECT count(*) FROM fact_sales" 2>/dev/null || echo 0; }
+facts() {
+    if [[ -n "$pg_url" ]]; then
+        "$PG_BIN/psql" -X -At -d "$pg_url" -c "SELECT count(*) FROM fact_sales" 2>/dev/null || echo 0
+    else
+        sqlite3 "$tmp/run/warehouse.db" "SELECT count(*) FROM fact_sales" 2>/dev/null || echo 0
+    fi
+}
 # Every third time a second process of the same sinks runs beside the first
 # (the groups split the partitions between them); the first is killed, and
 # the second, still running, has its partitions revoked and reassigned (a
 # rebalance while running) before it is killed in turn.
 sinks() {
     "$shopflow" sink all --stream "$stream" --data "$tmp/run" --archive-object-size 256K \
-        "${group[@]}" > /dev/null 2>&1 &
+        "${group[@]}" "${pg[@]}" > /dev/null 2>&1 &
 }
 last=0 progressed=0
 for k in $(seq 10); do
@@ -167,7 +188,7 @@ for k in $(seq 10); do
 done
 [[ $progressed -ge 2 ]] || fail "only $progressed of the kills came while the sinks were working"
 "$shopflow" sink all --stream "$stream" --data "$tmp/run" --archive-object-size 256K --once \
-    "${group[@]}" > /dev/null 2>&1 || fail "sink all after the kills failed"
+    "${group[@]}" "${pg[@]}" > /dev/null 2>&1 || fail "sink all after the kills failed"
 wait $reference || fail "sink all (reference) failed: $(cat "$tmp/ref.out")"
 content "$tmp/ref" > "$tmp/ref.content"
 [[ $(sqlite3 "$tmp/ref/warehouse.db" "SELECT count(*) || ' ' || sum(amount_milli) FROM fact_sales") == \
@@ -180,7 +201,13 @@ content "$tmp/ref" > "$tmp/ref.content"
 status=$("$shopflow" status --stream "$stream" --data "$tmp/ref" --json)
 [[ $(jq '[.sinks[].lag] | add' <<< "$status") -eq 0 ]] || fail "status: $status"
 
-content "$tmp/run" > "$tmp/run.content"
+if [[ -n "$pg_url" ]]; then
+    content "$tmp/ref" nowarehouse > "$tmp/ref.content"
+    content "$tmp/run" nowarehouse > "$tmp/run.content"
+    wh_compare "kafka, PostgreSQL after 10 kills" "$tmp/ref" "$pg_url"
+else
+    content "$tmp/run" > "$tmp/run.content"
+fi
 diff "$tmp/ref.content" "$tmp/run.content" || fail "content after 10 kills differs from the reference"
 echo "ok: 541,909 rows through Kafka with faults ($restarts restart(s) after an append in doubt);" \
     "sinks killed 10 times; the same content"
