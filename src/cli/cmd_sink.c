@@ -182,7 +182,8 @@ const sf_command sf_cmd_sink = {
     "\n"
     "warehouse: the star schema and BI rollups of docs/warehouse.md in SQLite\n"
     "(DIR/warehouse.db, WAL), committed with the positions every 65,536 records or second\n"
-    "and when caught up; readable by sqlite3 meanwhile.\n"
+    "and when caught up; readable by sqlite3 meanwhile. --warehouse postgres://USER@HOST/DB\n"
+    "(or postgres:CONNINFO; the PG* variables apply) loads a PostgreSQL database instead.\n"
     "\n",
     run_sink,
 };
