@@ -305,13 +305,13 @@ const sf_command sf_cmd_report = {
     "usage: shopflow report [--data DIR] [--period day|month|year] [--at PERIOD]\n"
     "                       [--from PERIOD --to PERIOD] [--limit N] [--format text|json|csv]\n"
     "\n"
-    "Reads the warehouse (DIR/warehouse.db, loaded by `shopflow sink warehouse`) and prints\n"
-    "sales per period (revenue, units, lines, invoices, customers, average invoice value,\n"
-    "and the average per period over periods with sales and over calendar periods), revenue\n"
-    "by hour of day and by weekday, and the top products (by units and by revenue), customers\n"
-    "and invoices of each period. --at names one period (its precision gives the period);\n"
-    "--from/--to bound the range, both included. Definitions: docs/metrics.md. The figures\n"
-    "are those of the HTTP API's /v1/bi/... routes; --format json prints each route's answer\n"
-    "under one key per section.\n",
+    "Reads the warehouse (DIR/warehouse.db, or --warehouse postgres://..., loaded by\n"
+    "`shopflow sink warehouse`) and prints sales per period (revenue, units, lines, invoices,\n"
+    "customers, average invoice value, and the average per period over periods with sales and\n"
+    "over calendar periods), revenue by hour of day and by weekday, and the top products (by\n"
+    "units and by revenue), customers and invoices of each period. --at names one period (its\n"
+    "precision gives the period); --from/--to bound the range, both included. Definitions:\n"
+    "docs/metrics.md. The figures are those of the HTTP API's /v1/bi/... routes; --format\n"
+    "json prints each route's answer under one key per section.\n",
     run_report,
 };
