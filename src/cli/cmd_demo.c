@@ -39,7 +39,7 @@ static sf_setting settings[] = {
     {"listen", SF_SET_STRING, "127.0.0.1:8080", 0, 0, "address to serve on, HOST:PORT", NULL, 0, 0},
     {"file", SF_SET_STRING, "", 0, 0, "the file to replay (default: the bundled dataset)", NULL, 0,
      0},
-    {"batch", SF_SET_INT, "500", 1, 100000, "rows per request of the replay", NULL, 0, 0},
+    {"batch", SF_SET_INT, "5000", 1, 100000, "rows per request of the replay", NULL, 0, 0},
     {"connections", SF_SET_INT, "4", 1, 256, "connections of the replay", NULL, 0, 0},
     {"exit", SF_SET_BOOL, "false", 0, 0, "stop after the report instead of serving", NULL, 0, 0},
 };
