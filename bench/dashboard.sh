@@ -6,20 +6,14 @@
 #   bench/dashboard.sh [SHOPFLOW] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 shopflow=${1:-build/src/shopflow}
 secs=${2:-10}
 command -v wrk >/dev/null || { echo "bench/dashboard.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
 tmp=$(mktemp -d)
 pid=
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-"$shopflow" serve --data "$tmp/data" --listen 127.0.0.1:0 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$tmp/log")
-    [[ -n "$port" ]] && break
-    sleep 0.05
-done
-url="http://127.0.0.1:$port"
+bench_serve "$tmp/data"
 curl -sf "$url/" > "$tmp/index.html"
 js=$(grep -o '/assets/app-[A-Za-z0-9]*\.js' "$tmp/index.html")
 css=$(grep -o '/assets/app-[A-Za-z0-9]*\.css' "$tmp/index.html")

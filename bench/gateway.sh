@@ -7,20 +7,14 @@
 # batches of 500 records: requests/s, records/s and p50/p99 latency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 shopflow=${1:-build-bench/src/shopflow}
 secs=${2:-10}
 command -v wrk >/dev/null || { echo "bench/gateway.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 key=$("$shopflow" keys create --data "$tmp/data" --role ingest | tail -1)
-"$shopflow" serve --data "$tmp/data" --listen 127.0.0.1:0 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$tmp/log")
-    [[ -n "$port" ]] && break
-    sleep 0.05
-done
-url="http://127.0.0.1:$port"
+bench_serve "$tmp/data"
 
 # One real record, and 500 consecutive rows of the bundled data as a JSON array.
 printf '{"InvoiceNo":"536365","StockCode":"85123A","Description":"WHITE HANGING HEART T-LIGHT HOLDER","Quantity":6,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":2.55,"CustomerID":17850.0,"Country":"United Kingdom"}' > "$tmp/one.json"

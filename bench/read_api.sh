@@ -7,6 +7,7 @@
 #   bench/read_api.sh [SHOPFLOW] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 shopflow=${1:-build-bench/src/shopflow}
 secs=${2:-10}
 command -v wrk >/dev/null || { echo "bench/read_api.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
@@ -15,14 +16,7 @@ pid=
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 gzip -dc data/online_retail.csv.gz > "$tmp/all.csv"
 "$shopflow" import "$tmp/all.csv" --data "$tmp/data" > /dev/null
-"$shopflow" serve --data "$tmp/data" --listen 127.0.0.1:0 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 100); do
-    port=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$tmp/log")
-    [[ -n "$port" ]] && break
-    sleep 0.05
-done
-url="http://127.0.0.1:$port"
+bench_serve "$tmp/data"
 for _ in $(seq 600); do
     lag=$(curl -s "$url/metrics" | awk '/^shopflow_sink_lag_records/ {s += $2} END {print s}')
     applied=$(curl -s "$url/metrics" | awk '/^shopflow_sink_applied_records_total/ {s += $2} END {print s}')

@@ -142,24 +142,11 @@ static int start_stack(demo *d, sf_error *err)
     return rc;
 }
 
-/* The sum of the stream's end offsets: every record appended so far. */
-static uint64_t stream_total(sf_stream *s)
-{
-    uint64_t total = 0;
-    for (uint32_t p = 0; p < sf_stream_partitions(s); p++) {
-        sf_partition_info info;
-        sf_error err = {0};
-        if (sf_stream_info(s, p, &info, &err) == 0)
-            total += info.end_offset;
-    }
-    return total;
-}
-
 /* Wait until the slowest sink has applied everything in the stream. */
 static double wait_caught_up(sf_stack *st)
 {
     double t0 = sf_monotonic();
-    uint64_t total = stream_total(st->stream);
+    uint64_t total = sf_stream_total_end(st->stream);
     sf_progress progress;
     sf_progress_init(&progress, stderr, "sinks");
     for (;;) {

@@ -47,18 +47,6 @@ static void pause_ms(sf_sink_service *svc, unsigned ms)
     }
 }
 
-static uint64_t stream_total(sf_stream *s)
-{
-    uint64_t total = 0;
-    for (uint32_t p = 0; p < sf_stream_partitions(s); p++) {
-        sf_partition_info info;
-        sf_error err = {0};
-        if (sf_stream_info(s, p, &info, &err) == 0)
-            total += info.end_offset;
-    }
-    return total;
-}
-
 static void *run_worker(void *arg)
 {
     worker *w = arg;
@@ -75,7 +63,7 @@ static void *run_worker(void *arg)
         /* What the failed run applied may not have reached the store: until
          * the retry says otherwise, the sink is where its durable position
          * is, and behind by everything after it. */
-        uint64_t durable = atomic_load(&w->stats.durable), end = stream_total(svc->stream);
+        uint64_t durable = atomic_load(&w->stats.durable), end = sf_stream_total_end(svc->stream);
         atomic_store(&w->stats.position, durable);
         atomic_store(&w->stats.lag, end > durable ? end - durable : 0);
         if (sf_monotonic() - started > 60)

@@ -145,6 +145,18 @@ uint32_t sf_stream_partitions(const sf_stream *s)
     return s->ops->partitions(s);
 }
 
+uint64_t sf_stream_total_end(sf_stream *s)
+{
+    uint64_t total = 0;
+    for (uint32_t p = 0; p < sf_stream_partitions(s); p++) {
+        sf_partition_info info;
+        sf_error err = {0};
+        if (sf_stream_info(s, p, &info, &err) == 0)
+            total += info.end_offset;
+    }
+    return total;
+}
+
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err)
 {
     if (partition >= s->ops->partitions(s))

@@ -189,6 +189,10 @@ int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, s
 
 uint32_t sf_stream_partitions(const sf_stream *s);
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
+
+/* The sum of the partitions' end offsets: every record appended so far (a
+ * partition whose info cannot be read counts 0). */
+uint64_t sf_stream_total_end(sf_stream *s);
 void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
 
 /*
