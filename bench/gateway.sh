@@ -4,7 +4,12 @@
 #   bench/gateway.sh [SHOPFLOW] [SECONDS]
 # Prints, for /healthz (the server's ceiling), one record per request over
 # keep-alive connections (how the original Python client sends), and
-# batches of 500 records: requests/s, records/s and p50/p99 latency.
+# batches of 500 records: requests/s, records/s, p50/p99 latency, and the
+# server's CPU time per request (user + system, from /proc: far steadier
+# than the rates on a shared machine). The server runs with --sinks none:
+# this measures the gateway and the durable log (the sinks have their own
+# benchmarks). CONNS="16 64 256" runs /healthz and single-record at each
+# of those connection counts (default 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -14,7 +19,7 @@ command -v wrk >/dev/null || { echo "bench/gateway.sh needs wrk (apt-get install
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 key=$("$shopflow" keys create --data "$tmp/data" --role ingest | tail -1)
-bench_serve "$tmp/data"
+bench_serve "$tmp/data" --sinks none
 
 # One real record, and 500 consecutive rows of the bundled data as a JSON array.
 printf '{"InvoiceNo":"536365","StockCode":"85123A","Description":"WHITE HANGING HEART T-LIGHT HOLDER","Quantity":6,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":2.55,"CustomerID":17850.0,"Country":"United Kingdom"}' > "$tmp/one.json"
@@ -23,19 +28,28 @@ printf '{"InvoiceNo":"536365","StockCode":"85123A","Description":"WHITE HANGING 
 run() { # name connections wrk-args...
     local name=$1 conns=$2
     shift 2
-    local out
+    local out cpu0 cpu1 rps p50 p99 n
+    cpu0=$(server_cpu)
     out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
-    local rps p50 p99
+    cpu1=$(server_cpu)
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%-28s %6s conns %12s req/s   p50 %8s   p99 %8s\n' "$name" "$conns" "$rps" "$p50" "$p99"
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    printf '%-16s %5s conns %10s req/s   p50 %8s   p99 %8s   server CPU %5.1f us/req   load %s\n' \
+        "$name" "$conns" "$rps" "$p50" "$p99" "$(echo "($cpu1 - $cpu0) * 1000000 / $hz / $n" | bc -l)" \
+        "$(cut -d' ' -f1 /proc/loadavg)"
     echo "$rps"> "$tmp/rps.$name"
 }
 
+hz=$(getconf CLK_TCK)
+server_cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # utime + stime, in ticks
+
 echo "shopflow gateway, ${secs}s per run, $(nproc) cores, wrk -t1"
-run healthz 64 "$url/healthz"
-KEY=$key BODY_FILE="$tmp/one.json" run single-record 64 -s bench/wrk/post.lua "$url/v1/transactions"
+for c in ${CONNS:-64}; do
+    run healthz "$c" "$url/healthz"
+    KEY=$key BODY_FILE="$tmp/one.json" run single-record "$c" -s bench/wrk/post.lua "$url/v1/transactions"
+done
 KEY=$key BODY_FILE="$tmp/batch.csv" CTYPE=text/csv run batch-500 16 -s bench/wrk/post.lua "$url/v1/transactions"
 printf 'single-record records/s: %.0f\nbatch-500 records/s: %.0f\n' \
     "$(cat "$tmp/rps.single-record")" "$(echo "$(cat "$tmp/rps.batch-500") * 500" | bc)"

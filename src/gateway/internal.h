@@ -51,6 +51,8 @@ typedef struct metrics {
     _Atomic uint64_t in_flight;
 } metrics;
 
+#define SF_ACCEPTED_CACHED 4
+
 struct sf_gateway {
     sf_gateway_config cfg;
     struct MHD_Daemon *daemon;
@@ -63,6 +65,9 @@ struct sf_gateway {
     _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
     unsigned char token_secret[SF_TOKEN_SECRET_LEN];
     struct MHD_Response *healthz; /* built once, queued for every /healthz */
+    /* The 200 answers of ingest for small counts, built once (a response
+     * per answer costs ~8 mallocs): [accepted][duplicates]. */
+    struct MHD_Response *accepted[SF_ACCEPTED_CACHED][SF_ACCEPTED_CACHED];
 };
 
 /* A request's state, from its first call to its completion. */
@@ -102,6 +107,10 @@ typedef struct request {
  * wants it. extra_name/extra_value: one more header, or NULL. */
 enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
                            size_t len, const char *extra_name, const char *extra_value);
+
+/* A response with body (copied), Content-Type and Cache-Control: no-store;
+ * NULL when out of memory. The caller destroys it. */
+struct MHD_Response *sf_response_new(const char *content_type, const char *body, size_t len);
 
 /* Queue a 405 with an Allow header. */
 enum MHD_Result sf_respond_not_allowed(request *r, const char *allow);

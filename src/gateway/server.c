@@ -5,6 +5,13 @@
  * Every response is queued on the handler's second call or later, never on
  * the first (which only sets up the request): measured on these machines,
  * libmicrohttpd serves several times more requests per second that way.
+ *
+ * The event loop is poll(), not epoll: with libmicrohttpd 0.9.75 (Debian 12)
+ * and epoll, keep-alive clients stalled at some connection counts (wrk -c128
+ * or -c256 on /healthz: a few hundred requests in 2 s, then nothing, run
+ * after run), and every suspend and resume cost an epoll_ctl. With poll the
+ * same runs serve 60-70 k/s and a suspended connection is only left out of
+ * the next poll set (docs/benchmarks.md, "Gateway").
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -23,15 +30,24 @@
  * the 32 KiB default cleared cost more than everything else in a healthz. */
 #define POOL_BYTES (16 * 1024)
 
-enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
-                           size_t len, const char *extra_name, const char *extra_value)
+struct MHD_Response *sf_response_new(const char *content_type, const char *body, size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (resp && (MHD_add_response_header(resp, "Content-Type", content_type) != MHD_YES ||
+                 MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES)) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
+    return resp;
+}
+
+enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
+                           size_t len, const char *extra_name, const char *extra_value)
+{
+    struct MHD_Response *resp = sf_response_new(content_type, body, len);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (extra_name)
         MHD_add_response_header(resp, extra_name, extra_value);
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
@@ -249,6 +265,22 @@ static int open_backends(sf_gateway *g, sf_error *err)
     return rc;
 }
 
+/* The answers that never change, built once and queued many times. */
+static int build_responses(sf_gateway *g)
+{
+    static const char ok[] = "{\"status\":\"ok\"}\n";
+    if (!(g->healthz = sf_response_new("application/json", ok, sizeof ok - 1)))
+        return -1;
+    for (int a = 0; a < SF_ACCEPTED_CACHED; a++)
+        for (int d = 0; d < SF_ACCEPTED_CACHED; d++) {
+            char body[64];
+            int n = snprintf(body, sizeof body, "{\"accepted\":%d,\"duplicates\":%d}\n", a, d);
+            if (!(g->accepted[a][d] = sf_response_new("application/json", body, (size_t)n)))
+                return -1;
+        }
+    return 0;
+}
+
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err)
 {
     sf_gateway *g = calloc(1, sizeof *g);
@@ -264,15 +296,11 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
         sf_gateway_stop(g);
         return rc;
     }
-    static const char ok[] = "{\"status\":\"ok\"}\n";
-    g->healthz = MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
-    if (!g->healthz) {
+    if (build_responses(g) < 0) {
         sf_gateway_stop(g);
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
-    MHD_add_response_header(g->healthz, "Content-Type", "application/json");
-    MHD_add_response_header(g->healthz, "Cache-Control", "no-store");
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     g->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
@@ -315,6 +343,10 @@ void sf_gateway_stop(sf_gateway *g)
     }
     if (g->healthz)
         MHD_destroy_response(g->healthz);
+    for (int a = 0; a < SF_ACCEPTED_CACHED; a++)
+        for (int d = 0; d < SF_ACCEPTED_CACHED; d++)
+            if (g->accepted[a][d])
+                MHD_destroy_response(g->accepted[a][d]);
     sf_keys_close(g->keys);
     sf_dedup_free(g->dedup);
     free(g);
