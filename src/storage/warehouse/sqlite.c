@@ -30,7 +30,7 @@
 #include "core/timefmt.h"
 #include "storage/warehouse/sqlite_int.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3 /* 3: bi_rank_head */
 
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=FULL;"
@@ -75,7 +75,10 @@ static const char schema[] =
      "  ON bi_invoice (substr(invoice_date, 1, 4), revenue_milli DESC, invoice_no);"
      "CREATE TABLE IF NOT EXISTS bi_presence (invoice_no TEXT NOT NULL,"
      "  customer_id INTEGER NOT NULL, hours TEXT NOT NULL,"
-     "  PRIMARY KEY (invoice_no, customer_id)) WITHOUT ROWID;");
+     "  PRIMARY KEY (invoice_no, customer_id)) WITHOUT ROWID;"
+     "CREATE TABLE IF NOT EXISTS bi_rank_head (list TEXT NOT NULL, grain TEXT NOT NULL,"
+     "  period TEXT NOT NULL, entries INTEGER NOT NULL, head TEXT NOT NULL,"
+     "  PRIMARY KEY (list, grain, period)) WITHOUT ROWID;");
 
 /* Sums add up; distinct counts are added by rollup.c only when the key is
  * new to the bucket (see there); dimensions keep their latest line's text. */
@@ -113,6 +116,7 @@ static const char *const statements[NSTMT] = {
                          "excluded.last_seen WHERE (excluded.last_seen, excluded.country) > "
                          "(last_seen, country)"),
     [ST_DIM_DATE] = "INSERT OR IGNORE INTO dim_date VALUES (?,?,?,?,?)",
+    [ST_HEAD_PUT] = "INSERT OR REPLACE INTO bi_rank_head VALUES (?,?,?,?,?)",
 };
 
 int sf_wh_fail(sqlite_wh *w, sf_error *err, const char *what)

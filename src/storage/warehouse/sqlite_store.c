@@ -78,6 +78,20 @@ static int list_put(void *self, bool product, sf_grain g, const char *period, in
     return sf_wh_run(w, put, err);
 }
 
+static int head_put(void *self, const char *list, sf_grain g, const char *period, int64_t entries,
+                    const char *head, size_t len, sf_error *err)
+{
+    sqlite_wh *w = self;
+    sqlite3_stmt *s = w->st[ST_HEAD_PUT];
+    const char *grain = sf_grain_name(g);
+    sf_wh_text(s, 1, list, strlen(list));
+    sf_wh_text(s, 2, grain, strlen(grain));
+    sf_wh_text(s, 3, period, strlen(period));
+    sqlite3_bind_int64(s, 4, entries);
+    sf_wh_text(s, 5, head, len);
+    return sf_wh_run(w, s, err);
+}
+
 static int sales_put(void *self, sf_grain g, const char *period, const sales_val *v, sf_error *err)
 {
     sqlite_wh *w = self;
@@ -149,6 +163,7 @@ const wh_store_ops sf_wh_sqlite_store = {
     .presence_put = presence_put,
     .list_get = list_get,
     .list_put = list_put,
+    .head_put = head_put,
     .sales_put = sales_put,
     .invoice_put = invoice_put,
     .dim_product_put = dim_product_put,
