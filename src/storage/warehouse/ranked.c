@@ -368,6 +368,17 @@ int sf_wh_write_customers(wh_rollup *r, sf_error *err)
     return rc;
 }
 
+size_t sf_wh_head_len(const char *text, size_t len, bool product)
+{
+    const char *p = text, *end = text + len, *at = text;
+    wh_rank_entry e;
+    for (int i = 0; i < SF_WH_HEAD && sf_wh_rank_next(&p, end, product, &e); i++)
+        at = p;
+    if (at == text) /* no entry: the opening bracket */
+        at = skip_ws(text, end) + (len > 0);
+    return (size_t)(at - text);
+}
+
 /* ---- reading rankings ---------------------------------------------------- */
 
 static bool ranked_push(wh_ranked *r, const char *period, const wh_rank_entry *e)

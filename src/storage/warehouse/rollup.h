@@ -150,6 +150,11 @@ void sf_wh_put_int(sf_buf *b, int64_t v, bool comma);
  * up to 1000) reads the whole list of that period. */
 #define SF_WH_HEAD 100
 
+/* How many bytes of a ranked list's text hold its opening bracket and its
+ * first SF_WH_HEAD entries: that prefix and "]" is the head ranked.c
+ * writes (for a schema upgrade, which cuts heads from stored lists). */
+size_t sf_wh_head_len(const char *text, size_t len, bool product);
+
 /* One entry of a ranked list: a product (code; units, revenue, lines,
  * non_product) or a customer (id; revenue, units, lines, invoices). */
 typedef struct wh_rank_entry {

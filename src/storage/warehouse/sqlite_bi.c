@@ -43,6 +43,10 @@ void sf_wh_queries_free(sqlite_wh *w)
         sqlite3_finalize(w->q[i]);
         w->q[i] = NULL;
     }
+    for (int i = 0; i < 2; i++)
+        if (w->dims_cached[i])
+            sf_wh_dims_free(&w->dims[i]);
+    memset(w->dims_cached, 0, sizeof w->dims_cached);
 }
 
 /* Query i, prepared on first use (the tables may appear after open). */
@@ -147,33 +151,67 @@ int sf_wh_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
  * (~4,000 rows, sequentially) rather than one indexed lookup per entry. */
 #define DIMS_SCAN_MIN 200
 
-/* The dimension texts of r's entries into d: one lookup per distinct key,
- * or one scan of the table for a long listing. */
-static int read_dims(sqlite_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_error *err)
+/* Put the rows of dimension query q (key, text), stepped to its end, into d. */
+static int dims_from(sqlite_wh *w, sqlite3_stmt *q, bool product, wh_dims *d, sf_error *err)
 {
-    bool scan = r->n > DIMS_SCAN_MIN;
-    int which =
-        product ? (scan ? Q_DESCRIPTIONS : Q_DESCRIPTION) : (scan ? Q_COUNTRIES : Q_COUNTRY);
-    sqlite3_stmt *q = query(w, which, err);
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW)
+        rc = sf_wh_dims_put(d, product ? (const char *)sqlite3_column_text(q, 0) : NULL,
+                            product ? 0 : sqlite3_column_int64(q, 0),
+                            (const char *)sqlite3_column_text(q, 1),
+                            (size_t)sqlite3_column_bytes(q, 1));
+    sqlite3_reset(q);
+    if (rc < 0)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    return step == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "read a dimension");
+}
+
+/*
+ * The dimension texts of r's entries: *out is local (one lookup per entry)
+ * for a short ranking; for a listing, the whole table kept in w and read
+ * again only when the file's data version moved (another connection, or
+ * this one, committed since): answers asked while the sink is idle skip
+ * the scan. Not inside a load's open transaction (its own writes are not
+ * versioned until it commits).
+ */
+static int read_dims(sqlite_wh *w, const wh_ranked *r, bool product, wh_dims *local, wh_dims **out,
+                     sf_error *err)
+{
+    unsigned version = 0;
+    bool cache = !w->in_txn && sqlite3_file_control(w->db, "main", SQLITE_FCNTL_DATA_VERSION,
+                                                    &version) == SQLITE_OK;
+    int k = product ? 0 : 1, rc = 0;
+    if (cache && w->dims_cached[k] && w->dims_version[k] == version) {
+        *out = &w->dims[k];
+        return 0;
+    }
+    *out = local;
+    if (r->n <= DIMS_SCAN_MIN) {
+        sqlite3_stmt *q = query(w, product ? Q_DESCRIPTION : Q_COUNTRY, err);
+        for (size_t i = 0; q && rc == 0 && i < r->n; i++) {
+            if (product)
+                sqlite3_bind_text(q, 1, r->e[i].code, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_int64(q, 1, r->e[i].id);
+            rc = dims_from(w, q, product, local, err);
+        }
+        return q ? rc : SF_EIO;
+    }
+    sqlite3_stmt *q = query(w, product ? Q_DESCRIPTIONS : Q_COUNTRIES, err);
     if (!q)
         return SF_EIO;
-    int rc = 0, step = SQLITE_DONE;
-    for (size_t i = 0; rc == 0 && i < (scan ? 1 : r->n); i++) {
-        if (!scan && product)
-            sqlite3_bind_text(q, 1, r->e[i].code, -1, SQLITE_STATIC);
-        else if (!scan)
-            sqlite3_bind_int64(q, 1, r->e[i].id);
-        while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
-            const char *key = (const char *)sqlite3_column_text(q, 0);
-            rc = sf_wh_dims_put(d, product ? key : NULL, product ? 0 : sqlite3_column_int64(q, 0),
-                                (const char *)sqlite3_column_text(q, 1),
-                                (size_t)sqlite3_column_bytes(q, 1));
-        }
-        sqlite3_reset(q);
-        if (rc < 0)
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-        else if (step != SQLITE_DONE)
-            rc = sf_wh_fail(w, err, "read a dimension");
+    if (cache) {
+        if (w->dims_cached[k])
+            sf_wh_dims_free(&w->dims[k]);
+        sf_wh_dims_init(&w->dims[k]);
+        w->dims_cached[k] = true;
+        w->dims_version[k] = version;
+        *out = &w->dims[k];
+    }
+    rc = dims_from(w, q, product, *out, err);
+    if (rc < 0 && cache) { /* not whole: forget it */
+        sf_wh_dims_free(&w->dims[k]);
+        w->dims_cached[k] = false;
     }
     return rc;
 }
@@ -232,16 +270,16 @@ static int read_ranking(sqlite_wh *w, const sf_wh_top *t, const char *list, int 
 static int rank(sqlite_wh *w, const sf_wh_top *t, bool product, call *c)
 {
     wh_ranked r = {0};
-    wh_dims d;
-    sf_wh_dims_init(&d);
+    wh_dims local, *d = &local;
+    sf_wh_dims_init(&local);
     const char *list = !product ? "customer" : t->by_revenue ? "product_revenue" : "product_units";
     int whole = !product ? Q_CUSTOMERS : t->by_revenue ? Q_PRODUCTS_REVENUE : Q_PRODUCTS_UNITS;
     int rc = read_ranking(w, t, list, whole, product, &r, c->err);
     if (rc == 0 && r.n > 0)
-        rc = read_dims(w, &r, product, &d, c->err);
+        rc = read_dims(w, &r, product, &local, &d, c->err);
     for (size_t i = 0; rc == 0 && i < r.n; i++) {
         const wh_rank_entry *e = &r.e[i];
-        const char *dim = sf_wh_dims_get(&d, e, product);
+        const char *dim = sf_wh_dims_get(d, e, product);
         if (product) {
             sf_wh_product row = {e->code, dim, e->v[0], e->v[1], e->v[3] != 0, r.period[i]};
             rc = c->fn.product(c->ctx, &row, c->err);
@@ -251,7 +289,7 @@ static int rank(sqlite_wh *w, const sf_wh_top *t, bool product, call *c)
         }
     }
     sf_wh_ranked_free(&r);
-    sf_wh_dims_free(&d);
+    sf_wh_dims_free(&local);
     return rc;
 }
 
