@@ -29,12 +29,10 @@ static void put_int(sf_buf *b, int64_t v)
     sf_buf_add(b, p, (size_t)(t + sizeof t - p));
 }
 
-/* ,"name":v */
-static void field_int(sf_buf *b, const char *name, int64_t v)
+/* key (,"name":) and v */
+static void field_int(sf_buf *b, const char *key, int64_t v)
 {
-    sf_buf_add(b, ",\"", 2);
-    put(b, name);
-    sf_buf_add(b, "\":", 2);
+    put(b, key);
     put_int(b, v);
 }
 
@@ -48,11 +46,9 @@ static void key_or_null(sf_buf *b, const char *name, const char *v)
 }
 
 /* x / n as a decimal string, or null when n is 0; x in milli-units. */
-static void average(sf_buf *b, const char *name, int64_t x, int64_t n)
+static void average(sf_buf *b, const char *key, int64_t x, int64_t n)
 {
-    sf_buf_add(b, ",\"", 2);
-    put(b, name);
-    sf_buf_add(b, "\":", 2);
+    put(b, key);
     if (n > 0)
         sf_buf_json_milli(b, sf_bi_div_round(x, n));
     else
@@ -88,11 +84,11 @@ static void sales(sf_buf *b, const sf_bi_result *res)
         put(b, k->period);
         put(b, "\",\"revenue\":");
         sf_buf_json_milli(b, k->revenue_milli);
-        field_int(b, "units", k->units);
-        field_int(b, "lines", k->lines);
-        field_int(b, "invoices", k->invoices);
-        field_int(b, "customers", k->customers);
-        average(b, "average_invoice_value", k->revenue_milli, k->invoices);
+        field_int(b, ",\"units\":", k->units);
+        field_int(b, ",\"lines\":", k->lines);
+        field_int(b, ",\"invoices\":", k->invoices);
+        field_int(b, ",\"customers\":", k->customers);
+        average(b, ",\"average_invoice_value\":", k->revenue_milli, k->invoices);
         sf_buf_puts(b, "}");
     }
     sf_buf_puts(b, "],\"totals\":{\"revenue\":");
@@ -102,11 +98,11 @@ static void sales(sf_buf *b, const sf_bi_result *res)
     sf_buf_printf(b, ",\"buckets_with_sales\":%lld,\"calendar_buckets\":%lld", (long long)with,
                   (long long)cal);
     sf_buf_puts(b, ",\"average_per_bucket_with_sales\":{\"divisor\":\"buckets with sales\"");
-    average(b, "revenue", rev, with);
-    average(b, "units", units * 1000, with);
+    average(b, ",\"revenue\":", rev, with);
+    average(b, ",\"units\":", units * 1000, with);
     sf_buf_puts(b, "},\"average_per_calendar_bucket\":{\"divisor\":\"calendar buckets\"");
-    average(b, "revenue", rev, cal);
-    average(b, "units", units * 1000, cal);
+    average(b, ",\"revenue\":", rev, cal);
+    average(b, ",\"units\":", units * 1000, cal);
     sf_buf_puts(b, "}");
 }
 
@@ -131,8 +127,8 @@ static void profile(sf_buf *b, const sf_bi_result *res)
                       "\"calendar_days\":%lld",
                       (long long)p->units, (long long)p->lines, (long long)p->days_with_sales,
                       (long long)p->calendar_days);
-        average(b, "average_per_day_with_sales", p->revenue_milli, p->days_with_sales);
-        average(b, "average_per_calendar_day", p->revenue_milli, p->calendar_days);
+        average(b, ",\"average_per_day_with_sales\":", p->revenue_milli, p->days_with_sales);
+        average(b, ",\"average_per_calendar_day\":", p->revenue_milli, p->calendar_days);
         sf_buf_puts(b, "}");
     }
     sf_buf_puts(b, "]");
@@ -149,17 +145,17 @@ static void item(sf_buf *b, const sf_bi_result *res, const sf_bi_item *it)
         sf_buf_json_string(b, it->key, strlen(it->key));
         put(b, ",\"description\":");
         sf_buf_json_string(b, text, strlen(text));
-        field_int(b, "units", it->units);
+        field_int(b, ",\"units\":", it->units);
         put(b, ",\"revenue\":");
         sf_buf_json_milli(b, it->revenue_milli);
         break;
     case SF_BI_TOP_CUSTOMERS:
-        field_int(b, "customer_id", it->customer_id);
+        field_int(b, ",\"customer_id\":", it->customer_id);
         put(b, ",\"country\":");
         sf_buf_json_string(b, text, strlen(text));
         put(b, ",\"revenue\":");
         sf_buf_json_milli(b, it->revenue_milli);
-        field_int(b, "invoices", it->invoices);
+        field_int(b, ",\"invoices\":", it->invoices);
         break;
     default:
         put(b, ",\"invoice_no\":");
@@ -167,7 +163,7 @@ static void item(sf_buf *b, const sf_bi_result *res, const sf_bi_item *it)
         if (it->customer_id == SF_NO_CUSTOMER)
             put(b, ",\"customer_id\":null");
         else
-            field_int(b, "customer_id", it->customer_id);
+            field_int(b, ",\"customer_id\":", it->customer_id);
         put(b, ",\"date\":\"");
         put(b, it->date);
         put(b, "\",\"revenue\":");

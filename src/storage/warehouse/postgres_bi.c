@@ -170,17 +170,8 @@ static int rank(pg_wh *w, const sf_wh_top *t, bool product, sf_wh_product_fn pfn
     int rc = read_ranking(w, t, list, whole, product, &r, err);
     if (rc == 0 && r.n > 0)
         rc = read_dims(w, &r, product, &d, err);
-    for (size_t i = 0; rc == 0 && i < r.n; i++) {
-        const wh_rank_entry *e = &r.e[i];
-        const char *dim = sf_wh_dims_get(&d, e, product);
-        if (product) {
-            sf_wh_product row = {e->code, dim, e->v[0], e->v[1], e->v[3] != 0, r.period[i]};
-            rc = pfn(ctx, &row, err);
-        } else {
-            sf_wh_customer row = {(int32_t)e->id, dim, e->v[0], e->v[3], r.period[i]};
-            rc = cfn(ctx, &row, err);
-        }
-    }
+    if (rc == 0)
+        rc = sf_wh_ranked_deliver(&r, &d, product, pfn, cfn, ctx, err);
     sf_wh_ranked_free(&r);
     sf_wh_dims_free(&d);
     return rc;

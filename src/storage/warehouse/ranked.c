@@ -479,3 +479,21 @@ void sf_wh_dims_free(wh_dims *d)
     sf_aggmap_free(&d->map);
     sf_buf_free(&d->texts);
 }
+
+int sf_wh_ranked_deliver(const wh_ranked *r, wh_dims *d, bool product, sf_wh_product_fn pfn,
+                         sf_wh_customer_fn cfn, void *ctx, sf_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->n; i++) {
+        const wh_rank_entry *e = &r->e[i];
+        const char *dim = sf_wh_dims_get(d, e, product);
+        if (product) {
+            sf_wh_product row = {e->code, dim, e->v[0], e->v[1], e->v[3] != 0, r->period[i]};
+            rc = pfn(ctx, &row, err);
+        } else {
+            sf_wh_customer row = {(int32_t)e->id, dim, e->v[0], e->v[3], r->period[i]};
+            rc = cfn(ctx, &row, err);
+        }
+    }
+    return rc;
+}

@@ -201,4 +201,9 @@ int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, s
 const char *sf_wh_dims_get(wh_dims *d, const wh_rank_entry *e, bool product);
 void sf_wh_dims_free(wh_dims *d);
 
+/* Hand r's entries with their texts in d to pfn (products) or cfn
+ * (customers) in order; 0 or the first negative result. */
+int sf_wh_ranked_deliver(const wh_ranked *r, wh_dims *d, bool product, sf_wh_product_fn pfn,
+                         sf_wh_customer_fn cfn, void *ctx, sf_error *err);
+
 #endif

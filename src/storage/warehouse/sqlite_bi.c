@@ -277,17 +277,8 @@ static int rank(sqlite_wh *w, const sf_wh_top *t, bool product, call *c)
     int rc = read_ranking(w, t, list, whole, product, &r, c->err);
     if (rc == 0 && r.n > 0)
         rc = read_dims(w, &r, product, &local, &d, c->err);
-    for (size_t i = 0; rc == 0 && i < r.n; i++) {
-        const wh_rank_entry *e = &r.e[i];
-        const char *dim = sf_wh_dims_get(d, e, product);
-        if (product) {
-            sf_wh_product row = {e->code, dim, e->v[0], e->v[1], e->v[3] != 0, r.period[i]};
-            rc = c->fn.product(c->ctx, &row, c->err);
-        } else {
-            sf_wh_customer row = {(int32_t)e->id, dim, e->v[0], e->v[3], r.period[i]};
-            rc = c->fn.customer(c->ctx, &row, c->err);
-        }
-    }
+    if (rc == 0)
+        rc = sf_wh_ranked_deliver(&r, d, product, c->fn.product, c->fn.customer, c->ctx, c->err);
     sf_wh_ranked_free(&r);
     sf_wh_dims_free(&local);
     return rc;
