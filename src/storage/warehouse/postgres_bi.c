@@ -189,8 +189,25 @@ int sf_pg_read_customers(sf_warehouse *base, const sf_wh_top *t, sf_wh_customer_
     return rank((pg_wh *)base, t, false, NULL, fn, ctx, err);
 }
 
+/* Rows of a top-invoices result, in ranking order: by period, revenue
+ * descending, invoice number (bytes). */
+typedef struct invoice_at {
+    const char *period, *invoice_no;
+    int64_t revenue;
+    int row;
+} invoice_at;
+
+static int invoice_order(const void *a, const void *b)
+{
+    const invoice_at *x = a, *y = b;
+    int c = strcmp(x->period, y->period);
+    if (c == 0 && x->revenue != y->revenue)
+        c = x->revenue > y->revenue ? -1 : 1;
+    return c ? c : strcmp(x->invoice_no, y->invoice_no);
+}
+
 /* Every period of t with sales and its first invoices, in one query (a
- * LATERAL join: an index scan of ~limit rows per period). */
+ * LATERAL join: an index-only scan of ~limit rows per period). */
 int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn fn, void *ctx,
                         sf_error *err)
 {
@@ -205,8 +222,19 @@ int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
     PGresult *res = sf_pg_run((pg_wh *)base, which, 3, params, err);
     if (!res)
         return SF_EIO;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+    int n = PQntuples(res), rc = 0;
+    invoice_at *at = calloc(n > 0 ? (size_t)n : 1, sizeof *at);
+    if (!at)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    bool sorted = true;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        at[i] = (invoice_at){PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), num(res, i, 4), i};
+        sorted = sorted && (i == 0 || invoice_order(&at[i - 1], &at[i]) < 0);
+    }
+    if (rc == 0 && !sorted)
+        qsort(at, (size_t)n, sizeof *at, invoice_order);
+    for (int k = 0; rc == 0 && k < n; k++) {
+        int i = at[k].row;
         sf_wh_invoice r = {PQgetvalue(res, i, 1),
                            PQgetisnull(res, i, 2) ? SF_NO_CUSTOMER : (int32_t)num(res, i, 2),
                            PQgetvalue(res, i, 3),
@@ -216,6 +244,7 @@ int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
                            PQgetvalue(res, i, 0)};
         rc = fn(ctx, &r, err);
     }
+    free(at);
     PQclear(res);
     return rc;
 }
