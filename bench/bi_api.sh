@@ -27,7 +27,8 @@ for q in "sales?granularity=month" "sales?granularity=day" "sales?granularity=ho
     curl -s -H "Authorization: Bearer $key" "${args[@]}" > "$tmp/t" ||
         { echo "GET $u failed" >&2; exit 1; }
     sort -n "$tmp/t" | awk -v q="$q" '{t[NR] = $1 * 1000; s += $1 * 1000; b = $2}
-        END {printf "%-36s p50 %7.2f ms  p99 %7.2f ms  mean %7.2f ms  (%d bytes)\n", q,
-             t[int(NR / 2) + 1], t[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1], s / NR, b}'
+        END {k = int(NR * 0.99); if (k < 1) k = 1
+             printf "%-36s p50 %7.2f ms  p99 %7.2f ms  mean %7.2f ms  (%d bytes)\n", q,
+             t[int(NR / 2) + 1], t[k], s / NR, b}'
 done
 echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
