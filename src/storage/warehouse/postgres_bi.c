@@ -8,6 +8,10 @@
  * answer made of several queries sees one snapshot while a sink commits on
  * another connection. A handle serves one read() at a time (its mutex): a
  * libpq connection carries one conversation.
+ *
+ * A listing (every day of a year) costs a few round trips, not a few per
+ * period: the heads of its rankings in one range query, the dimension
+ * texts of all its items in one, its invoices in one LATERAL join.
  */
 #include <stdio.h>
 #include <stdlib.h>

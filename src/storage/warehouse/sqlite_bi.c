@@ -6,6 +6,12 @@
  * A handle serves one read() at a time (its mutex), each in one read
  * transaction, so a BI answer made of several queries sees one snapshot
  * even while the sink commits in another process.
+ *
+ * Rankings over many periods (every day of a year) are the large answers:
+ * they read the heads of the ranked lists (bi_rank_head) in one range, the
+ * whole list only for a period whose head is too short for the limit, and
+ * the dimension texts once per listing (kept per handle while the file's
+ * data version stays the same), not once per item.
  */
 #include <stdlib.h>
 #include <string.h>
