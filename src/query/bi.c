@@ -249,7 +249,7 @@ int sf_bi_parse(const char *question, sf_bi_param_fn param, void *ctx, sf_bi_que
 typedef struct run {
     sf_bi_result *res;
     const sf_bi_query *q;
-    const char *period; /* rankings: the period being read */
+    size_t next; /* rankings: the first bucket not yet a period */
     size_t cap_buckets, cap_items, cap_periods;
     sf_error *err;
 } run;
@@ -257,6 +257,17 @@ typedef struct run {
 static int oom(sf_error *err)
 {
     return sf_error_set(err, SF_ENOMEM, "out of memory");
+}
+
+/* A bounded copy of src into dst[cap] (snprintf's result without its
+ * cost: a listing copies ~3,000 items' texts). */
+static void copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    while (n + 1 < cap && src[n])
+        n++;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* Make room for one more element of size sz in *arr (n used, *cap). */
@@ -280,7 +291,7 @@ static int on_bucket(void *ctx, const sf_wh_sales *row, sf_error *err)
     if (!grow((void **)&res->buckets, res->nbuckets, &r->cap_buckets, sizeof *res->buckets))
         return oom(err);
     sf_bi_bucket *b = &res->buckets[res->nbuckets++];
-    snprintf(b->period, sizeof b->period, "%s", row->period);
+    copy(b->period, sizeof b->period, row->period);
     b->revenue_milli = row->revenue_milli, b->units = row->units, b->lines = row->lines;
     b->invoices = row->invoices, b->customers = row->customers;
     return 0;
@@ -370,22 +381,37 @@ static int add_period(run *r, const char *period, sf_error *err)
     if (!grow((void **)&res->periods, res->nperiods, &r->cap_periods, sizeof *res->periods))
         return oom(err);
     sf_bi_period *p = &res->periods[res->nperiods++];
-    snprintf(p->period, sizeof p->period, "%s", period);
+    copy(p->period, sizeof p->period, period);
     p->first = res->nitems;
     p->count = 0;
-    r->period = p->period;
     return 0;
 }
 
-static sf_bi_item *add_item(run *r, const char *text)
+/* Make period (a row's, rows come in period order) the current one: the
+ * periods of the listing before it start their (empty) rankings first. */
+static int to_period(run *r, const char *period, sf_error *err)
 {
     sf_bi_result *res = r->res;
-    if (!grow((void **)&res->items, res->nitems, &r->cap_items, sizeof *res->items))
+    if (res->nperiods && strcmp(res->periods[res->nperiods - 1].period, period) == 0)
+        return 0;
+    int rc = 0;
+    while (rc == 0 && r->next < res->nbuckets && strcmp(res->buckets[r->next].period, period) < 0)
+        rc = add_period(r, res->buckets[r->next++].period, err);
+    if (r->next < res->nbuckets && strcmp(res->buckets[r->next].period, period) == 0)
+        r->next++;
+    return rc < 0 ? rc : add_period(r, period, err);
+}
+
+static sf_bi_item *add_item(run *r, const char *period, const char *text)
+{
+    sf_bi_result *res = r->res;
+    if (to_period(r, period, r->err) < 0 ||
+        !grow((void **)&res->items, res->nitems, &r->cap_items, sizeof *res->items))
         return NULL;
     sf_bi_period *p = &res->periods[res->nperiods - 1];
     sf_bi_item *it = &res->items[res->nitems++];
     memset(it, 0, sizeof *it);
-    snprintf(it->period, sizeof it->period, "%s", p->period);
+    memcpy(it->period, p->period, sizeof it->period);
     it->rank = (uint32_t)++p->count;
     it->customer_id = SF_NO_CUSTOMER;
     it->text = res->texts.len;
@@ -395,17 +421,17 @@ static sf_bi_item *add_item(run *r, const char *text)
 
 static int on_product(void *ctx, const sf_wh_product *row, sf_error *err)
 {
-    sf_bi_item *it = add_item(ctx, row->description);
+    sf_bi_item *it = add_item(ctx, row->period, row->description);
     if (!it)
         return oom(err);
-    snprintf(it->key, sizeof it->key, "%s", row->stock_code);
+    copy(it->key, sizeof it->key, row->stock_code);
     it->units = row->units, it->revenue_milli = row->revenue_milli;
     return 0;
 }
 
 static int on_customer(void *ctx, const sf_wh_customer *row, sf_error *err)
 {
-    sf_bi_item *it = add_item(ctx, row->country);
+    sf_bi_item *it = add_item(ctx, row->period, row->country);
     if (!it)
         return oom(err);
     it->customer_id = row->customer_id;
@@ -415,23 +441,23 @@ static int on_customer(void *ctx, const sf_wh_customer *row, sf_error *err)
 
 static int on_invoice(void *ctx, const sf_wh_invoice *row, sf_error *err)
 {
-    sf_bi_item *it = add_item(ctx, "");
+    sf_bi_item *it = add_item(ctx, row->period, "");
     if (!it)
         return oom(err);
-    snprintf(it->key, sizeof it->key, "%s", row->invoice_no);
-    snprintf(it->date, sizeof it->date, "%s", row->date);
+    copy(it->key, sizeof it->key, row->invoice_no);
+    copy(it->date, sizeof it->date, row->date);
     it->customer_id = row->customer_id;
     it->units = row->units, it->revenue_milli = row->revenue_milli;
     return 0;
 }
 
-static int rank_period(sf_warehouse *wh, run *r, const char *period, sf_error *err)
+/* The rankings of every period from first to last (NULL: first alone), in
+ * one call of the warehouse. */
+static int rank_periods(sf_warehouse *wh, run *r, const char *first, const char *last,
+                        sf_error *err)
 {
     const sf_bi_query *q = r->q;
-    sf_wh_top t = {q->grain, period, q->limit, q->by_revenue, q->include_non_products};
-    int rc = add_period(r, period, err);
-    if (rc < 0)
-        return rc;
+    sf_wh_top t = {q->grain, first, last, q->limit, q->by_revenue, q->include_non_products};
     if (q->question == SF_BI_TOP_PRODUCTS)
         return wh->ops->top_products(wh, &t, on_product, r, err);
     if (q->question == SF_BI_TOP_CUSTOMERS)
@@ -439,22 +465,28 @@ static int rank_period(sf_warehouse *wh, run *r, const char *period, sf_error *e
     return wh->ops->top_invoices(wh, &t, on_invoice, r, err);
 }
 
-/* Rankings: of the one period `at`, or of every period with sales. */
+/* Rankings: of the one period `at`, or of every period with sales (an
+ * empty ranking for a period with sales but none ranked). */
 static int run_rankings(sf_warehouse *wh, run *r, sf_error *err)
 {
     sf_bi_result *res = r->res;
     if (r->q->at[0]) {
-        snprintf(res->first, sizeof res->first, "%s", r->q->at);
-        snprintf(res->last, sizeof res->last, "%s", r->q->at);
+        copy(res->first, sizeof res->first, r->q->at);
+        copy(res->last, sizeof res->last, r->q->at);
         res->calendar_buckets = 1;
-        return rank_period(wh, r, r->q->at, err);
+        int rc = add_period(r, r->q->at, err);
+        return rc < 0 ? rc : rank_periods(wh, r, r->q->at, NULL, err);
     }
     int64_t a, b;
     int rc = read_buckets(wh, r, r->q->grain, err);
     if (rc == 0)
         resolve_range(res, r->q, r->q->grain, &a, &b);
-    for (size_t i = 0; rc == 0 && i < res->nbuckets; i++)
-        rc = rank_period(wh, r, res->buckets[i].period, err);
+    r->next = 0;
+    if (rc == 0 && res->nbuckets)
+        rc = rank_periods(wh, r, res->buckets[0].period, res->buckets[res->nbuckets - 1].period,
+                          err);
+    while (rc == 0 && r->next < res->nbuckets)
+        rc = add_period(r, res->buckets[r->next++].period, err);
     res->nbuckets = 0;
     return rc;
 }
@@ -498,7 +530,7 @@ int sf_bi_run(sf_warehouse *wh, const sf_bi_query *q, sf_bi_result *res, sf_erro
 {
     memset(res, 0, sizeof *res);
     res->q = *q;
-    run r = {res, q, NULL, 0, 0, 0, err};
+    run r = {res, q, 0, 0, 0, 0, err};
     int rc = wh->ops->read(wh, in_snapshot, &r, err);
     if (rc == SF_ENOENT) { /* never loaded: an empty warehouse answers */
         sf_bi_result_free(res);

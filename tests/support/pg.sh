@@ -74,7 +74,7 @@ pg_stop() {
 wh_tables=("fact_sales ORDER BY fact_id" "dim_product ORDER BY 1" "dim_customer ORDER BY 1"
            "dim_date ORDER BY 1" "sink_offsets ORDER BY 1" "bi_sales ORDER BY 1, 2"
            "bi_product ORDER BY 1, 2" "bi_customer ORDER BY 1, 2" "bi_invoice ORDER BY 1"
-           "bi_presence ORDER BY 1, 2")
+           "bi_presence ORDER BY 1, 2" "bi_rank_head ORDER BY 1, 2, 3")
 wh_questions=("sales granularity=hour" "sales granularity=day" "sales granularity=month"
            "sales granularity=year" "sales granularity=day from=2010-12-05 to=2010-12-20"
            "sales granularity=hour from=2011-01-03 to=2011-01-03"
@@ -84,7 +84,10 @@ wh_questions=("sales granularity=hour" "sales granularity=day" "sales granularit
            "top-products period=day at=2011-01-05" "top-products period=day at=2011-01-03 by=revenue"
            "top-customers period=day" "top-customers period=month limit=100" "top-customers period=year"
            "top-invoices period=day limit=7" "top-invoices period=month" "top-invoices period=year limit=30"
-           "top-invoices at=2011-01-03 limit=3" "sales granularity=week" "top-products limit=0"
+           "top-invoices at=2011-01-03 limit=3" "top-products period=month limit=250"
+           "top-products period=day by=revenue limit=120 from=2011-01-04 to=2011-01-12"
+           "top-customers period=month limit=300 from=2011-01"
+           "sales granularity=week" "top-products limit=0"
            "top-sellers")
 
 # wh_compare NAME DIR PG_URL: every table and BI answer of DIR/warehouse.db

@@ -1,7 +1,8 @@
 /*
  * test_bi.c - query/bi.h: parameter parsing and its errors (every bad value
  * names its parameter), defaults, ranges, rounding of averages, and
- * sf_bi_answer on an empty warehouse (an answer, not an error).
+ * sf_bi_answer on an empty warehouse (an answer, not an error); the
+ * heads of ranked lists (storage/warehouse/ranked.c) and reading them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "query/bi.h"
+#include "storage/warehouse/rollup.h"
 
 /* Parameters as a NULL-terminated list "name", "value", ... */
 static const char *param(void *ctx, const char *name)
@@ -166,12 +168,82 @@ static void test_empty_warehouse(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A ranked product list of n entries "P000".."P<n-1>" (units 1000 - i),
+ * every tenth a non-product: the first m entries of any two are alike. */
+static void product_list(sf_buf *b, int n)
+{
+    sf_buf_puts(b, "[");
+    for (int i = 0; i < n; i++)
+        sf_buf_printf(b, "%s[\"P%03d\",%d,%d,1,%d]", i ? "," : "", i, 1000 - i, 100000 - 10 * i,
+                      i % 10 == 9);
+    sf_buf_puts(b, "]");
+}
+
+static void test_rank_heads(void **state)
+{
+    (void)state;
+    sf_buf list = SF_BUF_INIT, head = SF_BUF_INIT;
+    product_list(&list, 150);
+    size_t n = sf_wh_head_len(list.data, list.len, true);
+    sf_buf_add(&head, list.data, n);
+    sf_buf_puts(&head, "]");
+    sf_buf expect = SF_BUF_INIT;
+    product_list(&expect, SF_WH_HEAD);
+    assert_int_equal(head.len, expect.len); /* the first 100 entries, closed */
+    assert_memory_equal(head.data, expect.data, head.len - 1);
+    assert_int_equal(sf_wh_head_len("[]", 2, true), 1);
+
+    wh_ranked r = {0};
+    sf_wh_top t = {SF_GRAIN_DAY, "2011-01-04", NULL, 10, false, false};
+    /* 10 products from the head: the non-products P009 skipped. */
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-04", head.data, head.len, false, 150, &t, true),
+                     0);
+    assert_int_equal(r.n, 10);
+    assert_string_equal(r.e[8].code, "P008");
+    assert_string_equal(r.e[9].code, "P010");
+    assert_string_equal(r.period[9], "2011-01-04");
+    /* 95 products need more than the head's 90: nothing taken, the whole list asked for. */
+    t.limit = 95;
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", head.data, head.len, false, 150, &t, true),
+                     1);
+    assert_int_equal(r.n, 10);
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", list.data, list.len, true, 0, &t, true),
+                     0);
+    assert_int_equal(r.n, 105);
+    assert_string_equal(r.e[104].code, "P104");
+    /* With the non-products the head holds 95; a list no longer than its head is whole. */
+    t.include_non_products = true;
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-06", head.data, head.len, false, 150, &t, true),
+                     0);
+    assert_int_equal(r.n, 200);
+    t.limit = 1000;
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-07", head.data, head.len, false, 100, &t, true),
+                     0);
+    assert_int_equal(r.n, 300);
+    sf_wh_ranked_free(&r);
+
+    wh_dims d;
+    sf_wh_dims_init(&d);
+    assert_int_equal(sf_wh_dims_put(&d, "P001", 0, "RED MUG", 7), 0);
+    assert_int_equal(sf_wh_dims_put(&d, NULL, 12346, "United Kingdom", 14), 0);
+    wh_rank_entry e = {.code = "P001"};
+    assert_string_equal(sf_wh_dims_get(&d, &e, true), "RED MUG");
+    e.id = 12346;
+    assert_string_equal(sf_wh_dims_get(&d, &e, false), "United Kingdom");
+    e.id = 1;
+    assert_string_equal(sf_wh_dims_get(&d, &e, false), "");
+    sf_wh_dims_free(&d);
+    sf_buf_free(&list);
+    sf_buf_free(&head);
+    sf_buf_free(&expect);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_rounding),
-        cmocka_unit_test(test_empty_warehouse),
+        cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_rank_heads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

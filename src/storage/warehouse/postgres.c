@@ -33,10 +33,20 @@
 #include "core/timefmt.h"
 #include "storage/warehouse/postgres_int.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* TEXT as bytes: the "C" collation. */
 #define TEXT_C "TEXT COLLATE \"C\" NOT NULL"
+
+/* A ranked list's first 100 entries ([code or id, 4 integers]) and "]". */
+#define RANK_ENTRY "\\[(?:\"(?:[^\"\\\\]|\\\\.)*\"|-?[0-9]+)(?:,-?[0-9]+){4}\\]"
+#define HEAD(col)                                                                                  \
+    "(substring(" col " from '^\\[(?:" RANK_ENTRY "(?:," RANK_ENTRY "){0,99})?') || ']')"
+
+#define INVOICE_INDEX(grain, len)                                                                  \
+    "DROP INDEX bi_invoice_" grain ";"                                                             \
+    "CREATE INDEX bi_invoice_" grain " ON bi_invoice (substr(invoice_date, 1, " len "),"           \
+    "  revenue_milli DESC, invoice_no) INCLUDE (customer_id, invoice_date, units, lines);"
 
 /* Migrations: migration[v - 1] takes a schema from version v - 1 to v.
  * Version 1 never existed here (it is SQLite's schema before fact_id). */
@@ -74,6 +84,22 @@ static const char *const migration[SCHEMA_VERSION] = {
      "CREATE TABLE bi_presence (invoice_no " TEXT_C ", customer_id BIGINT NOT NULL, hours " TEXT_C
      ","
      "  PRIMARY KEY (invoice_no, customer_id));"),
+    /* 3: the heads of the ranked lists, cut from the stored lists: the
+     * first SF_WH_HEAD (100) entries, byte for byte as ranked.c writes them. */
+    ("CREATE TABLE bi_rank_head (list " TEXT_C ", grain " TEXT_C ", period " TEXT_C ","
+     "  entries BIGINT NOT NULL, head " TEXT_C ", PRIMARY KEY (list, grain, period));"
+     "INSERT INTO bi_rank_head"
+     "  SELECT 'product_units', grain, period, products, " HEAD(
+         "by_units") " FROM bi_product"
+                     "  WHERE grain <> 'hour' UNION ALL"
+                     "  SELECT 'product_revenue', grain, period, products, " HEAD(
+                         "by_revenue") " FROM bi_product"
+                                       "  WHERE grain <> 'hour' UNION ALL"
+                                       "  SELECT 'customer', grain, period, customers, " HEAD(
+                                           "by_revenue") " FROM bi_customer"
+                                                         "  WHERE grain <> 'hour';"
+     /* The invoice rankings' indexes cover the rows they return. */
+     INVOICE_INDEX("day", "10") INVOICE_INDEX("month", "7") INVOICE_INDEX("year", "4")),
 };
 
 /* Any number: one lock per database, taken by its loader. */
@@ -149,10 +175,15 @@ static int ensure_schema(pg_wh *w, sf_error *err)
     long version = schema_version(w, err);
     if (version < 0)
         return (int)version;
-    if (version > SCHEMA_VERSION || (w->reader && version != 0 && version != SCHEMA_VERSION))
+    if (version > SCHEMA_VERSION)
         return sf_error_set(err, SF_ECORRUPT,
-                            "warehouse database %s has schema version %ld; this shopflow "
-                            "writes version %d: use another database or drop its tables",
+                            "warehouse database %s has schema version %ld, newer than this "
+                            "shopflow's %d: use a newer shopflow, or another database",
+                            PQdb(w->conn), version, SCHEMA_VERSION);
+    if (w->reader && version != 0 && version != SCHEMA_VERSION)
+        return sf_error_set(err, SF_ECORRUPT,
+                            "warehouse database %s has schema version %ld; this shopflow reads "
+                            "version %d: run the sink (shopflow sink warehouse) once to migrate it",
                             PQdb(w->conn), version, SCHEMA_VERSION);
     if (w->reader && version == 0) /* as a SQLite file that does not exist yet */
         return sf_error_set(err, SF_ENOENT,

@@ -8,6 +8,10 @@
  * answer made of several queries sees one snapshot while a sink commits on
  * another connection. A handle serves one read() at a time (its mutex): a
  * libpq connection carries one conversation.
+ *
+ * A listing (every day of a year) costs a few round trips, not a few per
+ * period: the heads of its rankings in one range query, the dimension
+ * texts of all its items in one, its invoices in one LATERAL join.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,71 +76,41 @@ int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
     return rc;
 }
 
-/* A walk over a ranked list: the handle, the caller's callback, context
- * and error, and the head of the list, collected before its dimension
- * texts are fetched in one query (a round trip per item cost ten times the
- * rest of the answer). */
-typedef struct walk {
-    pg_wh *w;
-    union {
-        sf_wh_product_fn product;
-        sf_wh_customer_fn customer;
-    } fn;
-    void *ctx;
-    sf_error *err;
-    wh_rank_entry *e;
-    size_t n;
-} walk;
-
-static int collect(void *arg, const wh_rank_entry *e)
+/* The dimension texts of r's entries into d, in one query: a round trip
+ * per item (or per period) cost more than the rest of the answer. */
+static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_error *err)
 {
-    walk *k = arg;
-    k->e[k->n++] = *e;
-    return 0;
-}
-
-/* The key of entry e as text (a product's code, a customer's id). */
-static const char *key_of(const wh_rank_entry *e, bool product, char *buf, size_t cap)
-{
-    if (product)
-        return e->code;
-    snprintf(buf, cap, "%lld", (long long)e->id);
-    return buf;
-}
-
-/* Fetch the dimension texts of the collected entries (statement which:
- * key, text) and hand each entry with its text ("" if unknown) on. */
-static int deliver(walk *k, bool product)
-{
-    char(*ids)[24] = calloc(k->n ? k->n : 1, sizeof *ids);
-    const char **keys = calloc(k->n ? k->n : 1, sizeof *keys);
+    char(*ids)[24] = calloc(r->n, sizeof *ids);
+    const char **keys = calloc(r->n, sizeof *keys);
     sf_buf array = SF_BUF_INIT;
-    int rc = ids && keys ? 0 : sf_error_set(k->err, SF_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < k->n; i++)
-        keys[i] = key_of(&k->e[i], product, ids[i], sizeof ids[i]);
+    int rc = ids && keys ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < r->n; i++) {
+        const char *key = r->e[i].code;
+        if (!product) {
+            snprintf(ids[i], sizeof ids[i], "%lld", (long long)r->e[i].id);
+            key = ids[i];
+        }
+        bool seen = false; /* a product listed on many days is asked for once */
+        for (size_t k = n > 64 ? n - 64 : 0; k < n && !seen; k++)
+            seen = strcmp(keys[k], key) == 0;
+        if (!seen)
+            keys[n++] = key;
+    }
     if (rc == 0)
-        sf_pg_array(&array, keys, k->n);
+        sf_pg_array(&array, keys, n);
     if (rc == 0 && sf_buf_failed(&array))
-        rc = sf_error_set(k->err, SF_ENOMEM, "out of memory");
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     const char *param = array.data;
     PGresult *res =
-        rc == 0 ? sf_pg_run(k->w, product ? P_DESCRIPTION : P_COUNTRY, 1, &param, k->err) : NULL;
+        rc == 0 ? sf_pg_run(w, product ? P_DESCRIPTION : P_COUNTRY, 1, &param, err) : NULL;
     if (rc == 0 && !res)
         rc = SF_EIO;
-    for (size_t i = 0; rc == 0 && i < k->n; i++) {
-        const wh_rank_entry *e = &k->e[i];
-        const char *text = "";
-        for (int r = 0; r < PQntuples(res); r++)
-            if (strcmp(PQgetvalue(res, r, 0), keys[i]) == 0)
-                text = PQgetvalue(res, r, 1);
-        if (product) {
-            sf_wh_product row = {e->code, text, e->v[0], e->v[1], e->v[3] != 0};
-            rc = k->fn.product(k->ctx, &row, k->err);
-        } else {
-            sf_wh_customer row = {(int32_t)e->id, text, e->v[0], e->v[3]};
-            rc = k->fn.customer(k->ctx, &row, k->err);
-        }
-    }
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+        if (sf_wh_dims_put(d, product ? PQgetvalue(res, i, 0) : NULL,
+                           product ? 0 : strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                           PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1)) < 0)
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     PQclear(res);
     sf_buf_free(&array);
     free(keys);
@@ -144,40 +118,100 @@ static int deliver(walk *k, bool product)
     return rc;
 }
 
-/* Walk the head of the ranked list of t's period (statement which). */
-static int walk_list(walk *k, int which, const sf_wh_top *t, bool product)
+/* The whole ranked list of one period (statement which), when its head
+ * was too short for the limit asked. */
+static int read_whole(pg_wh *w, int which, const sf_wh_top *t, const char *period, bool product,
+                      wh_ranked *r, sf_error *err)
 {
-    const char *params[] = {sf_grain_name(t->grain), t->period};
-    PGresult *res = sf_pg_run(k->w, which, 2, params, k->err);
+    const char *params[] = {sf_grain_name(t->grain), period};
+    PGresult *res = sf_pg_run(w, which, 2, params, err);
     if (!res)
         return SF_EIO;
-    k->e = calloc(t->limit ? t->limit : 1, sizeof *k->e);
-    k->n = 0;
-    int rc = k->e ? 0 : sf_error_set(k->err, SF_ENOMEM, "out of memory");
-    if (rc == 0 && PQntuples(res) > 0)
-        rc = sf_wh_rank_walk(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), t, product,
-                             collect, k);
+    int rc = 0;
+    if (PQntuples(res) > 0 &&
+        sf_wh_ranked_take(r, period, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), true, 0,
+                          t, product) < 0)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     PQclear(res);
-    if (rc == 0 && k->n > 0)
-        rc = deliver(k, product);
-    free(k->e);
+    return rc;
+}
+
+/* The entries of list (bi_rank_head.list; statement whole for the whole
+ * lists) that t asks for, in order, into r: one query for the heads. */
+static int read_ranking(pg_wh *w, const sf_wh_top *t, const char *list, int whole, bool product,
+                        wh_ranked *r, sf_error *err)
+{
+    if (t->grain == SF_GRAIN_HOUR)
+        return sf_error_set(err, SF_EINVAL, "rankings are by day, month or year");
+    const char *params[] = {list, sf_grain_name(t->grain), t->period,
+                            t->last ? t->last : t->period};
+    PGresult *res = sf_pg_run(w, P_HEADS, 4, params, err);
+    if (!res)
+        return SF_EIO;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        const char *period = PQgetvalue(res, i, 0);
+        rc = sf_wh_ranked_take(r, period, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
+                               false, num(res, i, 1), t, product);
+        if (rc == 1)
+            rc = read_whole(w, whole, t, period, product, r, err);
+        else if (rc < 0)
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Read t's ranking and hand each entry on with its dimension text. */
+static int rank(pg_wh *w, const sf_wh_top *t, bool product, sf_wh_product_fn pfn,
+                sf_wh_customer_fn cfn, void *ctx, sf_error *err)
+{
+    wh_ranked r = {0};
+    wh_dims d;
+    sf_wh_dims_init(&d);
+    const char *list = !product ? "customer" : t->by_revenue ? "product_revenue" : "product_units";
+    int whole = !product ? P_LIST_CUSTOMERS : t->by_revenue ? P_PRODUCTS_REVENUE : P_LIST_PRODUCTS;
+    int rc = read_ranking(w, t, list, whole, product, &r, err);
+    if (rc == 0 && r.n > 0)
+        rc = read_dims(w, &r, product, &d, err);
+    if (rc == 0)
+        rc = sf_wh_ranked_deliver(&r, &d, product, pfn, cfn, ctx, err);
+    sf_wh_ranked_free(&r);
+    sf_wh_dims_free(&d);
     return rc;
 }
 
 int sf_pg_read_products(sf_warehouse *base, const sf_wh_top *t, sf_wh_product_fn fn, void *ctx,
                         sf_error *err)
 {
-    walk k = {(pg_wh *)base, {.product = fn}, ctx, err, NULL, 0};
-    return walk_list(&k, t->by_revenue ? P_PRODUCTS_REVENUE : P_LIST_PRODUCTS, t, true);
+    return rank((pg_wh *)base, t, true, fn, NULL, ctx, err);
 }
 
 int sf_pg_read_customers(sf_warehouse *base, const sf_wh_top *t, sf_wh_customer_fn fn, void *ctx,
                          sf_error *err)
 {
-    walk k = {(pg_wh *)base, {.customer = fn}, ctx, err, NULL, 0};
-    return walk_list(&k, P_LIST_CUSTOMERS, t, false);
+    return rank((pg_wh *)base, t, false, NULL, fn, ctx, err);
 }
 
+/* Rows of a top-invoices result, in ranking order: by period, revenue
+ * descending, invoice number (bytes). */
+typedef struct invoice_at {
+    const char *period, *invoice_no;
+    int64_t revenue;
+    int row;
+} invoice_at;
+
+static int invoice_order(const void *a, const void *b)
+{
+    const invoice_at *x = a, *y = b;
+    int c = strcmp(x->period, y->period);
+    if (c == 0 && x->revenue != y->revenue)
+        c = x->revenue > y->revenue ? -1 : 1;
+    return c ? c : strcmp(x->invoice_no, y->invoice_no);
+}
+
+/* Every period of t with sales and its first invoices, in one query (a
+ * LATERAL join: an index-only scan of ~limit rows per period). */
 int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn fn, void *ctx,
                         sf_error *err)
 {
@@ -188,20 +222,33 @@ int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
                                              : P_INVOICES_YEAR;
     char limit[16];
     snprintf(limit, sizeof limit, "%u", t->limit);
-    const char *params[] = {t->period, limit};
-    PGresult *res = sf_pg_run((pg_wh *)base, which, 2, params, err);
+    const char *params[] = {t->period, t->last ? t->last : t->period, limit};
+    PGresult *res = sf_pg_run((pg_wh *)base, which, 3, params, err);
     if (!res)
         return SF_EIO;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        sf_wh_invoice r = {PQgetvalue(res, i, 0),
-                           PQgetisnull(res, i, 1) ? SF_NO_CUSTOMER : (int32_t)num(res, i, 1),
-                           PQgetvalue(res, i, 2),
-                           num(res, i, 3),
+    int n = PQntuples(res), rc = 0;
+    invoice_at *at = calloc(n > 0 ? (size_t)n : 1, sizeof *at);
+    if (!at)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    bool sorted = true;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        at[i] = (invoice_at){PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), num(res, i, 4), i};
+        sorted = sorted && (i == 0 || invoice_order(&at[i - 1], &at[i]) < 0);
+    }
+    if (rc == 0 && !sorted)
+        qsort(at, (size_t)n, sizeof *at, invoice_order);
+    for (int k = 0; rc == 0 && k < n; k++) {
+        int i = at[k].row;
+        sf_wh_invoice r = {PQgetvalue(res, i, 1),
+                           PQgetisnull(res, i, 2) ? SF_NO_CUSTOMER : (int32_t)num(res, i, 2),
+                           PQgetvalue(res, i, 3),
                            num(res, i, 4),
-                           num(res, i, 5)};
+                           num(res, i, 5),
+                           num(res, i, 6),
+                           PQgetvalue(res, i, 0)};
         rc = fn(ctx, &r, err);
     }
+    free(at);
     PQclear(res);
     return rc;
 }

@@ -27,6 +27,7 @@ enum {
     STAGE_DIM_PRODUCT,
     STAGE_DIM_CUSTOMER,
     STAGE_DIM_DATE,
+    STAGE_HEAD,
     NSTAGE
 };
 
@@ -43,6 +44,7 @@ enum {
     P_INVOICES_DAY,
     P_INVOICES_MONTH,
     P_INVOICES_YEAR,
+    P_HEADS,
     NPREPARED
 };
 

@@ -78,6 +78,12 @@ typedef struct wh_store_ops {
      * for products). */
     int (*list_put)(void *self, bool product, sf_grain g, const char *period, int64_t n,
                     const char *a, size_t alen, const char *b, size_t blen, sf_error *err);
+    /* Replace the head of ranked list `list` ("product_units",
+     * "product_revenue", "customer") of (g, period): its first SF_WH_HEAD
+     * entries as a list text of its own, and the whole list's length
+     * (bi_rank_head; days, months and years only). */
+    int (*head_put)(void *self, const char *list, sf_grain g, const char *period, int64_t entries,
+                    const char *head, size_t len, sf_error *err);
     /* Add v to bi_sales (g, period). */
     int (*sales_put)(void *self, sf_grain g, const char *period, const sales_val *v, sf_error *err);
     /* Merge into bi_invoice: smallest customer (SF_NO_CUSTOMER: none),
@@ -138,6 +144,17 @@ size_t sf_wh_period_len(const char *period, size_t cap);
  * of the load's time). */
 void sf_wh_put_int(sf_buf *b, int64_t v, bool comma);
 
+/* Entries of a ranked list kept in its head (bi_rank_head): a listing of
+ * every day of a year reads ~300 heads of ~3 KB instead of ~300 whole
+ * lists of 20-60 KB. A ranking asking for more than the head holds (limit
+ * up to 1000) reads the whole list of that period. */
+#define SF_WH_HEAD 100
+
+/* How many bytes of a ranked list's text hold its opening bracket and its
+ * first SF_WH_HEAD entries: that prefix and "]" is the head ranked.c
+ * writes (for a schema upgrade, which cuts heads from stored lists). */
+size_t sf_wh_head_len(const char *text, size_t len, bool product);
+
 /* One entry of a ranked list: a product (code; units, revenue, lines,
  * non_product) or a customer (id; revenue, units, lines, invoices). */
 typedef struct wh_rank_entry {
@@ -150,10 +167,43 @@ typedef struct wh_rank_entry {
  * the end of the list or on text that is not one. */
 bool sf_wh_rank_next(const char **p, const char *end, bool product, wh_rank_entry *e);
 
-/* Hand the head of a ranked list text[0..len) to row(): the first t->limit
- * entries that count (products: non-products only when t asks). Returns 0
- * or the first negative row() result. */
-int sf_wh_rank_walk(const char *text, size_t len, const sf_wh_top *t, bool product,
-                    int (*row)(void *arg, const wh_rank_entry *e), void *arg);
+/* What a ranking read collects before handing rows on: the entries that
+ * count, each with its period, in order (period, then rank). */
+typedef struct wh_ranked {
+    wh_rank_entry *e;
+    char (*period)[16];
+    size_t n, cap;
+} wh_ranked;
+
+/*
+ * Append to r the first t->limit entries that count of period's list
+ * text[0..len). complete: text is the whole list (else a head of a list of
+ * `entries`). Returns 0 when done, 1 when the head was too short for
+ * t->limit (nothing appended: read the whole list and call again with
+ * complete), SF_ENOMEM.
+ */
+int sf_wh_ranked_take(wh_ranked *r, const char *period, const char *text, size_t len, bool complete,
+                      int64_t entries, const sf_wh_top *t, bool product);
+void sf_wh_ranked_free(wh_ranked *r);
+
+/* The dimension texts (description, country) of the entries of a ranking,
+ * by key: filled by the adapter (one query or one scan for a whole
+ * listing instead of one lookup per item), then looked up. */
+typedef struct wh_dims {
+    sf_aggmap map; /* (code, id) -> text's place in texts */
+    sf_buf texts;
+} wh_dims;
+
+void sf_wh_dims_init(wh_dims *d);
+/* Record the text of product code / customer id (the other key NULL / 0). */
+int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, size_t len);
+/* The text of e's key, "" when unknown. Valid until the next put. */
+const char *sf_wh_dims_get(wh_dims *d, const wh_rank_entry *e, bool product);
+void sf_wh_dims_free(wh_dims *d);
+
+/* Hand r's entries with their texts in d to pfn (products) or cfn
+ * (customers) in order; 0 or the first negative result. */
+int sf_wh_ranked_deliver(const wh_ranked *r, wh_dims *d, bool product, sf_wh_product_fn pfn,
+                         sf_wh_customer_fn cfn, void *ctx, sf_error *err);
 
 #endif

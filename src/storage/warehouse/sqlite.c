@@ -30,7 +30,7 @@
 #include "core/timefmt.h"
 #include "storage/warehouse/sqlite_int.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3 /* 3: bi_rank_head */
 
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=FULL;"
@@ -67,15 +67,18 @@ static const char schema[] =
      "CREATE TABLE IF NOT EXISTS bi_invoice (invoice_no TEXT PRIMARY KEY, customer_id INTEGER,"
      "  invoice_date TEXT NOT NULL, revenue_milli INTEGER NOT NULL, units INTEGER NOT NULL,"
      "  lines INTEGER NOT NULL) WITHOUT ROWID;"
-     "CREATE INDEX IF NOT EXISTS bi_invoice_day"
-     "  ON bi_invoice (substr(invoice_date, 1, 10), revenue_milli DESC, invoice_no);"
-     "CREATE INDEX IF NOT EXISTS bi_invoice_month"
-     "  ON bi_invoice (substr(invoice_date, 1, 7), revenue_milli DESC, invoice_no);"
-     "CREATE INDEX IF NOT EXISTS bi_invoice_year"
-     "  ON bi_invoice (substr(invoice_date, 1, 4), revenue_milli DESC, invoice_no);"
+     "CREATE INDEX IF NOT EXISTS bi_invoice_day ON bi_invoice (substr(invoice_date, 1, 10),"
+     "  revenue_milli DESC, invoice_no, customer_id, invoice_date, units, lines);"
+     "CREATE INDEX IF NOT EXISTS bi_invoice_month ON bi_invoice (substr(invoice_date, 1, 7),"
+     "  revenue_milli DESC, invoice_no, customer_id, invoice_date, units, lines);"
+     "CREATE INDEX IF NOT EXISTS bi_invoice_year ON bi_invoice (substr(invoice_date, 1, 4),"
+     "  revenue_milli DESC, invoice_no, customer_id, invoice_date, units, lines);"
      "CREATE TABLE IF NOT EXISTS bi_presence (invoice_no TEXT NOT NULL,"
      "  customer_id INTEGER NOT NULL, hours TEXT NOT NULL,"
-     "  PRIMARY KEY (invoice_no, customer_id)) WITHOUT ROWID;");
+     "  PRIMARY KEY (invoice_no, customer_id)) WITHOUT ROWID;"
+     "CREATE TABLE IF NOT EXISTS bi_rank_head (list TEXT NOT NULL, grain TEXT NOT NULL,"
+     "  period TEXT NOT NULL, entries INTEGER NOT NULL, head TEXT NOT NULL,"
+     "  PRIMARY KEY (list, grain, period)) WITHOUT ROWID;");
 
 /* Sums add up; distinct counts are added by rollup.c only when the key is
  * new to the bucket (see there); dimensions keep their latest line's text. */
@@ -113,6 +116,7 @@ static const char *const statements[NSTMT] = {
                          "excluded.last_seen WHERE (excluded.last_seen, excluded.country) > "
                          "(last_seen, country)"),
     [ST_DIM_DATE] = "INSERT OR IGNORE INTO dim_date VALUES (?,?,?,?,?)",
+    [ST_HEAD_PUT] = "INSERT OR REPLACE INTO bi_rank_head VALUES (?,?,?,?,?)",
 };
 
 int sf_wh_fail(sqlite_wh *w, sf_error *err, const char *what)
@@ -159,31 +163,41 @@ static int64_t query_int(sqlite3 *db, const char *sql)
 
 /* Check that an existing schema is this version's (PRAGMA user_version):
  * never read or write tables of another shape. A writer creates a missing
- * schema; a file already at this version is not written to at all, so
- * `status` beside a loading sink takes no lock. */
+ * schema, and upgrades a version 2 file in place (sqlite_store.c); a file
+ * already at this version is not written to at all, so `status` beside a
+ * loading sink takes no lock. */
 static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
 {
     int64_t exists =
         query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'fact_sales'");
     int64_t version = query_int(w->db, "PRAGMA user_version");
-    if (exists > 0 && version != SCHEMA_VERSION)
+    bool upgrade = exists > 0 && version == 2 && !w->reader;
+    if (exists > 0 && version != SCHEMA_VERSION && !upgrade)
         return sf_error_set(err, SF_ECORRUPT,
-                            "warehouse %s has schema version %lld; this shopflow writes version "
-                            "%d: move it away and rebuild it (shopflow sink warehouse)",
-                            location, (long long)version, SCHEMA_VERSION);
-    if (w->reader || exists > 0)
+                            "warehouse %s has schema version %lld; this shopflow uses version %d: "
+                            "%s",
+                            location, (long long)version, SCHEMA_VERSION,
+                            version == 2
+                                ? "run the sink (shopflow sink warehouse) once to upgrade it"
+                                : "move it away and run the sink (shopflow sink "
+                                  "warehouse), which rebuilds it from the log");
+    if (w->reader || (exists > 0 && !upgrade))
         return 0;
     char version_sql[64];
     snprintf(version_sql, sizeof version_sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
-    if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(w->db, version_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = sf_wh_fail(w, err, location);
+    int rc = 0;
+    if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sf_wh_fail(w, err, location);
+    else if (upgrade)
+        rc = sf_wh_sqlite_upgrade(w, schema, err);
+    else if (sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        rc = sf_wh_fail(w, err, location);
+    if (rc == 0 && (sqlite3_exec(w->db, version_sql, NULL, NULL, NULL) != SQLITE_OK ||
+                    sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+        rc = sf_wh_fail(w, err, location);
+    if (rc < 0)
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return 0;
+    return rc;
 }
 
 #define FACT_COLUMNS 15

@@ -6,6 +6,12 @@
  * A handle serves one read() at a time (its mutex), each in one read
  * transaction, so a BI answer made of several queries sees one snapshot
  * even while the sink commits in another process.
+ *
+ * Rankings over many periods (every day of a year) are the large answers:
+ * they read the heads of the ranked lists (bi_rank_head) in one range, the
+ * whole list only for a period whose head is too short for the limit, and
+ * the dimension texts once per listing (kept per handle while the file's
+ * data version stays the same), not once per item.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +30,14 @@ static const char *const queries[NQUERY] = {
     [Q_PRODUCTS_UNITS] = "SELECT by_units FROM bi_product WHERE grain = ? AND period = ?",
     [Q_PRODUCTS_REVENUE] = "SELECT by_revenue FROM bi_product WHERE grain = ? AND period = ?",
     [Q_CUSTOMERS] = "SELECT by_revenue FROM bi_customer WHERE grain = ? AND period = ?",
-    [Q_DESCRIPTION] = "SELECT description FROM dim_product WHERE stock_code = ?",
-    [Q_COUNTRY] = "SELECT country FROM dim_customer WHERE customer_id = ?",
+    [Q_HEADS] = ("SELECT period, entries, head FROM bi_rank_head WHERE list = ?1 AND grain = ?2 "
+                 "AND period >= ?3 AND period <= ?4 ORDER BY period"),
+    [Q_PERIODS] = ("SELECT period FROM bi_sales WHERE grain = ?1 AND period >= ?2 AND period <= ?3 "
+                   "ORDER BY period"),
+    [Q_DESCRIPTION] = "SELECT stock_code, description FROM dim_product WHERE stock_code = ?",
+    [Q_COUNTRY] = "SELECT customer_id, country FROM dim_customer WHERE customer_id = ?",
+    [Q_DESCRIPTIONS] = "SELECT stock_code, description FROM dim_product",
+    [Q_COUNTRIES] = "SELECT customer_id, country FROM dim_customer",
     [Q_INVOICES_DAY] = TOP_INVOICES("10"),
     [Q_INVOICES_MONTH] = TOP_INVOICES("7"),
     [Q_INVOICES_YEAR] = TOP_INVOICES("4"),
@@ -37,6 +49,10 @@ void sf_wh_queries_free(sqlite_wh *w)
         sqlite3_finalize(w->q[i]);
         w->q[i] = NULL;
     }
+    for (int i = 0; i < 2; i++)
+        if (w->dims_cached[i])
+            sf_wh_dims_free(&w->dims[i]);
+    memset(w->dims_cached, 0, sizeof w->dims_cached);
 }
 
 /* Query i, prepared on first use (the tables may appear after open). */
@@ -137,108 +153,179 @@ int sf_wh_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
     return each_row(w, q, sales_row, &c, err);
 }
 
-/* The text of a dimension (a product's description, a customer's country)
- * into out; "" when unknown. */
-static int dimension_text(sqlite_wh *w, int which, const wh_rank_entry *e, sf_buf *out,
-                          sf_error *err)
+/* Above this many entries a listing reads the whole dimension table once
+ * (~4,000 rows, sequentially) rather than one indexed lookup per entry. */
+#define DIMS_SCAN_MIN 200
+
+/* Put the rows of dimension query q (key, text), stepped to its end, into d. */
+static int dims_from(sqlite_wh *w, sqlite3_stmt *q, bool product, wh_dims *d, sf_error *err)
+{
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW)
+        rc = sf_wh_dims_put(d, product ? (const char *)sqlite3_column_text(q, 0) : NULL,
+                            product ? 0 : sqlite3_column_int64(q, 0),
+                            (const char *)sqlite3_column_text(q, 1),
+                            (size_t)sqlite3_column_bytes(q, 1));
+    sqlite3_reset(q);
+    if (rc < 0)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    return step == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "read a dimension");
+}
+
+/*
+ * The dimension texts of r's entries: *out is local (one lookup per entry)
+ * for a short ranking; for a listing, the whole table kept in w and read
+ * again only when the file's data version moved (another connection, or
+ * this one, committed since): answers asked while the sink is idle skip
+ * the scan. Not inside a load's open transaction (its own writes are not
+ * versioned until it commits).
+ */
+static int read_dims(sqlite_wh *w, const wh_ranked *r, bool product, wh_dims *local, wh_dims **out,
+                     sf_error *err)
+{
+    unsigned version = 0;
+    bool cache = !w->in_txn && sqlite3_file_control(w->db, "main", SQLITE_FCNTL_DATA_VERSION,
+                                                    &version) == SQLITE_OK;
+    int k = product ? 0 : 1, rc = 0;
+    if (cache && w->dims_cached[k] && w->dims_version[k] == version) {
+        *out = &w->dims[k];
+        return 0;
+    }
+    *out = local;
+    if (r->n <= DIMS_SCAN_MIN) {
+        sqlite3_stmt *q = query(w, product ? Q_DESCRIPTION : Q_COUNTRY, err);
+        for (size_t i = 0; q && rc == 0 && i < r->n; i++) {
+            if (product)
+                sqlite3_bind_text(q, 1, r->e[i].code, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_int64(q, 1, r->e[i].id);
+            rc = dims_from(w, q, product, local, err);
+        }
+        return q ? rc : SF_EIO;
+    }
+    sqlite3_stmt *q = query(w, product ? Q_DESCRIPTIONS : Q_COUNTRIES, err);
+    if (!q)
+        return SF_EIO;
+    if (cache) {
+        if (w->dims_cached[k])
+            sf_wh_dims_free(&w->dims[k]);
+        sf_wh_dims_init(&w->dims[k]);
+        w->dims_cached[k] = true;
+        w->dims_version[k] = version;
+        *out = &w->dims[k];
+    }
+    rc = dims_from(w, q, product, *out, err);
+    if (rc < 0 && cache) { /* not whole: forget it */
+        sf_wh_dims_free(&w->dims[k]);
+        w->dims_cached[k] = false;
+    }
+    return rc;
+}
+
+/* The whole ranked list of one period (query which), when its head was
+ * too short for the limit asked. */
+static int read_whole(sqlite_wh *w, int which, const sf_wh_top *t, const char *period, bool product,
+                      wh_ranked *r, sf_error *err)
 {
     sqlite3_stmt *q = query(w, which, err);
     if (!q)
         return SF_EIO;
-    if (which == Q_DESCRIPTION)
-        sqlite3_bind_text(q, 1, e->code, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_int64(q, 1, e->id);
-    sf_buf_reset(out);
-    sf_buf_add(out, "", 0);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        sf_buf_add(out, sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
-    sqlite3_reset(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return sf_wh_fail(w, err, "read a dimension");
-    return sf_buf_failed(out) ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
-}
-
-/* What a walk hands each entry: the handle, the caller, a scratch text. */
-typedef struct walk {
-    sqlite_wh *w;
-    call *c;
-    sf_buf text;
-    int (*row)(sqlite_wh *w, const wh_rank_entry *e, call *c, sf_buf *text);
-} walk;
-
-static int walk_row(void *arg, const wh_rank_entry *e)
-{
-    walk *k = arg;
-    return k->row(k->w, e, k->c, &k->text);
-}
-
-/* Walk the head of the ranked list of t's period (query which), handing
- * each entry that counts to row() until t->limit of them did. */
-static int walk_list(sqlite_wh *w, int which, const sf_wh_top *t, bool product,
-                     int (*row)(sqlite_wh *w, const wh_rank_entry *e, call *c, sf_buf *text),
-                     call *c)
-{
-    sqlite3_stmt *q = query(w, which, c->err);
-    if (!q)
-        return SF_EIO;
     sqlite3_bind_text(q, 1, sf_grain_name(t->grain), -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, t->period, -1, SQLITE_TRANSIENT);
-    walk k = {w, c, SF_BUF_INIT, row};
+    sqlite3_bind_text(q, 2, period, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(q), rc = 0;
     if (step == SQLITE_ROW)
-        rc = sf_wh_rank_walk((const char *)sqlite3_column_text(q, 0),
-                             (size_t)sqlite3_column_bytes(q, 0), t, product, walk_row, &k);
+        rc = sf_wh_ranked_take(r, period, (const char *)sqlite3_column_text(q, 0),
+                               (size_t)sqlite3_column_bytes(q, 0), true, 0, t, product);
     else if (step != SQLITE_DONE)
-        rc = sf_wh_fail(w, c->err, "read a ranked list");
+        rc = sf_wh_fail(w, err, "read a ranked list");
     sqlite3_reset(q);
-    sf_buf_free(&k.text);
+    return rc == SF_ENOMEM ? sf_error_set(err, SF_ENOMEM, "out of memory") : rc;
+}
+
+/* The entries of list (bi_rank_head.list; query whole for the whole
+ * lists) that t asks for, in order, into r. */
+static int read_ranking(sqlite_wh *w, const sf_wh_top *t, const char *list, int whole, bool product,
+                        wh_ranked *r, sf_error *err)
+{
+    if (t->grain == SF_GRAIN_HOUR)
+        return sf_error_set(err, SF_EINVAL, "rankings are by day, month or year");
+    sqlite3_stmt *q = query(w, Q_HEADS, err);
+    if (!q)
+        return SF_EIO;
+    sqlite3_bind_text(q, 1, list, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, sf_grain_name(t->grain), -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, t->period, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 4, t->last ? t->last : t->period, -1, SQLITE_TRANSIENT);
+    int step, rc = 0;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *period = text(q, 0);
+        rc = sf_wh_ranked_take(r, period, text(q, 2), (size_t)sqlite3_column_bytes(q, 2), false,
+                               sqlite3_column_int64(q, 1), t, product);
+        if (rc == 1)
+            rc = read_whole(w, whole, t, period, product, r, err);
+        else if (rc < 0)
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sf_wh_fail(w, err, "read the heads of rankings");
+    sqlite3_reset(q);
     return rc;
 }
 
-static int product_row(sqlite_wh *w, const wh_rank_entry *e, call *c, sf_buf *text)
+/* Read t's ranking and hand each entry on with its dimension text. */
+static int rank(sqlite_wh *w, const sf_wh_top *t, bool product, call *c)
 {
-    int rc = dimension_text(w, Q_DESCRIPTION, e, text, c->err);
-    sf_wh_product r = {e->code, text->data, e->v[0], e->v[1], e->v[3] != 0};
-    return rc < 0 ? rc : c->fn.product(c->ctx, &r, c->err);
+    wh_ranked r = {0};
+    wh_dims local, *d = &local;
+    sf_wh_dims_init(&local);
+    const char *list = !product ? "customer" : t->by_revenue ? "product_revenue" : "product_units";
+    int whole = !product ? Q_CUSTOMERS : t->by_revenue ? Q_PRODUCTS_REVENUE : Q_PRODUCTS_UNITS;
+    int rc = read_ranking(w, t, list, whole, product, &r, c->err);
+    if (rc == 0 && r.n > 0)
+        rc = read_dims(w, &r, product, &local, &d, c->err);
+    if (rc == 0)
+        rc = sf_wh_ranked_deliver(&r, d, product, c->fn.product, c->fn.customer, c->ctx, c->err);
+    sf_wh_ranked_free(&r);
+    sf_wh_dims_free(&local);
+    return rc;
 }
 
 int sf_wh_read_products(sf_warehouse *base, const sf_wh_top *t, sf_wh_product_fn fn, void *ctx,
                         sf_error *err)
 {
     call c = {.fn.product = fn, .ctx = ctx, .err = err};
-    return walk_list((sqlite_wh *)base, t->by_revenue ? Q_PRODUCTS_REVENUE : Q_PRODUCTS_UNITS, t,
-                     true, product_row, &c);
-}
-
-static int customer_row(sqlite_wh *w, const wh_rank_entry *e, call *c, sf_buf *text)
-{
-    int rc = dimension_text(w, Q_COUNTRY, e, text, c->err);
-    sf_wh_customer r = {(int32_t)e->id, text->data, e->v[0], e->v[3]};
-    return rc < 0 ? rc : c->fn.customer(c->ctx, &r, c->err);
+    return rank((sqlite_wh *)base, t, true, &c);
 }
 
 int sf_wh_read_customers(sf_warehouse *base, const sf_wh_top *t, sf_wh_customer_fn fn, void *ctx,
                          sf_error *err)
 {
     call c = {.fn.customer = fn, .ctx = ctx, .err = err};
-    return walk_list((sqlite_wh *)base, Q_CUSTOMERS, t, false, customer_row, &c);
+    return rank((sqlite_wh *)base, t, false, &c);
 }
+
+/* A caller's invoice callback and the period being ranked. */
+typedef struct invoice_call {
+    call c;
+    const char *period;
+} invoice_call;
 
 static int invoice_row(sqlite3_stmt *q, void *arg)
 {
-    call *c = arg;
+    invoice_call *k = arg;
     sf_wh_invoice r = {text(q, 0),
                        sqlite3_column_type(q, 1) == SQLITE_NULL ? SF_NO_CUSTOMER
                                                                 : sqlite3_column_int(q, 1),
                        text(q, 2),
                        sqlite3_column_int64(q, 3),
                        sqlite3_column_int64(q, 4),
-                       sqlite3_column_int64(q, 5)};
-    return c->fn.invoice(c->ctx, &r, c->err);
+                       sqlite3_column_int64(q, 5),
+                       k->period};
+    return k->c.fn.invoice(k->c.ctx, &r, k->c.err);
 }
 
+/* Each period of t with sales (bi_sales), then its invoices by the index
+ * of its grain: ~10 rows per period, an index seek each. */
 int sf_wh_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn fn, void *ctx,
                         sf_error *err)
 {
@@ -248,11 +335,22 @@ int sf_wh_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
     int which = t->grain == SF_GRAIN_DAY     ? Q_INVOICES_DAY
                 : t->grain == SF_GRAIN_MONTH ? Q_INVOICES_MONTH
                                              : Q_INVOICES_YEAR;
-    sqlite3_stmt *q = query(w, which, err);
-    if (!q)
+    sqlite3_stmt *q = query(w, which, err), *p = query(w, Q_PERIODS, err);
+    if (!q || !p)
         return SF_EIO;
-    sqlite3_bind_text(q, 1, t->period, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(q, 2, t->limit);
-    call c = {.fn.invoice = fn, .ctx = ctx, .err = err};
-    return each_row(w, q, invoice_row, &c, err);
+    sqlite3_bind_text(p, 1, sf_grain_name(t->grain), -1, SQLITE_STATIC);
+    sqlite3_bind_text(p, 2, t->period, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(p, 3, t->last ? t->last : t->period, -1, SQLITE_TRANSIENT);
+    invoice_call k = {{.fn.invoice = fn, .ctx = ctx, .err = err}, NULL};
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(p)) == SQLITE_ROW) {
+        k.period = text(p, 0);
+        sqlite3_bind_text(q, 1, k.period, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, t->limit);
+        rc = each_row(w, q, invoice_row, &k, err);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sf_wh_fail(w, err, "read the periods");
+    sqlite3_reset(p);
+    return rc;
 }

@@ -28,6 +28,7 @@ enum {
     ST_DIM_PRODUCT,
     ST_DIM_CUSTOMER,
     ST_DIM_DATE,
+    ST_HEAD_PUT,
     NSTMT
 };
 
@@ -37,8 +38,12 @@ enum {
     Q_PRODUCTS_UNITS,
     Q_PRODUCTS_REVENUE,
     Q_CUSTOMERS,
+    Q_HEADS,
+    Q_PERIODS,
     Q_DESCRIPTION,
     Q_COUNTRY,
+    Q_DESCRIPTIONS,
+    Q_COUNTRIES,
     Q_INVOICES_DAY,
     Q_INVOICES_MONTH,
     Q_INVOICES_YEAR,
@@ -68,6 +73,11 @@ typedef struct sqlite_wh {
     sqlite3_stmt *st[NSTMT];
     sqlite3_stmt *q[NQUERY];
     wh_rollup roll;
+    /* sqlite_bi.c: the dimension texts of the last listing (products,
+     * customers), whole tables, and the data version they were read at. */
+    wh_dims dims[2];
+    unsigned dims_version[2];
+    bool dims_cached[2];
 } sqlite_wh;
 
 /* An SF_EIO error with SQLite's message. */
@@ -80,6 +90,11 @@ void sf_wh_text(sqlite3_stmt *s, int col, const char *t, size_t n);
 
 /* sqlite_store.c: the rollup tables for rollup.c (statements ST_*). */
 extern const wh_store_ops sf_wh_sqlite_store;
+
+/* Upgrade a schema 2 file to this version inside the caller's transaction:
+ * the new tables and indexes of schema (its CREATE ... IF NOT EXISTS text),
+ * the heads of the stored ranked lists cut from them (sqlite_store.c). */
+int sf_wh_sqlite_upgrade(sqlite_wh *w, const char *schema, sf_error *err);
 
 /* sqlite_bi.c: the read ops. */
 int sf_wh_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,

@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include "core/buf.h"
+
 #include "storage/warehouse/sqlite_int.h"
 
 static void bind_period(sqlite3_stmt *s, sf_grain g, const char *period)
@@ -78,6 +80,20 @@ static int list_put(void *self, bool product, sf_grain g, const char *period, in
     return sf_wh_run(w, put, err);
 }
 
+static int head_put(void *self, const char *list, sf_grain g, const char *period, int64_t entries,
+                    const char *head, size_t len, sf_error *err)
+{
+    sqlite_wh *w = self;
+    sqlite3_stmt *s = w->st[ST_HEAD_PUT];
+    const char *grain = sf_grain_name(g);
+    sf_wh_text(s, 1, list, strlen(list));
+    sf_wh_text(s, 2, grain, strlen(grain));
+    sf_wh_text(s, 3, period, strlen(period));
+    sqlite3_bind_int64(s, 4, entries);
+    sf_wh_text(s, 5, head, len);
+    return sf_wh_run(w, s, err);
+}
+
 static int sales_put(void *self, sf_grain g, const char *period, const sales_val *v, sf_error *err)
 {
     sqlite_wh *w = self;
@@ -144,11 +160,65 @@ static int dim_date_put(void *self, const char *date_key, int year, int month, i
     return sf_wh_run(w, s, err);
 }
 
+/* Schema 2 -> 3: the invoice indexes become covering (dropped here, made
+ * again by schema), and bi_rank_head is filled from the stored lists. */
+int sf_wh_sqlite_upgrade(sqlite_wh *w, const char *schema, sf_error *err)
+{
+    static const char *const lists[][2] = {
+        {"product_units", "SELECT grain, period, products, by_units FROM bi_product"},
+        {"product_revenue", "SELECT grain, period, products, by_revenue FROM bi_product"},
+        {"customer", "SELECT grain, period, customers, by_revenue FROM bi_customer"},
+    };
+    if (sqlite3_exec(w->db,
+                     "DROP INDEX bi_invoice_day; DROP INDEX bi_invoice_month;"
+                     "DROP INDEX bi_invoice_year;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        return sf_wh_fail(w, err, "upgrade the schema");
+    sqlite3_stmt *put = NULL, *q = NULL;
+    int rc = sqlite3_prepare_v2(w->db, "INSERT INTO bi_rank_head VALUES (?,?,?,?,?)", -1, &put,
+                                NULL) == SQLITE_OK
+                 ? 0
+                 : sf_wh_fail(w, err, "upgrade the schema");
+    for (int i = 0; rc == 0 && i < 3; i++) {
+        if (sqlite3_prepare_v2(w->db, lists[i][1], -1, &q, NULL) != SQLITE_OK) {
+            rc = sf_wh_fail(w, err, "upgrade the schema");
+            break;
+        }
+        int step;
+        while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+            const char *grain = (const char *)sqlite3_column_text(q, 0);
+            if (strcmp(grain, "hour") == 0)
+                continue; /* rankings are by day, month or year */
+            const char *text = (const char *)sqlite3_column_text(q, 3);
+            size_t len = (size_t)sqlite3_column_bytes(q, 3);
+            size_t n = sf_wh_head_len(text, len, i < 2);
+            sf_buf head = SF_BUF_INIT;
+            sf_buf_add(&head, text, n);
+            sf_buf_add(&head, "]", 1);
+            sf_wh_text(put, 1, lists[i][0], strlen(lists[i][0]));
+            sf_wh_text(put, 2, grain, strlen(grain));
+            sqlite3_bind_value(put, 3, sqlite3_column_value(q, 1));
+            sqlite3_bind_int64(put, 4, sqlite3_column_int64(q, 2));
+            sf_wh_text(put, 5, head.data, head.len);
+            rc = sf_buf_failed(&head) ? sf_error_set(err, SF_ENOMEM, "out of memory")
+                                      : sf_wh_run(w, put, err);
+            sf_buf_free(&head);
+        }
+        if (rc == 0 && step != SQLITE_DONE)
+            rc = sf_wh_fail(w, err, "upgrade the schema");
+        sqlite3_finalize(q);
+    }
+    sqlite3_finalize(put);
+    return rc;
+}
+
 const wh_store_ops sf_wh_sqlite_store = {
     .presence_get = presence_get,
     .presence_put = presence_put,
     .list_get = list_get,
     .list_put = list_put,
+    .head_put = head_put,
     .sales_put = sales_put,
     .invoice_put = invoice_put,
     .dim_product_put = dim_product_put,

@@ -61,6 +61,7 @@ typedef struct sf_wh_product {
     const char *stock_code, *description; /* description of its latest line */
     int64_t units, revenue_milli;
     bool non_product;
+    const char *period; /* the period ranked */
 } sf_wh_product;
 
 /* A customer's figures in a period (rollup bi_customer). */
@@ -68,6 +69,7 @@ typedef struct sf_wh_customer {
     int32_t customer_id;
     const char *country; /* of the customer's latest line */
     int64_t revenue_milli, invoices;
+    const char *period; /* the period ranked */
 } sf_wh_customer;
 
 /* An invoice (rollup bi_invoice): dated by its first line. */
@@ -76,6 +78,7 @@ typedef struct sf_wh_invoice {
     int32_t customer_id; /* SF_NO_CUSTOMER when none */
     const char *date;    /* "YYYY-MM-DD HH:MM:SS" */
     int64_t revenue_milli, units, lines;
+    const char *period; /* the period ranked */
 } sf_wh_invoice;
 
 /* Row callbacks: pointers are valid during the call only. Return 0 to go
@@ -85,10 +88,14 @@ typedef int (*sf_wh_product_fn)(void *ctx, const sf_wh_product *row, sf_error *e
 typedef int (*sf_wh_customer_fn)(void *ctx, const sf_wh_customer *row, sf_error *err);
 typedef int (*sf_wh_invoice_fn)(void *ctx, const sf_wh_invoice *row, sf_error *err);
 
-/* What a top_* query asks for: the first `limit` of one period. */
+/* What a top_* query asks for: the first `limit` of each period of grain
+ * (day, month or year) from `period` to `last`, both included: one call
+ * for a whole listing, so an adapter reads it in a query or two rather
+ * than a few per period. */
 typedef struct sf_wh_top {
     sf_grain grain;
-    const char *period; /* a key of that grain */
+    const char *period; /* a key of that grain: the first period */
+    const char *last;   /* the last period; NULL: period alone */
     uint32_t limit;
     bool by_revenue;           /* products: by revenue, else by units */
     bool include_non_products; /* products: keep postage, fees, ... */
@@ -118,10 +125,12 @@ typedef struct sf_warehouse_ops {
      * in period order. */
     int (*sales)(sf_warehouse *w, sf_grain g, const char *from, const char *to, sf_wh_sales_fn fn,
                  void *ctx, sf_error *err);
-    /* The first q->limit of q->period: products by units (or revenue)
+    /* The first q->limit of each period of q with a ranking, in period
+     * order (each row says its period): products by units (or revenue)
      * descending, then stock_code; customers (with one) by revenue
      * descending, then customer_id; invoices dated in the period by revenue
-     * descending, then invoice_no. Text compares as bytes. */
+     * descending, then invoice_no. Text compares as bytes. SF_EINVAL for
+     * hours (rankings are by day, month or year). */
     int (*top_products)(sf_warehouse *w, const sf_wh_top *q, sf_wh_product_fn fn, void *ctx,
                         sf_error *err);
     int (*top_customers)(sf_warehouse *w, const sf_wh_top *q, sf_wh_customer_fn fn, void *ctx,
