@@ -252,7 +252,8 @@ int sf_archive_writer_flush(sf_archive_writer *w, bool wait, sf_error *err)
      * the previous generation: the syncs wait on the device, not the CPU. */
     compression c = {&w->gen[w->filling], w->level, 0};
     unsigned threads = sf_cpu_count();
-    sf_parallel_for(threads, threads, compress_some, &c);
+    if (c.g->n > 0) /* most passes close no object: start no threads for them */
+        sf_parallel_for(c.g->n < threads ? (unsigned)c.g->n : threads, threads, compress_some, &c);
     pthread_mutex_lock(&w->mu);
     while (w->busy)
         pthread_cond_wait(&w->cv, &w->mu);
