@@ -13,6 +13,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config git
             libcsv-dev libyajl-dev libxxhash-dev zlib1g-dev libmicrohttpd-dev libssl-dev liblmdb-dev libsqlite3-dev libjwt-dev
             libcurl4-openssl-dev librdkafka-dev libpq-dev)
+# libdeflate: the archive sink's gzip (faster than zlib on whole objects).
+build_pkgs+=(libdeflate-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
 test_pkgs+=(chromium fonts-dejavu-core)

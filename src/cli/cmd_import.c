@@ -15,14 +15,16 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/stack.h"
 #include "core/logline.h"
 #include "core/money.h"
 #include "core/progress.h"
 #include "sinks/import.h"
+#include "sinks/service.h"
 #include "sinks/watch.h"
 
 typedef struct import_args {
-    const char *data, *stream, *watch;
+    const char *data, *stream, *watch, *sinks;
     sf_decode_opts opts;
     long partitions, window, max_errors;
     bool from_archive, once;
@@ -94,6 +96,7 @@ static int parse_args(int argc, char **argv, import_args *a)
         {"every", required_argument, NULL, 'E'},
         {"settle", required_argument, NULL, 'S'},
         {"once", no_argument, NULL, 'O'},
+        {"sinks", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -139,6 +142,9 @@ static int parse_args(int argc, char **argv, import_args *a)
         case 'O':
             a->once = true;
             break;
+        case 'K':
+            a->sinks = optarg;
+            break;
         case 'E':
         case 'S': {
             double v = parse_duration(optarg);
@@ -155,6 +161,8 @@ static int parse_args(int argc, char **argv, import_args *a)
             return sf_cli_usage_error(&sf_cmd_import, "unknown option");
         }
     }
+    if (a->sinks && (a->watch || a->from_archive))
+        return sf_cli_usage_error(&sf_cmd_import, "--sinks goes with FILE... only");
     if (a->watch && (optind < argc || a->from_archive))
         return sf_cli_usage_error(&sf_cmd_import,
                                   "--watch DIR takes no FILE and no --from-archive");
@@ -194,13 +202,74 @@ static void print_result(const char *what, const sf_import_result *res)
     printf("%s: %s rows, %s imported, %s already imported\n", what, rows, imp, dup);
 }
 
+/* --sinks: the sinks run in threads of this process, following the log
+ * while the files are appended, as `serve` runs them. */
+typedef struct import_sinks {
+    sf_sink *sinks[SF_SINKS];
+    size_t n;
+    sf_sink_service *svc;
+    double started;
+} import_sinks;
+
+static int start_sinks(const import_args *a, sf_stream *s, import_sinks *is, sf_error *err)
+{
+    bool which[SF_SINKS];
+    const char *list = strcmp(a->sinks, "all") == 0 ? "archive,history,warehouse" : a->sinks;
+    int rc = sf_stack_parse_sinks(list, which, err);
+    sf_sink_places at = {a->data, NULL, NULL, NULL};
+    for (int i = 0; rc == 0 && i < SF_SINKS; i++)
+        if (which[i] &&
+            (rc = sf_sink_open(sf_sink_names[i], &at, NULL, false, &is->sinks[is->n], err)) == 0)
+            is->n++;
+    is->started = sf_monotonic();
+    return rc == 0 && is->n ? sf_sink_service_start(s, is->sinks, is->n, &is->svc, err) : rc;
+}
+
+/* Wait until every sink holds all the log has, durably; a sink's failure
+ * ends the wait (the sinks resume from their stores when run again). */
+static int wait_sinks(import_sinks *is, sf_stream *s, sf_error *err)
+{
+    if (!is->svc)
+        return 0;
+    double t0 = sf_monotonic();
+    uint64_t total = sf_stream_total_end(s), applied, durable;
+    sf_progress progress;
+    sf_progress_init(&progress, stderr, "sinks");
+    int rc = 0;
+    for (;;) {
+        sf_sink_service_position(is->svc, &applied, &durable);
+        sf_progress_update(&progress, applied, applied, total);
+        if (durable >= total)
+            break;
+        if (sf_sink_service_failures(is->svc, err)) {
+            rc = SF_EFAILED;
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    sf_progress_end(&progress);
+    if (rc == 0)
+        printf("sinks (%zu) caught up %.2f s after the import, %.2f s after they started\n", is->n,
+               sf_monotonic() - t0, sf_monotonic() - is->started);
+    return rc;
+}
+
+static void stop_sinks(import_sinks *is)
+{
+    sf_sink_service_stop(is->svc);
+    for (size_t i = 0; i < is->n; i++)
+        sf_sink_close(is->sinks[i]);
+}
+
 static int import_files(const import_args *a, int argc, char **argv)
 {
     sf_stream *s = NULL;
     sf_dedup *d = NULL;
     sf_error err = {0};
+    import_sinks is = {0};
     int status = SF_EXIT_OK;
-    if (open_backends(a, &s, &d, &err) < 0) {
+    if (open_backends(a, &s, &d, &err) < 0 || (a->sinks && start_sinks(a, s, &is, &err) < 0)) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
@@ -222,6 +291,11 @@ static int import_files(const import_args *a, int argc, char **argv)
         }
         print_result(argv[i], &res);
     }
+    if (status == SF_EXIT_OK && wait_sinks(&is, s, &err) < 0) {
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
+        status = SF_EXIT_FAIL;
+    }
+    stop_sinks(&is);
     sf_dedup_free(d);
     sf_stream_close(s);
     return status;
@@ -362,6 +436,7 @@ const sf_command sf_cmd_import = {
     "                       [options]\n"
     "options: [--stream LOCATION] [--partitions N] [--format auto|csv|json]\n"
     "         [--encoding auto|utf-8|latin1] [--dedup-window N] [--max-errors N]\n"
+    "         [--sinks all|archive,history,warehouse]\n"
     "\n"
     "Validates each FILE whole first (CSV or JSON, gzip or not; errors as `shopflow check`\n"
     "prints them): one invalid row and nothing of that file is imported, and the files after\n"
@@ -371,6 +446,9 @@ const sf_command sf_cmd_import = {
     "The log must not be open for writing by a running server. --stream kafka://HOST:PORT/TOPIC\n"
     "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka); there the\n"
     "event ids are checked against the topic's recent records.\n"
+    "--sinks all (or a list): run those sinks in this process while the files are appended,\n"
+    "as `serve` does, and exit when they hold every record of the log (their stores are\n"
+    "DIR/archive, DIR/history and DIR/warehouse.db; exactly-once as with `shopflow sink`).\n"
     "\n"
     "--from-archive: each ARCHIVE is an archive folder (holding raw/transactions/), a data\n"
     "folder (holding archive/), or an object part-P-FIRST-LAST.ndjson.gz. Every object is\n"

@@ -32,12 +32,30 @@ static void put(out *o, const char *s, size_t n)
 
 #define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
 
+/* Whether any byte of the 8 in w is a control character, '"' or '\\'
+ * (the bytes JSON escapes): the classic zero-byte test on w ^ c and on the
+ * bytes below 0x20, so that text needing no escape (nearly all of it) is
+ * passed over 8 bytes at a time. */
+static bool needs_escape8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t zero_q = (quote - ones) & ~quote, zero_b = (bslash - ones) & ~bslash;
+    uint64_t below = (w - ones * 0x20) & ~w; /* high bit set where a byte < 0x20 */
+    return ((zero_q | zero_b | below) & highs) != 0;
+}
+
 /* The escaped form of s[0..n), without quotes. */
 static void put_string_bytes(out *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t start = 0, i = 0;
+    for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (needs_escape8(w))
+            break;
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
@@ -98,9 +116,14 @@ size_t sf_json_quote(const char *s, char *buf, size_t cap)
 
 static void put_int(out *o, long long v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof num, "%lld", v);
-    put(o, num, (size_t)n);
+    char num[24], *p = num + sizeof num;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+    } while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    put(o, p, (size_t)(num + sizeof num - p));
 }
 
 int sf_json_encode(const sf_record *r, char *buf, size_t cap)

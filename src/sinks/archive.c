@@ -4,8 +4,10 @@
  *
  * Records are buffered per partition as canonical JSON lines and written as
  * one object when the buffer reaches max_bytes, when its first record has
- * waited max_age_ms, when the next record is of another day, or when the
- * stream is drained. The object's key says what it holds:
+ * waited max_age_ms, when the next record is of another day, when the
+ * stream is drained, or, the largest of them, when all partitions' open
+ * objects together reach twice max_bytes (a bound on the sink's memory).
+ * The object's key says what it holds:
  *
  *   raw/transactions/dt=YYYY-MM-DD/part-PPPP-FIRST-LAST.ndjson.gz
  *
@@ -52,7 +54,14 @@ typedef struct archive {
     uint32_t nparts;
     uint64_t *resume_at; /* while listing */
     sf_archive_writer *writer;
+    uint64_t buffered; /* NDJSON bytes in the open objects of all partitions */
 } archive;
+
+/* The open objects of all partitions hold at most this many times
+ * max_bytes: past it the largest is closed. Without it, a stream with many
+ * busy partitions and few days would buffer up to partitions x max_bytes
+ * (128 MiB at the defaults), and as much again waiting to be compressed. */
+#define BUFFERED_MAX_OBJECTS 2
 
 static int64_t day_of(int64_t t)
 {
@@ -86,6 +95,7 @@ static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     sf_archive_writer_free(a->writer);
     a->writer = NULL;
     free_buffers(a); /* a run that failed may leave records buffered: read again */
+    a->buffered = 0;
     a->bufs = calloc(nparts, sizeof *a->bufs);
     if (!a->bufs)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -113,6 +123,7 @@ static int close_object(archive *a, uint32_t p, sf_error *err)
     snprintf(key, sizeof key, PREFIX "dt=%s/part-%04u-%020llu-%020llu.ndjson.gz", date, p,
              (unsigned long long)b->first, (unsigned long long)b->last);
     b->used = false;
+    a->buffered -= b->len;
     return sf_archive_writer_add(a->writer, p, b->day, key, &b->text, &b->len, &b->cap, err);
 }
 
@@ -132,6 +143,16 @@ static int append_line(buffer *b, const char *json, size_t n)
     b->text[b->len + n] = '\n';
     b->len += n + 1;
     return 0;
+}
+
+/* Over the budget of buffered bytes: close the largest open object. */
+static int close_largest(archive *a, sf_error *err)
+{
+    uint32_t big = 0;
+    for (uint32_t p = 1; p < a->nparts; p++)
+        if (a->bufs[p].used && (!a->bufs[big].used || a->bufs[p].len > a->bufs[big].len))
+            big = p;
+    return close_object(a, big, err);
 }
 
 static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, sf_error *err)
@@ -156,6 +177,10 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
         if (n < 0 || append_line(b, json, (size_t)n) < 0)
             return sf_error_set(err, SF_ENOMEM, "archive: out of memory buffering");
         b->last = e->offset;
+        a->buffered += (uint64_t)n + 1;
+        if (a->buffered > BUFFERED_MAX_OBJECTS * a->opts.max_bytes &&
+            (rc = close_largest(a, err)) < 0)
+            return rc;
     }
     return 0;
 }

@@ -20,13 +20,22 @@
 
 #include "core/bytes.h"
 #include "core/pack.h"
+#include "core/progress.h"
 #include "sinks/history.h"
 #include "sinks/sink.h"
 
 typedef struct history {
     sf_sink base;
     sf_store *store;
+    sf_store_txn *txn; /* the write transaction batches go into until flush */
+    uint64_t pending;  /* records applied in txn */
+    double began;      /* when txn began */
 } history;
+
+/* A flush that is not of everything commits when the transaction holds this
+ * many records or is this old (the warehouse sink's figures too). */
+#define COMMIT_RECORDS 65536
+#define COMMIT_AGE_S   1.0
 
 size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key)
 {
@@ -65,42 +74,58 @@ int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h)
     return 0;
 }
 
-static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_record *r,
-                        const uint8_t *packed, size_t plen, sf_error *err)
+/* The invoice the lines being applied belong to: an invoice's lines come
+ * one after another in its partition, so its header is read once, kept
+ * here while its lines are added, and written once when the next invoice
+ * (or the end of the batch) comes. */
+typedef struct current {
+    bool open;
+    uint8_t key[1 + SF_INVOICE_NO_MAX];
+    size_t klen;
+    sf_invoice_header h;
+} current;
+
+/* Write the header of the current invoice. */
+static int close_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur, sf_error *err)
 {
-    uint8_t key[1 + SF_INVOICE_NO_MAX + 1 + 8], val[sizeof(sf_invoice_header) + 1];
+    if (!cur->open)
+        return 0;
+    uint8_t val[sizeof(sf_invoice_header) + 1];
+    cur->open = false;
+    return ops->put(t, cur->key, cur->klen, val, encode_header(&cur->h, val), err);
+}
+
+/* Make r's invoice the current one: its stored header, or a new one (and
+ * then its entry in the customer's index). */
+static int open_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur, const sf_record *r,
+                        sf_error *err)
+{
+    uint8_t key[1 + SF_INVOICE_NO_MAX];
     size_t klen = sf_history_invoice_key(r->invoice_no, r->invoice_no_len, key);
+    if (cur->open && klen == cur->klen && memcmp(key, cur->key, klen) == 0)
+        return 0;
+    int rc = close_invoice(t, ops, cur, err);
     const void *old;
     size_t olen;
-    sf_invoice_header h;
-    int rc = ops->get(t, key, klen, &old, &olen, err);
+    if (rc == 0 && (rc = ops->get(t, key, klen, &old, &olen, err)) == 0 &&
+        sf_history_decode_header(old, olen, &cur->h) < 0)
+        return sf_error_set(err, SF_ECORRUPT, "history: invoice %s: damaged header", r->invoice_no);
     bool fresh = rc == SF_ENOENT;
     if (rc < 0 && !fresh)
         return rc;
-    if (fresh) {
-        memset(&h, 0, sizeof h);
-        h.date = r->invoice_date;
-        h.customer_id = r->customer_id;
-        h.kind = r->kind;
-        h.country_len = r->country_len;
-        memcpy(h.country, r->country, r->country_len);
-    } else if (sf_history_decode_header(old, olen, &h) < 0) {
-        return sf_error_set(err, SF_ECORRUPT, "history: invoice %s: damaged header", r->invoice_no);
-    }
-    /* The line, numbered after those already stored. */
-    uint8_t lkey[1 + SF_INVOICE_NO_MAX + 1 + 4];
-    lkey[0] = 'l';
-    memcpy(lkey + 1, r->invoice_no, r->invoice_no_len);
-    lkey[1 + r->invoice_no_len] = 0;
-    sf_put_be32(lkey + 2 + r->invoice_no_len, h.lines);
-    if ((rc = ops->put(t, lkey, 6 + r->invoice_no_len, packed, plen, err)) < 0)
-        return rc;
-    h.lines++;
-    h.units += r->quantity;
-    h.total += sf_record_amount(r);
-    if ((rc = ops->put(t, key, klen, val, encode_header(&h, val), err)) < 0)
-        return rc;
-    if (!fresh || r->customer_id == SF_NO_CUSTOMER)
+    memcpy(cur->key, key, klen);
+    cur->klen = klen;
+    cur->open = true;
+    if (!fresh)
+        return 0;
+    sf_invoice_header *h = &cur->h;
+    memset(h, 0, sizeof *h);
+    h->date = r->invoice_date;
+    h->customer_id = r->customer_id;
+    h->kind = r->kind;
+    h->country_len = r->country_len;
+    memcpy(h->country, r->country, r->country_len);
+    if (r->customer_id == SF_NO_CUSTOMER)
         return 0;
     uint8_t ckey[5 + 8 + SF_INVOICE_NO_MAX];
     size_t clen = sf_history_customer_prefix(r->customer_id, ckey);
@@ -109,31 +134,71 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_recor
     return ops->put(t, ckey, clen + 8 + r->invoice_no_len, "", 0, err);
 }
 
+static int apply_record(sf_store_txn *t, const sf_store_ops *ops, current *cur, const sf_record *r,
+                        const uint8_t *packed, size_t plen, sf_error *err)
+{
+    int rc = open_invoice(t, ops, cur, r, err);
+    if (rc < 0)
+        return rc;
+    /* The line, numbered after those already stored. */
+    sf_invoice_header *h = &cur->h;
+    uint8_t lkey[1 + SF_INVOICE_NO_MAX + 1 + 4];
+    lkey[0] = 'l';
+    memcpy(lkey + 1, r->invoice_no, r->invoice_no_len);
+    lkey[1 + r->invoice_no_len] = 0;
+    sf_put_be32(lkey + 2 + r->invoice_no_len, h->lines);
+    if ((rc = ops->put(t, lkey, 6 + r->invoice_no_len, packed, plen, err)) < 0)
+        return rc;
+    h->lines++;
+    h->units += r->quantity;
+    h->total += sf_record_amount(r);
+    return 0;
+}
+
+/* End the open transaction: committed (its effects and positions durable
+ * together), or aborted. */
+static int end_txn(history *hs, bool commit, sf_error *err)
+{
+    sf_store_txn *t = hs->txn;
+    hs->txn = NULL;
+    if (!t)
+        return 0;
+    if (commit)
+        return hs->store->ops->commit(t, err);
+    hs->store->ops->abort(t);
+    return 0;
+}
+
 static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     history *hs = (history *)s;
     const sf_store_ops *ops = hs->store->ops;
-    sf_store_txn *t;
-    int rc = ops->begin(hs->store, true, &t, err);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
+    if (!hs->txn) {
+        if ((rc = ops->begin(hs->store, true, &hs->txn, err)) < 0)
+            return rc;
+        hs->pending = 0;
+        hs->began = sf_monotonic();
+    }
+    hs->pending += b->count;
+    current cur = {0};
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
         if (rc == 0)
-            rc = apply_record(t, ops, &r, b->entries[i].data, b->entries[i].len, err);
+            rc = apply_record(hs->txn, ops, &cur, &r, b->entries[i].data, b->entries[i].len, err);
     }
+    if (rc == 0)
+        rc = close_invoice(hs->txn, ops, &cur, err);
     uint8_t okey[5], oval[8];
     okey[0] = 'o';
     sf_put_be32(okey + 1, p);
     sf_put_be64(oval, b->next_offset);
     if (rc == 0)
-        rc = ops->put(t, okey, sizeof okey, oval, sizeof oval, err);
-    if (rc < 0) {
-        ops->abort(t);
-        return rc;
-    }
-    return ops->commit(t, err); /* the effects and the position, together */
+        rc = ops->put(hs->txn, okey, sizeof okey, oval, sizeof oval, err);
+    if (rc < 0)
+        end_txn(hs, false, err); /* nothing of the transaction stays */
+    return rc;
 }
 
 static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
@@ -141,6 +206,7 @@ static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     history *hs = (history *)s;
     const sf_store_ops *ops = hs->store->ops;
     sf_store_txn *t = NULL;
+    end_txn(hs, false, err); /* a failed run's batches are read again */
     int rc = ops->begin(hs->store, false, &t, err);
     for (uint32_t p = 0; rc == 0 && p < nparts; p++) {
         uint8_t okey[5];
@@ -158,16 +224,22 @@ static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     return rc;
 }
 
+/* Commit when caught up (all), or when the transaction is big or old
+ * enough: a few commits (each rewrites the pages it touched and syncs
+ * twice) for a whole load, and readers see new invoices within a second. */
 static int history_flush(sf_sink *s, bool all, sf_error *err)
 {
-    (void)s;
-    (void)all;
-    (void)err;
-    return 0; /* every batch is committed as it is applied */
+    history *hs = (history *)s;
+    bool due =
+        all ||
+        (hs->txn && (hs->pending >= COMMIT_RECORDS || sf_monotonic() - hs->began >= COMMIT_AGE_S));
+    return due ? end_txn(hs, true, err) : 0;
 }
 
 static void history_close(sf_sink *s)
 {
+    sf_error err = {0};
+    end_txn((history *)s, false, &err); /* not flushed: read again next time */
     free(s);
 }
 

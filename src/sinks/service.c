@@ -68,6 +68,10 @@ static void *run_worker(void *arg)
         atomic_store(&w->stats.lag, end > durable ? end - durable : 0);
         if (sf_monotonic() - started > 60)
             backoff_ms = 1000; /* it ran a good while: a new failure, not the same one */
+        pthread_mutex_lock(&w->lock);
+        memcpy(w->last_error, err.msg, sizeof w->last_error);
+        w->last_error[sizeof w->last_error - 1] = '\0';
+        pthread_mutex_unlock(&w->lock);
         char q[SF_ERROR_MSG_MAX + 64];
         sf_logf(SF_LOG_ERROR, "sink_failed", "sink=%s retry_in_ms=%u msg=%s", w->sink->ops->name,
                 backoff_ms, sf_logq(err.msg, q, sizeof q));
@@ -129,6 +133,22 @@ void sf_sink_service_position(sf_sink_service *svc, uint64_t *applied, uint64_t 
         *applied = a < *applied ? a : *applied;
         *durable = d < *durable ? d : *durable;
     }
+}
+
+uint64_t sf_sink_service_failures(sf_sink_service *svc, sf_error *last)
+{
+    uint64_t failed = 0;
+    for (size_t i = 0; i < svc->n; i++) {
+        worker *w = &svc->w[i];
+        uint64_t n = atomic_load(&w->errors);
+        if (n && last) {
+            pthread_mutex_lock(&w->lock);
+            sf_error_set(last, SF_EFAILED, "%s sink: %s", w->sink->ops->name, w->last_error);
+            pthread_mutex_unlock(&w->lock);
+        }
+        failed += n;
+    }
+    return failed;
 }
 
 /* The apply rate, remeasured when the last sample is a second old. */

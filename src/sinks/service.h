@@ -38,6 +38,10 @@ uint64_t sf_sink_service_lag(sf_sink_service *svc);
  * caught up and its effects are durable. */
 void sf_sink_service_position(sf_sink_service *svc, uint64_t *applied, uint64_t *durable);
 
+/* Failed runs of the sinks so far (each is retried); when any, *last (may
+ * be NULL) gets the latest failure's message, with its sink's name. */
+uint64_t sf_sink_service_failures(sf_sink_service *svc, sf_error *last);
+
 /* Stop the threads (each flushes what it holds first) and free the
  * service. NULL is fine. */
 void sf_sink_service_stop(sf_sink_service *svc);

@@ -63,10 +63,10 @@ int sf_runner_run(sf_stream *stream, sf_sink *sink, bool once, volatile sig_atom
 typedef struct sf_archive_opts {
     uint64_t max_bytes;  /* write an object when its NDJSON reaches this; 0 = 16 MiB */
     unsigned max_age_ms; /* ... or when its first record waited this long; 0 = 60 s */
-    int gzip_level;      /* zlib level 1 (fastest) to 9; 0 = SF_ARCHIVE_GZIP_LEVEL */
+    int gzip_level;      /* gzip level (libdeflate) 1 (fastest) to 9; 0 = SF_ARCHIVE_GZIP_LEVEL */
 } sf_archive_opts;
 
-/* Level 1: ~2.9x the speed of level 6 on this data for objects ~18 % larger
+/* Level 1: ~2.8x the speed of level 6 on this data for objects ~14 % larger
  * (docs/benchmarks.md). */
 #define SF_ARCHIVE_GZIP_LEVEL 1
 

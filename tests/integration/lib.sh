@@ -94,3 +94,17 @@ post() {
     curl -s -o "$tmp/resp" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/transactions" \
         ${1:+-H "Authorization: Bearer $1"} -H "Content-Type: $2" --data-binary "@$3"
 }
+
+# stores_content DIR HISTORY_QUERY -> one line per sink's store: the archive's
+# records (sorted), the history store's digest (tests/support/history_query.c)
+# and the warehouse's rows, rollups included: for comparing two runs.
+stores_content() {
+    find "$1/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | sort | md5sum
+    "$2" "$1/history" 536365 17850
+    sqlite3 "$1/warehouse.db" "SELECT * FROM fact_sales ORDER BY log_partition, log_offset;
+        SELECT * FROM dim_product ORDER BY 1; SELECT * FROM dim_customer ORDER BY 1;
+        SELECT * FROM dim_date ORDER BY 1; SELECT * FROM sink_offsets ORDER BY 1;
+        SELECT * FROM bi_sales ORDER BY 1, 2; SELECT * FROM bi_product ORDER BY 1, 2;
+        SELECT * FROM bi_customer ORDER BY 1, 2; SELECT * FROM bi_invoice ORDER BY 1;
+        SELECT * FROM bi_presence ORDER BY 1, 2" | md5sum
+}

@@ -11,16 +11,7 @@ shopflow=$1 data=$2 query=$3
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-content() { # DIR -> one line per store: archive records, history digest, warehouse digest
-    find "$1/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | sort | md5sum
-    "$query" "$1/history" 536365 17850
-    sqlite3 "$1/warehouse.db" "SELECT * FROM fact_sales ORDER BY log_partition, log_offset;
-        SELECT * FROM dim_product ORDER BY 1; SELECT * FROM dim_customer ORDER BY 1;
-        SELECT * FROM dim_date ORDER BY 1; SELECT * FROM sink_offsets ORDER BY 1;
-        SELECT * FROM bi_sales ORDER BY 1, 2; SELECT * FROM bi_product ORDER BY 1, 2;
-        SELECT * FROM bi_customer ORDER BY 1, 2; SELECT * FROM bi_invoice ORDER BY 1;
-        SELECT * FROM bi_presence ORDER BY 1, 2" | md5sum
-}
+content() { stores_content "$1" "$query"; }
 
 # The reference: import, then the sinks, undisturbed.
 "$shopflow" import --data "$tmp/ref" "$data" > /dev/null

@@ -497,6 +497,47 @@ static void test_encode_escapes(void **state)
         fail_msg("%s lacks %s", buf, want);
 }
 
+/* The encoder passes over text 8 bytes at a time until a byte needs an
+ * escape: every escaped byte at every offset of a long text, beside bytes
+ * just outside the escaped ranges (0x20, 0x7f, UTF-8), must come out as the
+ * per-byte rule says. */
+static void test_encode_escape_offsets(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\x01', '\x1f', '\n', ' ', '\x7f', '\xC3'};
+    for (size_t k = 0; k < 24; k++) {
+        for (size_t j = 0; j < sizeof specials; j++) {
+            char text[25], want[160];
+            memset(text, 'a', 24);
+            text[24] = '\0';
+            text[k] = specials[j];
+            if (specials[j] == '\xC3') /* a whole character: "é" */
+                text[k + 1 < 24 ? k + 1 : k - 1] = '\xA9', text[k + 1 < 24 ? k : k - 1] = '\xC3';
+            size_t w = 0;
+            for (size_t i = 0; i < 24; i++) {
+                unsigned char c = (unsigned char)text[i];
+                if (c == '"' || c == '\\')
+                    want[w++] = '\\', want[w++] = (char)c;
+                else if (c == '\n')
+                    want[w++] = '\\', want[w++] = 'n';
+                else if (c < 0x20)
+                    w += (size_t)sprintf(want + w, "\\u%04x", c);
+                else
+                    want[w++] = (char)c;
+            }
+            want[w] = '\0';
+            sf_record r;
+            ut_make(&r, "1", "S", text, 1, UT_T0, 1, 1, "UK");
+            char buf[SF_JSON_RECORD_MAX], pattern[200];
+            assert_true(sf_json_encode(&r, buf, sizeof buf) > 0);
+            snprintf(pattern, sizeof pattern, "\"description\":\"%s\",", want);
+            if (!strstr(buf, pattern))
+                fail_msg("offset %zu, byte %02x: %s lacks %s", k, (unsigned char)specials[j], buf,
+                         pattern);
+        }
+    }
+}
+
 /* decode(encode(r)) must equal r. */
 static void assert_round_trip(const sf_record *r)
 {
@@ -617,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_encode_canonical),
         cmocka_unit_test(test_encode_event_id_no_customer),
         cmocka_unit_test(test_encode_escapes),
+        cmocka_unit_test(test_encode_escape_offsets),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_encode_worst_case_fits),
         cmocka_unit_test(test_encode_cap_too_small),

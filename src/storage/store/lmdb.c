@@ -4,14 +4,19 @@
  * LMDB gives exactly the port's contract: one writer at a time, readers
  * never blocked, commit durable (synced) and atomic. The map is 16 GiB of
  * address space; the file on disk only grows as data is written. A store
- * that outgrows it fails its commit with "MDB_MAP_FULL", by name.
+ * that outgrows it fails its commit with "MDB_MAP_FULL", by name. After
+ * each write commit the map's pages leave the resident set (drop_map).
  */
+#define _DEFAULT_SOURCE /* madvise, MADV_DONTNEED */
 #include <errno.h>
 #include <lmdb.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "storage/store/store.h"
 
@@ -21,11 +26,14 @@ typedef struct lmdb_store {
     sf_store base;
     MDB_env *env;
     MDB_dbi dbi;
+    void *map; /* where the data file is mapped (writers: see drop_map); NULL if unknown */
+    size_t map_len;
 } lmdb_store;
 
 struct sf_store_txn {
     lmdb_store *s;
     MDB_txn *txn;
+    bool write;
 };
 
 extern const sf_store_ops sf_store_lmdb_ops;
@@ -37,6 +45,54 @@ static int fail(sf_error *err, int rc, const char *what)
                         : rc == ENOMEM     ? SF_ENOMEM
                                            : SF_EIO,
                         "lmdb: %s: %s", what, mdb_strerror(rc));
+}
+
+/*
+ * Take the map's pages out of this process's resident set. Every page a
+ * writer reads (to copy it: LMDB never writes in place) stays mapped, so a
+ * process loading the store would end up with the whole file counted in
+ * its RSS (136 MiB for the bundled dataset), although these pages are the
+ * kernel's page cache of the file, shared and reclaimable, not memory of
+ * ours. Dropping the mappings after a commit (MADV_DONTNEED on a shared,
+ * read-only file mapping only unmaps: the data stays in the page cache and
+ * the next read maps it again, a minor fault) keeps the resident set to
+ * what one transaction touches. Readers in other threads are unaffected but
+ * for those minor faults. Failure is harmless (the pages stay mapped).
+ */
+static void drop_map(lmdb_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!s->map || mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+        return;
+    size_t used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    madvise(s->map, used < s->map_len ? used : s->map_len, MADV_DONTNEED);
+}
+
+/* Where LMDB mapped the data file: LMDB tells only with MDB_FIXEDMAP, so
+ * find the mapping of the file's inode in /proc/self/maps (Linux). The map
+ * stays where it is for the environment's life. */
+static void find_map(lmdb_store *s)
+{
+    int fd;
+    struct stat st;
+    FILE *f = NULL;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstat(fd, &st) != 0 ||
+        !(f = fopen("/proc/self/maps", "r")))
+        return;
+    char line[4352];
+    while (!s->map && fgets(line, sizeof line, f)) {
+        unsigned long long from, to, offset, inode;
+        unsigned dmaj, dmin;
+        if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &from, &to, &offset, &dmaj, &dmin,
+                   &inode) == 6 &&
+            inode == (unsigned long long)st.st_ino && dmaj == major(st.st_dev) &&
+            dmin == minor(st.st_dev) && offset == 0) {
+            s->map = (void *)(uintptr_t)from;
+            s->map_len = (size_t)(to - from);
+        }
+    }
+    fclose(f);
 }
 
 static int lm_open(const char *location, bool read_only, sf_store **out, sf_error *err)
@@ -68,6 +124,8 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
         free(s);
         return e;
     }
+    if (!read_only)
+        find_map(s);
     *out = &s->base;
     return 0;
 }
@@ -79,6 +137,7 @@ static int lm_begin(sf_store *st, bool write, sf_store_txn **out, sf_error *err)
     if (!t)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     t->s = s;
+    t->write = write;
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc != 0) {
         free(t);
@@ -180,6 +239,8 @@ lm_scan_back(sf_store_txn *t, const void *prefix, size_t plen, const void *befor
 static int lm_commit(sf_store_txn *t, sf_error *err)
 {
     int rc = mdb_txn_commit(t->txn);
+    if (rc == 0 && t->write)
+        drop_map(t->s);
     free(t);
     return rc ? fail(err, rc, "commit") : 0;
 }
