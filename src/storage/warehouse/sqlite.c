@@ -35,7 +35,7 @@
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=FULL;"
                               "PRAGMA wal_autocheckpoint=65536;"
-                              "PRAGMA cache_size=-65536;";
+                              "PRAGMA cache_size=-16384;";
 
 static const char schema[] =
     ("CREATE TABLE IF NOT EXISTS fact_sales ("
