@@ -227,30 +227,48 @@ static void no_memstatus(void)
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* A handle with no connection yet (NULL when out of memory). */
+static sqlite_wh *handle_new(bool reader, const wh_store_ops *store)
+{
+    sqlite_wh *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->base.ops = &sf_warehouse_sqlite_ops;
+    w->reader = reader;
+    pthread_mutex_init(&w->lock, NULL);
+    sf_wh_rollup_init(&w->roll, store, w);
+    return w;
+}
+
+/* One connection per handle, used by one thread at a time (the loader's
+ * writer thread, the loader's caller, or a reader under w->lock): SQLite's
+ * own mutexes are not needed. */
+static int connect_db(sqlite_wh *w, const char *location, bool create, const char *setup,
+                      sf_error *err)
+{
+    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(location, &w->db, oflags, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(w->db, 5000) != SQLITE_OK ||
+        sqlite3_exec(w->db, setup, NULL, NULL, NULL) != SQLITE_OK)
+        return sf_wh_fail(w, err, location);
+    return 0;
+}
+
 /* The loader's second connection: the rollups read the committed tables
  * through it while the writer thread inserts (sqlite_load.c). */
 static int open_rollup_reader(sqlite_wh *w, const char *location, sf_error *err)
 {
     static const int reads[] = {ST_PRESENCE_GET, ST_PRODUCTS_GET, ST_CUSTOMERS_GET};
-    sqlite_wh *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!(w->rd = handle_new(true, &sf_wh_sqlite_store)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    r->base.ops = &sf_warehouse_sqlite_ops;
-    r->reader = true;
-    pthread_mutex_init(&r->lock, NULL);
-    sf_wh_rollup_init(&r->roll, &sf_wh_sqlite_store, r);
-    w->rd = r;
-    if (sqlite3_open_v2(location, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-            SQLITE_OK ||
-        sqlite3_busy_timeout(r->db, 5000) != SQLITE_OK ||
-        sqlite3_exec(r->db, "PRAGMA synchronous=FULL; PRAGMA secure_delete=OFF", NULL, NULL,
-                     NULL) != SQLITE_OK)
-        return sf_wh_fail(r, err, location);
-    for (size_t i = 0; i < sizeof reads / sizeof *reads; i++)
+    sqlite_wh *r = w->rd;
+    int rc =
+        connect_db(r, location, false, "PRAGMA synchronous=FULL; PRAGMA secure_delete=OFF", err);
+    for (size_t i = 0; rc == 0 && i < sizeof reads / sizeof *reads; i++)
         if (sqlite3_prepare_v3(r->db, statements[reads[i]], -1, SQLITE_PREPARE_PERSISTENT,
                                &r->st[reads[i]], NULL) != SQLITE_OK)
-            return sf_wh_fail(r, err, "prepare");
-    return 0;
+            rc = sf_wh_fail(r, err, "prepare");
+    return rc;
 }
 
 static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error *err)
@@ -261,22 +279,10 @@ static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error
                             location);
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, no_memstatus);
-    sqlite_wh *w = calloc(1, sizeof *w);
+    sqlite_wh *w = handle_new(reader, &sf_wh_sqlite_deferred);
     if (!w)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    w->base.ops = &sf_warehouse_sqlite_ops;
-    w->reader = reader;
-    pthread_mutex_init(&w->lock, NULL);
-    sf_wh_rollup_init(&w->roll, &sf_wh_sqlite_deferred, w);
-    /* One connection per handle, used by one thread at a time (the loader,
-     * or a reader under w->lock): SQLite's own mutexes are not needed. */
-    int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (reader ? 0 : SQLITE_OPEN_CREATE);
-    int rc = 0;
-    if (sqlite3_open_v2(location, &w->db, oflags, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(w->db, 5000) != SQLITE_OK ||
-        sqlite3_exec(w->db, reader ? "PRAGMA query_only=1" : pragmas, NULL, NULL, NULL) !=
-            SQLITE_OK)
-        rc = sf_wh_fail(w, err, location);
+    int rc = connect_db(w, location, !reader, reader ? "PRAGMA query_only=1" : pragmas, err);
     if (rc == 0)
         rc = ensure_schema(w, location, err);
     for (int i = 0; rc == 0 && !reader && i < NSTMT; i++)
