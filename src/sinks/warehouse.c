@@ -32,10 +32,15 @@ static int wh_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
     return w->ops->positions(w, next, nparts, err);
 }
 
-static int wh_commit(wh_sink *s, sf_error *err)
+/* durable: return once committed (the sink is caught up or stops); else the
+ * adapter may commit in the background while the next batches load. */
+static int wh_commit(wh_sink *s, bool durable, sf_error *err)
 {
+    const sf_warehouse_ops *ops = s->wh->ops;
     s->pending = 0;
-    return s->wh->ops->commit(s->wh, err);
+    if (!durable && ops->commit_later)
+        return ops->commit_later(s->wh, err);
+    return ops->commit(s->wh, err);
 }
 
 static int wh_apply(sf_sink *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
@@ -49,16 +54,16 @@ static int wh_apply(sf_sink *base, uint32_t p, const sf_stream_batch *b, sf_erro
         return rc;
     }
     s->pending += b->count;
-    return s->pending >= COMMIT_RECORDS ? wh_commit(s, err) : 0;
+    return s->pending >= COMMIT_RECORDS ? wh_commit(s, false, err) : 0;
 }
 
 static int wh_flush(sf_sink *base, bool all, sf_error *err)
 {
     wh_sink *s = (wh_sink *)base;
-    if (s->pending == 0)
-        return 0;
-    if (all || (sf_monotonic() - s->first) * 1000 >= COMMIT_MS)
-        return wh_commit(s, err);
+    if (all)
+        return wh_commit(s, true, err); /* also waits for earlier commits */
+    if (s->pending > 0 && (sf_monotonic() - s->first) * 1000 >= COMMIT_MS)
+        return wh_commit(s, false, err);
     return 0;
 }
 

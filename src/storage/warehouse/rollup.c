@@ -475,8 +475,10 @@ int sf_wh_rollup_write(wh_rollup *r, sf_error *err)
         !roll_up_products(&r->products))
         return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
     /* The ranked lists are merged a period at a time: sort their keys so
-     * that each period's entries are adjacent. */
-    if (!sf_aggmap_sort(&r->products) || !sf_aggmap_sort(&r->customers))
+     * that each period's entries are adjacent. Invoices go to their table
+     * in key order, which keeps its B-tree writes local. */
+    if (!sf_aggmap_sort(&r->products) || !sf_aggmap_sort(&r->customers) ||
+        !sf_aggmap_sort(&r->invoices))
         return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
     memset(r->last, 0, sizeof r->last);
     int rc = write_presence(r, err);

@@ -54,21 +54,18 @@ enum {
  * closed, one VDBE halt) per FACT_ROWS rows instead of per row. */
 #define FACT_ROWS 32
 
-typedef struct pending_fact {
-    sf_record r;
-    uint64_t offset;
-    uint32_t partition;
-    char date[SF_TIME_TEXT_LEN + 1];
-} pending_fact;
+typedef struct wh_pipe wh_pipe; /* sqlite_load.c: the writer thread */
 
 typedef struct sqlite_wh {
     sf_warehouse base;
     sqlite3 *db;
     sqlite3_stmt *facts; /* FACT_ROWS rows at once */
-    pending_fact pend[FACT_ROWS];
-    int npend;
     bool reader;
-    bool in_txn;
+    bool in_txn; /* loader: the writer thread's (it alone uses db while running) */
+    bool open;   /* loader: batches loaded since the last commit (the caller's side) */
+    wh_pipe *pipe;
+    struct sqlite_wh *rd; /* loader: a read-only connection for the rollups' reads */
+    sf_buf ops;           /* loader: the rollup writes of the transaction being committed */
     pthread_mutex_t lock; /* readers: one read() at a time */
     sqlite3_stmt *st[NSTMT];
     sqlite3_stmt *q[NQUERY];
@@ -95,6 +92,19 @@ extern const wh_store_ops sf_wh_sqlite_store;
  * the new tables and indexes of schema (its CREATE ... IF NOT EXISTS text),
  * the heads of the stored ranked lists cut from them (sqlite_store.c). */
 int sf_wh_sqlite_upgrade(sqlite_wh *w, const char *schema, sf_error *err);
+
+/* sqlite_load.c: the loader's two threads. The rollups of w->roll go through
+ * sf_wh_sqlite_deferred (self: w): reads on w->rd, writes recorded in w->ops
+ * and applied by the writer thread. start: the writer thread over w->db (and
+ * w->facts, w->st); stop: it finishes what is queued and ends. load/commit
+ * are the port's (commit: wait for durability or not); sync waits until the
+ * writer is idle and returns its failure, if any. */
+extern const wh_store_ops sf_wh_sqlite_deferred;
+int sf_wh_pipe_start(sqlite_wh *w, sf_error *err);
+void sf_wh_pipe_stop(sqlite_wh *w);
+int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
+int sf_wh_pipe_commit(sqlite_wh *w, bool wait, sf_error *err);
+int sf_wh_pipe_sync(sqlite_wh *w, sf_error *err);
 
 /* sqlite_bi.c: the read ops. */
 int sf_wh_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,

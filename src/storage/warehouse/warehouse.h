@@ -138,6 +138,12 @@ typedef struct sf_warehouse_ops {
     int (*top_invoices)(sf_warehouse *w, const sf_wh_top *q, sf_wh_invoice_fn fn, void *ctx,
                         sf_error *err);
     void (*close)(sf_warehouse *w);
+    /* Optional (NULL: call commit): like commit, but it may return before the
+     * transaction is durable, so that the caller goes on loading meanwhile. It
+     * stays all or nothing with its positions; if it fails, the failure is
+     * returned by the next load, commit or positions, and everything since
+     * the last durable commit is gone. commit() returns once all is durable. */
+    int (*commit_later)(sf_warehouse *w, sf_error *err);
 } sf_warehouse_ops;
 
 struct sf_warehouse {

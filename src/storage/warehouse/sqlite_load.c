@@ -1,0 +1,593 @@
+/*
+ * sqlite_load.c - the loading path of the "sqlite" warehouse, on two threads.
+ *
+ * Why two: SQLite has one writer, and every statement of a load has to run on
+ * it; everything else (decoding the log's entries, aggregating the rollups,
+ * merging the ranked lists) does not. So the caller's thread (the sink's
+ * runner) decodes each batch, adds it to the in-memory rollups and packs its
+ * fact rows into an item; a writer thread owning the write connection takes
+ * the items in order and inserts them. At commit the caller's thread computes
+ * the transaction's rollup rows through a store that reads the committed
+ * tables on a second, read-only connection and records the writes (rollup.h
+ * allows it: each key is read once, before it is written), and hands them to
+ * the writer, which applies them, writes nothing else, and commits. The
+ * caller meanwhile decodes the next transaction.
+ *
+ * What stays as before: one transaction holds the facts, the rollups and the
+ * partitions' positions (the positions go in with each batch's facts), so a
+ * crash loses whole transactions only and the sink resumes from what was
+ * committed; a commit() returns once everything before it is durable
+ * (synchronous=FULL). commit_later() may return before: its failure is
+ * returned by the next call, and the transaction is then rolled back whole.
+ *
+ * Ordering: the rollups of transaction N+1 read what N wrote, so before
+ * computing them the caller waits until the writer has committed N (by then
+ * the writer is inserting N+1's facts, which the read connection does not
+ * see: WAL gives it the last committed snapshot).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pack.h"
+#include "storage/warehouse/sqlite_int.h"
+
+/* Items queued at most: memory stays bounded when the writer is slower. */
+#define MAX_QUEUED 24 /* a whole transaction of 4,096-record batches, and some */
+
+enum { ITEM_FACTS, ITEM_COMMIT, ITEM_ROLLBACK };
+
+/* A batch's facts packed one after another, and its partition's position. */
+typedef struct wh_item {
+    struct wh_item *next;
+    int kind;
+    uint32_t partition;
+    uint64_t next_offset;
+    sf_buf facts;
+} wh_item;
+
+struct wh_pipe {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    wh_item *head, *tail, *spare;
+    size_t queued;
+    bool busy, stop, failed;
+    int rc;
+    sf_error err;                        /* the writer's first error, until taken */
+    uint64_t commits_sent, commits_done; /* ITEM_COMMITs queued, and finished */
+};
+
+/* One fact row, then its texts (invoice, stock code, description, country),
+ * padded to 8 bytes. */
+typedef struct packed_fact {
+    uint64_t offset;
+    int64_t unit_price;
+    int32_t quantity, customer;
+    uint16_t size, description_len;
+    uint8_t invoice_len, code_len, country_len, kind, non_product;
+    char date[SF_TIME_TEXT_LEN];
+} packed_fact;
+
+static void pack_fact(sf_buf *b, const sf_record *r, const char *date, uint64_t offset)
+{
+    static const char zeros[8] = {0};
+    size_t texts =
+        (size_t)r->invoice_no_len + r->stock_code_len + r->description_len + r->country_len;
+    size_t size = (sizeof(packed_fact) + texts + 7u) & ~(size_t)7u;
+    packed_fact f = {offset,
+                     r->unit_price,
+                     r->quantity,
+                     r->customer_id,
+                     (uint16_t)size,
+                     r->description_len,
+                     r->invoice_no_len,
+                     r->stock_code_len,
+                     r->country_len,
+                     r->kind,
+                     (r->flags & SF_FLAG_NON_PRODUCT) != 0,
+                     {0}};
+    memcpy(f.date, date, SF_TIME_TEXT_LEN);
+    sf_buf_add(b, &f, sizeof f);
+    sf_buf_add(b, r->invoice_no, r->invoice_no_len);
+    sf_buf_add(b, r->stock_code, r->stock_code_len);
+    sf_buf_add(b, r->description, r->description_len);
+    sf_buf_add(b, r->country, r->country_len);
+    sf_buf_add(b, zeros, size - sizeof f - texts);
+}
+
+/* Bind fact f of partition p as the row starting at parameter col of s; the
+ * texts stay in the item until the statement has run. */
+static void bind_fact(sqlite3_stmt *s, int col, uint32_t p, const packed_fact *f)
+{
+    const char *t = (const char *)(f + 1);
+    const char *kind = sf_kind_name((sf_kind)f->kind);
+    sqlite3_bind_int64(s, col, (sqlite3_int64)(((uint64_t)p << 40) | f->offset));
+    sqlite3_bind_int64(s, col + 1, p);
+    sqlite3_bind_int64(s, col + 2, (sqlite3_int64)f->offset);
+    sf_wh_text(s, col + 3, t, f->invoice_len);
+    t += f->invoice_len;
+    sf_wh_text(s, col + 4, t, f->code_len);
+    t += f->code_len;
+    sf_wh_text(s, col + 5, t, f->description_len);
+    t += f->description_len;
+    sqlite3_bind_int64(s, col + 6, f->quantity);
+    sqlite3_bind_int64(s, col + 7, f->unit_price);
+    sqlite3_bind_int64(s, col + 8, (int64_t)f->quantity * f->unit_price);
+    if (f->customer == SF_NO_CUSTOMER)
+        sqlite3_bind_null(s, col + 9);
+    else
+        sqlite3_bind_int64(s, col + 9, f->customer);
+    sf_wh_text(s, col + 10, f->date, SF_TIME_TEXT_LEN);
+    sf_wh_text(s, col + 11, f->date, 10);
+    sf_wh_text(s, col + 12, t, f->country_len);
+    sf_wh_text(s, col + 13, kind, strlen(kind));
+    sqlite3_bind_int(s, col + 14, f->non_product);
+}
+
+#define FACT_COLUMNS 15
+
+/* Writer: insert an item's facts, FACT_ROWS per statement, and its position. */
+static int insert_facts(sqlite_wh *w, const wh_item *it, sf_error *err)
+{
+    const packed_fact *group[FACT_ROWS];
+    const char *at = it->facts.data, *end = at + it->facts.len;
+    int n = 0, rc = 0;
+    while (rc == 0 && at < end) {
+        group[n++] = (const packed_fact *)at;
+        at += group[n - 1]->size;
+        if (n == FACT_ROWS) {
+            for (int i = 0; i < n; i++)
+                bind_fact(w->facts, 1 + i * FACT_COLUMNS, it->partition, group[i]);
+            rc = sf_wh_run(w, w->facts, err);
+            n = 0;
+        }
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        bind_fact(w->st[ST_FACT], 1, it->partition, group[i]);
+        rc = sf_wh_run(w, w->st[ST_FACT], err);
+    }
+    if (rc == 0) {
+        sqlite3_bind_int64(w->st[ST_OFFSET], 1, it->partition);
+        sqlite3_bind_int64(w->st[ST_OFFSET], 2, (sqlite3_int64)it->next_offset);
+        rc = sf_wh_run(w, w->st[ST_OFFSET], err);
+    }
+    return rc;
+}
+
+/* ---- the rollup writes, recorded by the caller and applied by the writer ---- */
+
+enum {
+    OP_PRESENCE,
+    OP_LIST,
+    OP_HEAD,
+    OP_SALES,
+    OP_INVOICE,
+    OP_DIM_PRODUCT,
+    OP_DIM_CUSTOMER,
+    OP_DIM_DATE
+};
+
+/* One store write: up to three texts (each followed by a NUL) after it. */
+typedef struct op_head {
+    uint32_t op, size;
+    uint32_t len[3];
+    int64_t v[6];
+} op_head;
+
+static int record(sqlite_wh *w, uint32_t op, const int64_t v[6], const char *t0, size_t l0,
+                  const char *t1, size_t l1, const char *t2, size_t l2, sf_error *err)
+{
+    static const char zeros[8] = {0};
+    op_head h = {op, 0, {(uint32_t)l0, (uint32_t)l1, (uint32_t)l2}, {0}};
+    memcpy(h.v, v, sizeof h.v);
+    size_t body = l0 + l1 + l2 + 3;
+    h.size = (uint32_t)((sizeof h + body + 7u) & ~(size_t)7u);
+    sf_buf_add(&w->ops, &h, sizeof h);
+    sf_buf_add(&w->ops, t0 ? t0 : "", l0);
+    sf_buf_add(&w->ops, zeros, 1);
+    sf_buf_add(&w->ops, t1 ? t1 : "", l1);
+    sf_buf_add(&w->ops, zeros, 1);
+    sf_buf_add(&w->ops, t2 ? t2 : "", l2);
+    sf_buf_add(&w->ops, zeros, h.size - sizeof h - body + 1);
+    return sf_buf_failed(&w->ops) ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
+}
+
+static int d_presence_get(void *self, const char *invoice,
+                          int (*fn)(void *ctx, int32_t customer, const char *hours, size_t len,
+                                    sf_error *err),
+                          void *ctx, sf_error *err)
+{
+    return sf_wh_sqlite_store.presence_get(((sqlite_wh *)self)->rd, invoice, fn, ctx, err);
+}
+
+static int d_list_get(void *self, bool product, sf_grain g, const char *period, const char **text,
+                      size_t *len, sf_error *err)
+{
+    return sf_wh_sqlite_store.list_get(((sqlite_wh *)self)->rd, product, g, period, text, len, err);
+}
+
+static int d_presence_put(void *self, const char *invoice, int32_t customer, const char *hours,
+                          size_t len, sf_error *err)
+{
+    int64_t v[6] = {customer};
+    return record(self, OP_PRESENCE, v, invoice, strlen(invoice), hours, len, NULL, 0, err);
+}
+
+static int d_list_put(void *self, bool product, sf_grain g, const char *period, int64_t n,
+                      const char *a, size_t alen, const char *b, size_t blen, sf_error *err)
+{
+    int64_t v[6] = {product, g, n};
+    return record(self, OP_LIST, v, period, strlen(period), a, alen, b, blen, err);
+}
+
+static int d_head_put(void *self, const char *list, sf_grain g, const char *period, int64_t entries,
+                      const char *head, size_t len, sf_error *err)
+{
+    int64_t v[6] = {g, entries};
+    return record(self, OP_HEAD, v, list, strlen(list), period, strlen(period), head, len, err);
+}
+
+static int d_sales_put(void *self, sf_grain g, const char *period, const sales_val *s,
+                       sf_error *err)
+{
+    int64_t v[6] = {g, s->revenue, s->units, s->lines, s->invoices, s->customers};
+    return record(self, OP_SALES, v, period, strlen(period), NULL, 0, NULL, 0, err);
+}
+
+static int d_invoice_put(void *self, const char *invoice, int32_t customer, const char *date,
+                         int64_t revenue, int64_t units, int64_t lines, sf_error *err)
+{
+    int64_t v[6] = {customer, revenue, units, lines};
+    return record(self, OP_INVOICE, v, invoice, strlen(invoice), date, strlen(date), NULL, 0, err);
+}
+
+static int d_dim_product_put(void *self, const char *code, const char *description, size_t len,
+                             bool non_product, const char *seen, sf_error *err)
+{
+    int64_t v[6] = {non_product};
+    return record(self, OP_DIM_PRODUCT, v, code, strlen(code), description, len, seen,
+                  SF_TIME_TEXT_LEN, err);
+}
+
+static int d_dim_customer_put(void *self, int32_t customer, const char *country, size_t len,
+                              const char *seen, sf_error *err)
+{
+    int64_t v[6] = {customer};
+    return record(self, OP_DIM_CUSTOMER, v, country, len, seen, SF_TIME_TEXT_LEN, NULL, 0, err);
+}
+
+static int d_dim_date_put(void *self, const char *date_key, int year, int month, int day,
+                          int weekday, sf_error *err)
+{
+    int64_t v[6] = {year, month, day, weekday};
+    return record(self, OP_DIM_DATE, v, date_key, strlen(date_key), NULL, 0, NULL, 0, err);
+}
+
+const wh_store_ops sf_wh_sqlite_deferred = {
+    .presence_get = d_presence_get,
+    .presence_put = d_presence_put,
+    .list_get = d_list_get,
+    .list_put = d_list_put,
+    .head_put = d_head_put,
+    .sales_put = d_sales_put,
+    .invoice_put = d_invoice_put,
+    .dim_product_put = d_dim_product_put,
+    .dim_customer_put = d_dim_customer_put,
+    .dim_date_put = d_dim_date_put,
+};
+
+/* Writer: apply one recorded write through the real store. */
+static int apply_op(sqlite_wh *w, const op_head *h, sf_error *err)
+{
+    const wh_store_ops *s = &sf_wh_sqlite_store;
+    const char *t0 = (const char *)(h + 1), *t1 = t0 + h->len[0] + 1, *t2 = t1 + h->len[1] + 1;
+    const int64_t *v = h->v;
+    switch (h->op) {
+    case OP_PRESENCE:
+        return s->presence_put(w, t0, (int32_t)v[0], t1, h->len[1], err);
+    case OP_LIST:
+        return s->list_put(w, v[0] != 0, (sf_grain)v[1], t0, v[2], t1, h->len[1], t2, h->len[2],
+                           err);
+    case OP_HEAD:
+        return s->head_put(w, t0, (sf_grain)v[0], t1, v[1], t2, h->len[2], err);
+    case OP_SALES: {
+        sales_val sv = {v[1], v[2], v[3], v[4], v[5]};
+        return s->sales_put(w, (sf_grain)v[0], t0, &sv, err);
+    }
+    case OP_INVOICE:
+        return s->invoice_put(w, t0, (int32_t)v[0], t1, v[1], v[2], v[3], err);
+    case OP_DIM_PRODUCT:
+        return s->dim_product_put(w, t0, t1, h->len[1], v[0] != 0, t2, err);
+    case OP_DIM_CUSTOMER:
+        return s->dim_customer_put(w, (int32_t)v[0], t0, h->len[0], t1, err);
+    case OP_DIM_DATE:
+        return s->dim_date_put(w, t0, (int)v[0], (int)v[1], (int)v[2], (int)v[3], err);
+    }
+    return sf_error_set(err, SF_EFAILED, "warehouse: unknown recorded write %u", h->op);
+}
+
+/* ---- the writer thread ---- */
+
+static int begin(sqlite_wh *w, sf_error *err)
+{
+    if (w->in_txn)
+        return 0;
+    if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return sf_wh_fail(w, err, "begin");
+    w->in_txn = true;
+    return 0;
+}
+
+static void rollback(sqlite_wh *w)
+{
+    if (w->in_txn)
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    w->in_txn = false;
+}
+
+static int run_item(sqlite_wh *w, const wh_item *it, sf_error *err)
+{
+    if (it->kind == ITEM_ROLLBACK) {
+        rollback(w);
+        return 0;
+    }
+    int rc = begin(w, err);
+    if (rc == 0 && it->kind == ITEM_FACTS)
+        return insert_facts(w, it, err);
+    for (size_t at = 0; rc == 0 && at < w->ops.len;) {
+        const op_head *h = (const op_head *)(w->ops.data + at);
+        rc = apply_op(w, h, err);
+        at += h->size;
+    }
+    if (rc == 0 && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sf_wh_fail(w, err, "commit");
+    if (rc == 0)
+        w->in_txn = false;
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    sqlite_wh *w = arg;
+    wh_pipe *p = w->pipe;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->head && !p->stop)
+            pthread_cond_wait(&p->work, &p->mu);
+        wh_item *it = p->head;
+        if (!it)
+            break;
+        p->head = it->next;
+        p->tail = p->head ? p->tail : NULL;
+        p->queued--;
+        p->busy = true;
+        bool skip = p->failed; /* after a failure, drop what follows until taken */
+        pthread_mutex_unlock(&p->mu);
+        sf_error e = {0};
+        int rc = skip ? 0 : run_item(w, it, &e);
+        if (rc < 0)
+            rollback(w);
+        sf_buf_reset(&it->facts);
+        pthread_mutex_lock(&p->mu);
+        if (rc < 0 && !p->failed) {
+            p->failed = true;
+            p->rc = rc;
+            p->err = e;
+        }
+        p->commits_done += it->kind == ITEM_COMMIT;
+        it->next = p->spare;
+        p->spare = it;
+        p->busy = false;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---- the caller's side ---- */
+
+static wh_item *item_new(wh_pipe *p, int kind)
+{
+    pthread_mutex_lock(&p->mu);
+    wh_item *it = p->spare;
+    p->spare = it ? it->next : NULL;
+    pthread_mutex_unlock(&p->mu);
+    if (!it && !(it = calloc(1, sizeof *it)))
+        return NULL;
+    it->next = NULL;
+    it->kind = kind;
+    return it;
+}
+
+static void item_free(wh_item *it)
+{
+    sf_buf_free(&it->facts);
+    free(it);
+}
+
+static void enqueue(wh_pipe *p, wh_item *it)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->queued >= MAX_QUEUED && !p->failed)
+        pthread_cond_wait(&p->done, &p->mu);
+    if (p->tail)
+        p->tail->next = it;
+    else
+        p->head = it;
+    p->tail = it;
+    p->queued++;
+    p->commits_sent += it->kind == ITEM_COMMIT;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Wait until the writer has nothing left (all) or has finished every commit
+ * queued so far. */
+static void wait_writer(wh_pipe *p, bool all)
+{
+    pthread_mutex_lock(&p->mu);
+    while (all ? (p->head || p->busy) : (p->commits_done < p->commits_sent && !p->failed))
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Forget the open transaction on this side (the writer has rolled it back
+ * or is told to). */
+static void forget(sqlite_wh *w)
+{
+    sf_wh_rollup_reset(&w->roll);
+    sf_buf_reset(&w->ops);
+    w->open = false;
+}
+
+/* The writer's failure, if any: returned once, with everything since the
+ * last durable commit gone. */
+static int take_failure(sqlite_wh *w, sf_error *err)
+{
+    wh_pipe *p = w->pipe;
+    pthread_mutex_lock(&p->mu);
+    bool failed = p->failed;
+    pthread_mutex_unlock(&p->mu);
+    if (!failed)
+        return 0;
+    wait_writer(p, true);
+    pthread_mutex_lock(&p->mu);
+    int rc = p->rc;
+    if (err)
+        *err = p->err;
+    p->failed = false;
+    p->commits_done = p->commits_sent;
+    pthread_mutex_unlock(&p->mu);
+    forget(w);
+    return rc;
+}
+
+/* Roll the open transaction back (rc: the caller's failure, returned). */
+static int abort_txn(sqlite_wh *w, int rc)
+{
+    wh_item *it = item_new(w->pipe, ITEM_ROLLBACK);
+    if (it)
+        enqueue(w->pipe, it);
+    wait_writer(w->pipe, true);
+    take_failure(w, NULL);
+    forget(w);
+    return rc;
+}
+
+int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    int rc = take_failure(w, err);
+    if (rc < 0)
+        return rc;
+    wh_item *it = item_new(w->pipe, ITEM_FACTS);
+    if (!it)
+        return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
+    it->partition = p;
+    it->next_offset = b->next_offset;
+    sf_record rec;
+    char date[SF_TIME_TEXT_LEN + 1];
+    for (size_t i = 0; rc == 0 && i < b->count; i++) {
+        rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &rec, date, err);
+        if (rc == 0)
+            pack_fact(&it->facts, &rec, date, b->entries[i].offset);
+    }
+    if (rc == 0 && sf_buf_failed(&it->facts))
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (rc < 0) {
+        item_free(it);
+        return abort_txn(w, rc);
+    }
+    w->open = true;
+    enqueue(w->pipe, it);
+    return 0;
+}
+
+/* The transaction's rollup writes, computed against what is committed.
+ * First the WAL is checkpointed up to the last commit from this thread: the
+ * writer's connection checkpoints only when the WAL grows past its limit,
+ * so copying pages into the database costs the writer nothing. */
+static int record_rollups(sqlite_wh *w, sf_error *err)
+{
+    sf_buf_reset(&w->ops);
+    if (sqlite3_wal_checkpoint_v2(w->rd->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+        SQLITE_OK)
+        return sf_wh_fail(w->rd, err, "checkpoint");
+    if (sqlite3_exec(w->rd->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return sf_wh_fail(w->rd, err, "begin a read");
+    int rc = sf_wh_rollup_write(&w->roll, err);
+    /* A statement left stepping would keep this snapshot for the next time. */
+    sqlite3_reset(w->rd->st[ST_PRODUCTS_GET]);
+    sqlite3_reset(w->rd->st[ST_CUSTOMERS_GET]);
+    sqlite3_exec(w->rd->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
+int sf_wh_pipe_commit(sqlite_wh *w, bool wait, sf_error *err)
+{
+    int rc = take_failure(w, err);
+    if (rc == 0 && w->open) {
+        wait_writer(w->pipe, false); /* the previous commit: its rows are read now */
+        if ((rc = take_failure(w, err)) < 0)
+            return rc;
+        if ((rc = record_rollups(w, err)) < 0)
+            return abort_txn(w, rc);
+        wh_item *it = item_new(w->pipe, ITEM_COMMIT);
+        if (!it)
+            return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
+        sf_wh_rollup_reset(&w->roll);
+        w->open = false;
+        enqueue(w->pipe, it);
+    }
+    if (rc == 0 && wait) {
+        wait_writer(w->pipe, true);
+        rc = take_failure(w, err);
+    }
+    return rc;
+}
+
+int sf_wh_pipe_sync(sqlite_wh *w, sf_error *err)
+{
+    wait_writer(w->pipe, true);
+    return take_failure(w, err);
+}
+
+int sf_wh_pipe_start(sqlite_wh *w, sf_error *err)
+{
+    wh_pipe *p = calloc(1, sizeof *p);
+    if (!p)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    w->pipe = p;
+    if (pthread_create(&p->thread, NULL, writer_main, w) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->work);
+        pthread_cond_destroy(&p->done);
+        free(p);
+        w->pipe = NULL;
+        return sf_error_set(err, SF_EFAILED, "warehouse: cannot start the writer thread");
+    }
+    return 0;
+}
+
+void sf_wh_pipe_stop(sqlite_wh *w)
+{
+    wh_pipe *p = w->pipe;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true; /* the writer finishes what is queued, then returns */
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    for (wh_item *it = p->spare, *next; it; it = next) {
+        next = it->next;
+        item_free(it);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    free(p);
+    w->pipe = NULL;
+}
