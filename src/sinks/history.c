@@ -109,6 +109,35 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_recor
     return ops->put(t, ckey, clen + 8 + r->invoice_no_len, "", 0, err);
 }
 
+/* The fence, inside the write transaction (LMDB has one writer at a time,
+ * across processes): a batch applies only from the partition's stored
+ * position. A member of the group that lost the partition without knowing
+ * (a zombie) and still writes from where it was is refused, SF_ESTALE, and
+ * re-reads from the store (runner.c), rather than applying records the new
+ * owner has applied already. No position stored yet: nothing to fence. */
+static int fence(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, const sf_stream_batch *b,
+                 sf_error *err)
+{
+    uint8_t okey[5];
+    okey[0] = 'o';
+    sf_put_be32(okey + 1, p);
+    const void *v;
+    size_t n;
+    int g = ops->get(t, okey, sizeof okey, &v, &n, err);
+    if (g == SF_ENOENT || b->count == 0)
+        return 0;
+    if (g < 0)
+        return g;
+    uint64_t stored = n == 8 ? sf_get_be64(v) : UINT64_MAX;
+    if (stored != b->entries[0].offset)
+        return sf_error_set(err, SF_ESTALE,
+                            "history: partition %u: a batch from offset %llu, but the store is at "
+                            "%llu (another member applied it): refused",
+                            p, (unsigned long long)b->entries[0].offset,
+                            (unsigned long long)stored);
+    return 0;
+}
+
 static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     history *hs = (history *)s;
@@ -117,6 +146,7 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
     int rc = ops->begin(hs->store, true, &t, err);
     if (rc < 0)
         return rc;
+    rc = fence(t, ops, p, b, err);
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         rc = sf_stream_entry_record(&b->entries[i], p, &r, err);

@@ -83,6 +83,7 @@ static const char *const statements[NSTMT] = {
     [ST_FACT] = "INSERT INTO fact_sales VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_OFFSET] = ("INSERT INTO sink_offsets VALUES (?,?) ON CONFLICT (log_partition) DO UPDATE "
                    "SET next_offset = excluded.next_offset"),
+    [ST_POSITION] = "SELECT next_offset FROM sink_offsets WHERE log_partition = ?",
     [ST_SALES] =
         ("INSERT OR FAIL INTO bi_sales VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET "
          "revenue_milli = revenue_milli + ?3, units = units + ?4, lines = lines + ?5, "
@@ -316,6 +317,29 @@ static void rollback(sqlite_wh *w)
     sf_wh_rollup_reset(&w->roll);
 }
 
+/* The fence, inside the write transaction (BEGIN IMMEDIATE: one writer at
+ * a time, across processes): a batch loads only from the partition's
+ * position as stored, or as loaded earlier in this transaction. A sink that
+ * lost the partition to another member without knowing (a zombie) is
+ * refused, SF_ESTALE, rather than loading records twice. */
+static int fence(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    sqlite3_stmt *q = w->st[ST_POSITION];
+    sqlite3_bind_int64(q, 1, p);
+    int step = sqlite3_step(q);
+    bool stored = step == SQLITE_ROW;
+    uint64_t at = stored ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return sf_wh_fail(w, err, "position");
+    if (stored && b->count && at != b->entries[0].offset)
+        return sf_error_set(err, SF_ESTALE,
+                            "warehouse: partition %u: a batch from offset %llu, but the warehouse "
+                            "is at %llu (another member loaded it): refused",
+                            p, (unsigned long long)b->entries[0].offset, (unsigned long long)at);
+    return 0;
+}
+
 static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
@@ -326,7 +350,7 @@ static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
             return sf_wh_fail(w, err, "begin");
         w->in_txn = true;
     }
-    int rc = 0;
+    int rc = fence(w, p, b, err);
     w->npend = 0;
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         pending_fact *f = &w->pend[w->npend];

@@ -28,6 +28,7 @@ enum {
     ST_DIM_PRODUCT,
     ST_DIM_CUSTOMER,
     ST_DIM_DATE,
+    ST_POSITION,
     NSTMT
 };
 
