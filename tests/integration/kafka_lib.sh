@@ -88,6 +88,11 @@ post_chunk() {
 # mock cluster keeps at most 5 MiB a partition and silently drops the
 # oldest batches beyond, which would look like acknowledged records lost).
 kafka_topic_check() {
+    # How close the brokers came to that limit, from their own log.
+    perl -ne '$b{$1} += $2 if /Log append \S+ \[(\d+)\] \d+ messages, (\d+) bytes/;
+        END { my ($p) = sort { $b{$b} <=> $b{$a} } keys %b;
+              printf "mock cluster: partition %s holds the most, %d bytes (%.0f%% of 5 MiB)\n",
+                  $p, $b{$p}, 100 * $b{$p} / 5242880 if defined $p }' "$tmp/mock.err"
     "$shopflow" log stat --stream "$stream" --json > "$tmp/stat.json"
     [[ $(jq '[.partitions[].start_offset] | max' "$tmp/stat.json") -eq 0 ]] ||
         fail "the mock cluster dropped the oldest batches (its 5 MiB a partition):" \
