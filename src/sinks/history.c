@@ -109,6 +109,26 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_recor
     return ops->put(t, ckey, clen + 8 + r->invoice_no_len, "", 0, err);
 }
 
+/* The position key of partition p: 'o' p(u32). */
+static void position_key(uint32_t p, uint8_t okey[5])
+{
+    okey[0] = 'o';
+    sf_put_be32(okey + 1, p);
+}
+
+/* p's stored position into *at: 1, or 0 when none is stored, or an error. */
+static int stored_position(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, uint64_t *at,
+                           sf_error *err)
+{
+    uint8_t okey[5];
+    position_key(p, okey);
+    const void *v;
+    size_t n;
+    int g = ops->get(t, okey, sizeof okey, &v, &n, err);
+    *at = g == 0 && n == 8 ? sf_get_be64(v) : 0;
+    return g == SF_ENOENT ? 0 : g < 0 ? g : 1;
+}
+
 /* The fence, inside the write transaction (LMDB has one writer at a time,
  * across processes): a batch applies only from the partition's stored
  * position. A member of the group that lost the partition without knowing
@@ -118,17 +138,10 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, const sf_recor
 static int fence(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, const sf_stream_batch *b,
                  sf_error *err)
 {
-    uint8_t okey[5];
-    okey[0] = 'o';
-    sf_put_be32(okey + 1, p);
-    const void *v;
-    size_t n;
-    int g = ops->get(t, okey, sizeof okey, &v, &n, err);
-    if (g == SF_ENOENT || b->count == 0)
-        return 0;
-    if (g < 0)
-        return g;
-    uint64_t stored = n == 8 ? sf_get_be64(v) : UINT64_MAX;
+    uint64_t stored;
+    int got = stored_position(t, ops, p, &stored, err);
+    if (got <= 0 || b->count == 0)
+        return got;
     if (stored != b->entries[0].offset)
         return sf_error_set(err, SF_ESTALE,
                             "history: partition %u: a batch from offset %llu, but the store is at "
@@ -154,8 +167,7 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
             rc = apply_record(t, ops, &r, b->entries[i].data, b->entries[i].len, err);
     }
     uint8_t okey[5], oval[8];
-    okey[0] = 'o';
-    sf_put_be32(okey + 1, p);
+    position_key(p, okey);
     sf_put_be64(oval, b->next_offset);
     if (rc == 0)
         rc = ops->put(t, okey, sizeof okey, oval, sizeof oval, err);
@@ -173,15 +185,8 @@ static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     sf_store_txn *t = NULL;
     int rc = ops->begin(hs->store, false, &t, err);
     for (uint32_t p = 0; rc == 0 && p < nparts; p++) {
-        uint8_t okey[5];
-        okey[0] = 'o';
-        sf_put_be32(okey + 1, p);
-        const void *v;
-        size_t n;
-        int g = ops->get(t, okey, sizeof okey, &v, &n, err);
-        next[p] = g == 0 && n == 8 ? sf_get_be64(v) : 0;
-        if (g < 0 && g != SF_ENOENT)
-            rc = g;
+        int got = stored_position(t, ops, p, &next[p], err);
+        rc = got < 0 ? got : 0;
     }
     if (t)
         ops->abort(t); /* read-only: nothing to commit */
