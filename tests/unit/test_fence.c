@@ -7,8 +7,10 @@
  *
  * The zombie is played by a second sink (or a second view of the same one)
  * that still believes in an older position. The checks read the stores
- * directly: the warehouse file with the sqlite3 API, the history store by
- * scanning its line keys.
+ * directly: the warehouse with the sqlite3 API (or libpq), the history
+ * store by scanning its line keys. With SF_TEST_PG_URL set (an empty
+ * database; tests/integration/warehouse_fence_pg.sh), the warehouse checks
+ * run on PostgreSQL too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "sinks/history.h"
@@ -62,9 +65,12 @@ static void read_batch(sf_stream *s, uint64_t from, size_t n, sf_stream_batch *b
     assert_int_equal(b->entries[0].offset, from);
 }
 
+/* The warehouse under test: SQLite in dir, or PostgreSQL at SF_TEST_PG_URL. */
+static const char *pg_url;
+
 static sf_sink *open_warehouse(const char *dir)
 {
-    sf_sink_places at = {.data_dir = dir};
+    sf_sink_places at = {.data_dir = dir, .warehouse = pg_url};
     sf_sink *k = NULL;
     sf_error err = {0};
     if (sf_sink_open("warehouse", &at, NULL, false, &k, &err) != 0)
@@ -72,21 +78,37 @@ static sf_sink *open_warehouse(const char *dir)
     return k;
 }
 
-/* "facts distinct_offsets position" of DIR/warehouse.db, by sqlite3 itself. */
+#define STATE_SQL                                                                                  \
+    ("SELECT (SELECT count(*) FROM fact_sales) || ' ' || "                                         \
+     "(SELECT count(DISTINCT log_offset) FROM fact_sales) || ' ' || "                              \
+     "(SELECT next_offset FROM sink_offsets WHERE log_partition = 0)")
+
+/* "facts distinct_offsets position", by libpq itself. */
+static void pg_state(char *out, size_t cap)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, STATE_SQL);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* "facts distinct_offsets position" of DIR/warehouse.db, by sqlite3 itself
+ * (or of the PostgreSQL database). */
 static void warehouse_state(const char *dir, char *out, size_t cap)
 {
+    if (pg_url) {
+        pg_state(out, cap);
+        return;
+    }
     char path[UT_PATH_MAX];
     ut_join(path, dir, "warehouse.db");
     sqlite3 *db;
     sqlite3_stmt *q;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db,
-                           "SELECT (SELECT count(*) FROM fact_sales) || ' ' || "
-                           "(SELECT count(DISTINCT log_offset) FROM fact_sales) || ' ' || "
-                           "(SELECT next_offset FROM sink_offsets WHERE log_partition = 0)",
-                           -1, &q, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, STATE_SQL, -1, &q, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
     snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
@@ -125,6 +147,47 @@ static void test_warehouse(void **state)
 
     sf_sink_close(a);
     sf_sink_close(zombie);
+    sf_stream_batch_free(&first);
+    sf_stream_batch_free(&rest);
+    sf_stream_close(s);
+    ut_tmpdir_remove(dir);
+}
+
+/* One loader after another (PostgreSQL lets one hold the loader's lock at
+ * a time), and a batch again inside one transaction: refused, and the whole
+ * open transaction with it. */
+static void test_warehouse_sequential(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], got[64];
+    ut_tmpdir(dir);
+    sf_stream *s = make_log(dir);
+    sf_stream_batch first, rest;
+    read_batch(s, 0, 20, &first);
+    read_batch(s, 20, RECORDS - 20, &rest);
+    sf_error err = {0};
+    sf_sink *a = open_warehouse(dir);
+    assert_int_equal(a->ops->apply(a, 0, &first, &err), 0);
+    assert_int_equal(a->ops->flush(a, true, &err), 0);
+    sf_sink_close(a);
+
+    sf_sink *z = open_warehouse(dir);
+    assert_int_equal(z->ops->apply(z, 0, &first, &err), SF_ESTALE);
+    assert_int_equal(z->ops->flush(z, true, &err), 0);
+    warehouse_state(dir, got, sizeof got);
+    assert_string_equal(got, "20 20 20");
+    assert_int_equal(z->ops->apply(z, 0, &rest, &err), 0);
+    assert_int_equal(z->ops->apply(z, 0, &rest, &err), SF_ESTALE);
+    assert_non_null(strstr(err.msg, "a batch from offset 20, but the warehouse is at 50"));
+    assert_int_equal(z->ops->flush(z, true, &err), 0);
+    warehouse_state(dir, got, sizeof got);
+    assert_string_equal(got, "20 20 20");
+    assert_int_equal(z->ops->apply(z, 0, &rest, &err), 0);
+    assert_int_equal(z->ops->flush(z, true, &err), 0);
+    warehouse_state(dir, got, sizeof got);
+    assert_string_equal(got, "50 50 50");
+
+    sf_sink_close(z);
     sf_stream_batch_free(&first);
     sf_stream_batch_free(&rest);
     sf_stream_close(s);
@@ -254,8 +317,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_warehouse),
+        cmocka_unit_test(test_warehouse_sequential),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_runner),
     };
+    const struct CMUnitTest pg_tests[] = {
+        cmocka_unit_test(test_warehouse_sequential),
+    };
+    pg_url = getenv("SF_TEST_PG_URL");
+    if (pg_url && *pg_url)
+        return cmocka_run_group_tests(pg_tests, NULL, NULL);
+    pg_url = NULL;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
