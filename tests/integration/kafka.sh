@@ -40,7 +40,7 @@ kafka_chunks "$data" 0 40000
 chunks=("$tmp"/chunk*.csv)
 
 key=$("$shopflow" keys create --data "$tmp/gw" --role ingest | tail -1)
-start_server "$tmp/gw" --stream "$stream" --sinks none
+kafka_serve
 
 for i in "${!chunks[@]}"; do
     case $i in

@@ -23,7 +23,7 @@ kafka_mock_start 8
 kafka_chunks "$data" $rows 4000
 chunks=("$tmp"/chunk*.csv)
 key=$("$shopflow" keys create --data "$tmp/gw" --role ingest | tail -1)
-start_server "$tmp/gw" --stream "$stream" --sinks none
+kafka_serve
 
 for i in "${!chunks[@]}"; do
     case $((i % 6)) in
