@@ -78,6 +78,8 @@ const char *sf_strerror(int code)
         return "failed earlier";
     case SF_EPERM:
         return "not permitted";
+    case SF_ESTALE:
+        return "stale position";
     default:
         return "unknown error";
     }

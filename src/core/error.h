@@ -29,6 +29,7 @@ enum {
     SF_EBUSY = -10,   /* held by another process (a lock) */
     SF_EFAILED = -11, /* the component failed earlier and refuses work until reopened */
     SF_EPERM = -12,   /* credentials missing, forged, expired, or not allowed this */
+    SF_ESTALE = -13,  /* a write from a stale position: another writer moved on (fenced) */
 };
 
 #define SF_ERROR_MSG_MAX 512

@@ -169,6 +169,48 @@ static int end_txn(history *hs, bool commit, sf_error *err)
     return 0;
 }
 
+/* The position key of partition p: 'o' p(u32). */
+static void position_key(uint32_t p, uint8_t okey[5])
+{
+    okey[0] = 'o';
+    sf_put_be32(okey + 1, p);
+}
+
+/* p's stored position into *at: 1, or 0 when none is stored, or an error. */
+static int stored_position(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, uint64_t *at,
+                           sf_error *err)
+{
+    uint8_t okey[5];
+    position_key(p, okey);
+    const void *v;
+    size_t n;
+    int g = ops->get(t, okey, sizeof okey, &v, &n, err);
+    *at = g == 0 && n == 8 ? sf_get_be64(v) : 0;
+    return g == SF_ENOENT ? 0 : g < 0 ? g : 1;
+}
+
+/* The fence, inside the write transaction (LMDB has one writer at a time,
+ * across processes): a batch applies only from the partition's stored
+ * position. A member of the group that lost the partition without knowing
+ * (a zombie) and still writes from where it was is refused, SF_ESTALE, and
+ * re-reads from the store (runner.c), rather than applying records the new
+ * owner has applied already. No position stored yet: nothing to fence. */
+static int fence(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, const sf_stream_batch *b,
+                 sf_error *err)
+{
+    uint64_t stored;
+    int got = stored_position(t, ops, p, &stored, err);
+    if (got <= 0 || b->count == 0)
+        return got;
+    if (stored != b->entries[0].offset)
+        return sf_error_set(err, SF_ESTALE,
+                            "history: partition %u: a batch from offset %llu, but the store is at "
+                            "%llu (another member applied it): refused",
+                            p, (unsigned long long)b->entries[0].offset,
+                            (unsigned long long)stored);
+    return 0;
+}
+
 static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     history *hs = (history *)s;
@@ -182,6 +224,7 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
     }
     hs->pending += b->count;
     current cur = {0};
+    rc = fence(hs->txn, ops, p, b, err);
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
@@ -191,8 +234,7 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
     if (rc == 0)
         rc = close_invoice(hs->txn, ops, &cur, err);
     uint8_t okey[5], oval[8];
-    okey[0] = 'o';
-    sf_put_be32(okey + 1, p);
+    position_key(p, okey);
     sf_put_be64(oval, b->next_offset);
     if (rc == 0)
         rc = ops->put(hs->txn, okey, sizeof okey, oval, sizeof oval, err);
@@ -209,15 +251,8 @@ static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     end_txn(hs, false, err); /* a failed run's batches are read again */
     int rc = ops->begin(hs->store, false, &t, err);
     for (uint32_t p = 0; rc == 0 && p < nparts; p++) {
-        uint8_t okey[5];
-        okey[0] = 'o';
-        sf_put_be32(okey + 1, p);
-        const void *v;
-        size_t n;
-        int g = ops->get(t, okey, sizeof okey, &v, &n, err);
-        next[p] = g == 0 && n == 8 ? sf_get_be64(v) : 0;
-        if (g < 0 && g != SF_ENOENT)
-            rc = g;
+        int got = stored_position(t, ops, p, &next[p], err);
+        rc = got < 0 ? got : 0;
     }
     if (t)
         ops->abort(t); /* read-only: nothing to commit */

@@ -14,6 +14,13 @@
  * sink flush, so the next owner starts exactly where the durable effects
  * end (stream.h, sf_stream_group). With --once a member waits for its first
  * assignment, then stops when its partitions are caught up.
+ *
+ * A member cut off from its group (a long pause, a partition of the
+ * network) may lose its partitions without knowing yet: a zombie. The
+ * sinks' fence stops it from applying twice what the new owner applied:
+ * a batch that does not start at the stored position is refused
+ * (SF_ESTALE, in the transaction of its effects); the runner logs it
+ * (event=sink_fenced) and reads again from the stored positions.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +114,22 @@ static void pause_100ms(void)
     nanosleep(&ts, NULL);
 }
 
+/* The sink's fence refused a batch (SF_ESTALE): its store is ahead of where
+ * this runner read from, because another member of the group applied those
+ * records (this one lost the partition without knowing yet: a zombie). What
+ * this runner had applied since the sink's last commit is rolled back; say
+ * so and read again from the positions the store holds now, so nothing is
+ * applied twice and nothing is skipped. */
+static int refetch(sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
+{
+    char q[SF_ERROR_MSG_MAX + 64];
+    sf_logf(SF_LOG_WARN, "sink_fenced", "sink=%s msg=%s", sink->ops->name,
+            sf_logq(err ? err->msg : "", q, sizeof q));
+    sf_error_clear(err);
+    pause_100ms(); /* the group is likely about to tell us */
+    return sink->ops->resume(sink, next, n, err);
+}
+
 /* Which partitions are ours now: 0 (go on), 1 (none given yet: wait) or
  * an error. Group callbacks run in here. */
 static int serve_group(sf_stream *s, uint8_t *owned, sf_error *err)
@@ -169,6 +192,10 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             continue;
         }
         long got = one_pass(s, sink, owned, next, n, &b, err);
+        if (got == SF_ESTALE) {
+            rc = refetch(sink, next, n, err);
+            continue;
+        }
         uint64_t pass = got > 0 ? (uint64_t)got : 0;
         if (got < 0)
             rc = (int)got;
@@ -179,11 +206,19 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             break;
         atomic_store(&stats->lag, lag_of(s, next, owned, n));
         atomic_store(&stats->position, sum_of(next, owned, n));
+        /* A fence's refusal may come with a flush too: a sink may apply
+         * behind the call (the SQLite warehouse's writer thread). */
         if (pass > 0) {
             rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
+            if (rc == SF_ESTALE)
+                rc = refetch(sink, next, n, err);
             continue;
         }
         rc = sink->ops->flush(sink, true, err); /* caught up */
+        if (rc == SF_ESTALE) {
+            rc = refetch(sink, next, n, err);
+            continue;
+        }
         if (rc == 0)
             atomic_store(&stats->durable, sum_of(next, owned, n));
         if (rc < 0 || once)

@@ -26,7 +26,11 @@ typedef struct sf_sink_ops {
     const char *name;
     /* Fill next[0..nparts) with the offset to resume each partition at. */
     int (*resume)(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err);
-    /* Apply batch b of partition p; entries follow on from the last ones. */
+    /* Apply batch b of partition p; entries follow on from the last ones.
+     * A sink with a fence (history, warehouse) checks, in the transaction
+     * of the effects, that b starts at p's stored position, and otherwise
+     * refuses it with SF_ESTALE, keeping nothing of its open transaction:
+     * another member of the group applied those records (see runner.c). */
     int (*apply)(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
     /* Make durable what is due (all: everything applied so far). */
     int (*flush)(sf_sink *s, bool all, sf_error *err);

@@ -21,10 +21,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../support/pg.sh"
 # shellcheck disable=SC2034 # bi: used by wh_compare (tests/support/pg.sh)
 shopflow=$1 data=$2 mockbin=$3 query=$4 bi=$5
+source "$(dirname "$0")/kafka_lib.sh"
 tmp=$(mktemp -d)
-MOCK_PID=
-trap 'kill $(jobs -p) 2>/dev/null || true; kill $MOCK_PID 2>/dev/null || true; pg_stop;
-      rm -rf "$tmp"' EXIT
+trap 'kafka_cleanup $? 8 541909; pg_stop; rm -rf "$tmp"' EXIT
 pg=() pg_url=
 if pg_start "$tmp"; then
     pg_url=$(pg_new_db kafka_run)
@@ -33,69 +32,15 @@ else
     echo "no PostgreSQL server here: the killed run's warehouse stays in SQLite"
 fi
 
-# The cluster, commanded through a FIFO kept open on fd 7.
-mkfifo "$tmp/ctl"
-"$mockbin" shop 8 < "$tmp/ctl" > "$tmp/mock.out" 2> "$tmp/mock.err" &
-MOCK_PID=$!
-exec 7> "$tmp/ctl"
-for _ in $(seq 100); do [[ -s "$tmp/mock.out" ]] && break; sleep 0.1; done
-bootstrap=$(head -1 "$tmp/mock.out")
-[[ -n "$bootstrap" ]] || fail "the mock cluster did not start: $(cat "$tmp/mock.err")"
-stream="kafka://$bootstrap/shop"
-mock() { # COMMAND...: send it, wait for its answer, which must be ok
-    local n
-    n=$(wc -l < "$tmp/mock.out")
-    echo "$*" >&7
-    for _ in $(seq 100); do
-        [[ $(wc -l < "$tmp/mock.out") -gt $n ]] && break
-        sleep 0.05
-    done
-    [[ $(tail -1 "$tmp/mock.out") == ok ]] || fail "mock $*: $(tail -1 "$tmp/mock.out")"
-}
+# The cluster, commanded through a FIFO kept open on fd 7 (kafka_lib.sh).
+kafka_mock_start 8
 
 # The file in chunks of 40,000 rows, each row with its event id.
-gzip -dc "$data" | perl -e '
-    my $dir = shift; my $header = <STDIN>; chomp $header; $header =~ s/\r$//;
-    my ($n, $fh) = (0);
-    while (my $l = <STDIN>) {
-        chomp $l; $l =~ s/\r$//;
-        if ($n % 40000 == 0) {
-            close $fh if $fh;
-            open $fh, ">", sprintf("%s/chunk%02d.csv", $dir, $n / 40000) or die;
-            print $fh "$header,event_id\n";
-        }
-        print $fh "$l,row-$n\n"; $n++;
-    }
-    close $fh;' "$tmp"
+kafka_chunks "$data" 0 40000
 chunks=("$tmp"/chunk*.csv)
 
 key=$("$shopflow" keys create --data "$tmp/gw" --role ingest | tail -1)
-start_server "$tmp/gw" --stream "$stream" --sinks none
-
-# post_chunk FILE: until the gateway acknowledges it all. A refusal after
-# an append in doubt (readyz unready) is cured by restarting the server.
-restarts=0
-post_chunk() {
-    local rows code
-    rows=$(($(wc -l < "$1") - 1))
-    for _ in $(seq 20); do
-        code=$(post "$key" text/csv "$1")
-        if [[ $code == 200 ]]; then
-            [[ $(jq '.accepted + .duplicates' "$tmp/resp") -eq $rows ]] ||
-                fail "$1: $(cat "$tmp/resp")"
-            return 0
-        fi
-        [[ $code == 503 || $code == 429 ]] || fail "$1: $code $(cat "$tmp/resp")"
-        if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") != 200 ]]; then
-            stop_server
-            cat "$tmp/gw.server.log" >> "$tmp/gw.earlier.log" # start_server empties it
-            restarts=$((restarts + 1))
-            start_server "$tmp/gw" --stream "$stream" --sinks none
-        fi
-        sleep 0.2
-    done
-    fail "$1 was never acknowledged"
-}
+kafka_serve
 
 for i in "${!chunks[@]}"; do
     case $i in
@@ -116,11 +61,7 @@ grep -q 'event=kafka_append_failed' "$tmp/gw.earlier.log" || fail "no log line f
 stop_server
 
 # Every row once in the topic, read back through `shopflow log`.
-"$shopflow" log dump --stream "$stream" | jq -r .event_id | sort > "$tmp/ids"
-[[ $(wc -l < "$tmp/ids") -eq 541909 ]] || fail "the topic holds $(wc -l < "$tmp/ids") records"
-[[ -z $(uniq -d "$tmp/ids") ]] || fail "event ids twice in the topic: $(uniq -d "$tmp/ids" | wc -l)"
-[[ $("$shopflow" log stat --stream "$stream" --json | jq .records) -eq 541909 ]] ||
-    fail "log stat: $("$shopflow" log stat --stream "$stream")"
+kafka_topic_check 541909
 
 content() { # DIR [nowarehouse] -> archive records, history digest, warehouse digest
     find "$1/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | sort | md5sum
@@ -156,7 +97,7 @@ facts() {
 # rebalance while running) before it is killed in turn.
 sinks() {
     "$shopflow" sink all --stream "$stream" --data "$tmp/run" --archive-object-size 256K \
-        "${group[@]}" "${pg[@]}" > /dev/null 2>&1 &
+        "${group[@]}" "${pg[@]}" >> "$tmp/sinks.log" 2>&1 &
 }
 last=0 progressed=0
 for k in $(seq 10); do
@@ -188,7 +129,7 @@ for k in $(seq 10); do
 done
 [[ $progressed -ge 2 ]] || fail "only $progressed of the kills came while the sinks were working"
 "$shopflow" sink all --stream "$stream" --data "$tmp/run" --archive-object-size 256K --once \
-    "${group[@]}" "${pg[@]}" > /dev/null 2>&1 || fail "sink all after the kills failed"
+    "${group[@]}" "${pg[@]}" >> "$tmp/sinks.log" 2>&1 || fail "sink all after the kills failed"
 wait $reference || fail "sink all (reference) failed: $(cat "$tmp/ref.out")"
 content "$tmp/ref" > "$tmp/ref.content"
 [[ $(sqlite3 "$tmp/ref/warehouse.db" "SELECT count(*) || ' ' || sum(amount_milli) FROM fact_sales") == \

@@ -21,6 +21,11 @@
  *   quit                       exit
  *
  * At the end of stdin it stays up until SIGTERM or SIGINT.
+ *
+ * With SF_TEST_KAFKA_MOCK_DEBUG=1 in the environment, librdkafka's "mock"
+ * debug lines go to stderr: one "Log append TOPIC [P] N messages, B bytes
+ * at offset O (log now S..E ...)" per stored batch, the evidence a failed
+ * test keeps (tests/integration/kafka.sh) of what the brokers really hold.
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -113,6 +118,13 @@ int main(int argc, char **argv)
     char msg[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "3", msg, sizeof msg);
+    const char *debug = getenv("SF_TEST_KAFKA_MOCK_DEBUG");
+    if (debug && strcmp(debug, "1") == 0 &&
+        (rd_kafka_conf_set(conf, "log_level", "7", msg, sizeof msg) != RD_KAFKA_CONF_OK ||
+         rd_kafka_conf_set(conf, "debug", "mock", msg, sizeof msg) != RD_KAFKA_CONF_OK)) {
+        fprintf(stderr, "sf_test_kafka_mock: %s\n", msg);
+        return 1;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof msg);
     if (!rk) {
         fprintf(stderr, "sf_test_kafka_mock: %s\n", msg);

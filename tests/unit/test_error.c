@@ -90,6 +90,7 @@ static void test_strerror(void **state)
     assert_string_equal(sf_strerror(SF_EBUSY), "busy");
     assert_string_equal(sf_strerror(SF_EFAILED), "failed earlier");
     assert_string_equal(sf_strerror(SF_EPERM), "not permitted");
+    assert_string_equal(sf_strerror(SF_ESTALE), "stale position");
     assert_string_equal(sf_strerror(-99), "unknown error");
 }
 

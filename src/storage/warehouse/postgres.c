@@ -335,6 +335,34 @@ static void fact_row(sf_buf *b, const sf_record *r, uint32_t p, uint64_t offset,
     sf_pg_end_row(b);
 }
 
+/* The fence: a batch loads only from the partition's position, as loaded
+ * earlier in this transaction or else as stored (its row locked until the
+ * commit). A sink that lost the partition to another member without
+ * knowing (a zombie) is refused, SF_ESTALE, rather than loading records
+ * twice. (The loader's advisory lock already keeps two loaders apart; this
+ * holds even if a zombie keeps its session.) */
+static int fence(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    if (b->count == 0)
+        return 0;
+    uint64_t at = p < w->nnext ? w->next[p] : UINT64_MAX;
+    int rc = 0;
+    if (at == UINT64_MAX) {
+        char sql[96];
+        snprintf(sql, sizeof sql,
+                 "SELECT next_offset FROM sink_offsets WHERE log_partition = %u FOR UPDATE", p);
+        char *v = query_value(w, sql, err, &rc);
+        at = v ? strtoull(v, NULL, 10) : b->entries[0].offset; /* none stored: no fence */
+        free(v);
+    }
+    if (rc == 0 && at != b->entries[0].offset)
+        rc = sf_error_set(err, SF_ESTALE,
+                          "warehouse: partition %u: a batch from offset %llu, but the warehouse "
+                          "is at %llu (another member loaded it): refused",
+                          p, (unsigned long long)b->entries[0].offset, (unsigned long long)at);
+    return rc;
+}
+
 static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     pg_wh *w = (pg_wh *)base;
@@ -347,7 +375,7 @@ static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
         w->in_txn = true;
     }
     sf_buf *facts = &w->stage[STAGE_FACTS];
-    int rc = 0;
+    int rc = fence(w, p, b, err);
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         char date[SF_TIME_TEXT_LEN + 1];

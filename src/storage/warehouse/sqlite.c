@@ -92,6 +92,7 @@ static const char *const statements[NSTMT] = {
     [ST_FACT] = "INSERT INTO fact_sales VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_OFFSET] = ("INSERT INTO sink_offsets VALUES (?,?) ON CONFLICT (log_partition) DO UPDATE "
                    "SET next_offset = excluded.next_offset"),
+    [ST_POSITION] = "SELECT next_offset FROM sink_offsets WHERE log_partition = ?",
     [ST_SALES] =
         ("INSERT OR FAIL INTO bi_sales VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET "
          "revenue_milli = revenue_milli + ?3, units = units + ?4, lines = lines + ?5, "

@@ -29,6 +29,7 @@ enum {
     ST_DIM_CUSTOMER,
     ST_DIM_DATE,
     ST_HEAD_PUT,
+    ST_POSITION,
     NSTMT
 };
 

@@ -41,7 +41,9 @@ typedef struct wh_item {
     struct wh_item *next;
     int kind;
     uint32_t partition;
+    uint64_t first_offset; /* of the batch's first entry, for the fence */
     uint64_t next_offset;
+    bool fenced; /* the batch has entries: check first_offset */
     sf_buf facts;
 } wh_item;
 
@@ -126,12 +128,37 @@ static void bind_fact(sqlite3_stmt *s, int col, uint32_t p, const packed_fact *f
 
 #define FACT_COLUMNS 15
 
+/* The fence, on the writer inside its write transaction (BEGIN IMMEDIATE:
+ * one writer at a time, across processes): a batch loads only from its
+ * partition's position as stored, or as loaded earlier in this transaction.
+ * A sink that lost the partition to another member without knowing (a
+ * zombie) is refused, SF_ESTALE, rather than loading records twice; like
+ * every writer failure it reaches the sink through the next call. */
+static int fence(sqlite_wh *w, const wh_item *it, sf_error *err)
+{
+    sqlite3_stmt *q = w->st[ST_POSITION];
+    sqlite3_bind_int64(q, 1, it->partition);
+    int step = sqlite3_step(q);
+    bool stored = step == SQLITE_ROW;
+    uint64_t at = stored ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return sf_wh_fail(w, err, "position");
+    if (stored && it->fenced && at != it->first_offset)
+        return sf_error_set(err, SF_ESTALE,
+                            "warehouse: partition %u: a batch from offset %llu, but the warehouse "
+                            "is at %llu (another member loaded it): refused",
+                            it->partition, (unsigned long long)it->first_offset,
+                            (unsigned long long)at);
+    return 0;
+}
+
 /* Writer: insert an item's facts, FACT_ROWS per statement, and its position. */
 static int insert_facts(sqlite_wh *w, const wh_item *it, sf_error *err)
 {
     const packed_fact *group[FACT_ROWS];
     const char *at = it->facts.data, *end = at + it->facts.len;
-    int n = 0, rc = 0;
+    int n = 0, rc = fence(w, it, err);
     while (rc == 0 && at < end) {
         group[n++] = (const packed_fact *)at;
         at += group[n - 1]->size;
@@ -484,6 +511,8 @@ int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error
         return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     it->partition = p;
     it->next_offset = b->next_offset;
+    it->fenced = b->count > 0;
+    it->first_offset = b->count ? b->entries[0].offset : 0;
     sf_record rec;
     char date[SF_TIME_TEXT_LEN + 1];
     for (size_t i = 0; rc == 0 && i < b->count; i++) {

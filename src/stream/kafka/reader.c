@@ -40,6 +40,7 @@ typedef struct kpart {
     bool active;                /* in this consumer's assignment */
     uint64_t pos;               /* the offset the queue delivers next */
     int64_t eof_at;             /* the end reported by the last EOF event, -1 if none */
+    bool stopped;               /* its fetcher stopped on an offset error: restart, not seek */
     rd_kafka_message_t **carry; /* taken from the queue but not yet read out */
     size_t ncarry, carry_at;
 } kpart;
@@ -100,9 +101,48 @@ static void deactivate(kpart *kp)
     kp->active = false;
 }
 
+/* Fetch p again from `from` after its fetcher stopped on an offset error
+ * (auto.offset.reset=error leaves it stopped, and a seek then fails with
+ * "Erroneous state"): assign it afresh. In a group (eager assignment) the
+ * whole assignment is given again, each partition at its position. */
+static int restart(kreader *r, uint32_t p, uint64_t from, sf_error *err)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t re = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!r->grouped) {
+        rd_kafka_topic_partition_list_add(l, r->k->topic, (int32_t)p)->offset = (int64_t)from;
+        e = rd_kafka_incremental_unassign(r->rk, l);
+        if (!e)
+            e = rd_kafka_incremental_assign(r->rk, l);
+    } else {
+        for (uint32_t q = 0; q < r->k->nparts; q++)
+            if (r->owned[q])
+                rd_kafka_topic_partition_list_add(l, r->k->topic, (int32_t)q)->offset =
+                    (int64_t)(q == p ? from : r->parts[q].pos);
+        re = rd_kafka_assign(r->rk, l);
+    }
+    int rc = 0;
+    if (e || re)
+        rc = sf_error_set(err, SF_EIO, "kafka topic %s partition %u: cannot fetch from %llu: %s",
+                          r->k->topic, p, (unsigned long long)from,
+                          e ? rd_kafka_error_string(e) : rd_kafka_err2str(re));
+    if (e)
+        rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(l);
+    kpart *kp = &r->parts[p];
+    drop_carry(kp);
+    kp->pos = from;
+    kp->eof_at = -1;
+    kp->stopped = false;
+    return rc;
+}
+
 static int seek(kreader *r, uint32_t p, uint64_t from, sf_error *err)
 {
     kpart *kp = &r->parts[p];
+    if (kp->stopped)
+        return restart(r, p, from, err);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, r->k->topic, (int32_t)p)->offset = (int64_t)from;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(r->rk, l, SF_KAFKA_TIMEOUT_MS);
@@ -354,6 +394,23 @@ static int at_end(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_
     return (int64_t)from >= hi;
 }
 
+/* The broker refused to fetch from the reader's position (offset out of
+ * range). Before the partition's start: SF_ERANGE (next_offset says where
+ * it starts). At or past its end: 1, the end (what was read stays in b).
+ * Else the records exist (a new leader whose high watermark lags, say): the
+ * fetch is restarted there and 0 says read on, for reporting the end here
+ * would cut the read short silently. */
+static int range_refused(kreader *r, uint32_t p, sf_stream_batch *b, sf_error *err)
+{
+    uint64_t at = r->parts[p].pos;
+    int rc = at_end(r, p, at, b, err);
+    if (rc != 0)
+        return rc;
+    sf_logf(SF_LOG_WARN, "kafka_refetch", "topic=%s partition=%u offset=%llu", r->k->topic, p,
+            (unsigned long long)at);
+    return restart(r, p, at, err);
+}
+
 static int fill(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_error *err)
 {
     kpart *kp = &r->parts[p];
@@ -380,8 +437,17 @@ static int fill(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_er
         bool range = false;
         if ((rc = sort_in(r, p, msgs, (size_t)got, b, &used, &range, err)) < 0)
             return rc;
-        if (range) /* from is outside the partition: say where it starts */
-            return (rc = at_end(r, p, from, b, err)) < 0 ? rc : 0;
+        if (range) {
+            kp->stopped = true;
+            if ((rc = range_refused(r, p, b, err)) != 0)
+                return rc < 0 ? rc : 0;
+            if (now_ms() > deadline)
+                return sf_error_set(err, SF_EIO,
+                                    "kafka topic %s partition %u: offset %llu refused as out of "
+                                    "range for %d s, though the partition holds it",
+                                    r->k->topic, p, (unsigned long long)kp->pos,
+                                    READ_LIMIT_MS / 1000);
+        }
         if (b->count)
             if ((size_t)got < want || b->count == b->cap || kp->ncarry)
                 return 0;
@@ -415,7 +481,7 @@ int sf_kafka_read(sf_stream *s, uint32_t p, uint64_t from, sf_stream_batch *b, s
                             k->topic, p);
     if (!kp->active)
         rc = assign_one(r, p, from, err);
-    else if (kp->pos != from)
+    else if (kp->pos != from || kp->stopped)
         rc = seek(r, p, from, err);
     if (rc == 0 && !r->grouped)
         rc = serve_main(r, err);
