@@ -53,6 +53,6 @@ done
 KEY=$key BODY_FILE="$tmp/batch.csv" CTYPE=text/csv run batch-500 16 -s bench/wrk/post.lua "$url/v1/transactions"
 printf 'single-record records/s: %.0f\nbatch-500 records/s: %.0f\n' \
     "$(cat "$tmp/rps.single-record")" "$(echo "$(cat "$tmp/rps.batch-500") * 500" | bc)"
-curl -s "$url/metrics" | grep -E '^shopflow_(log_group_commits_total|log_appended_records_total|log_fsync_seconds_(sum|count)) '
+curl -s "$url/metrics" | grep -E '^shopflow_(log_group_commits_total|log_appended_records_total|log_fsync_seconds_(sum|count|bucket)|log_prealloc_seconds_(sum|count))[ {]'
 codes=$(curl -s "$url/metrics" | grep "^shopflow_http_requests_total{route=\"/v1/transactions\"" | grep -v -e "code=\"200\"" -e "code=\"aborted\"" || true)
 [[ -z "$codes" ]] || { echo "non-200 answers: $codes" >&2; exit 1; }
