@@ -124,7 +124,8 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
 int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b, sf_error *err);
 int sf_partition_roll(partition *p, sf_error *err);
 void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seconds);
-void sf_partition_info_get(partition *p, sf_partition_info *out);
+/* Segments, start and bytes of entries (up to the durable end `end`). */
+void sf_partition_info_get(partition *p, uint64_t end, sf_partition_info *out);
 void sf_partition_close(partition *p);
 
 #endif

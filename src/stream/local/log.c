@@ -504,7 +504,8 @@ static void publish(sf_log *log, const uint8_t *touched)
             continue;
         for (size_t k = 0; k < p->stage_idx_len; k++)
             sf_segment_index_add(seg, p->stage_idx[k]);
-        seg->size += p->stage_len;
+        /* sf_partition_info_get reads it from other threads */
+        __atomic_store_n(&seg->size, seg->size + p->stage_len, __ATOMIC_RELAXED);
         if (seg->file < seg->size)
             seg->file = seg->size; /* this round appended past the zeros */
         seg->next = p->write_next;
@@ -660,8 +661,9 @@ static int log_info(sf_stream *s, uint32_t i, sf_partition_info *out, sf_error *
 {
     (void)err;
     sf_log *log = (sf_log *)s;
-    sf_partition_info_get(&log->parts[i], out);
-    out->end_offset = durable_end(log, i);
+    uint64_t end = durable_end(log, i);
+    sf_partition_info_get(&log->parts[i], end, out);
+    out->end_offset = end;
     return 0;
 }
 

@@ -358,23 +358,38 @@ void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seco
     sf_fsync_dir(p->dir);
 }
 
-void sf_partition_info_get(partition *p, sf_partition_info *out)
+/* A reader's last segment may have grown since it was opened: count the
+ * entries written since, up to the durable end (header by header, from
+ * where the last count stopped, so each call reads only what is new). */
+static void count_new_entries(partition *p, uint64_t end)
 {
-    if (p->read_only && p->nsegs) {
-        /* A reader's last segment may have grown since: count its entries
-         * again (from its last index point; a failure keeps the old size). */
-        sf_error ignored = {0};
-        pthread_rwlock_wrlock(&p->lock);
-        rescan_last(p, NULL, &ignored);
-        pthread_rwlock_unlock(&p->lock);
+    pthread_rwlock_wrlock(&p->lock);
+    segment *last = &p->segs[p->nsegs - 1];
+    while (last->next < end) {
+        uint8_t h[ENTRY_HEADER];
+        if (pread(last->fd, h, ENTRY_HEADER, (off_t)last->size) != ENTRY_HEADER)
+            break;
+        uint32_t len = get32(h);
+        uint64_t off = (uint64_t)get32(h + 8) | (uint64_t)get32(h + 12) << 32;
+        if (len == 0 || len > SF_PACK_MAX || off != last->next)
+            break; /* the end is in a later segment (or damage, which reads report) */
+        last->size += ENTRY_HEADER + len;
+        last->next++;
     }
+    pthread_rwlock_unlock(&p->lock);
+}
+
+void sf_partition_info_get(partition *p, uint64_t end, sf_partition_info *out)
+{
+    if (p->read_only && p->nsegs)
+        count_new_entries(p, end);
     pthread_rwlock_rdlock(&p->lock);
     out->start_offset = p->nsegs ? p->segs[0].base : 0;
     out->end_offset = atomic_load(&p->end);
     out->segments = (uint32_t)p->nsegs;
     out->bytes = 0;
     /* Bytes of entries, not of files (the active one has zeros past them). */
-    for (size_t i = 0; i < p->nsegs; i++)
-        out->bytes += p->segs[i].size;
+    for (size_t i = 0; i < p->nsegs; i++) /* the writer's commit thread stores it */
+        out->bytes += __atomic_load_n(&p->segs[i].size, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&p->lock);
 }
