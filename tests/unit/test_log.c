@@ -203,6 +203,17 @@ static uint64_t entry_bytes(sf_stream *s, uint32_t p)
     return info.bytes;
 }
 
+/* Close the writer s: a clean close leaves partition p's last segment
+ * holding its entries only (the file as long as the entries' bytes). */
+static void close_trimmed(sf_stream *s, const char *dir, uint32_t p)
+{
+    uint64_t bytes = entry_bytes(s, p);
+    sf_stream_close(s);
+    char seg[UT_PATH_MAX];
+    last_segment(dir, p, seg);
+    assert_int_equal(file_size(seg), bytes);
+}
+
 static void test_torn_tail_recovery(void **state)
 {
     (void)state;
@@ -239,11 +250,7 @@ static void test_torn_tail_recovery(void **state)
     /* And the log goes on cleanly after the repair. */
     layout_append(&l, s, 400, 100);
     layout_check(&l, s);
-    uint64_t bytes1 = entry_bytes(s, 1);
-    sf_stream_close(s);
-    /* A clean close leaves the entries only. */
-    last_segment(dir, 1, seg);
-    assert_int_equal(file_size(seg), bytes1);
+    close_trimmed(s, dir, 1);
     layout_free(&l);
     ut_tmpdir_remove(dir);
 }
@@ -558,10 +565,7 @@ static void test_zero_tail_is_not_dropped(void **state)
     layout_check(&l, s);
     layout_append(&l, s, 400, 200);
     layout_check(&l, s);
-    uint64_t bytes2 = entry_bytes(s, 2);
-    sf_stream_close(s);
-    last_segment(dir, 2, seg);
-    assert_int_equal(file_size(seg), bytes2);
+    close_trimmed(s, dir, 2);
     s = open_log(dir, &ropts);
     layout_check(&l, s);
     sf_stream_close(s);
@@ -619,9 +623,7 @@ static void test_crash_with_preallocated_tail(void **state)
     for (uint32_t p = 0; p < 8; p++)
         assert_int_equal(entry_bytes(r, p), entry_bytes(w, p));
     sf_stream_close(r);
-    uint64_t bytes4 = entry_bytes(w, 4);
-    sf_stream_close(w);
-    assert_int_equal(file_size(seg), bytes4);
+    close_trimmed(w, dir, 4);
     w = open_log(dir, NULL);
     layout_check(&l, w);
     sf_stream_close(w);
