@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -587,6 +588,12 @@ static void test_crash_with_preallocated_tail(void **state)
         sf_stream *w = open_log(dir, NULL);
         layout_append(&cl, w, 0, 300);
         layout_append(&cl, w, 300, 1);
+        /* The commit thread zero-fills while idle: die once partition 4
+         * has its space (or after 60 s, and the parent's check fails). */
+        last_segment(dir, 4, seg);
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        for (int i = 0; i < 600 && file_size(seg) < (off_t)PREALLOC_AHEAD; i++)
+            nanosleep(&tick, NULL);
         _exit(0);
     }
     int status = 0;

@@ -71,6 +71,7 @@ typedef struct segment {
     uint64_t next; /* offset after the last whole entry */
     uint64_t size; /* bytes of whole entries */
     uint64_t file; /* bytes of the file: [size, file) is zeros (synced if written by us) */
+    uint64_t prealloc_retry; /* writer: after a failed zero-fill, no other before size gets here */
     int fd;
     int idx_fd;
     index_point *idx;

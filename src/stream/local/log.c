@@ -14,9 +14,10 @@
  *
  * Each partition's active segment is kept zero-filled and synced some MiB
  * ahead of its entries (local.h: an fdatasync that need not write the inode
- * is several times cheaper on ext4), one extension step at most per round,
- * taken after the round's appenders were answered so no waiting append pays
- * for it in full; a clean close truncates the zeros away again.
+ * is several times cheaper on ext4). The commit thread extends it when it
+ * is idle, and otherwise by one step at most per round, taken after the
+ * round's appenders were answered, so no waiting append pays for it in
+ * full; a clean close truncates the zeros away again.
  *
  * If a write or an fdatasync fails, every partition written in that round is
  * truncated back to where the round began and every append in it fails: what
@@ -202,7 +203,8 @@ static uint64_t prealloc_target(const sf_log *log, const partition *p)
     uint64_t target = seg->size + PREALLOC_AHEAD;
     if (target > log->opts.segment_bytes)
         target = log->opts.segment_bytes; /* the segment rolls there */
-    if (seg->file >= target || seg->file - seg->size >= PREALLOC_AHEAD / 2)
+    if (seg->file >= target || seg->file - seg->size >= PREALLOC_AHEAD / 2 ||
+        seg->size < seg->prealloc_retry)
         return 0;
     return target;
 }
@@ -213,22 +215,26 @@ static void prealloc(sf_log *log, partition *p, uint64_t target)
 {
     sf_error err = {0};
     double t0 = sf_monotonic();
-    int rc = sf_segment_prealloc(&p->segs[p->nsegs - 1], target, &err);
+    segment *seg = &p->segs[p->nsegs - 1];
+    int rc = sf_segment_prealloc(seg, target, &err);
     double seconds = sf_monotonic() - t0;
     pthread_mutex_lock(&log->mu);
     log->stats.preallocs++;
     log->stats.prealloc_seconds += seconds;
     pthread_mutex_unlock(&log->mu);
     if (rc < 0) {
+        /* Not again (nor in a loop while idle) before 2 MiB more entries. */
+        seg->prealloc_retry = seg->size + PREALLOC_AHEAD / 2;
         char q[1024], m[1024];
         sf_logf(SF_LOG_WARN, "log_prealloc_failed", "dir=%s partition=%u msg=%s",
                 sf_logq(log->dir, q, sizeof q), p->id, sf_logq(err.msg, m, sizeof m));
     }
 }
 
-/* After a round: the one partition with the least zeroed space left, if it
- * needs more (one step per round spreads the cost of many partitions). */
-static void prealloc_step(sf_log *log)
+/* After a round, or while nothing is queued: one step for the partition
+ * with the least zeroed space left, if one needs it (one step at a time
+ * spreads the cost of many partitions). Whether a step was taken. */
+static bool prealloc_step(sf_log *log)
 {
     partition *best = NULL;
     uint64_t best_left = 0, best_target = 0;
@@ -245,6 +251,7 @@ static void prealloc_step(sf_log *log)
     }
     if (best)
         prealloc(log, best, best_target);
+    return best != NULL;
 }
 
 static int open_partitions(sf_log *log, sf_error *err)
@@ -261,9 +268,6 @@ static int open_partitions(sf_log *log, sf_error *err)
         partition *p = &log->parts[i];
         if (log->ends && !log->opts.read_only)
             __atomic_store_n(&log->ends[i], p->write_next, __ATOMIC_RELEASE);
-        uint64_t target = log->opts.read_only ? 0 : prealloc_target(log, p);
-        if (target)
-            prealloc(log, p, target);
     }
     return 0;
 }
@@ -606,13 +610,32 @@ static void commit_group(sf_log *log, request *list)
         prealloc_step(log);
 }
 
+/* Commit thread: whether some partition would take a prealloc step. */
+static bool prealloc_wanted(const sf_log *log)
+{
+    for (uint32_t i = 0; i < log->nparts; i++)
+        if (prealloc_target(log, &log->parts[i]))
+            return true;
+    return false;
+}
+
 static void *committer_main(void *arg)
 {
     sf_log *log = arg;
     for (;;) {
         pthread_mutex_lock(&log->mu);
-        while (!log->head && !log->stopping)
+        while (!log->head && !log->stopping) {
+            /* Idle: the best moment to zero-fill ahead (after open, after a
+             * roll), one step at a time so that an append waits for one at
+             * most. */
+            if (!log->failed && prealloc_wanted(log)) {
+                pthread_mutex_unlock(&log->mu);
+                prealloc_step(log);
+                pthread_mutex_lock(&log->mu);
+                continue;
+            }
             pthread_cond_wait(&log->cv, &log->mu);
+        }
         request *list = log->head;
         log->head = log->tail = NULL;
         log->queued_bytes = 0;
