@@ -20,7 +20,7 @@
  * checksum could not match either: XXH3 of nothing seeded with 0, folded, is 0x15d514c7).
  *
  * The writer keeps the active segment's file zero-filled and synced some MiB past its
- * entries (PREALLOC_AHEAD, in steps, right after a commit round): an fdatasync after a
+ * entries (PREALLOC_AHEAD, in steps, when idle or right after a commit round): an fdatasync after a
  * write inside the file does not have to write the inode as one that grows it does. The
  * entries end at the first header that fails (zeros, or a torn write); recovery reports
  * as dropped only the bytes up to the last non-zero one past there, and a writer
