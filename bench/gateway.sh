@@ -28,10 +28,12 @@ printf '{"InvoiceNo":"536365","StockCode":"85123A","Description":"WHITE HANGING 
 run() { # name connections wrk-args...
     local name=$1 conns=$2
     shift 2
-    local out cpu0 cpu1 rps p50 p99 n
+    local out cpu0 cpu1 rps p50 p99 n f0 f1
     cpu0=$(server_cpu)
+    f0=$(fsync_snap)
     out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@")
     cpu1=$(server_cpu)
+    f1=$(fsync_snap)
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -39,11 +41,21 @@ run() { # name connections wrk-args...
     printf '%-16s %5s conns %10s req/s   p50 %8s   p99 %8s   server CPU %5.1f us/req   load %s\n' \
         "$name" "$conns" "$rps" "$p50" "$p99" "$(echo "($cpu1 - $cpu0) * 1000000 / $hz / $n" | bc -l)" \
         "$(cut -d' ' -f1 /proc/loadavg)"
+    # This run's fdatasyncs (from the log's metrics): mean, and the share over 2.5 ms.
+    awk -v a="$f0" -v b="$f1" 'BEGIN { split(a, x); split(b, y); n = y[1] - x[1]
+        if (n > 0) printf "  fdatasync: %d, mean %.3f ms, %.1f %% over 2.5 ms\n", n,
+            (y[2] - x[2]) * 1000 / n, 100 * (n - (y[3] - x[3])) / n }'
     echo "$rps"> "$tmp/rps.$name"
 }
 
 hz=$(getconf CLK_TCK)
 server_cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # utime + stime, in ticks
+fsync_snap() { # "count sum count-at-or-under-2.5ms" of the log's fdatasyncs so far
+    curl -s "$url/metrics" | awk '/^shopflow_log_fsync_seconds_count / { c = $2 }
+        /^shopflow_log_fsync_seconds_sum / { s = $2 }
+        /^shopflow_log_fsync_seconds_bucket\{le="0.0025"\}/ { u = $2 }
+        END { print c + 0, s + 0, u + 0 }'
+}
 
 echo "shopflow gateway, ${secs}s per run, $(nproc) cores, wrk -t1"
 for c in ${CONNS:-64}; do
@@ -53,6 +65,6 @@ done
 KEY=$key BODY_FILE="$tmp/batch.csv" CTYPE=text/csv run batch-500 16 -s bench/wrk/post.lua "$url/v1/transactions"
 printf 'single-record records/s: %.0f\nbatch-500 records/s: %.0f\n' \
     "$(cat "$tmp/rps.single-record")" "$(echo "$(cat "$tmp/rps.batch-500") * 500" | bc)"
-curl -s "$url/metrics" | grep -E '^shopflow_(log_group_commits_total|log_appended_records_total|log_fsync_seconds_(sum|count)) '
+curl -s "$url/metrics" | grep -E '^shopflow_(log_group_commits_total|log_appended_records_total|log_fsync_seconds_(sum|count|bucket)|log_prealloc_seconds_(sum|count))[ {]'
 codes=$(curl -s "$url/metrics" | grep "^shopflow_http_requests_total{route=\"/v1/transactions\"" | grep -v -e "code=\"200\"" -e "code=\"aborted\"" || true)
 [[ -z "$codes" ]] || { echo "non-200 answers: $codes" >&2; exit 1; }

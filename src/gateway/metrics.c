@@ -137,6 +137,13 @@ static void render_stream(sf_gateway *g, sf_buf *t)
     }
     sf_buf_printf(t, "shopflow_log_fsync_seconds_sum %.6f\nshopflow_log_fsync_seconds_count %llu\n",
                   st.fsync_seconds, (unsigned long long)cum);
+    sf_buf_printf(
+        t,
+        "# HELP shopflow_log_prealloc_seconds Zero-fill steps ahead of the log's "
+        "entries (write + fdatasync), off the acknowledged path.\n"
+        "# TYPE shopflow_log_prealloc_seconds summary\n"
+        "shopflow_log_prealloc_seconds_sum %.6f\nshopflow_log_prealloc_seconds_count %llu\n",
+        st.prealloc_seconds, (unsigned long long)st.preallocs);
     sf_buf_printf(t,
                   "# HELP shopflow_log_end_offset Next offset of each partition (records in it).\n"
                   "# TYPE shopflow_log_end_offset gauge\n");

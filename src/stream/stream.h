@@ -105,6 +105,8 @@ typedef struct sf_stream_stats {
     uint64_t fsync_le_us[8]; /* fsync latency histogram: <=100us, 250, 500, 1ms, 2.5, 5, 10, +Inf */
     double fsync_seconds;    /* total time in fsync */
     bool failed;             /* refusing appends until reopened (see log.c) */
+    uint64_t preallocs;      /* zero-fill steps ahead of the entries (local log) */
+    double prealloc_seconds; /* total time in them (write + fdatasync) */
 } sf_stream_stats;
 
 struct sf_stream_group;

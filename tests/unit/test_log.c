@@ -2,7 +2,8 @@
  * test_log.c - the local stream log (src/stream): append and read back,
  * reopen, torn-tail recovery, corrupt entries, segment rolling and the
  * index, retention, concurrent appenders sharing fsyncs, read-only readers
- * beside a writer, the writer lock.
+ * beside a writer, the writer lock; the zero-filled space past the entries
+ * (a zero tail is not data, garbage after it is, a crash leaves it behind).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/pack.h"
+#include "stream/local/local.h"
 #include "stream/local/syncpool.h"
 #include "stream/stream.h"
 #include "support.h"
@@ -94,20 +98,29 @@ typedef struct layout {
     uint64_t end[8];
 } layout;
 
+/* Where records from..from+n must land (parts/offs, when given, are what
+ * the log answered for them, checked against that). */
+static void layout_expect(layout *l, int from, int n, const uint32_t *parts, const uint64_t *offs)
+{
+    for (int i = 0; i < n; i++) {
+        sf_record r;
+        make_record(&r, from + i);
+        uint32_t p = sf_stream_partition_of(r.invoice_no, r.invoice_no_len, 8);
+        if (parts) {
+            assert_int_equal(parts[i], p);
+            assert_int_equal(offs[i], l->end[p]); /* contiguous, in order */
+        }
+        l->which[p] = realloc(l->which[p], (size_t)(l->end[p] + 1) * sizeof(int));
+        l->which[p][l->end[p]++] = from + i;
+    }
+}
+
 static void layout_append(layout *l, sf_stream *s, int from, int n)
 {
     uint32_t *parts = calloc((size_t)n, sizeof *parts);
     uint64_t *offs = calloc((size_t)n, sizeof *offs);
     append_range(s, from, n, parts, offs);
-    for (int i = 0; i < n; i++) {
-        sf_record r;
-        make_record(&r, from + i);
-        uint32_t p = parts[i];
-        assert_int_equal(p, sf_stream_partition_of(r.invoice_no, r.invoice_no_len, 8));
-        assert_int_equal(offs[i], l->end[p]); /* contiguous, in order */
-        l->which[p] = realloc(l->which[p], (size_t)(l->end[p] + 1) * sizeof(int));
-        l->which[p][l->end[p]++] = from + i;
-    }
+    layout_expect(l, from, n, parts, offs);
     free(parts);
     free(offs);
 }
@@ -183,6 +196,25 @@ static off_t file_size(const char *path)
     return st.st_size;
 }
 
+static uint64_t entry_bytes(sf_stream *s, uint32_t p)
+{
+    sf_partition_info info;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_info(s, p, &info, &err), 0);
+    return info.bytes;
+}
+
+/* Close the writer s: a clean close leaves partition p's last segment
+ * holding its entries only (the file as long as the entries' bytes). */
+static void close_trimmed(sf_stream *s, const char *dir, uint32_t p)
+{
+    uint64_t bytes = entry_bytes(s, p);
+    sf_stream_close(s);
+    char seg[UT_PATH_MAX];
+    last_segment(dir, p, seg);
+    assert_int_equal(file_size(seg), bytes);
+}
+
 static void test_torn_tail_recovery(void **state)
 {
     (void)state;
@@ -211,16 +243,15 @@ static void test_torn_tail_recovery(void **state)
 
     s = open_log(dir, NULL);
     layout_check(&l, s);
-    last_segment(dir, 1, seg);
-    assert_int_equal(file_size(seg), size1);
-    last_segment(dir, 2, seg);
-    assert_int_equal(file_size(seg), size2);
-    last_segment(dir, 3, seg);
-    assert_int_equal(file_size(seg), size3);
+    /* Cut back to the whole entries (while open, the file also holds the
+     * zeros preallocated past them: count the entries). */
+    assert_int_equal(entry_bytes(s, 1), size1);
+    assert_int_equal(entry_bytes(s, 2), size2);
+    assert_int_equal(entry_bytes(s, 3), size3);
     /* And the log goes on cleanly after the repair. */
     layout_append(&l, s, 400, 100);
     layout_check(&l, s);
-    sf_stream_close(s);
+    close_trimmed(s, dir, 1);
     layout_free(&l);
     ut_tmpdir_remove(dir);
 }
@@ -452,6 +483,161 @@ static void test_syncpool(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* Recover partition p's first segment read-only, as another process would:
+ * its whole entries (size, next) and what the note calls dropped. */
+static void recover_ro(const char *dir, uint32_t p, uint64_t *size, uint64_t *next,
+                       uint64_t *dropped)
+{
+    char pdir[UT_PATH_MAX];
+    int n = snprintf(pdir, sizeof pdir, "%s/p%04u", dir, p);
+    assert_true(n > 0 && n < UT_PATH_MAX);
+    segment seg;
+    recovery_note note = {0};
+    sf_error err = {0};
+    assert_int_equal(sf_segment_open(pdir, 0, true, &seg, &err), 0);
+    assert_int_equal(sf_segment_recover(&seg, false, &note, &err), 0);
+    *size = seg.size;
+    *next = seg.next;
+    *dropped = note.dropped_bytes;
+    sf_segment_close(&seg);
+}
+
+static void append_zeros(const char *path, size_t len)
+{
+    uint8_t *z = calloc(1, len);
+    append_bytes(path, z, len);
+    free(z);
+}
+
+static void test_zero_tail_is_not_dropped(void **state)
+{
+    (void)state;
+    /* A header of zeros cannot pass: its length is 0, and its checksum
+     * field (0) is not that of an empty payload at offset 0. */
+    assert_int_not_equal(sf_entry_checksum(0, (const uint8_t *)"", 0), 0);
+    char dir[UT_PATH_MAX], seg[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    layout l = {0};
+    sf_stream *s = open_log(dir, NULL);
+    layout_append(&l, s, 0, 400);
+    sf_stream_close(s);
+    off_t size[4];
+    for (uint32_t p = 1; p <= 3; p++) {
+        last_segment(dir, p, seg);
+        size[p] = file_size(seg);
+    }
+    /* 1: zeros only (a crash with space preallocated). 2: garbage after
+     * zeros. 3: half an entry, then zeros. */
+    last_segment(dir, 1, seg);
+    append_zeros(seg, 3u << 20);
+    last_segment(dir, 2, seg);
+    append_zeros(seg, 1000);
+    append_bytes(seg, "garbage", 7);
+    append_zeros(seg, 5000);
+    last_segment(dir, 3, seg);
+    uint8_t half[26] = {200, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    append_bytes(seg, half, sizeof half);
+    append_zeros(seg, 8192);
+
+    uint64_t esize, next, dropped;
+    recover_ro(dir, 1, &esize, &next, &dropped);
+    assert_int_equal(esize, size[1]);
+    assert_int_equal(next, l.end[1]);
+    assert_int_equal(dropped, 0);
+    recover_ro(dir, 2, &esize, &next, &dropped);
+    assert_int_equal(esize, size[2]);
+    assert_int_equal(next, l.end[2]);
+    assert_int_equal(dropped, 1000 + 7); /* up to the last non-zero byte */
+    recover_ro(dir, 3, &esize, &next, &dropped);
+    assert_int_equal(esize, size[3]);
+    assert_int_equal(next, l.end[3]);
+    assert_int_equal(dropped, 14);
+
+    /* A read-only opener sees the records and counts entries, not zeros. */
+    sf_stream_opts ropts = {.read_only = true};
+    s = open_log(dir, &ropts);
+    layout_check(&l, s);
+    for (uint32_t p = 1; p <= 3; p++)
+        assert_int_equal(entry_bytes(s, p), size[p]);
+    sf_stream_close(s);
+    /* A writer cuts them all back, goes on, and a clean close leaves only
+     * the entries. */
+    s = open_log(dir, NULL);
+    layout_check(&l, s);
+    layout_append(&l, s, 400, 200);
+    layout_check(&l, s);
+    close_trimmed(s, dir, 2);
+    s = open_log(dir, &ropts);
+    layout_check(&l, s);
+    sf_stream_close(s);
+    layout_free(&l);
+    ut_tmpdir_remove(dir);
+}
+
+static void test_crash_with_preallocated_tail(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], seg[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    /* A writer that dies without closing (as under SIGKILL): its segments
+     * keep the zeros preallocated past the entries. */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        layout cl = {0};
+        sf_stream *w = open_log(dir, NULL);
+        layout_append(&cl, w, 0, 300);
+        layout_append(&cl, w, 300, 1);
+        /* The commit thread zero-fills while idle: die once partition 4
+         * has its space (or after 60 s, and the parent's check fails). */
+        last_segment(dir, 4, seg);
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        for (int i = 0; i < 600 && file_size(seg) < (off_t)PREALLOC_AHEAD; i++)
+            nanosleep(&tick, NULL);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    layout l = {0};
+    layout_expect(&l, 0, 301, NULL, NULL);
+    last_segment(dir, 4, seg);
+    assert_true(file_size(seg) >= (off_t)PREALLOC_AHEAD);
+
+    /* Read-only (no writer): the records, no zeros taken for data. */
+    uint64_t esize, next, dropped;
+    recover_ro(dir, 4, &esize, &next, &dropped);
+    assert_int_equal(next, l.end[4]);
+    assert_int_equal(dropped, 0);
+    assert_true(esize < PREALLOC_AHEAD);
+    sf_stream_opts ropts = {.read_only = true};
+    sf_stream *r = open_log(dir, &ropts);
+    layout_check(&l, r);
+    assert_int_equal(entry_bytes(r, 4), esize);
+    sf_stream_close(r);
+
+    /* The writer reopens, appends right after the last entry. */
+    sf_stream *w = open_log(dir, NULL);
+    layout_check(&l, w);
+    assert_int_equal(entry_bytes(w, 4), esize);
+    layout_append(&l, w, 301, 300);
+    layout_check(&l, w);
+    /* A reader beside it, in the preallocated segments. */
+    r = open_log(dir, &ropts);
+    layout_check(&l, r);
+    layout_append(&l, w, 601, 50);
+    layout_check(&l, r);
+    for (uint32_t p = 0; p < 8; p++)
+        assert_int_equal(entry_bytes(r, p), entry_bytes(w, p));
+    sf_stream_close(r);
+    close_trimmed(w, dir, 4);
+    w = open_log(dir, NULL);
+    layout_check(&l, w);
+    sf_stream_close(w);
+    layout_free(&l);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_concurrent_appenders_share_fsyncs),
         cmocka_unit_test(test_reader_beside_writer_and_lock),
         cmocka_unit_test(test_syncpool),
+        cmocka_unit_test(test_zero_tail_is_not_dropped),
+        cmocka_unit_test(test_crash_with_preallocated_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,8 +85,12 @@ static int rescan_last(partition *p, recovery_note *note, sf_error *err)
     struct stat st;
     if (fstat(last->fd, &st) != 0)
         return sf_error_set(err, SF_EIO, "%s: %s", p->dir, strerror(errno));
+    uint64_t size = last->size;
     last->size = (uint64_t)st.st_size;
-    return sf_segment_recover(last, false, note, err);
+    int rc = sf_segment_recover(last, false, note, err);
+    if (rc < 0)
+        last->size = size;
+    return rc;
 }
 
 static int open_segments(partition *p, const uint64_t *bases, size_t n, recovery_note *note,
@@ -195,7 +199,7 @@ static long parse_entries(sf_stream_batch *b, uint8_t *buf, size_t len, uint64_t
         const uint8_t *h = buf + used;
         uint32_t plen = get32(h);
         uint64_t off = (uint64_t)get32(h + 8) | (uint64_t)get32(h + 12) << 32;
-        if (plen > SF_PACK_MAX || off != *at)
+        if (plen == 0 || plen > SF_PACK_MAX || off != *at)
             return sf_error_set(err, SF_ECORRUPT, "entry %llu is damaged (length %u, offset %llu)",
                                 (unsigned long long)*at, plen, (unsigned long long)off);
         if (len - used < ENTRY_HEADER + (size_t)plen)
@@ -215,11 +219,10 @@ static int refresh(partition *p, sf_error *err)
 {
     uint64_t *bases;
     size_t n;
-    recovery_note note = {0};
     int rc = list_bases(p->dir, &bases, &n, err);
     if (rc == 0) {
         pthread_rwlock_wrlock(&p->lock);
-        rc = open_segments(p, bases, n, &note, err);
+        rc = open_segments(p, bases, n, NULL, err);
         pthread_rwlock_unlock(&p->lock);
         free(bases);
     }
@@ -288,11 +291,16 @@ int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch
 int sf_partition_roll(partition *p, sf_error *err)
 {
     segment *last = &p->segs[p->nsegs - 1];
+    /* A closed segment holds its entries only: readers then go from its
+     * last entry straight to the next segment, never meeting zeros. */
+    int rc = sf_segment_trim(last, err);
+    if (rc < 0)
+        return rc;
     if (fdatasync(last->fd) != 0 || (last->idx_fd >= 0 && fdatasync(last->idx_fd) != 0))
         return sf_error_set(err, SF_EIO, "%s: fdatasync: %s", p->dir, strerror(errno));
     last->mtime = time(NULL); /* retention by age counts from the last write */
     segment seg;
-    int rc = sf_segment_create(p->dir, p->write_next, &seg, err);
+    rc = sf_segment_create(p->dir, p->write_next, &seg, err);
     if (rc < 0)
         return rc;
     if (sf_fsync_dir(p->dir) != 0) {
@@ -350,16 +358,38 @@ void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seco
     sf_fsync_dir(p->dir);
 }
 
-void sf_partition_info_get(partition *p, sf_partition_info *out)
+/* A reader's last segment may have grown since it was opened: count the
+ * entries written since, up to the durable end (header by header, from
+ * where the last count stopped, so each call reads only what is new). */
+static void count_new_entries(partition *p, uint64_t end)
 {
+    pthread_rwlock_wrlock(&p->lock);
+    segment *last = &p->segs[p->nsegs - 1];
+    while (last->next < end) {
+        uint8_t h[ENTRY_HEADER];
+        if (pread(last->fd, h, ENTRY_HEADER, (off_t)last->size) != ENTRY_HEADER)
+            break;
+        uint32_t len = get32(h);
+        uint64_t off = (uint64_t)get32(h + 8) | (uint64_t)get32(h + 12) << 32;
+        if (len == 0 || len > SF_PACK_MAX || off != last->next)
+            break; /* the end is in a later segment (or damage, which reads report) */
+        last->size += ENTRY_HEADER + len;
+        last->next++;
+    }
+    pthread_rwlock_unlock(&p->lock);
+}
+
+void sf_partition_info_get(partition *p, uint64_t end, sf_partition_info *out)
+{
+    if (p->read_only && p->nsegs)
+        count_new_entries(p, end);
     pthread_rwlock_rdlock(&p->lock);
     out->start_offset = p->nsegs ? p->segs[0].base : 0;
     out->end_offset = atomic_load(&p->end);
     out->segments = (uint32_t)p->nsegs;
     out->bytes = 0;
-    for (size_t i = 0; i < p->nsegs; i++) {
-        struct stat st;
-        out->bytes += fstat(p->segs[i].fd, &st) == 0 ? (uint64_t)st.st_size : p->segs[i].size;
-    }
+    /* Bytes of entries, not of files (the active one has zeros past them). */
+    for (size_t i = 0; i < p->nsegs; i++) /* the writer's commit thread stores it */
+        out->bytes += __atomic_load_n(&p->segs[i].size, __ATOMIC_RELAXED);
     pthread_rwlock_unlock(&p->lock);
 }

@@ -8,6 +8,13 @@
  * where the good data ends. A writer truncates the file there (only bytes
  * never acknowledged can be past it: acknowledgement follows fdatasync, and
  * a failed group is truncated before anything is acknowledged).
+ *
+ * The writer keeps the active segment zero-filled ahead of its entries
+ * (sf_segment_prealloc): an fdatasync after a write that grows a file also
+ * writes the inode, one into space already written and synced does not. So
+ * zeros past the last whole entry are unused space, not data: a zero header
+ * is never a valid entry (its length is 0), and recovery reports as dropped
+ * only the bytes up to the last non-zero one (a torn write).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +83,7 @@ static int open_files(const char *dir, uint64_t base, int flags, segment *seg, s
     }
     struct stat st;
     if (fstat(seg->fd, &st) == 0) {
-        seg->size = (uint64_t)st.st_size;
+        seg->size = seg->file = (uint64_t)st.st_size;
         seg->mtime = st.st_mtime;
     }
     return 0;
@@ -152,7 +159,9 @@ static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *b
     if (n < ENTRY_HEADER)
         return 0;
     uint32_t len = get32(h);
-    if (len > SF_PACK_MAX || pos + ENTRY_HEADER + len > limit)
+    /* Length 0 is never written (a packed record is not empty): a zero
+     * header, the preallocated space past the entries, is not an entry. */
+    if (len == 0 || len > SF_PACK_MAX || pos + ENTRY_HEADER + len > limit)
         return 0;
     if (pread(seg->fd, buf, len, (off_t)(pos + ENTRY_HEADER)) != (ssize_t)len)
         return 0;
@@ -217,6 +226,30 @@ static void rewrite_index(segment *seg)
     }
 }
 
+/* Bytes of [from, to) up to and including the last non-zero one: what a
+ * torn write left past the whole entries (the zeros after it are
+ * preallocated space). 0 or SF_EIO. */
+static int nonzero_tail(const segment *seg, uint64_t from, uint64_t to, uint8_t *buf,
+                        uint64_t *torn)
+{
+    *torn = 0;
+    for (uint64_t at = from; at < to;) {
+        size_t want = to - at < SF_PACK_MAX ? (size_t)(to - at) : SF_PACK_MAX;
+        ssize_t n = pread(seg->fd, buf, want, (off_t)at);
+        if (n < 0)
+            return SF_EIO;
+        if (n == 0)
+            break;
+        for (ssize_t i = n; i > 0; i--)
+            if (buf[i - 1]) {
+                *torn = at + (uint64_t)i - from;
+                break;
+            }
+        at += (uint64_t)n;
+    }
+    return 0;
+}
+
 int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_error *err)
 {
     uint8_t scratch[SF_PACK_MAX];
@@ -251,16 +284,61 @@ int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_erro
     }
     seg->size = pos;
     seg->next = offset;
-    note->dropped_bytes += file_size - pos;
+    if (note && file_size > pos) {
+        uint64_t torn;
+        if (nonzero_tail(seg, pos, file_size, scratch, &torn) < 0)
+            return sf_error_set(err, SF_EIO, "segment %llu: read error: %s",
+                                (unsigned long long)seg->base, strerror(errno));
+        note->dropped_bytes += torn;
+    }
     if (truncate && file_size != pos) {
         if (ftruncate(seg->fd, (off_t)pos) != 0 || fdatasync(seg->fd) != 0)
-            return sf_error_set(err, SF_EIO, "segment %llu: cannot truncate its torn tail: %s",
+            return sf_error_set(err, SF_EIO, "segment %llu: cannot truncate its tail: %s",
                                 (unsigned long long)seg->base, strerror(errno));
     }
+    seg->file = truncate ? pos : file_size;
     if (truncate && rebuilt) {
         rewrite_index(seg);
         note->index_rebuilt = true;
     }
+    return 0;
+}
+
+int sf_segment_prealloc(segment *seg, uint64_t target, sf_error *err)
+{
+    static const uint8_t zeros[64 * 1024];
+    for (uint64_t at = seg->file; at < target;) {
+        size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
+        ssize_t w = pwrite(seg->fd, zeros, n, (off_t)at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        at += (uint64_t)w;
+    }
+    if (target > seg->file && fdatasync(seg->fd) != 0)
+        goto fail;
+    if (target > seg->file)
+        seg->file = target;
+    return 0;
+fail:;
+    int e = errno;
+    /* Whatever was zeroed is not known to be synced: give it back. */
+    if (ftruncate(seg->fd, (off_t)(seg->file > seg->size ? seg->file : seg->size)) != 0) {
+        /* harmless: the zeros past the entries are unused space either way */
+    }
+    return sf_error_set(err, SF_EIO, "segment %llu: cannot preallocate: %s",
+                        (unsigned long long)seg->base, strerror(e));
+}
+
+int sf_segment_trim(segment *seg, sf_error *err)
+{
+    if (seg->file == seg->size)
+        return 0;
+    if (ftruncate(seg->fd, (off_t)seg->size) != 0 || fdatasync(seg->fd) != 0)
+        return sf_error_set(err, SF_EIO, "segment %llu: cannot truncate to its entries: %s",
+                            (unsigned long long)seg->base, strerror(errno));
+    seg->file = seg->size;
     return 0;
 }
 
