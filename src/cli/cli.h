@@ -8,6 +8,8 @@
 #ifndef SF_CLI_H
 #define SF_CLI_H
 
+#include "core/config.h"
+
 enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
 
 typedef struct sf_command {
@@ -33,6 +35,19 @@ extern const sf_command sf_cmd_report;
 /* Print "shopflow NAME: <message>" and the usage hint; returns SF_EXIT_USAGE. */
 int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Load cmd's settings (sf_config_load over argv[1..argc)) and give the
+ * answers every subcommand gives alike: --help prints cmd->help and the
+ * settings' help and returns SF_EXIT_OK; a bad setting, or more than
+ * max_words words beside the settings, prints a usage error and returns
+ * SF_EXIT_USAGE. Otherwise returns SF_CLI_GO: the settings are loaded (free
+ * them with sf_config_free) and *nwords words were left; with words given,
+ * *words is their array (into argv; the caller frees the array).
+ */
+#define SF_CLI_GO (-1)
+int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, char **argv,
+                    int max_words, char ***words, int *nwords);
 
 /* The bundled dataset, for demo: $SHOPFLOW_BUNDLED_DATA, the source tree's
  * data/ folder, or ./data/ (first that exists). */

@@ -14,19 +14,10 @@ extern const int sf_serve_nsettings;
 
 static int run_config(int argc, char **argv)
 {
-    char **rest;
-    int nrest;
-    bool help;
-    sf_error err = {0};
-    int rc = sf_config_load(sf_serve_settings, sf_serve_nsettings, argc - 1, argv + 1, &rest,
-                            &nrest, &help, &err);
-    free(rest);
-    if (rc < 0)
-        return sf_cli_usage_error(&sf_cmd_config, "%s", err.msg);
-    if (help) {
-        fputs(sf_cmd_config.help, stdout);
-        return SF_EXIT_OK;
-    }
+    int status = sf_cli_settings(&sf_cmd_config, sf_serve_settings, sf_serve_nsettings, argc, argv,
+                                 0, NULL, NULL);
+    if (status != SF_CLI_GO)
+        return status;
     sf_config_print(sf_serve_settings, sf_serve_nsettings, true);
     sf_config_free();
     return SF_EXIT_OK;

@@ -256,17 +256,12 @@ static int run_flow(demo *d, sf_error *err)
                : sf_error_set(err, SF_EFAILED, "the report failed");
 }
 
-static int load_settings(int argc, char **argv, demo *d, bool *help)
+/* SF_CLI_GO with d filled, or the exit status to return (--help, usage). */
+static int load_settings(int argc, char **argv, demo *d)
 {
-    char **rest;
-    int nrest;
-    sf_error err = {0};
-    int rc = sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, help, &err);
-    free(rest);
-    if (rc < 0)
-        return sf_cli_usage_error(&sf_cmd_demo, "%s", err.msg);
-    if (nrest)
-        return sf_cli_usage_error(&sf_cmd_demo, "unexpected argument");
+    int status = sf_cli_settings(&sf_cmd_demo, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
+    if (status != SF_CLI_GO)
+        return status;
     /* Copied: the report run below frees the configuration's strings. */
     snprintf(d->data, sizeof d->data, "%s", opt("data"));
     snprintf(d->listen, sizeof d->listen, "%s", opt("listen"));
@@ -275,19 +270,16 @@ static int load_settings(int argc, char **argv, demo *d, bool *help)
     d->connections = (uint32_t)num("connections");
     d->exit_after = num("exit");
     sf_config_free();
-    return SF_EXIT_OK;
+    return SF_CLI_GO;
 }
 
 static int run_demo(int argc, char **argv)
 {
     static demo d; /* large; one per process */
-    bool help = false;
-    int status = load_settings(argc, argv, &d, &help);
-    if (status != SF_EXIT_OK || help) {
-        if (help)
-            fputs(sf_cmd_demo.help, stdout), sf_config_usage(settings, NSETTINGS);
+    int status = load_settings(argc, argv, &d);
+    if (status != SF_CLI_GO)
         return status;
-    }
+    status = SF_EXIT_OK;
     /* The stop signals wait in this thread, never in the server's. */
     sigset_t stop;
     sf_stack_block_signals(&stop);

@@ -77,17 +77,16 @@ static int run_keys(int argc, char **argv)
 {
     char **rest;
     int nrest;
-    bool help;
     sf_error err = {0};
-    int status = SF_EXIT_USAGE;
-    if (sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err) < 0) {
-        free(rest);
-        return sf_cli_usage_error(&sf_cmd_keys, "%s", err.msg);
-    }
-    if (help || nrest == 0) {
+    int status = sf_cli_settings(&sf_cmd_keys, settings, NSETTINGS, argc, argv, 2, &rest, &nrest);
+    if (status != SF_CLI_GO)
+        return status;
+    status = SF_EXIT_USAGE;
+    if (nrest == 0) {
         fputs(sf_cmd_keys.help, stdout);
         free(rest);
-        return help ? SF_EXIT_OK : SF_EXIT_USAGE;
+        sf_config_free();
+        return status;
     }
     const char *verb = rest[0];
     if (strcmp(verb, "create") == 0)

@@ -262,19 +262,10 @@ static int report(sf_warehouse *wh, const char *format, sf_error *err)
 
 static int run_report(int argc, char **argv)
 {
-    char **rest;
-    int nrest;
-    bool help;
     sf_error err = {0};
-    int rc = sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err);
-    free(rest);
-    if (rc < 0)
-        return sf_cli_usage_error(&sf_cmd_report, "%s", err.msg);
-    if (help || nrest) {
-        fputs(sf_cmd_report.help, stdout);
-        sf_config_usage(settings, NSETTINGS);
-        return help ? SF_EXIT_OK : SF_EXIT_USAGE;
-    }
+    int rc = sf_cli_settings(&sf_cmd_report, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
+    if (rc != SF_CLI_GO)
+        return rc;
     const char *format = opt("format");
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return sf_cli_usage_error(&sf_cmd_report, "--format: \"%s\" is not text, json or csv",

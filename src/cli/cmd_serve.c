@@ -108,25 +108,13 @@ static int open_stack(sf_stack *st, sf_error *err)
 
 static int run_serve(int argc, char **argv)
 {
-    char **rest;
-    int nrest;
-    bool help;
     sf_error err = {0};
     if (sf_cli_take_stream_opts(&sf_cmd_serve, &argc, argv, &stream_opts) != 0)
         return SF_EXIT_USAGE;
-    if (sf_config_load(sf_serve_settings, sf_serve_nsettings, argc - 1, argv + 1, &rest, &nrest,
-                       &help, &err) < 0) {
-        free(rest);
-        return sf_cli_usage_error(&sf_cmd_serve, "%s", err.msg);
-    }
-    free(rest);
-    if (help) {
-        fputs(sf_cmd_serve.help, stdout);
-        sf_config_usage(sf_serve_settings, sf_serve_nsettings);
-        return SF_EXIT_OK;
-    }
-    if (nrest)
-        return sf_cli_usage_error(&sf_cmd_serve, "unexpected argument");
+    int status = sf_cli_settings(&sf_cmd_serve, sf_serve_settings, sf_serve_nsettings, argc, argv,
+                                 0, NULL, NULL);
+    if (status != SF_CLI_GO)
+        return status;
     sf_log_level level;
     if (sf_log_level_parse(str("log-level"), &level) < 0)
         return sf_cli_usage_error(&sf_cmd_serve, "log-level: debug, info, warn or error");

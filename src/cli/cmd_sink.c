@@ -140,20 +140,14 @@ static int run_sink(int argc, char **argv)
 {
     char **rest;
     int nrest;
-    bool help;
     sf_error err = {0};
     if (sf_cli_take_stream_opts(&sf_cmd_sink, &argc, argv, &stream_opts) != 0)
         return SF_EXIT_USAGE;
-    int rc = sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err);
+    int rc = sf_cli_settings(&sf_cmd_sink, settings, NSETTINGS, argc, argv, 1, &rest, &nrest);
+    if (rc != SF_CLI_GO)
+        return rc;
     const char *name = nrest == 1 ? rest[0] : NULL;
     free(rest);
-    if (rc < 0)
-        return sf_cli_usage_error(&sf_cmd_sink, "%s", err.msg);
-    if (help) {
-        fputs(sf_cmd_sink.help, stdout);
-        sf_config_usage(settings, NSETTINGS);
-        return SF_EXIT_OK;
-    }
     if (!name || (strcmp(name, "archive") && strcmp(name, "history") && strcmp(name, "warehouse") &&
                   strcmp(name, "all")))
         return sf_cli_usage_error(&sf_cmd_sink,

@@ -97,20 +97,12 @@ static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], u
 
 static int run_status(int argc, char **argv)
 {
-    char **rest;
-    int nrest;
-    bool help;
     sf_error err = {0};
     if (sf_cli_take_stream_opts(&sf_cmd_status, &argc, argv, &stream_opts) != 0)
         return SF_EXIT_USAGE;
-    int rc = sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err);
-    free(rest);
-    if (rc < 0)
-        return sf_cli_usage_error(&sf_cmd_status, "%s", err.msg);
-    if (help || nrest) {
-        fputs(sf_cmd_status.help, stdout);
-        return help ? SF_EXIT_OK : SF_EXIT_USAGE;
-    }
+    int rc = sf_cli_settings(&sf_cmd_status, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
+    if (rc != SF_CLI_GO)
+        return rc;
     char location[4096];
     sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
     sf_stream_opts sopts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};

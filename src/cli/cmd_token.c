@@ -25,25 +25,15 @@ static sf_setting settings[] = {
 
 static int run_token(int argc, char **argv)
 {
-    char **rest;
-    int nrest;
-    bool help;
     sf_error err = {0};
-    if (sf_config_load(settings, NSETTINGS, argc - 1, argv + 1, &rest, &nrest, &help, &err) < 0) {
-        free(rest);
-        return sf_cli_usage_error(&sf_cmd_token, "%s", err.msg);
-    }
-    free(rest);
-    if (help) {
-        fputs(sf_cmd_token.help, stdout);
-        sf_config_usage(settings, NSETTINGS);
-        return SF_EXIT_OK;
-    }
+    int status = sf_cli_settings(&sf_cmd_token, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
+    if (status != SF_CLI_GO)
+        return status;
     const char *data = sf_config_get(settings, NSETTINGS, "data")->text;
     int64_t customer = sf_config_get(settings, NSETTINGS, "customer")->num;
     int64_t ttl_s = sf_config_get(settings, NSETTINGS, "ttl")->num / 1000;
-    int status = SF_EXIT_OK;
-    if (nrest || customer <= 0) {
+    status = SF_EXIT_OK;
+    if (customer <= 0) {
         status = sf_cli_usage_error(&sf_cmd_token, "give --customer ID (a positive whole number)");
     } else {
         mkdir(data, 0755);
