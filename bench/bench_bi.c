@@ -24,29 +24,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "query/bi.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void report(const char *name, double *t, int n, const char *extra)
 {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += t[i];
-    printf("%-44s %5d runs  p50 %9.3f ms  p99 %9.3f ms  mean %9.3f ms%s\n", name, n, t[n / 2] * 1e3,
-           t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] * 1e3, sum / n * 1e3, extra);
+    bench_summary s = bench_summarise(t, n);
+    printf("%-44s %5d runs  p50 %9.3f ms  p99 %9.3f ms  mean %9.3f ms%s\n", name, n, s.p50 * 1e3,
+           s.p99 * 1e3, s.mean * 1e3, extra);
 }
 
 static const char *const *params_of;
@@ -143,7 +128,7 @@ static void time_raw(sqlite3 *db, const question *q, const char *from, const cha
     double *t = calloc((size_t)runs, sizeof *t);
     long rows = 0;
     for (int i = 0; i < runs; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         sqlite3_stmt *s;
         if (sqlite3_prepare_v2(db, q->raw, -1, &s, NULL) != SQLITE_OK) {
             fprintf(stderr, "bench_bi: %s: %s\n", q->name, sqlite3_errmsg(db));
@@ -155,7 +140,7 @@ static void time_raw(sqlite3 *db, const question *q, const char *from, const cha
         while (sqlite3_step(s) == SQLITE_ROW)
             rows++;
         sqlite3_finalize(s);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
     char extra[64];
     snprintf(extra, sizeof extra, "  (%ld rows)", rows);
@@ -211,14 +196,14 @@ int main(int argc, char **argv)
         params_of = kv;
         size_t bytes = 0;
         for (int i = 0; i < runs; i++) {
-            double t0 = now();
+            double t0 = bench_now();
             char *json;
             if (sf_bi_answer(wh, q->q, param, NULL, NULL, 0, &json, &bytes, &err) < 0) {
                 fprintf(stderr, "bench_bi: %s: %s\n", q->name, err.msg);
                 return 1;
             }
             free(json);
-            t[i] = now() - t0;
+            t[i] = bench_now() - t0;
         }
         char extra[64];
         snprintf(extra, sizeof extra, "  (%zu bytes of JSON)", bytes);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bench_time.h"
 #include "core/csv.h"
 #include "core/decoder.h"
 #include "core/json.h"
@@ -89,13 +90,6 @@ static buffer read_file(const char *path)
     }
     gzclose(gz);
     return b;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- sinks ------------------------------------------------------------ */
@@ -258,9 +252,9 @@ static result measure(const bench *b, int which, const char *name, size_t bytes,
     result r = {name, 1e30, 0, 0, 0, bytes};
     double sum = 0, sum2 = 0;
     for (int i = 0; i < runs; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         r.rows = run_case(b, which);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         if (t < r.best)
             r.best = t;
         sum += t;
@@ -293,9 +287,9 @@ int main(int argc, char **argv)
     }
     const char *path = argv[optind];
 
-    double t0 = now();
+    double t0 = bench_now();
     buffer csv = read_file(path);
-    double t_read = now() - t0;
+    double t_read = bench_now() - t0;
 
     /* Setup, untimed: the records, and their canonical NDJSON. */
     size_t cap = 1 << 16;

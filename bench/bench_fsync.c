@@ -22,27 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_time.h"
 
 static void report(const char *name, double *t, int n)
 {
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-        sum += t[i];
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    bench_summary s = bench_summarise(t, n);
     printf("%-10s n=%-5d mean %7.3f ms  p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", name, n,
-           sum / n * 1e3, t[n / 2] * 1e3, t[(n * 99) / 100] * 1e3, t[n - 1] * 1e3);
+           s.mean * 1e3, s.p50 * 1e3, s.p99 * 1e3, s.max * 1e3);
 }
 
 static int fail(const char *what)
@@ -55,11 +41,11 @@ static int fail(const char *what)
 static int writes(int fd, int n, const char *rec, size_t rec_len, double *t)
 {
     for (int i = 0; i < n; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (pwrite(fd, rec, rec_len, (off_t)((size_t)i * rec_len)) != (ssize_t)rec_len ||
             fdatasync(fd) != 0)
             return -1;
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
     return 0;
 }
@@ -102,10 +88,10 @@ int main(int argc, char **argv)
     /* One preallocation step: ext bytes of zeros past the end, synced. */
     off_t end = (off_t)span;
     for (int i = 0; i < 5; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (pwrite(fd, zeros, ext, end) != (ssize_t)ext || fdatasync(fd) != 0)
             return fail(path);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         end += (off_t)ext;
     }
     report("extend", t, 5);
