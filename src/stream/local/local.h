@@ -60,6 +60,11 @@
  * extended (to PREALLOC_AHEAD, never past the segment size) when less
  * than half of it is left. */
 #define PREALLOC_AHEAD (4u << 20)
+/* Free space a zero-fill step must leave on the file system: preallocation
+ * is only a speed-up, and must never be what fills a disk that the stores,
+ * the other partitions or the next append need (a small or nearly full file
+ * system simply appends, as without it). */
+#define PREALLOC_HEADROOM (64u << 20)
 
 typedef struct index_point {
     uint32_t rel; /* offset - base */
@@ -109,7 +114,9 @@ int sf_segment_open(const char *dir, uint64_t base, bool read_only, segment *seg
 /* Find the whole entries (seg->size, seg->next); a writer (truncate) cuts
  * the file there. note may be NULL: then the tail is not examined. */
 int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_error *err);
-/* Zero-fill the file from seg->file to target and fdatasync it. */
+/* Zero-fill the file from seg->file to target and fdatasync it. SF_EIO when
+ * that would leave less than PREALLOC_HEADROOM free (nothing written), or a
+ * write or sync fails (what was written is truncated away). */
 int sf_segment_prealloc(segment *seg, uint64_t target, sf_error *err);
 /* Truncate the file to its entries (a no-op when it holds nothing else). */
 int sf_segment_trim(segment *seg, sf_error *err);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -307,6 +308,15 @@ int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_erro
 int sf_segment_prealloc(segment *seg, uint64_t target, sf_error *err)
 {
     static const uint8_t zeros[64 * 1024];
+    struct statvfs fs;
+    if (target > seg->file && fstatvfs(seg->fd, &fs) == 0 &&
+        (uint64_t)fs.f_bavail * fs.f_frsize < target - seg->file + PREALLOC_HEADROOM)
+        return sf_error_set(err, SF_EIO,
+                            "segment %llu: not preallocated: %llu KiB free, under the %u MiB "
+                            "kept free",
+                            (unsigned long long)seg->base,
+                            (unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize >> 10),
+                            PREALLOC_HEADROOM >> 20);
     for (uint64_t at = seg->file; at < target;) {
         size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
         ssize_t w = pwrite(seg->fd, zeros, n, (off_t)at);
