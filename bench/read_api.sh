@@ -4,7 +4,10 @@
 # whole bundled dataset; wrk (Debian's) on the same machine picks a random
 # customer, invoice or period per request. Beside each, the same question
 # asked of SQLite over the raw rows (sqlite3 .import of the CSV, no index).
-#   bench/read_api.sh [SHOPFLOW] [SECONDS]
+#   [CONNS="2 4 8"] [THREADS=N] [HISTORY_ONLY=1] bench/read_api.sh [SHOPFLOW] [SECONDS]
+# CONNS: wrk's connection counts, one set of runs each (default 8); THREADS:
+# the server's --threads (default: its own). Each line gives the server's
+# CPU per request (utime + stime of the process over the run, /proc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -16,7 +19,7 @@ pid=
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 gzip -dc data/online_retail.csv.gz > "$tmp/all.csv"
 "$shopflow" import "$tmp/all.csv" --data "$tmp/data" > /dev/null
-bench_serve "$tmp/data"
+bench_serve "$tmp/data" ${THREADS:+--threads "$THREADS"}
 for _ in $(seq 600); do
     lag=$(curl -s "$url/metrics" | awk '/^shopflow_sink_lag_records/ {s += $2} END {print s}')
     applied=$(curl -s "$url/metrics" | awk '/^shopflow_sink_applied_records_total/ {s += $2} END {print s}')
@@ -49,14 +52,19 @@ printf '%s\n' "/v1/bi/sales?granularity=month&from=2011&to=2011" \
     "/v1/bi/sales?granularity=day&from=2011&to=2011" "/v1/bi/profile?by=hour_of_day&from=2011&to=2011" \
     "/v1/bi/top-products?period=year&at=2011&limit=10" > "$tmp/bi-year"
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 run() { # name paths-file
-    local out rps p50 p99 codes
-    out=$(PATHS_FILE=$2 KEY=$key wrk -t1 -c${CONNS:-8} -d"${secs}s" --latency -s bench/wrk/paths.lua "$url")
+    local out rps p50 p99 codes c0 c1 reqs
+    c0=$(cpu_ticks)
+    out=$(PATHS_FILE=$2 KEY=$key wrk -t1 -c"$conns" -d"${secs}s" --latency -s bench/wrk/paths.lua "$url")
+    c1=$(cpu_ticks)
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     codes=$(awk '/Non-2xx/ {print $4}' <<<"$out")
-    printf '%-26s %12s req/s   p50 %8s   p99 %8s   %s\n' "$1" "$rps" "$p50" "$p99" \
+    printf '%-26s %12s req/s   p50 %8s   p99 %8s   server CPU %5.1f us/req %s\n' "$1" "$rps" \
+        "$p50" "$p99" "$(echo "($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / $reqs" | bc -l)" \
         "${codes:+non-2xx: $codes}"
 }
 sqlite_time() { # name SQL: the same question of SQLite over the raw rows
@@ -67,14 +75,19 @@ sqlite_time() { # name SQL: the same question of SQLite over the raw rows
     printf '%-26s %8.1f ms (sqlite3, raw rows, one query)\n' "$1" "$(echo "($t1 - $t0) * 1000" | bc)"
 }
 
-echo "shopflow read API, ${secs}s per run, $(nproc) cores, wrk -t1 -c${CONNS:-8}"
 echo /healthz > "$tmp/healthz"
-run healthz "$tmp/healthz"
-run customer-overview "$tmp/customers"
-run invoice-details "$tmp/invoices"
-run bi-month-questions "$tmp/bi-month"
-run bi-day-questions "$tmp/bi-day"
-run bi-year-questions "$tmp/bi-year"
+for conns in ${CONNS:-8}; do
+    echo "shopflow read API, ${secs}s per run, $(nproc) cores, wrk -t1 -c$conns," \
+        "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    run healthz "$tmp/healthz"
+    run customer-overview "$tmp/customers"
+    run invoice-details "$tmp/invoices"
+    [[ -n "${HISTORY_ONLY:-}" ]] && continue
+    run bi-month-questions "$tmp/bi-month"
+    run bi-day-questions "$tmp/bi-day"
+    run bi-year-questions "$tmp/bi-year"
+done
+[[ -n "${HISTORY_ONLY:-}" ]] && exit 0
 sqlite_time customer-overview "SELECT InvoiceNo, min(InvoiceDate), count(*), sum(Quantity),
     sum(Quantity * UnitPrice) FROM t WHERE CustomerID = '14911.0' GROUP BY InvoiceNo
     ORDER BY 2 DESC LIMIT 20"

@@ -75,6 +75,12 @@ void sf_buf_printf(sf_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Whether byte c must be escaped in a JSON string. */
+static bool json_escaped(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20;
+}
+
 void sf_buf_json_string(sf_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -82,34 +88,52 @@ void sf_buf_json_string(sf_buf *b, const char *s, size_t n)
         return;
     char *o = b->data + b->len;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i; /* the bytes up to the next one to escape go in one copy */
+        while (run < n && !json_escaped((unsigned char)s[run]))
+            run++;
+        memcpy(o, s + i, run - i);
+        o += run - i;
+        if (run == n)
+            break;
+        unsigned char c = (unsigned char)s[run];
+        *o++ = '\\';
         if (c == '"' || c == '\\') {
-            *o++ = '\\';
             *o++ = (char)c;
-        } else if (c < 0x20) {
-            *o++ = '\\';
+        } else {
             *o++ = 'u';
             *o++ = '0';
             *o++ = '0';
             *o++ = hex[c >> 4];
             *o++ = hex[c & 15];
-        } else {
-            *o++ = (char)c;
         }
+        i = run + 1;
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
 }
 
+void sf_buf_int(sf_buf *b, long long v)
+{
+    char t[24], *p = t + sizeof t;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    sf_buf_add(b, p, (size_t)(t + sizeof t - p));
+}
+
 void sf_buf_json_milli(sf_buf *b, long long milli)
 {
-    char text[SF_MONEY_TEXT_MAX];
-    size_t n = sf_format_milli((int64_t)milli, false, text);
-    sf_buf_add(b, "\"", 1);
-    sf_buf_add(b, text, n);
-    sf_buf_add(b, "\"", 1);
+    char text[SF_MONEY_TEXT_MAX + 2];
+    size_t n = sf_format_milli((int64_t)milli, false, text + 1);
+    text[0] = '"';
+    text[n + 1] = '"';
+    sf_buf_add(b, text, n + 2);
 }
 
 bool sf_buf_failed(const sf_buf *b)

@@ -32,6 +32,9 @@ void sf_buf_puts(sf_buf *b, const char *s);
 void sf_buf_printf(sf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sf_buf_json_string(sf_buf *b, const char *s, size_t n);
 
+/* A whole number in decimal, without printf (answers render thousands). */
+void sf_buf_int(sf_buf *b, long long v);
+
 /* Milli-units as an exact JSON decimal string: 139120 -> "139.12". */
 void sf_buf_json_milli(sf_buf *b, long long milli);
 

@@ -108,6 +108,11 @@ typedef struct request {
 enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
                            size_t len, const char *extra_name, const char *extra_value);
 
+/* The same, taking over body (malloc'd; freed by the response, or at once
+ * when it cannot be made): answers built in a buffer are not copied. */
+enum MHD_Result sf_respond_take(request *r, unsigned status, const char *content_type, char *body,
+                                size_t len);
+
 /* A response with body (copied), Content-Type and Cache-Control: no-store;
  * NULL when out of memory. The caller destroys it. */
 struct MHD_Response *sf_response_new(const char *content_type, const char *body, size_t len);

@@ -138,11 +138,11 @@ static int page_params(request *r, sf_history_page *q, char *msg, size_t cap)
 
 static enum MHD_Result answer_buf(request *r, sf_buf *b)
 {
-    enum MHD_Result rc = sf_buf_failed(b)
-                             ? sf_respond_error(r, 500, "internal", "out of memory", NULL)
-                             : sf_respond(r, 200, "application/json", b->data, b->len, NULL, NULL);
-    sf_buf_free(b);
-    return rc;
+    size_t len;
+    char *body = sf_buf_take(b, &len);
+    if (!body)
+        return sf_respond_error(r, 500, "internal", "out of memory", NULL);
+    return sf_respond_take(r, 200, "application/json", body, len);
 }
 
 static enum MHD_Result answer_error(request *r, sf_buf *b, int rc, const sf_error *err,
@@ -236,9 +236,10 @@ static enum MHD_Result bi(request *r, const principal *who)
     sf_error err = {0};
     int rc = sf_bi_answer(g->cfg.warehouse, r->item, bi_param, r, ends, n, &json, &len, &err);
     enum MHD_Result m;
-    if (rc == 0)
-        m = sf_respond(r, 200, "application/json", json, len, NULL, NULL);
-    else if (rc == SF_EINVAL)
+    if (rc == 0) {
+        m = sf_respond_take(r, 200, "application/json", json, len);
+        json = NULL;
+    } else if (rc == SF_EINVAL)
         m = sf_respond_error(r, 400, "invalid_parameter", err.msg, NULL);
     else if (rc == SF_ENOENT)
         m = sf_respond_error(r, 404, "not_found", "no such BI question", NULL);

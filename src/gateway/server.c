@@ -30,10 +30,15 @@
  * the 32 KiB default cleared cost more than everything else in a healthz. */
 #define POOL_BYTES (16 * 1024)
 
-struct MHD_Response *sf_response_new(const char *content_type, const char *body, size_t len)
+/* A response with body (copied, or taken over when owned: freed by MHD),
+ * and its two headers. */
+static struct MHD_Response *response_of(const char *content_type, char *body, size_t len,
+                                        bool owned)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+    if (!resp && owned)
+        free(body);
     if (resp && (MHD_add_response_header(resp, "Content-Type", content_type) != MHD_YES ||
                  MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES)) {
         MHD_destroy_response(resp);
@@ -42,10 +47,14 @@ struct MHD_Response *sf_response_new(const char *content_type, const char *body,
     return resp;
 }
 
-enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
-                           size_t len, const char *extra_name, const char *extra_value)
+struct MHD_Response *sf_response_new(const char *content_type, const char *body, size_t len)
 {
-    struct MHD_Response *resp = sf_response_new(content_type, body, len);
+    return response_of(content_type, (char *)body, len, false);
+}
+
+static enum MHD_Result queue(request *r, unsigned status, struct MHD_Response *resp,
+                             const char *extra_name, const char *extra_value)
+{
     if (!resp)
         return MHD_NO;
     if (extra_name)
@@ -55,6 +64,19 @@ enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type
     r->answered = true;
     r->status = status;
     return rc;
+}
+
+enum MHD_Result sf_respond(request *r, unsigned status, const char *content_type, const char *body,
+                           size_t len, const char *extra_name, const char *extra_value)
+{
+    return queue(r, status, response_of(content_type, (char *)body, len, false), extra_name,
+                 extra_value);
+}
+
+enum MHD_Result sf_respond_take(request *r, unsigned status, const char *content_type, char *body,
+                                size_t len)
+{
+    return queue(r, status, response_of(content_type, body, len, true), NULL, NULL);
 }
 
 enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,

@@ -17,23 +17,11 @@ static void put(sf_buf *b, const char *s)
     sf_buf_add(b, s, strlen(s));
 }
 
-static void put_int(sf_buf *b, int64_t v)
-{
-    char t[24], *p = t + sizeof t;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    sf_buf_add(b, p, (size_t)(t + sizeof t - p));
-}
-
 /* key (,"name":) and v */
 static void field_int(sf_buf *b, const char *key, int64_t v)
 {
     put(b, key);
-    put_int(b, v);
+    sf_buf_int(b, v);
 }
 
 static void key_or_null(sf_buf *b, const char *name, const char *v)
@@ -138,7 +126,7 @@ static void item(sf_buf *b, const sf_bi_result *res, const sf_bi_item *it)
 {
     const char *text = sf_bi_item_text(res, it);
     put(b, "{\"rank\":");
-    put_int(b, it->rank);
+    sf_buf_int(b, it->rank);
     switch (res->q.question) {
     case SF_BI_TOP_PRODUCTS:
         put(b, ",\"stock_code\":");

@@ -34,14 +34,21 @@ static void add_header(sf_buf *out, const char *invoice_no, size_t len, const sf
     sf_buf_json_string(out, invoice_no, len);
     sf_buf_puts(out, ",\"date\":");
     add_date(out, h->date);
-    if (h->customer_id == SF_NO_CUSTOMER)
+    if (h->customer_id == SF_NO_CUSTOMER) {
         sf_buf_puts(out, ",\"customer_id\":null");
-    else
-        sf_buf_printf(out, ",\"customer_id\":%ld", (long)h->customer_id);
+    } else {
+        sf_buf_puts(out, ",\"customer_id\":");
+        sf_buf_int(out, h->customer_id);
+    }
     sf_buf_puts(out, ",\"country\":");
     sf_buf_json_string(out, h->country, h->country_len);
-    sf_buf_printf(out, ",\"kind\":\"%s\",\"line_count\":%u,\"units\":%lld,\"total\":",
-                  sf_kind_name((sf_kind)h->kind), h->lines, (long long)h->units);
+    sf_buf_puts(out, ",\"kind\":\"");
+    sf_buf_puts(out, sf_kind_name((sf_kind)h->kind));
+    sf_buf_puts(out, "\",\"line_count\":");
+    sf_buf_int(out, h->lines);
+    sf_buf_puts(out, ",\"units\":");
+    sf_buf_int(out, h->units);
+    sf_buf_puts(out, ",\"total\":");
     sf_buf_json_milli(out, h->total);
 }
 
@@ -78,11 +85,15 @@ static int add_line(void *ctx, const void *key, size_t klen, const void *val, si
         c->rc = sf_error_set(c->err, SF_ECORRUPT, "history: a damaged invoice line");
         return 1;
     }
-    sf_buf_printf(c->out, "%s{\"line\":%u,\"stock_code\":", c->n ? "," : "", c->n + 1);
+    sf_buf_puts(c->out, c->n ? ",{\"line\":" : "{\"line\":");
+    sf_buf_int(c->out, c->n + 1);
+    sf_buf_puts(c->out, ",\"stock_code\":");
     sf_buf_json_string(c->out, r.stock_code, r.stock_code_len);
     sf_buf_puts(c->out, ",\"description\":");
     sf_buf_json_string(c->out, r.description, r.description_len);
-    sf_buf_printf(c->out, ",\"quantity\":%ld,\"unit_price\":", (long)r.quantity);
+    sf_buf_puts(c->out, ",\"quantity\":");
+    sf_buf_int(c->out, r.quantity);
+    sf_buf_puts(c->out, ",\"unit_price\":");
     sf_buf_json_milli(c->out, r.unit_price);
     sf_buf_puts(c->out, ",\"amount\":");
     sf_buf_json_milli(c->out, sf_record_amount(&r));
@@ -250,7 +261,9 @@ int sf_history_customer_json(sf_store *s, const sf_history_page *q, sf_buf *out,
         rc = sf_error_set(err, SF_ENOENT, "customer %ld has no invoices", (long)q->customer);
     page_ctx c = {ops, t, q, out, 0, false, {0}, 0, 0, err};
     if (rc == 0) {
-        sf_buf_printf(out, "{\"customer_id\":%ld,\"invoices\":[", (long)q->customer);
+        sf_buf_puts(out, "{\"customer_id\":");
+        sf_buf_int(out, q->customer);
+        sf_buf_puts(out, ",\"invoices\":[");
         rc = ops->scan_back(t, prefix, plen, bound, blen, add_invoice, &c, err);
         if (rc == 0)
             rc = c.rc;

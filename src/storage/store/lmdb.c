@@ -6,10 +6,17 @@
  * address space; the file on disk only grows as data is written. A store
  * that outgrows it fails its commit with "MDB_MAP_FULL", by name. After
  * each write commit the map's pages leave the resident set (drop_map).
+ *
+ * Read transactions are kept for reuse (read_pool): a history answer is one
+ * read transaction, and mdb_txn_begin/abort cost two allocations and a
+ * reader-table slot each time, where a reset transaction renews in place.
+ * The environment is opened MDB_NOTLS so that a reader slot belongs to its
+ * transaction, not to a thread: any HTTP thread may renew any pooled one.
  */
 #define _DEFAULT_SOURCE /* madvise, MADV_DONTNEED */
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,19 +29,26 @@
 
 #define MAP_SIZE (16ull << 30) /* address space only: the file grows as data does */
 
+/* Reset read transactions kept for reuse, at most this many (each holds a
+ * reader slot of LMDB's 126, but no snapshot: old pages are not pinned). */
+#define READ_POOL_MAX 16
+
+struct sf_store_txn {
+    struct lmdb_store *s;
+    MDB_txn *txn;
+    bool write;
+};
+
 typedef struct lmdb_store {
     sf_store base;
     MDB_env *env;
     MDB_dbi dbi;
     void *map; /* where the data file is mapped (writers: see drop_map); NULL if unknown */
     size_t map_len;
+    pthread_mutex_t pool_mu;
+    sf_store_txn *pool[READ_POOL_MAX]; /* reset read transactions, ready to renew */
+    unsigned pooled;
 } lmdb_store;
-
-struct sf_store_txn {
-    lmdb_store *s;
-    MDB_txn *txn;
-    bool write;
-};
 
 extern const sf_store_ops sf_store_lmdb_ops;
 
@@ -107,7 +121,7 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, MAP_SIZE);
     if (rc == 0)
-        rc = mdb_env_open(s->env, location, read_only ? MDB_RDONLY : 0, 0644);
+        rc = mdb_env_open(s->env, location, MDB_NOTLS | (read_only ? MDB_RDONLY : 0), 0644);
     MDB_txn *txn = NULL;
     if (rc == 0)
         rc = mdb_txn_begin(s->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
@@ -126,14 +140,51 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
     }
     if (!read_only)
         find_map(s);
+    pthread_mutex_init(&s->pool_mu, NULL);
     *out = &s->base;
     return 0;
+}
+
+/* A pooled read transaction renewed to the latest snapshot, or NULL (none
+ * pooled, or the renewal failed: the caller begins a new one). */
+static sf_store_txn *pool_take(lmdb_store *s)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    sf_store_txn *t = s->pooled ? s->pool[--s->pooled] : NULL;
+    pthread_mutex_unlock(&s->pool_mu);
+    if (t && mdb_txn_renew(t->txn) != 0) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+/* End read transaction t: reset into the pool, or aborted when it is full. */
+static void pool_put(sf_store_txn *t)
+{
+    lmdb_store *s = t->s;
+    mdb_txn_reset(t->txn);
+    pthread_mutex_lock(&s->pool_mu);
+    bool kept = s->pooled < READ_POOL_MAX;
+    if (kept)
+        s->pool[s->pooled++] = t;
+    pthread_mutex_unlock(&s->pool_mu);
+    if (!kept) {
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
 }
 
 static int lm_begin(sf_store *st, bool write, sf_store_txn **out, sf_error *err)
 {
     lmdb_store *s = (lmdb_store *)st;
-    sf_store_txn *t = calloc(1, sizeof *t);
+    sf_store_txn *t = write ? NULL : pool_take(s);
+    if (t) {
+        *out = t;
+        return 0;
+    }
+    t = calloc(1, sizeof *t);
     if (!t)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     t->s = s;
@@ -247,6 +298,10 @@ static int lm_commit(sf_store_txn *t, sf_error *err)
 
 static void lm_abort(sf_store_txn *t)
 {
+    if (!t->write) {
+        pool_put(t);
+        return;
+    }
     mdb_txn_abort(t->txn);
     free(t);
 }
@@ -254,6 +309,12 @@ static void lm_abort(sf_store_txn *t)
 static void lm_close(sf_store *st)
 {
     lmdb_store *s = (lmdb_store *)st;
+    while (s->pooled) {
+        sf_store_txn *t = s->pool[--s->pooled];
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+    pthread_mutex_destroy(&s->pool_mu);
     mdb_env_close(s->env);
     free(s);
 }

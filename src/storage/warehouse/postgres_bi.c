@@ -77,7 +77,10 @@ int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
 }
 
 /* The dimension texts of r's entries into d, in one query: a round trip
- * per item (or per period) cost more than the rest of the answer. */
+ * per item (or per period) cost more than the rest of the answer. Each key
+ * is asked for once (d remembers it): the top 10 of every day of a year
+ * name ~800 products 2,770 times, and the server's time for the query
+ * follows the length of the array (2.5 -> 1.15 ms of its CPU). */
 static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_error *err)
 {
     char(*ids)[24] = calloc(r->n, sizeof *ids);
@@ -86,16 +89,17 @@ static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_
     int rc = ids && keys ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
     size_t n = 0;
     for (size_t i = 0; rc == 0 && i < r->n; i++) {
+        int want = sf_wh_dims_want(d, &r->e[i], product);
+        if (want < 0)
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        if (want <= 0)
+            continue;
         const char *key = r->e[i].code;
         if (!product) {
-            snprintf(ids[i], sizeof ids[i], "%lld", (long long)r->e[i].id);
-            key = ids[i];
+            snprintf(ids[n], sizeof ids[n], "%lld", (long long)r->e[i].id);
+            key = ids[n];
         }
-        bool seen = false; /* a product listed on many days is asked for once */
-        for (size_t k = n > 64 ? n - 64 : 0; k < n && !seen; k++)
-            seen = strcmp(keys[k], key) == 0;
-        if (!seen)
-            keys[n++] = key;
+        keys[n++] = key;
     }
     if (rc == 0)
         sf_pg_array(&array, keys, n);

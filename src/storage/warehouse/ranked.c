@@ -473,6 +473,15 @@ int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, s
     return sf_buf_failed(&d->texts) ? SF_ENOMEM : 0;
 }
 
+int sf_wh_dims_want(wh_dims *d, const wh_rank_entry *e, bool product)
+{
+    dim_key k = key_of(product ? e->code : NULL, product ? 0 : e->id);
+    bool added;
+    if (!sf_aggmap_get(&d->map, &k, &added))
+        return SF_ENOMEM;
+    return added;
+}
+
 const char *sf_wh_dims_get(wh_dims *d, const wh_rank_entry *e, bool product)
 {
     dim_key k = key_of(product ? e->code : NULL, product ? 0 : e->id);

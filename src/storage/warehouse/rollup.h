@@ -197,6 +197,10 @@ typedef struct wh_dims {
 void sf_wh_dims_init(wh_dims *d);
 /* Record the text of product code / customer id (the other key NULL / 0). */
 int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, size_t len);
+/* 1 the first time e's key is asked for (remembered in d, text unknown
+ * until put), 0 after, SF_ENOMEM: an adapter asks its query for each key
+ * once, however many periods list it. */
+int sf_wh_dims_want(wh_dims *d, const wh_rank_entry *e, bool product);
 /* The text of e's key, "" when unknown. Valid until the next put. */
 const char *sf_wh_dims_get(wh_dims *d, const wh_rank_entry *e, bool product);
 void sf_wh_dims_free(wh_dims *d);
