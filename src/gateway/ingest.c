@@ -141,7 +141,7 @@ static int admit(request *r, const char *method)
                          "send application/json, application/x-ndjson or text/csv");
     if (atomic_load(&g->stopping))
         return sf_reject(r, 503, "stopping", "the server is stopping");
-    packed *p = calloc(1, sizeof *p);
+    packed *p = r->packed ? r->packed : calloc(1, sizeof *p); /* kept by a recycled request */
     sf_decode_opts opts = {.format = f};
     sf_decode_sink sink = {on_record, on_error, r};
     sf_error err = {0};
@@ -238,9 +238,13 @@ static bool scan_reserved(request *r, size_t n, const char *ev, size_t evn, bool
 static int deduplicate(request *r)
 {
     packed *p = packed_of(r);
-    r->reserved = calloc(p->n ? p->n : 1, sizeof *r->reserved);
-    if (!r->reserved)
-        return 2;
+    if (p->n > r->reserved_cap) { /* every slot below keep is set before it is read */
+        bool *b = realloc(r->reserved, p->n * sizeof *b);
+        if (!b)
+            return 2;
+        r->reserved = b;
+        r->reserved_cap = p->n;
+    }
     size_t keep = 0, at = 0, out = 0;
     for (size_t i = 0; i < p->n; at += p->lens[i], i++) {
         size_t evn, len = p->lens[i];
@@ -378,6 +382,18 @@ enum MHD_Result sf_ingest_step(request *r, const char *method, const char *uploa
         return MHD_YES;
     }
     return end_of_body(r);
+}
+
+void sf_ingest_recycle(request *r)
+{
+    packed *p = packed_of(r);
+    if (p)
+        p->len = p->n = 0;
+    sf_decoder_free(r->dec);
+    r->dec = NULL;
+    r->errors_len = 0;
+    if (r->errors)
+        r->errors[0] = '\0';
 }
 
 void sf_ingest_free(request *r)

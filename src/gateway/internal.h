@@ -98,7 +98,8 @@ typedef struct request {
     char *errors; /* JSON array text of the first errors */
     size_t errors_len, errors_cap, nerrors;
     size_t duplicates;
-    bool *reserved;            /* per record: its event id is reserved here */
+    bool *reserved; /* per record: its event id is reserved here */
+    size_t reserved_cap;
     _Atomic int append_status; /* 1 while waiting */
     char append_msg[256];
 } request;
@@ -128,6 +129,11 @@ enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, 
 enum MHD_Result sf_ingest_step(request *r, const char *method, const char *upload_data,
                                size_t *upload_data_size);
 void sf_ingest_free(request *r);
+
+/* Make r's ingest state empty for the next request on the same connection,
+ * keeping its buffers (the packed records, the event-id flags, the error
+ * text): a single-record POST then allocates none of them again. */
+void sf_ingest_recycle(request *r);
 
 /* On the first call: true when the request was answered already (a body
  * announced over the limit by a client that can take an early answer). */

@@ -140,10 +140,16 @@ static void render_stream(sf_gateway *g, sf_buf *t)
     sf_buf_printf(
         t,
         "# HELP shopflow_log_prealloc_seconds Zero-fill steps ahead of the log's "
-        "entries (write + fdatasync), off the acknowledged path.\n"
+        "entries (write + fdatasync), on a thread of their own.\n"
         "# TYPE shopflow_log_prealloc_seconds summary\n"
-        "shopflow_log_prealloc_seconds_sum %.6f\nshopflow_log_prealloc_seconds_count %llu\n",
-        st.prealloc_seconds, (unsigned long long)st.preallocs);
+        "shopflow_log_prealloc_seconds_sum %.6f\nshopflow_log_prealloc_seconds_count %llu\n"
+        "# HELP shopflow_log_prealloc_wait_seconds Commit-round writes that waited for a "
+        "chunk of zeros being written where they go.\n"
+        "# TYPE shopflow_log_prealloc_wait_seconds summary\n"
+        "shopflow_log_prealloc_wait_seconds_sum %.6f\n"
+        "shopflow_log_prealloc_wait_seconds_count %llu\n",
+        st.prealloc_seconds, (unsigned long long)st.preallocs, st.prealloc_wait_seconds,
+        (unsigned long long)st.prealloc_waits);
     sf_buf_printf(t,
                   "# HELP shopflow_log_end_offset Next offset of each partition (records in it).\n"
                   "# TYPE shopflow_log_end_offset gauge\n");

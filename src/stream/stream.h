@@ -107,6 +107,8 @@ typedef struct sf_stream_stats {
     bool failed;             /* refusing appends until reopened (see log.c) */
     uint64_t preallocs;      /* zero-fill steps ahead of the entries (local log) */
     double prealloc_seconds; /* total time in them (write + fdatasync) */
+    uint64_t prealloc_waits; /* commit-round writes that waited for a chunk of zeros */
+    double prealloc_wait_seconds; /* total time of those waits */
 } sf_stream_stats;
 
 struct sf_stream_group;

@@ -20,7 +20,7 @@
  * checksum could not match either: XXH3 of nothing seeded with 0, folded, is 0x15d514c7).
  *
  * The writer keeps the active segment's file zero-filled and synced some MiB past its
- * entries (PREALLOC_AHEAD, in steps, when idle or right after a commit round): an fdatasync after a
+ * entries (PREALLOC_AHEAD, in steps, on a thread of its own: zero.h): an fdatasync after a
  * write inside the file does not have to write the inode as one that grows it does. The
  * entries end at the first header that fails (zeros, or a torn write); recovery reports
  * as dropped only the bytes up to the last non-zero one past there, and a writer
@@ -37,9 +37,10 @@
  *  - only the last segment of a partition is written to;
  *  - bytes past a partition's `end` are unacknowledged and may be truncated;
  *  - `end` only grows while the log is open, and only after fdatasync;
- *  - a segment's bytes past its entries (`size`) are zeros, synced, up to `file`;
- *    entries are only ever written at `size`, so into synced zeros when file > size;
- *  - every segment but a partition's last has file == size (truncated when rolled).
+ *  - a segment's bytes past its entries (`size`) are zeros up to `file` (written by the
+ *    zeroer only, never below what the commit thread claimed: zero.h); entries are only
+ *    ever written at `size`, so into zeros when file > size, past them when file < size;
+ *  - every segment but a partition's last has file <= size (truncated when rolled).
  */
 #ifndef SF_STREAM_LOCAL_H
 #define SF_STREAM_LOCAL_H
@@ -75,8 +76,8 @@ typedef struct segment {
     uint64_t base; /* first offset */
     uint64_t next; /* offset after the last whole entry */
     uint64_t size; /* bytes of whole entries */
-    uint64_t file; /* bytes of the file: [size, file) is zeros (synced if written by us) */
-    uint64_t prealloc_retry; /* writer: after a failed zero-fill, no other before size gets here */
+    uint64_t file; /* writer: [size, file) is zeros; the zeroer's (zero.h), under its lock */
+    uint64_t prealloc_retry; /* zeroer: after a failed zero-fill, no other before size gets here */
     int fd;
     int idx_fd;
     index_point *idx;
@@ -114,10 +115,6 @@ int sf_segment_open(const char *dir, uint64_t base, bool read_only, segment *seg
 /* Find the whole entries (seg->size, seg->next); a writer (truncate) cuts
  * the file there. note may be NULL: then the tail is not examined. */
 int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_error *err);
-/* Zero-fill the file from seg->file to target and fdatasync it. SF_EIO when
- * that would leave less than PREALLOC_HEADROOM free (nothing written), or a
- * write or sync fails (what was written is truncated away). */
-int sf_segment_prealloc(segment *seg, uint64_t target, sf_error *err);
 /* Truncate the file to its entries (a no-op when it holds nothing else). */
 int sf_segment_trim(segment *seg, sf_error *err);
 int sf_segment_locate(const segment *seg, uint64_t offset, uint64_t *pos, sf_error *err);

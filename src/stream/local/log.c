@@ -14,10 +14,9 @@
  *
  * Each partition's active segment is kept zero-filled and synced some MiB
  * ahead of its entries (local.h: an fdatasync that need not write the inode
- * is several times cheaper on ext4). The commit thread extends it when it
- * is idle, and otherwise by one step at most per round, taken after the
- * round's appenders were answered, so no waiting append pays for it in
- * full; a clean close truncates the zeros away again.
+ * is several times cheaper on ext4) by a thread of its own (zero.h), never
+ * by the commit thread: a step of zeros took 3-17 ms, and every append
+ * queued behind it waited that long. A clean close truncates the zeros away.
  *
  * If a write or an fdatasync fails, every partition written in that round is
  * truncated back to where the round began and every append in it fails: what
@@ -42,6 +41,7 @@
 #include "core/progress.h"
 #include "stream/local/local.h"
 #include "stream/local/syncpool.h"
+#include "stream/local/zero.h"
 
 _Static_assert(ENTRY_HEADER + SF_PACK_MAX <= SF_STREAM_ENTRY_MAX, "entries fit a batch");
 
@@ -76,6 +76,7 @@ typedef struct sf_log {
     pthread_t committer;
     bool committer_started;
     sf_syncpool *sync; /* fdatasyncs of a round, in parallel */
+    sf_zero *zero;     /* the zero-filler ahead of the entries */
 
     bool failed; /* commit thread only, read under mu by appenders */
     char failure[SF_ERROR_MSG_MAX];
@@ -195,65 +196,6 @@ static void report_recovery(const sf_log *log, uint32_t p, const recovery_note *
                 sf_logq(log->dir, q, sizeof q), p);
 }
 
-/* Where partition p's zero-filled space should reach, or 0 when it is
- * far enough ahead (more than half of PREALLOC_AHEAD left). */
-static uint64_t prealloc_target(const sf_log *log, const partition *p)
-{
-    const segment *seg = &p->segs[p->nsegs - 1];
-    uint64_t target = seg->size + PREALLOC_AHEAD;
-    if (target > log->opts.segment_bytes)
-        target = log->opts.segment_bytes; /* the segment rolls there */
-    if (seg->file >= target || seg->file - seg->size >= PREALLOC_AHEAD / 2 ||
-        seg->size < seg->prealloc_retry)
-        return 0;
-    return target;
-}
-
-/* Extend partition p's zero-filled space (commit thread, or open). A
- * failure only costs speed: the next writes append. */
-static void prealloc(sf_log *log, partition *p, uint64_t target)
-{
-    sf_error err = {0};
-    double t0 = sf_monotonic();
-    segment *seg = &p->segs[p->nsegs - 1];
-    int rc = sf_segment_prealloc(seg, target, &err);
-    double seconds = sf_monotonic() - t0;
-    pthread_mutex_lock(&log->mu);
-    log->stats.preallocs++;
-    log->stats.prealloc_seconds += seconds;
-    pthread_mutex_unlock(&log->mu);
-    if (rc < 0) {
-        /* Not again (nor in a loop while idle) before 2 MiB more entries. */
-        seg->prealloc_retry = seg->size + PREALLOC_AHEAD / 2;
-        char q[1024], m[1024];
-        sf_logf(SF_LOG_WARN, "log_prealloc_failed", "dir=%s partition=%u msg=%s",
-                sf_logq(log->dir, q, sizeof q), p->id, sf_logq(err.msg, m, sizeof m));
-    }
-}
-
-/* After a round, or while nothing is queued: one step for the partition
- * with the least zeroed space left, if one needs it (one step at a time
- * spreads the cost of many partitions). Whether a step was taken. */
-static bool prealloc_step(sf_log *log)
-{
-    partition *best = NULL;
-    uint64_t best_left = 0, best_target = 0;
-    for (uint32_t i = 0; i < log->nparts; i++) {
-        partition *p = &log->parts[i];
-        uint64_t target = prealloc_target(log, p);
-        const segment *seg = &p->segs[p->nsegs - 1];
-        uint64_t left = seg->file - seg->size;
-        if (target && (!best || left < best_left)) {
-            best = p;
-            best_left = left;
-            best_target = target;
-        }
-    }
-    if (best)
-        prealloc(log, best, best_target);
-    return best != NULL;
-}
-
 static int open_partitions(sf_log *log, sf_error *err)
 {
     log->parts = calloc(log->nparts, sizeof *log->parts);
@@ -304,6 +246,8 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
     if (rc == 0 && !log->opts.read_only &&
         !(log->sync = sf_syncpool_new(log->nparts > 8 ? 7 : log->nparts - 1)))
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (rc == 0 && !log->opts.read_only)
+        rc = sf_zero_start(log->parts, log->nparts, log->opts.segment_bytes, &log->zero, err);
     if (rc == 0 && !log->opts.read_only) {
         if (pthread_create(&log->committer, NULL, committer_main, log) != 0)
             rc = sf_error_set(err, SF_ENOMEM, "cannot start the commit thread");
@@ -457,6 +401,13 @@ static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t c
         segment *seg = &p->segs[p->nsegs - 1];
         if (!touched[i])
             continue;
+        double waited = sf_zero_claim(log->zero, p, seg->size + p->stage_len);
+        if (waited > 0) {
+            pthread_mutex_lock(&log->mu);
+            log->stats.prealloc_waits++;
+            log->stats.prealloc_wait_seconds += waited;
+            pthread_mutex_unlock(&log->mu);
+        }
         if (pwrite_all(seg->fd, p->stage, p->stage_len, seg->size) != 0) {
             snprintf(msg, cap, "%s: write: %s", p->dir, strerror(errno));
             return -1;
@@ -479,6 +430,7 @@ static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t c
 /* Undo a round: truncate what it wrote. Failing that, the log stops. */
 static void rollback(sf_log *log, const uint8_t *touched)
 {
+    sf_zero_hold(log->zero);
     for (uint32_t i = 0; i < log->nparts; i++) {
         partition *p = &log->parts[i];
         segment *seg = &p->segs[p->nsegs - 1];
@@ -496,6 +448,7 @@ static void rollback(sf_log *log, const uint8_t *touched)
             pthread_mutex_unlock(&log->mu);
         }
     }
+    sf_zero_release(log->zero);
 }
 
 /* Make a round's records visible: sizes, index, end offsets. */
@@ -508,10 +461,9 @@ static void publish(sf_log *log, const uint8_t *touched)
             continue;
         for (size_t k = 0; k < p->stage_idx_len; k++)
             sf_segment_index_add(seg, p->stage_idx[k]);
-        /* sf_partition_info_get reads it from other threads */
+        /* sf_partition_info_get and the zeroer read it from other threads
+         * (seg->file may now be below it: this round wrote past the zeros) */
         __atomic_store_n(&seg->size, seg->size + p->stage_len, __ATOMIC_RELAXED);
-        if (seg->file < seg->size)
-            seg->file = seg->size; /* this round appended past the zeros */
         seg->next = p->write_next;
         p->stage_len = p->stage_idx_len = 0;
         atomic_store_explicit(&p->end, p->write_next, memory_order_release);
@@ -523,17 +475,23 @@ static void publish(sf_log *log, const uint8_t *touched)
 /* Roll the touched partitions whose segment is full, then apply retention. */
 static int roll_full(sf_log *log, const uint8_t *touched, sf_error *err)
 {
-    for (uint32_t i = 0; i < log->nparts; i++) {
+    bool held = false;
+    int rc = 0;
+    for (uint32_t i = 0; i < log->nparts && rc == 0; i++) {
         partition *p = &log->parts[i];
         segment *seg = &p->segs[p->nsegs - 1];
         if (!touched[i] || seg->size < log->opts.segment_bytes)
             continue;
-        int rc = sf_partition_roll(p, err);
-        if (rc < 0)
-            return rc;
-        sf_partition_retain(p, log->opts.retention_bytes, log->opts.retention_seconds);
+        if (!held) /* no zeros in flight while segments change */
+            sf_zero_hold(log->zero);
+        held = true;
+        rc = sf_partition_roll(p, err);
+        if (rc == 0)
+            sf_partition_retain(p, log->opts.retention_bytes, log->opts.retention_seconds);
     }
-    return 0;
+    if (held)
+        sf_zero_release(log->zero);
+    return rc;
 }
 
 static int stage_all(sf_log *log, request *list)
@@ -607,16 +565,7 @@ static void commit_group(sf_log *log, request *list)
         list = next;
     }
     if (status == 0)
-        prealloc_step(log);
-}
-
-/* Commit thread: whether some partition would take a prealloc step. */
-static bool prealloc_wanted(const sf_log *log)
-{
-    for (uint32_t i = 0; i < log->nparts; i++)
-        if (prealloc_target(log, &log->parts[i]))
-            return true;
-    return false;
+        sf_zero_kick(log->zero); /* the entries moved on: more zeros may be due */
 }
 
 static void *committer_main(void *arg)
@@ -624,18 +573,8 @@ static void *committer_main(void *arg)
     sf_log *log = arg;
     for (;;) {
         pthread_mutex_lock(&log->mu);
-        while (!log->head && !log->stopping) {
-            /* Idle: the best moment to zero-fill ahead (after open, after a
-             * roll), one step at a time so that an append waits for one at
-             * most. */
-            if (!log->failed && prealloc_wanted(log)) {
-                pthread_mutex_unlock(&log->mu);
-                prealloc_step(log);
-                pthread_mutex_lock(&log->mu);
-                continue;
-            }
+        while (!log->head && !log->stopping)
             pthread_cond_wait(&log->cv, &log->mu);
-        }
         request *list = log->head;
         log->head = log->tail = NULL;
         log->queued_bytes = 0;
@@ -697,6 +636,8 @@ static void log_stats(sf_stream *s, sf_stream_stats *out)
     *out = log->stats;
     out->failed = log->failed;
     pthread_mutex_unlock(&log->mu);
+    if (log->zero)
+        sf_zero_stats(log->zero, &out->preallocs, &out->prealloc_seconds);
 }
 
 static void log_close(sf_stream *s)
@@ -709,6 +650,7 @@ static void log_close(sf_stream *s)
         pthread_mutex_unlock(&log->mu);
         pthread_join(log->committer, NULL);
     }
+    sf_zero_stop(log->zero); /* before the zeros are trimmed away */
     /* A clean close leaves each active segment holding its entries only. */
     for (uint32_t i = 0; !log->opts.read_only && log->parts && i < log->nparts; i++) {
         partition *p = &log->parts[i];

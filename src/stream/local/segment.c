@@ -10,7 +10,7 @@
  * a failed group is truncated before anything is acknowledged).
  *
  * The writer keeps the active segment zero-filled ahead of its entries
- * (sf_segment_prealloc): an fdatasync after a write that grows a file also
+ * (zero.h): an fdatasync after a write that grows a file also
  * writes the inode, one into space already written and synced does not. So
  * zeros past the last whole entry are unused space, not data: a zero header
  * is never a valid entry (its length is 0), and recovery reports as dropped
@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -305,46 +304,10 @@ int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_erro
     return 0;
 }
 
-int sf_segment_prealloc(segment *seg, uint64_t target, sf_error *err)
-{
-    static const uint8_t zeros[64 * 1024];
-    struct statvfs fs;
-    if (target > seg->file && fstatvfs(seg->fd, &fs) == 0 &&
-        (uint64_t)fs.f_bavail * fs.f_frsize < target - seg->file + PREALLOC_HEADROOM)
-        return sf_error_set(err, SF_EIO,
-                            "segment %llu: not preallocated: %llu KiB free, under the %u MiB "
-                            "kept free",
-                            (unsigned long long)seg->base,
-                            (unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize >> 10),
-                            PREALLOC_HEADROOM >> 20);
-    for (uint64_t at = seg->file; at < target;) {
-        size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
-        ssize_t w = pwrite(seg->fd, zeros, n, (off_t)at);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail;
-        at += (uint64_t)w;
-    }
-    if (target > seg->file && fdatasync(seg->fd) != 0)
-        goto fail;
-    if (target > seg->file)
-        seg->file = target;
-    return 0;
-fail:;
-    int e = errno;
-    /* Whatever was zeroed is not known to be synced: give it back. */
-    if (ftruncate(seg->fd, (off_t)(seg->file > seg->size ? seg->file : seg->size)) != 0) {
-        /* harmless: the zeros past the entries are unused space either way */
-    }
-    return sf_error_set(err, SF_EIO, "segment %llu: cannot preallocate: %s",
-                        (unsigned long long)seg->base, strerror(e));
-}
-
 int sf_segment_trim(segment *seg, sf_error *err)
 {
-    if (seg->file == seg->size)
-        return 0;
+    if (seg->file <= seg->size)
+        return 0; /* nothing past the entries (file < size: they went past the zeros) */
     if (ftruncate(seg->fd, (off_t)seg->size) != 0 || fdatasync(seg->fd) != 0)
         return sf_error_set(err, SF_EIO, "segment %llu: cannot truncate to its entries: %s",
                             (unsigned long long)seg->base, strerror(errno));
