@@ -14,11 +14,22 @@
  * SQLite appends to fastest, and no secondary index (the BI questions read
  * the rollups; measured in docs/benchmarks.md).
  *
- * Durability: synchronous=FULL, so a commit is on disk when it returns.
- * With a few large transactions this costs a handful of fsyncs per load.
- * The loader's read connection checkpoints the WAL after each commit, off
- * the writer thread; the writer checkpoints itself only if the WAL passes
- * 256 MiB (a reader holding an old snapshot). secure_delete (on in Debian's
+ * Durability: the port's commit() returns once everything is on disk; its
+ * commit_later() may return before (warehouse.h). The writer's connection
+ * commits with synchronous=NORMAL, which in WAL mode keeps every commit
+ * atomic and in order but leaves the WAL's fsync to the next sync: for a
+ * commit() the writer syncs the WAL itself before it answers
+ * (sqlite_load.c), and the loader's read connection (synchronous=FULL)
+ * syncs it at each checkpoint, once per transaction. So a commit_later()
+ * that is not yet on disk can be lost only with the machine (power, kernel),
+ * never with the process, and then with its sink_offsets, which are in the
+ * same transaction: the sink resumes before it and loads those records again
+ * from the log, which was durable before the sink could read them. Nothing
+ * is lost or loaded twice, and the writer thread no longer waits for an
+ * fsync per transaction (docs/benchmarks.md, session 4).
+ * The read connection checkpoints the WAL after handing over each commit,
+ * off the writer thread; the writer checkpoints itself only if the WAL
+ * passes 256 MiB (a reader holding an old snapshot). secure_delete (on in Debian's
  * build) is turned off: it zeroes freed space in pages, for deleted data's
  * privacy; nothing is deleted here, rollup rows are only rewritten.
  *
@@ -303,6 +314,8 @@ static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error
     for (int i = 0; rc == 0 && !reader && i < NSTMT; i++)
         if (sqlite3_prepare_v2(w->db, statements[i], -1, &w->st[i], NULL) != SQLITE_OK)
             rc = sf_wh_fail(w, err, "prepare");
+    if (rc == 0 && !reader && sqlite3_exec(w->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL))
+        rc = sf_wh_fail(w, err, location); /* the loads' commits: see the top of the file */
     if (rc == 0 && !reader)
         rc = prepare_facts(w, err);
     if (rc == 0 && !reader)

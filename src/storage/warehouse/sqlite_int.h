@@ -62,8 +62,9 @@ typedef struct sqlite_wh {
     sqlite3 *db;
     sqlite3_stmt *facts; /* FACT_ROWS rows at once */
     bool reader;
-    bool in_txn; /* loader: the writer thread's (it alone uses db while running) */
-    bool open;   /* loader: batches loaded since the last commit (the caller's side) */
+    bool in_txn;   /* loader: the writer thread's (it alone uses db while running) */
+    bool open;     /* loader: batches loaded since the last commit (the caller's side) */
+    bool unsynced; /* loader: a commit_later() since the last sync of the WAL (caller's side) */
     wh_pipe *pipe;
     struct sqlite_wh *rd; /* loader: a read-only connection for the rollups' reads */
     sf_buf ops;           /* loader: the rollup writes of the transaction being committed */

@@ -16,9 +16,12 @@
  * What stays as before: one transaction holds the facts, the rollups and the
  * partitions' positions (the positions go in with each batch's facts), so a
  * crash loses whole transactions only and the sink resumes from what was
- * committed; a commit() returns once everything before it is durable
- * (synchronous=FULL). commit_later() may return before: its failure is
- * returned by the next call, and the transaction is then rolled back whole.
+ * committed; a commit() returns once everything before it is durable (the
+ * writer syncs the WAL after it). commit_later() may return before, and its
+ * COMMIT does not wait for the disk (synchronous=NORMAL; the next sync, a
+ * commit()'s or a checkpoint's, makes it durable: sqlite.c says why that
+ * keeps exactly-once); its failure is returned by the next call, and the
+ * transaction is then rolled back whole.
  *
  * Ordering: the rollups of transaction N+1 read what N wrote, so before
  * computing them the caller waits until the writer has committed N (by then
@@ -34,7 +37,7 @@
 /* Items queued at most: memory stays bounded when the writer is slower. */
 #define MAX_QUEUED 24 /* a whole transaction of 4,096-record batches, and some */
 
-enum { ITEM_FACTS, ITEM_COMMIT, ITEM_ROLLBACK };
+enum { ITEM_FACTS, ITEM_COMMIT, ITEM_ROLLBACK, ITEM_SYNC };
 
 /* A batch's facts packed one after another, and its partition's position. */
 typedef struct wh_item {
@@ -43,7 +46,8 @@ typedef struct wh_item {
     uint32_t partition;
     uint64_t first_offset; /* of the batch's first entry, for the fence */
     uint64_t next_offset;
-    bool fenced; /* the batch has entries: check first_offset */
+    bool fenced;  /* the batch has entries: check first_offset */
+    bool durable; /* ITEM_COMMIT: sync the WAL after it (commit(), not commit_later()) */
     sf_buf facts;
 } wh_item;
 
@@ -352,12 +356,31 @@ static void rollback(sqlite_wh *w)
     w->in_txn = false;
 }
 
+/* Make every commit so far durable: an fsync of the WAL (its file as SQLite
+ * holds it, through its own sync method, which also syncs the folder of a
+ * newly created WAL once). The connection commits with synchronous=NORMAL:
+ * a commit is atomic and ordered but reaches the disk at the next sync,
+ * this one or a checkpoint's (sqlite.c says why that is enough). */
+static int sync_wal(sqlite_wh *w, sf_error *err)
+{
+    sqlite3_file *f = NULL;
+    if (sqlite3_file_control(w->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK)
+        return sf_wh_fail(w, err, "sync");
+    if (!f || !f->pMethods)
+        return 0; /* no WAL open: nothing was committed through it */
+    if (f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+        return sf_error_set(err, SF_EIO, "warehouse: cannot sync the write-ahead log");
+    return 0;
+}
+
 static int run_item(sqlite_wh *w, const wh_item *it, sf_error *err)
 {
     if (it->kind == ITEM_ROLLBACK) {
         rollback(w);
         return 0;
     }
+    if (it->kind == ITEM_SYNC)
+        return sync_wal(w, err);
     int rc = begin(w, err);
     if (rc == 0 && it->kind == ITEM_FACTS)
         return insert_facts(w, it, err);
@@ -370,7 +393,7 @@ static int run_item(sqlite_wh *w, const wh_item *it, sf_error *err)
         rc = sf_wh_fail(w, err, "commit");
     if (rc == 0)
         w->in_txn = false;
-    return rc;
+    return rc == 0 && it->durable ? sync_wal(w, err) : rc;
 }
 
 static void *writer_main(void *arg)
@@ -423,6 +446,7 @@ static wh_item *item_new(wh_pipe *p, int kind)
         return NULL;
     it->next = NULL;
     it->kind = kind;
+    it->durable = false;
     return it;
 }
 
@@ -531,16 +555,10 @@ int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error
     return 0;
 }
 
-/* The transaction's rollup writes, computed against what is committed.
- * First the WAL is checkpointed up to the last commit from this thread: the
- * writer's connection checkpoints only when the WAL grows past its limit,
- * so copying pages into the database costs the writer nothing. */
+/* The transaction's rollup writes, computed against what is committed. */
 static int record_rollups(sqlite_wh *w, sf_error *err)
 {
     sf_buf_reset(&w->ops);
-    if (sqlite3_wal_checkpoint_v2(w->rd->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
-        SQLITE_OK)
-        return sf_wh_fail(w->rd, err, "checkpoint");
     if (sqlite3_exec(w->rd->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return sf_wh_fail(w->rd, err, "begin a read");
     int rc = sf_wh_rollup_write(&w->roll, err);
@@ -551,21 +569,38 @@ static int record_rollups(sqlite_wh *w, sf_error *err)
     return rc;
 }
 
+/* The WAL copied into the database up to the last commit, from this thread
+ * while the writer goes on (it checkpoints only when the WAL grows past its
+ * limit): called once the next commit is handed over, so that the writer
+ * never waits for it. Its sync of the WAL (this connection is FULL) also
+ * makes the commit_later() commits before it durable. */
+static int checkpoint(sqlite_wh *w, sf_error *err)
+{
+    if (sqlite3_wal_checkpoint_v2(w->rd->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+        SQLITE_OK)
+        return sf_wh_fail(w->rd, err, "checkpoint");
+    return 0;
+}
+
 int sf_wh_pipe_commit(sqlite_wh *w, bool wait, sf_error *err)
 {
     int rc = take_failure(w, err);
-    if (rc == 0 && w->open) {
-        wait_writer(w->pipe, false); /* the previous commit: its rows are read now */
+    if (rc == 0 && (w->open || (wait && w->unsynced))) {
+        if (w->open)
+            wait_writer(w->pipe, false); /* the previous commit: its rows are read now */
         if ((rc = take_failure(w, err)) < 0)
             return rc;
-        if ((rc = record_rollups(w, err)) < 0)
+        if (w->open && (rc = record_rollups(w, err)) < 0)
             return abort_txn(w, rc);
-        wh_item *it = item_new(w->pipe, ITEM_COMMIT);
+        wh_item *it = item_new(w->pipe, w->open ? ITEM_COMMIT : ITEM_SYNC);
         if (!it)
             return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
+        it->durable = wait;
+        w->unsynced = !wait;
         sf_wh_rollup_reset(&w->roll);
         w->open = false;
         enqueue(w->pipe, it);
+        rc = checkpoint(w, err); /* beside the writer's commit */
     }
     if (rc == 0 && wait) {
         wait_writer(w->pipe, true);
