@@ -581,7 +581,7 @@ static int make_url(replay *r, sf_error *err)
 static int setup_slot(replay *r, slot *s, sf_error *err)
 {
     CURL *e = s->easy = curl_easy_init();
-    if (!e || sf_batch_init(&s->b, r->o->batch, err) < 0)
+    if (!e || sf_batch_init_as(&s->b, r->o->batch, r->o->csv, err) < 0)
         return e ? SF_ENOMEM : sf_error_set(err, SF_ENOMEM, "cannot make a libcurl handle");
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
@@ -611,7 +611,8 @@ static int setup(replay *r, sf_error *err)
         return rc;
     char auth[600];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->key);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-ndjson");
+    struct curl_slist *h = curl_slist_append(NULL, o->csv ? "Content-Type: text/csv"
+                                                          : "Content-Type: application/x-ndjson");
     if (h && (r->headers = curl_slist_append(h, auth)))
         h = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
     r->multi = curl_multi_init();
@@ -626,7 +627,7 @@ static int setup(replay *r, sf_error *err)
             r->nslots++; /* so teardown frees it */
             return rc;
         }
-    if ((rc = sf_batch_init(&r->fill, o->batch, err)) < 0)
+    if ((rc = sf_batch_init_as(&r->fill, o->batch, o->csv, err)) < 0)
         return rc;
     r->end_row =
         o->limit && o->from_row + o->limit > o->from_row ? o->from_row + o->limit : UINT64_MAX;
