@@ -4,7 +4,8 @@
 #   bench/demo.sh [SHOPFLOW] [RUNS] [-- DEMO_ARGS...]
 #
 # Each run rebuilds the same demo folder, as a user running the demo again
-# would (so each run also pays for the previous run's files being deleted).
+# would (so each run also pays for the previous run's files being deleted);
+# a first warm-up run (row "w") makes the first measured run do so too.
 # Prints per run: the load average before it, "all three stores hold every
 # row" after the first row (the demo's own figure, the issue's target), the
 # replay's part of it, the whole command's wall time, its CPU (user + sys,
@@ -27,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "shopflow demo --exit $*, $(nproc) cores"
 printf '%-4s %-16s %9s %9s %8s %7s %7s %7s %8s\n' run load stores_s replay_s wall_s user_s \
     sys_s cpu_s rss_MB
-for i in $(seq "$runs"); do
+for i in w $(seq "$runs"); do
     load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
     /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$shopflow" demo --exit --data "$tmp/demo" \
         --listen 127.0.0.1:0 "$@" >"$tmp/out" 2>"$tmp/err" ||

@@ -52,6 +52,7 @@ typedef struct replay {
     const char *path;
     sf_replay_stats *st;
     char hash[SF_FILE_HASH_LEN];
+    char prefix[SF_FILE_HASH_LEN + 8]; /* "imp-<hash>-": the rows' event ids */
     char *url;
     CURLM *multi;
     struct curl_slist *headers;
@@ -489,9 +490,7 @@ static int on_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos)
     b->due = due;
     if (!rec->event_id_len) { /* as sf_import_file names rows */
         r->rec = *rec;
-        int n = snprintf(r->rec.event_id, sizeof r->rec.event_id, "imp-%s-%" PRIu64, r->hash,
-                         pos->index);
-        r->rec.event_id_len = (uint8_t)n;
+        r->rec.event_id_len = (uint8_t)sf_event_id(r->prefix, pos->index, r->rec.event_id);
         rec = &r->rec;
     }
     if (sf_batch_add(b, rec, pos->index, pos->line) < 0) {
@@ -687,6 +686,7 @@ int sf_replay_file(const char *path, const sf_replay_opts *opts, sf_replay_stats
     if ((rc = sf_file_content_hash(path, r.hash, err)) < 0)
         return rc;
     st->hash_seconds = sf_monotonic() - t;
+    snprintf(r.prefix, sizeof r.prefix, "imp-%s-", r.hash);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return sf_error_set(err, SF_ENOMEM, "libcurl cannot start");
     if ((rc = setup(&r, err)) == 0) {

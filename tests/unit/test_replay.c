@@ -351,6 +351,26 @@ static void test_retry_after(void **state)
 
 /* The hash of the decompressed content: gzip does not change it, and it is
  * XXH3-128 as the xxhash library computes it (high word first). */
+/* Event ids as import and replay write them: the prefix, then the row in
+ * decimal; nothing when they would not fit. */
+static void test_event_id(void **state)
+{
+    (void)state;
+    char id[SF_EVENT_ID_MAX + 1], want[SF_EVENT_ID_MAX + 1];
+    const char *prefix = "imp-0123456789abcdef0123456789abcdef-";
+    uint64_t rows[] = {0, 7, 541908, UINT64_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        int n = snprintf(want, sizeof want, "%s%llu", prefix, (unsigned long long)rows[i]);
+        assert_int_equal(sf_event_id(prefix, rows[i], id), (size_t)n);
+        assert_string_equal(id, want);
+    }
+    char longer[SF_EVENT_ID_MAX + 1];
+    memset(longer, 'p', SF_EVENT_ID_MAX - 1);
+    longer[SF_EVENT_ID_MAX - 1] = '\0';
+    assert_int_equal(sf_event_id(longer, 9, id), SF_EVENT_ID_MAX);
+    assert_int_equal(sf_event_id(longer, 10, id), 0);
+}
+
 static void test_filehash(void **state)
 {
     (void)state;
@@ -385,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_batch_csv),      cmocka_unit_test(test_answer_accepted),
         cmocka_unit_test(test_answer_invalid), cmocka_unit_test(test_apply_invalid),
         cmocka_unit_test(test_retry_after),    cmocka_unit_test(test_filehash),
+        cmocka_unit_test(test_event_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
