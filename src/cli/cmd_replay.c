@@ -67,6 +67,7 @@ static const struct option options[] = {
     {"timeout", required_argument, NULL, 't'},
     {"linger", required_argument, NULL, 'L'},
     {"format", required_argument, NULL, 'f'},
+    {"send", required_argument, NULL, 's'},
     {"encoding", required_argument, NULL, 'e'},
     {"max-errors", required_argument, NULL, 'm'},
     {"help", no_argument, NULL, 'h'},
@@ -121,7 +122,7 @@ static int parse_args(int argc, char **argv, sf_replay_opts *o, printer *p)
     o->key = getenv("SHOPFLOW_KEY");
     *p = (printer){.max = 20};
     int c, paces = 0;
-    while ((c = getopt_long(argc, argv, "u:k:b:c:r:x:Ml:F:R:t:L:f:e:m:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:k:b:c:r:x:Ml:F:R:t:L:f:s:e:m:h", options, NULL)) != -1) {
         switch (c) {
         case 'u':
             o->url = optarg;
@@ -136,6 +137,12 @@ static int parse_args(int argc, char **argv, sf_replay_opts *o, printer *p)
         case 'f':
             if (sf_format_parse(optarg, &o->decode.format) < 0)
                 return sf_cli_usage_error(&sf_cmd_replay, "unknown --format '%s'", optarg);
+            break;
+        case 's':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "csv") != 0)
+                return sf_cli_usage_error(&sf_cmd_replay, "--send: '%s' is not json or csv",
+                                          optarg);
+            o->csv = strcmp(optarg, "csv") == 0;
             break;
         case 'e':
             if (sf_encoding_parse(optarg, &o->decode.encoding) < 0)
@@ -203,14 +210,15 @@ const sf_command sf_cmd_replay = {
     "usage: shopflow replay FILE [--url URL] --key KEY [--batch N] [--connections N]\n"
     "                       [--rate ROWS_PER_S | --speedup X | --max] [--limit N] [--from-row N]\n"
     "                       [--retries N] [--timeout SECONDS] [--linger SECONDS]\n"
-    "                       [--format auto|csv|json]\n"
+    "                       [--format auto|csv|json] [--send json|csv]\n"
     "                       [--encoding auto|utf-8|latin1] [--max-errors N]\n"
     "\n"
     "Reads FILE (CSV in either date style, or NDJSON; gzip or not) and posts its rows to\n"
     "URL/v1/transactions (default URL http://127.0.0.1:8080) as NDJSON, --batch rows per\n"
     "request (default 500; 1 sends one row per request, like the original Python client),\n"
     "over --connections keep-alive connections at once (default 4). KEY (or $SHOPFLOW_KEY)\n"
-    "must have the ingest or admin role.\n"
+    "must have the ingest or admin role. --send csv posts each batch as CSV instead (text/csv,\n"
+    "a header line then the rows): the same records, in half the bytes, decoded faster.\n"
     "\n"
     "Pace: --max (default) as fast as the server takes them; --rate N rows per second;\n"
     "--speedup X keeps the shop's own rhythm, the gaps between invoice dates divided by X\n"

@@ -38,4 +38,26 @@ void sf_csv_set_fast_path(sf_csv_decoder *d, bool on);
 
 void sf_csv_decoder_free(sf_csv_decoder *d);
 
+/* ---- encoding (csv_encode.c) ---- */
+
+/* The header line of the rows sf_csv_encode writes, with its line end. */
+#define SF_CSV_HEADER                                                                              \
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,event_id\n"
+
+/* The longest row sf_csv_encode writes: every text at its longest, all
+ * quotes (so doubled) and quoted, plus the numbers and commas. */
+#define SF_CSV_RECORD_MAX                                                                          \
+    (2 * (SF_INVOICE_NO_MAX + SF_STOCK_CODE_MAX + SF_DESCRIPTION_MAX + SF_COUNTRY_MAX +            \
+          SF_EVENT_ID_MAX) +                                                                       \
+     128)
+
+/*
+ * Write r as one row under SF_CSV_HEADER (no line end) into buf, which holds
+ * cap bytes, and NUL-terminate it. A text cell is quoted only when it holds
+ * a comma, a quote or a line break; no customer and no event id are empty
+ * cells. sf_csv decodes the row back to the same record. Returns the
+ * length, or -1 if cap is too small (never with cap >= SF_CSV_RECORD_MAX).
+ */
+int sf_csv_encode(const sf_record *r, char *buf, size_t cap);
+
 #endif

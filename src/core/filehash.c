@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "core/input.h"
+#include "core/record.h"
 
 int sf_file_content_hash(const char *path, char out[SF_FILE_HASH_LEN], sf_error *err)
 {
@@ -35,4 +36,19 @@ int sf_file_content_hash(const char *path, char out[SF_FILE_HASH_LEN], sf_error 
     XXH3_freeState(st);
     sf_input_close(in);
     return rc;
+}
+
+size_t sf_event_id(const char *prefix, uint64_t n, char *id)
+{
+    char digits[24], *d = digits + sizeof digits;
+    do {
+        *--d = (char)('0' + n % 10);
+    } while (n /= 10);
+    size_t plen = strlen(prefix), dlen = (size_t)(digits + sizeof digits - d);
+    if (plen + dlen > SF_EVENT_ID_MAX)
+        return 0;
+    memcpy(id, prefix, plen);
+    memcpy(id + plen, d, dlen);
+    id[plen + dlen] = '\0';
+    return plen + dlen;
 }

@@ -11,6 +11,9 @@
 #ifndef SF_FILEHASH_H
 #define SF_FILEHASH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/error.h"
 
 /* 32 hex digits and the NUL. */
@@ -24,5 +27,10 @@
  * SF_ENOMEM with the message in *err.
  */
 int sf_file_content_hash(const char *path, char out[SF_FILE_HASH_LEN], sf_error *err);
+
+/* "<prefix><n>" (prefix "imp-<hash>-") into id, which holds SF_EVENT_ID_MAX
+ * + 1 bytes; its length, or 0 if it does not fit. By hand: printf was a
+ * tenth of an import's instructions, and runs for every row of both. */
+size_t sf_event_id(const char *prefix, uint64_t n, char *id);
 
 #endif

@@ -12,25 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/money.h"
-#include "core/timefmt.h"
+#include "core/encode_out.h"
 
-typedef struct out {
-    char *p, *end;
-    bool overflow;
-} out;
-
-static void put(out *o, const char *s, size_t n)
-{
-    if ((size_t)(o->end - o->p) < n) {
-        o->overflow = true;
-        return;
-    }
-    memcpy(o->p, s, n);
-    o->p += n;
-}
-
-#define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
+typedef sf_out out;
+#define put     sf_out_put
+#define PUT_LIT SF_OUT_LIT
 
 /* Whether any byte of the 8 in w is a control character, '"' or '\\'
  * (the bytes JSON escapes): the classic zero-byte test on w ^ c and on the
@@ -114,18 +100,6 @@ size_t sf_json_quote(const char *s, char *buf, size_t cap)
     return (size_t)(o.p - buf);
 }
 
-static void put_int(out *o, long long v)
-{
-    char num[24], *p = num + sizeof num;
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-    } while (u /= 10);
-    if (v < 0)
-        *--p = '-';
-    put(o, p, (size_t)(num + sizeof num - p));
-}
-
 int sf_json_encode(const sf_record *r, char *buf, size_t cap)
 {
     if (cap == 0)
@@ -144,25 +118,18 @@ int sf_json_encode(const sf_record *r, char *buf, size_t cap)
     PUT_LIT(&o, ",\"description\":");
     put_string(&o, r->description, r->description_len);
     PUT_LIT(&o, ",\"quantity\":");
-    put_int(&o, r->quantity);
-    char date[SF_TIME_TEXT_LEN + 1];
-    sf_time_format(r->invoice_date, date);
+    sf_out_int(&o, r->quantity);
     PUT_LIT(&o, ",\"invoice_date\":\"");
-    put(&o, date, SF_TIME_TEXT_LEN);
-    char price[SF_MONEY_TEXT_MAX];
-    size_t plen = sf_format_milli(r->unit_price, false, price);
+    sf_out_date(&o, r);
     PUT_LIT(&o, "\",\"unit_price\":\"");
-    put(&o, price, plen);
+    sf_out_price(&o, r);
     PUT_LIT(&o, "\",\"customer_id\":");
     if (r->customer_id == SF_NO_CUSTOMER)
         PUT_LIT(&o, "null");
     else
-        put_int(&o, r->customer_id);
+        sf_out_int(&o, r->customer_id);
     PUT_LIT(&o, ",\"country\":");
     put_string(&o, r->country, r->country_len);
     PUT_LIT(&o, "}");
-    if (o.overflow)
-        return -1;
-    *o.p = '\0';
-    return (int)(o.p - buf);
+    return sf_out_finish(&o, buf);
 }

@@ -49,8 +49,11 @@ double sf_backoff_delay(uint32_t attempt, double base, double cap, double retry_
 /* ---- batches ---- */
 
 typedef struct sf_batch {
-    char *body; /* NDJSON, one canonical record per line */
+    char *body; /* NDJSON, one canonical record per line; or CSV: the header
+                   line (head bytes), then one row per record */
     size_t len, cap;
+    size_t head; /* bytes of the body before the first row (CSV's header) */
+    bool csv;
     uint32_t *off;  /* off[i]: where row i's line starts in body */
     uint64_t *row;  /* row[i]: its 0-based data row in the file */
     uint64_t *line; /* line[i]: the line of the file it starts on */
@@ -58,13 +61,18 @@ typedef struct sf_batch {
     double first_due, due; /* when its first and last rows were due */
 } sf_batch;
 
-/* Room for max rows (bodies grow as needed). Free with sf_batch_free. */
+/* Room for max rows (bodies grow as needed), as NDJSON. Free with
+ * sf_batch_free. */
 int sf_batch_init(sf_batch *b, uint32_t max, sf_error *err);
+
+/* The same with a CSV body when csv is true: SF_CSV_HEADER, then one row
+ * per record (sf_csv_encode), for Content-Type text/csv. */
+int sf_batch_init_as(sf_batch *b, uint32_t max, bool csv, sf_error *err);
 void sf_batch_free(sf_batch *b);
 void sf_batch_clear(sf_batch *b);
 
-/* Append r (with the event id it has) as one NDJSON line. Returns 0 or
- * SF_ENOMEM. The caller checks b->n < b->max first. */
+/* Append r (with the event id it has) as one NDJSON line (or CSV row).
+ * Returns 0 or SF_ENOMEM. The caller checks b->n < b->max first. */
 int sf_batch_add(sf_batch *b, const sf_record *r, uint64_t row, uint64_t line);
 
 /* Remove the rows whose indexes are in drop (n_drop of them, any order,

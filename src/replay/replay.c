@@ -52,6 +52,7 @@ typedef struct replay {
     const char *path;
     sf_replay_stats *st;
     char hash[SF_FILE_HASH_LEN];
+    char prefix[SF_FILE_HASH_LEN + 8]; /* "imp-<hash>-": the rows' event ids */
     char *url;
     CURLM *multi;
     struct curl_slist *headers;
@@ -489,9 +490,7 @@ static int on_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos)
     b->due = due;
     if (!rec->event_id_len) { /* as sf_import_file names rows */
         r->rec = *rec;
-        int n = snprintf(r->rec.event_id, sizeof r->rec.event_id, "imp-%s-%" PRIu64, r->hash,
-                         pos->index);
-        r->rec.event_id_len = (uint8_t)n;
+        r->rec.event_id_len = (uint8_t)sf_event_id(r->prefix, pos->index, r->rec.event_id);
         rec = &r->rec;
     }
     if (sf_batch_add(b, rec, pos->index, pos->line) < 0) {
@@ -581,7 +580,7 @@ static int make_url(replay *r, sf_error *err)
 static int setup_slot(replay *r, slot *s, sf_error *err)
 {
     CURL *e = s->easy = curl_easy_init();
-    if (!e || sf_batch_init(&s->b, r->o->batch, err) < 0)
+    if (!e || sf_batch_init_as(&s->b, r->o->batch, r->o->csv, err) < 0)
         return e ? SF_ENOMEM : sf_error_set(err, SF_ENOMEM, "cannot make a libcurl handle");
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
@@ -611,7 +610,8 @@ static int setup(replay *r, sf_error *err)
         return rc;
     char auth[600];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->key);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/x-ndjson");
+    struct curl_slist *h = curl_slist_append(NULL, o->csv ? "Content-Type: text/csv"
+                                                          : "Content-Type: application/x-ndjson");
     if (h && (r->headers = curl_slist_append(h, auth)))
         h = curl_slist_append(r->headers, "Expect:"); /* no 100-continue round trip */
     r->multi = curl_multi_init();
@@ -626,7 +626,7 @@ static int setup(replay *r, sf_error *err)
             r->nslots++; /* so teardown frees it */
             return rc;
         }
-    if ((rc = sf_batch_init(&r->fill, o->batch, err)) < 0)
+    if ((rc = sf_batch_init_as(&r->fill, o->batch, o->csv, err)) < 0)
         return rc;
     r->end_row =
         o->limit && o->from_row + o->limit > o->from_row ? o->from_row + o->limit : UINT64_MAX;
@@ -686,6 +686,7 @@ int sf_replay_file(const char *path, const sf_replay_opts *opts, sf_replay_stats
     if ((rc = sf_file_content_hash(path, r.hash, err)) < 0)
         return rc;
     st->hash_seconds = sf_monotonic() - t;
+    snprintf(r.prefix, sizeof r.prefix, "imp-%s-", r.hash);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return sf_error_set(err, SF_ENOMEM, "libcurl cannot start");
     if ((rc = setup(&r, err)) == 0) {

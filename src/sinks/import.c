@@ -206,23 +206,6 @@ static int send_batch(sf_importer *im)
     return 0;
 }
 
-/* "<prefix><n>" into id (SF_EVENT_ID_MAX + 1 bytes); its length, or 0 if
- * it does not fit. By hand: printf was a tenth of an import's instructions. */
-static size_t make_id(const char *prefix, uint64_t n, char *id)
-{
-    char digits[24], *d = digits + sizeof digits;
-    do {
-        *--d = (char)('0' + n % 10);
-    } while (n /= 10);
-    size_t plen = strlen(prefix), dlen = (size_t)(digits + sizeof digits - d);
-    if (plen + dlen > SF_EVENT_ID_MAX)
-        return 0;
-    memcpy(id, prefix, plen);
-    memcpy(id + plen, d, dlen);
-    id[plen + dlen] = '\0';
-    return plen + dlen;
-}
-
 /* Check id against the window: 1 to add the record, 0 to skip it (already
  * imported), < 0 on error. */
 static int reserve(sf_importer *im, const char *id, size_t len, uint64_t index)
@@ -254,7 +237,7 @@ static int added(sf_importer *im, size_t len)
 static int add_record(sf_importer *im, sf_record *r, uint64_t index)
 {
     if (!r->event_id_len) { /* records that carry an event id keep it */
-        size_t n = make_id(im->prefix, im->base + index, r->event_id);
+        size_t n = sf_event_id(im->prefix, im->base + index, r->event_id);
         if (!n)
             return im->rc = sf_error_set(&im->err, SF_EINVAL, "event id prefix too long");
         r->event_id_len = (uint8_t)n;
@@ -275,7 +258,7 @@ static int add_packed(sf_importer *im, const uint8_t *p, size_t len, uint64_t in
     char own[SF_EVENT_ID_MAX + 1];
     const char *id = (const char *)p + SF_PACK_HEADER;
     size_t idlen = p[3];
-    if (idlen == 0 && !(id = own, idlen = make_id(im->prefix, im->base + index, own)))
+    if (idlen == 0 && !(id = own, idlen = sf_event_id(im->prefix, im->base + index, own)))
         return im->rc = sf_error_set(&im->err, SF_EINVAL, "event id prefix too long");
     int rc = reserve(im, id, idlen, index);
     if (rc <= 0)

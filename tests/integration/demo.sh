@@ -11,11 +11,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp" || true' EXIT
 
 run_demo() {
-    "$shopflow" demo --exit --data "$tmp/demo" --listen 127.0.0.1:0 --file "$2" \
+    local file=$2
+    shift 2
+    "$shopflow" demo --exit --data "$tmp/demo" --listen 127.0.0.1:0 --file "$file" "$@" \
         > "$tmp/out" 2> "$tmp/err" || fail "demo failed: $(cat "$tmp/err")"
 }
 run_demo full "$2"
-grep -q "Replayed 541909 rows" "$tmp/out" || fail "replay line: $(head -5 "$tmp/out")"
+grep -q "Replayed 541909 rows .*batches of 5000 as CSV" "$tmp/out" ||
+    fail "replay line: $(head -5 "$tmp/out")"
+[[ $(ls "$tmp/demo/log" | grep -c '^p') -eq 2 ]] || fail "partitions: $(ls "$tmp/demo/log")"
 grep -q "541909 accepted, 0 duplicates, 0 rejected" "$tmp/out" || fail "counts"
 grep -q "^total *£9,747,747.934" "$tmp/out" || fail "report total: $(grep total "$tmp/out")"
 grep -q "Sinks caught up" "$tmp/out" || fail "no catch-up figure"
@@ -28,10 +32,19 @@ sqlite3 "$tmp/demo/warehouse.db" "SELECT count(*), sum(amount_milli) FROM fact_s
     > "$tmp/wh"
 [[ "$(cat "$tmp/wh")" == "541909|9747747934" ]] || fail "warehouse: $(cat "$tmp/wh")"
 
-# A rerun starts from an empty demo folder: accepted again, not duplicates.
+# A rerun starts from an empty demo folder: accepted again, not duplicates
+# (sent as NDJSON this time, into a log of 3 partitions).
 (gzip -dc "$2" || true) | head -1001 > "$tmp/small.csv"
-run_demo small "$tmp/small.csv"
+run_demo small "$tmp/small.csv" --send json --partitions 3 --batch 100
 grep -q "1000 accepted, 0 duplicates" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
+grep -q "batches of 100 as NDJSON" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
+[[ $(ls "$tmp/demo/log" | grep -c '^p') -eq 3 ]] || fail "partitions: $(ls "$tmp/demo/log")"
+sqlite3 "$tmp/demo/warehouse.db" "SELECT count(*) FROM fact_sales" > "$tmp/wh"
+[[ "$(cat "$tmp/wh")" == "1000" ]] || fail "warehouse after the rerun: $(cat "$tmp/wh")"
+if "$shopflow" demo --exit --data "$tmp/demo" --send xml > /dev/null 2> "$tmp/err"; then
+    fail "--send xml accepted"
+fi
+grep -q "not csv or json" "$tmp/err" || fail "--send xml: $(cat "$tmp/err")"
 
 # Never empties a folder holding other data.
 mkdir -p "$tmp/other/src"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/csv.h"
 #include "core/filehash.h"
 #include "replay/internal.h"
 #include "support.h"
@@ -86,6 +87,26 @@ static void fill(sf_batch *b, int n)
     }
 }
 
+/* The body of b decodes (as format) to fill's rows[0..n), in order, each
+ * numbered by its place in the body. */
+static void assert_body_rows(const sf_batch *b, sf_format format, const uint64_t *rows, size_t n)
+{
+    ut_sink s;
+    ut_sink_init(&s);
+    assert_int_equal(ut_decode(b->body, format, SF_ENC_AUTO, &s), 0);
+    assert_int_equal(s.nrec, n);
+    for (size_t i = 0; i < n; i++) {
+        char ev[32];
+        snprintf(ev, sizeof ev, "imp-x-%llu", (unsigned long long)rows[i]);
+        assert_string_equal(ut_rec(&s, i)->event_id, ev);
+        assert_int_equal(ut_rec(&s, i)->quantity, (int)(rows[i] - 99));
+        assert_int_equal(ut_rec_event(&s, i)->pos.index, i);
+        assert_int_equal(b->row[i], rows[i]);
+        assert_string_equal(ut_rec(&s, i)->description, "WHITE \"HEART\"");
+    }
+    ut_sink_free(&s);
+}
+
 /* The body is NDJSON of canonical records; cutting rows out keeps the
  * others in order with their file rows and lines, and the body decodes to
  * exactly those records. */
@@ -107,21 +128,37 @@ static void test_batch_drop(void **state)
         assert_int_equal(b.row[i], rows[i]);
         assert_int_equal(b.line[i], lines[i]);
     }
-    ut_sink s;
-    ut_sink_init(&s);
-    assert_int_equal(ut_decode(b.body, SF_FORMAT_JSON, SF_ENC_AUTO, &s), 0);
-    assert_int_equal(s.nrec, 4);
-    for (size_t i = 0; i < 4; i++) {
-        char ev[32];
-        snprintf(ev, sizeof ev, "imp-x-%llu", (unsigned long long)rows[i]);
-        assert_string_equal(ut_rec(&s, i)->event_id, ev);
-        assert_int_equal(ut_rec(&s, i)->quantity, (int)(rows[i] - 99));
-        assert_string_equal(ut_rec(&s, i)->description, "WHITE \"HEART\"");
-    }
-    ut_sink_free(&s);
+    assert_body_rows(&b, SF_FORMAT_JSON, rows, 4);
     uint32_t all[] = {0, 1, 2, 3};
     assert_int_equal(sf_batch_drop(&b, all, 4), 4);
     assert_int_equal(b.len, 0);
+    sf_batch_free(&b);
+}
+
+/* A CSV batch: the header line first, kept when rows are cut out and when
+ * the batch is cleared; its rows decode to the records sent, and indexes
+ * count data rows after the header, as the server numbers them. */
+static void test_batch_csv(void **state)
+{
+    (void)state;
+    sf_batch b;
+    assert_int_equal(sf_batch_init_as(&b, 8, true, NULL), 0);
+    assert_int_equal(b.len, strlen(SF_CSV_HEADER));
+    fill(&b, 6);
+    assert_int_equal(strlen(b.body), b.len);
+    assert_memory_equal(b.body, SF_CSV_HEADER "536300,85123A,\"WHITE \"\"HEART\"\"\",1,",
+                        strlen(SF_CSV_HEADER) + 33);
+    uint32_t drop[] = {0, 4};
+    assert_int_equal(sf_batch_drop(&b, drop, 2), 2);
+    uint64_t rows[] = {101, 102, 103, 105};
+    assert_body_rows(&b, SF_FORMAT_CSV, rows, 4);
+    uint32_t all[] = {0, 1, 2, 3};
+    assert_int_equal(sf_batch_drop(&b, all, 4), 4);
+    assert_string_equal(b.body, SF_CSV_HEADER);
+    fill(&b, 1);
+    sf_batch_clear(&b);
+    assert_int_equal(b.n, 0);
+    assert_string_equal(b.body, SF_CSV_HEADER);
     sf_batch_free(&b);
 }
 
@@ -314,6 +351,26 @@ static void test_retry_after(void **state)
 
 /* The hash of the decompressed content: gzip does not change it, and it is
  * XXH3-128 as the xxhash library computes it (high word first). */
+/* Event ids as import and replay write them: the prefix, then the row in
+ * decimal; nothing when they would not fit. */
+static void test_event_id(void **state)
+{
+    (void)state;
+    char id[SF_EVENT_ID_MAX + 1], want[SF_EVENT_ID_MAX + 1];
+    const char *prefix = "imp-0123456789abcdef0123456789abcdef-";
+    uint64_t rows[] = {0, 7, 541908, UINT64_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        int n = snprintf(want, sizeof want, "%s%llu", prefix, (unsigned long long)rows[i]);
+        assert_int_equal(sf_event_id(prefix, rows[i], id), (size_t)n);
+        assert_string_equal(id, want);
+    }
+    char longer[SF_EVENT_ID_MAX + 1];
+    memset(longer, 'p', SF_EVENT_ID_MAX - 1);
+    longer[SF_EVENT_ID_MAX - 1] = '\0';
+    assert_int_equal(sf_event_id(longer, 9, id), SF_EVENT_ID_MAX);
+    assert_int_equal(sf_event_id(longer, 10, id), 0);
+}
+
 static void test_filehash(void **state)
 {
     (void)state;
@@ -342,12 +399,13 @@ static void test_filehash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pacer_max),       cmocka_unit_test(test_pacer_rate),
-        cmocka_unit_test(test_pacer_speedup),   cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_batch_drop),      cmocka_unit_test(test_batch_grows),
-        cmocka_unit_test(test_answer_accepted), cmocka_unit_test(test_answer_invalid),
-        cmocka_unit_test(test_apply_invalid),   cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_filehash),
+        cmocka_unit_test(test_pacer_max),      cmocka_unit_test(test_pacer_rate),
+        cmocka_unit_test(test_pacer_speedup),  cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_batch_drop),     cmocka_unit_test(test_batch_grows),
+        cmocka_unit_test(test_batch_csv),      cmocka_unit_test(test_answer_accepted),
+        cmocka_unit_test(test_answer_invalid), cmocka_unit_test(test_apply_invalid),
+        cmocka_unit_test(test_retry_after),    cmocka_unit_test(test_filehash),
+        cmocka_unit_test(test_event_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
