@@ -17,7 +17,7 @@ run_demo() {
         > "$tmp/out" 2> "$tmp/err" || fail "demo failed: $(cat "$tmp/err")"
 }
 run_demo full "$2"
-grep -q "Replayed 541909 rows .*batches of 5000 as CSV" "$tmp/out" ||
+grep -q "Replayed 541909 rows .*batches of 5000 as NDJSON" "$tmp/out" ||
     fail "replay line: $(head -5 "$tmp/out")"
 [[ $(ls "$tmp/demo/log" | grep -c '^p') -eq 2 ]] || fail "partitions: $(ls "$tmp/demo/log")"
 grep -q "541909 accepted, 0 duplicates, 0 rejected" "$tmp/out" || fail "counts"
@@ -33,11 +33,11 @@ sqlite3 "$tmp/demo/warehouse.db" "SELECT count(*), sum(amount_milli) FROM fact_s
 [[ "$(cat "$tmp/wh")" == "541909|9747747934" ]] || fail "warehouse: $(cat "$tmp/wh")"
 
 # A rerun starts from an empty demo folder: accepted again, not duplicates
-# (sent as NDJSON this time, into a log of 3 partitions).
+# (sent as CSV this time, into a log of 3 partitions).
 (gzip -dc "$2" || true) | head -1001 > "$tmp/small.csv"
-run_demo small "$tmp/small.csv" --send json --partitions 3 --batch 100
+run_demo small "$tmp/small.csv" --send csv --partitions 3 --batch 100
 grep -q "1000 accepted, 0 duplicates" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
-grep -q "batches of 100 as NDJSON" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
+grep -q "batches of 100 as CSV" "$tmp/out" || fail "rerun: $(head -5 "$tmp/out")"
 [[ $(ls "$tmp/demo/log" | grep -c '^p') -eq 3 ]] || fail "partitions: $(ls "$tmp/demo/log")"
 sqlite3 "$tmp/demo/warehouse.db" "SELECT count(*) FROM fact_sales" > "$tmp/wh"
 [[ "$(cat "$tmp/wh")" == "1000" ]] || fail "warehouse after the rerun: $(cat "$tmp/wh")"
