@@ -88,7 +88,7 @@ expect "$(post "$admin" application/x-ndjson "$tmp/two.ndjson")" 200 ndjson
 printf 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\r\n536370,22727,"ALARM CLOCK BAKELIKE RED ",24,12/1/2010 8:45,3.75,12583,France\r\n' > "$tmp/one.csv"
 expect "$(post "$ingest" "text/csv; charset=utf-8" "$tmp/one.csv")" 200 csv
 [[ $(records) -eq 8 ]] || fail "expected 8 records, log has $(records)"
-"$shopflow" log dump --data "$data" | grep -q '"description":"ALARM CLOCK BAKELIKE RED "' ||
+"$shopflow" log dump --data "$data" | grep '"description":"ALARM CLOCK BAKELIKE RED "' > /dev/null ||
     fail "trailing space lost"
 
 # Event ids: a repeat is a duplicate, also within one request and after a restart.
