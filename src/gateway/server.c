@@ -387,15 +387,23 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     }
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    g->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, g,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(cfg->threads ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(cfg->max_connections ? cfg->max_connections : 10000),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 60),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, g, MHD_OPTION_NOTIFY_CONNECTION, on_connection, g,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    unsigned threads = cfg->threads ? cfg->threads : 2;
+    /* A pool of one is no pool: MHD warns about it, so say nothing and let its
+     * one internal thread serve (the last item ends the array early then). */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, g},
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 10000, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, POOL_BYTES, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, g},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
     if (!g->daemon) {
         sf_gateway_stop(g);
         return sf_error_set(err, SF_EIO, "cannot listen on %s (in use, or not an address here?)",
