@@ -49,6 +49,11 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
 int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, char **argv,
                     int max_words, char ***words, int *nwords);
 
+/* Make the data folder dir and its missing parents (mkdir -p). 0, or prints
+ * "shopflow NAME: cannot make the data folder DIR: why" and returns
+ * SF_EXIT_FAIL. */
+int sf_cli_make_data_dir(const sf_command *cmd, const char *dir);
+
 /* The bundled dataset, for demo: $SHOPFLOW_BUNDLED_DATA, the source tree's
  * data/ folder, or ./data/ (first that exists). */
 const char *sf_cli_bundled_data(void);

@@ -28,6 +28,7 @@
 #include "cli/cli.h"
 #include "cli/stack.h"
 #include "core/config.h"
+#include "core/fsutil.h"
 #include "core/progress.h"
 #include "gateway/keys.h"
 #include "gateway/token.h"
@@ -100,14 +101,7 @@ static int prepare_folder(const char *dir, sf_error *err)
         if (ours && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
             return sf_error_set(err, SF_EIO, "cannot empty %s: %s", dir, strerror(errno));
     } else {
-        char parent[4200];
-        snprintf(parent, sizeof parent, "%s", dir);
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) {
-            *slash = '\0';
-            mkdir(parent, 0755); /* ./var for ./var/demo */
-        }
-        if (mkdir(dir, 0755) != 0)
+        if (sf_mkdirs(dir) != 0) /* ./var too, for ./var/demo */
             return sf_error_set(err, SF_EIO, "cannot make %s: %s", dir, strerror(errno));
     }
     FILE *f = fopen(marker, "w");

@@ -5,6 +5,7 @@
  * archive's objects, to rebuild a data folder) and `--watch DIR` (the
  * scheduled batch job over a folder, sinks/watch.h).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/stack.h"
+#include "core/fsutil.h"
 #include "core/logline.h"
 #include "core/money.h"
 #include "core/progress.h"
@@ -181,7 +183,9 @@ static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_e
 {
     char location[4096];
     sf_stream_location(a->data, a->stream, location, sizeof location);
-    mkdir(a->data, 0755);
+    if (sf_mkdirs(a->data) != 0)
+        return sf_error_set(err, SF_EIO, "cannot make the data folder %s: %s", a->data,
+                            strerror(errno));
     sf_stream_opts opts = {
         .partitions = (uint32_t)a->partitions, .extra = stream_opts.kv, .nextra = stream_opts.n};
     int rc = sf_stream_open(location, &opts, s, err);
@@ -387,7 +391,12 @@ static int watch_folder(const import_args *a)
     }
     char location[4096], q[4400];
     sf_stream_location(a->data, a->stream, location, sizeof location);
-    mkdir(a->data, 0755);
+    if (sf_mkdirs(a->data) != 0) {
+        fprintf(stderr, "shopflow import: cannot make the data folder %s: %s\n", a->data,
+                strerror(errno));
+        close(lock);
+        return SF_EXIT_FAIL;
+    }
     sf_watch_opts o = {a->watch,          location, (uint32_t)a->partitions,
                        (size_t)a->window, a->opts,  a->settle_s};
     signal(SIGINT, on_signal);

@@ -119,7 +119,8 @@ static int run_serve(int argc, char **argv)
     if (sf_log_level_parse(str("log-level"), &level) < 0)
         return sf_cli_usage_error(&sf_cmd_serve, "log-level: debug, info, warn or error");
     sf_log_set_level(level);
-    mkdir(str("data"), 0755);
+    if (sf_cli_make_data_dir(&sf_cmd_serve, str("data")) != 0)
+        return SF_EXIT_FAIL;
 
     /* The stop signals wait in this thread, never in the server's. */
     sigset_t stop;

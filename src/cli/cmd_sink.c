@@ -7,6 +7,7 @@
  * or SIGKILL) and started again at any moment without losing or repeating a
  * record.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/fsutil.h"
 #include "core/money.h"
 #include "core/progress.h"
 #include "sinks/sink.h"
@@ -154,8 +156,12 @@ static int run_sink(int argc, char **argv)
                                   "say which sink: archive, history, warehouse or all");
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    mkdir(opt("data"), 0755); /* for the stores; a Kafka stream needs no folder */
-    rc = strcmp(name, "all") == 0 ? run_all(&err) : run_one(name, true, &err);
+    /* for the stores; a Kafka stream needs no folder */
+    if (sf_mkdirs(opt("data")) != 0)
+        rc = sf_error_set(&err, SF_EIO, "cannot make the data folder %s: %s", opt("data"),
+                          strerror(errno));
+    else
+        rc = strcmp(name, "all") == 0 ? run_all(&err) : run_one(name, true, &err);
     sf_config_free();
     sf_cli_stream_opts_free(&stream_opts);
     if (rc < 0) {

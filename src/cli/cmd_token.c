@@ -6,6 +6,7 @@
  * servers of that folder only; it reads that customer's history and nothing
  * else, until it expires.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/fsutil.h"
 #include "gateway/token.h"
 
 static sf_setting settings[] = {
@@ -36,10 +38,11 @@ static int run_token(int argc, char **argv)
     if (customer <= 0) {
         status = sf_cli_usage_error(&sf_cmd_token, "give --customer ID (a positive whole number)");
     } else {
-        mkdir(data, 0755);
         unsigned char secret[SF_TOKEN_SECRET_LEN];
         char *token = NULL;
-        if (sf_token_secret(data, secret, &err) < 0 ||
+        if (sf_mkdirs(data) != 0)
+            sf_error_set(&err, SF_EIO, "cannot make the data folder %s: %s", data, strerror(errno));
+        if (err.code || sf_token_secret(data, secret, &err) < 0 ||
             sf_token_issue(secret, (int32_t)customer, ttl_s, &token, &err) < 0) {
             fprintf(stderr, "shopflow token: %s\n", err.msg);
             status = SF_EXIT_FAIL;

@@ -4,6 +4,7 @@
  * The table below is the one list of subcommands; `help` is generated from
  * it, so a new command is one file plus one line here.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/fsutil.h"
 
 /* One command per line. */
 /* clang-format off */
@@ -60,6 +62,15 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n(see `shopflow help %s`)\n", cmd->name);
     return SF_EXIT_USAGE;
+}
+
+int sf_cli_make_data_dir(const sf_command *cmd, const char *dir)
+{
+    if (sf_mkdirs(dir) == 0)
+        return 0;
+    fprintf(stderr, "shopflow %s: cannot make the data folder %s: %s\n", cmd->name, dir,
+            strerror(errno));
+    return SF_EXIT_FAIL;
 }
 
 const char *sf_cli_bundled_data(void)

@@ -67,6 +67,16 @@ printf '{"InvoiceNo":"C536379","StockCode":"D","Description":"Discount","Quantit
 [[ $(jq -c '[.rows, .cancellation_rows, .non_product_rows, .revenue, .first]' "$tmp/out") == \
    '[1,1,1,"-27.50","2010-12-01 08:51:00"]' ]] || fail "stdin ndjson: $(cat "$tmp/out")"
 
+# A data folder is made with its parents; a file in its way is a clear error.
+printf 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom\n' > "$tmp/one.csv"
+run 0 import "$tmp/one.csv" --data "$tmp/new/nested/data"; has out '1 imported'
+run 0 keys create --data "$tmp/new2/a/b" --role ingest; has out '^sfk_'
+: > "$tmp/plain"
+for cmd in "import $tmp/one.csv" "sink all --once" "serve --listen 127.0.0.1:0" "keys create --role ingest" \
+           "token --customer 1"; do
+    run 1 $cmd --data "$tmp/plain/d"; has err "cannot make the data folder $tmp/plain/d: Not a directory"
+done
+
 # demo says what it does (demo.sh runs it).
 run 0 help demo;            has out 'replays the bundled'
 run 2 demo --no-such-flag
