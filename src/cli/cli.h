@@ -9,6 +9,7 @@
 #define SF_CLI_H
 
 #include "core/config.h"
+#include "core/error.h"
 
 enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
 
@@ -49,10 +50,9 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
 int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, char **argv,
                     int max_words, char ***words, int *nwords);
 
-/* Make the data folder dir and its missing parents (mkdir -p). 0, or prints
- * "shopflow NAME: cannot make the data folder DIR: why" and returns
- * SF_EXIT_FAIL. */
-int sf_cli_make_data_dir(const sf_command *cmd, const char *dir);
+/* Make the data folder dir and its missing parents (mkdir -p). 0, or SF_EIO
+ * with "cannot make the data folder DIR: why" in *err. */
+int sf_cli_make_data_dir(const char *dir, sf_error *err);
 
 /* The bundled dataset, for demo: $SHOPFLOW_BUNDLED_DATA, the source tree's
  * data/ folder, or ./data/ (first that exists). */

@@ -5,7 +5,6 @@
  * archive's objects, to rebuild a data folder) and `--watch DIR` (the
  * scheduled batch job over a folder, sinks/watch.h).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <time.h>
@@ -17,7 +16,6 @@
 
 #include "cli/cli.h"
 #include "cli/stack.h"
-#include "core/fsutil.h"
 #include "core/logline.h"
 #include "core/money.h"
 #include "core/progress.h"
@@ -183,12 +181,12 @@ static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_e
 {
     char location[4096];
     sf_stream_location(a->data, a->stream, location, sizeof location);
-    if (sf_mkdirs(a->data) != 0)
-        return sf_error_set(err, SF_EIO, "cannot make the data folder %s: %s", a->data,
-                            strerror(errno));
+    int rc = sf_cli_make_data_dir(a->data, err);
+    if (rc < 0)
+        return rc;
     sf_stream_opts opts = {
         .partitions = (uint32_t)a->partitions, .extra = stream_opts.kv, .nextra = stream_opts.n};
-    int rc = sf_stream_open(location, &opts, s, err);
+    rc = sf_stream_open(location, &opts, s, err);
     if (rc == SF_EBUSY)
         sf_error_prefix(err, "cannot import while a server writes the log (post the file to it, "
                              "or stop it): ");
@@ -391,9 +389,8 @@ static int watch_folder(const import_args *a)
     }
     char location[4096], q[4400];
     sf_stream_location(a->data, a->stream, location, sizeof location);
-    if (sf_mkdirs(a->data) != 0) {
-        fprintf(stderr, "shopflow import: cannot make the data folder %s: %s\n", a->data,
-                strerror(errno));
+    if (sf_cli_make_data_dir(a->data, &err) < 0) {
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
         close(lock);
         return SF_EXIT_FAIL;
     }

@@ -89,12 +89,9 @@ static int run_keys(int argc, char **argv)
         return status;
     }
     const char *verb = rest[0];
-    if (strcmp(verb, "create") == 0 && sf_cli_make_data_dir(&sf_cmd_keys, opt("data")) != 0) {
-        free(rest);
-        return SF_EXIT_FAIL;
-    }
     sf_keys *k;
-    if (sf_keys_open(opt("data"), &k, &err) < 0) {
+    if ((strcmp(verb, "create") == 0 && sf_cli_make_data_dir(opt("data"), &err) < 0) ||
+        sf_keys_open(opt("data"), &k, &err) < 0) {
         fprintf(stderr, "shopflow keys: %s\n", err.msg);
         free(rest);
         return SF_EXIT_FAIL;

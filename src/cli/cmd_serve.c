@@ -119,15 +119,13 @@ static int run_serve(int argc, char **argv)
     if (sf_log_level_parse(str("log-level"), &level) < 0)
         return sf_cli_usage_error(&sf_cmd_serve, "log-level: debug, info, warn or error");
     sf_log_set_level(level);
-    if (sf_cli_make_data_dir(&sf_cmd_serve, str("data")) != 0)
-        return SF_EXIT_FAIL;
 
     /* The stop signals wait in this thread, never in the server's. */
     sigset_t stop;
     sf_stack_block_signals(&stop);
 
     sf_stack st;
-    if (open_stack(&st, &err) < 0) {
+    if (sf_cli_make_data_dir(str("data"), &err) < 0 || open_stack(&st, &err) < 0) {
         char q[600];
         sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
         fprintf(stderr, "shopflow serve: %s\n", err.msg);

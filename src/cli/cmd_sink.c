@@ -7,7 +7,6 @@
  * or SIGKILL) and started again at any moment without losing or repeating a
  * record.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +16,6 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
-#include "core/fsutil.h"
 #include "core/money.h"
 #include "core/progress.h"
 #include "sinks/sink.h"
@@ -157,10 +155,8 @@ static int run_sink(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* for the stores; a Kafka stream needs no folder */
-    if (sf_mkdirs(opt("data")) != 0)
-        rc = sf_error_set(&err, SF_EIO, "cannot make the data folder %s: %s", opt("data"),
-                          strerror(errno));
-    else
+    rc = sf_cli_make_data_dir(opt("data"), &err);
+    if (rc == 0)
         rc = strcmp(name, "all") == 0 ? run_all(&err) : run_one(name, true, &err);
     sf_config_free();
     sf_cli_stream_opts_free(&stream_opts);

@@ -6,7 +6,6 @@
  * servers of that folder only; it reads that customer's history and nothing
  * else, until it expires.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
-#include "core/fsutil.h"
 #include "gateway/token.h"
 
 static sf_setting settings[] = {
@@ -40,9 +38,7 @@ static int run_token(int argc, char **argv)
     } else {
         unsigned char secret[SF_TOKEN_SECRET_LEN];
         char *token = NULL;
-        if (sf_mkdirs(data) != 0)
-            sf_error_set(&err, SF_EIO, "cannot make the data folder %s: %s", data, strerror(errno));
-        if (err.code || sf_token_secret(data, secret, &err) < 0 ||
+        if (sf_cli_make_data_dir(data, &err) < 0 || sf_token_secret(data, secret, &err) < 0 ||
             sf_token_issue(secret, (int32_t)customer, ttl_s, &token, &err) < 0) {
             fprintf(stderr, "shopflow token: %s\n", err.msg);
             status = SF_EXIT_FAIL;

@@ -64,13 +64,11 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
     return SF_EXIT_USAGE;
 }
 
-int sf_cli_make_data_dir(const sf_command *cmd, const char *dir)
+int sf_cli_make_data_dir(const char *dir, sf_error *err)
 {
     if (sf_mkdirs(dir) == 0)
         return 0;
-    fprintf(stderr, "shopflow %s: cannot make the data folder %s: %s\n", cmd->name, dir,
-            strerror(errno));
-    return SF_EXIT_FAIL;
+    return sf_error_set(err, SF_EIO, "cannot make the data folder %s: %s", dir, strerror(errno));
 }
 
 const char *sf_cli_bundled_data(void)
