@@ -31,6 +31,11 @@ enum {
     NSTAGE
 };
 
+/* Entries in bi_rank_head.top: the first of each head, enough for the
+ * API's default limit (10) with non-products to skip; migration 4 of
+ * postgres.c cuts the same number ("{0,19}"). */
+#define SF_PG_TOP 20
+
 /* Prepared statements, prepared on first use (the tables may appear after
  * a reader connects). */
 enum {
@@ -45,6 +50,7 @@ enum {
     P_INVOICES_MONTH,
     P_INVOICES_YEAR,
     P_HEADS,
+    P_TOPS,
     NPREPARED
 };
 
@@ -61,6 +67,14 @@ typedef struct pg_wh {
     uint32_t nnext;
     PGresult *held;     /* the last list_get's row, valid until the next */
     PGresult *presence; /* the prefetched bi_presence rows, by invoice_no */
+    /* Readers (postgres_bi.c): */
+    bool loaded;       /* bi_sales was seen: tables are never dropped */
+    PGresult *offsets; /* the open read's sink_offsets rows, or NULL */
+    /* The dimension texts read so far ([0] customers, [1] products), as of
+     * the sink_offsets rows `token`: every load rewrites those rows, so the
+     * texts hold while a read sees the same token. */
+    wh_dims dims[2];
+    sf_buf token;
 } pg_wh;
 
 /* An SF_EIO error with the server's message (res's, else the connection's). */
@@ -95,7 +109,9 @@ int sf_pg_stage_create(pg_wh *w, sf_error *err);
 int sf_pg_merge(pg_wh *w, sf_error *err);
 extern const wh_store_ops sf_pg_store;
 
-/* postgres_bi.c: the read ops. */
+/* postgres_bi.c: the read ops; forget a reader's cached dimension texts
+ * (closing, or after connecting again). */
+void sf_pg_dims_reset(pg_wh *w);
 int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
                sf_error *err);
 int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const char *to,

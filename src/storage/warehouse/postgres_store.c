@@ -51,7 +51,7 @@ static const char merge_sql[] =
      "INSERT INTO bi_customer SELECT * FROM stage_bi_customer ON CONFLICT (grain, period) "
      "  DO UPDATE SET customers = excluded.customers, by_revenue = excluded.by_revenue;"
      "INSERT INTO bi_rank_head SELECT * FROM stage_bi_rank_head ON CONFLICT (list, grain, period)"
-     "  DO UPDATE SET entries = excluded.entries, head = excluded.head;"
+     "  DO UPDATE SET entries = excluded.entries, head = excluded.head, top = excluded.top;"
      /* least() skips NULLs: the smallest customer id among the lines. */
      "INSERT INTO bi_invoice AS t SELECT * FROM stage_bi_invoice ON CONFLICT (invoice_no) "
      "  DO UPDATE SET customer_id = least(t.customer_id, excluded.customer_id),"
@@ -117,6 +117,8 @@ static const char *const prepared_sql[NPREPARED] = {
     [P_INVOICES_YEAR] = TOP_INVOICES("year", "4"),
     [P_HEADS] = ("SELECT period, entries, head FROM bi_rank_head WHERE list = $1 AND grain = $2 "
                  "AND period >= $3 AND period <= $4 ORDER BY period"),
+    [P_TOPS] = ("SELECT period, entries, top FROM bi_rank_head WHERE list = $1 AND grain = $2 "
+                "AND period >= $3 AND period <= $4 ORDER BY period"),
 };
 
 PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error *err)
@@ -350,16 +352,21 @@ static int list_put(void *self, bool product, sf_grain g, const char *period, in
     return 0;
 }
 
+/* The head and its top (the first SF_PG_TOP entries, cut as migration 4
+ * cuts them in SQL). */
 static int head_put(void *self, const char *list, sf_grain g, const char *period, int64_t entries,
                     const char *head, size_t len, sf_error *err)
 {
     sf_buf *s = &((pg_wh *)self)->stage[STAGE_HEAD];
     (void)err;
+    bool product = strcmp(list, "customer") != 0;
     sf_pg_text(s, list, strlen(list), true);
     sf_pg_text(s, sf_grain_name(g), strlen(sf_grain_name(g)), false);
     sf_pg_text(s, period, strlen(period), false);
     sf_pg_int(s, entries, false);
     sf_pg_text(s, head, len, false);
+    sf_pg_text(s, head, sf_wh_head_len(head, len, product, SF_PG_TOP), false);
+    sf_buf_add(s, "]", 1);
     sf_pg_end_row(s);
     return 0;
 }
