@@ -126,9 +126,16 @@ int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_erro
     return rc;
 }
 
+/* A BIGINT of a binary result; 0 for NULL. */
 static int64_t num(const PGresult *res, int row, int col)
 {
-    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+    if (PQgetlength(res, row, col) != 8)
+        return 0;
+    const unsigned char *b = (const unsigned char *)PQgetvalue(res, row, col);
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v = v << 8 | b[k];
+    return (int64_t)v;
 }
 
 int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const char *to,

@@ -88,7 +88,9 @@ int sf_pg_reconnect(pg_wh *w, sf_error *err);
 int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err);
 
 /* Run prepared statement i with n text parameters; the result (rows) to
- * PQclear, or NULL with err filled. */
+ * PQclear, or NULL with err filled. The BI reads' results are binary
+ * (postgres_store.c's list): BIGINT columns 8 bytes big-endian, text as
+ * text. */
 PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error *err);
 
 /* COPY text: a field (escaped), an integer, NULL; each after a tab unless

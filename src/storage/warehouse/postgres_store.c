@@ -121,6 +121,14 @@ static const char *const prepared_sql[NPREPARED] = {
                 "AND period >= $3 AND period <= $4 ORDER BY period"),
 };
 
+/* The BI reads whose integers come back binary (8 bytes, big-endian): a
+ * listing's ~3,000 rows of 3-5 integers cost the server's int8out and our
+ * strtoll (15 % of the client's CPU for top-invoices by day) in text. */
+static const bool binary[NPREPARED] = {
+    [P_SALES] = true,        [P_HEADS] = true,          [P_TOPS] = true,
+    [P_INVOICES_DAY] = true, [P_INVOICES_MONTH] = true, [P_INVOICES_YEAR] = true,
+};
+
 PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error *err)
 {
     char name[16];
@@ -133,7 +141,7 @@ PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error 
             return NULL;
         w->prepared[i] = true;
     }
-    PGresult *res = PQexecPrepared(w->conn, name, n, params, NULL, NULL, 0);
+    PGresult *res = PQexecPrepared(w->conn, name, n, params, NULL, NULL, binary[i]);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         return res;
     sf_pg_fail(w, res, err, "query");
