@@ -300,20 +300,23 @@ static int invoice_order(const void *a, const void *b)
     return c ? c : strcmp(x->invoice_no, y->invoice_no);
 }
 
-/* Every period of t with sales and its first invoices, in one query (a
- * LATERAL join: an index-only scan of ~limit rows per period). */
+/* Every period of t with sales and its first invoices, in one query. */
 int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn fn, void *ctx,
                         sf_error *err)
 {
     if (t->grain == SF_GRAIN_HOUR)
         return sf_error_set(err, SF_EINVAL, "invoices are ranked by day, month or year");
-    int which = t->grain == SF_GRAIN_DAY     ? P_INVOICES_DAY
+    /* Up to SF_PG_TOP: bi_invoice_top, one index range; past it, each
+     * period's first invoices by bi_invoice's index of its grain. */
+    int which = t->limit <= SF_PG_TOP        ? P_INVOICES_TOP
+                : t->grain == SF_GRAIN_DAY   ? P_INVOICES_DAY
                 : t->grain == SF_GRAIN_MONTH ? P_INVOICES_MONTH
                                              : P_INVOICES_YEAR;
     char limit[16];
     snprintf(limit, sizeof limit, "%u", t->limit);
-    const char *params[] = {t->period, t->last ? t->last : t->period, limit};
-    PGresult *res = sf_pg_run((pg_wh *)base, which, 3, params, err);
+    const char *params[] = {t->period, t->last ? t->last : t->period, limit,
+                            sf_grain_name(t->grain)};
+    PGresult *res = sf_pg_run((pg_wh *)base, which, which == P_INVOICES_TOP ? 4 : 3, params, err);
     if (!res)
         return SF_EIO;
     int n = PQntuples(res), rc = 0;

@@ -36,6 +36,19 @@ enum {
  * postgres.c cuts the same number ("{0,19}"). */
 #define SF_PG_TOP 20
 
+/* Fill bi_invoice_top for the periods of grain (key of len characters)
+ * that `periods` (a query) lists: their first SF_PG_TOP invoices, ranked
+ * as the API ranks them. Used by migration 4 (every period) and by the
+ * load's merge (the periods it touched). */
+#define SF_PG_INVOICE_TOP(grain, len, periods)                                                     \
+    "INSERT INTO bi_invoice_top SELECT '" grain "', p.period, row_number() OVER (PARTITION BY "    \
+    "p.period ORDER BY i.revenue_milli DESC, i.invoice_no), i.* FROM (" periods ") p CROSS JOIN "  \
+    "LATERAL (SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines FROM "     \
+    "bi_invoice WHERE substr(invoice_date, 1, " len ") = p.period ORDER BY revenue_milli DESC, "   \
+    "invoice_no LIMIT " SF_PG_STR(SF_PG_TOP) ") i;"
+#define SF_PG_STR(x)  SF_PG_STR_(x)
+#define SF_PG_STR_(x) #x
+
 /* Prepared statements, prepared on first use (the tables may appear after
  * a reader connects). */
 enum {
@@ -51,6 +64,7 @@ enum {
     P_INVOICES_YEAR,
     P_HEADS,
     P_TOPS,
+    P_INVOICES_TOP,
     NPREPARED
 };
 

@@ -35,6 +35,11 @@ static const char *const stage_name[NSTAGE] = {
     [STAGE_HEAD] = "bi_rank_head",
 };
 
+#define TOUCHED_TOPS_OF(g, len)                                                                    \
+    SF_PG_INVOICE_TOP(g, len, "SELECT period FROM stage_touched WHERE grain = '" g "'")
+#define TOUCHED_TOPS                                                                               \
+    TOUCHED_TOPS_OF("day", "10") TOUCHED_TOPS_OF("month", "7") TOUCHED_TOPS_OF("year", "4")
+
 /* Each staging table into its table, in the order of the tables' meaning
  * (all in one transaction, so the order matters only for clarity). */
 static const char merge_sql[] =
@@ -52,12 +57,21 @@ static const char merge_sql[] =
      "  DO UPDATE SET customers = excluded.customers, by_revenue = excluded.by_revenue;"
      "INSERT INTO bi_rank_head SELECT * FROM stage_bi_rank_head ON CONFLICT (list, grain, period)"
      "  DO UPDATE SET entries = excluded.entries, head = excluded.head, top = excluded.top;"
+     /* The periods whose first invoices may change: those of the
+      * transaction's invoices, before (an earlier line moves an invoice)
+      * and after the merge. */
+     "INSERT INTO stage_touched SELECT DISTINCT v.grain, substr(x.d, 1, v.len) FROM"
+     "  (SELECT invoice_date AS d FROM stage_bi_invoice UNION ALL SELECT i.invoice_date"
+     "  FROM bi_invoice i JOIN stage_bi_invoice USING (invoice_no)) x"
+     "  CROSS JOIN (VALUES ('day', 10), ('month', 7), ('year', 4)) v (grain, len);"
      /* least() skips NULLs: the smallest customer id among the lines. */
      "INSERT INTO bi_invoice AS t SELECT * FROM stage_bi_invoice ON CONFLICT (invoice_no) "
      "  DO UPDATE SET customer_id = least(t.customer_id, excluded.customer_id),"
      "  invoice_date = least(t.invoice_date, excluded.invoice_date),"
      "  revenue_milli = t.revenue_milli + excluded.revenue_milli,"
      "  units = t.units + excluded.units, lines = t.lines + excluded.lines;"
+     "DELETE FROM bi_invoice_top t USING stage_touched s"
+     "  WHERE t.grain = s.grain AND t.period = s.period;" TOUCHED_TOPS
      "INSERT INTO bi_presence SELECT * FROM stage_bi_presence"
      "  ON CONFLICT (invoice_no, customer_id) DO UPDATE SET hours = excluded.hours;"
      "INSERT INTO dim_product AS t SELECT * FROM stage_dim_product ON CONFLICT (stock_code) "
@@ -119,6 +133,9 @@ static const char *const prepared_sql[NPREPARED] = {
                  "AND period >= $3 AND period <= $4 ORDER BY period"),
     [P_TOPS] = ("SELECT period, entries, top FROM bi_rank_head WHERE list = $1 AND grain = $2 "
                 "AND period >= $3 AND period <= $4 ORDER BY period"),
+    [P_INVOICES_TOP] = ("SELECT period, invoice_no, customer_id, invoice_date, revenue_milli, "
+                        "units, lines FROM bi_invoice_top WHERE grain = $4 AND period >= $1 AND "
+                        "period <= $2 AND rank <= $3 ORDER BY period, rank"),
 };
 
 /* The BI reads whose integers come back binary (8 bytes, big-endian): a
@@ -127,6 +144,7 @@ static const char *const prepared_sql[NPREPARED] = {
 static const bool binary[NPREPARED] = {
     [P_SALES] = true,        [P_HEADS] = true,          [P_TOPS] = true,
     [P_INVOICES_DAY] = true, [P_INVOICES_MONTH] = true, [P_INVOICES_YEAR] = true,
+    [P_INVOICES_TOP] = true,
 };
 
 PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error *err)
@@ -189,7 +207,11 @@ void sf_pg_end_row(sf_buf *b)
 
 int sf_pg_stage_create(pg_wh *w, sf_error *err)
 {
-    int rc = 0;
+    /* Filled and read by the merge only (bi_invoice_top's periods). */
+    int rc = sf_pg_exec(w,
+                        "CREATE TEMP TABLE stage_touched (grain TEXT COLLATE \"C\","
+                        "  period TEXT COLLATE \"C\") ON COMMIT DELETE ROWS",
+                        err);
     for (int i = 0; rc == 0 && i < NSTAGE; i++) {
         char sql[160];
         snprintf(sql, sizeof sql,
