@@ -234,6 +234,15 @@ static int take_lock(pg_wh *w, sf_error *err)
     return rc;
 }
 
+/* A reader's statements are index ranges whatever their parameters, so
+ * plan them once: a custom plan (the first five runs of each) took a
+ * sequential scan and a sort of bi_invoice_top for a year's days (1.5 ms)
+ * over its index (0.8 ms), as the table is small. */
+static int reader_session(pg_wh *w, sf_error *err)
+{
+    return sf_pg_exec(w, "SET plan_cache_mode = force_generic_plan", err);
+}
+
 /* Connect: location is a libpq URI or keyword/value string; the PG*
  * variables fill in what it leaves out. */
 static int connect_db(pg_wh *w, const char *location, sf_error *err)
@@ -245,7 +254,7 @@ static int connect_db(pg_wh *w, const char *location, sf_error *err)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     if (PQstatus(w->conn) != CONNECTION_OK)
         return sf_pg_fail(w, NULL, err, "connect");
-    return w->reader ? 0 : take_lock(w, err);
+    return w->reader ? reader_session(w, err) : take_lock(w, err);
 }
 
 int sf_pg_reconnect(pg_wh *w, sf_error *err)
@@ -255,7 +264,7 @@ int sf_pg_reconnect(pg_wh *w, sf_error *err)
     sf_pg_dims_reset(w);                        /* perhaps another server, or a restored one */
     if (PQstatus(w->conn) != CONNECTION_OK)
         return sf_pg_fail(w, NULL, err, "connect again");
-    int rc = w->reader ? 0 : take_lock(w, err);
+    int rc = w->reader ? reader_session(w, err) : take_lock(w, err);
     return rc == 0 && !w->reader ? sf_pg_stage_create(w, err) : rc;
 }
 
