@@ -261,7 +261,9 @@ int sf_pg_reconnect(pg_wh *w, sf_error *err)
 {
     PQreset(w->conn);
     memset(w->prepared, 0, sizeof w->prepared); /* they went with the old session */
-    sf_pg_dims_reset(w);                        /* perhaps another server, or a restored one */
+    /* Perhaps another server, or a restored database: know nothing of it. */
+    sf_pg_dims_reset(w);
+    w->loaded = false;
     if (PQstatus(w->conn) != CONNECTION_OK)
         return sf_pg_fail(w, NULL, err, "connect again");
     int rc = w->reader ? reader_session(w, err) : take_lock(w, err);
