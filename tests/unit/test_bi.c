@@ -184,14 +184,21 @@ static void test_rank_heads(void **state)
     (void)state;
     sf_buf list = SF_BUF_INIT, head = SF_BUF_INIT;
     product_list(&list, 150);
-    size_t n = sf_wh_head_len(list.data, list.len, true);
+    size_t n = sf_wh_head_len(list.data, list.len, true, SF_WH_HEAD);
     sf_buf_add(&head, list.data, n);
     sf_buf_puts(&head, "]");
     sf_buf expect = SF_BUF_INIT;
     product_list(&expect, SF_WH_HEAD);
     assert_int_equal(head.len, expect.len); /* the first 100 entries, closed */
     assert_memory_equal(head.data, expect.data, head.len - 1);
-    assert_int_equal(sf_wh_head_len("[]", 2, true), 1);
+    assert_int_equal(sf_wh_head_len("[]", 2, true, SF_WH_HEAD), 1);
+    /* A shorter cut (PostgreSQL's tops): the first 20 of the head. */
+    sf_buf top = SF_BUF_INIT;
+    product_list(&top, 20);
+    assert_int_equal(sf_wh_head_len(head.data, head.len, true, 20), top.len - 1);
+    assert_memory_equal(head.data, top.data, top.len - 1);
+    assert_int_equal(sf_wh_head_len(head.data, head.len, true, 0), 1);
+    sf_buf_free(&top);
 
     wh_ranked r = {0};
     sf_wh_top t = {SF_GRAIN_DAY, "2011-01-04", NULL, 10, false, false};

@@ -12,6 +12,12 @@
  * A listing (every day of a year) costs a few round trips, not a few per
  * period: the heads of its rankings in one range query, the dimension
  * texts of all its items in one, its invoices in one LATERAL join.
+ *
+ * Round trips per answer: BEGIN and the positions (sink_offsets) in one,
+ * each read of the answer one, COMMIT sent without waiting for its reply
+ * (libpq reads it before the connection's next query). The dimension texts
+ * are kept per connection while the positions' rows stay the same: a
+ * listing then asks only for the texts of items it has not met before.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +25,69 @@
 
 #include "storage/warehouse/postgres_int.h"
 
-static bool loaded(pg_wh *w)
+#define BEGIN_READ "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+#define LOADED     "SELECT to_regclass('bi_sales') IS NOT NULL"
+/* xmin: the transaction that wrote the row, new at every load. */
+#define OFFSETS "SELECT log_partition, next_offset, xmin::text FROM sink_offsets ORDER BY 1"
+
+/* Run sql (statements, the last one a query): its last result, or NULL. */
+static PGresult *query(pg_wh *w, const char *sql, sf_error *err)
 {
-    PGresult *res = PQexec(w->conn, "SELECT to_regclass('bi_sales') IS NOT NULL");
-    bool yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-               strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PGresult *res = PQexec(w->conn, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    sf_pg_fail(w, res, err, sql);
     PQclear(res);
-    return yes;
+    return NULL;
+}
+
+void sf_pg_dims_reset(pg_wh *w)
+{
+    for (int i = 0; i < 2; i++) {
+        sf_wh_dims_free(&w->dims[i]);
+        sf_wh_dims_init(&w->dims[i]);
+    }
+    sf_buf_free(&w->token);
+}
+
+/* Keep the cached dimension texts if the positions' rows are those they
+ * were read with, else forget them. */
+static int check_token(pg_wh *w, sf_error *err)
+{
+    sf_buf now = SF_BUF_INIT;
+    for (int i = 0; i < PQntuples(w->offsets); i++)
+        for (int c = 0; c < 3; c++) {
+            sf_buf_add(&now, PQgetvalue(w->offsets, i, c), (size_t)PQgetlength(w->offsets, i, c));
+            sf_buf_add(&now, c < 2 ? ":" : ";", 1);
+        }
+    if (sf_buf_failed(&now))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (now.len != w->token.len || (now.len && memcmp(now.data, w->token.data, now.len) != 0)) {
+        sf_pg_dims_reset(w);
+        w->token = now;
+    } else {
+        sf_buf_free(&now);
+    }
+    return 0;
+}
+
+/* Open the read's snapshot and take its positions: one round trip once
+ * the tables are known to exist. SF_ENOENT before the first load. */
+static int begin(pg_wh *w, sf_error *err)
+{
+    if (!w->loaded) {
+        PGresult *res = query(w, BEGIN_READ LOADED, err);
+        if (!res)
+            return SF_EIO;
+        w->loaded = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (!w->loaded)
+            return sf_error_set(err, SF_ENOENT, "the warehouse has not been loaded yet");
+        w->offsets = query(w, OFFSETS, err);
+    } else {
+        w->offsets = query(w, BEGIN_READ OFFSETS, err);
+    }
+    return w->offsets ? check_token(w, err) : SF_EIO;
 }
 
 int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
@@ -33,30 +95,47 @@ int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_erro
 {
     pg_wh *w = (pg_wh *)base;
     pthread_mutex_lock(&w->lock);
-    bool own_txn = !w->in_txn;
-    int rc = 0;
-    if (own_txn)
-        rc = sf_pg_exec(w, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
-    if (own_txn && rc < 0 && PQstatus(w->conn) == CONNECTION_BAD) {
+    int rc;
+    if (w->in_txn) { /* a loader's own read, in its transaction */
+        PGresult *res = query(w, LOADED, err);
+        rc = !res ? SF_EIO
+             : strcmp(PQgetvalue(res, 0, 0), "t") == 0
+                 ? fn(base, ctx, err)
+                 : sf_error_set(err, SF_ENOENT, "the warehouse has not been loaded yet");
+        PQclear(res);
+        pthread_mutex_unlock(&w->lock);
+        return rc;
+    }
+    rc = begin(w, err);
+    if (rc < 0 && PQstatus(w->conn) == CONNECTION_BAD) {
         /* The server restarted or the connection broke (a long-lived
          * reader: serve): connect again, once per answer. */
         rc = sf_pg_reconnect(w, err);
         if (rc == 0)
-            rc = sf_pg_exec(w, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+            rc = begin(w, err);
     }
-    if (rc == 0 && !loaded(w))
-        rc = sf_error_set(err, SF_ENOENT, "the warehouse has not been loaded yet");
     if (rc == 0)
         rc = fn(base, ctx, err);
-    if (own_txn)
-        PQclear(PQexec(w->conn, rc == 0 ? "COMMIT" : "ROLLBACK"));
+    PQclear(w->offsets);
+    w->offsets = NULL;
+    /* A read-only transaction has nothing to make durable: its reply is
+     * read (and dropped) by libpq before the next query on w->conn. */
+    if (PQtransactionStatus(w->conn) != PQTRANS_IDLE)
+        PQsendQuery(w->conn, rc == 0 ? "COMMIT" : "ROLLBACK");
     pthread_mutex_unlock(&w->lock);
     return rc;
 }
 
+/* A BIGINT of a binary result; 0 for NULL. */
 static int64_t num(const PGresult *res, int row, int col)
 {
-    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+    if (PQgetlength(res, row, col) != 8)
+        return 0;
+    const unsigned char *b = (const unsigned char *)PQgetvalue(res, row, col);
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v = v << 8 | b[k];
+    return (int64_t)v;
 }
 
 int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const char *to,
@@ -80,7 +159,8 @@ int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
  * per item (or per period) cost more than the rest of the answer. Each key
  * is asked for once (d remembers it): the top 10 of every day of a year
  * name ~800 products 2,770 times, and the server's time for the query
- * follows the length of the array (2.5 -> 1.15 ms of its CPU). */
+ * follows the length of the array (2.5 -> 1.15 ms of its CPU). No query
+ * when d (a reader's cache) knows them all. */
 static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_error *err)
 {
     char(*ids)[24] = calloc(r->n, sizeof *ids);
@@ -101,14 +181,15 @@ static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_
         }
         keys[n++] = key;
     }
-    if (rc == 0)
+    bool ask = rc == 0 && n > 0; /* else every text is known already */
+    if (ask)
         sf_pg_array(&array, keys, n);
-    if (rc == 0 && sf_buf_failed(&array))
+    if (ask && sf_buf_failed(&array))
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     const char *param = array.data;
     PGresult *res =
-        rc == 0 ? sf_pg_run(w, product ? P_DESCRIPTION : P_COUNTRY, 1, &param, err) : NULL;
-    if (rc == 0 && !res)
+        ask && rc == 0 ? sf_pg_run(w, product ? P_DESCRIPTION : P_COUNTRY, 1, &param, err) : NULL;
+    if (ask && rc == 0 && !res)
         rc = SF_EIO;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++)
         if (sf_wh_dims_put(d, product ? PQgetvalue(res, i, 0) : NULL,
@@ -149,7 +230,9 @@ static int read_ranking(pg_wh *w, const sf_wh_top *t, const char *list, int whol
         return sf_error_set(err, SF_EINVAL, "rankings are by day, month or year");
     const char *params[] = {list, sf_grain_name(t->grain), t->period,
                             t->last ? t->last : t->period};
-    PGresult *res = sf_pg_run(w, P_HEADS, 4, params, err);
+    /* The tops serve the usual limits without reading (decompressing) the
+     * heads; a top too short for t goes to the whole list, as a head. */
+    PGresult *res = sf_pg_run(w, t->limit <= SF_PG_TOP ? P_TOPS : P_HEADS, 4, params, err);
     if (!res)
         return SF_EIO;
     int rc = 0;
@@ -171,17 +254,20 @@ static int rank(pg_wh *w, const sf_wh_top *t, bool product, sf_wh_product_fn pfn
                 sf_wh_customer_fn cfn, void *ctx, sf_error *err)
 {
     wh_ranked r = {0};
-    wh_dims d;
-    sf_wh_dims_init(&d);
+    wh_dims local; /* a loader's read: no positions to vouch for a cache */
+    sf_wh_dims_init(&local);
+    wh_dims *d = w->offsets ? &w->dims[product] : &local;
     const char *list = !product ? "customer" : t->by_revenue ? "product_revenue" : "product_units";
     int whole = !product ? P_LIST_CUSTOMERS : t->by_revenue ? P_PRODUCTS_REVENUE : P_LIST_PRODUCTS;
     int rc = read_ranking(w, t, list, whole, product, &r, err);
     if (rc == 0 && r.n > 0)
-        rc = read_dims(w, &r, product, &d, err);
+        rc = read_dims(w, &r, product, d, err);
+    if (rc < 0 && d != &local)
+        sf_pg_dims_reset(w); /* keys asked for but perhaps never filled in */
     if (rc == 0)
-        rc = sf_wh_ranked_deliver(&r, &d, product, pfn, cfn, ctx, err);
+        rc = sf_wh_ranked_deliver(&r, d, product, pfn, cfn, ctx, err);
     sf_wh_ranked_free(&r);
-    sf_wh_dims_free(&d);
+    sf_wh_dims_free(&local);
     return rc;
 }
 
@@ -214,20 +300,23 @@ static int invoice_order(const void *a, const void *b)
     return c ? c : strcmp(x->invoice_no, y->invoice_no);
 }
 
-/* Every period of t with sales and its first invoices, in one query (a
- * LATERAL join: an index-only scan of ~limit rows per period). */
+/* Every period of t with sales and its first invoices, in one query. */
 int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn fn, void *ctx,
                         sf_error *err)
 {
     if (t->grain == SF_GRAIN_HOUR)
         return sf_error_set(err, SF_EINVAL, "invoices are ranked by day, month or year");
-    int which = t->grain == SF_GRAIN_DAY     ? P_INVOICES_DAY
+    /* Up to SF_PG_TOP: bi_invoice_top, one index range; past it, each
+     * period's first invoices by bi_invoice's index of its grain. */
+    int which = t->limit <= SF_PG_TOP        ? P_INVOICES_TOP
+                : t->grain == SF_GRAIN_DAY   ? P_INVOICES_DAY
                 : t->grain == SF_GRAIN_MONTH ? P_INVOICES_MONTH
                                              : P_INVOICES_YEAR;
     char limit[16];
     snprintf(limit, sizeof limit, "%u", t->limit);
-    const char *params[] = {t->period, t->last ? t->last : t->period, limit};
-    PGresult *res = sf_pg_run((pg_wh *)base, which, 3, params, err);
+    const char *params[] = {t->period, t->last ? t->last : t->period, limit,
+                            sf_grain_name(t->grain)};
+    PGresult *res = sf_pg_run((pg_wh *)base, which, which == P_INVOICES_TOP ? 4 : 3, params, err);
     if (!res)
         return SF_EIO;
     int n = PQntuples(res), rc = 0;

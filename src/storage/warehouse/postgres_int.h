@@ -31,6 +31,24 @@ enum {
     NSTAGE
 };
 
+/* Entries in bi_rank_head.top: the first of each head, enough for the
+ * API's default limit (10) with non-products to skip; migration 4 of
+ * postgres.c cuts the same number ("{0,19}"). */
+#define SF_PG_TOP 20
+
+/* Fill bi_invoice_top for the periods of grain (key of len characters)
+ * that `periods` (a query) lists: their first SF_PG_TOP invoices, ranked
+ * as the API ranks them. Used by migration 4 (every period) and by the
+ * load's merge (the periods it touched). */
+#define SF_PG_INVOICE_TOP(grain, len, periods)                                                     \
+    "INSERT INTO bi_invoice_top SELECT '" grain "', p.period, row_number() OVER (PARTITION BY "    \
+    "p.period ORDER BY i.revenue_milli DESC, i.invoice_no), i.* FROM (" periods ") p CROSS JOIN "  \
+    "LATERAL (SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines FROM "     \
+    "bi_invoice WHERE substr(invoice_date, 1, " len ") = p.period ORDER BY revenue_milli DESC, "   \
+    "invoice_no LIMIT " SF_PG_STR(SF_PG_TOP) ") i;"
+#define SF_PG_STR(x)  SF_PG_STR_(x)
+#define SF_PG_STR_(x) #x
+
 /* Prepared statements, prepared on first use (the tables may appear after
  * a reader connects). */
 enum {
@@ -45,6 +63,8 @@ enum {
     P_INVOICES_MONTH,
     P_INVOICES_YEAR,
     P_HEADS,
+    P_TOPS,
+    P_INVOICES_TOP,
     NPREPARED
 };
 
@@ -61,6 +81,14 @@ typedef struct pg_wh {
     uint32_t nnext;
     PGresult *held;     /* the last list_get's row, valid until the next */
     PGresult *presence; /* the prefetched bi_presence rows, by invoice_no */
+    /* Readers (postgres_bi.c): */
+    bool loaded;       /* bi_sales was seen: tables are never dropped */
+    PGresult *offsets; /* the open read's sink_offsets rows, or NULL */
+    /* The dimension texts read so far ([0] customers, [1] products), as of
+     * the sink_offsets rows `token`: every load rewrites those rows, so the
+     * texts hold while a read sees the same token. */
+    wh_dims dims[2];
+    sf_buf token;
 } pg_wh;
 
 /* An SF_EIO error with the server's message (res's, else the connection's). */
@@ -74,7 +102,9 @@ int sf_pg_reconnect(pg_wh *w, sf_error *err);
 int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err);
 
 /* Run prepared statement i with n text parameters; the result (rows) to
- * PQclear, or NULL with err filled. */
+ * PQclear, or NULL with err filled. The BI reads' results are binary
+ * (postgres_store.c's list): BIGINT columns 8 bytes big-endian, text as
+ * text. */
 PGresult *sf_pg_run(pg_wh *w, int i, int n, const char *const *params, sf_error *err);
 
 /* COPY text: a field (escaped), an integer, NULL; each after a tab unless
@@ -95,7 +125,9 @@ int sf_pg_stage_create(pg_wh *w, sf_error *err);
 int sf_pg_merge(pg_wh *w, sf_error *err);
 extern const wh_store_ops sf_pg_store;
 
-/* postgres_bi.c: the read ops. */
+/* postgres_bi.c: the read ops; forget a reader's cached dimension texts
+ * (closing, or after connecting again). */
+void sf_pg_dims_reset(pg_wh *w);
 int sf_pg_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
                sf_error *err);
 int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const char *to,

@@ -374,11 +374,11 @@ int sf_wh_write_customers(wh_rollup *r, sf_error *err)
     return rc;
 }
 
-size_t sf_wh_head_len(const char *text, size_t len, bool product)
+size_t sf_wh_head_len(const char *text, size_t len, bool product, int entries)
 {
     const char *p = text, *end = text + len, *at = text;
     wh_rank_entry e;
-    for (int i = 0; i < SF_WH_HEAD && sf_wh_rank_next(&p, end, product, &e); i++)
+    for (int i = 0; i < entries && sf_wh_rank_next(&p, end, product, &e); i++)
         at = p;
     if (at == text) /* no entry: the opening bracket */
         at = skip_ws(text, end) + (len > 0);

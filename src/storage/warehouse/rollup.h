@@ -151,9 +151,10 @@ void sf_wh_put_int(sf_buf *b, int64_t v, bool comma);
 #define SF_WH_HEAD 100
 
 /* How many bytes of a ranked list's text hold its opening bracket and its
- * first SF_WH_HEAD entries: that prefix and "]" is the head ranked.c
- * writes (for a schema upgrade, which cuts heads from stored lists). */
-size_t sf_wh_head_len(const char *text, size_t len, bool product);
+ * first `entries` entries: that prefix and "]" is the head ranked.c writes
+ * with SF_WH_HEAD (for a schema upgrade, which cuts heads from stored
+ * lists), and PostgreSQL's shorter top of a head. */
+size_t sf_wh_head_len(const char *text, size_t len, bool product, int entries);
 
 /* One entry of a ranked list: a product (code; units, revenue, lines,
  * non_product) or a customer (id; revenue, units, lines, invoices). */

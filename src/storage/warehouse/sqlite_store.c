@@ -192,7 +192,7 @@ int sf_wh_sqlite_upgrade(sqlite_wh *w, const char *schema, sf_error *err)
                 continue; /* rankings are by day, month or year */
             const char *text = (const char *)sqlite3_column_text(q, 3);
             size_t len = (size_t)sqlite3_column_bytes(q, 3);
-            size_t n = sf_wh_head_len(text, len, i < 2);
+            size_t n = sf_wh_head_len(text, len, i < 2, SF_WH_HEAD);
             sf_buf head = SF_BUF_INIT;
             sf_buf_add(&head, text, n);
             sf_buf_add(&head, "]", 1);
