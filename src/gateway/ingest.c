@@ -146,7 +146,9 @@ static int admit(request *r, const char *method)
     sf_decode_sink sink = {on_record, on_error, r};
     sf_error err = {0};
     r->packed = p;
-    if (!p || sf_decoder_new(&opts, &sink, &r->dec, &err) < 0)
+    /* A recycled request keeps its decoder, whose sink is r already. */
+    if (!p || (r->dec ? sf_decoder_reset(r->dec, &opts, &err)
+                      : sf_decoder_new(&opts, &sink, &r->dec, &err)) < 0)
         return sf_reject(r, 500, "internal", "out of memory");
     return 1;
 }
@@ -389,9 +391,7 @@ void sf_ingest_recycle(request *r)
     packed *p = packed_of(r);
     if (p)
         p->len = p->n = 0;
-    sf_decoder_free(r->dec);
-    r->dec = NULL;
-    r->errors_len = 0;
+    r->errors_len = 0; /* the decoder is reset when the next request is admitted */
     if (r->errors)
         r->errors[0] = '\0';
 }

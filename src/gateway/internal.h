@@ -89,8 +89,8 @@ typedef struct request {
     char reject_msg[128];
 
     /* ingest */
-    bool admitted; /* the header checks were made */
-    sf_decoder *dec;
+    bool admitted;         /* the header checks were made */
+    sf_decoder *dec;       /* kept across recycling: its sink's ctx is this request */
     struct packed *packed; /* the valid records so far (ingest.c) */
     size_t body_bytes;
     bool too_large;
@@ -132,7 +132,9 @@ void sf_ingest_free(request *r);
 
 /* Make r's ingest state empty for the next request on the same connection,
  * keeping its buffers (the packed records, the event-id flags, the error
- * text): a single-record POST then allocates none of them again. */
+ * text) and its decoder (reset by the next ingest request; its sink is r,
+ * which the connection keeps): a single-record POST then allocates none
+ * of them again. */
 void sf_ingest_recycle(request *r);
 
 /* On the first call: true when the request was answered already (a body

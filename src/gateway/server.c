@@ -208,7 +208,8 @@ static void request_done(struct MHD_Connection *conn, request *r)
         return;
     }
     sf_ingest_recycle(r);
-    request keep = {.packed = r->packed,
+    request keep = {.dec = r->dec,
+                    .packed = r->packed,
                     .errors = r->errors,
                     .errors_cap = r->errors_cap,
                     .reserved = r->reserved,
