@@ -90,7 +90,8 @@ int sf_decoder_new(const sf_decode_opts *opts, const sf_decode_sink *sink, sf_de
     return 0;
 }
 
-int sf_decoder_reset(sf_decoder *d, const sf_decode_opts *opts, sf_error *err)
+int sf_decoder_reset(sf_decoder *d, const sf_decode_opts *opts, const sf_decode_sink *sink,
+                     sf_error *err)
 {
     sf_csv_decoder_free(d->csv); /* CSV bodies are batches: their decoder is not worth keeping */
     d->csv = NULL;
@@ -98,7 +99,8 @@ int sf_decoder_reset(sf_decoder *d, const sf_decode_opts *opts, sf_error *err)
     d->format = SF_FORMAT_AUTO;
     d->held_len = 0;
     d->status = 0;
-    if (d->json && sf_json_decoder_reset(d->json, err) < 0) {
+    d->sink = *sink;
+    if (d->json && sf_json_decoder_reset(d->json, sink, err) < 0) {
         sf_json_decoder_free(d->json);
         d->json = NULL;
         return d->status = SF_ENOMEM;

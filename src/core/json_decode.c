@@ -185,7 +185,7 @@ static void arena_free(void *ctx, void *p)
     sf_arena_free(ctx, p);
 }
 
-/* A fresh yajl handle and parse state; the sink in d->b is kept. */
+/* A fresh yajl handle and parse state for sink. */
 static int start(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err)
 {
     sf_arena_reset(&d->arena);
@@ -218,12 +218,12 @@ int sf_json_decoder_new(const sf_decode_sink *sink, sf_json_decoder **out, sf_er
     return 0;
 }
 
-int sf_json_decoder_reset(sf_json_decoder *d, sf_error *err)
+int sf_json_decoder_reset(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err)
 {
-    sf_decode_sink sink = d->b.sink;
-    yajl_free(d->yajl); /* its malloc'd blocks, if any; the arena is reset next */
+    if (d->yajl)
+        yajl_free(d->yajl); /* its malloc'd blocks, if any; the arena is reset next */
     d->yajl = NULL;
-    return start(d, &sink, err);
+    return start(d, sink, err);
 }
 
 void sf_json_decoder_free(sf_json_decoder *d)

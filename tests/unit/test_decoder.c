@@ -456,7 +456,7 @@ static void test_reset_after_fatal_error(void **state)
     assert_int_equal(decode_once(d, "[" OBJ ",{\"invoice_no\":", &err), SF_EFORMAT);
     assert_int_equal(s.nrec, 1);
     for (int round = 0; round < 3; round++) {
-        assert_int_equal(sf_decoder_reset(d, &json, &err), 0);
+        assert_int_equal(sf_decoder_reset(d, &json, &k, &err), 0);
         sf_decode_stats st;
         sf_decoder_stats(d, &st);
         assert_int_equal(st.records, 0);
@@ -477,7 +477,7 @@ static void test_reset_after_fatal_error(void **state)
     ut_sink_free(&s);
 }
 
-static void test_reset_after_stop(void **state)
+static void test_reset_after_stop_to_another_sink(void **state)
 {
     (void)state;
     ut_sink s;
@@ -488,12 +488,17 @@ static void test_reset_after_stop(void **state)
     sf_error err;
     assert_int_equal(sf_decoder_new(NULL, &k, &d, &err), 0);
     assert_int_equal(decode_once(d, OBJ OBJ, &err), SF_ESTOPPED);
-    s.stop_at = 0;
-    assert_int_equal(sf_decoder_reset(d, NULL, &err), 0);
+    /* The reset decoder calls the sink it is given now. */
+    ut_sink s2;
+    ut_sink_init(&s2);
+    sf_decode_sink k2 = ut_sink_callbacks(&s2);
+    assert_int_equal(sf_decoder_reset(d, NULL, &k2, &err), 0);
     assert_int_equal(decode_once(d, OBJ OBJ, &err), 0);
-    assert_int_equal(s.nrec, 3);
+    assert_int_equal(s.nrec, 1);
+    assert_int_equal(s2.nrec, 2);
     sf_decoder_free(d);
     ut_sink_free(&s);
+    ut_sink_free(&s2);
 }
 
 /* A decoder reset from JSON to CSV and back decodes each as a new one. */
@@ -508,13 +513,13 @@ static void test_reset_across_formats(void **state)
     assert_int_equal(sf_decoder_new(NULL, &k, &d, &err), 0);
     assert_int_equal(decode_once(d, "[" OBJ "," OBJ "]", &err), 0);
     sf_decode_opts csv = {.format = SF_FORMAT_CSV};
-    assert_int_equal(sf_decoder_reset(d, &csv, &err), 0);
+    assert_int_equal(sf_decoder_reset(d, &csv, &k, &err), 0);
     assert_int_equal(decode_once(d, UT_HEADER ROW ROW ROW, &err), 0);
     sf_decode_stats st;
     sf_decoder_stats(d, &st);
     assert_int_equal(st.records, 3);
     assert_int_equal(st.format, SF_FORMAT_CSV);
-    assert_int_equal(sf_decoder_reset(d, NULL, &err), 0);
+    assert_int_equal(sf_decoder_reset(d, NULL, &k, &err), 0);
     assert_int_equal(decode_once(d, "[" OBJ "]", &err), 0);
     sf_decoder_stats(d, &st);
     assert_int_equal(st.records, 1);
@@ -542,7 +547,7 @@ int main(void)
         cmocka_unit_test(test_stop_is_sticky),
         cmocka_unit_test(test_stats_before_any_input),
         cmocka_unit_test(test_reset_after_fatal_error),
-        cmocka_unit_test(test_reset_after_stop),
+        cmocka_unit_test(test_reset_after_stop_to_another_sink),
         cmocka_unit_test(test_reset_across_formats),
         cmocka_unit_test(test_null_on_error_only_counts),
         cmocka_unit_test(test_file_plain_gzip_multimember_same),
