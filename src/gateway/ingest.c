@@ -10,6 +10,11 @@
  *   - the rest is one append; the connection is suspended until it is
  *     durable, then answered 200 {"accepted": n, "duplicates": d}, or 429/503
  *     with Retry-After if the stream refused it (nothing of it was kept).
+ *
+ * After its first request, a keep-alive connection allocates nothing for a
+ * single-record one: the buffers stay with the connection (server.c), and
+ * the decoder is one of the gateway's spares, given back once the body is
+ * decoded (decoder_take, decoder_give).
  */
 #include <stdio.h>
 #include <stdlib.h>
