@@ -90,6 +90,24 @@ int sf_decoder_new(const sf_decode_opts *opts, const sf_decode_sink *sink, sf_de
     return 0;
 }
 
+int sf_decoder_reset(sf_decoder *d, const sf_decode_opts *opts, const sf_decode_sink *sink,
+                     sf_error *err)
+{
+    sf_csv_decoder_free(d->csv); /* CSV bodies are batches: their decoder is not worth keeping */
+    d->csv = NULL;
+    d->opts = opts ? *opts : (sf_decode_opts){0};
+    d->format = SF_FORMAT_AUTO;
+    d->held_len = 0;
+    d->status = 0;
+    d->sink = *sink;
+    if (d->json && sf_json_decoder_reset(d->json, sink, err) < 0) {
+        sf_json_decoder_free(d->json);
+        d->json = NULL;
+        return d->status = SF_ENOMEM;
+    }
+    return 0;
+}
+
 void sf_decoder_free(sf_decoder *d)
 {
     if (!d)
@@ -107,16 +125,16 @@ sf_format sf_decoder_format(const sf_decoder *d)
 void sf_decoder_stats(const sf_decoder *d, sf_decode_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (d->csv)
+    if (d->format == SF_FORMAT_CSV)
         sf_csv_stats(d->csv, out);
-    else if (d->json)
+    else if (d->format == SF_FORMAT_JSON)
         sf_json_stats(d->json, out);
     out->format = d->format;
 }
 
 static int inner_feed(sf_decoder *d, const char *buf, size_t len, sf_error *err)
 {
-    if (d->csv)
+    if (d->format == SF_FORMAT_CSV)
         return sf_csv_feed(d->csv, buf, len, err);
     return sf_json_feed(d->json, buf, len, err);
 }
@@ -142,8 +160,9 @@ static int decide(sf_decoder *d, bool final, sf_error *err)
         f = (i < d->held_len && (d->held[i] == '{' || d->held[i] == '[')) ? SF_FORMAT_JSON
                                                                           : SF_FORMAT_CSV;
     }
-    int rc = f == SF_FORMAT_JSON ? sf_json_decoder_new(&d->sink, &d->json, err)
-                                 : sf_csv_decoder_new(d->opts.encoding, &d->sink, &d->csv, err);
+    int rc = f == SF_FORMAT_CSV ? sf_csv_decoder_new(d->opts.encoding, &d->sink, &d->csv, err)
+             : d->json          ? 0 /* kept, and reset, by sf_decoder_reset */
+                                : sf_json_decoder_new(&d->sink, &d->json, err);
     if (rc < 0)
         return d->status = rc;
     d->format = f;
@@ -184,6 +203,6 @@ int sf_decoder_finish(sf_decoder *d, sf_error *err)
         if (rc < 0)
             return rc;
     }
-    int rc = d->csv ? sf_csv_finish(d->csv, err) : sf_json_finish(d->json, err);
+    int rc = d->format == SF_FORMAT_CSV ? sf_csv_finish(d->csv, err) : sf_json_finish(d->json, err);
     return rc < 0 ? (d->status = rc) : 0;
 }

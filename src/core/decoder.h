@@ -110,6 +110,14 @@ void sf_decoder_stats(const sf_decoder *d, sf_decode_stats *out);
 
 void sf_decoder_free(sf_decoder *d);
 
+/* Make d ready for a new input with opts (NULL: defaults) and sink (copied),
+ * as if just made by sf_decoder_new, keeping its memory: a server that
+ * decodes one small body after another then allocates nothing per body for
+ * JSON. Returns 0, or SF_ENOMEM (then every feed and finish return it too,
+ * until a reset succeeds). */
+int sf_decoder_reset(sf_decoder *d, const sf_decode_opts *opts, const sf_decode_sink *sink,
+                     sf_error *err);
+
 struct sf_progress;
 
 /*

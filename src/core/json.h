@@ -34,6 +34,12 @@ int sf_json_finish(sf_json_decoder *d, sf_error *err);
 void sf_json_stats(const sf_json_decoder *d, sf_decode_stats *out);
 void sf_json_decoder_free(sf_json_decoder *d);
 
+/* Make d ready for a new input, as if new with sink (copied), reusing its
+ * memory: yajl's allocations come from an arena inside d (arena.h), so a
+ * reset and a small input call no malloc. SF_ENOMEM: d then holds no
+ * parser, and may only be reset again or freed. */
+int sf_json_decoder_reset(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err);
+
 /* The canonical encoding of one record is at most this long: every text at
  * its longest with every byte escaped as \u00XX, plus keys and numbers. */
 #define SF_JSON_RECORD_MAX                                                                         \

@@ -18,10 +18,20 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "core/arena.h"
 #include "core/builder.h"
+
+/* yajl's own allocations for one input: handle, lexer, buffers and state
+ * stack, about 450 bytes, and the lexer's 2 KiB buffer, which it allocates
+ * at the end of every parse call (it appends the empty rest of the input to
+ * it). With some room for a deeper stack, 3 KiB holds them all; a larger
+ * buffer (a long token split across feeds) comes from malloc. */
+#define YAJL_ARENA_BYTES 3072
 
 struct sf_json_decoder {
     yajl_handle yajl;
+    sf_arena arena; /* yajl's memory: reused by sf_json_decoder_reset */
+    yajl_alloc_funcs afs;
     sf_builder b;
     int depth;        /* containers open */
     int array_depth;  /* 1 inside a top-level array, else 0 */
@@ -32,6 +42,7 @@ struct sf_json_decoder {
     uint64_t line;    /* line being fed (1-based) */
     bool mid_line;    /* bytes of that line have been fed */
     uint64_t index;   /* record slots seen */
+    unsigned char arena_buf[YAJL_ARENA_BYTES];
 };
 
 /* Is the value starting now in a record slot? */
@@ -159,28 +170,68 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end_array,
 };
 
-int sf_json_decoder_new(const sf_decode_sink *sink, sf_json_decoder **out, sf_error *err)
+static void *arena_malloc(void *ctx, size_t n)
 {
-    sf_json_decoder *d = calloc(1, sizeof *d);
-    if (!d)
+    return sf_arena_alloc(ctx, n);
+}
+
+static void *arena_realloc(void *ctx, void *p, size_t n)
+{
+    return sf_arena_realloc(ctx, p, n);
+}
+
+static void arena_free(void *ctx, void *p)
+{
+    sf_arena_free(ctx, p);
+}
+
+/* A fresh yajl handle and parse state for sink. */
+static int start(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err)
+{
+    sf_arena_reset(&d->arena);
+    d->yajl = yajl_alloc(&callbacks, &d->afs, d);
+    if (!d->yajl)
         return sf_error_set(err, SF_ENOMEM, "out of memory creating a JSON decoder");
-    d->yajl = yajl_alloc(&callbacks, NULL, d);
-    if (!d->yajl) {
-        free(d);
-        return sf_error_set(err, SF_ENOMEM, "out of memory creating a JSON decoder");
-    }
     yajl_config(d->yajl, yajl_allow_multiple_values, 1);
     sf_builder_init(&d->b, sink, SF_ENC_UTF8);
+    d->depth = d->array_depth = d->skip = 0;
+    d->in_record = d->saw_content = d->mid_line = false;
+    d->key = SF_FIELD_NONE;
     d->line = 1;
+    d->index = 0;
+    return 0;
+}
+
+int sf_json_decoder_new(const sf_decode_sink *sink, sf_json_decoder **out, sf_error *err)
+{
+    sf_json_decoder *d = malloc(sizeof *d);
+    if (!d)
+        return sf_error_set(err, SF_ENOMEM, "out of memory creating a JSON decoder");
+    sf_arena_init(&d->arena, d->arena_buf, sizeof d->arena_buf);
+    d->afs = (yajl_alloc_funcs){arena_malloc, arena_realloc, arena_free, &d->arena};
+    int rc = start(d, sink, err);
+    if (rc < 0) {
+        free(d);
+        return rc;
+    }
     *out = d;
     return 0;
+}
+
+int sf_json_decoder_reset(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err)
+{
+    if (d->yajl)
+        yajl_free(d->yajl); /* its malloc'd blocks, if any; the arena is reset next */
+    d->yajl = NULL;
+    return start(d, sink, err);
 }
 
 void sf_json_decoder_free(sf_json_decoder *d)
 {
     if (!d)
         return;
-    yajl_free(d->yajl);
+    if (d->yajl)
+        yajl_free(d->yajl);
     free(d);
 }
 

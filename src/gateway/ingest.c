@@ -10,6 +10,11 @@
  *   - the rest is one append; the connection is suspended until it is
  *     durable, then answered 200 {"accepted": n, "duplicates": d}, or 429/503
  *     with Retry-After if the stream refused it (nothing of it was kept).
+ *
+ * After its first request, a keep-alive connection allocates nothing for a
+ * single-record one: the buffers stay with the connection (server.c), and
+ * the decoder is one of the gateway's spares, given back once the body is
+ * decoded (decoder_take, decoder_give).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +125,48 @@ static int format_of(const char *ctype, sf_format *f)
     return -1;
 }
 
+/* A decoder for r's body: the one given back last (warm in the cache), reset
+ * for r, or a new one. Returns 0 or a negative error code. */
+static int decoder_take(request *r, const sf_decode_opts *opts)
+{
+    sf_gateway *g = r->g;
+    sf_decode_sink sink = {on_record, on_error, r};
+    sf_error err = {0};
+    pthread_mutex_lock(&g->decoders_mu);
+    sf_decoder *d = g->ndecoders ? g->decoders[--g->ndecoders] : NULL;
+    pthread_mutex_unlock(&g->decoders_mu);
+    if (d && sf_decoder_reset(d, opts, &sink, &err) == 0) {
+        r->dec = d;
+        return 0;
+    }
+    sf_decoder_free(d);
+    return sf_decoder_new(opts, &sink, &r->dec, &err);
+}
+
+/* r is done decoding: its decoder goes back to the gateway (or is freed
+ * when enough are kept). */
+static void decoder_give(request *r)
+{
+    sf_gateway *g = r->g;
+    sf_decoder *d = r->dec;
+    if (!d)
+        return;
+    r->dec = NULL;
+    pthread_mutex_lock(&g->decoders_mu);
+    bool kept = g->ndecoders < SF_SPARE_DECODERS;
+    if (kept)
+        g->decoders[g->ndecoders++] = d;
+    pthread_mutex_unlock(&g->decoders_mu);
+    if (!kept)
+        sf_decoder_free(d);
+}
+
+void sf_ingest_free_decoders(sf_gateway *g)
+{
+    while (g->ndecoders)
+        sf_decoder_free(g->decoders[--g->ndecoders]);
+}
+
 /* The checks made before any body is read. Returns 1 to decode the body,
  * 0 when the request is refused (r->reject_*; the body is then drained). */
 static int admit(request *r, const char *method)
@@ -143,10 +190,8 @@ static int admit(request *r, const char *method)
         return sf_reject(r, 503, "stopping", "the server is stopping");
     packed *p = r->packed ? r->packed : calloc(1, sizeof *p); /* kept by a recycled request */
     sf_decode_opts opts = {.format = f};
-    sf_decode_sink sink = {on_record, on_error, r};
-    sf_error err = {0};
     r->packed = p;
-    if (!p || sf_decoder_new(&opts, &sink, &r->dec, &err) < 0)
+    if (!p || decoder_take(r, &opts) < 0)
         return sf_reject(r, 500, "internal", "out of memory");
     return 1;
 }
@@ -381,7 +426,9 @@ enum MHD_Result sf_ingest_step(request *r, const char *method, const char *uploa
         }
         return MHD_YES;
     }
-    return end_of_body(r);
+    enum MHD_Result rc = end_of_body(r);
+    decoder_give(r); /* before the wait for the disk: another request may use it meanwhile */
+    return rc;
 }
 
 void sf_ingest_recycle(request *r)
@@ -389,8 +436,8 @@ void sf_ingest_recycle(request *r)
     packed *p = packed_of(r);
     if (p)
         p->len = p->n = 0;
-    sf_decoder_free(r->dec);
-    r->dec = NULL;
+    if (r->dec)
+        decoder_give(r); /* the body never ended (the client went away) */
     r->errors_len = 0;
     if (r->errors)
         r->errors[0] = '\0';

@@ -6,6 +6,7 @@
 #define SF_GATEWAY_INTERNAL_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -53,6 +54,9 @@ typedef struct metrics {
 
 #define SF_ACCEPTED_CACHED 4
 
+/* Decoders kept for the next ingest request (ingest.c). */
+#define SF_SPARE_DECODERS 16
+
 struct sf_gateway {
     sf_gateway_config cfg;
     struct MHD_Daemon *daemon;
@@ -68,6 +72,13 @@ struct sf_gateway {
     /* The 200 answers of ingest for small counts, built once (a response
      * per answer costs ~8 mallocs): [accepted][duplicates]. */
     struct MHD_Response *accepted[SF_ACCEPTED_CACHED][SF_ACCEPTED_CACHED];
+    /* Decoders between requests, the last one given back on top: a request
+     * takes one when admitted and gives it back once its body is decoded,
+     * so a few decoders, warm in the cache, serve every connection
+     * (ingest.c). Owned here; freed by sf_gateway_stop. */
+    pthread_mutex_t decoders_mu;
+    sf_decoder *decoders[SF_SPARE_DECODERS];
+    size_t ndecoders;
 };
 
 /* A request's state, from its first call to its completion. */
@@ -89,8 +100,8 @@ typedef struct request {
     char reject_msg[128];
 
     /* ingest */
-    bool admitted; /* the header checks were made */
-    sf_decoder *dec;
+    bool admitted;         /* the header checks were made */
+    sf_decoder *dec;       /* while the body is decoded: the gateway's (decoders) */
     struct packed *packed; /* the valid records so far (ingest.c) */
     size_t body_bytes;
     bool too_large;
@@ -130,9 +141,13 @@ enum MHD_Result sf_ingest_step(request *r, const char *method, const char *uploa
                                size_t *upload_data_size);
 void sf_ingest_free(request *r);
 
+/* Free the gateway's spare decoders (sf_gateway_stop). */
+void sf_ingest_free_decoders(sf_gateway *g);
+
 /* Make r's ingest state empty for the next request on the same connection,
  * keeping its buffers (the packed records, the event-id flags, the error
- * text): a single-record POST then allocates none of them again. */
+ * text): a single-record POST then allocates none of them again. A decoder
+ * still held goes back to the gateway. */
 void sf_ingest_recycle(request *r);
 
 /* On the first call: true when the request was answered already (a body

@@ -371,6 +371,7 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     sf_gateway *g = calloc(1, sizeof *g);
     if (!g)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
+    pthread_mutex_init(&g->decoders_mu, NULL);
     g->cfg = *cfg;
     atomic_store(&g->last_summary, (int64_t)time(NULL));
     struct sockaddr_storage ss;
@@ -443,5 +444,7 @@ void sf_gateway_stop(sf_gateway *g)
                 MHD_destroy_response(g->accepted[a][d]);
     sf_keys_close(g->keys);
     sf_dedup_free(g->dedup);
+    sf_ingest_free_decoders(g);
+    pthread_mutex_destroy(&g->decoders_mu);
     free(g);
 }

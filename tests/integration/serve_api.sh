@@ -91,6 +91,30 @@ expect "$(post "$ingest" "text/csv; charset=utf-8" "$tmp/one.csv")" 200 csv
 "$shopflow" log dump --data "$data" | grep '"description":"ALARM CLOCK BAKELIKE RED "' > /dev/null ||
     fail "trailing space lost"
 
+# One keep-alive connection reuses its request state and decoder (server.c,
+# ingest.c): a broken body, an invalid batch, then valid JSON, CSV and
+# NDJSON bodies on it are each answered as on a connection of their own.
+printf '{"InvoiceNo":' > "$tmp/broken.json"
+ka=()
+ka_req() { # n content-type file: add a request to the connection's sequence
+    [[ ${#ka[@]} -eq 0 ]] || ka+=(--next)
+    ka+=(-s -o "$tmp/ka.$1" -w '%{http_code}:%{num_connects}\n' -X POST
+        -H "Authorization: Bearer $ingest" -H "Content-Type: $2" --data-binary "@$3"
+        "$base/v1/transactions")
+}
+ka_req 1 application/json "$tmp/broken.json"
+ka_req 2 application/json "$tmp/mixed.json"
+ka_req 3 application/json "$one"
+ka_req 4 text/csv "$tmp/one.csv"
+ka_req 5 application/x-ndjson "$tmp/two.ndjson"
+ka_req 6 application/json "$one"
+got=$(curl "${ka[@]}" | tr '\n' ' ')
+[[ $got == "400:1 400:0 200:0 200:0 200:0 200:0 " ]] || fail "keep-alive sequence: $got"
+jq -e '.error.code == "invalid_records" and .error.invalid == 2 and .error.errors[0].index == 1' \
+    "$tmp/ka.2" >/dev/null || fail "keep-alive invalid batch: $(cat "$tmp/ka.2")"
+jq -e '.accepted == 2' "$tmp/ka.5" >/dev/null || fail "keep-alive ndjson: $(cat "$tmp/ka.5")"
+[[ $(records) -eq 13 ]] || fail "keep-alive: expected 13 records, log has $(records)"
+
 # Event ids: a repeat is a duplicate, also within one request and after a restart.
 cat > "$tmp/ev.json" <<'JSON'
 [{"event_id":"shop-1","InvoiceNo":"536371","StockCode":"22086","Description":"PAPER CHAIN KIT 50'S CHRISTMAS ","Quantity":80,"InvoiceDate":"2010-12-01 09:00:00","UnitPrice":2.55,"CustomerID":13748,"Country":"United Kingdom"},

@@ -1,7 +1,8 @@
 /*
  * test_decoder.c - decoder.h, the front door: format names, error message
  * formatting, format sniffing (CSV / JSON, blank prefixes, BOM), explicit
- * formats, sticky errors after a fatal error or a stop, stats; and
+ * formats, sticky errors after a fatal error or a stop, stats, reset for a
+ * new input (after an error, a stop, across formats); and
  * sf_decode_file on plain, gzip, multi-member and truncated gzip files,
  * missing files, fatal errors prefixed with the path, a sink that stops.
  */
@@ -435,6 +436,106 @@ static void test_error_format_in_file(void **state)
     assert_string_equal(buf, "rows.json: record 10: \"abc\" is not an integer");
 }
 
+/* One input through d: feed all, finish; returns what finish returned. */
+static int decode_once(sf_decoder *d, const char *text, sf_error *err)
+{
+    int rc = sf_decoder_feed(d, text, strlen(text), err);
+    return rc < 0 ? rc : sf_decoder_finish(d, err);
+}
+
+/* A recording sink and a decoder calling it, for the reset tests. */
+typedef struct fixture {
+    ut_sink s;
+    sf_decode_sink k;
+    sf_decoder *d;
+} fixture;
+
+static void fixture_open(fixture *f, const sf_decode_opts *opts)
+{
+    ut_sink_init(&f->s);
+    f->k = ut_sink_callbacks(&f->s);
+    assert_int_equal(sf_decoder_new(opts, &f->k, &f->d, NULL), 0);
+}
+
+static void fixture_close(fixture *f)
+{
+    sf_decoder_free(f->d);
+    ut_sink_free(&f->s);
+}
+
+static void test_reset_after_fatal_error(void **state)
+{
+    (void)state;
+    sf_decode_opts json = {.format = SF_FORMAT_JSON};
+    fixture f;
+    fixture_open(&f, &json);
+    sf_error err;
+    assert_int_equal(decode_once(f.d, "[" OBJ ",{\"invoice_no\":", &err), SF_EFORMAT);
+    assert_int_equal(f.s.nrec, 1);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(sf_decoder_reset(f.d, &json, &f.k, &err), 0);
+        sf_decode_stats st;
+        sf_decoder_stats(f.d, &st);
+        assert_int_equal(st.records, 0);
+        assert_int_equal(st.format, SF_FORMAT_AUTO);
+        /* Positions start again: the record is line 2, index 0, named by line. */
+        assert_int_equal(decode_once(f.d, "\n" OBJ "\n", &err), 0);
+        const ut_event *e = ut_rec_event(&f.s, f.s.nrec - 1);
+        assert_int_equal(e->pos.line, 2);
+        assert_int_equal(e->pos.index, 0);
+        sf_decoder_stats(f.d, &st);
+        assert_int_equal(st.records, 1);
+        assert_int_equal(st.lines, 2);
+        assert_int_equal(st.format, SF_FORMAT_JSON);
+    }
+    assert_int_equal(f.s.nrec, 4);
+    fixture_close(&f);
+}
+
+static void test_reset_after_stop_to_another_sink(void **state)
+{
+    (void)state;
+    fixture f, f2;
+    fixture_open(&f, NULL);
+    fixture_open(&f2, NULL);
+    f.s.stop_at = 1;
+    sf_error err;
+    assert_int_equal(decode_once(f.d, OBJ OBJ, &err), SF_ESTOPPED);
+    /* The reset decoder calls the sink it is given now. */
+    assert_int_equal(sf_decoder_reset(f.d, NULL, &f2.k, &err), 0);
+    assert_int_equal(decode_once(f.d, OBJ OBJ, &err), 0);
+    assert_int_equal(f.s.nrec, 1);
+    assert_int_equal(f2.s.nrec, 2);
+    fixture_close(&f);
+    fixture_close(&f2);
+}
+
+/* A decoder reset from JSON to CSV and back decodes each as a new one. */
+static void test_reset_across_formats(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_open(&f, NULL);
+    sf_error err;
+    assert_int_equal(decode_once(f.d, "[" OBJ "," OBJ "]", &err), 0);
+    sf_decode_opts csv = {.format = SF_FORMAT_CSV};
+    assert_int_equal(sf_decoder_reset(f.d, &csv, &f.k, &err), 0);
+    assert_int_equal(decode_once(f.d, UT_HEADER ROW ROW ROW, &err), 0);
+    sf_decode_stats st;
+    sf_decoder_stats(f.d, &st);
+    assert_int_equal(st.records, 3);
+    assert_int_equal(st.format, SF_FORMAT_CSV);
+    assert_int_equal(sf_decoder_reset(f.d, NULL, &f.k, &err), 0);
+    assert_int_equal(decode_once(f.d, "[" OBJ "]", &err), 0);
+    sf_decoder_stats(f.d, &st);
+    assert_int_equal(st.records, 1);
+    assert_int_equal(st.format, SF_FORMAT_JSON);
+    assert_int_equal(ut_rec_event(&f.s, f.s.nrec - 1)->pos.index, 0);
+    assert_int_equal(f.s.nrec, 6);
+    assert_int_equal(f.s.nerr, 0);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +551,9 @@ int main(void)
         cmocka_unit_test(test_errors_are_sticky),
         cmocka_unit_test(test_stop_is_sticky),
         cmocka_unit_test(test_stats_before_any_input),
+        cmocka_unit_test(test_reset_after_fatal_error),
+        cmocka_unit_test(test_reset_after_stop_to_another_sink),
+        cmocka_unit_test(test_reset_across_formats),
         cmocka_unit_test(test_null_on_error_only_counts),
         cmocka_unit_test(test_file_plain_gzip_multimember_same),
         cmocka_unit_test(test_file_json_gzip),

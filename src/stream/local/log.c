@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/freelist.h"
 #include "core/fsutil.h"
 #include "core/logline.h"
 #include "core/pack.h"
@@ -47,6 +48,12 @@ _Static_assert(ENTRY_HEADER + SF_PACK_MAX <= SF_STREAM_ENTRY_MAX, "entries fit a
 
 #define QUEUE_BYTES_DEFAULT (256u << 20)
 
+/* Queued appends up to this size (a request and its records: a few
+ * records) come from the log's free list instead of malloc, at most
+ * BLOCKS_CACHED of them kept (1 MiB). */
+#define BLOCK_BYTES   1024
+#define BLOCKS_CACHED 1024
+
 typedef struct request {
     struct request *next;
     size_t n;
@@ -57,6 +64,7 @@ typedef struct request {
     size_t bytes;
     sf_append_done done;
     void *ctx;
+    bool pooled; /* a block of the log's free list, not malloc'd */
 } request;
 
 typedef struct sf_log {
@@ -75,8 +83,9 @@ typedef struct sf_log {
     bool stopping;
     pthread_t committer;
     bool committer_started;
-    sf_syncpool *sync; /* fdatasyncs of a round, in parallel */
-    sf_zero *zero;     /* the zero-filler ahead of the entries */
+    sf_syncpool *sync;  /* fdatasyncs of a round, in parallel */
+    sf_zero *zero;      /* the zero-filler ahead of the entries */
+    sf_freelist blocks; /* small queued appends: made by appenders, freed by the committer */
 
     bool failed; /* commit thread only, read under mu by appenders */
     char failure[SF_ERROR_MSG_MAX];
@@ -236,7 +245,9 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
         log->opts.queue_bytes = QUEUE_BYTES_DEFAULT;
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->cv, NULL);
-    int rc = load_meta(log, err);
+    int rc = sf_freelist_init(&log->blocks, BLOCK_BYTES, BLOCKS_CACHED, err);
+    if (rc == 0)
+        rc = load_meta(log, err);
     if (rc == 0 && !log->opts.read_only)
         rc = take_lock(log, err);
     if (rc == 0)
@@ -264,6 +275,14 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
 
 /* ---- appending -------------------------------------------------------- */
 
+static void request_free(sf_log *log, request *r)
+{
+    if (r->pooled)
+        sf_freelist_put(&log->blocks, r);
+    else
+        free(r);
+}
+
 static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
                             sf_append_done done, void *ctx, sf_error *err)
 {
@@ -276,7 +295,8 @@ static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *l
             return sf_error_set(err, SF_EINVAL, "record %zu is not a packed record", i);
         bytes += lens[i];
     }
-    request *r = malloc(sizeof *r + n * (sizeof(uint32_t) * 2 + sizeof(uint64_t)) + bytes);
+    size_t need = sizeof(request) + n * (sizeof(uint32_t) * 2 + sizeof(uint64_t)) + bytes;
+    request *r = need <= BLOCK_BYTES ? sf_freelist_get(&log->blocks) : malloc(need);
     if (!r)
         return sf_error_set(err, SF_ENOMEM, "out of memory queueing %zu records", n);
     r->next = NULL;
@@ -288,6 +308,7 @@ static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *l
     r->bytes = bytes;
     r->done = done;
     r->ctx = ctx;
+    r->pooled = need <= BLOCK_BYTES;
     memcpy(r->data, data, bytes);
     memcpy(r->lens, lens, n * sizeof *lens);
     size_t at = 0;
@@ -295,7 +316,7 @@ static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *l
         const char *ev, *inv;
         size_t evn, invn;
         if (sf_packed_keys(r->data + at, lens[i], &ev, &evn, &inv, &invn) < 0) {
-            free(r);
+            request_free(log, r);
             return sf_error_set(err, SF_EINVAL, "record %zu is not a packed record", i);
         }
         r->parts[i] = sf_stream_partition_of(inv, invn, log->nparts);
@@ -321,7 +342,7 @@ static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *l
     }
     pthread_mutex_unlock(&log->mu);
     if (rc < 0)
-        free(r);
+        request_free(log, r);
     return rc;
 }
 
@@ -561,7 +582,7 @@ static void commit_group(sf_log *log, request *list)
     while (list) {
         request *next = list->next;
         list->done(list->ctx, status, list->parts, list->offsets, status ? msg : NULL);
-        free(list);
+        request_free(log, list);
         list = next;
     }
     if (status == 0)
@@ -671,6 +692,7 @@ static void log_close(sf_stream *s)
         close(log->lock_fd); /* releases the flock */
     pthread_cond_destroy(&log->cv);
     pthread_mutex_destroy(&log->mu);
+    sf_freelist_destroy(&log->blocks);
     free(log->dir);
     free(log);
 }
