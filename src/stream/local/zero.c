@@ -287,24 +287,10 @@ double sf_zero_claim(sf_zero *z, partition *p, uint64_t end)
     return waited;
 }
 
-/* Would the zeroer find a chunk to write now? Under mu. */
-static bool work_due(sf_zero *z)
-{
-    uint64_t left;
-    for (uint32_t i = 0; i < z->n; i++)
-        if (z->zp[i].target || step_due(z, i, &left))
-            return true;
-    return false;
-}
-
 void sf_zero_kick(sf_zero *z)
 {
     pthread_mutex_lock(&z->mu);
-    /* Most rounds leave nothing due: waking the zeroer to find that out
-     * cost two context switches per round. Busy or held, it looks again
-     * by itself (after its chunk, at the release). */
-    if (!z->busy && !z->held && work_due(z))
-        pthread_cond_signal(&z->work);
+    pthread_cond_signal(&z->work);
     pthread_mutex_unlock(&z->mu);
 }
 
