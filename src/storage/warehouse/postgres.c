@@ -135,10 +135,8 @@ static void pg_close(sf_warehouse *base)
     PQclear(w->held);
     PQclear(w->presence);
     PQclear(w->offsets);
-    for (int i = 0; i < 2; i++)
-        sf_wh_dims_free(&w->dims[i]);
-    sf_buf_free(&w->token);
-    PQfinish(w->conn); /* an open transaction is rolled back by the server */
+    sf_pg_dims_reset(w); /* frees the cached texts (what it makes again holds no memory) */
+    PQfinish(w->conn);   /* an open transaction is rolled back by the server */
     sf_wh_rollup_free(&w->roll);
     for (int i = 0; i < NSTAGE; i++)
         sf_buf_free(&w->stage[i]);
