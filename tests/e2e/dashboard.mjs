@@ -55,7 +55,9 @@ async function text(page, selector) {
   return (await el.innerText()).trim();
 }
 
-// Wait until fn() (run in the page) is truthy.
+// Wait until fn() (run in the page) is truthy. fn must not throw: a throw ends
+// the wait at once, and the page re-renders (a "Loading…" state replaces a
+// table) between any two polls, so every element it reads may be absent.
 function until(page, fn, arg, what) {
   return page.waitForFunction(fn, arg, { timeout: WAIT, polling: 200 })
     .catch((e) => fail(`${what}: ${e.message.split('\n')[0]}`));
@@ -136,7 +138,7 @@ async function analystRankings(page) {
   const want = products.periods[0].items.map((i) =>
     [String(i.rank), `${i.stock_code} ${i.description}`.trim(), num(i.units), money(i.revenue)]);
   await until(page, (n) => document.querySelectorAll('table[data-k="top-products"] tbody tr').length === n &&
-    document.querySelector('#top-products h3').textContent.includes('Nov'), want.length, 'top products');
+    document.querySelector('#top-products h3')?.textContent.includes('Nov'), want.length, 'top products');
   equal((await rows(page, 'top-products')).map((r) => [r[0], r[1].replace(/\s+/g, ' '), r[2], r[3]]),
     want.map((r) => [r[0], r[1].replace(/\s+/g, ' '), r[2], r[3]]), `top products by units, ${month}`);
   const customers = await api(`/v1/bi/top-customers?${q}`, env.SF_ANALYST);
@@ -150,7 +152,7 @@ async function analystRankings(page) {
   // By revenue.
   await page.locator('input[name="products-by"][value="revenue"]').check();
   const byRevenue = await api(`/v1/bi/top-products?by=revenue&${q}`, env.SF_ANALYST);
-  await until(page, () => document.querySelector('#top-products h3').textContent.includes('revenue'), null,
+  await until(page, () => document.querySelector('#top-products h3')?.textContent.includes('revenue'), null,
     'products by revenue');
   equal((await rows(page, 'top-products')).map((r) => r[3]),
     byRevenue.periods[0].items.map((i) => money(i.revenue)), `top products by revenue, ${month}`);
@@ -159,7 +161,7 @@ async function analystRankings(page) {
 
 async function invoiceDialog(page, no, credential) {
   const inv = await api(`/v1/invoices/${no}`, credential);
-  await until(page, (n) => document.getElementById('dialog').open &&
+  await until(page, (n) => document.getElementById('dialog')?.open &&
     document.querySelectorAll('table[data-k="invoice-lines"] tbody tr').length === n, inv.line_count,
   `invoice ${no}'s lines`);
   equal(await text(page, '[data-k="invoice-total"]'), money(inv.total), `invoice ${no}'s total`);
@@ -175,7 +177,7 @@ async function live(page) {
     '--rate', '400', '--batch', '10'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const done = new Promise((resolve) => replay.on('exit', resolve));
   const total = num(Number(env.SF_BASE_ROWS) + Number(env.SF_LIVE_ROWS));
-  await until(page, (want) => document.querySelector('[data-k="log-records"]').textContent === want, total,
+  await until(page, (want) => document.querySelector('[data-k="log-records"]')?.textContent === want, total,
     `the live panel never showed ${total} records in the log`);
   equal(await text(page, '[data-k="accepted"]'), num(Number(env.SF_LIVE_ROWS)), 'accepted during the replay');
   await until(page, () => [...document.querySelectorAll('.sink-table [data-k="lag"]')]
@@ -226,7 +228,7 @@ async function customer(browser) {
   await shot(page, 'customer');
   await page.getByRole('button', { name: 'Older →' }).click();
   const second = await api(`/v1/customers/${id}/invoices?limit=20&cursor=${first.next_cursor}`, env.SF_TOKEN);
-  await until(page, (no) => document.querySelector('table[data-k="invoice-list"] tbody tr td').textContent === no,
+  await until(page, (no) => document.querySelector('table[data-k="invoice-list"] tbody tr td')?.textContent === no,
     second.invoices[0].invoice_no, 'the second page');
   equal((await rows(page, 'invoice-list')).map((r) => r[0]), second.invoices.map((i) => i.invoice_no),
     `customer ${id}'s second page`);
@@ -261,7 +263,7 @@ async function badToken(browser) {
   if (await page.locator('#who').isVisible()) fail('signed out, yet the page offers to sign out');
   await page.locator('#credential').fill('sfk_not_a_key');
   await page.locator('#credential').press('Enter');
-  await until(page, () => /does not know this key/.test(document.getElementById('signin-error').textContent), null,
+  await until(page, () => /does not know this key/.test(document.getElementById('signin-error')?.textContent), null,
     'an unknown key\'s sign-in error');
   await shot(page, 'sign-in-error');
   noProblems(page, 'sign-in', ['401']);
