@@ -81,6 +81,24 @@ static int print_object_error(void *ctx, const char *path, const sf_decode_error
     return print_error(ctx, e);
 }
 
+/* The options that choose a mode (files, --from-archive, --watch) go together
+ * only in the ways the help describes. */
+static int check_mode(const import_args *a, bool has_files)
+{
+    if (a->sinks && (a->watch || a->from_archive))
+        return sf_cli_usage_error(&sf_cmd_import, "--sinks goes with FILE... only");
+    if (a->watch && (has_files || a->from_archive))
+        return sf_cli_usage_error(&sf_cmd_import,
+                                  "--watch DIR takes no FILE and no --from-archive");
+    if (a->watch)
+        return 0;
+    if (a->once)
+        return sf_cli_usage_error(&sf_cmd_import, "--once goes with --watch");
+    return has_files ? 0
+                     : sf_cli_usage_error(&sf_cmd_import,
+                                          a->from_archive ? "no ARCHIVE given" : "no FILE given");
+}
+
 static int parse_args(int argc, char **argv, import_args *a)
 {
     static const struct option options[] = {
@@ -161,18 +179,7 @@ static int parse_args(int argc, char **argv, import_args *a)
             return sf_cli_usage_error(&sf_cmd_import, "unknown option");
         }
     }
-    if (a->sinks && (a->watch || a->from_archive))
-        return sf_cli_usage_error(&sf_cmd_import, "--sinks goes with FILE... only");
-    if (a->watch && (optind < argc || a->from_archive))
-        return sf_cli_usage_error(&sf_cmd_import,
-                                  "--watch DIR takes no FILE and no --from-archive");
-    if (a->watch)
-        return 0;
-    if (a->once)
-        return sf_cli_usage_error(&sf_cmd_import, "--once goes with --watch");
-    return optind < argc ? 0
-                         : sf_cli_usage_error(&sf_cmd_import, a->from_archive ? "no ARCHIVE given"
-                                                                              : "no FILE given");
+    return check_mode(a, optind < argc);
 }
 
 static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */

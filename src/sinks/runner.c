@@ -154,6 +154,14 @@ static long one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t
     return pass;
 }
 
+static void stats_reset(sf_runner_stats *stats)
+{
+    atomic_store(&stats->applied, 0);
+    atomic_store(&stats->lag, 0);
+    atomic_store(&stats->position, 0);
+    atomic_store(&stats->durable, 0);
+}
+
 int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t *stop,
                   sf_progress *progress, sf_runner_stats *stats, sf_error *err)
 {
@@ -164,10 +172,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     sf_runner_stats local;
     if (!stats)
         stats = &local;
-    atomic_store(&stats->applied, 0);
-    atomic_store(&stats->lag, 0);
-    atomic_store(&stats->position, 0);
-    atomic_store(&stats->durable, 0);
+    stats_reset(stats);
     member m = {sink, next, n, false};
     sf_stream_group group = {sink->ops->name, &m, on_assigned, on_revoked};
     int rc = next && owned ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
