@@ -49,6 +49,19 @@ async function rows(page, key) {
     trs.map((tr) => [...tr.children].map((td) => td.innerText.trim())));
 }
 
+// Fail unless the rows of table key come to equal want (after map): the
+// three rankings render one by one as their answers arrive, so a table may
+// still show the previous period's answer for a moment.
+async function rowsBecome(page, key, want, what, map = (r) => r) {
+  const deadline = Date.now() + WAIT;
+  let got = (await rows(page, key)).map(map);
+  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
+    await page.waitForTimeout(200);
+    got = (await rows(page, key)).map(map);
+  }
+  equal(got, want, what);
+}
+
 async function text(page, selector) {
   const el = page.locator(selector);
   await el.waitFor({ timeout: WAIT });
@@ -142,11 +155,11 @@ async function analystRankings(page) {
   equal((await rows(page, 'top-products')).map((r) => [r[0], r[1].replace(/\s+/g, ' '), r[2], r[3]]),
     want.map((r) => [r[0], r[1].replace(/\s+/g, ' '), r[2], r[3]]), `top products by units, ${month}`);
   const customers = await api(`/v1/bi/top-customers?${q}`, env.SF_ANALYST);
-  equal(await rows(page, 'top-customers'), customers.periods[0].items.map((i) =>
+  await rowsBecome(page, 'top-customers', customers.periods[0].items.map((i) =>
     [String(i.rank), String(i.customer_id), i.country, num(i.invoices), money(i.revenue)]),
   `top customers, ${month}`);
   const invoices = await api(`/v1/bi/top-invoices?${q}`, env.SF_ANALYST);
-  equal(await rows(page, 'top-invoices'), invoices.periods[0].items.map((i) =>
+  await rowsBecome(page, 'top-invoices', invoices.periods[0].items.map((i) =>
     [String(i.rank), i.invoice_no, i.customer_id === null ? 'none' : String(i.customer_id), i.date,
       money(i.revenue)]), `top invoices, ${month}`);
   // By revenue.
