@@ -8,6 +8,11 @@
  * and the measured throughput, and keeps serving with the URLs and a ready
  * key printed until Ctrl-C (or exits at once with --exit).
  *
+ * The server's structured log lines go to DIR/demo.log, not to the terminal:
+ * the sinks' start and stop lines would otherwise land between the banner,
+ * the progress bars and the report. The banner says where they are, and a
+ * failure's message points there too.
+ *
  * The demo folder is rebuilt on each run, so the figures are the same every
  * time; to protect other folders, it only ever empties a folder that holds
  * its own marker file (.shopflow-demo), and only ever starts in a folder
@@ -16,6 +21,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +35,7 @@
 #include "cli/stack.h"
 #include "core/config.h"
 #include "core/fsutil.h"
+#include "core/logline.h"
 #include "core/progress.h"
 #include "gateway/keys.h"
 #include "gateway/token.h"
@@ -54,7 +61,8 @@ static sf_setting settings[] = {
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
-#define MARKER ".shopflow-demo"
+#define MARKER   ".shopflow-demo"
+#define LOG_FILE "demo.log"
 
 static const char *opt(const char *name)
 {
@@ -120,7 +128,30 @@ typedef struct demo {
     char ingest[SF_KEY_TEXT_LEN + 1], analyst[SF_KEY_TEXT_LEN + 1];
     char *token;
     char url[300];
+    int log_fd; /* DIR/demo.log once open, else -1 */
 } demo;
+
+/* Send the log lines to DIR/demo.log from here on. */
+static int log_to_file(demo *d, sf_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", d->data, LOG_FILE);
+    d->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (d->log_fd < 0)
+        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    sf_log_set_fd(d->log_fd);
+    return 0;
+}
+
+/* Back to standard error, once nothing runs that could log to the file. */
+static void log_to_stderr(demo *d)
+{
+    if (d->log_fd < 0)
+        return;
+    sf_log_set_fd(STDERR_FILENO);
+    close(d->log_fd);
+    d->log_fd = -1;
+}
 
 static int start_stack(demo *d, sf_error *err)
 {
@@ -241,14 +272,17 @@ static int run_flow(demo *d, sf_error *err)
 {
     int rc = prepare_folder(d->data, err);
     if (rc == 0)
+        rc = log_to_file(d, err);
+    if (rc == 0)
         rc = make_keys(d->data, d->ingest, d->analyst, &d->token, err);
     if (rc == 0)
         rc = start_stack(d, err);
     if (rc < 0)
         return rc;
     printf("shopflow demo: serving %s from %s; replaying %s into it.\n"
-           "Watch it arrive on the dashboard: %s/#token=%s\n",
-           d->url, d->data, d->file, d->url, d->analyst);
+           "Watch it arrive on the dashboard: %s/#token=%s\n"
+           "The server's log: %s/%s\n",
+           d->url, d->data, d->file, d->url, d->analyst, d->data, LOG_FILE);
     fflush(stdout);
     sf_replay_stats rs;
     rc = replay(d, &rs, err);
@@ -287,6 +321,7 @@ static int load_settings(int argc, char **argv, demo *d)
 static int run_demo(int argc, char **argv)
 {
     static demo d; /* large; one per process */
+    d.log_fd = -1;
     int status = load_settings(argc, argv, &d);
     if (status != SF_CLI_GO)
         return status;
@@ -297,6 +332,8 @@ static int run_demo(int argc, char **argv)
     sf_error err = {0};
     if (run_flow(&d, &err) < 0) {
         fprintf(stderr, "shopflow demo: %s\n", err.msg);
+        if (d.log_fd >= 0)
+            fprintf(stderr, "shopflow demo: the server's log: %s/%s\n", d.data, LOG_FILE);
         status = err.code == SF_EUSAGE ? SF_EXIT_USAGE : SF_EXIT_FAIL;
     } else if (!d.exit_after) {
         print_access(&d);
@@ -304,6 +341,7 @@ static int run_demo(int argc, char **argv)
         sigwait(&stop, &sig);
     }
     sf_stack_close(&d.st);
+    log_to_stderr(&d);
     free(d.token);
     return status;
 }
@@ -319,7 +357,9 @@ const sf_command sf_cmd_demo = {
     "(541,909 rows, 2010-12-01 to 2011-12-09) into it over HTTP at full speed as the shop's\n"
     "client would, waits until the archive, history and warehouse hold every row, and prints\n"
     "the throughput and the report. Then it keeps serving, with the URLs, an analyst key\n"
-    "and a customer token printed, until Ctrl-C; --exit stops after the report.\n"
+    "and a customer token printed, until Ctrl-C; --exit stops after the report. The\n"
+    "server's log lines (one per event, as `shopflow serve` writes to standard error) go\n"
+    "to DIR/demo.log.\n"
     "\n"
     "The rows go as NDJSON, as the shop's client and `shopflow replay` send them; --send csv\n"
     "posts text/csv instead: half the bytes, decoded ~3x faster by the gateway.\n"

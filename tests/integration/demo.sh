@@ -26,6 +26,13 @@ grep -q "Sinks caught up" "$tmp/out" || fail "no catch-up figure"
 grep -Eq "^Watch it arrive on the dashboard: http://127\.0\.0\.1:[0-9]+/#token=sfk_[0-9a-f]{64}$" \
     "$tmp/out" || fail "no dashboard link: $(head -3 "$tmp/out")"
 [[ -f "$tmp/demo/.shopflow-demo" ]] || fail "no demo marker"
+# The server's log lines go to the folder's demo.log, not between the report's.
+grep -q "^The server's log: $tmp/demo/demo.log$" "$tmp/out" || fail "log not named: $(head -4 "$tmp/out")"
+for sink in archive history warehouse; do
+    grep -q "event=sink_stopped sink=$sink applied=541909" "$tmp/demo/demo.log" ||
+        fail "demo.log: $(cat "$tmp/demo/demo.log")"
+done
+! grep -q "event=" "$tmp/out" "$tmp/err" || fail "log lines on the terminal: $(grep -h event= "$tmp/out" "$tmp/err")"
 "$shopflow" status --data "$tmp/demo" --json > "$tmp/status"
 jq -e '[.sinks[] | .lag] | all(. == 0)' "$tmp/status" > /dev/null || fail "lag after demo"
 sqlite3 "$tmp/demo/warehouse.db" "SELECT count(*), sum(amount_milli) FROM fact_sales" \
