@@ -169,7 +169,7 @@ static int run_sink(int argc, char **argv)
 
 const sf_command sf_cmd_sink = {
     "sink",
-    "run a stream processor (archive) as its own process",
+    "run a stream processor (archive, history, warehouse or all) as its own process",
     "usage: shopflow sink archive|history|warehouse|all [--data DIR] [--once] [options]\n"
     "\n"
     "all runs the three at once, one thread each.\n"
