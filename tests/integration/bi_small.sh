@@ -113,7 +113,11 @@ grep -q '^sales,2011-01,60.665,' "$tmp/report.csv" || fail "report csv: $(head "
 for bad in "--period week" "--at 2011-13" "--from 2011-02 --to 2011-01" "--format xml"; do
     rc=0
     # shellcheck disable=SC2086
-    "$shopflow" report --data "$tmp/d" $bad > /dev/null 2>&1 || rc=$?
+    "$shopflow" report --data "$tmp/d" --format json $bad > "$tmp/out" 2> "$tmp/err" || rc=$?
     [[ $rc -eq 2 ]] || fail "report $bad: exit $rc, expected 2"
+    [[ ! -s $tmp/out ]] || fail "report $bad printed a part: $(head -c 200 "$tmp/out")"
 done
+# The error names the option given: --at, not the range made of it.
+"$shopflow" report --data "$tmp/d" --at 2011-13-01 2> "$tmp/err" && fail "report --at 2011-13-01"
+grep -q 'parameter at: "2011-13-01"' "$tmp/err" || fail "report --at: $(cat "$tmp/err")"
 echo "ok: BI on a fixture (hour/day sales, averages, bounds, ties, limits, bad parameters)"
