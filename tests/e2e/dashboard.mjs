@@ -239,12 +239,21 @@ async function customer(browser) {
       num(i.line_count), num(i.units), money(i.total)]), `customer ${id}'s first page`);
   if (!first.next_cursor) fail(`customer ${id} has one page only: the fixture should give two`);
   await shot(page, 'customer');
+  // The shown page stays until the next has arrived: the list never flashes
+  // empty (an observer sees the page after every change of it).
+  await page.evaluate(() => {
+    window.sfListGone = false;
+    new MutationObserver(() => {
+      if (!document.querySelector('table[data-k="invoice-list"]')) window.sfListGone = true;
+    }).observe(document.body, { childList: true, subtree: true });
+  });
   await page.getByRole('button', { name: 'Older →' }).click();
   const second = await api(`/v1/customers/${id}/invoices?limit=20&cursor=${first.next_cursor}`, env.SF_TOKEN);
   await until(page, (no) => document.querySelector('table[data-k="invoice-list"] tbody tr td')?.textContent === no,
     second.invoices[0].invoice_no, 'the second page');
   equal((await rows(page, 'invoice-list')).map((r) => r[0]), second.invoices.map((i) => i.invoice_no),
     `customer ${id}'s second page`);
+  if (await page.evaluate(() => window.sfListGone)) fail('the invoice list emptied while the next page loaded');
   const no = second.invoices[0].invoice_no;
   await page.locator(`table[data-k="invoice-list"] button:text-is("${no}")`).click();
   await invoiceDialog(page, no, env.SF_TOKEN);

@@ -91,14 +91,23 @@ export function invoiceList(ctx, customer, el, onOpen) {
   const cursors = [null]; // cursors[i] fetches page i
   let page = 0;
 
+  // Turning a page keeps the shown one (dimmed, its pager off) until the
+  // next has arrived: the list does not flash empty, and a second click
+  // cannot ask for a page whose cursor is not known yet.
   async function load() {
     const cursor = cursors[page];
-    fill(el, h('p', { class: 'loading' }, 'Loading invoices…'));
+    if (el.querySelector('table')) {
+      el.setAttribute('aria-busy', 'true');
+      for (const b of el.querySelectorAll('.pager button')) b.disabled = true;
+    } else {
+      fill(el, h('p', { class: 'loading' }, 'Loading invoices…'));
+    }
     let ans;
     try {
       ans = await ctx.get(`/v1/customers/${encodeURIComponent(customer)}/invoices?limit=${PAGE}` +
         (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''));
     } catch (err) {
+      el.removeAttribute('aria-busy');
       if (err instanceof ApiError && err.status === 404 && page === 0) {
         fill(el, state('empty', `No invoices for customer ${customer} yet.`,
           'They show here as soon as the shop sends them and the history sink has stored them; reload in a moment.',
@@ -110,6 +119,7 @@ export function invoiceList(ctx, customer, el, onOpen) {
       return;
     }
     cursors[page + 1] = ans.next_cursor;
+    el.removeAttribute('aria-busy');
     render(ans);
   }
 
