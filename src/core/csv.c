@@ -247,8 +247,12 @@ static void next_line(sf_csv_decoder *d)
  */
 static void feed_lines(sf_csv_decoder *d, const char *p, size_t n)
 {
+    /* Nothing to count. p may be NULL: sf_csv_finish ends a long last line
+     * with an empty carry that was never allocated. */
+    if (n == 0)
+        return;
     const char *end = p + n, *cr;
-    if (d->cr_end && n > 0 && p[0] != '\n') {
+    if (d->cr_end && p[0] != '\n') {
         next_line(d); /* the previous piece ended with a lone CR */
         d->skip_rest = false;
     }
@@ -260,7 +264,7 @@ static void feed_lines(sf_csv_decoder *d, const char *p, size_t n)
         }
     }
     if (d->skip_rest) {
-        d->cr_end = n > 0 && end[-1] == '\r';
+        d->cr_end = end[-1] == '\r';
         return;
     }
     while (!d->b.status && (cr = memchr(p, '\r', (size_t)(end - p))) != NULL && cr + 1 < end &&
@@ -271,7 +275,7 @@ static void feed_lines(sf_csv_decoder *d, const char *p, size_t n)
         d->skip_rest = false;
     }
     feed_libcsv(d, p, (size_t)(end - p));
-    d->cr_end = n > 0 && end[-1] == '\r';
+    d->cr_end = end[-1] == '\r';
 }
 
 /* Process p[0..n): the whole rest of a line when complete, else a piece. */

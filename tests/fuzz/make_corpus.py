@@ -147,6 +147,13 @@ def main():
             + "\n")
     write(os.path.join(out_csv, "regress_long_line_bad_quote.csv"), 0x37, body.encode("utf-8"))
 
+    # Regression: a line longer than the carry buffer, with no final newline, in
+    # one feed: it goes to libcsv straight from the caller's buffer, so at the end
+    # the decoder finished an empty carry that was never allocated (NULL + 0 and
+    # memchr(NULL, ..., 0): undefined behaviour UBSan reported, found by fuzzing).
+    body = header + "\n" + lines[1] + "," + "N" * 70000
+    write(os.path.join(out_csv, "regress_long_last_line.csv"), 0x00, body.encode("utf-8"))
+
     # JSON: the canonical NDJSON of every other picked row (keeps it small).
     nd = "".join(canonical(r) + "\n" for r in rows[::2])
     write(os.path.join(out_json, "canonical.ndjson"), 0x40, nd.encode("utf-8"))
