@@ -236,7 +236,8 @@ static const char *at_param(void *ctx, const char *name)
  * parameter prints nothing but its error. */
 static int parse_all(sf_bi_query q[NSECTIONS], sf_error *err)
 {
-    int rc = *opt("at") ? sf_bi_parse("top-products", at_param, NULL, &q[0], err) : 0;
+    sf_bi_query probe;
+    int rc = *opt("at") ? sf_bi_parse("top-products", at_param, NULL, &probe, err) : 0;
     for (int i = 0; rc == 0 && i < NSECTIONS; i++)
         rc = sf_bi_parse(sections[i].question, param, (void *)&sections[i], &q[i], err);
     return rc;
