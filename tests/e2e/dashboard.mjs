@@ -49,15 +49,15 @@ async function rows(page, key) {
     trs.map((tr) => [...tr.children].map((td) => td.innerText.trim())));
 }
 
-// Fail unless the rows of table key come to equal want (after map): the
-// three rankings render one by one as their answers arrive, so a table may
-// still show the previous period's answer for a moment.
-async function rowsBecome(page, key, want, what, map = (r) => r) {
+// Fail unless the rows of table key come to equal want: the three rankings
+// render one by one as their answers arrive, so a table may still show the
+// previous period's answer for a moment.
+async function rowsBecome(page, key, want, what) {
   const deadline = Date.now() + WAIT;
-  let got = (await rows(page, key)).map(map);
+  let got = await rows(page, key);
   while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
     await page.waitForTimeout(200);
-    got = (await rows(page, key)).map(map);
+    got = await rows(page, key);
   }
   equal(got, want, what);
 }
@@ -69,8 +69,9 @@ async function text(page, selector) {
 }
 
 // Wait until fn() (run in the page) is truthy. fn must not throw: a throw ends
-// the wait at once, and the page re-renders (a "Loading…" state replaces a
-// table) between any two polls, so every element it reads may be absent.
+// the wait at once, and the page may re-render between any two polls (a
+// "Loading…" state in a dialog, a table replaced), so every element it reads
+// may be absent.
 function until(page, fn, arg, what) {
   return page.waitForFunction(fn, arg, { timeout: WAIT, polling: 200 })
     .catch((e) => fail(`${what}: ${e.message.split('\n')[0]}`));
