@@ -34,7 +34,6 @@
 #include "cli/cli.h"
 #include "cli/stack.h"
 #include "core/config.h"
-#include "core/fsutil.h"
 #include "core/logline.h"
 #include "core/progress.h"
 #include "gateway/keys.h"
@@ -109,8 +108,9 @@ static int prepare_folder(const char *dir, sf_error *err)
         if (ours && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
             return sf_error_set(err, SF_EIO, "cannot empty %s: %s", dir, strerror(errno));
     } else {
-        if (sf_mkdirs(dir) != 0) /* ./var too, for ./var/demo */
-            return sf_error_set(err, SF_EIO, "cannot make %s: %s", dir, strerror(errno));
+        int rc = sf_cli_make_data_dir(dir, err); /* ./var too, for ./var/demo */
+        if (rc < 0)
+            return rc;
     }
     FILE *f = fopen(marker, "w");
     if (!f)

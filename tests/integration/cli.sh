@@ -73,7 +73,7 @@ run 0 import "$tmp/one.csv" --data "$tmp/new/nested/data"; has out '1 imported'
 run 0 keys create --data "$tmp/new2/a/b" --role ingest; has out '^sfk_'
 : > "$tmp/plain"
 for cmd in "import $tmp/one.csv" "sink all --once" "serve --listen 127.0.0.1:0" "keys create --role ingest" \
-           "token --customer 1"; do
+           "token --customer 1" "demo --exit --listen 127.0.0.1:0"; do
     run 1 $cmd --data "$tmp/plain/d"; has err "cannot make the data folder $tmp/plain/d: Not a directory"
 done
 
