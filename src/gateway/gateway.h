@@ -41,6 +41,9 @@ typedef struct sf_gateway_config {
     unsigned max_connections;
     size_t dedup_window; /* event ids remembered */
     unsigned timeout_s;  /* idle connection timeout */
+    /* PEM files of the certificate (and its chain) and its private key:
+     * serve HTTPS (TLS 1.2+, tls.h). Both or neither; NULL or "": HTTP. */
+    const char *tls_cert, *tls_key;
     /* Borrowed; they must outlive the gateway. The stream is required;
      * without a history store (warehouse) those routes answer 503. */
     sf_stream *stream;
@@ -58,6 +61,12 @@ typedef struct sf_gateway sf_gateway;
 /* Open the key store and the token secret, rebuild the event-id window
  * from the stream, start listening. Stop with sf_gateway_stop. */
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err);
+
+/* Read the TLS certificate and key files again (after SIGHUP): new
+ * connections get the new certificate, open ones keep theirs. On failure
+ * the old one stays in use. Logs one line either way. SF_EUSAGE when the
+ * gateway serves plain HTTP. */
+int sf_gateway_reload_tls(sf_gateway *g, sf_error *err);
 
 /* The port actually listened on. */
 uint16_t sf_gateway_port(const sf_gateway *g);
