@@ -134,6 +134,14 @@ static int tls_signals(sigset_t *wait)
     return 0;
 }
 
+/* The TLS files checked before the data folder, the log and the sinks are
+ * opened: a bad one fails at once and leaves nothing behind. */
+static int check_tls(sf_error *err)
+{
+    sf_gateway_config g = {.tls_cert = str("tls-cert"), .tls_key = str("tls-key")};
+    return sf_gateway_check_tls(&g, err);
+}
+
 /* Wait for a stop signal, reloading the certificate at each SIGHUP (the
  * gateway logs each reload and its outcome). Returns the stop signal. */
 static int wait_for_stop(const sigset_t *wait, sf_stack *st)
@@ -167,7 +175,8 @@ static int run_serve(int argc, char **argv)
     }
 
     sf_stack st;
-    if (sf_cli_make_data_dir(str("data"), &err) < 0 || open_stack(&st, &err) < 0) {
+    if (check_tls(&err) < 0 || sf_cli_make_data_dir(str("data"), &err) < 0 ||
+        open_stack(&st, &err) < 0) {
         char q[600];
         sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
         fprintf(stderr, "shopflow serve: %s\n", err.msg);

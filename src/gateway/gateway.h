@@ -62,6 +62,13 @@ typedef struct sf_gateway sf_gateway;
  * from the stream, start listening. Stop with sf_gateway_stop. */
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err);
 
+/* Check cfg's TLS settings without starting anything: this libmicrohttpd
+ * has TLS, and the certificate and key files are readable PEM and belong
+ * together (0 too when cfg asks for plain HTTP). sf_gateway_start checks the
+ * same; a caller that opens much before the gateway (the log, the sinks)
+ * calls this first so that a bad file fails at once. */
+int sf_gateway_check_tls(const sf_gateway_config *cfg, sf_error *err);
+
 /* Read the TLS certificate and key files again (after SIGHUP): new
  * connections get the new certificate, open ones keep theirs. On failure
  * the old one stays in use. Logs one line either way. SF_EUSAGE when the

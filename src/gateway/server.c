@@ -366,16 +366,28 @@ static int build_responses(sf_gateway *g)
     return 0;
 }
 
+static bool tls_wanted(const sf_gateway_config *cfg)
+{
+    return (cfg->tls_cert && *cfg->tls_cert) || (cfg->tls_key && *cfg->tls_key);
+}
+
 /* HTTPS when the config names a certificate and key: both read and checked
  * before anything else is opened, so a bad file is the error at start. */
 static int tls_setup(sf_gateway *g, sf_error *err)
 {
-    const char *cert = g->cfg.tls_cert, *key = g->cfg.tls_key;
-    if ((!cert || !*cert) && (!key || !*key))
+    if (!tls_wanted(&g->cfg))
         return 0;
-    int rc = sf_tls_open(cert, key, &g->tls, err);
+    int rc = sf_tls_open(g->cfg.tls_cert, g->cfg.tls_key, &g->tls, err);
     if (rc == 0)
         sf_tls_log_certificate(g->tls, "tls_certificate");
+    return rc;
+}
+
+int sf_gateway_check_tls(const sf_gateway_config *cfg, sf_error *err)
+{
+    sf_tls *t = NULL;
+    int rc = tls_wanted(cfg) ? sf_tls_open(cfg->tls_cert, cfg->tls_key, &t, err) : 0;
+    sf_tls_close(t);
     return rc;
 }
 
