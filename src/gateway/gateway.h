@@ -3,7 +3,7 @@
  * health, readiness and metrics.
  *
  * One libmicrohttpd daemon with a small poll() thread pool (server.c says
- * why not epoll). A POST is decoded as its body arrives (the same decoder
+ * why not epoll), speaking HTTP, or HTTPS when given a certificate (tls.h). A POST is decoded as its body arrives (the same decoder
  * as `check`), then its records go to the stream as one append; the connection is suspended until
  * the append is durable and resumed from the stream's commit thread, so no server thread waits on a
  * disk and thousands of keep-alive clients can share one fsync.
