@@ -15,7 +15,11 @@ build_pkgs=(build-essential cmake pkg-config git
             libcurl4-openssl-dev librdkafka-dev libpq-dev)
 # libdeflate: the archive sink's gzip (faster than zlib on whole objects).
 build_pkgs+=(libdeflate-dev)
+# GnuTLS: the gateway's HTTPS certificate (libmicrohttpd does the TLS with it).
+build_pkgs+=(libgnutls28-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
+# The TLS tests make their certificates, and try old TLS versions, with openssl.
+test_pkgs+=(openssl)
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
 test_pkgs+=(chromium fonts-dejavu-core)
 # PostgreSQL 15 (server and psql) for the "postgres" warehouse adapter's tests.

@@ -1,6 +1,7 @@
 /*
  * cmd_replay.c - `shopflow replay FILE --url URL --key KEY`: stream a file's
- * rows to a running server over HTTP, the way a shop would (replay/replay.h).
+ * rows to a running server over HTTP or HTTPS, the way a shop would
+ * (replay/replay.h).
  *
  * The library does the work; this file reads the options, prints rejected
  * rows as they come (the first --max-errors of them), draws the progress
@@ -55,6 +56,7 @@ static int number(const char *s, double lo, double hi, double *out)
 
 static const struct option options[] = {
     {"url", required_argument, NULL, 'u'},
+    {"cacert", required_argument, NULL, 'C'},
     {"key", required_argument, NULL, 'k'},
     {"batch", required_argument, NULL, 'b'},
     {"connections", required_argument, NULL, 'c'},
@@ -122,10 +124,14 @@ static int parse_args(int argc, char **argv, sf_replay_opts *o, printer *p)
     o->key = getenv("SHOPFLOW_KEY");
     *p = (printer){.max = 20};
     int c, paces = 0;
-    while ((c = getopt_long(argc, argv, "u:k:b:c:r:x:Ml:F:R:t:L:f:s:e:m:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "u:C:k:b:c:r:x:Ml:F:R:t:L:f:s:e:m:h", options, NULL)) !=
+           -1) {
         switch (c) {
         case 'u':
             o->url = optarg;
+            break;
+        case 'C':
+            o->cacert = optarg;
             break;
         case 'k':
             o->key = optarg;
@@ -206,10 +212,10 @@ static int run_replay(int argc, char **argv)
 
 const sf_command sf_cmd_replay = {
     "replay",
-    "stream a file's rows to a running server over HTTP, as a shop would",
+    "stream a file's rows to a running server over HTTP(S), as a shop would",
     "usage: shopflow replay FILE [--url URL] --key KEY [--batch N] [--connections N]\n"
     "                       [--rate ROWS_PER_S | --speedup X | --max] [--limit N] [--from-row N]\n"
-    "                       [--retries N] [--timeout SECONDS] [--linger SECONDS]\n"
+    "                       [--retries N] [--timeout SECONDS] [--linger SECONDS] [--cacert FILE]\n"
     "                       [--format auto|csv|json] [--send json|csv]\n"
     "                       [--encoding auto|utf-8|latin1] [--max-errors N]\n"
     "\n"
@@ -219,6 +225,11 @@ const sf_command sf_cmd_replay = {
     "over --connections keep-alive connections at once (default 4). KEY (or $SHOPFLOW_KEY)\n"
     "must have the ingest or admin role. --send csv posts each batch as CSV instead (text/csv,\n"
     "a header line then the rows): the same records, in half the bytes, decoded faster.\n"
+    "\n"
+    "An https:// URL is verified against the system's CA certificates, or against the PEM\n"
+    "file --cacert FILE (for a server with a certificate of your own CA, or self-signed);\n"
+    "a certificate that cannot be verified stops the replay at once with libcurl's reason.\n"
+    "There is no option to skip the check.\n"
     "\n"
     "Pace: --max (default) as fast as the server takes them; --rate N rows per second;\n"
     "--speedup X keeps the shop's own rhythm, the gaps between invoice dates divided by X\n"
@@ -240,7 +251,7 @@ const sf_command sf_cmd_replay = {
     "A progress line (rows, rate, ETA, errors, retries) is drawn on a terminal; Ctrl-C\n"
     "stops reading and waits for the requests in flight. The summary goes to standard\n"
     "output. Exit 0 when every row was accepted (or was already there); 1 if any row was\n"
-    "rejected, the server could not be reached after the retries, or refused the key;\n"
-    "2 for a usage error.\n",
+    "rejected, the server could not be reached after the retries, refused the key, or its\n"
+    "certificate could not be verified; 2 for a usage error.\n",
     run_replay,
 };

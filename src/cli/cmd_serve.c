@@ -1,5 +1,6 @@
 /*
- * cmd_serve.c - `shopflow serve`: run the gateway until SIGTERM or SIGINT.
+ * cmd_serve.c - `shopflow serve`: run the gateway until SIGTERM or SIGINT
+ * (and, serving HTTPS, reload its certificate on SIGHUP).
  *
  * Settings come from the table below through core/config.h (flags,
  * SHOPFLOW_* environment, --config file); `shopflow config` prints them.
@@ -54,6 +55,10 @@ sf_setting sf_serve_settings[] = {
      "write an archive object when its first record waited this long", NULL, 0, 0},
     {"archive-gzip-level", SF_SET_INT, "1", 1, 9, "zlib level of archive objects (1: fastest)",
      NULL, 0, 0},
+    {"tls-cert", SF_SET_STRING, "", 0, 0,
+     "PEM certificate (and chain) to serve HTTPS with; with tls-key (default: plain HTTP)", NULL, 0,
+     0},
+    {"tls-key", SF_SET_STRING, "", 0, 0, "PEM private key of tls-cert (not encrypted)", NULL, 0, 0},
 };
 const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
 
@@ -87,7 +92,9 @@ static int open_stack(sf_stack *st, sf_error *err)
                     .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
                     .max_connections = (unsigned)num("max-connections"),
                     .dedup_window = (size_t)num("dedup-window"),
-                    .timeout_s = (unsigned)(num("timeout") / 1000)},
+                    .timeout_s = (unsigned)(num("timeout") / 1000),
+                    .tls_cert = str("tls-cert"),
+                    .tls_key = str("tls-key")},
         .stream = str("stream"),
         .stream_opts = {.partitions = (uint32_t)num("partitions"),
                         .segment_bytes = (uint64_t)num("segment-size"),
@@ -104,6 +111,45 @@ static int open_stack(sf_stack *st, sf_error *err)
     };
     int rc = sf_stack_parse_sinks(str("sinks"), cfg.sinks, err);
     return rc < 0 ? rc : sf_stack_open(st, &cfg, err);
+}
+
+static bool tls_on(void)
+{
+    return *str("tls-cert") || *str("tls-key");
+}
+
+/* With TLS, SIGHUP reloads the certificate (without, it keeps its default
+ * action); like the stop signals it waits for sigwait in this thread, so it
+ * is blocked before the server's threads start. A usage error when only one
+ * of the two files is given. */
+static int tls_signals(sigset_t *wait)
+{
+    if (!tls_on())
+        return 0;
+    if (!*str("tls-cert") || !*str("tls-key"))
+        return sf_cli_usage_error(&sf_cmd_serve,
+                                  "--tls-cert and --tls-key go together: give both or neither");
+    sigaddset(wait, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, wait, NULL);
+    return 0;
+}
+
+/* The TLS files checked before the data folder, the log and the sinks are
+ * opened: a bad one fails at once and leaves nothing behind. */
+static int check_tls(sf_error *err)
+{
+    sf_gateway_config g = {.tls_cert = str("tls-cert"), .tls_key = str("tls-key")};
+    return sf_gateway_check_tls(&g, err);
+}
+
+/* Wait for a stop signal, reloading the certificate at each SIGHUP (the
+ * gateway logs each reload and its outcome). Returns the stop signal. */
+static int wait_for_stop(const sigset_t *wait, sf_stack *st)
+{
+    int sig = 0;
+    while (sigwait(wait, &sig) == 0 && sig == SIGHUP)
+        sf_gateway_reload_tls(st->gateway, NULL);
+    return sig;
 }
 
 static int run_serve(int argc, char **argv)
@@ -123,9 +169,14 @@ static int run_serve(int argc, char **argv)
     /* The stop signals wait in this thread, never in the server's. */
     sigset_t stop;
     sf_stack_block_signals(&stop);
+    if (tls_signals(&stop) != 0) {
+        sf_config_free();
+        return SF_EXIT_USAGE;
+    }
 
     sf_stack st;
-    if (sf_cli_make_data_dir(str("data"), &err) < 0 || open_stack(&st, &err) < 0) {
+    if (check_tls(&err) < 0 || sf_cli_make_data_dir(str("data"), &err) < 0 ||
+        open_stack(&st, &err) < 0) {
         char q[600];
         sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
         fprintf(stderr, "shopflow serve: %s\n", err.msg);
@@ -133,11 +184,10 @@ static int run_serve(int argc, char **argv)
         return err.code == SF_EUSAGE ? SF_EXIT_USAGE : SF_EXIT_FAIL;
     }
     char qd[600];
-    sf_logf(SF_LOG_INFO, "server_started", "listen=%s port=%u data=%s sinks=%s pid=%ld",
+    sf_logf(SF_LOG_INFO, "server_started", "listen=%s port=%u data=%s sinks=%s pid=%ld tls=%s",
             str("listen"), sf_gateway_port(st.gateway), sf_logq(str("data"), qd, sizeof qd),
-            str("sinks"), (long)getpid());
-    int sig = 0;
-    sigwait(&stop, &sig);
+            str("sinks"), (long)getpid(), tls_on() ? "on" : "off");
+    int sig = wait_for_stop(&stop, &st);
     sf_logf(SF_LOG_INFO, "server_stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
     sf_stack_close(&st);
     sf_logf(SF_LOG_INFO, "server_stopped", NULL);
@@ -155,6 +205,13 @@ const sf_command sf_cmd_serve = {
     "role ingest or admin), /healthz, /readyz and /metrics, appending to the stream log of\n"
     "DIR. A 200 means the records are on disk (fdatasync). Create keys with `shopflow keys`.\n"
     "Stops on SIGTERM or SIGINT after answering the requests in flight.\n"
+    "\n"
+    "HTTP is the default, meant for loopback or behind a proxy that does TLS. --tls-cert FILE\n"
+    "--tls-key FILE serve HTTPS instead (TLS 1.2 and 1.3 only): the PEM certificate, its chain\n"
+    "after it, and its unencrypted PEM key; both are checked at start. On SIGHUP both files\n"
+    "are read again and new connections get the new certificate (open ones keep theirs); a\n"
+    "file that cannot be read leaves the old certificate in use. The log has a line for each\n"
+    "(tls_reloaded or tls_reload_failed). docs/deploy.md says when a proxy is the better place.\n"
     "\n"
     "Every option can also be set as SHOPFLOW_NAME in the environment (SHOPFLOW_MAX_BODY=16M)\n"
     "or as `name = value` in the --config file; flags win over the environment, which wins\n"

@@ -3,7 +3,7 @@
  * health, readiness and metrics.
  *
  * One libmicrohttpd daemon with a small poll() thread pool (server.c says
- * why not epoll). A POST is decoded as its body arrives (the same decoder
+ * why not epoll), speaking HTTP, or HTTPS when given a certificate (tls.h). A POST is decoded as its body arrives (the same decoder
  * as `check`), then its records go to the stream as one append; the connection is suspended until
  * the append is durable and resumed from the stream's commit thread, so no server thread waits on a
  * disk and thousands of keep-alive clients can share one fsync.
@@ -41,6 +41,9 @@ typedef struct sf_gateway_config {
     unsigned max_connections;
     size_t dedup_window; /* event ids remembered */
     unsigned timeout_s;  /* idle connection timeout */
+    /* PEM files of the certificate (and its chain) and its private key:
+     * serve HTTPS (TLS 1.2+, tls.h). Both or neither; NULL or "": HTTP. */
+    const char *tls_cert, *tls_key;
     /* Borrowed; they must outlive the gateway. The stream is required;
      * without a history store (warehouse) those routes answer 503. */
     sf_stream *stream;
@@ -58,6 +61,19 @@ typedef struct sf_gateway sf_gateway;
 /* Open the key store and the token secret, rebuild the event-id window
  * from the stream, start listening. Stop with sf_gateway_stop. */
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err);
+
+/* Check cfg's TLS settings without starting anything: this libmicrohttpd
+ * has TLS, and the certificate and key files are readable PEM and belong
+ * together (0 too when cfg asks for plain HTTP). sf_gateway_start checks the
+ * same; a caller that opens much before the gateway (the log, the sinks)
+ * calls this first so that a bad file fails at once. */
+int sf_gateway_check_tls(const sf_gateway_config *cfg, sf_error *err);
+
+/* Read the TLS certificate and key files again (after SIGHUP): new
+ * connections get the new certificate, open ones keep theirs. On failure
+ * the old one stays in use. Logs one line either way. SF_EUSAGE when the
+ * gateway serves plain HTTP. */
+int sf_gateway_reload_tls(sf_gateway *g, sf_error *err);
 
 /* The port actually listened on. */
 uint16_t sf_gateway_port(const sf_gateway *g);

@@ -14,6 +14,7 @@
 #include "gateway/dedup.h"
 #include "gateway/gateway.h"
 #include "gateway/keys.h"
+#include "gateway/tls.h"
 #include "gateway/token.h"
 #include "stream/stream.h"
 
@@ -65,6 +66,7 @@ struct sf_gateway {
     sf_dedup *dedup;
     metrics m;
     uint16_t port;
+    sf_tls *tls; /* HTTPS, or NULL (tls.h) */
     _Atomic bool stopping;
     _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
     unsigned char token_secret[SF_TOKEN_SECRET_LEN];

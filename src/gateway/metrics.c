@@ -167,6 +167,7 @@ char *sf_metrics_render(sf_gateway *g, size_t *len)
     sf_buf t = SF_BUF_INIT;
     render_http(g, &t);
     render_stream(g, &t);
+    sf_tls_metrics(g->tls, &t);
     if (g->cfg.more_metrics)
         g->cfg.more_metrics(g->cfg.more_metrics_ctx, &t);
     return sf_buf_take(&t, len);

@@ -366,6 +366,39 @@ static int build_responses(sf_gateway *g)
     return 0;
 }
 
+static bool tls_wanted(const sf_gateway_config *cfg)
+{
+    return (cfg->tls_cert && *cfg->tls_cert) || (cfg->tls_key && *cfg->tls_key);
+}
+
+/* HTTPS when the config names a certificate and key: both read and checked
+ * before anything else is opened, so a bad file is the error at start. */
+static int tls_setup(sf_gateway *g, sf_error *err)
+{
+    if (!tls_wanted(&g->cfg))
+        return 0;
+    int rc = sf_tls_open(g->cfg.tls_cert, g->cfg.tls_key, &g->tls, err);
+    if (rc == 0)
+        sf_tls_log_certificate(g->tls, "tls_certificate");
+    return rc;
+}
+
+int sf_gateway_check_tls(const sf_gateway_config *cfg, sf_error *err)
+{
+    sf_tls *t = NULL;
+    int rc = tls_wanted(cfg) ? sf_tls_open(cfg->tls_cert, cfg->tls_key, &t, err) : 0;
+    sf_tls_close(t);
+    return rc;
+}
+
+int sf_gateway_reload_tls(sf_gateway *g, sf_error *err)
+{
+    if (!g->tls)
+        return sf_error_set(err, SF_EUSAGE,
+                            "the gateway serves plain HTTP: no certificate to reload");
+    return sf_tls_reload(g->tls, err);
+}
+
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err)
 {
     sf_gateway *g = calloc(1, sizeof *g);
@@ -377,6 +410,8 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     struct sockaddr_storage ss;
     int rc = resolve(cfg->listen, &ss, err);
     if (rc == 0)
+        rc = tls_setup(g, err);
+    if (rc == 0)
         rc = open_backends(g, err);
     if (rc < 0) {
         sf_gateway_stop(g);
@@ -387,7 +422,7 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (g->tls ? MHD_USE_TLS : 0);
     unsigned threads = cfg->threads ? cfg->threads : 2;
     /* A pool of one is no pool: MHD warns about it, so say nothing and let its
      * one internal thread serve (the last item ends the array early then). */
@@ -400,6 +435,7 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, g},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_ARRAY, 0, (void *)sf_tls_options(g->tls)}, /* empty for HTTP */
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
@@ -436,6 +472,7 @@ void sf_gateway_stop(sf_gateway *g)
         }
         MHD_stop_daemon(g->daemon);
     }
+    sf_tls_close(g->tls); /* after the daemon: no handshake can ask for it now */
     if (g->healthz)
         MHD_destroy_response(g->healthz);
     for (int a = 0; a < SF_ACCEPTED_CACHED; a++)

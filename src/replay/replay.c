@@ -17,10 +17,13 @@
 #include "replay/replay.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "core/filehash.h"
 #include "core/input.h"
@@ -69,7 +72,8 @@ typedef struct replay {
     int fatal; /* the SF_E* that ends the run early, 0 if none */
     sf_error fatal_err;
     char first_reject[SF_ERROR_MSG_MAX + 512];
-    bool stopped; /* on_progress asked to stop */
+    bool stopped;  /* on_progress asked to stop */
+    bool answered; /* the server has answered a request (over TLS: a handshake worked) */
 } replay;
 
 void sf_replay_opts_init(sf_replay_opts *o)
@@ -314,14 +318,52 @@ static void refused(replay *r, slot *s, long status)
     free_slot(s);
 }
 
+/* A TLS failure that no retry can change: the server's certificate is not
+ * trusted (or --cacert is no CA file), or, before the server has answered
+ * anything, the handshake itself fails (https:// to a port speaking HTTP,
+ * no TLS version in common). A failed handshake after answers is retried:
+ * a server restarting can cut one short. */
+static bool tls_refused(replay *r, slot *s, CURLcode res, const char *why)
+{
+    const char *hint = NULL;
+    switch (res) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        hint = r->o->cacert ? "is it signed by a CA in the --cacert file?"
+                            : "give the CA that signed it with --cacert FILE";
+        break;
+    case CURLE_SSL_CACERT_BADFILE:
+        hint = "is --cacert a PEM file of CA certificates?";
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        if (r->answered)
+            return false;
+        hint = "does the server serve https on that port?";
+        break;
+    default:
+        return false;
+    }
+    set_fatal(r, SF_EUSAGE, "TLS with %s failed: %s (%s)", r->url, why, hint);
+    r->st->failed += s->b.n;
+    free_slot(s);
+    return true;
+}
+
 static void finished(replay *r, slot *s, CURLcode res)
 {
     char why[CURL_ERROR_SIZE + 80];
     if (res != CURLE_OK) {
-        snprintf(why, sizeof why, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(res));
-        retry(r, s, why);
+        /* What plain HTTP to an HTTPS port gets; retried all the same, since
+         * a server going down can also close without an answer. */
+        bool https_port =
+            (res == CURLE_GOT_NOTHING || res == CURLE_SEND_ERROR || res == CURLE_RECV_ERROR) &&
+            !r->answered && strncasecmp(r->url, "http://", 7) == 0;
+        snprintf(why, sizeof why, "%s%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(res),
+                 https_port ? " (if the server serves https, give an https:// URL)" : "");
+        if (!tls_refused(r, s, res, why))
+            retry(r, s, why);
         return;
     }
+    r->answered = true;
     long status = 0;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
     if (s->resp)
@@ -548,6 +590,12 @@ static int check_opts(const sf_replay_opts *o, sf_error *err)
 {
     if (!o->url || !*o->url)
         return sf_error_set(err, SF_EUSAGE, "no URL given");
+    if (strstr(o->url, "://") && strncasecmp(o->url, "http://", 7) != 0 &&
+        strncasecmp(o->url, "https://", 8) != 0)
+        return sf_error_set(err, SF_EUSAGE, "the URL %s is neither http:// nor https://", o->url);
+    if (o->cacert && access(o->cacert, R_OK) != 0)
+        return sf_error_set(err, SF_EUSAGE, "--cacert: cannot read %s: %s", o->cacert,
+                            strerror(errno));
     if (!o->key || !*o->key)
         return sf_error_set(err, SF_EUSAGE, "no key given");
     if (o->batch < 1 || o->batch > SF_REPLAY_BATCH_MAX)
@@ -599,6 +647,10 @@ static int setup_slot(replay *r, slot *s, sf_error *err)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->o->timeout * 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(r->o->timeout < 10 ? r->o->timeout * 1000 : 10000));
+    /* https: the server's certificate is always verified (libcurl's default,
+     * kept); against the system's CAs unless a file of others is given. */
+    if (r->o->cacert)
+        curl_easy_setopt(e, CURLOPT_CAINFO, r->o->cacert);
     return 0;
 }
 

@@ -24,7 +24,9 @@
  * without them. 429, 503, other 5xx, connection errors and timeouts are
  * retried with exponential backoff (at least the server's Retry-After);
  * 401, 403, 404, 405, 413 and 415 stop the replay at once: retrying cannot
- * help.
+ * help. So does a server certificate that cannot be verified (https: the
+ * check is always on), and a TLS handshake that fails before the server has
+ * answered anything (most likely https:// to a port that speaks HTTP).
  */
 #ifndef SF_REPLAY_H
 #define SF_REPLAY_H
@@ -73,8 +75,10 @@ typedef struct sf_replay_reject {
 } sf_replay_reject;
 
 typedef struct sf_replay_opts {
-    const char *url;      /* the server, "http://HOST:PORT"; "/v1/transactions" is added
-                             unless the URL already ends with it */
+    const char *url;      /* the server, "http://HOST:PORT" or "https://HOST:PORT";
+                             "/v1/transactions" is added unless the URL already ends with it */
+    const char *cacert;   /* https: PEM file of the CA certificates that vouch for the
+                             server, instead of the system's; NULL: the system's */
     const char *key;      /* an API key with the ingest or admin role */
     uint32_t batch;       /* rows per request, 1 .. SF_REPLAY_BATCH_MAX */
     uint32_t connections; /* requests in flight at most, 1 .. SF_REPLAY_CONNECTIONS_MAX */
@@ -117,8 +121,10 @@ void sf_replay_opts_init(sf_replay_opts *o);
  *   SF_EINVAL   rows were rejected (the others were delivered);
  *   SF_EIO      the server could not be reached, or kept failing, after the
  *               retries (rows after the failure were not sent);
- *   SF_EUSAGE   bad options, or the server refused the key, route or batch
- *               size (401, 403, 404, 405, 413, 415);
+ *   SF_EUSAGE   bad options (a URL neither http:// nor https://, a cacert
+ *               that cannot be read), or the server refused the key, route or
+ *               batch size (401, 403, 404, 405, 413, 415), or TLS failed:
+ *               the server's certificate is not trusted, or no handshake;
  *   SF_ESTOPPED on_progress asked to stop;
  *   SF_ENOENT, SF_EIO, SF_EFORMAT  the file cannot be read or decoded;
  *   SF_ENOMEM.
