@@ -184,22 +184,17 @@ static int parse_args(int argc, char **argv, import_args *a)
 
 static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
 
-static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_error *err)
+static int open_backends(const import_args *a, sf_import_target *t, sf_error *err)
 {
-    char location[4096];
+    char location[4096], ledger[4096];
     sf_stream_location(a->data, a->stream, location, sizeof location);
+    sf_ledger_path(a->data, a->stream, ledger, sizeof ledger);
     int rc = sf_cli_make_data_dir(a->data, err);
     if (rc < 0)
         return rc;
     sf_stream_opts opts = {
         .partitions = (uint32_t)a->partitions, .extra = stream_opts.kv, .nextra = stream_opts.n};
-    rc = sf_stream_open(location, &opts, s, err);
-    if (rc == SF_EBUSY)
-        sf_error_prefix(err, "cannot import while a server writes the log (post the file to it, "
-                             "or stop it): ");
-    if (rc == 0 && (rc = sf_dedup_new((size_t)a->window, d, err)) == 0)
-        rc = sf_dedup_load(*d, *s, err);
-    return rc;
+    return sf_import_open(location, &opts, ledger, (size_t)a->window, t, err);
 }
 
 static void print_result(const char *what, const sf_import_result *res)
@@ -208,7 +203,22 @@ static void print_result(const char *what, const sf_import_result *res)
     sf_format_count((int64_t)res->rows, rows);
     sf_format_count((int64_t)res->imported, imp);
     sf_format_count((int64_t)res->duplicates, dup);
-    printf("%s: %s rows, %s imported, %s already imported\n", what, rows, imp, dup);
+    if (res->rows && res->imported == 0 && res->duplicates == res->rows)
+        printf("%s: already imported: %s rows, 0 loaded\n", what, rows);
+    else
+        printf("%s: %s rows, %s imported, %s already imported\n", what, rows, imp, dup);
+}
+
+/* Save the ledger and close; a failure to save fails the command (the log
+ * holds what was imported: the next import reads it again). */
+static int close_backends(sf_import_target *t, int status)
+{
+    sf_error err = {0};
+    if (sf_import_close(t, &err) < 0) {
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
+        status = SF_EXIT_FAIL;
+    }
+    return status;
 }
 
 /* --sinks: the sinks run in threads of this process, following the log
@@ -273,12 +283,11 @@ static void stop_sinks(import_sinks *is)
 
 static int import_files(const import_args *a, int argc, char **argv)
 {
-    sf_stream *s = NULL;
-    sf_dedup *d = NULL;
+    sf_import_target t = {0};
     sf_error err = {0};
     import_sinks is = {0};
     int status = SF_EXIT_OK;
-    if (open_backends(a, &s, &d, &err) < 0 || (a->sinks && start_sinks(a, s, &is, &err) < 0)) {
+    if (open_backends(a, &t, &err) < 0 || (a->sinks && start_sinks(a, t.s, &is, &err) < 0)) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
@@ -289,7 +298,7 @@ static int import_files(const import_args *a, int argc, char **argv)
         snprintf(label, sizeof label, "import %d/%d", i - optind + 1, argc - optind);
         sf_progress_init(&progress, stderr, label);
         sf_import_result res;
-        int rc = sf_import_file(s, d, argv[i], &a->opts, print_error, &ep, &progress, &res, &err);
+        int rc = sf_import_file(&t, argv[i], &a->opts, print_error, &ep, &progress, &res, &err);
         sf_progress_end(&progress);
         if (ep.seen > a->max_errors)
             fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
@@ -300,14 +309,12 @@ static int import_files(const import_args *a, int argc, char **argv)
         }
         print_result(argv[i], &res);
     }
-    if (status == SF_EXIT_OK && wait_sinks(&is, s, &err) < 0) {
+    if (status == SF_EXIT_OK && wait_sinks(&is, t.s, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
     stop_sinks(&is);
-    sf_dedup_free(d);
-    sf_stream_close(s);
-    return status;
+    return close_backends(&t, status);
 }
 
 /* --from-archive: gather the objects first (they say how many partitions the
@@ -335,26 +342,27 @@ static int import_archive(import_args *a, int argc, char **argv)
                 (unsigned long long)set.missing, set.gap, set.missing > 1 ? ", ..." : "");
     if (!a->partitions)
         a->partitions = set.partitions;
-    if ((uint64_t)a->window < set.records) /* a rerun must see every record as imported */
-        a->window = (long)set.records;
-    sf_stream *s = NULL;
-    sf_dedup *d = NULL;
+    /* A rerun must see every record as imported: the ledger knows the ids
+     * import and this rebuild make; for ids of other kinds (sent with the
+     * records over HTTP), the window holds every id of the log. */
+    a->window = 0;
+    sf_import_target t = {0};
     int status = SF_EXIT_OK;
-    if (open_backends(a, &s, &d, &err) < 0) {
+    if (open_backends(a, &t, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
-    } else if (sf_stream_partitions(s) != set.partitions) {
+    } else if (sf_stream_partitions(t.s) != set.partitions) {
         fprintf(stderr,
                 "note: the log has %u partitions, the archive %u: records land in other "
                 "partitions and offsets than the original's\n",
-                sf_stream_partitions(s), set.partitions);
+                sf_stream_partitions(t.s), set.partitions);
     }
     if (status == SF_EXIT_OK) {
         error_printer ep = {NULL, a->max_errors, 0};
         sf_progress progress;
         sf_progress_init(&progress, stderr, "import archive");
         sf_import_result res;
-        rc = sf_import_archive(s, d, &set, print_object_error, &ep, &progress, &res, &err);
+        rc = sf_import_archive(&t, &set, print_object_error, &ep, &progress, &res, &err);
         sf_progress_end(&progress);
         if (ep.seen > a->max_errors)
             fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
@@ -367,10 +375,8 @@ static int import_archive(import_args *a, int argc, char **argv)
             print_result(what, &res);
         }
     }
-    sf_dedup_free(d);
-    sf_stream_close(s);
     sf_archive_set_free(&set);
-    return status;
+    return close_backends(&t, status);
 }
 
 static void nap(double seconds)
@@ -394,14 +400,15 @@ static int watch_folder(const import_args *a)
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         return SF_EXIT_FAIL;
     }
-    char location[4096], q[4400];
+    char location[4096], ledger[4096], q[4400];
     sf_stream_location(a->data, a->stream, location, sizeof location);
+    sf_ledger_path(a->data, a->stream, ledger, sizeof ledger);
     if (sf_cli_make_data_dir(a->data, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         close(lock);
         return SF_EXIT_FAIL;
     }
-    sf_watch_opts o = {a->watch,          location, (uint32_t)a->partitions,
+    sf_watch_opts o = {a->watch,          location, ledger,     (uint32_t)a->partitions,
                        (size_t)a->window, a->opts,  a->settle_s};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
