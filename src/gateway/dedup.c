@@ -250,6 +250,12 @@ size_t sf_dedup_per_partition(const sf_dedup *d)
 
 int sf_dedup_load(sf_dedup *d, sf_stream *s, sf_error *err)
 {
+    return sf_dedup_load_except(d, s, NULL, err);
+}
+
+int sf_dedup_load_except(sf_dedup *d, sf_stream *s, bool (*skip)(const char *id, size_t len),
+                         sf_error *err)
+{
     uint32_t parts = sf_stream_partitions(s);
     sf_stream_batch b;
     int rc = sf_stream_batch_init(&b, 4096, 1 << 20, err);
@@ -267,7 +273,7 @@ int sf_dedup_load(sf_dedup *d, sf_stream *s, sf_error *err)
                 size_t idlen, invlen;
                 if (sf_packed_keys(b.entries[i].data, b.entries[i].len, &id, &idlen, &inv,
                                    &invlen) == 0 &&
-                    idlen)
+                    idlen && !(skip && skip(id, idlen)))
                     commit_key(d, p, b.entries[i].offset, hash_id(id, idlen));
             }
             pthread_mutex_unlock(&d->mu);

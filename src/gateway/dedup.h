@@ -30,6 +30,7 @@
 #ifndef SF_DEDUP_H
 #define SF_DEDUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,11 @@ int sf_dedup_new(size_t window, uint32_t partitions, sf_dedup **out, sf_error *e
 /* Fill the window from the tail of each partition of s (all of it when
  * unbounded). */
 int sf_dedup_load(sf_dedup *d, sf_stream *s, sf_error *err);
+
+/* The same, leaving out the ids skip says yes to (an importer's window
+ * need not hold the ids its ledger knows). */
+int sf_dedup_load_except(sf_dedup *d, sf_stream *s, bool (*skip)(const char *id, size_t len),
+                         sf_error *err);
 
 /* Look up an id and reserve it when new. Thread-safe. */
 sf_dedup_state sf_dedup_reserve(sf_dedup *d, const char *id, size_t len);

@@ -238,14 +238,22 @@ static int send_batch(sf_importer *im)
     return 0;
 }
 
-/* The window, made and loaded from the log when a record first needs it. */
+static bool in_ledger(const char *id, size_t len)
+{
+    sf_ledger_key key;
+    uint64_t row;
+    return sf_ledger_parse_id(id, len, &key, &row);
+}
+
+/* The window, made and loaded from the log when a record first needs it
+ * (without the ids the ledger knows: they are never looked up there). */
 static sf_dedup *window(sf_importer *im)
 {
     sf_import_target *t = im->t;
     if (!t->d) {
         sf_error err = {0};
         int rc = sf_dedup_new(t->window, sf_stream_partitions(t->s), &t->d, &err);
-        if (rc == 0 && (rc = sf_dedup_load(t->d, t->s, &err)) < 0) {
+        if (rc == 0 && (rc = sf_dedup_load_except(t->d, t->s, in_ledger, &err)) < 0) {
             sf_dedup_free(t->d);
             t->d = NULL;
         }

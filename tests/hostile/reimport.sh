@@ -10,6 +10,8 @@
 #     file dropped in again after 80,000 other rows lands in done/ with 0
 #     loaded; so it does when its import ledger was damaged meanwhile
 #     (rebuilt from the log, with a log line).
+#  3. records with event ids of their own (a client's) keep the window's
+#     check: an NDJSON file of them imported twice loads them once.
 #   usage: reimport.sh SHOPFLOW DATA_GZ
 set -euo pipefail
 source "$(dirname "$0")/../integration/lib.sh"
@@ -84,4 +86,13 @@ grep -q 'event=ledger_rebuilt .*reason="damaged' "$tmp/log" || fail "no rebuild 
 [[ -f $w/done/a.csv.2 ]] && [[ $(grep -c 'file="a.csv" status=done rows=3000 imported=0' "$tmp/log") -eq 2 ]] ||
     fail "a.csv after the ledger was damaged: $(cat "$tmp/log")"
 [[ $(records "$tmp/w") -eq 83000 ]] || fail "the watched log holds $(records "$tmp/w") records"
+
+# 3. A client's own event ids, beside import's ids in the log.
+for i in $(seq 1 300); do
+    printf '{"event_id":"client-%d","InvoiceNo":"9%d","StockCode":"S","Description":"D","Quantity":1,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":"1.00","CustomerID":1,"Country":"X"}\n' "$i" $((i % 40))
+done > "$tmp/own.ndjson"
+out=$("$shopflow" import --data "$tmp/w" "$tmp/own.ndjson") || fail "own ids exited $?"
+[[ $out == *"300 rows, 300 imported, 0 already imported"* ]] || fail "own ids: $out"
+out=$("$shopflow" import --data "$tmp/w" "$tmp/own.ndjson") || fail "own ids again exited $?"
+[[ $out == *"already imported: 300 rows, 0 loaded"* ]] || fail "own ids again: $out"
 echo "ok: reimport"
