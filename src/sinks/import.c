@@ -147,7 +147,7 @@ static void appended(void *ctx, int status, const uint32_t *partitions, const ui
     flight *f = ctx;
     sf_importer *im = f->im;
     if (status == 0)
-        sf_ledger_landed(im->t->ledger, partitions, offsets, f->n, f->nreserved);
+        sf_ledger_landed(im->t->ledger, f->data, f->lens, partitions, offsets, f->n, f->nreserved);
     if (f->nwindowed) /* then t->d was made before f was sent */
         settle_window(im->t->d, f, status == 0 ? partitions : NULL, offsets);
     pthread_mutex_lock(&im->mu);

@@ -320,17 +320,28 @@ int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row)
     return 1;
 }
 
-void sf_ledger_landed(sf_ledger *l, const uint32_t *parts, const uint64_t *offsets, size_t n,
-                      size_t reserved)
+void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
+                      const uint32_t *parts, const uint64_t *offsets, size_t n, size_t reserved)
 {
     pthread_mutex_lock(&l->mu);
-    for (size_t i = 0; i < n; i++) {
+    size_t at = 0;
+    for (size_t i = 0; i < n; at += lens[i++]) {
         sf_ledger_landing *g = &l->landing[parts[i] % l->partitions];
         if (!g->count || offsets[i] < g->min)
             g->min = offsets[i];
-        if (!g->count || offsets[i] > g->max)
+        if (!g->count || offsets[i] > g->max) {
             g->max = offsets[i];
+            g->newest = data + at, g->newest_len = lens[i];
+        }
         g->count++;
+    }
+    /* The fingerprint of each partition's newest record: once per append,
+     * not once per record. */
+    for (uint32_t p = 0; p < l->partitions; p++) {
+        sf_ledger_landing *g = &l->landing[p];
+        if (g->newest)
+            g->print = sf_ledger_print(g->newest, g->newest_len);
+        g->newest = NULL;
     }
     l->landed_reserved += reserved;
     pthread_mutex_unlock(&l->mu);

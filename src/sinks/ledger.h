@@ -106,11 +106,11 @@ size_t sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key);
  * a second call answers 0), 0 when the log holds it, SF_ENOMEM. */
 int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row);
 
-/* From the stream's callback (any thread): an append of n records is
- * durable at these partitions and offsets; `reserved` of them were rows
- * reserved in l. */
-void sf_ledger_landed(sf_ledger *l, const uint32_t *parts, const uint64_t *offsets, size_t n,
-                      size_t reserved);
+/* From the stream's callback (any thread): an append of n packed records
+ * (data, lens: as given to the stream) is durable at these partitions and
+ * offsets; `reserved` of them were rows reserved in l. */
+void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
+                      const uint32_t *parts, const uint64_t *offsets, size_t n, size_t reserved);
 
 /* ---- with the log and the file (ledger_log.c) ---- */
 
@@ -137,11 +137,13 @@ int sf_ledger_open(const char *path, const char *location, sf_stream *s, sf_ledg
 
 /*
  * After the appends (every callback has run): make the reserved rows that
- * landed part of the ledger, and write its file. When the log's ends are
- * exactly where the ledger's reserved rows put them, that is bookkeeping;
- * otherwise (an append failed, or another writer appended) the log past
- * the ledger's positions is read instead. Either way the file then says
- * what the log holds.
+ * landed part of the ledger, and write its file. When every reserved row
+ * landed and, in each partition, the appends took exactly the offsets from
+ * the ledger's position on, that is bookkeeping: the ledger moves to just
+ * past them (records someone else appended after them are read at the next
+ * open). Otherwise (an append failed, or another writer's records are among
+ * them) the log past the ledger's positions is read instead. Either way the
+ * file then says what the log holds up to its positions.
  */
 int sf_ledger_save(sf_ledger *l, sf_stream *s, sf_error *err);
 

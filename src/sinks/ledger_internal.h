@@ -6,6 +6,7 @@
 #define SF_LEDGER_INTERNAL_H
 
 #include <pthread.h>
+#include <xxhash.h>
 
 #include "core/aggmap.h"
 #include "sinks/ledger.h"
@@ -30,6 +31,9 @@ typedef struct sf_ledger_rows {
  * partition (from the stream's callbacks). */
 typedef struct sf_ledger_landing {
     uint64_t count, min, max; /* records, lowest and highest offset */
+    uint64_t print;           /* sf_ledger_print of the record at max */
+    const uint8_t *newest;    /* during sf_ledger_landed: a new max's bytes */
+    uint32_t newest_len;
 } sf_ledger_landing;
 
 struct sf_ledger {
@@ -46,6 +50,13 @@ struct sf_ledger {
     char *path;               /* its file (NULL: in memory only) */
     bool dirty;               /* differs from its file */
 };
+
+/* The fingerprint of a stored entry (never 0: 0 means "no entry"). */
+static inline uint64_t sf_ledger_print(const uint8_t *data, size_t len)
+{
+    uint64_t h = XXH3_64bits(data, len);
+    return h ? h : 1;
+}
 
 int sf_rangeset_add(sf_rangeset *s, uint64_t first, uint64_t last);
 uint64_t sf_rangeset_count(const sf_rangeset *s, uint64_t first, uint64_t last);

@@ -3,12 +3,13 @@
  * (lock, read, check it is this log's, read the log past it, or rebuild it
  * from the whole log), and save after an import.
  *
- * Saving is cheap when the import was the log's only writer: its appends'
- * offsets, counted per partition by the stream's callbacks, then cover the
- * log from the ledger's positions to the ends exactly, so the rows it
- * reserved are what was added and nothing needs reading. Any doubt (an
- * append failed, or some other writer appended in between: a gateway on a
- * Kafka topic) and the log past the ledger's positions is read instead,
+ * Saving is cheap when the import's appends took, in each partition,
+ * exactly the offsets from the ledger's position on, and every row it
+ * reserved landed: the stream's callbacks count that per partition, the
+ * ledger moves just past them, and nothing needs reading (records another
+ * writer appended after them are read at the next open). Any doubt (an
+ * append failed, or another writer's records fell among them: a gateway on
+ * a Kafka topic) and the log past the ledger's positions is read instead,
  * which is what open does anyway: the log is the truth.
  */
 #include "sinks/ledger_internal.h"
@@ -61,8 +62,7 @@ static int lock_ledger(const char *path, int *fd, sf_error *err)
 
 static uint64_t print_of(const sf_stream_entry *e)
 {
-    uint64_t h = XXH3_64bits(e->data, e->len);
-    return h ? h : 1;
+    return sf_ledger_print(e->data, e->len);
 }
 
 /* The fingerprint of the entry at offset `at` of partition p; 0 if the log
@@ -251,53 +251,42 @@ int sf_ledger_open(const char *path, const char *location, sf_stream *s, sf_ledg
     return 0;
 }
 
-/* Whether the appends since the last settle are exactly what the log
- * gained past the ledger's positions (see the top of the file). */
-static int landed_exactly(sf_ledger *l, sf_stream *s, uint64_t *ends, bool *exact, sf_error *err)
+/* Whether the appends since the last settle took exactly the offsets from
+ * the ledger's positions on, every reserved row among them (see the top of
+ * the file); then the positions move past them. No question to the stream:
+ * a Kafka reader's idea of a partition's end may lag what was just
+ * appended. */
+static bool settle_landed(sf_ledger *l)
 {
     pthread_mutex_lock(&l->mu);
-    *exact = l->landed_reserved == l->reserved_rows;
-    for (uint32_t p = 0; p < l->partitions; p++) {
-        sf_partition_info info;
-        int rc = sf_stream_info(s, p, &info, err);
-        if (rc < 0) {
-            pthread_mutex_unlock(&l->mu);
-            return rc;
-        }
+    bool exact = l->landed_reserved == l->reserved_rows;
+    for (uint32_t p = 0; exact && p < l->partitions; p++) {
         const sf_ledger_landing *g = &l->landing[p];
-        ends[p] = info.end_offset;
-        if (g->count
-                ? g->min != l->end[p] || g->max + 1 != ends[p] || g->count != ends[p] - l->end[p]
-                : ends[p] != l->end[p])
-            *exact = false;
+        exact = !g->count || (g->min == l->end[p] && g->max - g->min + 1 == g->count);
+    }
+    for (uint32_t p = 0; exact && p < l->partitions; p++) {
+        const sf_ledger_landing *g = &l->landing[p];
+        if (g->count) {
+            l->end[p] = g->max + 1;
+            l->print[p] = g->print;
+            l->dirty = true;
+        }
     }
     pthread_mutex_unlock(&l->mu);
-    return 0;
+    return exact;
 }
 
 int sf_ledger_save(sf_ledger *l, sf_stream *s, sf_error *err)
 {
-    uint64_t *ends = malloc(l->partitions * sizeof *ends), read = 0;
-    bool exact = false;
-    int rc = ends ? landed_exactly(l, s, ends, &exact, err)
-                  : sf_error_set(err, SF_ENOMEM, "out of memory");
-    if (rc == 0 && exact) {
-        for (uint32_t p = 0; rc == 0 && p < l->partitions; p++) {
-            if (ends[p] == l->end[p])
-                continue;
-            l->end[p] = ends[p];
-            rc = entry_print(s, p, ends[p] - 1, &l->print[p], err);
-            l->dirty = true;
-        }
-        if (rc == 0)
-            rc = sf_ledger_settle_reserved(l, true) < 0
-                     ? sf_error_set(err, SF_ENOMEM, "out of memory")
-                     : 0;
-    } else if (rc == 0) { /* what the log holds, not what was reserved */
+    uint64_t read = 0;
+    int rc = 0;
+    if (settle_landed(l)) {
+        if (sf_ledger_settle_reserved(l, true) < 0)
+            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    } else { /* what the log holds, not what was reserved */
         sf_ledger_settle_reserved(l, false);
         rc = read_past(l, s, &read, err);
     }
-    free(ends);
     if (rc == 0 && l->dirty && l->path && (rc = sf_ledger_write(l, l->path, err)) == 0)
         l->dirty = false;
     return rc;

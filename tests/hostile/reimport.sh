@@ -12,13 +12,17 @@
 #     (rebuilt from the log, with a log line).
 #  3. records with event ids of their own (a client's) keep the window's
 #     check: an NDJSON file of them imported twice loads them once.
+#  4. the same over a Kafka topic (the test cluster beside the binary):
+#     a file imported again loads 0, also with its ledger deleted (rebuilt
+#     by reading the topic).
 #   usage: reimport.sh SHOPFLOW DATA_GZ
 set -euo pipefail
 source "$(dirname "$0")/../integration/lib.sh"
 shopflow=$1 data=$2
 tmp=$(mktemp -d)
 PID=
-trap 'kill -9 $PID 2>/dev/null || true; rm -rf "$tmp"' EXIT
+MOCK_PID=
+trap 'kill -9 $PID $MOCK_PID 2>/dev/null || true; rm -rf "$tmp"' EXIT
 records() { "$shopflow" log stat --data "$1" --json | jq .records; }
 d=$tmp/d
 bundled=541909 others=1200000
@@ -95,4 +99,31 @@ out=$("$shopflow" import --data "$tmp/w" "$tmp/own.ndjson") || fail "own ids exi
 [[ $out == *"300 rows, 300 imported, 0 already imported"* ]] || fail "own ids: $out"
 out=$("$shopflow" import --data "$tmp/w" "$tmp/own.ndjson") || fail "own ids again exited $?"
 [[ $out == *"already imported: 300 rows, 0 loaded"* ]] || fail "own ids again: $out"
+
+# 4. Kafka: the ledger made and checked through the stream port.
+mockbin=$(dirname "$shopflow")/../tests/support/sf_test_kafka_mock
+if [[ -x $mockbin ]]; then
+    mkfifo "$tmp/ctl"
+    "$mockbin" shop 4 < "$tmp/ctl" > "$tmp/mock.out" 2> "$tmp/mock.err" &
+    MOCK_PID=$!
+    exec 7> "$tmp/ctl"
+    for _ in $(seq 100); do [[ -s "$tmp/mock.out" ]] && break; sleep 0.1; done
+    k=(--data "$tmp/k" --stream "kafka://$(head -1 "$tmp/mock.out")/shop"
+       --stream-opt max.in.flight.requests.per.connection=1)
+    "$shopflow" import "${k[@]}" "$tmp/a.csv" "$tmp/own.ndjson" > /dev/null 2>> "$tmp/klog" ||
+        fail "kafka import: $(cat "$tmp/klog")"
+    out=$("$shopflow" import "${k[@]}" "$tmp/a.csv" 2>> "$tmp/klog") || fail "kafka again: $(cat "$tmp/klog")"
+    [[ $out == *"already imported: 3,000 rows, 0 loaded"* ]] || fail "kafka, again: $out"
+    rm "$tmp"/k/imports/*.ledger
+    out=$("$shopflow" import "${k[@]}" "$tmp/a.csv" 2>> "$tmp/klog") || fail "kafka rebuilt: $(cat "$tmp/klog")"
+    [[ $out == *"already imported: 3,000 rows, 0 loaded"* ]] || fail "kafka, ledger rebuilt: $out"
+    grep -q 'event=ledger_rebuilt .*records=3300' "$tmp/klog" || fail "kafka rebuild: $(cat "$tmp/klog")"
+    [[ $("$shopflow" log stat "${k[@]}" --json | jq .records) -eq 3300 ]] || fail "the topic holds other than 3,300"
+    exec 7>&-
+    kill "$MOCK_PID" 2>/dev/null || true
+    wait "$MOCK_PID" 2>/dev/null || true
+    MOCK_PID=
+else
+    echo "  (no Kafka test cluster at $mockbin: the Kafka case skipped)"
+fi
 echo "ok: reimport"

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "core/pack.h"
 #include "sinks/ledger.h"
 #include "sinks/ledger_internal.h"
 #include "stream/stream.h"
@@ -213,19 +214,30 @@ static void test_file_round_trip(void **state)
     ut_tmpdir_remove(dir);
 }
 
-/* Records appended to s with these ids (NULL: none), over invoices enough
+/* Record i of a test log, with this id (NULL: none), over invoices enough
  * to reach every partition. */
+static void make(sf_record *r, size_t i, const char *id)
+{
+    char inv[16];
+    snprintf(inv, sizeof inv, "5%05zu", i % 41);
+    ut_make(r, inv, "S1", "D", 1, UT_T0, 1000, 12345, "France");
+    if (id)
+        r->event_id_len = (uint8_t)snprintf(r->event_id, sizeof r->event_id, "%s", id);
+}
+
+/* Records appended to s with these ids (NULL: none); packed (may be NULL)
+ * gets them as the stream was given them, lens their lengths. */
 static void append_ids(sf_stream *s, const char *const *ids, size_t n, uint32_t *parts,
-                       uint64_t *offsets)
+                       uint64_t *offsets, uint8_t *packed, uint32_t *lens)
 {
     sf_record *recs = calloc(n, sizeof *recs);
+    size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        char inv[16];
-        snprintf(inv, sizeof inv, "5%05zu", i % 41);
-        ut_make(&recs[i], inv, "S1", "D", 1, UT_T0, 1000, 12345, "France");
-        if (ids[i])
-            recs[i].event_id_len =
-                (uint8_t)snprintf(recs[i].event_id, sizeof recs[i].event_id, "%s", ids[i]);
+        make(&recs[i], i, ids[i]);
+        if (packed) {
+            lens[i] = (uint32_t)sf_record_pack(&recs[i], packed + at, SF_PACK_MAX);
+            at += lens[i];
+        }
     }
     sf_error err = {0};
     assert_int_equal(sf_stream_append(s, recs, n, parts, offsets, &err), 0);
@@ -249,7 +261,7 @@ static void fill_log(sf_stream *s)
             snprintf(text[i], sizeof text[i], "client-%d", i);
         ids[i] = i < 130 || i >= 150 ? text[i] : NULL;
     }
-    append_ids(s, ids, N, NULL, NULL);
+    append_ids(s, ids, N, NULL, NULL, NULL, NULL);
 }
 
 static void assert_fill(sf_ledger *l)
@@ -301,7 +313,7 @@ static void test_rebuild_and_catch_up(void **state)
         snprintf(more[i], sizeof more[i], "imp-" HASH_A "-%d", 100 + i);
         ids[i] = more[i];
     }
-    append_ids(s, ids, 50, NULL, NULL);
+    append_ids(s, ids, 50, NULL, NULL, NULL, NULL);
     assert_int_equal(sf_ledger_open(path, logdir, s, &l, &info, &err), 0);
     assert_false(info.rebuilt);
     assert_int_equal(info.records_read, 50);
@@ -343,7 +355,7 @@ static void test_rebuild_and_catch_up(void **state)
     fill_log(s);
     for (int i = 0; i < 50; i++)
         snprintf(more[i], sizeof more[i], "imp-" HASH_B "-%d", i);
-    append_ids(s, ids, 50, NULL, NULL);
+    append_ids(s, ids, 50, NULL, NULL, NULL, NULL);
     assert_int_equal(sf_ledger_open(path, log2, s, &l, &info, &err), 0);
     assert_true(info.rebuilt);
     assert_non_null(strstr(info.reason, "is not the record it read there: not this log"));
@@ -364,8 +376,9 @@ static void import_rows(sf_ledger *l, sf_stream *s, const sf_ledger_key *k, uint
     size_t h = sf_ledger_handle(l, k);
     char prefix[40], (*text)[80] = calloc(n, sizeof *text);
     const char **ids = calloc(n, sizeof *ids);
-    uint32_t *parts = calloc(n, sizeof *parts);
+    uint32_t *parts = calloc(n, sizeof *parts), *lens = calloc(n, sizeof *lens);
     uint64_t *offsets = calloc(n, sizeof *offsets);
+    uint8_t *packed = malloc(n * SF_PACK_MAX);
     sf_ledger_key_prefix(k, prefix, sizeof prefix);
     size_t m = 0;
     for (uint64_t r = from; r < from + n; r++) {
@@ -376,9 +389,11 @@ static void import_rows(sf_ledger *l, sf_stream *s, const sf_ledger_key *k, uint
         m++;
     }
     if (append && m) {
-        append_ids(s, ids, m, parts, offsets);
-        sf_ledger_landed(l, parts, offsets, m, m);
+        append_ids(s, ids, m, parts, offsets, packed, lens);
+        sf_ledger_landed(l, packed, lens, parts, offsets, m, m);
     }
+    free(packed);
+    free(lens);
     free(text);
     free(ids);
     free(parts);
@@ -413,14 +428,28 @@ static void test_settle(void **state)
     assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 400);
     assert_int_equal(sf_ledger_save(l, s, &err), 0);
     assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 350);
-    /* Another writer in between: read, not counted. */
-    import_rows(l, s, &a, 350, 10, true);
+    /* Another writer's records before the import's: read, not counted. */
     const char *theirs[] = {"imp-" HASH_B "-7", "someone"};
-    append_ids(s, theirs, 2, NULL, NULL);
+    append_ids(s, theirs, 2, NULL, NULL, NULL, NULL);
+    import_rows(l, s, &a, 350, 10, true);
     assert_int_equal(sf_ledger_save(l, s, &err), 0);
     sf_ledger_key b = file_key(HASH_B);
     assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 360);
     assert_int_equal(sf_ledger_count(l, &b, 0, 1000), 1);
+    /* After the import's: the ledger stops before them; the next open
+     * reads them. */
+    import_rows(l, s, &a, 360, 10, true);
+    const char *later[] = {"imp-" HASH_B "-8"};
+    append_ids(s, later, 1, NULL, NULL, NULL, NULL);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 370);
+    assert_int_equal(sf_ledger_count(l, &b, 0, 1000), 1);
+    sf_ledger_close(l);
+    assert_int_equal(sf_ledger_open(path, logdir, s, &l, &info, &err), 0);
+    assert_false(info.rebuilt);
+    assert_int_equal(info.records_read, 1);
+    assert_int_equal(sf_ledger_count(l, &b, 0, 1000), 2);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
     sf_ledger_close(l);
     /* What was saved is what a rebuild makes. */
     size_t n1, n2;
