@@ -78,9 +78,8 @@ typedef struct flight {
 
 struct sf_importer {
     sf_import_target *t;
-    sf_ledger_key key; /* of the file being added: its rows' ids */
-    char prefix[64];   /* their prefix */
-    size_t rows;       /* its ledger handle */
+    char prefix[64]; /* of the ids of the file being added */
+    size_t rows;     /* its key's ledger handle */
     uint64_t base;
     flight *cur; /* the batch being filled */
     size_t cur_bytes;
@@ -180,7 +179,6 @@ int sf_importer_new(sf_import_target *t, sf_importer **out, sf_error *err)
 /* The file's rows from now on are rows of key, from base. */
 static int set_key(sf_importer *im, const sf_ledger_key *key, uint64_t base)
 {
-    im->key = *key;
     im->base = base;
     sf_ledger_key_prefix(key, im->prefix, sizeof im->prefix);
     if ((im->rows = sf_ledger_handle(im->t->ledger, key)) == (size_t)-1)
@@ -289,10 +287,12 @@ static int reserve_own(sf_importer *im, const char *id, size_t len, uint64_t ind
         return 1;
     case SF_DEDUP_SEEN:
         return 0;
-    default: /* held by another import of the same file: it will land */
-        return im->rc =
-                   sf_error_set(&im->err, SF_EBUSY, "row %llu is being imported by another import",
-                                (unsigned long long)index);
+    default: /* held by another import of the same file (it will land), or
+              * more ids in flight than the window has room for */
+        return im->rc = sf_error_set(&im->err, SF_EBUSY,
+                                     "row %llu: its event id is being appended by another import, "
+                                     "or --dedup-window is too small for the ids in flight",
+                                     (unsigned long long)index);
     }
 }
 

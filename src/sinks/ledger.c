@@ -390,7 +390,10 @@ static int format(const sf_ledger *l, sf_buf *b)
     for (size_t i = 0; i < l->map.count; i++)
         order[i] = (keyed){*(const sf_ledger_key *)sf_aggmap_key(&l->map, i), i};
     qsort(order, l->map.count, sizeof *order, by_key);
-    sf_buf_printf(b, MAGIC "\nstream %s\npartitions %" PRIu32 "\n", l->location, l->partitions);
+    sf_buf_puts(b, MAGIC "\nstream ");
+    for (const char *c = l->location; *c; c++) /* one line, whatever the name */
+        sf_buf_add(b, *c == '\n' || *c == '\r' ? "?" : c, 1);
+    sf_buf_printf(b, "\npartitions %" PRIu32 "\n", l->partitions);
     for (uint32_t p = 0; p < l->partitions; p++)
         sf_buf_printf(b, "end %" PRIu32 " %" PRIu64 " %016" PRIx64 "\n", p, l->end[p], l->print[p]);
     for (size_t i = 0; i < l->map.count; i++) {
