@@ -23,7 +23,7 @@
  * its appends, never by the gateway.
  *
  * Where: DIR/imports/log.ledger for the data folder's own log, and
- * DIR/imports/<xxh64 of the location>.ledger for another stream (a Kafka
+ * DIR/imports/<xxh64 of the --stream value>.ledger for another stream (a Kafka
  * topic): the data folder is where an importer of either kind has a place
  * to write, and the log's own folder stays the log adapter's. One importer
  * at a time per ledger (flock on FILE.lock). The format is in
