@@ -184,22 +184,17 @@ static int parse_args(int argc, char **argv, import_args *a)
 
 static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
 
-static int open_backends(const import_args *a, sf_stream **s, sf_dedup **d, sf_error *err)
+static int open_backends(const import_args *a, sf_import_target *t, sf_error *err)
 {
-    char location[4096];
+    char location[4096], ledger[4096];
     sf_stream_location(a->data, a->stream, location, sizeof location);
+    sf_ledger_path(a->data, a->stream, ledger, sizeof ledger);
     int rc = sf_cli_make_data_dir(a->data, err);
     if (rc < 0)
         return rc;
     sf_stream_opts opts = {
         .partitions = (uint32_t)a->partitions, .extra = stream_opts.kv, .nextra = stream_opts.n};
-    rc = sf_stream_open(location, &opts, s, err);
-    if (rc == SF_EBUSY)
-        sf_error_prefix(err, "cannot import while a server writes the log (post the file to it, "
-                             "or stop it): ");
-    if (rc == 0 && (rc = sf_dedup_new((size_t)a->window, d, err)) == 0)
-        rc = sf_dedup_load(*d, *s, err);
-    return rc;
+    return sf_import_open(location, &opts, ledger, (size_t)a->window, t, err);
 }
 
 static void print_result(const char *what, const sf_import_result *res)
@@ -208,7 +203,22 @@ static void print_result(const char *what, const sf_import_result *res)
     sf_format_count((int64_t)res->rows, rows);
     sf_format_count((int64_t)res->imported, imp);
     sf_format_count((int64_t)res->duplicates, dup);
-    printf("%s: %s rows, %s imported, %s already imported\n", what, rows, imp, dup);
+    if (res->rows && res->imported == 0 && res->duplicates == res->rows)
+        printf("%s: already imported: %s rows, 0 loaded\n", what, rows);
+    else
+        printf("%s: %s rows, %s imported, %s already imported\n", what, rows, imp, dup);
+}
+
+/* Save the ledger and close; a failure to save fails the command (the log
+ * holds what was imported: the next import reads it again). */
+static int close_backends(sf_import_target *t, int status)
+{
+    sf_error err = {0};
+    if (sf_import_close(t, &err) < 0) {
+        fprintf(stderr, "shopflow import: %s\n", err.msg);
+        status = SF_EXIT_FAIL;
+    }
+    return status;
 }
 
 /* --sinks: the sinks run in threads of this process, following the log
@@ -273,12 +283,11 @@ static void stop_sinks(import_sinks *is)
 
 static int import_files(const import_args *a, int argc, char **argv)
 {
-    sf_stream *s = NULL;
-    sf_dedup *d = NULL;
+    sf_import_target t = {0};
     sf_error err = {0};
     import_sinks is = {0};
     int status = SF_EXIT_OK;
-    if (open_backends(a, &s, &d, &err) < 0 || (a->sinks && start_sinks(a, s, &is, &err) < 0)) {
+    if (open_backends(a, &t, &err) < 0 || (a->sinks && start_sinks(a, t.s, &is, &err) < 0)) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
@@ -289,7 +298,7 @@ static int import_files(const import_args *a, int argc, char **argv)
         snprintf(label, sizeof label, "import %d/%d", i - optind + 1, argc - optind);
         sf_progress_init(&progress, stderr, label);
         sf_import_result res;
-        int rc = sf_import_file(s, d, argv[i], &a->opts, print_error, &ep, &progress, &res, &err);
+        int rc = sf_import_file(&t, argv[i], &a->opts, print_error, &ep, &progress, &res, &err);
         sf_progress_end(&progress);
         if (ep.seen > a->max_errors)
             fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
@@ -300,14 +309,12 @@ static int import_files(const import_args *a, int argc, char **argv)
         }
         print_result(argv[i], &res);
     }
-    if (status == SF_EXIT_OK && wait_sinks(&is, s, &err) < 0) {
+    if (status == SF_EXIT_OK && wait_sinks(&is, t.s, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
     stop_sinks(&is);
-    sf_dedup_free(d);
-    sf_stream_close(s);
-    return status;
+    return close_backends(&t, status);
 }
 
 /* --from-archive: gather the objects first (they say how many partitions the
@@ -335,26 +342,27 @@ static int import_archive(import_args *a, int argc, char **argv)
                 (unsigned long long)set.missing, set.gap, set.missing > 1 ? ", ..." : "");
     if (!a->partitions)
         a->partitions = set.partitions;
-    if ((uint64_t)a->window < set.records) /* a rerun must see every record as imported */
-        a->window = (long)set.records;
-    sf_stream *s = NULL;
-    sf_dedup *d = NULL;
+    /* A rerun must see every record as imported: the ledger knows the ids
+     * import and this rebuild make; for ids of other kinds (sent with the
+     * records over HTTP), the window holds every id of the log. */
+    a->window = 0;
+    sf_import_target t = {0};
     int status = SF_EXIT_OK;
-    if (open_backends(a, &s, &d, &err) < 0) {
+    if (open_backends(a, &t, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
-    } else if (sf_stream_partitions(s) != set.partitions) {
+    } else if (sf_stream_partitions(t.s) != set.partitions) {
         fprintf(stderr,
                 "note: the log has %u partitions, the archive %u: records land in other "
                 "partitions and offsets than the original's\n",
-                sf_stream_partitions(s), set.partitions);
+                sf_stream_partitions(t.s), set.partitions);
     }
     if (status == SF_EXIT_OK) {
         error_printer ep = {NULL, a->max_errors, 0};
         sf_progress progress;
         sf_progress_init(&progress, stderr, "import archive");
         sf_import_result res;
-        rc = sf_import_archive(s, d, &set, print_object_error, &ep, &progress, &res, &err);
+        rc = sf_import_archive(&t, &set, print_object_error, &ep, &progress, &res, &err);
         sf_progress_end(&progress);
         if (ep.seen > a->max_errors)
             fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
@@ -367,10 +375,8 @@ static int import_archive(import_args *a, int argc, char **argv)
             print_result(what, &res);
         }
     }
-    sf_dedup_free(d);
-    sf_stream_close(s);
     sf_archive_set_free(&set);
-    return status;
+    return close_backends(&t, status);
 }
 
 static void nap(double seconds)
@@ -394,14 +400,15 @@ static int watch_folder(const import_args *a)
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         return SF_EXIT_FAIL;
     }
-    char location[4096], q[4400];
+    char location[4096], ledger[4096], q[4400];
     sf_stream_location(a->data, a->stream, location, sizeof location);
+    sf_ledger_path(a->data, a->stream, ledger, sizeof ledger);
     if (sf_cli_make_data_dir(a->data, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         close(lock);
         return SF_EXIT_FAIL;
     }
-    sf_watch_opts o = {a->watch,          location, (uint32_t)a->partitions,
+    sf_watch_opts o = {a->watch,          location, ledger,     (uint32_t)a->partitions,
                        (size_t)a->window, a->opts,  a->settle_s};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -453,12 +460,19 @@ const sf_command sf_cmd_import = {
     "\n"
     "Validates each FILE whole first (CSV or JSON, gzip or not; errors as `shopflow check`\n"
     "prints them): one invalid row and nothing of that file is imported, and the files after\n"
-    "it are left alone (exit 1). A valid file is appended to the stream log of DIR (DIR/log)\n"
-    "with deterministic event ids (the file's content hash and the row number), so importing\n"
-    "a file again, or rerunning an import that was cut short, never duplicates a row.\n"
+    "it are left alone (exit 1). A valid file is appended to the stream log of DIR (DIR/log),\n"
+    "each row with the event id imp-HASH-ROW (the hash of the file's content, gzipped or not,\n"
+    "and the row number), but only the rows the log does not hold yet: the import ledger\n"
+    "(DIR/imports/log.ledger, per file the ranges of rows in the log; read from the log\n"
+    "itself when missing or damaged) says which. So a file imported again, however much was\n"
+    "imported since, loads nothing (\"FILE: already imported: N rows, 0 loaded\"), and a rerun\n"
+    "of an import that was cut short loads exactly the rows it had not loaded.\n"
+    "A record that has an event_id of its own keeps it: one of import's forms is looked up in\n"
+    "the ledger; any other, as the server does for posted records, among the ids of each\n"
+    "partition's last --dedup-window/P records (default 1000000 in all, P = partitions).\n"
     "The log must not be open for writing by a running server. --stream kafka://HOST:PORT/TOPIC\n"
-    "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka); there the\n"
-    "event ids are checked against the topic's recent records.\n"
+    "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka); its ledger\n"
+    "is DIR/imports/<hash of the location>.ledger, made by reading the topic.\n"
     "--sinks all (or a list): run those sinks in this process while the files are appended,\n"
     "as `serve` does, and exit when they hold every record of the log (their stores are\n"
     "DIR/archive, DIR/history and DIR/warehouse.db; exactly-once as with `shopflow sink`).\n"
@@ -468,17 +482,19 @@ const sf_command sf_cmd_import = {
     "validated first, then all are appended by partition and first offset, so a new log\n"
     "(it gets the archive's partition count unless --partitions says otherwise) holds every\n"
     "record at its original partition and offset. Records keep their event ids; one without\n"
-    "gets arc-P-OFFSET. Running it again imports nothing. The recovery path: rebuild a data\n"
+    "gets arc-P-OFFSET (kept in the ledger too). Running it again imports nothing (ids of\n"
+    "other forms are looked up among every id of the log). The recovery path: rebuild a data\n"
     "folder from its archive alone, then run the sinks (docs/operations.md).\n"
     "\n"
     "--watch DIR: the scheduled batch job. Every --every (default 60s) DIR is scanned; each\n"
-    "file in it (CSV or NDJSON, gzip or not) is imported as above, then moved to DIR/done/,\n"
-    "or, if it cannot be imported, to DIR/failed/ with FILE.errors.txt beside it (one line\n"
-    "per invalid row: FILE:LINE: FIELD: reason, then why). Dotfiles and names ending in .tmp\n"
-    "or .part are left alone, and so is a file modified less than --settle (default 10s) ago:\n"
-    "it may still be being written (better: write it under such a name and rename it into\n"
-    "DIR). One logfmt line per file on stderr (event=import_file, rows, imported,\n"
-    "duplicates, seconds). SIGTERM/SIGINT: the file under way is finished, then exit 0.\n"
+    "file in it (CSV or NDJSON, gzip or not) is imported as above (one dropped in again loads\n"
+    "nothing), then moved to DIR/done/, or, if it cannot be imported, to DIR/failed/ with\n"
+    "FILE.errors.txt beside it (one line per invalid row: FILE:LINE: FIELD: reason, then\n"
+    "why). Dotfiles and names ending in .tmp or .part are left alone, and so is a file\n"
+    "modified less than --settle (default 10s) ago: it may still be being written (better:\n"
+    "write it under such a name and rename it into DIR). One logfmt line per file on stderr\n"
+    "(event=import_file, rows, imported, duplicates, seconds). SIGTERM/SIGINT: the file under\n"
+    "way is finished, then exit 0.\n"
     "--once: one scan, then exit (1 if a file failed or the scan could not run). The log is\n"
     "opened only while there are files to import, so a server can use it in between.\n",
     run_import,

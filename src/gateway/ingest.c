@@ -237,8 +237,6 @@ static const char *event_id_at(const packed *p, size_t at, size_t len, size_t *e
 static void on_appended(void *ctx, int status, const uint32_t *parts, const uint64_t *offsets,
                         const char *errmsg)
 {
-    (void)parts;
-    (void)offsets;
     request *r = ctx;
     packed *p = packed_of(r);
     for (size_t i = 0, at = 0; i < p->n; at += p->lens[i], i++) {
@@ -247,7 +245,7 @@ static void on_appended(void *ctx, int status, const uint32_t *parts, const uint
         if (!r->reserved[i])
             continue;
         if (status == 0)
-            sf_dedup_commit(r->g->dedup, ev, evn);
+            sf_dedup_commit(r->g->dedup, parts[i], offsets[i], ev, evn);
         else
             sf_dedup_release(r->g->dedup, ev, evn);
     }

@@ -340,7 +340,7 @@ static int open_backends(sf_gateway *g, sf_error *err)
     if (rc == 0)
         rc = sf_token_secret(g->cfg.data_dir, g->token_secret, err);
     if (rc == 0)
-        rc = sf_dedup_new(g->cfg.dedup_window, &g->dedup, err);
+        rc = sf_dedup_new(g->cfg.dedup_window, sf_stream_partitions(g->stream), &g->dedup, err);
     if (rc == 0) {
         double t0 = sf_monotonic();
         rc = sf_dedup_load(g->dedup, g->stream, err);

@@ -11,8 +11,11 @@
  *
  * Appends are pipelined: up to IN_FLIGHT batches wait for the log's sync at
  * once while the next is prepared, so the import does not stop for each
- * batch's fsync. A batch's event ids enter the dedup window when its append
- * is durable, and are released if it fails.
+ * batch's fsync. Each row is reserved in the import ledger (ledger.h) as
+ * it is batched; the stream's callbacks tell the ledger where each batch
+ * landed, and the caller's sf_import_close settles it. Event ids checked
+ * against the window (a record's own id not of the ledger's forms) enter
+ * it when their append is durable, and are released if it fails.
  */
 #include "sinks/import.h"
 
@@ -27,6 +30,7 @@
 #include "core/input.h"
 #include "core/pack.h"
 #include "core/progress.h"
+#include "sinks/ledger.h"
 
 #define BATCH     4096
 #define IN_FLIGHT 4
@@ -60,18 +64,22 @@ int sf_import_validate(const char *path, const sf_decode_opts *opts, sf_import_o
     return rc;
 }
 
-/* One append in flight: its packed records, kept for their event ids. */
+/* One append in flight: its packed records, kept for the event ids that
+ * were checked against the window (windowed[i]). */
 typedef struct flight {
     struct sf_importer *im;
     uint8_t *data;
     uint32_t *lens;
+    bool *windowed;
     size_t n;
+    size_t nwindowed; /* records of it reserved in the window */
+    size_t nreserved; /* records of it reserved in the ledger */
 } flight;
 
 struct sf_importer {
-    sf_stream *s;
-    sf_dedup *d;
-    const char *prefix; /* of the file being added */
+    sf_import_target *t;
+    char prefix[64]; /* of the ids of the file being added */
+    size_t rows;     /* its key's ledger handle */
     uint64_t base;
     flight *cur; /* the batch being filled */
     size_t cur_bytes;
@@ -90,8 +98,10 @@ static flight *flight_new(sf_importer *im)
 {
     flight *f = calloc(1, sizeof *f);
     if (f && (!(f->data = malloc((size_t)BATCH * SF_PACK_MAX)) ||
-              !(f->lens = malloc(BATCH * sizeof *f->lens)))) {
+              !(f->lens = malloc(BATCH * sizeof *f->lens)) ||
+              !(f->windowed = malloc(BATCH * sizeof *f->windowed)))) {
         free(f->data);
+        free(f->lens);
         free(f);
         f = NULL;
     }
@@ -105,21 +115,25 @@ static void flight_free(flight *f)
     if (f) {
         free(f->data);
         free(f->lens);
+        free(f->windowed);
         free(f);
     }
 }
 
-/* Each event id of f: committed to the window, or released. */
-static void settle_ids(sf_dedup *d, const flight *f, bool appended)
+/* Each event id of f reserved in the window: committed at its place in the
+ * log (parts, offsets), or released (parts NULL). */
+static void settle_window(sf_dedup *d, const flight *f, const uint32_t *parts,
+                          const uint64_t *offsets)
 {
     size_t at = 0;
-    for (size_t i = 0; i < f->n; at += f->lens[i++]) {
+    for (size_t i = 0; f->nwindowed && i < f->n; at += f->lens[i++]) {
         const char *id, *inv;
         size_t idlen, invlen;
-        if (sf_packed_keys(f->data + at, f->lens[i], &id, &idlen, &inv, &invlen) < 0)
+        if (!f->windowed[i] ||
+            sf_packed_keys(f->data + at, f->lens[i], &id, &idlen, &inv, &invlen) < 0)
             continue;
-        if (appended)
-            sf_dedup_commit(d, id, idlen);
+        if (parts)
+            sf_dedup_commit(d, parts[i], offsets[i], id, idlen);
         else
             sf_dedup_release(d, id, idlen);
     }
@@ -131,8 +145,10 @@ static void appended(void *ctx, int status, const uint32_t *partitions, const ui
 {
     flight *f = ctx;
     sf_importer *im = f->im;
-    (void)partitions, (void)offsets;
-    settle_ids(im->d, f, status == 0);
+    if (status == 0)
+        sf_ledger_landed(im->t->ledger, f->data, f->lens, partitions, offsets, f->n, f->nreserved);
+    if (f->nwindowed) /* then t->d was made before f was sent */
+        settle_window(im->t->d, f, status == 0 ? partitions : NULL, offsets);
     pthread_mutex_lock(&im->mu);
     if (status == 0) {
         atomic_fetch_add(&im->imported, f->n);
@@ -146,18 +162,27 @@ static void appended(void *ctx, int status, const uint32_t *partitions, const ui
     flight_free(f);
 }
 
-int sf_importer_new(sf_stream *s, sf_dedup *d, sf_importer **out, sf_error *err)
+int sf_importer_new(sf_import_target *t, sf_importer **out, sf_error *err)
 {
     sf_importer *im = calloc(1, sizeof *im);
     if (!im || !(im->cur = flight_new(im))) {
         free(im);
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
-    im->s = s;
-    im->d = d;
+    im->t = t;
     pthread_mutex_init(&im->mu, NULL);
     pthread_cond_init(&im->cv, NULL);
     *out = im;
+    return 0;
+}
+
+/* The file's rows from now on are rows of key, from base. */
+static int set_key(sf_importer *im, const sf_ledger_key *key, uint64_t base)
+{
+    im->base = base;
+    sf_ledger_key_prefix(key, im->prefix, sizeof im->prefix);
+    if ((im->rows = sf_ledger_handle(im->t->ledger, key)) == (size_t)-1)
+        return im->rc = sf_error_set(&im->err, SF_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -174,6 +199,11 @@ static int wait_flights(sf_importer *im, unsigned most)
     return rc;
 }
 
+static void flight_reset(flight *f)
+{
+    f->n = f->nwindowed = f->nreserved = 0;
+}
+
 /* Send the batch being filled on its way (waiting while IN_FLIGHT are). */
 static int send_batch(sf_importer *im)
 {
@@ -188,7 +218,7 @@ static int send_batch(sf_importer *im)
         pthread_mutex_lock(&im->mu);
         im->in_flight++;
         pthread_mutex_unlock(&im->mu);
-        rc = sf_stream_append_packed_async(im->s, f->data, f->lens, f->n, appended, f, &im->err);
+        rc = sf_stream_append_packed_async(im->t->s, f->data, f->lens, f->n, appended, f, &im->err);
         if (rc < 0) { /* not queued: no callback will come */
             pthread_mutex_lock(&im->mu);
             im->in_flight--;
@@ -196,8 +226,8 @@ static int send_batch(sf_importer *im)
         }
     }
     if (rc < 0) {
-        settle_ids(im->d, f, false);
-        f->n = 0;
+        settle_window(im->t->d, f, NULL, NULL);
+        flight_reset(f);
         flight_free(next);
         return im->rc = rc;
     }
@@ -206,21 +236,83 @@ static int send_batch(sf_importer *im)
     return 0;
 }
 
-/* Check id against the window: 1 to add the record, 0 to skip it (already
- * imported), < 0 on error. */
-static int reserve(sf_importer *im, const char *id, size_t len, uint64_t index)
+static bool in_ledger(const char *id, size_t len)
 {
-    switch (sf_dedup_reserve(im->d, id, len)) {
+    sf_ledger_key key;
+    uint64_t row;
+    return sf_ledger_parse_id(id, len, &key, &row);
+}
+
+/* The window, made and loaded from the log when a record first needs it
+ * (without the ids the ledger knows: they are never looked up there). */
+static sf_dedup *window(sf_importer *im)
+{
+    sf_import_target *t = im->t;
+    if (!t->d) {
+        sf_error err = {0};
+        int rc = sf_dedup_new(t->window, sf_stream_partitions(t->s), &t->d, &err);
+        if (rc == 0 && (rc = sf_dedup_load_except(t->d, t->s, in_ledger, &err)) < 0) {
+            sf_dedup_free(t->d);
+            t->d = NULL;
+        }
+        if (rc < 0) {
+            im->rc = rc;
+            im->err = err;
+            sf_error_prefix(&im->err, "loading the event-id window: ");
+        }
+    }
+    return t->d;
+}
+
+/* An event id of a record's own: in the ledger when of its forms, else in
+ * the window (1: add the record, 0: a duplicate, < 0 on error). */
+static int reserve_own(sf_importer *im, const char *id, size_t len, uint64_t index)
+{
+    sf_ledger_key key;
+    uint64_t row;
+    if (sf_ledger_parse_id(id, len, &key, &row)) {
+        size_t h = sf_ledger_handle(im->t->ledger, &key);
+        int rc = h == (size_t)-1 ? SF_ENOMEM : sf_ledger_reserve(im->t->ledger, h, row);
+        if (rc > 0)
+            im->cur->nreserved++;
+        return rc;
+    }
+    sf_dedup *d = window(im);
+    if (!d)
+        return im->rc;
+    switch (sf_dedup_reserve(d, id, len)) {
     case SF_DEDUP_NEW:
+        im->cur->windowed[im->cur->n] = true;
+        im->cur->nwindowed++;
         return 1;
     case SF_DEDUP_SEEN:
-        im->duplicates++;
         return 0;
-    default: /* held by another import of the same file: it will land */
-        return im->rc =
-                   sf_error_set(&im->err, SF_EBUSY, "row %llu is being imported by another import",
-                                (unsigned long long)index);
+    default: /* held by another import of the same file (it will land), or
+              * more ids in flight than the window has room for */
+        return im->rc = sf_error_set(&im->err, SF_EBUSY,
+                                     "row %llu: its event id is being appended by another import, "
+                                     "or --dedup-window is too small for the ids in flight",
+                                     (unsigned long long)index);
     }
+}
+
+/* Check a record against the ledger (own == false: row base + index of the
+ * file's key) or as reserve_own: 1 to add the record, 0 to skip it (already
+ * in the log), < 0 on error. */
+static int reserve(sf_importer *im, bool own, const char *id, size_t len, uint64_t index)
+{
+    im->cur->windowed[im->cur->n] = false;
+    int rc;
+    if (own) {
+        rc = reserve_own(im, id, len, index);
+    } else if ((rc = sf_ledger_reserve(im->t->ledger, im->rows, im->base + index)) > 0) {
+        im->cur->nreserved++;
+    }
+    if (rc == 0)
+        im->duplicates++;
+    if (rc == SF_ENOMEM)
+        rc = im->rc = sf_error_set(&im->err, SF_ENOMEM, "out of memory");
+    return rc;
 }
 
 /* Count a record added to the batch of len bytes; send a full batch. */
@@ -232,17 +324,18 @@ static int added(sf_importer *im, size_t len)
     return f->n == BATCH ? send_batch(im) : 0;
 }
 
-/* Give r (a record of the file) its event id, check it against the window
- * and add it to the batch. */
+/* Give r (a record of the file) its event id, check it and add it to the
+ * batch. */
 static int add_record(sf_importer *im, sf_record *r, uint64_t index)
 {
-    if (!r->event_id_len) { /* records that carry an event id keep it */
+    bool own = r->event_id_len > 0; /* records that carry an event id keep it */
+    if (!own) {
         size_t n = sf_event_id(im->prefix, im->base + index, r->event_id);
         if (!n)
             return im->rc = sf_error_set(&im->err, SF_EINVAL, "event id prefix too long");
         r->event_id_len = (uint8_t)n;
     }
-    int rc = reserve(im, r->event_id, r->event_id_len, index);
+    int rc = reserve(im, own, r->event_id, r->event_id_len, index);
     if (rc <= 0)
         return rc;
     int len = sf_record_pack(r, im->cur->data + im->cur_bytes, SF_PACK_MAX);
@@ -260,7 +353,7 @@ static int add_packed(sf_importer *im, const uint8_t *p, size_t len, uint64_t in
     size_t idlen = p[3];
     if (idlen == 0 && !(id = own, idlen = sf_event_id(im->prefix, im->base + index, own)))
         return im->rc = sf_error_set(&im->err, SF_EINVAL, "event id prefix too long");
-    int rc = reserve(im, id, idlen, index);
+    int rc = reserve(im, id != own, id, idlen, index);
     if (rc <= 0)
         return rc;
     uint8_t *out = im->cur->data + im->cur_bytes;
@@ -283,13 +376,13 @@ static int append_record(void *ctx, const sf_record *r, const sf_decode_pos *pos
 }
 
 int sf_importer_add_file(sf_importer *im, const char *path, const sf_decode_opts *opts,
-                         const char *id_prefix, uint64_t id_base, struct sf_progress *progress,
+                         const sf_ledger_key *key, uint64_t id_base, struct sf_progress *progress,
                          sf_error *err)
 {
-    im->prefix = id_prefix;
-    im->base = id_base;
+    int rc = set_key(im, key, id_base);
     sf_decode_sink load = {append_record, NULL, im};
-    int rc = sf_decode_file(path, opts, &load, progress, NULL, err);
+    if (rc == 0)
+        rc = sf_decode_file(path, opts, &load, progress, NULL, err);
     if (im->rc < 0) { /* the stream's (or the id's) error, not "stopped" */
         rc = im->rc;
         *err = im->err;
@@ -319,8 +412,8 @@ void sf_importer_free(sf_importer *im)
 {
     if (!im)
         return;
-    wait_flights(im, 0);               /* their callbacks use im */
-    settle_ids(im->d, im->cur, false); /* a batch never appended */
+    wait_flights(im, 0);                          /* their callbacks use im */
+    settle_window(im->t->d, im->cur, NULL, NULL); /* a batch never appended */
     flight_free(im->cur);
     pthread_mutex_destroy(&im->mu);
     pthread_cond_destroy(&im->cv);
@@ -455,31 +548,32 @@ static int append_spool(sf_importer *im, const first_pass *fp, struct sf_progres
     return im->rc;
 }
 
-int sf_import_file(sf_stream *s, sf_dedup *d, const char *path, const sf_decode_opts *opts,
+int sf_import_file(sf_import_target *t, const char *path, const sf_decode_opts *opts,
                    sf_import_on_error on_error, void *ctx, struct sf_progress *progress,
                    sf_import_result *res, sf_error *err)
 {
     memset(res, 0, sizeof *res);
     res->input_error = true; /* until the input has been read whole */
-    char hash[SF_FILE_HASH_LEN], prefix[SF_FILE_HASH_LEN + 8];
+    char hash[SF_FILE_HASH_LEN];
     first_pass fp = {.v = {on_error, ctx}};
     sf_decode_stats st = {0};
+    sf_ledger_key key;
     int rc = read_once(path, opts, &fp, progress, hash, &st, err);
     if (rc == 0 && st.invalid)
         rc = invalid_rows(path, &st, err);
+    if (rc == 0 && sf_ledger_file_key(hash, &key) < 0)
+        rc = sf_error_set(err, SF_EINVAL, "%s: no content hash", path);
     res->rows = st.records;
     res->invalid = st.invalid;
     sf_importer *im = NULL;
-    if (rc == 0 && (rc = sf_importer_new(s, d, &im, err)) == 0) {
+    if (rc == 0 && (rc = sf_importer_new(t, &im, err)) == 0) {
         res->input_error = false;
-        snprintf(prefix, sizeof prefix, "imp-%s-", hash);
-        im->prefix = prefix;
-        im->base = 0;
         if (!fp.spilled) {
+            set_key(im, &key, 0); /* its error, if any, is im->rc: append_spool returns it */
             if ((rc = append_spool(im, &fp, progress, err)) < 0)
                 sf_error_prefix(err, "%s: ", path);
         } else {
-            rc = sf_importer_add_file(im, path, opts, prefix, 0, progress, err);
+            rc = sf_importer_add_file(im, path, opts, &key, 0, progress, err);
             res->input_error = rc < 0 && im->rc == 0; /* the file changed since validated */
         }
         if (rc == 0)
@@ -488,5 +582,34 @@ int sf_import_file(sf_stream *s, sf_dedup *d, const char *path, const sf_decode_
     }
     sf_importer_free(im);
     spool_free(&fp);
+    return rc;
+}
+
+int sf_import_open(const char *location, const sf_stream_opts *opts, const char *ledger_path,
+                   size_t window, sf_import_target *t, sf_error *err)
+{
+    *t = (sf_import_target){.window = window};
+    int rc = sf_stream_open(location, opts, &t->s, err);
+    if (rc == SF_EBUSY)
+        sf_error_prefix(err, "cannot import while a server writes the log (post the file to it, "
+                             "or stop it): ");
+    if (rc == 0)
+        rc = sf_ledger_open(ledger_path, location, t->s, &t->ledger, NULL, err);
+    if (rc < 0) {
+        sf_stream_close(t->s);
+        t->s = NULL;
+    }
+    return rc;
+}
+
+int sf_import_close(sf_import_target *t, sf_error *err)
+{
+    int rc = t->ledger && t->s ? sf_ledger_save(t->ledger, t->s, err) : 0;
+    if (rc < 0)
+        sf_error_prefix(err, "the import ledger: ");
+    sf_ledger_close(t->ledger);
+    sf_dedup_free(t->d);
+    sf_stream_close(t->s);
+    *t = (sf_import_target){0};
     return rc;
 }

@@ -7,13 +7,21 @@
  * record with a deterministic event id made of the hash of the file's
  * content (decompressed: gzipping a file does not change its ids) and
  * the row's index ("imp-<32 hex>-<row>"; a record that carries its own
- * event_id keeps it), checked against the event-id window
- * (gateway/dedup.h) that is rebuilt from the log itself. So importing the
- * same file twice loads it once, and an import cut short by a crash is
+ * event_id keeps it). A row is appended only if the import ledger
+ * (ledger.h: per file, the ranges of rows the log holds, kept with the log
+ * and rebuilt from it) lacks it. So importing a file again loads nothing,
+ * however much was appended since, and an import cut short by a crash is
  * completed, not duplicated, by running it again.
  *
+ * A record that carries an event id of its own is checked against the
+ * ledger when its id is of the ledger's forms, and otherwise against the
+ * gateway's event-id window (gateway/dedup.h), as if it had been posted:
+ * that window is made and loaded from the log only when a file first has
+ * such a record.
+ *
  * The archive's own objects import the same way (import_archive.c), with
- * ids from their place in the archive instead of a content hash.
+ * ids from their place in the archive ("arc-<partition>-<offset>", also in
+ * the ledger) instead of a content hash.
  */
 #ifndef SF_IMPORT_H
 #define SF_IMPORT_H
@@ -23,15 +31,39 @@
 
 #include "core/decoder.h"
 #include "gateway/dedup.h"
+#include "sinks/ledger.h"
 #include "stream/stream.h"
 
 struct sf_progress;
+
+/* Where an import appends, and what it checks rows against. */
+typedef struct sf_import_target {
+    sf_stream *s;
+    sf_ledger *ledger;
+    size_t window; /* the event-id window's size for records with ids of their
+                    * own (dedup.h: ids in all); 0 = every id of the log */
+    sf_dedup *d;   /* that window: made and loaded on first need */
+} sf_import_target;
+
+/*
+ * Open the stream at location (opts: for a new log) for writing, and the
+ * import ledger at ledger_path (sf_ledger_path) for it. SF_EBUSY when a
+ * server writes the log or another import holds the ledger, with a message
+ * that says so.
+ */
+int sf_import_open(const char *location, const sf_stream_opts *opts, const char *ledger_path,
+                   size_t window, sf_import_target *t, sf_error *err);
+
+/* Save the ledger (after every import: also after a failed one, so that it
+ * says what the log holds) and close t's stream, ledger and window. Returns
+ * the save's error. A zeroed t is fine. */
+int sf_import_close(sf_import_target *t, sf_error *err);
 
 typedef struct sf_import_result {
     uint64_t rows;       /* records in the file */
     uint64_t invalid;    /* invalid records (then nothing was imported) */
     uint64_t imported;   /* records appended now */
-    uint64_t duplicates; /* records appended by an earlier import */
+    uint64_t duplicates; /* records the log held already (earlier imports) */
     bool input_error;    /* the error was the input's (unreadable, undecodable,
                           * invalid rows), not the stream's */
 } sf_import_result;
@@ -39,13 +71,13 @@ typedef struct sf_import_result {
 typedef int (*sf_import_on_error)(void *ctx, const sf_decode_error *e);
 
 /*
- * Import the file at path into s. on_error (may be NULL) sees each invalid
+ * Import the file at path into t. on_error (may be NULL) sees each invalid
  * row of the validating pass. Returns 0; SF_EINVAL when a row is invalid
  * (nothing appended); the decoder's or the stream's error otherwise (rows
  * appended before a stream error stay, and a rerun completes them).
  * res->input_error says whose error it was.
  */
-int sf_import_file(sf_stream *s, sf_dedup *d, const char *path, const sf_decode_opts *opts,
+int sf_import_file(sf_import_target *t, const char *path, const sf_decode_opts *opts,
                    sf_import_on_error on_error, void *ctx, struct sf_progress *progress,
                    sf_import_result *res, sf_error *err);
 
@@ -63,13 +95,14 @@ int sf_import_validate(const char *path, const sf_decode_opts *opts, sf_import_o
  */
 typedef struct sf_importer sf_importer;
 
-int sf_importer_new(sf_stream *s, sf_dedup *d, sf_importer **out, sf_error *err);
+int sf_importer_new(sf_import_target *t, sf_importer **out, sf_error *err);
 
-/* Append the records of path; a record without an event id gets
- * "<id_prefix><id_base + its index in the file>". Records may stay batched
- * until the next call or sf_importer_flush. */
+/* Append the records of path the log lacks; a record without an event id
+ * gets "<key's prefix><id_base + its index in the file>" (row id_base +
+ * index of key in the ledger). Records may stay batched until the next call
+ * or sf_importer_flush. */
 int sf_importer_add_file(sf_importer *im, const char *path, const sf_decode_opts *opts,
-                         const char *id_prefix, uint64_t id_base, struct sf_progress *progress,
+                         const sf_ledger_key *key, uint64_t id_base, struct sf_progress *progress,
                          sf_error *err);
 
 /* Append what is batched. */
@@ -90,8 +123,9 @@ void sf_importer_free(sf_importer *im);
  * gives every record its original partition and offset (when the archive
  * has no gaps). A record keeps its event id; one without gets
  * "arc-P-OFFSET", its place in the archive, so a rebuild run twice loads
- * each record once. All or nothing: every object is validated (each record,
- * and that it holds LAST - FIRST + 1 of them) before anything is appended.
+ * each record once (the ledger knows both import's and these ids; for other
+ * ids of their own, give t an unbounded window). All or nothing: every object is validated (each
+ * record, and that it holds LAST - FIRST + 1 of them) before anything is appended.
  */
 typedef struct sf_archive_part {
     char *path; /* owned */
@@ -124,7 +158,7 @@ void sf_archive_set_free(sf_archive_set *set);
  * invalid record with its object's path. Returns 0 or the first error
  * (SF_EINVAL / SF_EFORMAT: the archive's; nothing appended); res as for
  * sf_import_file, over all objects. */
-int sf_import_archive(sf_stream *s, sf_dedup *d, const sf_archive_set *set,
+int sf_import_archive(sf_import_target *t, const sf_archive_set *set,
                       int (*on_error)(void *ctx, const char *path, const sf_decode_error *e),
                       void *ctx, struct sf_progress *progress, sf_import_result *res,
                       sf_error *err);

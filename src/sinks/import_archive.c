@@ -6,7 +6,8 @@
  * to LAST, one NDJSON line per record in offset order. That is all the
  * import needs: sorted by (P, FIRST), the objects replay each partition in
  * its order, and FIRST + line index is each record's original offset, which
- * names records that have no event id of their own.
+ * names records that have no event id of their own ("arc-P-OFFSET": the
+ * import ledger keeps these as it keeps a file's rows, ledger.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,7 +210,7 @@ static int validate_all(const sf_archive_set *set, object_errors *oe, sf_progres
     return 0;
 }
 
-int sf_import_archive(sf_stream *s, sf_dedup *d, const sf_archive_set *set,
+int sf_import_archive(sf_import_target *t, const sf_archive_set *set,
                       int (*on_error)(void *ctx, const char *path, const sf_decode_error *e),
                       void *ctx, sf_progress *progress, sf_import_result *res, sf_error *err)
 {
@@ -221,15 +222,14 @@ int sf_import_archive(sf_stream *s, sf_dedup *d, const sf_archive_set *set,
         return rc;
     res->input_error = false;
     sf_importer *im = NULL;
-    if ((rc = sf_importer_new(s, d, &im, err)) < 0)
+    if ((rc = sf_importer_new(t, &im, err)) < 0)
         return rc;
     sf_decode_opts opts = {.format = SF_FORMAT_JSON};
     uint64_t done = set->bytes;
     for (size_t i = 0; i < set->n && rc == 0; i++) {
         const sf_archive_part *p = &set->parts[i];
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "arc-%u-", p->partition);
-        rc = sf_importer_add_file(im, p->path, &opts, prefix, p->first, NULL, err);
+        sf_ledger_key key = {.kind = SF_LEDGER_ARCHIVE, .lo = p->partition};
+        rc = sf_importer_add_file(im, p->path, &opts, &key, p->first, NULL, err);
         done += p->bytes;
         uint64_t imported, dups;
         sf_importer_totals(im, &imported, &dups);

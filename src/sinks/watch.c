@@ -176,7 +176,7 @@ static int write_report(const sf_watch_opts *o, const char *moved, report *r, co
 }
 
 /* Import one file and move it. 0, or an error that is not the file's. */
-static int take_file(const sf_watch_opts *o, sf_stream *s, sf_dedup *d, const char *name,
+static int take_file(const sf_watch_opts *o, sf_import_target *t, const char *name,
                      sf_watch_stats *st, sf_error *err)
 {
     char path[4096], moved[4200], q[4400], why[SF_ERROR_MSG_MAX + 64];
@@ -185,7 +185,7 @@ static int take_file(const sf_watch_opts *o, sf_stream *s, sf_dedup *d, const ch
     sf_import_result res;
     sf_error ierr = {0};
     double t0 = sf_monotonic();
-    int rc = sf_import_file(s, d, path, &o->decode, collect_error, &r, NULL, &res, &ierr);
+    int rc = sf_import_file(t, path, &o->decode, collect_error, &r, NULL, &res, &ierr);
     double secs = sf_monotonic() - t0;
     if (rc == 0 && (rc = move_into(o, name, "done", moved, sizeof moved, err)) == 0) {
         st->done++;
@@ -221,22 +221,20 @@ int sf_watch_scan(const sf_watch_opts *o, volatile sig_atomic_t *stop, sf_watch_
     char **names = NULL;
     size_t n = 0;
     int rc = list_ready(o, &names, &n, st, err);
-    sf_stream *s = NULL;
-    sf_dedup *d = NULL;
+    sf_import_target t = {0};
     if (rc == 0 && n > 0) {
         sf_stream_opts sopts = {.partitions = o->partitions};
-        rc = sf_stream_open(o->location, &sopts, &s, err);
-        if (rc == SF_EBUSY)
-            sf_error_prefix(err, "cannot import while a server writes the log: ");
-        if (rc == 0 && (rc = sf_dedup_new(o->dedup_window, &d, err)) == 0)
-            rc = sf_dedup_load(d, s, err);
+        rc = sf_import_open(o->location, &sopts, o->ledger, o->dedup_window, &t, err);
     }
     for (size_t i = 0; rc == 0 && i < n && !(stop && *stop); i++)
-        rc = take_file(o, s, d, names[i], st, err);
+        rc = take_file(o, &t, names[i], st, err);
+    sf_error serr = {0};
+    if (sf_import_close(&t, &serr) < 0 && rc == 0) {
+        *err = serr;
+        rc = serr.code;
+    }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    sf_dedup_free(d);
-    sf_stream_close(s);
     return rc;
 }

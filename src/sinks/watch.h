@@ -15,7 +15,9 @@
  *
  * Moving is a rename within DIR, after the import is durable: a crash in
  * between leaves the file in DIR, and importing it again appends nothing
- * (deterministic event ids), so it is then simply moved.
+ * (the import ledger knows its rows), so it is then simply moved. The same
+ * goes for a file dropped in again weeks later: it lands in done/ with 0
+ * rows loaded, however much was imported in between.
  */
 #ifndef SF_WATCH_H
 #define SF_WATCH_H
@@ -29,8 +31,9 @@
 typedef struct sf_watch_opts {
     const char *dir;      /* the watched folder */
     const char *location; /* the stream to import into (sf_stream_open) */
+    const char *ledger;   /* its import ledger (sf_ledger_path) */
     uint32_t partitions;  /* of a new log; 0 = default */
-    size_t dedup_window;  /* event ids remembered */
+    size_t dedup_window;  /* the window for records with ids of their own (import.h) */
     sf_decode_opts decode;
     double settle_s; /* a file is taken once its mtime is this old */
 } sf_watch_opts;

@@ -38,7 +38,7 @@ records=$(find "$tmp/d/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | 
 
 # Again: nothing new, nothing changed.
 out=$("$shopflow" import --data "$tmp/d" "$tmp/part.csv" --sinks all)
-grep -q " 0 imported, 30,000 already imported" <<<"$out" || fail "second import: $out"
+grep -q "already imported: 30,000 rows, 0 loaded" <<<"$out" || fail "second import: $out"
 content "$tmp/d" > "$tmp/d2.content"
 diff "$tmp/d.content" "$tmp/d2.content" || fail "a second import changed the stores"
 

@@ -29,14 +29,14 @@ static void test_dedup_window(void **state)
     (void)state;
     sf_dedup *d;
     sf_error err = {0};
-    assert_int_equal(sf_dedup_new(100, &d, &err), 0);
+    assert_int_equal(sf_dedup_new(100, 1, &d, &err), 0);
     char id[32];
     for (int i = 0; i < 100; i++) {
         id_of(id, sizeof id, i);
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
         /* Reserved but not yet appended: others must retry. */
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_IN_FLIGHT);
-        sf_dedup_commit(d, id, strlen(id));
+        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_SEEN);
     }
     assert_int_equal(sf_dedup_count(d), 100);
@@ -44,7 +44,7 @@ static void test_dedup_window(void **state)
     for (int i = 100; i < 150; i++) {
         id_of(id, sizeof id, i);
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
-        sf_dedup_commit(d, id, strlen(id));
+        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
     }
     assert_int_equal(sf_dedup_count(d), 100);
     for (int i = 0; i < 150; i++) {
@@ -68,12 +68,12 @@ static void test_dedup_churn(void **state)
      * every id in the window findable. */
     sf_dedup *d;
     sf_error err = {0};
-    assert_int_equal(sf_dedup_new(1000, &d, &err), 0);
+    assert_int_equal(sf_dedup_new(1000, 1, &d, &err), 0);
     char id[32];
     for (int i = 0; i < 20000; i++) {
         id_of(id, sizeof id, i);
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
-        sf_dedup_commit(d, id, strlen(id));
+        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
         if (i % 997 == 0)
             for (int j = i > 999 ? i - 999 : 0; j <= i; j++) {
                 id_of(id, sizeof id, j);
@@ -103,12 +103,121 @@ static void test_dedup_load_from_log(void **state)
     }
     assert_int_equal(sf_stream_append(s, recs, 40, NULL, NULL, &err), 0);
     sf_dedup *d;
-    assert_int_equal(sf_dedup_new(1000, &d, &err), 0);
+    assert_int_equal(sf_dedup_new(1000, sf_stream_partitions(s), &d, &err), 0);
     assert_int_equal(sf_dedup_load(d, s, &err), 0);
     assert_int_equal(sf_dedup_count(d), 20);
     assert_int_equal(sf_dedup_reserve(d, "ev-4", 4), SF_DEDUP_SEEN);
     assert_int_equal(sf_dedup_reserve(d, "ev-5", 4), SF_DEDUP_NEW);
     sf_dedup_free(d);
+    sf_stream_close(s);
+    ut_tmpdir_remove(dir);
+}
+
+/* What dedup.h promises: each partition keeps the ids of its own last
+ * ceil(W / P) records, whatever the other partitions do, and an id the log
+ * holds twice stays while either place is in the window. */
+static void test_dedup_per_partition(void **state)
+{
+    (void)state;
+    sf_dedup *d;
+    sf_error err = {0};
+    char id[32];
+    assert_int_equal(sf_dedup_new(7, 2, &d, &err), 0); /* 4 records of each partition */
+    assert_int_equal(sf_dedup_per_partition(d), 4);
+    sf_dedup_commit(d, 1, 0, "b0", 2);
+    for (int i = 0; i < 10; i++) {
+        id_of(id, sizeof id, i);
+        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
+    }
+    for (int i = 0; i < 10; i++) {
+        id_of(id, sizeof id, i);
+        sf_dedup_state st = sf_dedup_reserve(d, id, strlen(id));
+        assert_int_equal(st, i < 6 ? SF_DEDUP_NEW : SF_DEDUP_SEEN);
+        if (st == SF_DEDUP_NEW)
+            sf_dedup_release(d, id, strlen(id));
+    }
+    assert_int_equal(sf_dedup_reserve(d, "b0", 2), SF_DEDUP_SEEN); /* partition 1 is quiet */
+    /* Records without ids take their places: offset 13 leaves 10..13. */
+    sf_dedup_commit(d, 0, 13, "late", 4);
+    id_of(id, sizeof id, 9);
+    assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
+    sf_dedup_release(d, id, strlen(id));
+    /* An id twice in partition 1, at 1 and 3. */
+    sf_dedup_commit(d, 1, 1, "x", 1);
+    sf_dedup_commit(d, 1, 3, "x", 1);
+    sf_dedup_commit(d, 1, 5, "y", 1); /* 0 and 1 leave */
+    assert_int_equal(sf_dedup_reserve(d, "b0", 2), SF_DEDUP_NEW);
+    sf_dedup_release(d, "b0", 2);
+    assert_int_equal(sf_dedup_reserve(d, "x", 1), SF_DEDUP_SEEN);
+    sf_dedup_commit(d, 1, 7, "z", 1); /* 3 leaves */
+    assert_int_equal(sf_dedup_reserve(d, "x", 1), SF_DEDUP_NEW);
+    sf_dedup_release(d, "x", 1);
+    sf_dedup_free(d);
+
+    /* Unbounded: nothing leaves, the table grows. */
+    assert_int_equal(sf_dedup_new(0, 3, &d, &err), 0);
+    for (int i = 0; i < 5000; i++) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
+        sf_dedup_commit(d, (uint32_t)i % 3, (uint64_t)i, id, strlen(id));
+    }
+    assert_int_equal(sf_dedup_count(d), 5000);
+    for (int i = 0; i < 5000; i += 7) {
+        id_of(id, sizeof id, i);
+        assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_SEEN);
+    }
+    sf_dedup_free(d);
+}
+
+/* The window loaded from a log holds, for each partition, the ids among its
+ * last ceil(W / P) records, exactly; the one the commits made holds them
+ * too (and may hold older ones until a later id of their partition comes). */
+static void test_dedup_load_per_partition(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    sf_stream *s;
+    sf_error err = {0};
+    sf_stream_opts opts = {.partitions = 4};
+    assert_int_equal(sf_stream_open(dir, &opts, &s, &err), 0);
+    enum { N = 300, W = 40 };
+    static sf_record recs[N];
+    static uint32_t parts[N];
+    static uint64_t offs[N];
+    for (int i = 0; i < N; i++) {
+        char inv[16];
+        snprintf(inv, sizeof inv, "5%05d", i % 37 + (i < 100 ? 0 : 1000)); /* uneven */
+        ut_make(&recs[i], inv, "S1", "D", 1, UT_T0, 1000, 12345, "France");
+        if (i % 3)
+            recs[i].event_id_len =
+                (uint8_t)snprintf(recs[i].event_id, sizeof recs[i].event_id, "ev-%d", i);
+    }
+    assert_int_equal(sf_stream_append(s, recs, N, parts, offs, &err), 0);
+    sf_dedup *loaded, *live;
+    assert_int_equal(sf_dedup_new(W, 4, &loaded, &err), 0);
+    assert_int_equal(sf_dedup_new(W, 4, &live, &err), 0);
+    assert_int_equal(sf_dedup_load(loaded, s, &err), 0);
+    uint64_t end[4] = {0};
+    for (int i = 0; i < N; i++) {
+        if (recs[i].event_id_len)
+            sf_dedup_commit(live, parts[i], offs[i], recs[i].event_id, recs[i].event_id_len);
+        end[parts[i]] = offs[i] + 1;
+    }
+    for (int i = 0; i < N; i++) {
+        if (!recs[i].event_id_len)
+            continue;
+        bool in = offs[i] + W / 4 >= end[parts[i]];
+        sf_dedup_state want = in ? SF_DEDUP_SEEN : SF_DEDUP_NEW;
+        const char *ev = recs[i].event_id;
+        assert_int_equal(sf_dedup_reserve(loaded, ev, recs[i].event_id_len), want);
+        /* Live, an id leaves when a later id of its partition pushes it
+         * out: records without ids after it do not (yet). */
+        if (in)
+            assert_int_equal(sf_dedup_reserve(live, ev, recs[i].event_id_len), SF_DEDUP_SEEN);
+    }
+    sf_dedup_free(loaded);
+    sf_dedup_free(live);
     sf_stream_close(s);
     ut_tmpdir_remove(dir);
 }
@@ -221,8 +330,12 @@ static void test_config_precedence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dedup_window),        cmocka_unit_test(test_dedup_churn),
-        cmocka_unit_test(test_dedup_load_from_log), cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_dedup_churn),
+        cmocka_unit_test(test_dedup_load_from_log),
+        cmocka_unit_test(test_dedup_per_partition),
+        cmocka_unit_test(test_dedup_load_per_partition),
+        cmocka_unit_test(test_keys),
         cmocka_unit_test(test_config_precedence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
