@@ -148,7 +148,7 @@ done
 says() { # says CREDENTIAL_NAME REGEX
     call "$1" list > /dev/null
     CASES=$((CASES + 1))
-    jq -e --arg r "$2" '.error.message | test($r)' "$tmp/resp" > /dev/null ||
+    holds '.error.message | test($r)' "$tmp/resp" --arg r "$2" ||
         fail "$1: the 401 does not say /$2/: $(answer)"
 }
 says none 'Authorization: Bearer'

@@ -33,7 +33,7 @@ good_body() {
     stored=$((stored + 1))
     "$shopflow" log dump --data "$data" | jq -c --arg e "$1" 'select(.event_id == $e)' \
         > "$tmp/stored"
-    jq -e "$3" "$tmp/stored" > /dev/null || fail "$4: stored as $(cat "$tmp/stored"), expected $3"
+    holds "$3" "$tmp/stored" || fail "$4: stored as $(cat "$tmp/stored"), expected $3"
 }
 # good FIELD RAW JQ: the record with FIELD set to RAW, as good_body.
 n_good=0
@@ -70,7 +70,7 @@ for v in "$(text_of 65)" true '{}'; do bad event_id "$v"; done
 # --- Missing and doubled fields ----------------------------------------------
 for f in InvoiceNo StockCode Quantity InvoiceDate UnitPrice Country; do
     expect_invalid "$(json "$(rec "$f" -)")" 0 "$f" "$f missing"
-    jq -e '.error.errors[0].reason | test("missing")' "$tmp/resp" > /dev/null ||
+    holds '.error.errors[0].reason | test("missing")' ||
         fail "$f missing: the reason does not say so: $(answer)"
 done
 for f in InvoiceNo StockCode Description Quantity InvoiceDate UnitPrice CustomerID Country; do
@@ -116,7 +116,8 @@ good InvoiceNo 536366 '.invoice_no == "536366"'
 good InvoiceNo 536366.0 '.invoice_no == "536366"'
 good InvoiceNo '"C536379"' '.invoice_no == "C536379" and .quantity == 6'
 good Country "$(text_of 64)" '.country | length == 64'
-good event_id "$(text_of 64)" '.event_id | length == 64'
+e64=$(text_of 64)
+good_body "${e64//\"/}" "$(rec event_id "$e64")" '.event_id | length == 64' 'a 64-byte event_id'
 good_body snake "$(rec event_id '"snake"' InvoiceNo - invoice_no '"536367"')" \
     '.invoice_no == "536367"' 'invoice_no instead of InvoiceNo'
 # Unknown fields are ignored, whatever they hold.
@@ -170,7 +171,7 @@ grep -q '"description":"CAFÉ"' "$tmp/dump" || fail "Latin-1 É not stored as UT
 printf '%s\n536369,21756,A\0B,3,12/1/2010 8:35,5.95,13047,France\n' "$h" > "$tmp/nul.csv"
 expect_invalid "$(req "$INGEST" POST /v1/transactions -H 'Content-Type: text/csv' \
     --data-binary "@$tmp/nul.csv")" 0 Description "a NUL byte in a CSV cell"
-jq -e '.error.errors[0].line == 2' "$tmp/resp" > /dev/null || fail "NUL in CSV: line: $(answer)"
+holds '.error.errors[0].line == 2' || fail "NUL in CSV: line: $(answer)"
 
 # --- Broken and odd bodies ---------------------------------------------------------
 for ct in application/json application/x-ndjson text/csv; do
@@ -198,7 +199,7 @@ expect_invalid "$(csv "536365,85123A,X,6,12/1/2010 8:26,2.55,17850,United Kingdo
     "CSV without a header"
 expect_invalid "$(csv "${h%,Country}"$'\n'"536365,85123A,X,6,12/1/2010 8:26,2.55,17850")" 0 - \
     "CSV header without Country"
-jq -e '.error.errors[0].reason | test("Country")' "$tmp/resp" > /dev/null || fail "column not named"
+holds '.error.errors[0].reason | test("Country")' || fail "column not named"
 expect_invalid "$(csv "$h,Country"$'\n'"536365,85123A,X,6,12/1/2010 8:26,2.55,17850,UK,UK")" 0 - \
     "CSV header with Country twice"
 expect_error "$(csv "$h"$'\n'"536365,85123A")" 400 invalid_records "a short CSV row"
@@ -235,7 +236,7 @@ done
 array="[$(rec event_id '"m0"'),$(rec event_id '"m1"'),$(rec event_id '"m2"'),
 $(rec event_id '"m3"' Quantity '"eight"'),$(rec event_id '"m4"')]"
 expect_invalid "$(json "$array")" 3 Quantity "record 3 of a JSON array"
-jq -e '.error.invalid == 1 and .error.errors[0].line == 2' "$tmp/resp" > /dev/null ||
+holds '.error.invalid == 1 and .error.errors[0].line == 2' ||
     fail "record 3 of a JSON array: line: $(answer)"
 lines=""
 for i in 0 1 2 3 4; do
@@ -246,13 +247,13 @@ for i in 0 1 2 3 4; do
     fi
 done
 expect_invalid "$(ndjson "$lines")" 3 InvoiceDate "record 3 of NDJSON"
-jq -e '.error.errors[0].line == 4' "$tmp/resp" > /dev/null || fail "NDJSON line: $(answer)"
+holds '.error.errors[0].line == 4' || fail "NDJSON line: $(answer)"
 rows="$h"$'\n'
 for i in 0 1 2 3 4; do
     rows+="536371,22086,ROW $i,80,12/1/2010 9:02,$([[ $i == 2 ]] && echo 2.5501 || echo 2.55),13748,United Kingdom"$'\n'
 done
 expect_invalid "$(csv "$rows")" 2 UnitPrice "row 2 of CSV"
-jq -e '.error.errors[0].line == 4' "$tmp/resp" > /dev/null || fail "CSV line: $(answer)"
+holds '.error.errors[0].line == 4' || fail "CSV line: $(answer)"
 # The ids of a refused request are not used up: the fixed request stores all five.
 expect_json "$(json "${array/\"eight\"/8}")" 200 '.accepted == 5 and .duplicates == 0' \
     "the fixed request after a refused one"

@@ -79,6 +79,13 @@ post_as() {
     req "$1" POST /v1/transactions -H "Content-Type: $2" --data-binary "@$tmp/body"
 }
 
+# holds FILTER [FILE [JQ_ARGS...]]: FILE (default: the last answer's body) is
+# one JSON value and FILTER is true of it. (jq -e alone is true of an empty
+# file: a body-less answer must not pass a check.)
+holds() {
+    jq -se "${@:3}" "length == 1 and (.[0] | ($1))" "${2:-$tmp/resp}" > /dev/null 2>&1
+}
+
 # The body of the last answer, shortened for a message.
 answer() { head -c 600 "$tmp/resp"; }
 
@@ -92,17 +99,17 @@ expect() {
 # the body.
 expect_json() {
     expect "$1" "$2" "$4"
-    jq -e "$3" "$tmp/resp" > /dev/null 2>&1 || fail "$4: $3 is not true of: $(answer)"
+    holds "$3" || fail "$4: $3 is not true of: $(answer)"
 }
 
 # is_error_shape [CODE]: the last body is the documented error shape,
 # {"error":{"code":CODE,"message":TEXT,...}} and nothing else, served as
 # application/json (CODE empty: any code).
 is_error_shape() {
-    jq -e --arg c "${1:-}" 'keys == ["error"] and (.error | type == "object")
+    holds 'keys == ["error"] and (.error | type == "object")
         and (.error.code | type == "string" and length > 0)
         and (.error.message | type == "string" and length > 0)
-        and ($c == "" or .error.code == $c)' "$tmp/resp" > /dev/null 2>&1 &&
+        and ($c == "" or .error.code == $c)' "$tmp/resp" --arg c "${1:-}" &&
         grep -qi '^content-type: application/json' "$tmp/head"
 }
 
@@ -119,11 +126,11 @@ expect_error() {
 expect_invalid() {
     expect_error "$1" 400 invalid_records "$4"
     if [[ $3 == - ]]; then
-        jq -e 'any(.error.errors[]; .fatal == true and (has("field") | not))' "$tmp/resp" \
-            > /dev/null || fail "$4: expected an error about the whole body: $(answer)"
+        holds 'any(.error.errors[]; .fatal == true and (has("field") | not))' ||
+            fail "$4: expected an error about the whole body: $(answer)"
     else
-        jq -e --argjson i "$2" --arg f "$3" '.error.errors[0] | .index == $i and .field == $f
-            and (.reason | type == "string" and length > 0)' "$tmp/resp" > /dev/null ||
+        holds '.error.errors[0] | .index == $i and .field == $f
+            and (.reason | type == "string" and length > 0)' "$tmp/resp" --argjson i "$2" --arg f "$3" ||
             fail "$4: expected record $2's $3 to be named: $(answer)"
     fi
 }
