@@ -260,9 +260,9 @@ expect_json "$(json "${array/\"eight\"/8}")" 200 '.accepted == 5 and .duplicates
 stored=$((stored + 5))
 # 150 bad records: each counted, the first 100 listed.
 lines=""
-good_line=$(rec event_id '"t-ID"') bad_line=$(rec event_id '"t-ID"' Quantity '"x"')
+good_line=$(rec event_id '"t-@N@"') bad_line=$(rec event_id '"t-@N@"' Quantity '"x"')
 for i in $(seq 0 999); do
-    if ((i % 7 == 0)); then lines+=${bad_line/ID/$i}$'\n'; else lines+=${good_line/ID/$i}$'\n'; fi
+    if ((i % 7 == 0)); then lines+=${bad_line/@N@/$i}$'\n'; else lines+=${good_line/@N@/$i}$'\n'; fi
 done
 expect_json "$(ndjson "$lines")" 400 '.error.invalid == 143 and (.error.errors | length) == 100
     and .error.truncated == true and .error.errors[99].index == 693' "143 bad records in 1,000"
