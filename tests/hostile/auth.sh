@@ -17,7 +17,7 @@ start_server "$data"
 # Two customers' invoices in the history store and the warehouse.
 body="$(rec event_id '"a1"')"$'\n'"$(rec event_id '"a2"' InvoiceNo '"536367"' CustomerID 13047)"
 expect_json "$(post_as "$INGEST" application/x-ndjson "$body")" 200 '.accepted == 2' "setup"
-wait_caught_up
+wait_caught_up 120 --data "$data"
 other=$("$shopflow" token --data "$data" --customer 13047 | tail -1)
 
 # jwt HEADER PAYLOAD -> a token signed with this folder's secret (HS256, or

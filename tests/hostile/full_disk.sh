@@ -140,7 +140,7 @@ refusals=$(cat "$tmp"/refused.* | wc -l)
 # Space again: the refused batches go in, and the sinks catch up unrestarted.
 rm "$mnt/ballast"
 for c in 1 2 3; do retry_refused "$c"; done
-wait_caught_up 150
+wait_caught_up 150 --data "$data"
 errors=$(grep '^shopflow_sink_errors_total' "$tmp/metrics" | awk '{ s += $2 } END { print s + 0 }')
 expand "$tmp"/acked.* > "$tmp/acked"
 each_store_once "$data" "$data" "after space was freed"
@@ -202,7 +202,8 @@ for s in archive history warehouse; do
 done
 expect "$(req "" GET /healthz)" 200 "healthz with the sinks' disk full"
 rm "$mnt/ballast"
-wait_caught_up 150
+wait_caught_up 150 --data "$data" --objects "$stores/archive" --store "$stores/history" \
+    --warehouse "$stores/warehouse.db"
 expand "$tmp/acked.4" > "$tmp/acked"
 each_store_once "$data" "$stores" "sinks' disk freed"
 stop_server
