@@ -116,9 +116,9 @@ for _ in $(seq 100); do # up to 10 s for the server to see the new keys
         $(call revoked-analyst bi) == 200 ]] && break
     sleep 0.1
 done
-for c in revoked-ingest; do matrix "$c" 200 403 403 403 403; done
-for c in revoked-analyst; do matrix "$c" 403 200 200 200 200; done
-for c in revoked-admin; do matrix "$c" 200 200 200 200 200; done
+matrix revoked-ingest 200 403 403 403 403
+matrix revoked-analyst 403 200 200 200 200
+matrix revoked-admin 200 200 200 200 200
 for role in ingest analyst admin; do
     id=$("$shopflow" keys list --data "$data" --json |
         jq -r --arg n "revoked-$role" '.[] | select(.name == $n) | .id')

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the hostile suite (sourced, not run).
 #
 # Builds on tests/integration/lib.sh (fail, start_server, stop_server, post),
@@ -189,7 +190,7 @@ records() { "$shopflow" log stat --data "$1" --json | jq .records; }
 raw_http() {
     local fd
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
-    cat "$1" >&"$fd" 2>/dev/null || true
+    cat "$1" 1>&"$fd" 2>/dev/null || true
     timeout 10 cat <&"$fd" > "$tmp/raw" 2>/dev/null || true
     exec {fd}>&-
     tr -d '\r' < "$tmp/raw" | sed -n '1,/^$/p' > "$tmp/head"

@@ -99,7 +99,7 @@ expect "$(ndjson_req "$tmp/under" -H "X-Long: $(head -c 6000 /dev/zero | tr '\0'
 # --- Connections: bounded, and served again once they go ------------------------------
 fds=()
 for i in $(seq 120); do
-    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" && fds+=("$fd") || true
+    if exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"; then fds+=("$fd"); fi
 done
 sleep 0.5
 sockets=$(find "/proc/$SERVER_PID/fd" -lname 'socket:*' | wc -l)

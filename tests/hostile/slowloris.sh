@@ -21,7 +21,7 @@ held() {
     trap '' PIPE
     local fd x rc t0=$SECONDS
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
-    printf '%s' "$1" >&"$fd" 2>/dev/null || true
+    printf '%s' "$1" 1>&"$fd" 2>/dev/null || true
     while ((SECONDS - t0 < $2)); do
         if read -r -t 0.2 -u "$fd" x; then
             continue # an answer (a 408, say) before the close is fine
@@ -39,9 +39,9 @@ trickle() {
     trap '' PIPE
     local fd x rc i t0=$SECONDS
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
-    printf '%s' "$1" >&"$fd" 2>/dev/null || true
+    printf '%s' "$1" 1>&"$fd" 2>/dev/null || true
     for ((i = 0; i < ${#2}; i++)); do
-        printf '%s' "${2:i:1}" >&"$fd" 2>/dev/null || { echo cut; return 0; }
+        printf '%s' "${2:i:1}" 1>&"$fd" 2>/dev/null || { echo cut; return 0; }
         if read -r -t 0.5 -u "$fd" x; then
             echo answered
             return 0
@@ -68,7 +68,7 @@ held "${post_head}Content-Length: ${#body}"$'\r\n\r\n'"${body:0:40}" 15 > "$tmp/
 slow+=($!)
 trickle "" "GET /healthz HTTP/1.1"$'\r\n'"X-Pad: $pad"$'\r\n\r\n' 10 > "$tmp/trickle-headers" &
 slow+=($!)
-trickle "${post_head}Content-Length: $((${#body} + 300))"$'\r\n\r\n' "$body$(printf '%300s')" 10 \
+trickle "${post_head}Content-Length: $((${#body} + 300))"$'\r\n\r\n' "$body$(printf '%300s' '')" 10 \
     > "$tmp/trickle-body" &
 slow+=($!)
 for i in $(seq 40); do
