@@ -92,7 +92,7 @@ expand() { # the event ids of the batches named in files "$@"
 # acknowledged records ($tmp/acked), and the archive and warehouse under
 # STORES and the history store (read over the API) hold them each once.
 each_store_once() {
-    "$shopflow" log dump --data "$1" | jq -r .description | sort > "$tmp/log"
+    log_descs "$1" > "$tmp/log"
     same_records "$3: the log against the acknowledged records" "$tmp/acked" "$tmp/log"
     archive_descs "$2" > "$tmp/archive"
     warehouse_descs "$2" > "$tmp/warehouse"
@@ -134,7 +134,7 @@ no_path_in_503() {
 xfail "the 503 names a server path" no_path_in_503
 # What the log holds now, read beside the running server: only acknowledged.
 expand "$tmp"/acked.* > "$tmp/acked"
-"$shopflow" log dump --data "$data" | jq -r .description | sort > "$tmp/log"
+log_descs "$data" > "$tmp/log"
 same_records "full disk: the log against the acknowledged records" "$tmp/acked" "$tmp/log"
 refusals=$(cat "$tmp"/refused.* | wc -l)
 # Space again: the refused batches go in, and the sinks catch up unrestarted.
