@@ -182,7 +182,8 @@ int sf_dedup_load(sf_dedup *d, sf_stream *s, sf_error *err)
         uint64_t at = info.end_offset > per ? info.end_offset - per : 0;
         if (at < info.start_offset)
             at = info.start_offset;
-        while ((rc = sf_stream_read(s, p, at, &b, err)) == 0 && b.count) {
+        /* A read that skipped a hole has no entry but moved on (stream.h). */
+        while ((rc = sf_stream_read(s, p, at, &b, err)) == 0 && (b.count || b.next_offset > at)) {
             for (size_t i = 0; i < b.count; i++) {
                 sf_record r;
                 if (sf_record_unpack(b.entries[i].data, b.entries[i].len, &r) == 0 &&
