@@ -33,6 +33,10 @@ extern const sf_command sf_cmd_token;
 extern const sf_command sf_cmd_replay;
 extern const sf_command sf_cmd_report;
 
+/* `shopflow log verify|repair ARGS` (cmd_log_check.c); argv[0] is the verb. */
+int sf_cli_log_verify(int argc, char **argv);
+int sf_cli_log_repair(int argc, char **argv);
+
 /* Print "shopflow NAME: <message>" and the usage hint; returns SF_EXIT_USAGE. */
 int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

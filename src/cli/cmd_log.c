@@ -1,6 +1,7 @@
 /*
  * cmd_log.c - `shopflow log stat|dump|tail`: look inside the stream log of a
- * data folder, read-only, also while a server is writing to it.
+ * data folder, read-only, also while a server is writing to it; `verify`
+ * and `repair` are in cmd_log_check.c.
  *
  * dump and tail print one JSON object per line: "partition" and "offset",
  * then the record in its canonical form (core/json.h), event_id included
@@ -146,12 +147,18 @@ static int stat_log(sf_stream *s, const log_args *a)
         }
         records += info.end_offset - info.start_offset;
         bytes += info.bytes;
+        if (info.missing)
+            fprintf(stderr,
+                    "shopflow log: partition %u: found: acknowledged offsets %llu to %llu are "
+                    "missing; run `shopflow log verify`, then `shopflow log repair`\n",
+                    i, (unsigned long long)(info.end_offset - info.missing),
+                    (unsigned long long)info.end_offset - 1);
         if (a->json)
             printf("%s{\"partition\":%u,\"start_offset\":%llu,\"end_offset\":%llu,\"bytes\":%llu,"
-                   "\"segments\":%u}",
+                   "\"segments\":%u,\"missing\":%llu}",
                    i ? "," : "", i, (unsigned long long)info.start_offset,
                    (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
-                   info.segments);
+                   info.segments, (unsigned long long)info.missing);
         else
             printf("%-9u %14llu %14llu %14llu %9u\n", i, (unsigned long long)info.start_offset,
                    (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
@@ -169,6 +176,21 @@ static int stat_log(sf_stream *s, const log_args *a)
     return SF_EXIT_OK;
 }
 
+/* A hole as a line of its own: the offsets no record will ever have. */
+static void print_hole(uint32_t p, const sf_stream_hole *h)
+{
+    char reason[2 * SF_STREAM_HOLE_REASON_MAX + 8], when[32];
+    time_t t = (time_t)h->marked_at;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(when, sizeof when, "%lld", (long long)h->marked_at);
+    sf_json_quote(h->reason, reason, sizeof reason);
+    printf("{\"partition\":%u,\"offset\":%llu,\"hole\":{\"last_offset\":%llu,\"count\":%llu,"
+           "\"marked_at\":\"%s\",\"reason\":%s}}\n",
+           p, (unsigned long long)h->from, (unsigned long long)h->to - 1,
+           (unsigned long long)(h->to - h->from), when, reason);
+}
+
 /* Print entries of one partition from *from on, up to *budget of them
  * (0 = no limit); advances *from. Returns 0 or SF_EXIT_FAIL. */
 static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *budget, bool limited,
@@ -183,8 +205,20 @@ static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *b
             continue;
         }
         if (rc < 0) {
-            fprintf(stderr, "shopflow log: partition %u: %s\n", p, err.msg);
+            if (strncmp(err.msg, "partition ", 10) == 0)
+                fprintf(stderr, "shopflow log: %s\n", err.msg);
+            else
+                fprintf(stderr, "shopflow log: partition %u: %s\n", p, err.msg);
             return SF_EXIT_FAIL;
+        }
+        if (b->count == 0 && b->next_offset > *from) {
+            if (limited && *budget == 0)
+                return 0;
+            if (b->hole.to > b->hole.from)
+                print_hole(p, &b->hole);
+            *budget -= limited;
+            *from = b->next_offset;
+            continue;
         }
         if (b->count == 0)
             return 0;
@@ -264,9 +298,15 @@ static int run_log(int argc, char **argv)
             fputs(sf_cmd_log.help, stdout);
             return SF_EXIT_OK;
         }
-        return sf_cli_usage_error(&sf_cmd_log, "say stat, dump or tail");
+        return sf_cli_usage_error(&sf_cmd_log, "say stat, dump, tail, verify or repair");
     }
     const char *verb = argv[1];
+    if (strcmp(verb, "verify") == 0 || strcmp(verb, "repair") == 0) {
+        int rc = verb[0] == 'v' ? sf_cli_log_verify(argc - 1, argv + 1)
+                                : sf_cli_log_repair(argc - 1, argv + 1);
+        sf_cli_stream_opts_free(&stream_opts);
+        return rc;
+    }
     if (strcmp(verb, "stat") && strcmp(verb, "dump") && strcmp(verb, "tail"))
         return sf_cli_usage_error(&sf_cmd_log, "unknown subcommand '%s'", verb);
     log_args a = {0};
@@ -294,20 +334,40 @@ static int run_log(int argc, char **argv)
 
 const sf_command sf_cmd_log = {
     "log",
-    "look inside the stream log: stat, dump, tail",
+    "look inside the stream log, verify it, repair it: stat, dump, tail, verify, repair",
     "usage: shopflow log stat --data DIR [--json]\n"
     "       shopflow log dump --data DIR [--partition P] [--from OFFSET] [--limit N]\n"
     "       shopflow log tail --data DIR [--partition P] [--lines N] [--follow]\n"
+    "       shopflow log verify --data DIR [--json]\n"
+    "       shopflow log repair --data DIR [--archive LOCATION] [--dry-run]\n"
     "\n"
     "Reads the stream log of the data folder DIR (DIR/log; --stream LOCATION names another),\n"
     "read-only, also while a server writes to it. Only durable records are shown.\n"
     "On Kafka (--stream kafka://HOST:PORT/TOPIC, --stream-opt KEY=VALUE for librdkafka)\n"
     "start and end are the partitions' watermarks; bytes and segments are not known (0).\n"
     "\n"
-    "  stat   per partition: first and end offset, bytes, segments (--json: one object)\n"
-    "  dump   records as NDJSON, one per line, partition by partition: \"partition\",\n"
-    "         \"offset\", then the record (\"event_id\" when it has one)\n"
-    "  tail   the last N records (default 10) of each partition; --follow (-f) keeps\n"
-    "         printing new records as they are appended, until Ctrl-C\n",
+    "  stat    per partition: first and end offset, bytes, segments (--json: one object);\n"
+    "          acknowledged offsets the log no longer holds are named on stderr\n"
+    "  dump    records as NDJSON, one per line, partition by partition: \"partition\",\n"
+    "          \"offset\", then the record (\"event_id\" when it has one); offsets lost for\n"
+    "          good (a hole) as {\"partition\",\"offset\",\"hole\":{\"last_offset\",\"count\",\n"
+    "          \"marked_at\",\"reason\"}}\n"
+    "  tail    the last N records (default 10) of each partition; --follow (-f) keeps\n"
+    "          printing new records as they are appended, until Ctrl-C\n"
+    "  verify  read every entry of every partition (a local log; also beside a server):\n"
+    "          checksums, offsets dense or holes recorded, segments contiguous, the index,\n"
+    "          every record readable and in its partition, and nothing missing that was\n"
+    "          acknowledged (the log's mark, and the sinks' stored positions under DIR).\n"
+    "          One line per problem: partition, segment file, byte, offsets. Exit 1 on any\n"
+    "          problem, 0 when sound. --json: {\"findings\":[...],\"problems\":N,\"clean\":B,...}\n"
+    "  repair  with no server running: restore every damaged or missing acknowledged\n"
+    "          record from the archive (DIR/archive, or --archive LOCATION: an archive\n"
+    "          folder, a data folder, or an object), and mark what it does not hold as\n"
+    "          lost for good (a hole: readers skip it and say so; its offsets are never\n"
+    "          given again). Damaged segments are written again atomically. Prints each\n"
+    "          range restored or marked lost; --dry-run writes nothing.\n"
+    "\n"
+    "When serve refuses to start over a damaged log: docs/operations.md, \"When a disk goes\n"
+    "bad\".\n",
     run_log,
 };

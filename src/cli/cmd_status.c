@@ -9,12 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
 #include "sinks/sink.h"
-#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
     {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
@@ -38,19 +36,7 @@ static const char *opt(const char *name)
 static int position(const char *name, uint64_t *next, uint32_t n, sf_error *err)
 {
     sf_sink_places at = {opt("data"), opt("objects"), opt("store"), opt("warehouse")};
-    char where[4096];
-    sf_sink_location(name, &at, where, sizeof where);
-    bool server = strcmp(name, "warehouse") == 0 && sf_warehouse_is_server(where);
-    if (!server && access(where, F_OK) != 0)
-        return 0;
-    sf_sink *sink;
-    int rc = sf_sink_open(name, &at, NULL, true, &sink, err);
-    if (rc == SF_ENOENT && server)
-        return 0; /* a database the sink has not loaded yet */
-    if (rc == 0)
-        rc = sink->ops->resume(sink, next, n, err);
-    sf_sink_close(sink);
-    return rc;
+    return sf_sink_stored_position(name, &at, next, n, err);
 }
 
 static uint64_t lag_of(const sf_partition_info *info, const uint64_t *at, uint32_t n)
@@ -59,6 +45,35 @@ static uint64_t lag_of(const sf_partition_info *info, const uint64_t *at, uint32
     for (uint32_t p = 0; p < n; p++)
         lag += info[p].end_offset > at[p] ? info[p].end_offset - at[p] : 0;
     return lag;
+}
+
+/* What is wrong with the log, as found: acknowledged records it does not
+ * hold, sinks past its end (they will stop there: runner.c). */
+static void print_damage(const sf_partition_info *info, uint64_t *const at[SF_SINKS], uint32_t n)
+{
+    bool damaged = false;
+    for (uint32_t p = 0; p < n; p++) {
+        if (info[p].missing) {
+            damaged = true;
+            printf("partition %u: found: acknowledged offsets %llu to %llu are missing from the "
+                   "log\n",
+                   p, (unsigned long long)(info[p].end_offset - info[p].missing),
+                   (unsigned long long)info[p].end_offset - 1);
+        }
+        for (int k = 0; k < SF_SINKS; k++)
+            if (at[k][p] > info[p].end_offset) {
+                damaged = true;
+                printf("partition %u: found: the %s sink is at %llu, past the log's end (%llu): "
+                       "the log lost %llu records it applied\n",
+                       p, sf_sink_names[k], (unsigned long long)at[k][p],
+                       (unsigned long long)info[p].end_offset,
+                       (unsigned long long)(at[k][p] - info[p].end_offset));
+            }
+    }
+    if (damaged)
+        printf("The log is damaged: run `shopflow log verify --data %s`, then `shopflow log "
+               "repair --data %s` (docs/operations.md, \"When a disk goes bad\").\n",
+               opt("data"), opt("data"));
 }
 
 static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], uint32_t n,
@@ -78,12 +93,13 @@ static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], u
         for (int k = 0; k < SF_SINKS; k++)
             printf("%s lag: %llu records\n", sf_sink_names[k],
                    (unsigned long long)lag_of(info, at[k], n));
+        print_damage(info, at, n);
         return;
     }
     printf("{\"partitions\":[");
     for (uint32_t p = 0; p < n; p++)
-        printf("%s{\"partition\":%u,\"end_offset\":%llu}", p ? "," : "", p,
-               (unsigned long long)info[p].end_offset);
+        printf("%s{\"partition\":%u,\"end_offset\":%llu,\"missing\":%llu}", p ? "," : "", p,
+               (unsigned long long)info[p].end_offset, (unsigned long long)info[p].missing);
     printf("],\"sinks\":{");
     for (int k = 0; k < SF_SINKS; k++) {
         printf("%s\"%s\":{\"lag\":%llu,\"offsets\":[", k ? "," : "", sf_sink_names[k],
@@ -139,8 +155,10 @@ const sf_command sf_cmd_status = {
     "usage: shopflow status [--data DIR] [--stream LOCATION [--stream-opt KEY=VALUE]...] [--json]\n"
     "\n"
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
-    "would resume at (its stored position), with the lag in records. --json prints\n"
-    "{\"partitions\": [...], \"sinks\": {\"archive\": {\"lag\": N, \"offsets\": [...]},\n"
-    "\"history\": {...}, \"warehouse\": {...}}}.\n",
+    "would resume at (its stored position), with the lag in records. What is found wrong\n"
+    "follows: acknowledged offsets the log no longer holds, and sinks past the log's end\n"
+    "(they stop there: run `shopflow log verify`, then `shopflow log repair`). --json prints\n"
+    "{\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...], \"sinks\": {\"archive\":\n"
+    "{\"lag\": N, \"offsets\": [...]}, \"history\": {...}, \"warehouse\": {...}}}.\n",
     run_status,
 };

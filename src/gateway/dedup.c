@@ -266,7 +266,8 @@ int sf_dedup_load_except(sf_dedup *d, sf_stream *s, bool (*skip)(const char *id,
         uint64_t at = d->per && info.end_offset > d->per ? info.end_offset - d->per : 0;
         if (at < info.start_offset)
             at = info.start_offset;
-        while ((rc = sf_stream_read(s, p, at, &b, err)) == 0 && b.count) {
+        /* A read that skipped a hole has no entry but moved on (stream.h). */
+        while ((rc = sf_stream_read(s, p, at, &b, err)) == 0 && (b.count || b.next_offset > at)) {
             pthread_mutex_lock(&d->mu);
             for (size_t i = 0; i < b.count; i++) {
                 const char *id, *inv;

@@ -151,6 +151,15 @@ static void render_stream(sf_gateway *g, sf_buf *t)
         st.prealloc_seconds, (unsigned long long)st.preallocs, st.prealloc_wait_seconds,
         (unsigned long long)st.prealloc_waits);
     sf_buf_printf(t,
+                  "# HELP shopflow_log_hole_skips_total Holes (offsets lost for good, marked by "
+                  "`log repair`) that reads skipped; each is logged.\n"
+                  "# TYPE shopflow_log_hole_skips_total counter\n"
+                  "shopflow_log_hole_skips_total %llu\n"
+                  "# HELP shopflow_log_hole_offsets_skipped_total Offsets in those holes.\n"
+                  "# TYPE shopflow_log_hole_offsets_skipped_total counter\n"
+                  "shopflow_log_hole_offsets_skipped_total %llu\n",
+                  (unsigned long long)st.hole_skips, (unsigned long long)st.hole_offsets);
+    sf_buf_printf(t,
                   "# HELP shopflow_log_end_offset Next offset of each partition (records in it).\n"
                   "# TYPE shopflow_log_end_offset gauge\n");
     for (uint32_t p = 0; p < sf_stream_partitions(g->stream); p++) {

@@ -167,7 +167,9 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
         if (rc < 0)
             return rc;
         int64_t day = day_of(r.invoice_date);
-        if (b->used && (day != b->day || b->len >= a->opts.max_bytes) &&
+        /* After a hole (offsets lost for good, stream.h) a new object: an
+         * object holds LAST - FIRST + 1 records, as its name says. */
+        if (b->used && (day != b->day || b->len >= a->opts.max_bytes || e->offset != b->last + 1) &&
             (rc = close_object(a, p, err)) < 0)
             return rc;
         int n = sf_json_encode(&r, json, sizeof json);

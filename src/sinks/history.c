@@ -200,8 +200,8 @@ static int fence(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, const sf_
 {
     uint64_t stored;
     int got = stored_position(t, ops, p, &stored, err);
-    if (got <= 0 || b->count == 0)
-        return got;
+    if (got <= 0 || b->count == 0) /* no entry (a hole skipped): the position moves on */
+        return got < 0 ? got : 0;
     if (stored != b->entries[0].offset)
         return sf_error_set(err, SF_ESTALE,
                             "history: partition %u: a batch from offset %llu, but the store is at "

@@ -139,12 +139,16 @@ static int read_partition(sf_ledger *l, sf_stream *s, uint32_t p, reading *rd, s
                 p, at, info.start_offset - 1);
         at = info.start_offset;
     }
-    while (rc == 0 && (rc = sf_stream_read(s, p, at, &rd->b, err)) == 0 && rd->b.count) {
+    /* A read that skipped a hole has no entry but moved on (stream.h): go
+     * past it, so that the rows after a hole are known too. */
+    while (rc == 0 && (rc = sf_stream_read(s, p, at, &rd->b, err)) == 0 &&
+           (rd->b.count || rd->b.next_offset > at)) {
         if ((rc = sf_ledger_add_entries(l, rd->b.entries, rd->b.count, err)) < 0)
             break;
-        const sf_stream_entry *last = &rd->b.entries[rd->b.count - 1];
+        const sf_stream_entry *last = rd->b.count ? &rd->b.entries[rd->b.count - 1] : NULL;
         l->end[p] = rd->b.next_offset;
-        l->print[p] = last->offset + 1 == l->end[p] ? print_of(last) : 0; /* as entry_print */
+        /* as entry_print: nothing to print before a position past a hole */
+        l->print[p] = last && last->offset + 1 == l->end[p] ? print_of(last) : 0;
         l->dirty = true;
         at = rd->b.next_offset;
         rd->done += rd->b.count;

@@ -15,6 +15,19 @@
  * end (stream.h, sf_stream_group). With --once a member waits for its first
  * assignment, then stops when its partitions are caught up.
  *
+ * A sink's stored position past the end of the log means the log lost
+ * records the sink applied (a damaged disk): reading on would give the
+ * offsets of those records to new ones, which the sink would then skip.
+ * The runner checks on every resume and stops instead, naming partition,
+ * position, end and the repair (sf_runner_check_positions: a local log;
+ * over Kafka an end may lag for a moment); `serve` checks before its
+ * gateway takes a write (cli/stack.c).
+ *
+ * A hole in the stream (offsets lost for good, stream.h) comes as a batch
+ * of no entries whose next_offset is past it: the sink is handed that
+ * empty batch, so that a sink storing its position with its effects moves
+ * past the hole too, and the pass counts as progress.
+ *
  * A member cut off from its group (a long pause, a partition of the
  * network) may lose its partitions without knowing yet: a zombie. The
  * sinks' fence stops it from applying twice what the new owner applied:
@@ -25,10 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/logline.h"
 #include "core/progress.h"
 #include "sinks/sink.h"
+#include "storage/warehouse/warehouse.h"
 
 static uint64_t lag_of(sf_stream *s, const uint64_t *next, const uint8_t *owned, uint32_t n)
 {
@@ -57,6 +72,72 @@ typedef struct member {
     uint32_t n;
     bool failed; /* the run failed: leave without flushing (the next run redoes it) */
 } member;
+
+int sf_runner_check_positions(sf_stream *s, const char *name, const uint64_t *next, uint32_t n,
+                              sf_error *err)
+{
+    /* Over Kafka a new leader's high watermark may lag what was read for
+     * a moment (docs/architecture.md): an end below a position is no proof
+     * of loss there, and the brokers keep their own replicas. */
+    if (strcmp(s->ops->scheme, "local") != 0)
+        return 0;
+    for (uint32_t p = 0; p < n; p++) {
+        sf_partition_info info;
+        int rc = sf_stream_info(s, p, &info, err);
+        if (rc < 0)
+            return rc;
+        if (next[p] <= info.end_offset)
+            continue;
+        uint64_t lost = next[p] - info.end_offset;
+        return sf_error_set(
+            err, SF_ECORRUPT,
+            "partition %u: the %s sink's stored position is %llu, past the log's end (%llu): the "
+            "log lost %llu acknowledged %s the sink applied (offsets %llu to %llu). It stops "
+            "rather than go on at a lower offset. Run `shopflow log verify --data DIR`, then "
+            "`shopflow log repair --data DIR` (it restores them from the archive, or marks them "
+            "lost), and start again",
+            p, name, (unsigned long long)next[p], (unsigned long long)info.end_offset,
+            (unsigned long long)lost, lost == 1 ? "record" : "records",
+            (unsigned long long)info.end_offset, (unsigned long long)next[p] - 1);
+    }
+    return 0;
+}
+
+/* Where sink resumes, into next[0..n), refused past the log's end. */
+static int resume_checked(sf_stream *s, sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
+{
+    int rc = sink->ops->resume(sink, next, n, err);
+    return rc < 0 ? rc : sf_runner_check_positions(s, sink->ops->name, next, n, err);
+}
+
+int sf_runner_check_sink(sf_stream *s, sf_sink *sink, sf_error *err)
+{
+    uint32_t n = sf_stream_partitions(s);
+    uint64_t *next = calloc(n, sizeof *next);
+    int rc = next ? resume_checked(s, sink, next, n, err)
+                  : sf_error_set(err, SF_ENOMEM, "out of memory");
+    free(next);
+    return rc;
+}
+
+int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t *next, uint32_t n,
+                            sf_error *err)
+{
+    char where[4096];
+    memset(next, 0, n * sizeof *next);
+    sf_sink_location(name, at, where, sizeof where);
+    bool server = strcmp(name, "warehouse") == 0 && sf_warehouse_is_server(where);
+    if (!server && access(where, F_OK) != 0)
+        return 0;
+    sf_sink *sink;
+    int rc = sf_sink_open(name, at, NULL, true, &sink, err);
+    if (rc == SF_ENOENT && server)
+        return 0; /* a database the sink has not loaded yet */
+    if (rc == 0)
+        rc = sink->ops->resume(sink, next, n, err);
+    sf_sink_close(sink);
+    return rc;
+}
 
 /* The group gave us parts: they resume where the sink's store says now. */
 static int on_assigned(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err)
@@ -87,9 +168,10 @@ static int on_revoked(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_
     return m->sink->ops->flush(m->sink, true, err);
 }
 
-/* Read and apply one batch of partition p. Returns entries applied or < 0. */
+/* Read and apply one batch of partition p. Returns entries applied or < 0;
+ * *moved is set when the position moved (past a hole, with no entry). */
 static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, sf_stream_batch *b,
-                 sf_error *err)
+                 bool *moved, sf_error *err)
 {
     int rc = sf_stream_read(s, p, next[p], b, err);
     if (rc == SF_ERANGE && b->next_offset > next[p]) {
@@ -100,10 +182,11 @@ static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, sf_str
                             p, (unsigned long long)next[p], (unsigned long long)b->next_offset - 1,
                             sink->ops->name);
     }
-    if (rc < 0 || b->count == 0)
+    if (rc < 0 || (b->count == 0 && b->next_offset <= next[p]))
         return rc;
     if ((rc = sink->ops->apply(sink, p, b, err)) < 0)
         return rc;
+    *moved |= b->next_offset > next[p];
     next[p] = b->next_offset;
     return (long)b->count;
 }
@@ -140,13 +223,14 @@ static int serve_group(sf_stream *s, uint8_t *owned, sf_error *err)
 
 /* One batch from each owned partition; the records applied, or < 0. */
 static long one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t *next, uint32_t n,
-                     sf_stream_batch *b, sf_error *err)
+                     sf_stream_batch *b, bool *moved, sf_error *err)
 {
     long pass = 0;
+    *moved = false;
     for (uint32_t p = 0; p < n; p++) {
         if (!owned[p])
             continue;
-        long got = step(s, sink, p, next, b, err);
+        long got = step(s, sink, p, next, b, moved, err);
         if (got < 0)
             return got;
         pass += got;
@@ -178,7 +262,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     int rc = next && owned ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
                            : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = sink->ops->resume(sink, next, n, err);
+        rc = resume_checked(s, sink, next, n, err);
     int joined = rc == 0 ? sf_stream_join(s, &group, err) : 1;
     if (joined < 0)
         rc = joined;
@@ -196,7 +280,8 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             pause_100ms();
             continue;
         }
-        long got = one_pass(s, sink, owned, next, n, &b, err);
+        bool moved;
+        long got = one_pass(s, sink, owned, next, n, &b, &moved, err);
         if (got == SF_ESTALE) {
             rc = refetch(sink, next, n, err);
             continue;
@@ -213,7 +298,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         atomic_store(&stats->position, sum_of(next, owned, n));
         /* A fence's refusal may come with a flush too: a sink may apply
          * behind the call (the SQLite warehouse's writer thread). */
-        if (pass > 0) {
+        if (pass > 0 || moved) {
             rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
             if (rc == SF_ESTALE)
                 rc = refetch(sink, next, n, err);

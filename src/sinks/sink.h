@@ -63,6 +63,15 @@ struct sf_progress;
 int sf_runner_run(sf_stream *stream, sf_sink *sink, bool once, volatile sig_atomic_t *stop,
                   struct sf_progress *progress, sf_runner_stats *stats, sf_error *err);
 
+/* Stop a sink whose stored position next[0..n) is past the end of the
+ * log (runner.c): SF_ECORRUPT naming partition, position, end, the
+ * records lost and the repair; 0 when every position is within the log. */
+int sf_runner_check_positions(sf_stream *stream, const char *name, const uint64_t *next, uint32_t n,
+                              sf_error *err);
+
+/* The same for sink's stored positions (asked with its resume). */
+int sf_runner_check_sink(sf_stream *stream, sf_sink *sink, sf_error *err);
+
 /* The archive sink (archive.c): NDJSON.gz objects under raw/transactions/. */
 typedef struct sf_archive_opts {
     uint64_t max_bytes;  /* write an object when its NDJSON reaches this; 0 = 16 MiB */
@@ -103,5 +112,11 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
 
 /* Close a sink and the backend it owns. NULL is fine. */
 void sf_sink_close(sf_sink *s);
+
+/* The named sink's stored positions into next[0..n), read as its resume
+ * would (runner.c); zeros for a sink whose store was never made. What
+ * `status` shows and `log verify` takes as witnesses. */
+int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t *next, uint32_t n,
+                            sf_error *err);
 
 #endif

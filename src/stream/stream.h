@@ -10,7 +10,10 @@
  * Guarantees every adapter gives:
  *  - a record's partition is sf_stream_partition_of(invoice_no), so all lines
  *    of an invoice are in one partition, in the order they were appended;
- *  - offsets in a partition are 0, 1, 2, ... with no gaps;
+ *  - offsets in a partition are 0, 1, 2, ... with no gaps; an offset whose
+ *    record was lost for good (the local log's repair, when the archive no
+ *    longer held it) is a hole: readers skip it, are told so (batch.hole),
+ *    and it is never given to another record;
  *  - when an append reports success, its records are durable (fsync'd or
  *    acknowledged by all in-sync replicas) and readable;
  *  - an append that fails leaves none of its records readable;
@@ -72,6 +75,16 @@ typedef struct sf_stream_entry {
  * never smaller. */
 #define SF_STREAM_ENTRY_MAX 1024
 
+#define SF_STREAM_HOLE_REASON_MAX 200
+
+/* Offsets [from, to) lost for good (stream/local/local.h): no record will
+ * ever be there. from == to: none. */
+typedef struct sf_stream_hole {
+    uint64_t from, to;
+    int64_t marked_at; /* when `log repair` recorded it (Unix seconds) */
+    char reason[SF_STREAM_HOLE_REASON_MAX + 1];
+} sf_stream_hole;
+
 /* A reusable read buffer: owned by the caller, filled by sf_stream_read. */
 typedef struct sf_stream_batch {
     uint8_t *buf;
@@ -80,6 +93,7 @@ typedef struct sf_stream_batch {
     size_t cap;           /* entries that fit */
     size_t count;         /* entries filled by the last read */
     uint64_t next_offset; /* where the next read should start */
+    sf_stream_hole hole;  /* the hole the last read skipped (then count is 0) */
 } sf_stream_batch;
 
 /* Allocate a batch for up to max_entries entries and buf_bytes of data.
@@ -93,6 +107,8 @@ typedef struct sf_partition_info {
     uint64_t end_offset;   /* next offset to be written = records appended */
     uint64_t bytes;        /* bytes stored */
     uint32_t segments;
+    uint64_t missing; /* acknowledged offsets the log does not hold (a damaged
+                         local log read before `log repair`; reads stop there) */
 } sf_partition_info;
 
 /* Counters kept by a stream (for /metrics). */
@@ -109,6 +125,8 @@ typedef struct sf_stream_stats {
     double prealloc_seconds; /* total time in them (write + fdatasync) */
     uint64_t prealloc_waits; /* commit-round writes that waited for a chunk of zeros */
     double prealloc_wait_seconds; /* total time of those waits */
+    uint64_t hole_skips;          /* holes that reads skipped (each logged) */
+    uint64_t hole_offsets;        /* offsets in them */
 } sf_stream_stats;
 
 struct sf_stream_group;
@@ -180,9 +198,16 @@ int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *pa
 /*
  * Read entries of a partition from offset `from` on, as many as fit in the
  * batch, never past the durable end. batch->count is 0 at the end; then
- * batch->next_offset is the end. Returns 0, SF_ERANGE when `from` was
- * removed by retention (next_offset then says where the log starts),
- * SF_ECORRUPT when stored bytes fail their checksum.
+ * batch->next_offset is the end. A hole is never inside a batch: a read
+ * stops before one, and a read that starts at (or in) one skips it and
+ * returns at once with count 0, batch->hole saying what was skipped and
+ * next_offset past it (so a loop that reads until next_offset stops
+ * moving never stops at a hole, and a batch's first entry is always at
+ * `from` or past a hole only when count is 0). Returns 0, SF_ERANGE when
+ * `from` was removed by retention (next_offset then says where the log
+ * starts), SF_ECORRUPT when stored bytes fail their checksum or
+ * acknowledged records are missing (the message names partition, file,
+ * offset, byte and the repair).
  */
 int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
                    sf_error *err);

@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +40,7 @@
 #include "core/pack.h"
 #include "core/progress.h"
 #include "stream/local/local.h"
+#include "stream/local/mark.h"
 #include "stream/local/syncpool.h"
 #include "stream/local/zero.h"
 
@@ -74,7 +74,8 @@ typedef struct sf_log {
     uint32_t nparts;
     partition *parts;
     int lock_fd;
-    uint64_t *ends; /* mmap of DIR/ends */
+    sf_mark *mark;  /* DIR/ends, the acknowledged mark (mark.h) */
+    uint64_t *ends; /* its mapping; NULL for a reader of a log no writer opened */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -94,12 +95,12 @@ typedef struct sf_log {
 
 /* ---- opening ---------------------------------------------------------- */
 
-static int write_meta(const char *dir, uint32_t nparts, sf_error *err)
+int sf_log_write_meta(const char *dir, int version, uint32_t nparts, sf_error *err)
 {
     char tmp[4096], path[4096], text[128];
     snprintf(tmp, sizeof tmp, "%s/meta.tmp", dir);
     snprintf(path, sizeof path, "%s/meta", dir);
-    int n = snprintf(text, sizeof text, "shopflow-log 1\npartitions %u\n", nparts);
+    int n = snprintf(text, sizeof text, "shopflow-log %d\npartitions %u\n", version, nparts);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0 || close(fd) != 0 ||
         rename(tmp, path) != 0)
@@ -109,118 +110,138 @@ static int write_meta(const char *dir, uint32_t nparts, sf_error *err)
     return 0;
 }
 
+int sf_log_read_meta(const char *dir, uint32_t *nparts, int *version, sf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sf_error_set(err, errno == ENOENT ? SF_ENOENT : SF_EIO, "%s: %s", path,
+                            errno == ENOENT ? "no log here (nothing was ever written)"
+                                            : strerror(errno));
+    unsigned n = 0;
+    *version = 0;
+    int ok = fscanf(f, "shopflow-log %d partitions %u", version, &n);
+    fclose(f);
+    if (ok != 2 || *version < 1 || *version > SF_LOG_VERSION || n == 0 ||
+        n > SF_STREAM_PARTITIONS_MAX)
+        return sf_error_set(err, SF_ECORRUPT, "%s: not a shopflow log (version 1 or 2)", path);
+    *nparts = n;
+    return 0;
+}
+
 /* Read DIR/meta, or create the log when it has none. */
 static int load_meta(sf_log *log, sf_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/meta", log->dir);
-    FILE *f = fopen(path, "r");
-    if (!f && errno == ENOENT && !log->opts.read_only) {
+    if (access(path, F_OK) != 0 && errno == ENOENT && !log->opts.read_only) {
         uint32_t n = log->opts.partitions ? log->opts.partitions : SF_STREAM_PARTITIONS_DEFAULT;
         if (n > SF_STREAM_PARTITIONS_MAX)
             return sf_error_set(err, SF_EINVAL, "at most %d partitions", SF_STREAM_PARTITIONS_MAX);
         if (mkdir(log->dir, 0755) != 0 && errno != EEXIST)
             return sf_error_set(err, SF_EIO, "%s: %s", log->dir, strerror(errno));
         log->nparts = n;
-        return write_meta(log->dir, n, err);
+        return sf_log_write_meta(log->dir, 1, n, err);
     }
-    if (!f)
-        return sf_error_set(err, errno == ENOENT ? SF_ENOENT : SF_EIO, "%s: %s", path,
-                            errno == ENOENT ? "no log here (nothing was ever written)"
-                                            : strerror(errno));
-    int version = 0;
-    unsigned n = 0;
-    int ok = fscanf(f, "shopflow-log %d partitions %u", &version, &n);
-    fclose(f);
-    if (ok != 2 || version != 1 || n == 0 || n > SF_STREAM_PARTITIONS_MAX)
-        return sf_error_set(err, SF_ECORRUPT, "%s: not a shopflow log (version 1)", path);
-    log->nparts = n;
-    return 0;
+    int version;
+    return sf_log_read_meta(log->dir, &log->nparts, &version, err);
 }
 
-static int take_lock(sf_log *log, sf_error *err)
+int sf_log_lock(const char *dir, int *fd, sf_error *err)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/LOCK", log->dir);
-    log->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (log->lock_fd < 0)
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
         return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    if (flock(log->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         char pid[32] = "";
-        ssize_t n = pread(log->lock_fd, pid, sizeof pid - 1, 0);
+        ssize_t n = pread(*fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        return sf_error_set(err, SF_EBUSY, "%s: the log is open for writing by process %s",
-                            log->dir, pid[0] ? pid : "(unknown)");
+        return sf_error_set(err, SF_EBUSY, "%s: the log is open for writing by process %s", dir,
+                            pid[0] ? pid : "(unknown)");
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(log->lock_fd, 0) != 0 || pwrite(log->lock_fd, pid, (size_t)n, 0) != n)
+    if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)n, 0) != n)
         return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    return 0;
-}
-
-/* Map DIR/ends: the writer creates and sizes it, readers map it if there. */
-static int map_ends(sf_log *log, sf_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/ends", log->dir);
-    size_t bytes = log->nparts * sizeof(uint64_t);
-    int fd = open(path, log->opts.read_only ? O_RDONLY : (O_RDWR | O_CREAT), 0644);
-    if (fd < 0)
-        return log->opts.read_only && errno == ENOENT
-                   ? 0
-                   : sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (!log->opts.read_only && ftruncate(fd, (off_t)bytes) != 0) {
-        close(fd);
-        return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    }
-    if (fstat(fd, &st) != 0 || (size_t)st.st_size < bytes) {
-        close(fd);
-        return 0; /* a reader without a usable ends file scans instead */
-    }
-    void *m = mmap(NULL, bytes, log->opts.read_only ? PROT_READ : PROT_READ | PROT_WRITE,
-                   MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
-        return sf_error_set(err, SF_EIO, "%s: mmap: %s", path, strerror(errno));
-    log->ends = m;
     return 0;
 }
 
 static void log_close(sf_stream *s);
 static void *committer_main(void *arg);
 
-static void report_recovery(const sf_log *log, uint32_t p, const recovery_note *note)
+/* Say what recovery found, in the words that are true for this opener. */
+static void report_recovery(const sf_log *log, uint32_t p, const recovery_note *note, bool marked)
 {
-    char q[1024];
-    if (note->dropped_bytes)
+    char q[1024], hint[1024];
+    const char *dir = sf_logq(log->dir, q, sizeof q);
+    const partition *part = &log->parts[p];
+    if (part->missing) {
+        char msg[2048], mq[2200];
+        sf_log_repair_hint(log->dir, hint, sizeof hint);
+        snprintf(msg, sizeof msg,
+                 "found: acknowledged offsets %llu to %llu are missing (the entries end at byte "
+                 "%llu); reads stop there; %s",
+                 (unsigned long long)note->found_end, (unsigned long long)note->acked - 1,
+                 (unsigned long long)note->tail_pos, hint);
+        sf_logf(SF_LOG_WARN, "log_damaged",
+                "dir=%s partition=%u segment=%020llu.seg from=%llu to=%llu count=%llu msg=%s", dir,
+                p, (unsigned long long)note->tail_base, (unsigned long long)note->found_end,
+                (unsigned long long)note->acked - 1, (unsigned long long)part->missing,
+                sf_logq(msg, mq, sizeof mq));
+    }
+    if (part->missing)
+        return; /* the bytes past the entries are the damage, said above */
+    if (note->dropped_bytes && log->opts.read_only)
+        sf_logf(SF_LOG_INFO, "log_torn_tail_found",
+                "dir=%s partition=%u bytes=%llu "
+                "msg=\"found %llu bytes past the last whole entry; they are past the "
+                "acknowledged end (a torn write, or one in flight): never acknowledged\"",
+                dir, p, (unsigned long long)note->dropped_bytes,
+                (unsigned long long)note->dropped_bytes);
+    else if (note->dropped_bytes)
         sf_logf(SF_LOG_WARN, "log_recovered",
-                "dir=%s partition=%u dropped_bytes=%llu "
-                "msg=\"removed a torn or corrupt tail (never acknowledged)\"",
-                sf_logq(log->dir, q, sizeof q), p, (unsigned long long)note->dropped_bytes);
+                "dir=%s partition=%u dropped_bytes=%llu offset=%llu msg=\"removed %llu bytes "
+                "of a torn write past the last whole entry (offset %llu): %s\"",
+                dir, p, (unsigned long long)note->dropped_bytes,
+                (unsigned long long)note->found_end, (unsigned long long)note->dropped_bytes,
+                (unsigned long long)note->found_end,
+                marked ? "past the acknowledged mark, never acknowledged"
+                       : "no acknowledged mark to compare with (DIR/ends was missing)");
     else if (note->index_rebuilt)
-        sf_logf(SF_LOG_INFO, "log_index_rebuilt", "dir=%s partition=%u",
-                sf_logq(log->dir, q, sizeof q), p);
+        sf_logf(SF_LOG_INFO, "log_index_rebuilt", "dir=%s partition=%u", dir, p);
 }
 
 static int open_partitions(sf_log *log, sf_error *err)
 {
     log->parts = calloc(log->nparts, sizeof *log->parts);
-    if (!log->parts)
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < log->nparts; i++) {
-        recovery_note note = {0};
-        int rc = sf_partition_open(&log->parts[i], log->dir, i, log->opts.read_only, &note, err);
+    uint64_t *acked = calloc(log->nparts, sizeof *acked);
+    bool existed = false;
+    int rc = log->parts && acked ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
+    /* The marks are read before any partition is recovered (a reader
+     * beside a writer: recovery then finds at least as much) and before
+     * anything is stored into them. */
+    if (rc == 0)
+        rc = sf_mark_open(log->dir, log->nparts, log->opts.read_only, &log->mark, acked, &existed,
+                          err);
+    log->ends = sf_mark_ends(log->mark);
+    for (uint32_t i = 0; rc == 0 && i < log->nparts; i++) {
+        recovery_note note = {.acked = acked[i]};
+        rc = sf_partition_open(&log->parts[i], log->dir, i, log->opts.read_only, &note, err);
         if (rc < 0)
-            return rc;
-        report_recovery(log, i, &note);
+            break;
+        report_recovery(log, i, &note, existed);
         partition *p = &log->parts[i];
         if (log->ends && !log->opts.read_only)
             __atomic_store_n(&log->ends[i], p->write_next, __ATOMIC_RELEASE);
     }
-    return 0;
+    if (rc == 0 && !log->opts.read_only)
+        rc = sf_mark_start(log->mark, err);
+    free(acked);
+    return rc;
 }
 
 static int log_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
@@ -249,9 +270,7 @@ static int log_open(const char *location, const sf_stream_opts *opts, sf_stream 
     if (rc == 0)
         rc = load_meta(log, err);
     if (rc == 0 && !log->opts.read_only)
-        rc = take_lock(log, err);
-    if (rc == 0)
-        rc = map_ends(log, err);
+        rc = sf_log_lock(log->dir, &log->lock_fd, err);
     if (rc == 0)
         rc = open_partitions(log, err);
     if (rc == 0 && !log->opts.read_only &&
@@ -659,6 +678,10 @@ static void log_stats(sf_stream *s, sf_stream_stats *out)
     pthread_mutex_unlock(&log->mu);
     if (log->zero)
         sf_zero_stats(log->zero, &out->preallocs, &out->prealloc_seconds);
+    for (uint32_t i = 0; i < log->nparts; i++) {
+        out->hole_skips += atomic_load(&log->parts[i].hole_skips);
+        out->hole_offsets += atomic_load(&log->parts[i].hole_offsets);
+    }
 }
 
 static void log_close(sf_stream *s)
@@ -672,8 +695,10 @@ static void log_close(sf_stream *s)
         pthread_join(log->committer, NULL);
     }
     sf_zero_stop(log->zero); /* before the zeros are trimmed away */
-    /* A clean close leaves each active segment holding its entries only. */
-    for (uint32_t i = 0; !log->opts.read_only && log->parts && i < log->nparts; i++) {
+    /* A clean close leaves each active segment holding its entries only.
+     * Not a failed open: a partition recovery refused keeps every byte,
+     * for `log repair`. */
+    for (uint32_t i = 0; log->committer_started && i < log->nparts; i++) {
         partition *p = &log->parts[i];
         sf_error err = {0};
         if (p->dir && p->nsegs && sf_segment_trim(&p->segs[p->nsegs - 1], &err) < 0) {
@@ -686,8 +711,7 @@ static void log_close(sf_stream *s)
         if (log->parts[i].dir)
             sf_partition_close(&log->parts[i]);
     free(log->parts);
-    if (log->ends)
-        munmap(log->ends, log->nparts * sizeof(uint64_t));
+    sf_mark_close(log->mark); /* after the last store into it: synced once more */
     if (log->lock_fd >= 0)
         close(log->lock_fd); /* releases the flock */
     pthread_cond_destroy(&log->cv);

@@ -10,6 +10,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "core/logline.h"
 #include "core/pack.h"
 #include "stream/local/local.h"
 
@@ -28,8 +30,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Base offsets of the segments in dir, sorted; *n of them. Caller frees. */
-static int list_bases(const char *dir, uint64_t **out, size_t *n, sf_error *err)
+int sf_partition_bases(const char *dir, uint64_t **out, size_t *n, sf_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -77,7 +78,48 @@ static int push_segment(partition *p, const segment *seg)
     return 0;
 }
 
-/* Open (and validate) the segments in bases[] not yet known. */
+void sf_log_repair_hint(const char *logdir, char *out, size_t cap)
+{
+    size_t n = strlen(logdir);
+    while (n > 1 && logdir[n - 1] == '/')
+        n--;
+    const char *opt = "--stream";
+    int keep = (int)n;
+    if (n >= 4 && strncmp(logdir + n - 4, "/log", 4) == 0) {
+        opt = "--data"; /* a data folder's own log: name the folder */
+        keep = (int)n - 4;
+    } else if (n == 3 && strncmp(logdir, "log", 3) == 0) {
+        opt = "--data";
+        keep = 1;
+        logdir = ".";
+    }
+    snprintf(out, cap,
+             "run `shopflow log verify %s %.*s` to see the damage, and `shopflow log repair %s "
+             "%.*s` to restore it from the archive (docs/operations.md, \"When a disk goes bad\")",
+             opt, keep, logdir, opt, keep, logdir);
+}
+
+/* An SF_ECORRUPT error about segment `base` of p: "partition P, FILE: what;
+ * run `shopflow log verify` ...". */
+static int damaged(const partition *p, uint64_t base, sf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int damaged(const partition *p, uint64_t base, sf_error *err, const char *fmt, ...)
+{
+    char what[256], hint[1024], logdir[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(logdir, sizeof logdir, "%s", p->dir);
+    char *slash = strrchr(logdir, '/');
+    if (slash)
+        *slash = '\0';
+    sf_log_repair_hint(slash ? logdir : ".", hint, sizeof hint);
+    return sf_error_set(err, SF_ECORRUPT, "partition %u, %s/%020llu.seg: %s; %s", p->id, p->dir,
+                        (unsigned long long)base, what, hint);
+}
+
 /* Re-read the size and the whole entries of the last known segment. */
 static int rescan_last(partition *p, recovery_note *note, sf_error *err)
 {
@@ -93,6 +135,8 @@ static int rescan_last(partition *p, recovery_note *note, sf_error *err)
     return rc;
 }
 
+/* Open (and validate) the segments in bases[] not yet known. Nothing is
+ * cut here: a writer settles them once recovery is accepted. */
 static int open_segments(partition *p, const uint64_t *bases, size_t n, recovery_note *note,
                          sf_error *err)
 {
@@ -106,13 +150,15 @@ static int open_segments(partition *p, const uint64_t *bases, size_t n, recovery
         segment seg;
         rc = sf_segment_open(p->dir, bases[i], p->read_only, &seg, err);
         if (rc == 0)
-            rc = sf_segment_recover(&seg, !p->read_only, note, err);
-        if (rc == 0 && p->nsegs && p->segs[p->nsegs - 1].next != seg.base)
-            rc = sf_error_set(err, SF_ECORRUPT,
-                              "%s: segment %llu ends at offset %llu but the next starts at %llu",
-                              p->dir, (unsigned long long)p->segs[p->nsegs - 1].base,
-                              (unsigned long long)p->segs[p->nsegs - 1].next,
-                              (unsigned long long)seg.base);
+            rc = sf_segment_recover(&seg, false, note, err);
+        const segment *prev = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
+        if (rc == 0 && prev && prev->next != seg.base)
+            rc = damaged(p, prev->base, err,
+                         "its entries end at offset %llu (byte %llu) but the next segment starts "
+                         "at %llu: offsets %llu to %llu are missing",
+                         (unsigned long long)prev->next, (unsigned long long)prev->size,
+                         (unsigned long long)seg.base, (unsigned long long)prev->next,
+                         (unsigned long long)seg.base - 1);
         if (rc == 0 && push_segment(p, &seg) < 0)
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         if (rc < 0) {
@@ -121,6 +167,56 @@ static int open_segments(partition *p, const uint64_t *bases, size_t n, recovery
         }
     }
     return 0;
+}
+
+/* "record" or "records". */
+static const char *records(uint64_t n)
+{
+    return n == 1 ? "record" : "records";
+}
+
+/* Why the entries of seg end at seg->size below the mark: cut short, or
+ * damaged. */
+static void why_they_end(const segment *seg, char *out, size_t cap)
+{
+    uint8_t buf[ENTRY_HEADER + SF_PACK_MAX];
+    entry_view e;
+    ssize_t n = pread(seg->fd, buf, sizeof buf, (off_t)seg->size);
+    if (n <= 0)
+        snprintf(out, cap, "the file ends at byte %llu", (unsigned long long)seg->size);
+    else if (n < ENTRY_HEADER ||
+             (sf_entry_header_parse(buf, &e) && e.offset == seg->next && (size_t)n < e.size))
+        snprintf(out, cap,
+                 "the entry at offset %llu (byte %llu) is cut short: the file ends at "
+                 "byte %llu",
+                 (unsigned long long)seg->next, (unsigned long long)seg->size,
+                 (unsigned long long)(seg->size + (uint64_t)n));
+    else if (sf_entry_header_parse(buf, &e) && e.offset == seg->next)
+        snprintf(out, cap, "the entry at offset %llu (byte %llu) fails its checksum",
+                 (unsigned long long)seg->next, (unsigned long long)seg->size);
+    else
+        snprintf(out, cap, "the entry at offset %llu (byte %llu) is damaged",
+                 (unsigned long long)seg->next, (unsigned long long)seg->size);
+}
+
+/* Recovery found less than the mark: acknowledged records are lost. A
+ * writer refuses (before cutting anything: `log repair` needs the bytes);
+ * a reader notes it, and its reads stop there with the same words. */
+static int below_mark(partition *p, const recovery_note *note, sf_error *err)
+{
+    const segment *last = &p->segs[p->nsegs - 1];
+    uint64_t from = last->next, count = note->acked - last->next;
+    if (p->read_only) {
+        p->missing = count;
+        return 0;
+    }
+    char why[160];
+    why_they_end(last, why, sizeof why);
+    return damaged(p, last->base, err,
+                   "%s, but offsets %llu to %llu (%llu %s) were acknowledged: acknowledged "
+                   "records are lost",
+                   why, (unsigned long long)from, (unsigned long long)note->acked - 1,
+                   (unsigned long long)count, records(count));
 }
 
 int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_only,
@@ -138,13 +234,33 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
         return sf_error_set(err, SF_EIO, "%s: %s", logdir, strerror(errno));
     uint64_t *bases;
     size_t n;
-    int rc = list_bases(dir, &bases, &n, err);
+    int rc = sf_partition_bases(dir, &bases, &n, err);
     if (rc < 0)
         return rc;
     rc = open_segments(p, bases, n, note, err);
     free(bases);
     if (rc < 0)
         return rc;
+    if (p->nsegs) {
+        const segment *last = &p->segs[p->nsegs - 1];
+        note->found_end = last->next;
+        note->tail_base = last->base;
+        note->tail_pos = last->size;
+        note->tail_file = last->file;
+        if (note->acked > last->next && (rc = below_mark(p, note, err)) < 0)
+            return rc;
+    } else if (note->acked > 0) {
+        if (read_only)
+            p->missing = note->acked;
+        else
+            return damaged(p, 0, err, "no segment at all, but offsets 0 to %llu were acknowledged",
+                           (unsigned long long)note->acked - 1);
+    }
+    for (size_t i = 0; !read_only && i < p->nsegs; i++) {
+        note->index_rebuilt |= p->segs[i].idx_dirty;
+        if ((rc = sf_segment_settle(&p->segs[i], err)) < 0)
+            return rc;
+    }
     if (p->nsegs == 0 && !read_only) {
         segment seg;
         if ((rc = sf_segment_create(dir, 0, &seg, err)) < 0)
@@ -183,33 +299,57 @@ static size_t find_segment(const partition *p, uint64_t offset)
     return lo;
 }
 
-static uint32_t get32(const uint8_t *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
+/* Where a read is: the segment, its byte position and offset, and why it
+ * stopped early (a hole ahead, or one it skipped). */
+typedef struct cursor {
+    size_t si;
+    uint64_t pos, at, end;
+    bool stop;
+} cursor;
 
-/* Parse whole entries from buf[0..len) into the batch, starting at offset
- * *at. Returns the bytes used; stops at `end`, a full batch or a partial
- * entry. SF_ECORRUPT on a checksum or sequence failure. */
-static long parse_entries(sf_stream_batch *b, uint8_t *buf, size_t len, uint64_t *at, uint64_t end,
+/* Parse whole entries from buf[0..len), at c->pos in segment c->si, into
+ * the batch. Returns the bytes used; stops at the end, a full batch, a
+ * partial entry or a hole (c->stop: one that starts the read is skipped
+ * into b->hole). SF_ECORRUPT, naming file and byte, on damage. */
+static long parse_entries(partition *p, cursor *c, sf_stream_batch *b, uint8_t *buf, size_t len,
                           sf_error *err)
 {
+    const segment *seg = &p->segs[c->si];
     size_t used = 0;
-    while (b->count < b->cap && *at < end && len - used >= ENTRY_HEADER) {
-        const uint8_t *h = buf + used;
-        uint32_t plen = get32(h);
-        uint64_t off = (uint64_t)get32(h + 8) | (uint64_t)get32(h + 12) << 32;
-        if (plen == 0 || plen > SF_PACK_MAX || off != *at)
-            return sf_error_set(err, SF_ECORRUPT, "entry %llu is damaged (length %u, offset %llu)",
-                                (unsigned long long)*at, plen, (unsigned long long)off);
-        if (len - used < ENTRY_HEADER + (size_t)plen)
+    while (b->count < b->cap && c->at < c->end && len - used >= ENTRY_HEADER) {
+        entry_view e;
+        uint64_t byte = c->pos + used;
+        int sane = sf_entry_header_parse(buf + used, &e);
+        if (!sane || (e.hole ? e.offset > c->at : e.offset != c->at))
+            return damaged(p, seg->base, err,
+                           "the entry at offset %llu (byte %llu) is damaged: its header does not "
+                           "check out (length %u, offset %llu)",
+                           (unsigned long long)c->at, (unsigned long long)byte, e.len,
+                           (unsigned long long)e.offset);
+        if (len - used < e.size)
             break;
-        if (sf_entry_checksum(off, h + ENTRY_HEADER, plen) != get32(h + 4))
-            return sf_error_set(err, SF_ECORRUPT, "entry %llu fails its checksum",
-                                (unsigned long long)off);
-        b->entries[b->count++] = (sf_stream_entry){off, h + ENTRY_HEADER, plen};
-        used += ENTRY_HEADER + plen;
-        (*at)++;
+        if (!sf_entry_parse(buf + used, len - used, &e))
+            return damaged(p, seg->base, err,
+                           "the entry at offset %llu (byte %llu) fails its checksum",
+                           (unsigned long long)c->at, (unsigned long long)byte);
+        if (e.hole) {
+            c->stop = true;
+            if (b->count > 0)
+                break; /* the next read skips it, so that a batch never spans one */
+            if (c->at >= e.offset + e.count)
+                return damaged(p, seg->base, err,
+                               "the hole at byte %llu covers offsets %llu to %llu, not %llu",
+                               (unsigned long long)byte, (unsigned long long)e.offset,
+                               (unsigned long long)(e.offset + e.count - 1),
+                               (unsigned long long)c->at);
+            sf_hole_get(&e, &b->hole);
+            b->hole.from = c->at; /* what this read skipped */
+            c->at = e.offset + e.count;
+            return (long)(used + e.size);
+        }
+        b->entries[b->count++] = (sf_stream_entry){e.offset, e.payload, e.len};
+        used += e.size;
+        c->at++;
     }
     return (long)used;
 }
@@ -219,7 +359,7 @@ static int refresh(partition *p, sf_error *err)
 {
     uint64_t *bases;
     size_t n;
-    int rc = list_bases(p->dir, &bases, &n, err);
+    int rc = sf_partition_bases(p->dir, &bases, &n, err);
     if (rc == 0) {
         pthread_rwlock_wrlock(&p->lock);
         rc = open_segments(p, bases, n, NULL, err);
@@ -229,62 +369,98 @@ static int refresh(partition *p, sf_error *err)
     return rc;
 }
 
-/* Read from segment si starting at position pos: fills the batch from
- * b->buf + *fill on. Returns 1 to go on to the next segment, 0 to stop. */
-static int read_segment(partition *p, size_t si, uint64_t pos, uint64_t *at, uint64_t end,
-                        sf_stream_batch *b, size_t *fill, sf_error *err)
+/* Read from segment c->si at c->pos: fills the batch from b->buf + *fill
+ * on. Returns 1 to go on to the next segment, 0 to stop. */
+static int read_segment(partition *p, cursor *c, sf_stream_batch *b, size_t *fill, sf_error *err)
 {
-    segment *seg = &p->segs[si];
+    segment *seg = &p->segs[c->si];
     for (;;) {
         size_t room = b->buf_cap - *fill;
-        ssize_t n = pread(seg->fd, b->buf + *fill, room, (off_t)pos);
+        ssize_t n = pread(seg->fd, b->buf + *fill, room, (off_t)c->pos);
         if (n < 0)
             return sf_error_set(err, SF_EIO, "%s: read: %s", p->dir, strerror(errno));
-        long used = parse_entries(b, b->buf + *fill, (size_t)n, at, end, err);
+        long used = parse_entries(p, c, b, b->buf + *fill, (size_t)n, err);
         if (used < 0)
             return (int)used;
         *fill += (size_t)used;
-        pos += (uint64_t)used;
-        if (b->count == b->cap || *at >= end)
+        c->pos += (uint64_t)used;
+        if (c->stop || b->count == b->cap || c->at >= c->end)
             return 0;
         if (used == 0)
             return (size_t)n < room ? 1 : 0; /* end of this segment, or batch full */
     }
 }
 
+/* A read found nothing more below the durable end: acknowledged records
+ * are missing (a reader of a log a writer would refuse: partition.c). */
+static int missing(partition *p, const cursor *c, sf_error *err)
+{
+    return damaged(p, p->segs[c->si].base, err,
+                   "offsets %llu to %llu (%llu %s) were acknowledged but are missing: the "
+                   "entries end at byte %llu",
+                   (unsigned long long)c->at, (unsigned long long)c->end - 1,
+                   (unsigned long long)(c->end - c->at), records(c->end - c->at),
+                   (unsigned long long)c->pos);
+}
+
+/* Say that a read skipped a hole, every time: never silently. */
+static void report_hole(partition *p, const sf_stream_hole *h)
+{
+    atomic_fetch_add(&p->hole_skips, 1);
+    atomic_fetch_add(&p->hole_offsets, h->to - h->from);
+    char q[2 * SF_STREAM_HOLE_REASON_MAX + 8];
+    sf_logf(SF_LOG_WARN, "log_hole_skipped",
+            "partition=%u from=%llu to=%llu marked_at=%lld reason=%s "
+            "msg=\"offsets lost for good (shopflow log repair): no record will ever be there\"",
+            p->id, (unsigned long long)h->from, (unsigned long long)h->to - 1,
+            (long long)h->marked_at, sf_logq(h->reason, q, sizeof q));
+}
+
 int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b, sf_error *err)
 {
     b->count = 0;
     b->next_offset = from;
+    b->hole.from = b->hole.to = 0;
     if (from >= end)
         return 0;
     pthread_rwlock_rdlock(&p->lock);
     if (p->nsegs == 0 || from < p->segs[0].base) {
         b->next_offset = p->nsegs ? p->segs[0].base : 0;
         pthread_rwlock_unlock(&p->lock);
+        if (p->nsegs == 0)
+            return sf_error_set(err, SF_ECORRUPT,
+                                "partition %u (%s): no segment, but offsets 0 "
+                                "to %llu were acknowledged",
+                                p->id, p->dir, (unsigned long long)end - 1);
         return sf_error_set(err, SF_ERANGE, "offset %llu of partition %u was removed (retention)",
                             (unsigned long long)from, p->id);
     }
-    size_t si = find_segment(p, from), fill = 0;
-    uint64_t pos, at = from;
-    int rc = sf_segment_locate(&p->segs[si], from, &pos, err);
+    size_t fill = 0;
+    cursor c = {find_segment(p, from), 0, from, end, false};
+    int rc = sf_segment_locate(&p->segs[c.si], from, &c.pos, err);
+    if (rc < 0)
+        rc = damaged(p, p->segs[c.si].base, err, "%s", err ? err->msg : "");
     while (rc == 0) {
-        rc = read_segment(p, si, pos, &at, end, b, &fill, err);
+        rc = read_segment(p, &c, b, &fill, err);
         if (rc != 1)
             break;
-        if (si + 1 >= p->nsegs && p->read_only) {
+        if (c.si + 1 >= p->nsegs && p->read_only) {
             pthread_rwlock_unlock(&p->lock);
             rc = refresh(p, err);
             pthread_rwlock_rdlock(&p->lock);
         }
-        if (rc < 0 || si + 1 >= p->nsegs || p->segs[si + 1].base != at)
+        if (rc < 0 || c.si + 1 >= p->nsegs || p->segs[c.si + 1].base != c.at)
             break;
-        si++;
-        pos = 0;
+        c.si++;
+        c.pos = 0;
         rc = 0;
     }
+    if (rc >= 0 && b->count == 0 && !c.stop && c.at < c.end)
+        rc = missing(p, &c, err);
     pthread_rwlock_unlock(&p->lock);
-    b->next_offset = at;
+    b->next_offset = c.at;
+    if (rc >= 0 && b->hole.to > b->hole.from)
+        report_hole(p, &b->hole);
     return rc < 0 ? rc : 0;
 }
 
@@ -358,6 +534,14 @@ void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seco
     sf_fsync_dir(p->dir);
 }
 
+static uint64_t get64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
 /* A reader's last segment may have grown since it was opened: count the
  * entries written since, up to the durable end (header by header, from
  * where the last count stopped, so each call reads only what is new). */
@@ -366,15 +550,14 @@ static void count_new_entries(partition *p, uint64_t end)
     pthread_rwlock_wrlock(&p->lock);
     segment *last = &p->segs[p->nsegs - 1];
     while (last->next < end) {
-        uint8_t h[ENTRY_HEADER];
-        if (pread(last->fd, h, ENTRY_HEADER, (off_t)last->size) != ENTRY_HEADER)
-            break;
-        uint32_t len = get32(h);
-        uint64_t off = (uint64_t)get32(h + 8) | (uint64_t)get32(h + 12) << 32;
-        if (len == 0 || len > SF_PACK_MAX || off != last->next)
+        uint8_t h[ENTRY_HEADER + 8]; /* a hole's count follows its header */
+        entry_view e;
+        ssize_t n = pread(last->fd, h, sizeof h, (off_t)last->size);
+        if (n < ENTRY_HEADER || !sf_entry_header_parse(h, &e) || e.offset != last->next ||
+            (e.hole && n < (ssize_t)sizeof h))
             break; /* the end is in a later segment (or damage, which reads report) */
-        last->size += ENTRY_HEADER + len;
-        last->next++;
+        last->size += e.size;
+        last->next += e.hole ? get64(h + ENTRY_HEADER) : 1;
     }
     pthread_rwlock_unlock(&p->lock);
 }
@@ -387,6 +570,7 @@ void sf_partition_info_get(partition *p, uint64_t end, sf_partition_info *out)
     out->start_offset = p->nsegs ? p->segs[0].base : 0;
     out->end_offset = atomic_load(&p->end);
     out->segments = (uint32_t)p->nsegs;
+    out->missing = p->missing;
     out->bytes = 0;
     /* Bytes of entries, not of files (the active one has zeros past them). */
     for (size_t i = 0; i < p->nsegs; i++) /* the writer's commit thread stores it */

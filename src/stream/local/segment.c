@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -56,6 +57,77 @@ void sf_entry_header(uint8_t *h, uint32_t len, uint32_t checksum, uint64_t offse
     put32(h + 4, checksum);
     put32(h + 8, (uint32_t)offset);
     put32(h + 12, (uint32_t)(offset >> 32));
+}
+
+int sf_entry_header_parse(const uint8_t *h, entry_view *e)
+{
+    uint32_t word = get32(h);
+    e->hole = (word & HOLE_FLAG) != 0;
+    e->len = word & ~HOLE_FLAG;
+    e->checksum = get32(h + 4);
+    e->offset = get64(h + 8);
+    e->size = ENTRY_HEADER + e->len;
+    e->count = 1;
+    e->payload = NULL;
+    /* Length 0 is never written (a packed record is not empty): a zero
+     * header, the preallocated space past the entries, is not an entry. */
+    if (e->hole)
+        return e->len >= HOLE_HEADER && e->len <= HOLE_HEADER + HOLE_REASON_MAX;
+    return e->len != 0 && e->len <= SF_PACK_MAX;
+}
+
+int sf_entry_parse(const uint8_t *buf, size_t avail, entry_view *e)
+{
+    if (avail < ENTRY_HEADER || !sf_entry_header_parse(buf, e) || avail < e->size)
+        return 0;
+    const uint8_t *pl = buf + ENTRY_HEADER;
+    uint64_t seed = e->hole ? e->offset ^ HOLE_SEED : e->offset;
+    if (sf_entry_checksum(seed, pl, e->len) != e->checksum)
+        return 0;
+    if (e->hole) {
+        e->count = get64(pl);
+        uint32_t reason = (uint32_t)pl[16] | (uint32_t)pl[17] << 8;
+        if (e->count == 0 || e->offset + e->count < e->offset || HOLE_HEADER + reason != e->len)
+            return 0;
+    }
+    e->payload = pl;
+    return 1;
+}
+
+size_t sf_hole_frame(uint8_t *buf, uint64_t offset, uint64_t count, int64_t at, const char *reason)
+{
+    size_t rlen = strlen(reason);
+    if (rlen > HOLE_REASON_MAX)
+        rlen = HOLE_REASON_MAX;
+    uint8_t *pl = buf + ENTRY_HEADER;
+    put32(pl, (uint32_t)count);
+    put32(pl + 4, (uint32_t)(count >> 32));
+    put32(pl + 8, (uint32_t)(uint64_t)at);
+    put32(pl + 12, (uint32_t)((uint64_t)at >> 32));
+    pl[16] = (uint8_t)rlen;
+    pl[17] = (uint8_t)(rlen >> 8);
+    memcpy(pl + HOLE_HEADER, reason, rlen);
+    uint32_t len = (uint32_t)(HOLE_HEADER + rlen);
+    sf_entry_header(buf, len | HOLE_FLAG, sf_entry_checksum(offset ^ HOLE_SEED, pl, len), offset);
+    return ENTRY_HEADER + len;
+}
+
+void sf_hole_get(const entry_view *e, sf_stream_hole *out)
+{
+    out->from = e->offset;
+    out->to = e->offset + e->count;
+    out->marked_at = (int64_t)get64(e->payload + 8);
+    size_t n = e->len - HOLE_HEADER;
+    memcpy(out->reason, e->payload + HOLE_HEADER, n);
+    out->reason[n] = '\0';
+}
+
+void sf_hole_time(int64_t at, char *out, size_t cap)
+{
+    time_t t = (time_t)at;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, cap, "%lld", (long long)at);
 }
 
 static void seg_path(char *buf, size_t cap, const char *dir, uint64_t base, const char *ext)
@@ -145,31 +217,20 @@ int sf_segment_index_add(segment *seg, index_point pt)
     return 0;
 }
 
-/* Read and verify the entry at pos: 1 if whole and valid (its offset in
- * *offset, its total size in *size), 0 if not, SF_EIO on a read error. */
-static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *buf,
-                    uint64_t *offset, uint64_t *size)
+/* Read and verify the entry at pos, below limit: 1 if whole and valid (e
+ * filled, its payload in buf), 0 if not, SF_EIO on a read error. */
+static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *buf, entry_view *e)
 {
-    uint8_t h[ENTRY_HEADER];
     if (pos + ENTRY_HEADER > limit)
         return 0;
-    ssize_t n = pread(seg->fd, h, ENTRY_HEADER, (off_t)pos);
+    ssize_t n = pread(seg->fd, buf, ENTRY_HEADER, (off_t)pos);
     if (n < 0)
         return SF_EIO;
-    if (n < ENTRY_HEADER)
+    if (n < ENTRY_HEADER || !sf_entry_header_parse(buf, e) || pos + e->size > limit)
         return 0;
-    uint32_t len = get32(h);
-    /* Length 0 is never written (a packed record is not empty): a zero
-     * header, the preallocated space past the entries, is not an entry. */
-    if (len == 0 || len > SF_PACK_MAX || pos + ENTRY_HEADER + len > limit)
+    if (pread(seg->fd, buf + ENTRY_HEADER, e->len, (off_t)(pos + ENTRY_HEADER)) != (ssize_t)e->len)
         return 0;
-    if (pread(seg->fd, buf, len, (off_t)(pos + ENTRY_HEADER)) != (ssize_t)len)
-        return 0;
-    if (sf_entry_checksum(get64(h + 8), buf, len) != get32(h + 4))
-        return 0;
-    *offset = get64(h + 8);
-    *size = ENTRY_HEADER + len;
-    return 1;
+    return sf_entry_parse(buf, e->size, e);
 }
 
 /* Load the index file, keeping the longest prefix whose last point checks
@@ -198,11 +259,11 @@ static int load_index(segment *seg, uint8_t *scratch, bool *rebuilt)
     /* Drop points from the end until one names a valid entry at its offset. */
     while (seg->idx_len > 0) {
         index_point pt = seg->idx[seg->idx_len - 1];
-        uint64_t off, size;
-        int ok = entry_at(seg, pt.pos, seg->size, scratch, &off, &size);
+        entry_view e;
+        int ok = entry_at(seg, pt.pos, seg->size, scratch, &e);
         if (ok < 0)
             return ok;
-        if (ok && off == seg->base + pt.rel)
+        if (ok && e.offset == seg->base + pt.rel)
             break;
         seg->idx_len--;
         *rebuilt = true;
@@ -252,7 +313,7 @@ static int nonzero_tail(const segment *seg, uint64_t from, uint64_t to, uint8_t 
 
 int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_error *err)
 {
-    uint8_t scratch[SF_PACK_MAX];
+    uint8_t scratch[ENTRY_HEADER + SF_PACK_MAX];
     bool rebuilt = false;
     int rc = load_index(seg, scratch, &rebuilt);
     if (rc < 0)
@@ -265,25 +326,27 @@ int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_erro
     }
     uint64_t file_size = seg->size;
     for (;;) {
-        uint64_t off, size;
-        int ok = entry_at(seg, pos, file_size, scratch, &off, &size);
+        entry_view e;
+        int ok = entry_at(seg, pos, file_size, scratch, &e);
         if (ok < 0)
             return sf_error_set(err, SF_EIO, "segment %llu: read error: %s",
                                 (unsigned long long)seg->base, strerror(errno));
-        if (!ok || off != offset)
+        if (!ok || e.offset != offset)
             break;
         /* Same rule as the commit thread: a point per INDEX_INTERVAL bytes. */
         uint64_t last = seg->idx_len ? seg->idx[seg->idx_len - 1].pos : 0;
         if (pos / INDEX_INTERVAL != last / INDEX_INTERVAL || (pos == 0 && seg->idx_len == 0)) {
-            if (index_keep(seg, (index_point){(uint32_t)(off - seg->base), (uint32_t)pos}) < 0)
+            if (index_keep(seg, (index_point){(uint32_t)(e.offset - seg->base), (uint32_t)pos}) < 0)
                 return sf_error_set(err, SF_ENOMEM, "out of memory");
             rebuilt = true;
         }
-        pos += size;
-        offset++;
+        pos += e.size;
+        offset += e.count;
     }
     seg->size = pos;
     seg->next = offset;
+    seg->file = file_size;
+    seg->idx_dirty = rebuilt;
     if (note && file_size > pos) {
         uint64_t torn;
         if (nonzero_tail(seg, pos, file_size, scratch, &torn) < 0)
@@ -291,17 +354,21 @@ int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_erro
                                 (unsigned long long)seg->base, strerror(errno));
         note->dropped_bytes += torn;
     }
-    if (truncate && file_size != pos) {
-        if (ftruncate(seg->fd, (off_t)pos) != 0 || fdatasync(seg->fd) != 0)
-            return sf_error_set(err, SF_EIO, "segment %llu: cannot truncate its tail: %s",
-                                (unsigned long long)seg->base, strerror(errno));
-    }
-    seg->file = truncate ? pos : file_size;
-    if (truncate && rebuilt) {
-        rewrite_index(seg);
+    if (truncate && (rc = sf_segment_settle(seg, err)) < 0)
+        return rc;
+    if (truncate && note && rebuilt)
         note->index_rebuilt = true;
-    }
     return 0;
+}
+
+int sf_segment_settle(segment *seg, sf_error *err)
+{
+    int rc = sf_segment_trim(seg, err);
+    if (rc == 0 && seg->idx_dirty) {
+        rewrite_index(seg);
+        seg->idx_dirty = false;
+    }
+    return rc;
 }
 
 int sf_segment_trim(segment *seg, sf_error *err)
@@ -331,14 +398,23 @@ int sf_segment_locate(const segment *seg, uint64_t offset, uint64_t *pos, sf_err
         p = seg->idx[lo - 1].pos;
         at = seg->base + seg->idx[lo - 1].rel;
     }
-    /* Walk the headers forward (at most INDEX_INTERVAL bytes when indexed). */
+    /* Walk the headers forward (at most INDEX_INTERVAL bytes when indexed);
+     * an offset inside a hole is found at the hole. */
     while (at < offset) {
-        uint8_t h[ENTRY_HEADER];
-        if (pread(seg->fd, h, ENTRY_HEADER, (off_t)p) != ENTRY_HEADER || get64(h + 8) != at)
-            return sf_error_set(err, SF_ECORRUPT, "segment %llu: entry %llu not where expected",
-                                (unsigned long long)seg->base, (unsigned long long)at);
-        p += ENTRY_HEADER + get32(h);
-        at++;
+        uint8_t h[ENTRY_HEADER + 8];
+        entry_view e;
+        ssize_t n = pread(seg->fd, h, sizeof h, (off_t)p);
+        if (n < ENTRY_HEADER || !sf_entry_header_parse(h, &e) || e.offset != at ||
+            (e.hole && n < (ssize_t)sizeof h))
+            return sf_error_set(err, SF_ECORRUPT,
+                                "the entry at offset %llu (byte %llu) is damaged: its header "
+                                "does not check out",
+                                (unsigned long long)at, (unsigned long long)p);
+        uint64_t count = e.hole ? get64(h + ENTRY_HEADER) : 1;
+        if (count == 0 || offset < at + count)
+            break;
+        p += e.size;
+        at += count;
     }
     *pos = p;
     return 0;

@@ -1,0 +1,182 @@
+/*
+ * archive_restore.c - looking records up in the archive by partition and
+ * offset, for `log repair` (see archive_restore.h).
+ *
+ * The one object in memory is kept packed (about 100 bytes a record), with
+ * each record's place in a table of offsets: an object of the default
+ * 16 MiB of NDJSON is about 8 MiB here.
+ */
+#include "sinks/archive_restore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/decoder.h"
+#include "core/pack.h"
+#include "sinks/import.h"
+#include "stream/stream.h"
+
+struct sf_archive_restorer {
+    sf_archive_set set;
+    uint32_t nparts;
+    /* the object decoded last */
+    const sf_archive_part *part;
+    uint8_t *packed;
+    size_t len, cap;
+    size_t *at; /* record i of the object starts at packed + at[i] */
+    size_t nrec;
+};
+
+int sf_archive_restorer_open(const char *path, uint32_t nparts, sf_archive_restorer **out,
+                             size_t *objects, sf_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return sf_error_set(err, SF_ENOENT, "%s: no such archive (nothing restored from it)", path);
+    sf_archive_restorer *r = calloc(1, sizeof *r);
+    if (!r)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    r->nparts = nparts;
+    int rc = sf_archive_set_add(&r->set, path, err);
+    if (rc == SF_EUSAGE && S_ISDIR(st.st_mode)) {
+        rc = 0; /* a folder without an archive: it holds nothing */
+        sf_error_clear(err);
+    }
+    if (rc == 0 && r->set.n)
+        rc = sf_archive_set_finish(&r->set, err);
+    if (rc < 0) {
+        sf_archive_restorer_free(r);
+        return rc;
+    }
+    if (objects)
+        *objects = r->set.n;
+    *out = r;
+    return 0;
+}
+
+typedef struct loader {
+    sf_archive_restorer *r;
+    sf_error *err;
+    int rc;
+} loader;
+
+static int keep_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos)
+{
+    loader *l = ctx;
+    sf_archive_restorer *r = l->r;
+    const sf_archive_part *part = r->part;
+    uint64_t offset = part->first + pos->index;
+    if (sf_stream_partition_of(rec->invoice_no, rec->invoice_no_len, r->nparts) !=
+        part->partition) {
+        l->rc = sf_error_set(l->err, SF_EFORMAT,
+                             "%s: the record at offset %llu (invoice %s) is not of partition %u "
+                             "in a log of %u partitions: not this log's archive",
+                             part->path, (unsigned long long)offset, rec->invoice_no,
+                             part->partition, r->nparts);
+        return 1;
+    }
+    if (r->nrec > part->last - part->first) {
+        l->rc = sf_error_set(l->err, SF_EFORMAT, "%s holds more records than its name says",
+                             part->path);
+        return 1;
+    }
+    if (r->len + SF_PACK_MAX > r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 1 << 20;
+        uint8_t *grown = realloc(r->packed, cap);
+        if (!grown) {
+            l->rc = sf_error_set(l->err, SF_ENOMEM, "out of memory");
+            return 1;
+        }
+        r->packed = grown;
+        r->cap = cap;
+    }
+    r->at[r->nrec++] = r->len;
+    r->len += (size_t)sf_record_pack(rec, r->packed + r->len, r->cap - r->len);
+    return 0;
+}
+
+static int bad_record(void *ctx, const sf_decode_error *e)
+{
+    loader *l = ctx;
+    char what[SF_ERROR_MSG_MAX];
+    sf_decode_error_format_in(e, l->r->part->path, what, sizeof what);
+    l->rc = sf_error_set(l->err, SF_EFORMAT, "%s", what);
+    return 1;
+}
+
+/* Decode the object `part` into memory, unless it is there already. */
+static int load(sf_archive_restorer *r, const sf_archive_part *part, sf_error *err)
+{
+    if (r->part == part)
+        return 0;
+    uint64_t want = part->last - part->first + 1;
+    size_t *at = realloc(r->at, want * sizeof *at);
+    if (!at)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    r->at = at;
+    r->part = part;
+    r->len = r->nrec = 0;
+    loader l = {r, err, 0};
+    sf_decode_opts opts = {.format = SF_FORMAT_JSON};
+    sf_decode_sink sink = {keep_record, bad_record, &l};
+    int rc = sf_decode_file(part->path, &opts, &sink, NULL, NULL, err);
+    if (l.rc < 0)
+        rc = l.rc;
+    else if (rc == 0 && r->nrec != want)
+        rc = sf_error_set(err, SF_EFORMAT, "%s holds %zu records, its name says %llu", part->path,
+                          r->nrec, (unsigned long long)want);
+    if (rc < 0)
+        r->part = NULL;
+    return rc;
+}
+
+/* The first object of partition p whose last offset is >= offset. */
+static size_t find(const sf_archive_set *set, uint32_t p, uint64_t offset)
+{
+    size_t lo = 0, hi = set->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const sf_archive_part *m = &set->parts[mid];
+        if (m->partition < p || (m->partition == p && m->last < offset))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int sf_archive_restore(void *ctx, uint32_t p, uint64_t first, size_t n, uint8_t *out,
+                       uint32_t *lens, sf_error *err)
+{
+    sf_archive_restorer *r = ctx;
+    memset(lens, 0, n * sizeof *lens);
+    for (size_t k = find(&r->set, p, first); k < r->set.n; k++) {
+        const sf_archive_part *part = &r->set.parts[k];
+        if (part->partition != p || part->first >= first + n)
+            break;
+        int rc = load(r, part, err);
+        if (rc < 0)
+            return rc;
+        uint64_t from = part->first > first ? part->first : first;
+        uint64_t to = part->last + 1 < first + n ? part->last + 1 : first + n;
+        for (uint64_t off = from; off < to; off++) {
+            size_t i = (size_t)(off - part->first);
+            size_t end = i + 1 < r->nrec ? r->at[i + 1] : r->len;
+            lens[off - first] = (uint32_t)(end - r->at[i]);
+            memcpy(out + (off - first) * SF_PACK_MAX, r->packed + r->at[i], end - r->at[i]);
+        }
+    }
+    return 0;
+}
+
+void sf_archive_restorer_free(sf_archive_restorer *r)
+{
+    if (!r)
+        return;
+    sf_archive_set_free(&r->set);
+    free(r->packed);
+    free(r->at);
+    free(r);
+}

@@ -1,0 +1,49 @@
+/*
+ * archive_restore.h - the archive's records by their place in the stream:
+ * what `shopflow log repair` restores a damaged log from, the archive being
+ * the record of truth.
+ *
+ * An archive object's name says where its records were in the stream
+ * (part-P-FIRST-LAST: partition P, offsets FIRST to LAST, one NDJSON line
+ * each, in order: archive.c), so the record at (P, offset) is line
+ * offset - FIRST of the object that covers it. The objects are found and
+ * checked by the archive import's own code (import.h, sf_archive_set); an
+ * object is decoded when first asked for, and kept packed until a record
+ * of another object is asked for (repair asks in offset order).
+ *
+ * sf_archive_restore has the shape of stream/local/check.h's
+ * sf_log_restore_fn; this layer passes it in, so the stream adapter never
+ * knows about sinks.
+ */
+#ifndef SF_ARCHIVE_RESTORE_H
+#define SF_ARCHIVE_RESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct sf_archive_restorer sf_archive_restorer;
+
+/*
+ * Open the archive at path (an archive folder holding raw/transactions/, a
+ * data folder holding archive/, or one object) for a log of nparts
+ * partitions. A folder without an archive holds nothing (every record is
+ * "not held"); a path that does not exist is an error, so that a mistyped
+ * --archive cannot turn records into holes. Free with
+ * sf_archive_restorer_free. *objects (may be NULL) gets the objects found.
+ */
+int sf_archive_restorer_open(const char *path, uint32_t nparts, sf_archive_restorer **out,
+                             size_t *objects, sf_error *err);
+
+/* For i in [0, n): the packed record of partition p at offset first + i
+ * into out + i * SF_PACK_MAX and its length into lens[i], or 0 when the
+ * archive does not hold it. ctx is the restorer. Returns 0, or an error
+ * naming the object (unreadable, not as its name says, a record of another
+ * partition: not this log's archive). */
+int sf_archive_restore(void *ctx, uint32_t p, uint64_t first, size_t n, uint8_t *out,
+                       uint32_t *lens, sf_error *err);
+
+void sf_archive_restorer_free(sf_archive_restorer *r);
+
+#endif
