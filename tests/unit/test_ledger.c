@@ -20,6 +20,7 @@
 #include "core/pack.h"
 #include "sinks/ledger.h"
 #include "sinks/ledger_internal.h"
+#include "stream/local/check.h"
 #include "stream/stream.h"
 #include "support.h"
 
@@ -468,6 +469,62 @@ static void test_settle(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* A log whose tail was lost and marked a hole (log repair without an
+ * archive), then appended to: the ledger made from it knows the rows after
+ * the hole too. A reader that stopped at the hole's empty batch would not,
+ * and their file would be imported again. */
+static void test_rows_past_a_hole(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], logdir[UT_PATH_MAX], path[UT_PATH_MAX], seg[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(logdir, dir, "log");
+    ut_join(path, dir, "imports/log.ledger");
+    ut_join(seg, logdir, "p0000/00000000000000000000.seg");
+    sf_error err = {0};
+    sf_stream *s;
+    sf_stream_opts opts = {.partitions = 1};
+    char text[10][80];
+    const char *ids[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(text[i], sizeof text[i], "imp-" HASH_A "-%d", i);
+        ids[i] = text[i];
+    }
+    assert_int_equal(sf_stream_open(logdir, &opts, &s, &err), 0);
+    append_ids(s, ids, 5, NULL, NULL, NULL, NULL);
+    sf_stream_close(s);
+
+    /* The last entry cut short, then marked lost for good. */
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(truncate(seg, st.st_size - 5), 0);
+    sf_log_check_opts co = {0};
+    sf_log_check_result res;
+    assert_int_equal(sf_log_repair(logdir, &co, &res, &err), 0);
+    assert_int_equal(res.marked, 1);
+
+    assert_int_equal(sf_stream_open(logdir, &opts, &s, &err), 0);
+    append_ids(s, ids + 5, 5, NULL, NULL, NULL, NULL);
+    sf_ledger *l;
+    sf_ledger_opened info;
+    assert_int_equal(sf_ledger_open(path, logdir, s, &l, &info, &err), 0);
+    assert_true(info.rebuilt);
+    assert_int_equal(info.records_read, 9);
+    sf_ledger_key a = file_key(HASH_A);
+    assert_int_equal(sf_ledger_count(l, &a, 0, 3), 4);
+    assert_int_equal(sf_ledger_count(l, &a, 4, 4), 0);
+    assert_int_equal(sf_ledger_count(l, &a, 5, 9), 5);
+    /* Saved and opened again: positioned past the hole, nothing to read. */
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    assert_int_equal(sf_ledger_open(path, logdir, s, &l, &info, &err), 0);
+    assert_false(info.rebuilt);
+    assert_int_equal(info.records_read, 0);
+    sf_ledger_close(l);
+    sf_stream_close(s);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_file_round_trip),
         cmocka_unit_test(test_rebuild_and_catch_up),
         cmocka_unit_test(test_settle),
+        cmocka_unit_test(test_rows_past_a_hole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
