@@ -46,6 +46,8 @@ typedef struct sf_objects_ops {
      * Optional: NULL means one put after another in batch order. On an
      * error, some may be put. */
     int (*put_many)(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err);
+    /* Remove an object, durably. SF_ENOENT when there is none. */
+    int (*del)(sf_objects *o, const char *key, sf_error *err);
 } sf_objects_ops;
 
 struct sf_objects {
@@ -58,6 +60,7 @@ int sf_objects_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_e
 int sf_objects_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err);
 int sf_objects_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key),
                     void *ctx, sf_error *err);
+int sf_objects_del(sf_objects *o, const char *key, sf_error *err);
 void sf_objects_close(sf_objects *o);
 
 #endif

@@ -220,6 +220,15 @@ static int lm_get(sf_store_txn *t, const void *key, size_t klen, const void **va
     return 0;
 }
 
+static int lm_del(sf_store_txn *t, const void *key, size_t klen, sf_error *err)
+{
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(t->txn, t->s->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return SF_ENOENT;
+    return rc ? fail(err, rc, "del") : 0;
+}
+
 static int lm_scan(sf_store_txn *t, const void *prefix, size_t plen, const void *from, size_t flen,
                    int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen),
                    void *ctx, sf_error *err)
@@ -327,6 +336,7 @@ const sf_store_ops sf_store_lmdb_ops = {
     .get = lm_get,
     .scan = lm_scan,
     .scan_back = lm_scan_back,
+    .del = lm_del,
     .commit = lm_commit,
     .abort = lm_abort,
     .close = lm_close,
