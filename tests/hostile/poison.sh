@@ -9,16 +9,27 @@
 #    entry, /metrics counts it, one log line per sink;
 #  - `quarantine retry --record` with the fixed record applies it once in
 #    every store (the API answers for it), and never again.
+# Then on Kafka (the mock cluster), messages another producer wrote to the
+# topic: JSON text of a transaction, and bytes that are nothing. Set aside;
+# `retry` alone applies the JSON one (its bytes are the text of one valid
+# record) and keeps the other, saying why.
 # On the code before issue 15 every sink fails at the entry forever.
-#   usage: poison.sh SHOPFLOW DATA_GZ SF_TEST_POISON SF_TEST_HISTORY
+#   usage: poison.sh SHOPFLOW DATA_GZ SF_TEST_POISON SF_TEST_HISTORY SF_TEST_KAFKA_MOCK
 set -euo pipefail
 source "$(dirname "$0")/../integration/lib.sh"
 shopflow=$1
 poison=$3
 history=$4
+mockbin=$5
 tmp=$(mktemp -d)
 SERVER_PID=
-trap 'kill $SERVER_PID 2>/dev/null && wait $SERVER_PID; rm -rf "$tmp" || true' EXIT
+MOCK_PID=
+cleanup() {
+    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2> /dev/null && wait "$SERVER_PID"
+    [[ -n $MOCK_PID ]] && kill "$MOCK_PID" 2> /dev/null && wait "$MOCK_PID"
+    rm -rf "$tmp" || true
+}
+trap cleanup EXIT
 data="$tmp/data"
 (gzip -dc "$2" || true) | head -3001 > "$tmp/rows.csv"
 head -2001 "$tmp/rows.csv" > "$tmp/first.csv"
@@ -125,4 +136,45 @@ stop_server
 # And the sinks, run again, change nothing.
 "$shopflow" sink all --data "$data" --once > /dev/null
 [[ $(facts) == 3001 && $(archived) == 3001 && $(history_lines) == 3001 ]] || fail "a rerun changed the stores"
+
+# 4. Kafka: another producer's messages on the topic.
+mkfifo "$tmp/ctl"
+"$mockbin" shop 2 < "$tmp/ctl" > "$tmp/mock.out" 2> "$tmp/mock.err" &
+MOCK_PID=$!
+exec 7> "$tmp/ctl"
+for _ in $(seq 100); do [[ -s "$tmp/mock.out" ]] && break; sleep 0.1; done
+stream="kafka://$(head -1 "$tmp/mock.out")/shop"
+mock() { # COMMAND...: its answer must be ok
+    local n
+    n=$(wc -l < "$tmp/mock.out")
+    echo "$*" >&7
+    for _ in $(seq 200); do
+        [[ $(wc -l < "$tmp/mock.out") -gt $n ]] && break
+        sleep 0.05
+    done
+    [[ $(tail -1 "$tmp/mock.out") == ok ]] || fail "mock $*: $(tail -1 "$tmp/mock.out")"
+}
+data="$tmp/k"
+"$shopflow" import --data "$data" --stream "$stream" "$tmp/first.csv" > /dev/null
+mock produce 0 '{"InvoiceNo":"599998","StockCode":"TEXT","Description":"SENT AS TEXT","Quantity":2,"InvoiceDate":"2010-12-01 09:30:00","UnitPrice":2.5,"CustomerID":17850,"Country":"United Kingdom"}'
+mock produce 1 'this is no record at all'
+"$shopflow" import --data "$data" --stream "$stream" "$tmp/second.csv" > /dev/null
+"$shopflow" sink all --data "$data" --stream "$stream" --once --on-bad-entry quarantine \
+    > /dev/null 2> "$tmp/k.log" || fail "sinks on Kafka: $(tail -3 "$tmp/k.log")"
+[[ $(facts) == 3000 && $(archived) == 3000 ]] || fail "Kafka: $(facts) facts, $(archived) archived"
+"$shopflow" quarantine list --data "$data" --sink warehouse > "$tmp/list"
+grep -Eq "^warehouse +0 +[0-9]+ +[0-9]+ .*format byte 0x7b \('\{'\)" "$tmp/list" &&
+    grep -Eq "^warehouse +1 +[0-9]+ +24 .*24 bytes, shorter than a packed record's header" \
+        "$tmp/list" ||
+    fail "Kafka: list: $(cat "$tmp/list")"
+rc=0
+"$shopflow" quarantine retry --data "$data" > "$tmp/retry" || rc=$?
+[[ $rc == 1 ]] && grep -q "3 applied, 3 kept" "$tmp/retry" ||
+    fail "Kafka: retry: $rc $(cat "$tmp/retry")"
+grep -q "partition 1 offset [0-9]*: kept in the quarantine: .*and as text: line 1: " "$tmp/retry" ||
+    fail "Kafka: retry does not say why it kept the other: $(cat "$tmp/retry")"
+[[ $(facts) == 3001 && $(archived) == 3001 && $(history_lines) == 3001 ]] ||
+    fail "Kafka: after the retry: $(facts) facts, $(archived) archived, $(history_lines) lines"
+[[ $(sqlite3 "$data/warehouse.db" "SELECT count(*) FROM fact_sales WHERE stock_code = 'TEXT'") == 1 ]] ||
+    fail "Kafka: the text record is not in the warehouse"
 echo "poison: ok"
