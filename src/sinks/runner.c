@@ -189,14 +189,17 @@ static void note_committed(sf_runner_stats *stats, sf_sink *sink, const uint64_t
     atomic_store(&stats->quarantined, atomic_load(&sink->quarantined) - base[1]);
 }
 
-/* The run stopped at an entry that is not a record: what it applied before
- * is made durable (the sink's position is then that entry), and the stop's
- * message is the run's error, unless the flush fails: then the flush's. */
-static int stop_at_bad_entry(sf_sink *sink, sf_runner_stats *stats, sf_error *err)
+/* The end of a run (rc so far): asked to stop, everything is flushed. A
+ * run stopped at an entry that is not a record makes what it applied
+ * before durable too (the sink's position is then that entry), and the
+ * stop's message stays its error, unless the flush fails: then the flush's. */
+static int end_run(sf_sink *sink, int rc, bool asked, const reading *rd, sf_runner_stats *stats,
+                   sf_error *err)
 {
+    if (!rd->stopped)
+        return rc == 0 && asked ? sink->ops->flush(sink, true, err) : rc;
     sf_error flushed = {0};
-    int rc = sink->ops->flush(sink, true, &flushed);
-    if (rc < 0) {
+    if ((rc = sink->ops->flush(sink, true, &flushed)) < 0) {
         if (err)
             *err = flushed;
         return rc;
@@ -275,10 +278,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             break;
         pause_100ms();
     }
-    if (rd.stopped)
-        rc = stop_at_bad_entry(sink, stats, err);
-    if (rc == 0 && stop && *stop)
-        rc = sink->ops->flush(sink, true, err);
+    rc = end_run(sink, rc, stop && *stop, &rd, stats, err);
     note_committed(stats, sink, base);
     atomic_store(&stats->lag, next && owned ? lag_of(s, next, owned, n) : 0);
     m.failed = rc < 0;
