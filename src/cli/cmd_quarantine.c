@@ -17,6 +17,8 @@
  *     and validated as every input is.
  * The sink applies it as the entry it stands for and removes the entry, in
  * one transaction (sink.h, retry): applied once, however often retry runs.
+ * The warehouse's own sink must not run meanwhile (its rollups are computed
+ * from what it last read: the help says so).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,8 +410,9 @@ const sf_command sf_cmd_quarantine = {
     "as every input is, for the one entry --partition and --offset name. An entry that is not\n"
     "fixed stays, and retry says why (exit 1).\n"
     "\n"
-    "Retry beside a running server: the history and SQLite warehouse stores take one writer\n"
-    "at a time and wait for each other; a PostgreSQL warehouse takes one loader at a time, so\n"
-    "stop its sink (or the server running it) first (docs/operations.md).\n",
+    "Retry beside a running server: fine for the history and the archive; for the warehouse\n"
+    "stop its sink first (serve --sinks archive,history): a running warehouse sink would\n"
+    "write its ranked lists over the retried record's share (SQLite), or hold the loader's\n"
+    "lock (PostgreSQL) (docs/operations.md).\n",
     run_quarantine,
 };

@@ -10,7 +10,8 @@
 #  - `quarantine retry --record` with the fixed record applies it once in
 #    every store (the API answers for it), and never again.
 # Then on Kafka (the mock cluster), messages another producer wrote to the
-# topic: JSON text of a transaction, and bytes that are nothing. Set aside;
+# topic: JSON text of a transaction, and bytes that are nothing (one of them
+# larger than any record, which the Kafka reader refused). Set aside;
 # `retry` alone applies the JSON one (its bytes are the text of one valid
 # record) and keeps the other, saying why.
 # On the code before issue 15 every sink fails at the entry forever.
@@ -113,7 +114,8 @@ cat > "$tmp/fixed.json" << 'EOF'
 {"InvoiceNo":"599999","StockCode":"FIXED","Description":"THE FIXED LINE","Quantity":3,
  "InvoiceDate":"2010-12-01 09:00:00","UnitPrice":1.25,"CustomerID":17850,"Country":"United Kingdom"}
 EOF
-start_server "$data" --on-bad-entry quarantine # a retry beside a running server
+# A retry beside a running server (whose warehouse sink is stopped for it).
+start_server "$data" --on-bad-entry quarantine --sinks archive,history
 "$shopflow" quarantine retry --data "$data" --partition "$part" --offset "$offset" \
     --record "$tmp/fixed.json" > "$tmp/retry" || fail "retry: $(cat "$tmp/retry")"
 grep -q "3 applied, 0 kept" "$tmp/retry" || fail "retry: $(cat "$tmp/retry")"
@@ -158,6 +160,7 @@ data="$tmp/k"
 "$shopflow" import --data "$data" --stream "$stream" "$tmp/first.csv" > /dev/null
 mock produce 0 '{"InvoiceNo":"599998","StockCode":"TEXT","Description":"SENT AS TEXT","Quantity":2,"InvoiceDate":"2010-12-01 09:30:00","UnitPrice":2.5,"CustomerID":17850,"Country":"United Kingdom"}'
 mock produce 1 'this is no record at all'
+mock produce 1 '*300' 'xyzzy ' # 1,800 bytes: larger than any record
 "$shopflow" import --data "$data" --stream "$stream" "$tmp/second.csv" > /dev/null
 "$shopflow" sink all --data "$data" --stream "$stream" --once --on-bad-entry quarantine \
     > /dev/null 2> "$tmp/k.log" || fail "sinks on Kafka: $(tail -3 "$tmp/k.log")"
@@ -165,11 +168,11 @@ mock produce 1 'this is no record at all'
 "$shopflow" quarantine list --data "$data" --sink warehouse > "$tmp/list"
 grep -Eq "^warehouse +0 +[0-9]+ +[0-9]+ .*format byte 0x7b \('\{'\)" "$tmp/list" &&
     grep -Eq "^warehouse +1 +[0-9]+ +24 .*24 bytes, shorter than a packed record's header" \
-        "$tmp/list" ||
+        "$tmp/list" && grep -Eq "^warehouse +1 +[0-9]+ +1800 .*format byte 0x78 \('x'\)" "$tmp/list" ||
     fail "Kafka: list: $(cat "$tmp/list")"
 rc=0
 "$shopflow" quarantine retry --data "$data" > "$tmp/retry" || rc=$?
-[[ $rc == 1 ]] && grep -q "3 applied, 3 kept" "$tmp/retry" ||
+[[ $rc == 1 ]] && grep -q "3 applied, 6 kept" "$tmp/retry" ||
     fail "Kafka: retry: $rc $(cat "$tmp/retry")"
 grep -q "partition 1 offset [0-9]*: kept in the quarantine: .*and as text: line 1: " "$tmp/retry" ||
     fail "Kafka: retry does not say why it kept the other: $(cat "$tmp/retry")"
