@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Three small defects of issue 15 (item 7), each failing on the code before:
 #  1. the archive's temporary files left by a kill (KEY.tmp.PID) are removed
-#     when it is opened again, if their process is gone (or is another one
-#     by now); one of a live writer stays; each removal is logged;
+#     when a writer opens it again (not `status`), if their process is gone
+#     (or is another one by now); one of a live writer stays; each removal is
+#     logged;
 #  2. a sink's applied counter (shopflow_sink_applied_records_total,
 #     sink_stopped applied=) counts what its store committed: runs that
 #     failed and were rolled back (the archive's folder unwritable) are not
@@ -55,6 +56,9 @@ echo partial > "$obj.tmp.$LIVE"     # ... and writing this one: it stays
 echo partial > "$obj.tmp.x$LIVE"    # not a pid: not ours to judge, it stays
 echo partial > "$day/part-old.ndjson.gz.tmp.$LIVE"
 touch -d '1 hour ago' "$day/part-old.ndjson.gz.tmp.$LIVE" # older than that process: a reused pid
+"$shopflow" status --data "$data" > /dev/null 2> "$tmp/status.log" # a reader changes nothing
+[[ -e "$obj.tmp.$gone" ]] && ! grep -q objects_temp_removed "$tmp/status.log" ||
+    fail "status removed a temporary file"
 "$shopflow" sink archive --data "$data" --once > /dev/null 2> "$tmp/sink.log"
 [[ ! -e "$obj.tmp.$gone" ]] || fail "the temp file of a process gone is still there"
 [[ ! -e "$day/part-old.ndjson.gz.tmp.$LIVE" ]] || fail "a temp file older than its pid's process stays"

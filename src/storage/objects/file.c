@@ -8,8 +8,8 @@
  * temporary files are written and synced from several threads at once (the
  * device takes the syncs together); then, batch after batch, renamed, and
  * each folder of the batch synced once. Temporary files left by a crash are not
- * objects (list skips them); opening the store removes those whose process is
- * gone (stale_temp), so a folder killed again and again does not fill up with
+ * objects (list skips them); clean (a writer's start) removes those whose
+ * process is gone, so a folder killed again and again does not fill up with
  * them.
  */
 #include <dirent.h>
@@ -148,7 +148,6 @@ static int file_open(const char *location, sf_objects **out, sf_error *err)
         free(f);
         return sf_error_set(err, SF_EIO, "%s: %s", location, strerror(errno));
     }
-    remove_stale_temps(location, 8);
     *out = &f->base;
     return 0;
 }
@@ -365,6 +364,11 @@ static int file_del(sf_objects *o, const char *key, sf_error *err)
     return 0;
 }
 
+static void file_clean(sf_objects *o)
+{
+    remove_stale_temps(((file_store *)o)->root, 8);
+}
+
 static void file_close(sf_objects *o)
 {
     file_store *f = (file_store *)o;
@@ -381,4 +385,5 @@ const sf_objects_ops sf_objects_file_ops = {
     .close = file_close,
     .put_many = file_put_many,
     .del = file_del,
+    .clean = file_clean,
 };
