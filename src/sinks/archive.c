@@ -326,8 +326,13 @@ static int list_one(archive *a, const char *bkey, int (*fn)(void *ctx, const sf_
     void *bytes = NULL, *meta = NULL;
     size_t blen, mlen;
     int rc = sf_objects_get(a->objects, bkey, &bytes, &blen, err);
-    if (rc == 0)
-        rc = sf_objects_get(a->objects, jkey, &meta, &mlen, err);
+    if (rc == 0 && (rc = sf_objects_get(a->objects, jkey, &meta, &mlen, err)) == SF_ENOENT) {
+        sf_quarantined q = {p,         offset, "(no .json beside it: reason unknown)",
+                            "unknown", bytes,  blen};
+        rc = fn(ctx, &q); /* put by hand, or damaged: listed all the same */
+        free(bytes);
+        return rc;
+    }
     yajl_val doc = NULL;
     char *text = rc == 0 ? malloc(mlen + 1) : NULL;
     if (text) {
@@ -391,9 +396,27 @@ static int put_retried(archive *a, uint32_t p, uint64_t offset, const sf_record 
     return rc;
 }
 
+/* The object of p's offset (part-P-O-O under any day) a retry cut short
+ * may have put: its key into found. */
+typedef struct earlier {
+    char name[64];
+    char found[128];
+} earlier;
+
+static int note_earlier(void *ctx, const char *key)
+{
+    earlier *e = ctx;
+    const char *slash = strrchr(key, '/');
+    if (slash && strcmp(slash + 1, e->name) == 0)
+        snprintf(e->found, sizeof e->found, "%s", key);
+    return 0;
+}
+
 /* The record's object first, then the entry out of the quarantine (its
  * .bin, then its .json): a crash between leaves both, and a retry then
- * puts the same object again. */
+ * puts the same object again. One for the same offset under another day (a
+ * retry cut short that was given another record) goes before: a crash then
+ * leaves neither, and the entry still set aside. */
 static int archive_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
 {
     archive *a = (archive *)s;
@@ -409,6 +432,15 @@ static int archive_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_recor
                             "archive: partition %u offset %llu is not in its quarantine (retried "
                             "already?)",
                             p, (unsigned long long)offset);
+    earlier e = {.found = ""};
+    char key[128];
+    snprintf(e.name, sizeof e.name, "part-%04u-%020llu-%020llu.ndjson.gz", p,
+             (unsigned long long)offset, (unsigned long long)offset);
+    object_key(key, p, day_of(r->invoice_date), offset, offset);
+    if (rc == 0)
+        rc = sf_objects_list(a->objects, PREFIX, note_earlier, &e, err);
+    if (rc == 0 && e.found[0] && strcmp(e.found, key) != 0)
+        rc = sf_objects_del(a->objects, e.found, err);
     if (rc == 0)
         rc = put_retried(a, p, offset, r, err);
     if (rc == 0)

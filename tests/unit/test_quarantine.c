@@ -12,7 +12,8 @@
  *    also when it crashed in between (its open transaction lost, or for the
  *    archive, the entry's .json put but not its .bin);
  *  - retries it: the record given applied once, the entry gone, a second
- *    retry refused.
+ *    retry refused (the archive: also after a retry with another record was
+ *    cut short between its object and the entry's removal).
  * And the runner counts as applied only what a sink committed: a run rolled
  * back counts nothing.
  */
@@ -370,6 +371,18 @@ static void test_crash(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* An object of the archive, one line (gzopen reads it plain). */
+static void put_stray(const char *dir, const char *key)
+{
+    sf_objects *o;
+    sf_error err = {0};
+    char at[UT_PATH_MAX];
+    ut_join(at, dir, "archive");
+    assert_int_equal(sf_objects_open(at, &o, &err), 0);
+    assert_int_equal(sf_objects_put(o, key, "{}\n", 3, &err), 0);
+    sf_objects_close(o);
+}
+
 /* A retry with the fixed record: applied once, the entry gone; a second
  * retry, or one of an entry never set aside, is refused with nothing done. */
 static void test_retry(void **state)
@@ -384,6 +397,9 @@ static void test_retry(void **state)
     assert_int_equal(run(s, k, &st, &err), 0);
     sf_sink_close(k);
     k = open_sink(name, dir, SF_BAD_ENTRY_STOP); /* as `shopflow quarantine` opens it */
+    if (strcmp(name, "archive") == 0) /* a retry with another record, cut short */
+        put_stray(dir, "raw/transactions/dt=2011-01-01/"
+                       "part-0000-00000000000000000010-00000000000000000010.ndjson.gz");
     sf_record fixed;
     ut_make(&fixed, "536003", "FIXED", "THE FIXED LINE", 2, UT_T0 + 600, 1500, 12001,
             "United Kingdom");
