@@ -162,7 +162,7 @@ typedef struct sf_warehouse_ops {
      * at its commit. */
     int (*retry)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
     /* fn for each entry set aside, by partition and offset, until it returns
-     * nonzero (returned). A loader's own open transaction is not seen. */
+     * nonzero (returned). On a loader, call it with no transaction open. */
     int (*quarantined)(sf_warehouse *w, sf_wh_quarantined_fn fn, void *ctx, sf_error *err);
     /* Records loaded and entries set aside by the transactions this handle
      * has committed (never one rolled back). */
