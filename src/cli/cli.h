@@ -28,6 +28,7 @@ extern const sf_command sf_cmd_keys;
 extern const sf_command sf_cmd_config;
 extern const sf_command sf_cmd_import;
 extern const sf_command sf_cmd_sink;
+extern const sf_command sf_cmd_quarantine;
 extern const sf_command sf_cmd_status;
 extern const sf_command sf_cmd_token;
 extern const sf_command sf_cmd_replay;

@@ -29,6 +29,7 @@ typedef struct import_args {
     long partitions, window, max_errors;
     bool from_archive, once;
     double every_s, settle_s;
+    sf_bad_entry on_bad_entry; /* of the --sinks */
 } import_args;
 
 static volatile sig_atomic_t stop;
@@ -115,6 +116,7 @@ static int parse_args(int argc, char **argv, import_args *a)
         {"settle", required_argument, NULL, 'S'},
         {"once", no_argument, NULL, 'O'},
         {"sinks", required_argument, NULL, 'K'},
+        {"on-bad-entry", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -162,6 +164,10 @@ static int parse_args(int argc, char **argv, import_args *a)
             break;
         case 'K':
             a->sinks = optarg;
+            break;
+        case 'B':
+            if (sf_bad_entry_parse(optarg, &a->on_bad_entry, NULL) < 0)
+                return sf_cli_usage_error(&sf_cmd_import, "--on-bad-entry: stop or quarantine");
             break;
         case 'E':
         case 'S': {
@@ -239,7 +245,7 @@ static int start_sinks(const import_args *a, sf_stream *s, import_sinks *is, sf_
     for (int i = 0; rc == 0 && i < SF_SINKS; i++)
         if (which[i] &&
             (rc = sf_sink_open(sf_sink_names[i], &at, NULL, false, &is->sinks[is->n], err)) == 0)
-            is->n++;
+            is->sinks[is->n++]->on_bad_entry = a->on_bad_entry;
     is->started = sf_monotonic();
     return rc == 0 && is->n ? sf_sink_service_start(s, is->sinks, is->n, &is->svc, err) : rc;
 }
@@ -456,7 +462,7 @@ const sf_command sf_cmd_import = {
     "                       [options]\n"
     "options: [--stream LOCATION] [--partitions N] [--format auto|csv|json]\n"
     "         [--encoding auto|utf-8|latin1] [--dedup-window N] [--max-errors N]\n"
-    "         [--sinks all|archive,history,warehouse]\n"
+    "         [--sinks all|archive,history,warehouse] [--on-bad-entry stop|quarantine]\n"
     "\n"
     "Validates each FILE whole first (CSV or JSON, gzip or not; errors as `shopflow check`\n"
     "prints them): one invalid row and nothing of that file is imported, and the files after\n"
@@ -476,6 +482,8 @@ const sf_command sf_cmd_import = {
     "--sinks all (or a list): run those sinks in this process while the files are appended,\n"
     "as `serve` does, and exit when they hold every record of the log (their stores are\n"
     "DIR/archive, DIR/history and DIR/warehouse.db; exactly-once as with `shopflow sink`).\n"
+    "--on-bad-entry: what those sinks do with an entry of the log that is not a record\n"
+    "(`shopflow help sink`).\n"
     "\n"
     "--from-archive: each ARCHIVE is an archive folder (holding raw/transactions/), a data\n"
     "folder (holding archive/), or an object part-P-FIRST-LAST.ndjson.gz. Every object is\n"

@@ -60,6 +60,9 @@ sf_setting sf_serve_settings[] = {
      "PEM certificate (and chain) to serve HTTPS with; with tls-key (default: plain HTTP)", NULL, 0,
      0},
     {"tls-key", SF_SET_STRING, "", 0, 0, "PEM private key of tls-cert (not encrypted)", NULL, 0, 0},
+    {"on-bad-entry", SF_SET_STRING, "stop", 0, 0,
+     "an entry of the log that is not a record: a sink stops there, or quarantines it and goes on",
+     NULL, 0, 0},
 };
 const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
 
@@ -111,6 +114,8 @@ static int open_stack(sf_stack *st, sf_error *err)
                     .gzip_level = (int)num("archive-gzip-level")},
     };
     int rc = sf_stack_parse_sinks(str("sinks"), cfg.sinks, err);
+    if (rc == 0)
+        rc = sf_bad_entry_parse(str("on-bad-entry"), &cfg.on_bad_entry, err);
     return rc < 0 ? rc : sf_stack_open(st, &cfg, err);
 }
 
@@ -217,6 +222,12 @@ const sf_command sf_cmd_serve = {
     "Every option can also be set as SHOPFLOW_NAME in the environment (SHOPFLOW_MAX_BODY=16M)\n"
     "or as `name = value` in the --config file; flags win over the environment, which wins\n"
     "over the file. `shopflow config` prints the effective values.\n"
+    "\n"
+    "--on-bad-entry stop|quarantine: what a sink does with an entry of the stream that is not\n"
+    "a record (`shopflow help sink`). With stop (the default) that sink stops there for good\n"
+    "(event=sink_stopped_at_bad_entry, shopflow_sink_stopped 1) and the others go on; with\n"
+    "quarantine it sets the entry aside, counts it (shopflow_sink_quarantined_total) and goes\n"
+    "on. `shopflow quarantine` lists, shows and retries what was set aside.\n"
     "\n"
     "--stream kafka://HOST:PORT[,HOST:PORT]/TOPIC appends to Kafka instead (a 200 then means\n"
     "every in-sync replica has the records); --stream-opt KEY=VALUE (repeatable, or @FILE of\n"

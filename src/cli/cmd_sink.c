@@ -27,6 +27,9 @@ static sf_setting settings[] = {
     {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
     {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
     {"once", SF_SET_BOOL, "false", 0, 0, "stop when caught up", NULL, 0, 0},
+    {"on-bad-entry", SF_SET_STRING, "stop", 0, 0,
+     "an entry of the log that is not a record: stop there, or quarantine it and go on", NULL, 0,
+     0},
     {"archive-object-size", SF_SET_BYTES, "16M", 4096, 1LL << 32,
      "write an archive object at this much NDJSON", NULL, 0, 0},
     {"archive-max-wait", SF_SET_DURATION, "60s", 10, 86400000,
@@ -38,6 +41,7 @@ static sf_setting settings[] = {
 
 static volatile sig_atomic_t stop;
 static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
+static sf_bad_entry on_bad_entry;      /* --on-bad-entry */
 
 static void on_signal(int sig)
 {
@@ -74,6 +78,7 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
     if (rc == 0)
         rc = sf_sink_open(name, &at, &aopts, false, &sink, err);
     if (rc == 0) {
+        sink->on_bad_entry = on_bad_entry;
         sf_progress progress;
         sf_runner_stats st;
         bool once = num("once");
@@ -88,6 +93,9 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
         if (rc == 0)
             printf("%s: %s records applied by this run, lag %llu\n", name, applied,
                    (unsigned long long)st.lag);
+        if (rc == 0 && st.quarantined)
+            printf("%s: %llu entries that are not records set aside (shopflow quarantine list)\n",
+                   name, (unsigned long long)st.quarantined);
     }
     sf_sink_close(sink);
     sf_stream_close(s);
@@ -152,6 +160,10 @@ static int run_sink(int argc, char **argv)
                   strcmp(name, "all")))
         return sf_cli_usage_error(&sf_cmd_sink,
                                   "say which sink: archive, history, warehouse or all");
+    if (sf_bad_entry_parse(opt("on-bad-entry"), &on_bad_entry, &err) < 0) {
+        sf_config_free();
+        return sf_cli_usage_error(&sf_cmd_sink, "%s", err.msg);
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* for the stores; a Kafka stream needs no folder */
@@ -188,6 +200,14 @@ const sf_command sf_cmd_sink = {
     "(DIR/warehouse.db, WAL), committed with the positions every 65,536 records or second\n"
     "and when caught up; readable by sqlite3 meanwhile. --warehouse postgres://USER@HOST/DB\n"
     "(or postgres:CONNINFO; the PG* variables apply) loads a PostgreSQL database instead.\n"
+    "\n"
+    "An entry of the log that is not a record (a message another producer wrote to a shared\n"
+    "Kafka topic, a record of a newer format) stops the sink there by default\n"
+    "(--on-bad-entry stop): it commits what came before and exits 1, naming the partition,\n"
+    "the offset and why. --on-bad-entry quarantine sets such an entry aside in the sink's own\n"
+    "store (its bytes, the reason, the time), in the transaction that moves the sink past\n"
+    "it, logs it (event=sink_quarantined) and goes on; `shopflow quarantine` lists, shows\n"
+    "and retries those entries (docs/operations.md).\n"
     "\n"
     "On a Kafka stream (--stream kafka://...; --stream-opt KEY=VALUE for librdkafka) each\n"
     "sink joins its consumer group, so several processes of one sink share the partitions;\n"

@@ -20,6 +20,7 @@ static const sf_command *const commands[] = {
     &sf_cmd_check,
     &sf_cmd_import,
     &sf_cmd_sink,
+    &sf_cmd_quarantine,
     &sf_cmd_status,
     &sf_cmd_report,
     &sf_cmd_log,

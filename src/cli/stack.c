@@ -54,6 +54,7 @@ static int open_sinks(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
                 : sf_sink_open(sf_sink_names[i], &cfg->places, &cfg->archive, false, slot, err);
         if (rc < 0)
             return rc;
+        (*slot)->on_bad_entry = cfg->on_bad_entry;
         st->nsinks++;
         /* Before the gateway takes a write: a sink past the log's end
          * would skip the records given its lost offsets (runner.c). */

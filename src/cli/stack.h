@@ -29,6 +29,7 @@ typedef struct sf_stack_config {
     sf_sink_places places;
     bool sinks[SF_SINKS]; /* which sinks to run, by sf_sink_names */
     sf_archive_opts archive;
+    sf_bad_entry on_bad_entry; /* the sinks' (quarantine.h) */
 } sf_stack_config;
 
 typedef struct sf_stack {

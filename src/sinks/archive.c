@@ -22,24 +22,43 @@
  * Speed: closed objects are compressed and put in the background, many at a
  * time with few device syncs, in an order that keeps "resume after the
  * highest LAST" exact (archive_writer.h); the default gzip level is 1.
+ *
+ * An entry that is not a record (quarantine.h) is set aside as two objects:
+ *
+ *   quarantine/part-PPPP-OFFSET.json   partition, offset, reason, size, time
+ *   quarantine/part-PPPP-OFFSET.bin    the entry's bytes
+ *
+ * The .bin is part of the position too: a partition resumes after the
+ * highest LAST or OFFSET. So before it is put, the partition's open object
+ * (the records before the entry) is closed and everything the writer holds
+ * is put; then the .json, then the .bin (put_many batches): after a crash the
+ * entry is set aside once, and nothing before it is skipped. A retried
+ * record becomes an object of its own, part-PPPP-OFFSET-OFFSET, under its
+ * day, as if it had been archived in its place: `import --from-archive`
+ * gets it back at its offset.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_tree.h>
 
+#include "core/buf.h"
 #include "core/json.h"
 #include "core/pack.h"
 #include "core/progress.h"
 #include "core/timefmt.h"
 #include "sinks/archive_writer.h"
+#include "sinks/quarantine.h"
 #include "sinks/sink.h"
 #include "storage/objects/objects.h"
 
-#define PREFIX "raw/transactions/"
+#define PREFIX     "raw/transactions/"
+#define QUARANTINE "quarantine/"
 
 typedef struct buffer {
     char *text; /* NDJSON */
     size_t len, cap;
+    uint64_t records;
     uint64_t first, last;
     int64_t day;  /* days since the epoch of its records */
     double since; /* when its first record came */
@@ -68,15 +87,19 @@ static int64_t day_of(int64_t t)
     return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 }
 
-/* "…/part-PPPP-FIRST-LAST.ndjson.gz": note partition and last offset. */
+/* "…/part-PPPP-FIRST-LAST.ndjson.gz" or "quarantine/part-PPPP-OFFSET.bin":
+ * note partition and last offset. */
 static int note_object(void *ctx, const char *key)
 {
     archive *a = ctx;
     const char *name = strrchr(key, '/');
     unsigned part;
     unsigned long long first, last;
-    if (name && sscanf(name, "/part-%u-%llu-%llu.ndjson.gz", &part, &first, &last) == 3 &&
-        part < a->nparts && last + 1 > a->resume_at[part])
+    char tail[8];
+    bool raw = name && sscanf(name, "/part-%u-%llu-%llu.ndjson.gz", &part, &first, &last) == 3;
+    bool set_aside = !raw && name && sscanf(name, "/part-%u-%llu.%7s", &part, &last, tail) == 3 &&
+                     strcmp(tail, "bin") == 0;
+    if ((raw || set_aside) && part < a->nparts && last + 1 > a->resume_at[part])
         a->resume_at[part] = last + 1;
     return 0;
 }
@@ -99,7 +122,8 @@ static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     a->bufs = calloc(nparts, sizeof *a->bufs);
     if (!a->bufs)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    int rc = sf_archive_writer_new(a->objects, a->opts.gzip_level, nparts, &a->writer, err);
+    int rc = sf_archive_writer_new(a->objects, a->opts.gzip_level, nparts, &a->base.committed,
+                                   &a->writer, err);
     if (rc < 0)
         return rc;
     a->nparts = nparts;
@@ -107,8 +131,20 @@ static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     for (uint32_t p = 0; p < nparts; p++)
         next[p] = 0;
     rc = sf_objects_list(a->objects, PREFIX, note_object, a, err);
+    if (rc == 0)
+        rc = sf_objects_list(a->objects, QUARANTINE, note_object, a, err);
     a->resume_at = NULL;
     return rc;
+}
+
+/* The key of p's object of records first..last of day. */
+static void object_key(char key[128], uint32_t p, int64_t day, uint64_t first, uint64_t last)
+{
+    char date[SF_TIME_TEXT_LEN + 1];
+    sf_time_format(day * 86400, date);
+    date[10] = '\0';
+    snprintf(key, 128, PREFIX "dt=%s/part-%04u-%020llu-%020llu.ndjson.gz", date, p,
+             (unsigned long long)first, (unsigned long long)last);
 }
 
 /* Close partition p's open object: it goes to the writer. */
@@ -117,14 +153,12 @@ static int close_object(archive *a, uint32_t p, sf_error *err)
     buffer *b = &a->bufs[p];
     if (!b->used)
         return 0;
-    char date[SF_TIME_TEXT_LEN + 1], key[128];
-    sf_time_format(b->day * 86400, date);
-    date[10] = '\0';
-    snprintf(key, sizeof key, PREFIX "dt=%s/part-%04u-%020llu-%020llu.ndjson.gz", date, p,
-             (unsigned long long)b->first, (unsigned long long)b->last);
+    char key[128];
+    object_key(key, p, b->day, b->first, b->last);
     b->used = false;
     a->buffered -= b->len;
-    return sf_archive_writer_add(a->writer, p, b->day, key, &b->text, &b->len, &b->cap, err);
+    return sf_archive_writer_add(a->writer, p, b->day, b->records, key, &b->text, &b->len, &b->cap,
+                                 err);
 }
 
 static int append_line(buffer *b, const char *json, size_t n)
@@ -174,11 +208,12 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
             return rc;
         int n = sf_json_encode(&r, json, sizeof json);
         if (!b->used) {
-            *b = (buffer){b->text, 0, b->cap, e->offset, e->offset, day, sf_monotonic(), true};
+            *b = (buffer){b->text, 0, b->cap, 0, e->offset, e->offset, day, sf_monotonic(), true};
         }
         if (n < 0 || append_line(b, json, (size_t)n) < 0)
             return sf_error_set(err, SF_ENOMEM, "archive: out of memory buffering");
         b->last = e->offset;
+        b->records++;
         a->buffered += (uint64_t)n + 1;
         if (a->buffered > BUFFERED_MAX_OBJECTS * a->opts.max_bytes &&
             (rc = close_largest(a, err)) < 0)
@@ -210,12 +245,222 @@ static void archive_close(sf_sink *s)
     free(a);
 }
 
+/* ---- the quarantine: objects under quarantine/ ---- */
+
+static void quarantine_key(char key[96], uint32_t p, uint64_t offset, const char *ext)
+{
+    snprintf(key, 96, QUARANTINE "part-%04u-%020llu.%s", p, (unsigned long long)offset, ext);
+}
+
+/* The position past e is the name of its .bin: put after everything of p
+ * before e (see the top of the file), so next is where reading goes on,
+ * never where the sink resumes. */
+static int archive_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
+                              uint64_t next, sf_error *err)
+{
+    archive *a = (archive *)s;
+    (void)next;
+    char at[SF_QUARANTINE_TIME_LEN + 1], jkey[96], bkey[96];
+    sf_quarantine_now(at);
+    quarantine_key(jkey, p, e->offset, "json");
+    quarantine_key(bkey, p, e->offset, "bin");
+    sf_buf meta = SF_BUF_INIT;
+    sf_buf_printf(&meta,
+                  "{\"partition\":%u,\"offset\":%llu,\"bytes\":%u,\"quarantined_at\":\"%s\",", p,
+                  (unsigned long long)e->offset, e->len, at);
+    sf_buf_puts(&meta, "\"reason\":");
+    sf_buf_json_string(&meta, reason, strlen(reason));
+    sf_buf_puts(&meta, "}\n");
+    sf_object_put puts[2] = {{jkey, meta.data, meta.len, 0}, {bkey, e->data, e->len, 1}};
+    int rc = close_object(a, p, err);
+    if (rc == 0)
+        rc = sf_archive_writer_flush(a->writer, true, err);
+    if (rc == 0)
+        rc = sf_buf_failed(&meta) ? sf_error_set(err, SF_ENOMEM, "out of memory")
+                                  : sf_objects_put_many(a->objects, puts, 2, err);
+    sf_buf_free(&meta);
+    if (rc == 0)
+        atomic_fetch_add(&a->base.quarantined, 1);
+    return rc;
+}
+
+typedef struct keys {
+    char **key;
+    size_t n, cap;
+    bool failed; /* out of memory: the list is cut short */
+} keys;
+
+static int note_bin(void *ctx, const char *key)
+{
+    keys *k = ctx;
+    size_t len = strlen(key);
+    if (len < 4 || strcmp(key + len - 4, ".bin") != 0)
+        return 0;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 64;
+        char **more = realloc(k->key, cap * sizeof *more);
+        if (!more)
+            return k->failed = true;
+        k->key = more, k->cap = cap;
+    }
+    if (!(k->key[k->n] = strdup(key)))
+        return k->failed = true;
+    k->n++;
+    return 0;
+}
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The entry whose bytes are at key bkey (…/part-PPPP-OFFSET.bin) and its
+ * .json beside it, to fn. */
+static int list_one(archive *a, const char *bkey, int (*fn)(void *ctx, const sf_quarantined *q),
+                    void *ctx, sf_error *err)
+{
+    char jkey[96];
+    unsigned p;
+    unsigned long long offset;
+    if (sscanf(bkey, QUARANTINE "part-%u-%llu.bin", &p, &offset) != 2)
+        return 0;
+    quarantine_key(jkey, p, offset, "json");
+    void *bytes = NULL, *meta = NULL;
+    size_t blen, mlen;
+    int rc = sf_objects_get(a->objects, bkey, &bytes, &blen, err);
+    if (rc == 0 && (rc = sf_objects_get(a->objects, jkey, &meta, &mlen, err)) == SF_ENOENT) {
+        sf_quarantined q = {p,         offset, "(no .json beside it: reason unknown)",
+                            "unknown", bytes,  blen};
+        rc = fn(ctx, &q); /* put by hand, or damaged: listed all the same */
+        free(bytes);
+        return rc;
+    }
+    yajl_val doc = NULL;
+    char *text = rc == 0 ? malloc(mlen + 1) : NULL;
+    if (text) {
+        memcpy(text, meta, mlen);
+        text[mlen] = '\0';
+        doc = yajl_tree_parse(text, NULL, 0);
+        free(text);
+    }
+    const char *rpath[] = {"reason", NULL}, *tpath[] = {"quarantined_at", NULL};
+    const char *reason = YAJL_GET_STRING(yajl_tree_get(doc, rpath, yajl_t_string));
+    const char *at = YAJL_GET_STRING(yajl_tree_get(doc, tpath, yajl_t_string));
+    if (rc == 0 && (!reason || !at))
+        rc =
+            sf_error_set(err, SF_ECORRUPT, "archive: %s is not what the archive sink writes", jkey);
+    sf_quarantined q = {p, offset, reason, at, bytes, blen};
+    if (rc == 0)
+        rc = fn(ctx, &q);
+    yajl_tree_free(doc);
+    free(bytes);
+    free(meta);
+    return rc;
+}
+
+static int archive_quarantined(sf_sink *s, int (*fn)(void *ctx, const sf_quarantined *q), void *ctx,
+                               sf_error *err)
+{
+    archive *a = (archive *)s;
+    keys k = {0};
+    int rc = sf_objects_list(a->objects, QUARANTINE, note_bin, &k, err);
+    if (rc == 0 && k.failed)
+        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    if (k.n > 1)
+        qsort(k.key, k.n, sizeof *k.key, by_name);
+    for (size_t i = 0; rc == 0 && i < k.n; i++)
+        rc = list_one(a, k.key[i], fn, ctx, err);
+    for (size_t i = 0; i < k.n; i++)
+        free(k.key[i]);
+    free(k.key);
+    return rc;
+}
+
+/* The record's own object, part-PPPP-OFFSET-OFFSET under its day, put
+ * durably (the same record always makes the same object). */
+static int put_retried(archive *a, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+{
+    char json[SF_JSON_RECORD_MAX], key[128];
+    int n = sf_json_encode(r, json, sizeof json);
+    buffer b = {0};
+    if (n < 0 || append_line(&b, json, (size_t)n) < 0)
+        return sf_error_set(err, SF_ENOMEM, "archive: out of memory");
+    int64_t day = day_of(r->invoice_date);
+    object_key(key, p, day, offset, offset);
+    sf_archive_writer *w = NULL;
+    int rc = sf_archive_writer_new(a->objects, a->opts.gzip_level, p + 1, NULL, &w, err);
+    if (rc == 0)
+        rc = sf_archive_writer_add(w, p, day, 1, key, &b.text, &b.len, &b.cap, err);
+    if (rc == 0)
+        rc = sf_archive_writer_flush(w, true, err);
+    sf_archive_writer_free(w);
+    free(b.text);
+    return rc;
+}
+
+/* The object of p's offset (part-P-O-O under any day) a retry cut short
+ * may have put: its key into found. */
+typedef struct earlier {
+    char name[64];
+    char found[128];
+} earlier;
+
+static int note_earlier(void *ctx, const char *key)
+{
+    earlier *e = ctx;
+    const char *slash = strrchr(key, '/');
+    if (slash && strcmp(slash + 1, e->name) == 0)
+        snprintf(e->found, sizeof e->found, "%s", key);
+    return 0;
+}
+
+/* The record's object first, then the entry out of the quarantine (its
+ * .bin, then its .json): a crash between leaves both, and a retry then
+ * puts the same object again. One for the same offset under another day (a
+ * retry cut short that was given another record) goes before: a crash then
+ * leaves neither, and the entry still set aside. */
+static int archive_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+{
+    archive *a = (archive *)s;
+    char jkey[96], bkey[96];
+    quarantine_key(jkey, p, offset, "json");
+    quarantine_key(bkey, p, offset, "bin");
+    void *bytes = NULL;
+    size_t len;
+    int rc = sf_objects_get(a->objects, bkey, &bytes, &len, err);
+    free(bytes);
+    if (rc == SF_ENOENT)
+        return sf_error_set(err, SF_ENOENT,
+                            "archive: partition %u offset %llu is not in its quarantine (retried "
+                            "already?)",
+                            p, (unsigned long long)offset);
+    earlier e = {.found = ""};
+    char key[128];
+    snprintf(e.name, sizeof e.name, "part-%04u-%020llu-%020llu.ndjson.gz", p,
+             (unsigned long long)offset, (unsigned long long)offset);
+    object_key(key, p, day_of(r->invoice_date), offset, offset);
+    if (rc == 0)
+        rc = sf_objects_list(a->objects, PREFIX, note_earlier, &e, err);
+    if (rc == 0 && e.found[0] && strcmp(e.found, key) != 0)
+        rc = sf_objects_del(a->objects, e.found, err);
+    if (rc == 0)
+        rc = put_retried(a, p, offset, r, err);
+    if (rc == 0)
+        rc = sf_objects_del(a->objects, bkey, err);
+    if (rc == 0 && (rc = sf_objects_del(a->objects, jkey, err)) == SF_ENOENT)
+        rc = 0;
+    return rc;
+}
+
 static const sf_sink_ops archive_ops = {
     .name = "archive",
     .resume = archive_resume,
     .apply = archive_apply,
     .flush = archive_flush,
     .close = archive_close,
+    .quarantine = archive_quarantine,
+    .quarantined = archive_quarantined,
+    .retry = archive_retry,
 };
 
 int sf_archive_sink_new(sf_objects *objects, const sf_archive_opts *opts, sf_sink **out,

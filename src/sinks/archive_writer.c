@@ -25,6 +25,7 @@ typedef struct slot {
     size_t len, cap;
     unsigned char *gz;
     size_t gz_len;
+    uint64_t records;
     uint32_t p;     /* partition */
     uint32_t nth;   /* objects of p before it in the generation */
     int64_t day;    /* of its records */
@@ -42,6 +43,7 @@ struct sf_archive_writer {
     sf_objects *objects;
     int level;
     uint32_t nparts;
+    _Atomic uint64_t *committed; /* records of the objects put */
     generation gen[2];
     int filling; /* the generation being filled; the other may be written */
     pthread_t thread;
@@ -140,6 +142,29 @@ static int number_batches(const sf_archive_writer *w, generation *g)
     return 0;
 }
 
+static int found(void *ctx, const char *key)
+{
+    (void)key;
+    *(bool *)ctx = true;
+    return 1;
+}
+
+/* Count the records of g's objects that were put: all, or after a failed
+ * put_many (which may have put some) those the store lists now. */
+static void count_put(sf_archive_writer *w, const generation *g, bool all)
+{
+    uint64_t records = 0;
+    for (size_t i = 0; w->committed && i < g->n; i++) {
+        bool there = all;
+        sf_error err = {0};
+        if (!all)
+            sf_objects_list(w->objects, g->slots[i].key, found, &there, &err);
+        records += there ? g->slots[i].records : 0;
+    }
+    if (w->committed)
+        atomic_fetch_add(w->committed, records);
+}
+
 /* Put the generation being written (compressed by flush). */
 static int write_generation(sf_archive_writer *w, sf_error *err)
 {
@@ -159,6 +184,7 @@ static int write_generation(sf_archive_writer *w, sf_error *err)
     if (rc == 0)
         rc = sf_objects_put_many(w->objects, puts, g->n, err);
     free(puts);
+    count_put(w, g, rc == 0);
     return rc;
 }
 
@@ -199,8 +225,8 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int sf_archive_writer_new(sf_objects *objects, int level, uint32_t nparts, sf_archive_writer **out,
-                          sf_error *err)
+int sf_archive_writer_new(sf_objects *objects, int level, uint32_t nparts,
+                          _Atomic uint64_t *committed, sf_archive_writer **out, sf_error *err)
 {
     sf_archive_writer *w = calloc(1, sizeof *w);
     uint32_t *counts = calloc(2 * (size_t)(nparts ? nparts : 1), sizeof *counts);
@@ -210,6 +236,7 @@ int sf_archive_writer_new(sf_objects *objects, int level, uint32_t nparts, sf_ar
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
     w->objects = objects;
+    w->committed = committed;
     w->level = level;
     w->nparts = nparts;
     w->gen[0].per_part = counts;
@@ -225,8 +252,8 @@ int sf_archive_writer_new(sf_objects *objects, int level, uint32_t nparts, sf_ar
     return 0;
 }
 
-int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, const char *key,
-                          char **text, size_t *len, size_t *cap, sf_error *err)
+int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, uint64_t records,
+                          const char *key, char **text, size_t *len, size_t *cap, sf_error *err)
 {
     generation *g = &w->gen[w->filling]; /* only the sink touches it */
     if (g->n == g->cap) {
@@ -240,7 +267,7 @@ int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, const c
     }
     slot *s = &g->slots[g->n++];
     s->text = *text, s->len = *len, s->cap = *cap;
-    s->p = p, s->nth = g->per_part[p]++, s->day = day;
+    s->p = p, s->nth = g->per_part[p]++, s->day = day, s->records = records;
     snprintf(s->key, sizeof s->key, "%s", key);
     *text = NULL, *len = 0, *cap = 0;
     return 0;

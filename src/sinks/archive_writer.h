@@ -26,6 +26,7 @@
 #ifndef SF_ARCHIVE_WRITER_H
 #define SF_ARCHIVE_WRITER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,18 +37,20 @@ struct sf_objects;
 typedef struct sf_archive_writer sf_archive_writer;
 
 /* A writer putting into objects (borrowed; outlives the writer) at gzip
- * level `level`, for nparts partitions. Starts its thread. */
+ * level `level`, for nparts partitions. Starts its thread. The records of
+ * each object it puts are added to *committed (may be NULL; atomic: read by
+ * other threads) once the object is put. */
 int sf_archive_writer_new(struct sf_objects *objects, int level, uint32_t nparts,
-                          sf_archive_writer **out, sf_error *err);
+                          _Atomic uint64_t *committed, sf_archive_writer **out, sf_error *err);
 
 /*
- * Add a closed object of partition p holding records of `day` (days since
- * the epoch) under key. Its NDJSON is taken over, not copied: the writer
- * frees *text (with *len bytes, *cap allocated) and sets the three to
- * NULL / 0.
+ * Add a closed object of partition p holding `records` records of `day`
+ * (days since the epoch) under key. Its NDJSON is taken over, not copied:
+ * the writer frees *text (with *len bytes, *cap allocated) and sets the
+ * three to NULL / 0.
  */
-int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, const char *key,
-                          char **text, size_t *len, size_t *cap, sf_error *err);
+int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, uint64_t records,
+                          const char *key, char **text, size_t *len, size_t *cap, sf_error *err);
 
 /* Hand what was added since the last flush to the writer thread (waiting
  * for the previous generation first). With wait, return only when all of it

@@ -8,6 +8,9 @@
  *   'i' invoice_no                          -> invoice header (below)
  *   'l' invoice_no 0x00 line(u32)           -> the line, as a packed record
  *   'c' customer(u32) date(u64, +2^63) invoice_no -> "" (index, by date)
+ *   'q' partition(u32) offset(u64)           -> an entry set aside (quarantine.h):
+ *        when (SF_QUARANTINE_TIME_LEN bytes), reason length (u16), reason,
+ *        the entry's bytes
  *
  * Every line of the data is kept, identical lines of one invoice included:
  * they are distinct rows of the data, numbered in stream order (an invoice's
@@ -22,14 +25,17 @@
 #include "core/pack.h"
 #include "core/progress.h"
 #include "sinks/history.h"
+#include "sinks/quarantine.h"
 #include "sinks/sink.h"
 
 typedef struct history {
     sf_sink base;
     sf_store *store;
-    sf_store_txn *txn; /* the write transaction batches go into until flush */
-    uint64_t pending;  /* records applied in txn */
-    double began;      /* when txn began */
+    sf_store_txn *txn;  /* the write transaction batches go into until flush */
+    uint64_t pending;   /* entries read into txn (records and entries set aside) */
+    uint64_t records;   /* records applied in txn: counted as committed with it */
+    uint64_t set_aside; /* entries set aside in txn */
+    double began;       /* when txn began */
 } history;
 
 /* A flush that is not of everything commits when the transaction holds this
@@ -163,10 +169,18 @@ static int end_txn(history *hs, bool commit, sf_error *err)
     hs->txn = NULL;
     if (!t)
         return 0;
-    if (commit)
-        return hs->store->ops->commit(t, err);
-    hs->store->ops->abort(t);
-    return 0;
+    uint64_t records = hs->records, set_aside = hs->set_aside;
+    hs->records = hs->set_aside = 0;
+    if (!commit) {
+        hs->store->ops->abort(t);
+        return 0;
+    }
+    int rc = hs->store->ops->commit(t, err);
+    if (rc == 0) {
+        atomic_fetch_add(&hs->base.committed, records);
+        atomic_fetch_add(&hs->base.quarantined, set_aside);
+    }
+    return rc;
 }
 
 /* The position key of partition p: 'o' p(u32). */
@@ -211,17 +225,33 @@ static int fence(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, const sf_
     return 0;
 }
 
+/* The open write transaction, begun if there is none. */
+static int open_txn(history *hs, sf_error *err)
+{
+    if (hs->txn)
+        return 0;
+    int rc = hs->store->ops->begin(hs->store, true, &hs->txn, err);
+    hs->pending = hs->records = hs->set_aside = 0;
+    hs->began = sf_monotonic();
+    return rc;
+}
+
+/* Store p's position as next in the open transaction. */
+static int put_position(history *hs, uint32_t p, uint64_t next, sf_error *err)
+{
+    uint8_t okey[5], oval[8];
+    position_key(p, okey);
+    sf_put_be64(oval, next);
+    return hs->store->ops->put(hs->txn, okey, sizeof okey, oval, sizeof oval, err);
+}
+
 static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     history *hs = (history *)s;
     const sf_store_ops *ops = hs->store->ops;
-    int rc = 0;
-    if (!hs->txn) {
-        if ((rc = ops->begin(hs->store, true, &hs->txn, err)) < 0)
-            return rc;
-        hs->pending = 0;
-        hs->began = sf_monotonic();
-    }
+    int rc = open_txn(hs, err);
+    if (rc < 0)
+        return rc;
     hs->pending += b->count;
     current cur = {0};
     rc = fence(hs->txn, ops, p, b, err);
@@ -233,13 +263,12 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
     }
     if (rc == 0)
         rc = close_invoice(hs->txn, ops, &cur, err);
-    uint8_t okey[5], oval[8];
-    position_key(p, okey);
-    sf_put_be64(oval, b->next_offset);
     if (rc == 0)
-        rc = ops->put(hs->txn, okey, sizeof okey, oval, sizeof oval, err);
+        rc = put_position(hs, p, b->next_offset, err);
     if (rc < 0)
         end_txn(hs, false, err); /* nothing of the transaction stays */
+    else
+        hs->records += b->count;
     return rc;
 }
 
@@ -278,12 +307,131 @@ static void history_close(sf_sink *s)
     free(s);
 }
 
+/* ---- the quarantine: 'q' keys ---- */
+
+#define QKEY_LEN 13
+
+static void quarantine_key(uint32_t p, uint64_t offset, uint8_t key[QKEY_LEN])
+{
+    key[0] = 'q';
+    sf_put_be32(key + 1, p);
+    sf_put_be64(key + 5, offset);
+}
+
+static int history_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
+                              uint64_t next, sf_error *err)
+{
+    history *hs = (history *)s;
+    const sf_store_ops *ops = hs->store->ops;
+    size_t rlen = strnlen(reason, UINT16_MAX);
+    size_t vlen = SF_QUARANTINE_TIME_LEN + 2 + rlen + e->len;
+    uint8_t key[QKEY_LEN], *val = malloc(vlen);
+    int rc = val ? open_txn(hs, err) : sf_error_set(err, SF_ENOMEM, "out of memory");
+    sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1, .next_offset = next};
+    if (rc == 0)
+        rc = fence(hs->txn, ops, p, &one, err);
+    if (rc == 0) {
+        char at[SF_QUARANTINE_TIME_LEN + 1];
+        sf_quarantine_now(at);
+        memcpy(val, at, SF_QUARANTINE_TIME_LEN);
+        val[SF_QUARANTINE_TIME_LEN] = (uint8_t)(rlen >> 8);
+        val[SF_QUARANTINE_TIME_LEN + 1] = (uint8_t)rlen;
+        memcpy(val + SF_QUARANTINE_TIME_LEN + 2, reason, rlen);
+        memcpy(val + SF_QUARANTINE_TIME_LEN + 2 + rlen, e->data, e->len);
+        quarantine_key(p, e->offset, key);
+        rc = ops->put(hs->txn, key, sizeof key, val, vlen, err);
+    }
+    if (rc == 0)
+        rc = put_position(hs, p, next, err);
+    free(val);
+    if (rc < 0 && hs->txn)
+        end_txn(hs, false, err);
+    if (rc == 0) {
+        hs->pending++;
+        hs->set_aside++;
+    }
+    return rc;
+}
+
+typedef struct lister {
+    int (*fn)(void *ctx, const sf_quarantined *q);
+    void *ctx;
+    int rc;
+} lister;
+
+static int list_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    lister *l = ctx;
+    const uint8_t *k = key, *v = val;
+    enum { HEAD = SF_QUARANTINE_TIME_LEN + 2 }; /* the time and the reason's length */
+    if (klen != QKEY_LEN || vlen < HEAD)
+        return 0; /* not one of ours: never written so */
+    size_t rlen = (size_t)v[HEAD - 2] << 8 | v[HEAD - 1];
+    if (rlen > vlen - HEAD)
+        return 0;
+    char at[SF_QUARANTINE_TIME_LEN + 1], reason[SF_ERROR_MSG_MAX];
+    memcpy(at, v, SF_QUARANTINE_TIME_LEN);
+    at[SF_QUARANTINE_TIME_LEN] = '\0';
+    snprintf(reason, sizeof reason, "%.*s", (int)rlen, (const char *)v + HEAD);
+    uint32_t p = (uint32_t)k[1] << 24 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 8 | k[4];
+    sf_quarantined q = {p, sf_get_be64(k + 5), reason, at, v + HEAD + rlen, vlen - HEAD - rlen};
+    l->rc = l->fn(l->ctx, &q);
+    return l->rc;
+}
+
+static int history_quarantined(sf_sink *s, int (*fn)(void *ctx, const sf_quarantined *q), void *ctx,
+                               sf_error *err)
+{
+    history *hs = (history *)s;
+    sf_store_txn *t = NULL;
+    lister l = {fn, ctx, 0};
+    int rc = hs->store->ops->begin(hs->store, false, &t, err);
+    if (rc == 0)
+        rc = hs->store->ops->scan(t, "q", 1, NULL, 0, list_one, &l, err);
+    if (t)
+        hs->store->ops->abort(t);
+    return rc < 0 ? rc : l.rc;
+}
+
+static int history_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+{
+    history *hs = (history *)s;
+    const sf_store_ops *ops = hs->store->ops;
+    if (hs->txn)
+        return sf_error_set(err, SF_EBUSY, "history: a retry while batches are being applied");
+    uint8_t key[QKEY_LEN], packed[SF_PACK_MAX];
+    quarantine_key(p, offset, key);
+    int len = sf_record_pack(r, packed, sizeof packed);
+    const void *v;
+    size_t vlen;
+    current cur = {0};
+    int rc = ops->begin(hs->store, true, &hs->txn, err);
+    if (rc == 0 && (rc = ops->get(hs->txn, key, sizeof key, &v, &vlen, err)) == SF_ENOENT)
+        rc = sf_error_set(err, SF_ENOENT,
+                          "history: partition %u offset %llu is not in its quarantine (retried "
+                          "already?)",
+                          p, (unsigned long long)offset);
+    /* The line goes after the invoice's stored lines: all of them came
+     * before it in the stream, or were retried before it. */
+    if (rc == 0)
+        rc = apply_record(hs->txn, ops, &cur, r, packed, (size_t)len, err);
+    if (rc == 0)
+        rc = close_invoice(hs->txn, ops, &cur, err);
+    if (rc == 0)
+        rc = ops->del(hs->txn, key, sizeof key, err);
+    int ended = end_txn(hs, rc == 0, err);
+    return rc < 0 ? rc : ended;
+}
+
 static const sf_sink_ops history_ops = {
     .name = "history",
     .resume = history_resume,
     .apply = history_apply,
     .flush = history_flush,
     .close = history_close,
+    .quarantine = history_quarantine,
+    .quarantined = history_quarantined,
+    .retry = history_retry,
 };
 
 int sf_history_sink_new(sf_store *store, sf_sink **out, sf_error *err)

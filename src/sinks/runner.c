@@ -34,6 +34,15 @@
  * a batch that does not start at the stored position is refused
  * (SF_ESTALE, in the transaction of its effects); the runner logs it
  * (event=sink_fenced) and reads again from the stored positions.
+ *
+ * Each batch's entries are checked before the sink sees them
+ * (quarantine.h): an entry that is not a record stops the run there, or is
+ * set aside in the sink's quarantine, as the sink's on_bad_entry says. A
+ * run stopped at one first makes durable what it applied before it.
+ *
+ * stats->applied counts what the sink's store committed, read from the
+ * sink's own counters: records of a run that failed and was rolled back
+ * are applied again by the next run, and counted then, once.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +51,7 @@
 
 #include "core/logline.h"
 #include "core/progress.h"
+#include "sinks/quarantine.h"
 #include "sinks/sink.h"
 #include "storage/warehouse/warehouse.h"
 
@@ -168,11 +178,19 @@ static int on_revoked(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_
     return m->sink->ops->flush(m->sink, true, err);
 }
 
+/* What a run reads into and checks entries with (allocated once a run). */
+typedef struct reading {
+    sf_stream_batch b;
+    sf_record *scratch; /* an entry's record, checked before the sink gets it */
+    bool stopped;       /* at an entry that is not a record */
+} reading;
+
 /* Read and apply one batch of partition p. Returns entries applied or < 0;
  * *moved is set when the position moved (past a hole, with no entry). */
-static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, sf_stream_batch *b,
-                 bool *moved, sf_error *err)
+static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, reading *rd, bool *moved,
+                 sf_error *err)
 {
+    sf_stream_batch *b = &rd->b;
     int rc = sf_stream_read(s, p, next[p], b, err);
     if (rc == SF_ERANGE && b->next_offset > next[p]) {
         /* Removed by retention before this sink saw it: say so, go on. */
@@ -184,7 +202,7 @@ static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, sf_str
     }
     if (rc < 0 || (b->count == 0 && b->next_offset <= next[p]))
         return rc;
-    if ((rc = sink->ops->apply(sink, p, b, err)) < 0)
+    if ((rc = sf_sink_apply_checked(sink, p, b, rd->scratch, &rd->stopped, err)) < 0)
         return rc;
     *moved |= b->next_offset > next[p];
     next[p] = b->next_offset;
@@ -223,14 +241,14 @@ static int serve_group(sf_stream *s, uint8_t *owned, sf_error *err)
 
 /* One batch from each owned partition; the records applied, or < 0. */
 static long one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t *next, uint32_t n,
-                     sf_stream_batch *b, bool *moved, sf_error *err)
+                     reading *rd, bool *moved, sf_error *err)
 {
     long pass = 0;
     *moved = false;
     for (uint32_t p = 0; p < n; p++) {
         if (!owned[p])
             continue;
-        long got = step(s, sink, p, next, b, moved, err);
+        long got = step(s, sink, p, next, rd, moved, err);
         if (got < 0)
             return got;
         pass += got;
@@ -241,9 +259,37 @@ static long one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t
 static void stats_reset(sf_runner_stats *stats)
 {
     atomic_store(&stats->applied, 0);
+    atomic_store(&stats->quarantined, 0);
+    atomic_store(&stats->bad_entry, false);
     atomic_store(&stats->lag, 0);
     atomic_store(&stats->position, 0);
     atomic_store(&stats->durable, 0);
+}
+
+/* What the sink's store committed since the run began (base). */
+static void note_committed(sf_runner_stats *stats, sf_sink *sink, const uint64_t base[2])
+{
+    atomic_store(&stats->applied, atomic_load(&sink->committed) - base[0]);
+    atomic_store(&stats->quarantined, atomic_load(&sink->quarantined) - base[1]);
+}
+
+/* The end of a run (rc so far): asked to stop, everything is flushed. A
+ * run stopped at an entry that is not a record makes what it applied
+ * before durable too (the sink's position is then that entry), and the
+ * stop's message stays its error, unless the flush fails: then the flush's. */
+static int end_run(sf_sink *sink, int rc, bool asked, const reading *rd, sf_runner_stats *stats,
+                   sf_error *err)
+{
+    if (!rd->stopped)
+        return rc == 0 && asked ? sink->ops->flush(sink, true, err) : rc;
+    sf_error flushed = {0};
+    if ((rc = sink->ops->flush(sink, true, &flushed)) < 0) {
+        if (err)
+            *err = flushed;
+        return rc;
+    }
+    atomic_store(&stats->bad_entry, true);
+    return SF_ECORRUPT;
 }
 
 int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t *stop,
@@ -252,15 +298,16 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     uint32_t n = sf_stream_partitions(s);
     uint64_t *next = calloc(n, sizeof *next);
     uint8_t *owned = calloc(n, 1);
-    sf_stream_batch b = {0};
+    reading rd = {.scratch = malloc(sizeof *rd.scratch)};
     sf_runner_stats local;
     if (!stats)
         stats = &local;
     stats_reset(stats);
+    uint64_t base[2] = {atomic_load(&sink->committed), atomic_load(&sink->quarantined)}, handed = 0;
     member m = {sink, next, n, false};
     sf_stream_group group = {sink->ops->name, &m, on_assigned, on_revoked};
-    int rc = next && owned ? sf_stream_batch_init(&b, 4096, 1 << 20, err)
-                           : sf_error_set(err, SF_ENOMEM, "out of memory");
+    int rc = next && owned && rd.scratch ? sf_stream_batch_init(&rd.b, 4096, 1 << 20, err)
+                                         : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
         rc = resume_checked(s, sink, next, n, err);
     int joined = rc == 0 ? sf_stream_join(s, &group, err) : 1;
@@ -273,6 +320,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     atomic_store(&stats->position, rc == 0 ? sum_of(next, owned, n) : 0);
     atomic_store(&stats->durable, atomic_load(&stats->position));
     while (rc == 0 && !(stop && *stop)) {
+        note_committed(stats, sink, base);
         if (joined == 0 && (rc = serve_group(s, owned, err)) != 0) {
             if (rc < 0)
                 break;
@@ -281,7 +329,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             continue;
         }
         bool moved;
-        long got = one_pass(s, sink, owned, next, n, &b, &moved, err);
+        long got = one_pass(s, sink, owned, next, n, &rd, &moved, err);
         if (got == SF_ESTALE) {
             rc = refetch(sink, next, n, err);
             continue;
@@ -289,9 +337,9 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         uint64_t pass = got > 0 ? (uint64_t)got : 0;
         if (got < 0)
             rc = (int)got;
-        uint64_t applied = atomic_fetch_add(&stats->applied, pass) + pass;
+        handed += pass;
         if (progress)
-            sf_progress_update(progress, applied, applied, total);
+            sf_progress_update(progress, handed, handed, total);
         if (rc < 0)
             break;
         atomic_store(&stats->lag, lag_of(s, next, owned, n));
@@ -315,13 +363,14 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             break;
         pause_100ms();
     }
-    if (rc == 0 && stop && *stop)
-        rc = sink->ops->flush(sink, true, err);
+    rc = end_run(sink, rc, stop && *stop, &rd, stats, err);
+    note_committed(stats, sink, base);
     atomic_store(&stats->lag, next && owned ? lag_of(s, next, owned, n) : 0);
     m.failed = rc < 0;
     if (joined == 0)
         sf_stream_leave(s);
-    sf_stream_batch_free(&b);
+    sf_stream_batch_free(&rd.b);
+    free(rd.scratch);
     free(next);
     free(owned);
     return rc;

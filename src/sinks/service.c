@@ -4,6 +4,15 @@
  * The apply rate shown in /metrics is measured between scrapes (at least a
  * second apart), so it needs no timer thread: Prometheus's own rate() over
  * shopflow_sink_applied_records_total says the same thing over any window.
+ * The applied and quarantined counts are what the sinks' stores committed
+ * (sink.h): a run that fails and is rolled back adds nothing, and its
+ * records count once, when the next run commits them.
+ *
+ * A sink that stops at an entry that is not a record (on_bad_entry stop)
+ * is not run again: the entry does not change, so a retry would stop there
+ * again. Its thread ends with the message (sink_stopped_at_bad_entry); the
+ * other sinks go on, and a restart with --on-bad-entry quarantine moves it
+ * past the entry.
  */
 #include "sinks/service.h"
 
@@ -21,9 +30,9 @@ typedef struct worker {
     sf_sink *sink;
     pthread_t thread;
     bool started;
-    sf_runner_stats stats;    /* of the current run */
-    _Atomic uint64_t applied; /* by earlier runs of this process */
+    sf_runner_stats stats; /* of the current run */
     _Atomic uint64_t errors;
+    _Atomic bool stopped; /* at an entry that is not a record: not run again */
     pthread_mutex_t lock; /* guards last_error and the rate sample */
     char last_error[SF_ERROR_MSG_MAX];
     double rate_at;        /* when rate was measured */
@@ -47,6 +56,19 @@ static void pause_ms(sf_sink_service *svc, unsigned ms)
     }
 }
 
+/* The sink stopped at an entry that is not a record: say so, once. */
+static void stop_for_good(worker *w, const sf_error *err)
+{
+    pthread_mutex_lock(&w->lock);
+    memcpy(w->last_error, err->msg, sizeof w->last_error);
+    w->last_error[sizeof w->last_error - 1] = '\0';
+    pthread_mutex_unlock(&w->lock);
+    atomic_store(&w->stopped, true);
+    char q[SF_ERROR_MSG_MAX + 64];
+    sf_logf(SF_LOG_ERROR, "sink_stopped_at_bad_entry", "sink=%s msg=%s", w->sink->ops->name,
+            sf_logq(err->msg, q, sizeof q));
+}
+
 static void *run_worker(void *arg)
 {
     worker *w = arg;
@@ -56,10 +78,13 @@ static void *run_worker(void *arg)
         sf_error err = {0};
         double started = sf_monotonic();
         int rc = sf_runner_run(svc->stream, w->sink, false, &svc->stop, NULL, &w->stats, &err);
-        atomic_fetch_add(&w->applied, atomic_exchange(&w->stats.applied, 0));
         if (rc == 0)
             break; /* stopped */
         atomic_fetch_add(&w->errors, 1);
+        if (atomic_load(&w->stats.bad_entry)) {
+            stop_for_good(w, &err);
+            break;
+        }
         /* What the failed run applied may not have reached the store: until
          * the retry says otherwise, the sink is where its durable position
          * is, and behind by everything after it. */
@@ -113,7 +138,7 @@ int sf_sink_service_start(sf_stream *stream, sf_sink **sinks, size_t n, sf_sink_
 
 static uint64_t applied_of(worker *w)
 {
-    return atomic_load(&w->applied) + atomic_load(&w->stats.applied);
+    return atomic_load(&w->sink->committed);
 }
 
 uint64_t sf_sink_service_lag(sf_sink_service *svc)
@@ -178,7 +203,13 @@ void sf_sink_service_metrics(void *service, sf_buf *out)
         {"shopflow_sink_applied_records_total", "counter", "Records applied by each sink."},
         {"shopflow_sink_lag_records", "gauge", "Records in the stream a sink has not applied."},
         {"shopflow_sink_apply_rate", "gauge", "Records applied per second (between scrapes)."},
-        {"shopflow_sink_errors_total", "counter", "Failed runs of each sink (each is retried)."},
+        {"shopflow_sink_errors_total", "counter",
+         "Failed runs of each sink (each is retried, but for a stop at an entry that is not a "
+         "record)."},
+        {"shopflow_sink_quarantined_total", "counter",
+         "Entries that are not records, set aside in each sink's quarantine."},
+        {"shopflow_sink_stopped", "gauge",
+         "1 when a sink stopped at an entry that is not a record (--on-bad-entry stop)."},
     };
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
         sf_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m[k].name, m[k].help, m[k].name,
@@ -192,8 +223,13 @@ void sf_sink_service_metrics(void *service, sf_buf *out)
                 sf_buf_printf(out, "%llu\n", (unsigned long long)atomic_load(&w->stats.lag));
             else if (k == 2)
                 sf_buf_printf(out, "%.1f\n", rate_of(w));
-            else
+            else if (k == 3)
                 sf_buf_printf(out, "%llu\n", (unsigned long long)atomic_load(&w->errors));
+            else if (k == 4)
+                sf_buf_printf(out, "%llu\n",
+                              (unsigned long long)atomic_load(&w->sink->quarantined));
+            else
+                sf_buf_printf(out, "%d\n", atomic_load(&w->stopped) ? 1 : 0);
         }
     }
 }
@@ -206,8 +242,9 @@ void sf_sink_service_stop(sf_sink_service *svc)
     for (size_t i = 0; i < svc->n; i++) {
         if (svc->w[i].started) {
             pthread_join(svc->w[i].thread, NULL);
-            sf_logf(SF_LOG_INFO, "sink_stopped", "sink=%s applied=%llu", svc->w[i].sink->ops->name,
-                    (unsigned long long)applied_of(&svc->w[i]));
+            sf_logf(SF_LOG_INFO, "sink_stopped", "sink=%s applied=%llu quarantined=%llu",
+                    svc->w[i].sink->ops->name, (unsigned long long)applied_of(&svc->w[i]),
+                    (unsigned long long)atomic_load(&svc->w[i].sink->quarantined));
         }
         pthread_mutex_destroy(&svc->w[i].lock);
     }

@@ -21,6 +21,7 @@
 #include "stream/stream.h"
 
 typedef struct sf_sink sf_sink;
+struct sf_quarantined;
 
 typedef struct sf_sink_ops {
     const char *name;
@@ -35,22 +36,57 @@ typedef struct sf_sink_ops {
     /* Make durable what is due (all: everything applied so far). */
     int (*flush)(sf_sink *s, bool all, sf_error *err);
     void (*close)(sf_sink *s);
+
+    /* The dead-letter area of the sink's own store (quarantine.h). */
+    /* Set entry e of partition p (not a record: reason says why) aside, in
+     * the transaction that moves p's position to next (past e), fenced as
+     * apply is: follows on from the last entries applied. */
+    int (*quarantine)(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
+                      uint64_t next, sf_error *err);
+    /* Call fn for each entry set aside, by partition and offset, until fn
+     * returns nonzero (then return what it returned). */
+    int (*quarantined)(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarantined *q), void *ctx,
+                       sf_error *err);
+    /* Apply r as the entry set aside at (p, offset) and remove that entry,
+     * in one transaction (the archive: the record's object first, then the
+     * entry; putting it again gives the same object). SF_ENOENT, with
+     * nothing applied, when no such entry is set aside. */
+    int (*retry)(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err);
 } sf_sink_ops;
+
+/* What the runner does with an entry that is not a record (another
+ * producer's message on a shared topic, a record of a newer format): stop
+ * there and say so, or set it aside in the sink's quarantine and go on. */
+typedef enum sf_bad_entry {
+    SF_BAD_ENTRY_STOP = 0,
+    SF_BAD_ENTRY_QUARANTINE = 1,
+} sf_bad_entry;
+
+/* "stop" or "quarantine" (--on-bad-entry). SF_EUSAGE otherwise. */
+int sf_bad_entry_parse(const char *text, sf_bad_entry *out, sf_error *err);
 
 struct sf_sink {
     const sf_sink_ops *ops;
     void *backend; /* owned when set by sf_sink_open */
     void (*close_backend)(void *backend);
+    sf_bad_entry on_bad_entry; /* set by whoever opens it; 0: stop */
+    /* What the sink's store has committed since the sink was made: records
+     * applied and entries set aside, counted when their transaction commits
+     * (never for one rolled back). Atomic: /metrics reads them while the
+     * sink, or its background writer, adds to them. */
+    _Atomic uint64_t committed, quarantined;
 };
 
 /* Atomic, so another thread (the /metrics of `serve`) may read them while
  * the runner writes them. */
 typedef struct sf_runner_stats {
-    _Atomic uint64_t applied;  /* records handed to the sink by this run */
-    _Atomic uint64_t lag;      /* records behind the stream's end at the last look */
-    _Atomic uint64_t position; /* sum of the partitions' next offsets (0 until resumed) */
-    _Atomic uint64_t durable;  /* the same, as of the last flush of everything: what the
-                                  sink's store holds for certain */
+    _Atomic uint64_t applied;     /* records the sink committed during this run */
+    _Atomic uint64_t quarantined; /* entries it set aside and committed during this run */
+    _Atomic bool bad_entry;       /* the run stopped at an entry that is not a record */
+    _Atomic uint64_t lag;         /* records behind the stream's end at the last look */
+    _Atomic uint64_t position;    /* sum of the partitions' next offsets (0 until resumed) */
+    _Atomic uint64_t durable;     /* the same, as of the last flush of everything: what the
+                                     sink's store holds for certain */
 } sf_runner_stats;
 
 struct sf_progress;

@@ -9,10 +9,18 @@
  * transaction are written once per key, and a durable commit costs an fsync.
  * A crash loses at most the open transaction, whose records the sink reads
  * again from the log on restart (its positions were not committed either).
+ *
+ * Entries that are not records go to the warehouse's sink_quarantine table
+ * in the open transaction, with the position past them (quarantine.h).
+ * What the sink reports as committed is what the warehouse says its
+ * transactions committed (the SQLite adapter commits on a thread of its
+ * own, and a commit it was handed may still fail).
  */
 #include <stdlib.h>
 
+#include "core/pack.h"
 #include "core/progress.h"
+#include "sinks/quarantine.h"
 #include "sinks/sink.h"
 #include "storage/warehouse/warehouse.h"
 
@@ -22,9 +30,19 @@
 typedef struct wh_sink {
     sf_sink base;
     sf_warehouse *wh;
-    uint64_t pending; /* records loaded since the last commit */
-    double first;     /* when the first of them was loaded */
+    uint64_t pending;  /* records loaded since the last commit */
+    double first;      /* when the first of them was loaded */
+    uint64_t since[2]; /* the warehouse's committed counts when the sink was made */
 } wh_sink;
+
+/* The sink's committed counts, as the warehouse knows them now. */
+static void note_committed(wh_sink *s)
+{
+    uint64_t records, quarantined;
+    s->wh->ops->committed(s->wh, &records, &quarantined);
+    atomic_store(&s->base.committed, records - s->since[0]);
+    atomic_store(&s->base.quarantined, quarantined - s->since[1]);
+}
 
 static int wh_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
 {
@@ -38,9 +56,10 @@ static int wh_commit(wh_sink *s, bool durable, sf_error *err)
 {
     const sf_warehouse_ops *ops = s->wh->ops;
     s->pending = 0;
-    if (!durable && ops->commit_later)
-        return ops->commit_later(s->wh, err);
-    return ops->commit(s->wh, err);
+    int rc =
+        !durable && ops->commit_later ? ops->commit_later(s->wh, err) : ops->commit(s->wh, err);
+    note_committed(s);
+    return rc;
 }
 
 static int wh_apply(sf_sink *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
@@ -60,6 +79,7 @@ static int wh_apply(sf_sink *base, uint32_t p, const sf_stream_batch *b, sf_erro
 static int wh_flush(sf_sink *base, bool all, sf_error *err)
 {
     wh_sink *s = (wh_sink *)base;
+    note_committed(s); /* what the adapter's own thread committed meanwhile */
     if (all)
         return wh_commit(s, true, err); /* also waits for earlier commits */
     if (s->pending > 0 && (sf_monotonic() - s->first) * 1000 >= COMMIT_MS)
@@ -72,12 +92,61 @@ static void wh_close_sink(sf_sink *s)
     free(s);
 }
 
+static int wh_set_aside(sf_sink *base, uint32_t p, const sf_stream_entry *e, const char *reason,
+                        uint64_t next, sf_error *err)
+{
+    wh_sink *s = (wh_sink *)base;
+    char at[SF_QUARANTINE_TIME_LEN + 1];
+    sf_quarantine_now(at);
+    if (s->pending == 0)
+        s->first = sf_monotonic();
+    int rc = s->wh->ops->quarantine(s->wh, p, e, reason, at, next, err);
+    s->pending = rc < 0 ? 0 : s->pending + 1; /* failed: the adapter rolled back */
+    return rc;
+}
+
+typedef struct lister {
+    int (*fn)(void *ctx, const sf_quarantined *q);
+    void *ctx;
+} lister;
+
+static int list_one(void *ctx, uint32_t p, uint64_t offset, const char *reason, const char *at,
+                    const uint8_t *data, size_t len)
+{
+    lister *l = ctx;
+    sf_quarantined q = {p, offset, reason, at, data, len};
+    return l->fn(l->ctx, &q);
+}
+
+static int wh_quarantined(sf_sink *base, int (*fn)(void *ctx, const sf_quarantined *q), void *ctx,
+                          sf_error *err)
+{
+    wh_sink *s = (wh_sink *)base;
+    lister l = {fn, ctx};
+    return s->wh->ops->quarantined(s->wh, list_one, &l, err);
+}
+
+/* The retried record, packed as the entry it stands for, in a transaction
+ * of its own (committed here, durably). */
+static int wh_retry(sf_sink *base, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+{
+    wh_sink *s = (wh_sink *)base;
+    uint8_t packed[SF_PACK_MAX];
+    int len = sf_record_pack(r, packed, sizeof packed);
+    sf_stream_entry e = {offset, packed, (uint32_t)len};
+    int rc = s->wh->ops->retry(s->wh, p, &e, err);
+    return rc < 0 ? rc : wh_commit(s, true, err);
+}
+
 static const sf_sink_ops warehouse_ops = {
     .name = "warehouse",
     .resume = wh_resume,
     .apply = wh_apply,
     .flush = wh_flush,
     .close = wh_close_sink,
+    .quarantine = wh_set_aside,
+    .quarantined = wh_quarantined,
+    .retry = wh_retry,
 };
 
 int sf_warehouse_sink_new(sf_warehouse *wh, sf_sink **out, sf_error *err)
@@ -87,6 +156,7 @@ int sf_warehouse_sink_new(sf_warehouse *wh, sf_sink **out, sf_error *err)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     s->base.ops = &warehouse_ops;
     s->wh = wh;
+    wh->ops->committed(wh, &s->since[0], &s->since[1]);
     *out = &s->base;
     return 0;
 }

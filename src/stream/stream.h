@@ -72,7 +72,8 @@ typedef struct sf_stream_entry {
 } sf_stream_entry;
 
 /* The largest stored entry (framing + packed record); a batch buffer is
- * never smaller. */
+ * never smaller. (On a shared Kafka topic another producer's message may be
+ * larger: it is read whole if the batch holds it, and is not a record.) */
 #define SF_STREAM_ENTRY_MAX 1024
 
 #define SF_STREAM_HOLE_REASON_MAX 200

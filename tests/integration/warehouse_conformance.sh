@@ -80,12 +80,12 @@ empty=$(pg_new_db empty)
 rc=0
 "$bi" "$empty" sales > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -eq 4 ]] && grep -q "no shopflow tables yet" "$tmp/err" || fail "empty: $rc $(cat "$tmp/err")"
-"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 5"
+"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 6"
 for cmd in "report --warehouse $url" "sink warehouse --data $tmp/f --once --warehouse $url"; do
     rc=0
     # shellcheck disable=SC2086
     "$shopflow" $cmd > /dev/null 2> "$tmp/err" || rc=$?
-    [[ $rc -ne 0 ]] && grep -q "has schema version 5, newer" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
+    [[ $rc -ne 0 ]] && grep -q "has schema version 6, newer" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
 done
 
 # 2. A slice of the bundled file: the first half imported and loaded by serve's
@@ -139,7 +139,8 @@ pg_invoice_tops="SELECT * FROM bi_invoice_top ORDER BY 1, 2, 3"
 grep -q '^customer|day|.*|\[\[' "$tmp/tops" || fail "no tops: $(head -3 "$tmp/tops")"
 grep -q '^day|2011-01-04|20|' "$tmp/tops" || fail "no invoice tops: $(tail -3 "$tmp/tops")"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 -c "ALTER TABLE bi_rank_head DROP COLUMN top;
-    DROP TABLE bi_invoice_top; DELETE FROM shopflow_schema WHERE version = 4"
+    DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine;
+    DELETE FROM shopflow_schema WHERE version >= 4"
 rc=0
 "$shopflow" report --warehouse "$url" > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "schema version 3.*once to migrate it" "$tmp/err" ||
@@ -159,10 +160,11 @@ for g in day:10 month:7 year:4; do
     old_indexes+="DROP INDEX bi_invoice_${g%:*}; CREATE INDEX bi_invoice_${g%:*} ON bi_invoice"
     old_indexes+=" (substr(invoice_date, 1, ${g#*:}), revenue_milli DESC, invoice_no);"
 done
-sqlite3 -batch "$tmp/s/warehouse.db" "DROP TABLE bi_rank_head; $old_indexes PRAGMA user_version = 2"
+sqlite3 -batch "$tmp/s/warehouse.db" "DROP TABLE bi_rank_head; DROP TABLE sink_quarantine;
+    $old_indexes PRAGMA user_version = 2"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 \
-    -c "DROP TABLE bi_rank_head; DROP TABLE bi_invoice_top; $old_indexes
-        DELETE FROM shopflow_schema WHERE version >= 3"
+    -c "DROP TABLE bi_rank_head; DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine;
+        $old_indexes DELETE FROM shopflow_schema WHERE version >= 3"
 rc=0
 "$shopflow" report --data "$tmp/s" > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "schema version 2.*once to upgrade it" "$tmp/err" ||
@@ -175,7 +177,9 @@ rc=0
 "$shopflow" sink warehouse --data "$tmp/s" --once --warehouse "$url" > /dev/null
 sqlite3 -batch "$tmp/s/warehouse.db" "SELECT * FROM bi_rank_head ORDER BY 1, 2, 3" |
     cmp -s - "$tmp/heads" || fail "the upgraded SQLite file's heads differ from the loaded ones"
-[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 3 ]] || fail "user_version"
+[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 4 ]] || fail "user_version"
+sqlite3 -batch "$tmp/s/warehouse.db" "SELECT count(*) FROM sink_quarantine" > /dev/null ||
+    fail "no sink_quarantine after the upgrade"
 "$PG_BIN/psql" -X -At -d "$url" -c "$pg_tops" -c "$pg_invoice_tops" | cmp -s - "$tmp/tops" ||
     fail "the tops after migrations 3 and 4 differ from the loaded ones"
 wh_compare upgraded "$tmp/s" "$url"

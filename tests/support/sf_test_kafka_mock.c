@@ -18,6 +18,9 @@
  *                              NOT_LEADER_OR_FOLLOWER, or a number)
  *   rtt B MS                   broker B answers MS later
  *   topic NAME P               create another topic, with P partitions
+ *   produce P [*N] TEXT        append TEXT (the rest of the line; N times over with
+ *                              *N) to partition P of TOPIC, as another producer on
+ *                              the topic would: a message that is not a packed record
  *   quit                       exit
  *
  * At the end of stdin it stays up until SIGTERM or SIGINT.
@@ -71,6 +74,54 @@ static int error_code(const char *s, rd_kafka_resp_err_t *out)
     return -1;
 }
 
+static rd_kafka_t *producer; /* "produce": made on first use */
+static rd_kafka_resp_err_t delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk, (void)opaque;
+    delivered = m->err;
+}
+
+/* "produce P [*N] TEXT": TEXT (up to the line's end, N times over) to
+ * partition P, through a producer of our own (made on first use) that
+ * waits for its delivery. */
+static rd_kafka_resp_err_t produce(rd_kafka_mock_cluster_t *mc, const char *topic, char *line)
+{
+    char msg[512];
+    int part, at = 0, times = 1, more = 0;
+    if (sscanf(line, "produce %d %n", &part, &at) != 1 || at == 0)
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+    if (sscanf(line + at, "*%d %n", &times, &more) == 1 && more > 0)
+        at += more;
+    line[strcspn(line, "\n")] = '\0';
+    size_t len = strlen(line + at);
+    if (times < 1 || times > 100000)
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+    if (!producer) {
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), msg,
+                          sizeof msg);
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        if (!(producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, msg, sizeof msg)))
+            return RD_KAFKA_RESP_ERR__FAIL;
+    }
+    char *text = malloc(len * (size_t)times + 1);
+    for (int i = 0; text && i < times; i++)
+        memcpy(text + len * (size_t)i, line + at, len);
+    delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    rd_kafka_resp_err_t e =
+        !text ? RD_KAFKA_RESP_ERR__FAIL
+              : rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+                                  RD_KAFKA_V_VALUE(text, len * (size_t)times),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    free(text);
+    if (e)
+        return e;
+    rd_kafka_flush(producer, 10000);
+    return delivered;
+}
+
 static const char *command(rd_kafka_mock_cluster_t *mc, const char *topic, char *line)
 {
     char verb[32] = "", a[64] = "", b[64] = "", c[64] = "";
@@ -99,11 +150,13 @@ static const char *command(rd_kafka_mock_cluster_t *mc, const char *topic, char 
         if (codes)
             rd_kafka_mock_push_request_errors_array(mc, (int16_t)api_key(a), cnt, codes);
         free(codes);
+    } else if (strcmp(verb, "produce") == 0 && n >= 3) {
+        e = produce(mc, topic, line);
     } else if (strcmp(verb, "quit") == 0) {
         stop = 1;
     } else {
         return "error: down B | up B | leader P B | errors API N CODE | rtt B MS | topic NAME P | "
-               "quit";
+               "produce P TEXT | quit";
     }
     return e ? rd_kafka_err2str(e) : "ok";
 }
@@ -152,6 +205,8 @@ int main(int argc, char **argv)
     }
     while (!stop)
         pause();
+    if (producer)
+        rd_kafka_destroy(producer);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return 0;

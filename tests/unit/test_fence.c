@@ -287,7 +287,8 @@ static int z_flush(sf_sink *s, bool all, sf_error *err)
     return rc;
 }
 
-static const sf_sink_ops zombie_ops = {"warehouse", z_resume, z_apply, z_flush, NULL};
+static const sf_sink_ops zombie_ops = {
+    .name = "warehouse", .resume = z_resume, .apply = z_apply, .flush = z_flush};
 
 /* The runner, refused, reads again from the store: 50 facts, once each. */
 static void test_runner(void **state)
@@ -302,7 +303,7 @@ static void test_runner(void **state)
     sf_error err = {0};
     assert_int_equal(load(other, &first, &err), 0);
 
-    zombie z = {{&zombie_ops, NULL, NULL}, open_warehouse(dir), 0, 0};
+    zombie z = {{.ops = &zombie_ops}, open_warehouse(dir), 0, 0};
     int rc = sf_runner_run(s, &z.base, true, NULL, NULL, NULL, &err);
     if (rc != 0)
         fail_msg("runner: %s", err.msg);

@@ -8,11 +8,15 @@
  * temporary files are written and synced from several threads at once (the
  * device takes the syncs together); then, batch after batch, renamed, and
  * each folder of the batch synced once. Temporary files left by a crash are not
- * objects (list skips them) and are replaced by the next put of their key.
+ * objects (list skips them); clean (a writer's start) removes those whose
+ * process is gone, so a folder killed again and again does not fill up with
+ * them.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "core/logline.h"
 #include "core/parallel.h"
 #include "storage/objects/objects.h"
 
@@ -55,6 +60,77 @@ static int make_parents(char *path)
             return -1;
     }
     return 0;
+}
+
+/* When the machine booted (btime of /proc/stat), 0 if unknown. */
+static long long boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    long long btime = 0;
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "btime %lld", &btime) != 1)
+        ;
+    if (f)
+        fclose(f);
+    return btime;
+}
+
+/* Whether process pid may still be writing a temporary file last written at
+ * mtime: it is alive and started before (its start: field 22 of
+ * /proc/PID/stat, ticks after boot). A pid reused by a process started
+ * since is not the writer. Unsure: yes (the file stays). */
+static bool may_be_writing(long pid, time_t mtime)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return false;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *at = strrchr(buf, ')');                  /* the command's name may hold spaces */
+    for (int field = 2; at && field < 22; field++) /* to the space before field 22 */
+        at = strchr(at + 1, ' ');
+    unsigned long long ticks;
+    long long booted = boot_time();
+    long hz = sysconf(_SC_CLK_TCK);
+    if (!at || sscanf(at, " %llu", &ticks) != 1 || booted <= 0 || hz <= 0)
+        return true;
+    /* btime is whole seconds: a second of doubt, taken as "before". */
+    return booted + (long long)(ticks / (unsigned long long)hz) <= (long long)mtime + 1;
+}
+
+/* Remove the stale temporary files (KEY.tmp.PID) under dir; depth bounds
+ * the walk (keys are a few folders deep). */
+static void remove_stale_temps(const char *dir, int depth)
+{
+    DIR *d = depth > 0 ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[4352];
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path ||
+            lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            remove_stale_temps(path, depth - 1);
+            continue;
+        }
+        const char *tmp = strstr(e->d_name, ".tmp.");
+        char *end;
+        long pid = tmp ? strtol(tmp + 5, &end, 10) : 0;
+        if (!tmp || pid <= 0 || *end || !S_ISREG(st.st_mode) || may_be_writing(pid, st.st_mtime))
+            continue;
+        char q[4400];
+        if (unlink(path) == 0)
+            sf_logf(SF_LOG_INFO, "objects_temp_removed", "path=%s pid=%ld bytes=%lld",
+                    sf_logq(path, q, sizeof q), pid, (long long)st.st_size);
+    }
+    if (d)
+        closedir(d);
 }
 
 static int file_open(const char *location, sf_objects **out, sf_error *err)
@@ -273,6 +349,26 @@ static int file_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, con
     return 0;
 }
 
+static int file_del(sf_objects *o, const char *key, sf_error *err)
+{
+    file_store *f = (file_store *)o;
+    char path[4096];
+    int rc = path_of(f, key, path, sizeof path, err);
+    if (rc < 0)
+        return rc;
+    if (unlink(path) != 0)
+        return sf_error_set(err, errno == ENOENT ? SF_ENOENT : SF_EIO, "%s: %s", path,
+                            strerror(errno));
+    if (sf_fsync_parent(path) != 0)
+        return sf_error_set(err, SF_EIO, "%s (folder): %s", path, strerror(errno));
+    return 0;
+}
+
+static void file_clean(sf_objects *o)
+{
+    remove_stale_temps(((file_store *)o)->root, 8);
+}
+
 static void file_close(sf_objects *o)
 {
     file_store *f = (file_store *)o;
@@ -288,4 +384,6 @@ const sf_objects_ops sf_objects_file_ops = {
     .list = file_list,
     .close = file_close,
     .put_many = file_put_many,
+    .del = file_del,
+    .clean = file_clean,
 };

@@ -60,6 +60,17 @@ int sf_objects_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, cons
     return o->ops->list(o, prefix, fn, ctx, err);
 }
 
+int sf_objects_del(sf_objects *o, const char *key, sf_error *err)
+{
+    return o->ops->del(o, key, err);
+}
+
+void sf_objects_clean(sf_objects *o)
+{
+    if (o->ops->clean)
+        o->ops->clean(o);
+}
+
 void sf_objects_close(sf_objects *o)
 {
     if (o)

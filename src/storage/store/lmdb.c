@@ -5,7 +5,9 @@
  * never blocked, commit durable (synced) and atomic. The map is 16 GiB of
  * address space; the file on disk only grows as data is written. A store
  * that outgrows it fails its commit with "MDB_MAP_FULL", by name. After
- * each write commit the map's pages leave the resident set (drop_map).
+ * each write commit the map's pages leave the resident set (drop_map). A
+ * full disk is an error that says "no space left on device" and where, never
+ * a SIGBUS in the lock file's map (reserve_lock_file).
  *
  * Read transactions are kept for reuse (read_pool): a history answer is one
  * read transaction, and mdb_txn_begin/abort cost two allocations and a
@@ -15,6 +17,7 @@
  */
 #define _DEFAULT_SOURCE /* madvise, MADV_DONTNEED */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -24,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "storage/store/store.h"
 
@@ -59,6 +63,43 @@ static int fail(sf_error *err, int rc, const char *what)
                         : rc == ENOMEM     ? SF_ENOMEM
                                            : SF_EIO,
                         "lmdb: %s: %s", what, mdb_strerror(rc));
+}
+
+/* A write's failure: a full disk says so with the store's folder. */
+static int fail_write(sf_error *err, int rc, MDB_env *env, const char *what)
+{
+    const char *path = NULL;
+    if (rc == ENOSPC && mdb_env_get_path(env, &path) == 0 && path)
+        return sf_error_set(err, SF_EIO, "lmdb: %s: %s: no space left on device", path, what);
+    return fail(err, rc, what);
+}
+
+/* The lock file's size for a new store: LMDB's reader table at its default
+ * 126 readers (what it makes itself on 64-bit Linux). */
+#define LOCK_BYTES 8192
+
+/*
+ * LMDB maps its lock file and writes the reader table through the map, so
+ * on a full file system (a tmpfs above all) the first write to a page never
+ * written before has no page to go to, and the process dies of SIGBUS. The
+ * file's space is taken here first: a full disk is then an error that says
+ * so. An existing file keeps its size (every process sharing it derives the
+ * reader table from it); a new one gets LMDB's own.
+ */
+static int reserve_lock_file(const char *dir, bool read_only, sf_error *err)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (read_only ? 0 : O_CREAT), 0644);
+    if (fd < 0) /* LMDB says what is wrong with it */
+        return 0;
+    int rc = fstat(fd, &st) == 0 ? posix_fallocate(fd, 0, st.st_size > 0 ? st.st_size : LOCK_BYTES)
+                                 : errno;
+    close(fd);
+    if (rc == ENOSPC)
+        return sf_error_set(err, SF_EIO, "lmdb: %s: no space left on device", path);
+    return 0; /* other refusals (no fallocate here): LMDB goes on as before */
 }
 
 /*
@@ -117,6 +158,10 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
     s->base.ops = &sf_store_lmdb_ops;
     if (!read_only)
         mkdir(location, 0755);
+    if (reserve_lock_file(location, read_only, err) < 0) {
+        free(s);
+        return SF_EIO;
+    }
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, MAP_SIZE);
@@ -132,7 +177,9 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
     else if (txn)
         mdb_txn_abort(txn);
     if (rc != 0) {
-        int e = fail(err, rc, location);
+        int e = rc == ENOSPC
+                    ? sf_error_set(err, SF_EIO, "lmdb: %s: no space left on device", location)
+                    : fail(err, rc, location);
         if (s->env)
             mdb_env_close(s->env);
         free(s);
@@ -192,7 +239,7 @@ static int lm_begin(sf_store *st, bool write, sf_store_txn **out, sf_error *err)
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc != 0) {
         free(t);
-        return fail(err, rc, "begin");
+        return fail_write(err, rc, s->env, "begin");
     }
     *out = t;
     return 0;
@@ -203,7 +250,7 @@ static int lm_put(sf_store_txn *t, const void *key, size_t klen, const void *val
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     int rc = mdb_put(t->txn, t->s->dbi, &k, &v, 0);
-    return rc ? fail(err, rc, "put") : 0;
+    return rc ? fail_write(err, rc, t->s->env, "put") : 0;
 }
 
 static int lm_get(sf_store_txn *t, const void *key, size_t klen, const void **val, size_t *vlen,
@@ -218,6 +265,15 @@ static int lm_get(sf_store_txn *t, const void *key, size_t klen, const void **va
     *val = v.mv_data;
     *vlen = v.mv_size;
     return 0;
+}
+
+static int lm_del(sf_store_txn *t, const void *key, size_t klen, sf_error *err)
+{
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(t->txn, t->s->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return SF_ENOENT;
+    return rc ? fail(err, rc, "del") : 0;
 }
 
 static int lm_scan(sf_store_txn *t, const void *prefix, size_t plen, const void *from, size_t flen,
@@ -292,8 +348,9 @@ static int lm_commit(sf_store_txn *t, sf_error *err)
     int rc = mdb_txn_commit(t->txn);
     if (rc == 0 && t->write)
         drop_map(t->s);
+    MDB_env *env = t->s->env;
     free(t);
-    return rc ? fail(err, rc, "commit") : 0;
+    return rc ? fail_write(err, rc, env, "commit") : 0;
 }
 
 static void lm_abort(sf_store_txn *t)
@@ -327,6 +384,7 @@ const sf_store_ops sf_store_lmdb_ops = {
     .get = lm_get,
     .scan = lm_scan,
     .scan_back = lm_scan_back,
+    .del = lm_del,
     .commit = lm_commit,
     .abort = lm_abort,
     .close = lm_close,

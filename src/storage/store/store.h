@@ -41,6 +41,8 @@ typedef struct sf_store_ops {
                      int (*fn)(void *ctx, const void *key, size_t klen, const void *val,
                                size_t vlen),
                      void *ctx, sf_error *err);
+    /* Remove key (in a write transaction). SF_ENOENT when absent. */
+    int (*del)(sf_store_txn *t, const void *key, size_t klen, sf_error *err);
     int (*commit)(sf_store_txn *t, sf_error *err); /* ends the transaction */
     void (*abort)(sf_store_txn *t);                /* ends the transaction */
     void (*close)(sf_store *s);

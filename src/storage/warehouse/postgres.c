@@ -23,17 +23,18 @@
  * ends its session, rolls its transaction back and frees the lock.
  *
  * Schema: created and migrated by shopflow; table shopflow_schema holds the
- * version (4: SQLite's 3, bi_rank_head.top and bi_invoice_top). A database at another
- * version is refused rather than written into.
+ * version (4: SQLite's 3, bi_rank_head.top and bi_invoice_top; 5: sink_quarantine, as
+ * SQLite's 4). A database at another version is refused rather than written into.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/timefmt.h"
 #include "storage/warehouse/postgres_int.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* TEXT as bytes: the "C" collation. */
 #define TEXT_C "TEXT COLLATE \"C\" NOT NULL"
@@ -124,6 +125,11 @@ static const char *const migration[SCHEMA_VERSION] = {
      "  revenue_milli BIGINT NOT NULL, units BIGINT NOT NULL, lines BIGINT NOT NULL,"
      "  PRIMARY KEY (grain, period, rank) INCLUDE (invoice_no, customer_id, invoice_date,"
      "  revenue_milli, units, lines));" INVOICE_TOPS),
+    /* 5: the entries of the log that are not records, set aside by the sink
+     * (sinks/quarantine.h) in the transaction that moves its position. */
+    ("CREATE TABLE sink_quarantine (log_partition BIGINT NOT NULL, log_offset BIGINT NOT NULL,"
+     "  reason " TEXT_C ", bytes BYTEA NOT NULL, quarantined_at " TEXT_C ","
+     "  PRIMARY KEY (log_partition, log_offset));"),
 };
 
 /* Any number: one lock per database, taken by its loader. */
@@ -333,6 +339,7 @@ static void rollback(pg_wh *w)
     if (w->in_txn)
         PQclear(PQexec(w->conn, "ROLLBACK"));
     w->in_txn = false;
+    w->txn_records = w->txn_quarantined = 0;
     for (int i = 0; i < NSTAGE; i++)
         sf_buf_reset(&w->stage[i]);
     for (uint32_t p = 0; p < w->nnext; p++)
@@ -414,19 +421,23 @@ static int fence(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
     return rc;
 }
 
-static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
+/* The open transaction, begun if there is none (a loader's). */
+static int open_txn(pg_wh *w, sf_error *err)
 {
-    pg_wh *w = (pg_wh *)base;
     if (w->reader)
         return sf_error_set(err, SF_EUSAGE, "warehouse opened for reading only");
-    if (!w->in_txn) {
-        int rc = sf_pg_exec(w, "BEGIN", err);
-        if (rc < 0)
-            return rc;
-        w->in_txn = true;
-    }
+    if (w->in_txn)
+        return 0;
+    int rc = sf_pg_exec(w, "BEGIN", err);
+    w->in_txn = rc == 0;
+    return rc;
+}
+
+/* The facts and rollups of b's entries into the open transaction. */
+static int stage_facts(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
     sf_buf *facts = &w->stage[STAGE_FACTS];
-    int rc = fence(w, p, b, err);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         char date[SF_TIME_TEXT_LEN + 1];
@@ -436,11 +447,125 @@ static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
     }
     if (rc == 0 && facts->len >= FLUSH_BYTES)
         rc = sf_pg_flush(w, STAGE_FACTS, err);
+    return rc;
+}
+
+static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    pg_wh *w = (pg_wh *)base;
+    int rc = open_txn(w, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = fence(w, p, b, err)) == 0)
+        rc = stage_facts(w, p, b, err);
     if (rc == 0)
         rc = set_next(w, p, b->next_offset, err);
     if (rc < 0)
         rollback(w);
+    else
+        w->txn_records += b->count;
     return rc;
+}
+
+/* sql with the text parameters params[0..n), bytes binary as parameter
+ * `binary` (1-based; 0: none); the result's status must be COMMAND_OK.
+ * *changed: the rows it changed. */
+static int exec_params(pg_wh *w, const char *sql, int n, const char *const *params, int binary,
+                       size_t blen, long *changed, sf_error *err)
+{
+    int lengths[8] = {0}, formats[8] = {0};
+    if (binary) {
+        lengths[binary - 1] = (int)blen;
+        formats[binary - 1] = 1;
+    }
+    PGresult *res = PQexecParams(w->conn, sql, n, NULL, params, lengths, formats, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : sf_pg_fail(w, res, err, sql);
+    if (rc == 0 && changed)
+        *changed = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_quarantine(sf_warehouse *base, uint32_t p, const sf_stream_entry *e,
+                         const char *reason, const char *at, uint64_t next, sf_error *err)
+{
+    pg_wh *w = (pg_wh *)base;
+    sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
+    char part[16], offset[24];
+    snprintf(part, sizeof part, "%u", p);
+    snprintf(offset, sizeof offset, "%llu", (unsigned long long)e->offset);
+    const char *params[] = {part, offset, reason, (const char *)e->data, at};
+    int rc = open_txn(w, err);
+    if (rc == 0)
+        rc = fence(w, p, &one, err);
+    if (rc == 0)
+        rc = exec_params(w, "INSERT INTO sink_quarantine VALUES ($1, $2, $3, $4, $5)", 5, params, 4,
+                         e->len, NULL, err);
+    if (rc == 0)
+        rc = set_next(w, p, next, err);
+    if (rc < 0)
+        rollback(w);
+    else
+        w->txn_quarantined++;
+    return rc;
+}
+
+static int pg_retry(sf_warehouse *base, uint32_t p, const sf_stream_entry *e, sf_error *err)
+{
+    pg_wh *w = (pg_wh *)base;
+    sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
+    char part[16], offset[24];
+    snprintf(part, sizeof part, "%u", p);
+    snprintf(offset, sizeof offset, "%llu", (unsigned long long)e->offset);
+    const char *params[] = {part, offset};
+    long changed = 0;
+    int rc = open_txn(w, err);
+    if (rc == 0)
+        rc = exec_params(w,
+                         "DELETE FROM sink_quarantine WHERE log_partition = $1 AND log_offset = $2",
+                         2, params, 0, 0, &changed, err);
+    if (rc == 0 && changed != 1)
+        rc = sf_error_set(err, SF_ENOENT,
+                          "warehouse: partition %u offset %llu is not in its quarantine (retried "
+                          "already?)",
+                          p, (unsigned long long)e->offset);
+    if (rc == 0)
+        rc = stage_facts(w, p, &one, err);
+    if (rc < 0)
+        rollback(w);
+    return rc;
+}
+
+static int pg_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx, sf_error *err)
+{
+    pg_wh *w = (pg_wh *)base;
+    if (w->reader)
+        pthread_mutex_lock(&w->lock);
+    PGresult *res = PQexecParams(w->conn,
+                                 "SELECT log_partition, log_offset, reason, quarantined_at, bytes "
+                                 "FROM sink_quarantine ORDER BY 1, 2",
+                                 0, NULL, NULL, NULL, NULL, 1);
+    int rc =
+        PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : sf_pg_fail(w, res, err, "sink_quarantine");
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        char reason[SF_ERROR_MSG_MAX], at[64];
+        snprintf(reason, sizeof reason, "%.*s", PQgetlength(res, i, 2), PQgetvalue(res, i, 2));
+        snprintf(at, sizeof at, "%.*s", PQgetlength(res, i, 3), PQgetvalue(res, i, 3));
+        rc = fn(ctx, (uint32_t)sf_get_be64((const uint8_t *)PQgetvalue(res, i, 0)),
+                sf_get_be64((const uint8_t *)PQgetvalue(res, i, 1)), reason, at,
+                (const uint8_t *)PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
+    }
+    PQclear(res);
+    if (w->reader)
+        pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+static void pg_committed(sf_warehouse *base, uint64_t *records, uint64_t *quarantined)
+{
+    pg_wh *w = (pg_wh *)base;
+    *records = atomic_load(&w->committed_records);
+    *quarantined = atomic_load(&w->committed_quarantined);
 }
 
 static int pg_commit(sf_warehouse *base, sf_error *err)
@@ -463,6 +588,10 @@ static int pg_commit(sf_warehouse *base, sf_error *err)
     if (rc == 0)
         rc = sf_pg_exec(w, "COMMIT", err);
     w->in_txn = rc == 0 ? false : w->in_txn;
+    if (rc == 0) {
+        atomic_fetch_add(&w->committed_records, w->txn_records);
+        atomic_fetch_add(&w->committed_quarantined, w->txn_quarantined);
+    }
     rollback(w); /* after a commit: only forgets the transaction's state */
     return rc;
 }
@@ -479,4 +608,8 @@ const sf_warehouse_ops sf_warehouse_postgres_ops = {
     .top_customers = sf_pg_read_customers,
     .top_invoices = sf_pg_read_invoices,
     .close = pg_close,
+    .quarantine = pg_quarantine,
+    .retry = pg_retry,
+    .quarantined = pg_quarantined,
+    .committed = pg_committed,
 };

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "core/buf.h"
@@ -79,6 +80,10 @@ typedef struct pg_wh {
     sf_buf stage[NSTAGE];
     uint64_t *next; /* per partition: its position after the open txn, or UINT64_MAX */
     uint32_t nnext;
+    /* Records loaded and entries set aside in the open transaction; and,
+     * added when it commits, all so far. */
+    uint64_t txn_records, txn_quarantined;
+    _Atomic uint64_t committed_records, committed_quarantined;
     PGresult *held;     /* the last list_get's row, valid until the next */
     PGresult *presence; /* the prefetched bi_presence rows, by invoice_no */
     /* Readers (postgres_bi.c): */

@@ -36,6 +36,7 @@
  * The file is an ordinary SQLite database: `sqlite3 DIR/warehouse.db` and
  * any BI client can read it while the sink writes (WAL lets them).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@
 #include "core/timefmt.h"
 #include "storage/warehouse/sqlite_int.h"
 
-#define SCHEMA_VERSION 3 /* 3: bi_rank_head */
+#define SCHEMA_VERSION 4 /* 3: bi_rank_head; 4: sink_quarantine */
 
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=FULL;"
@@ -95,7 +96,12 @@ static const char schema[] =
      "  PRIMARY KEY (invoice_no, customer_id)) WITHOUT ROWID;"
      "CREATE TABLE IF NOT EXISTS bi_rank_head (list TEXT NOT NULL, grain TEXT NOT NULL,"
      "  period TEXT NOT NULL, entries INTEGER NOT NULL, head TEXT NOT NULL,"
-     "  PRIMARY KEY (list, grain, period)) WITHOUT ROWID;");
+     "  PRIMARY KEY (list, grain, period)) WITHOUT ROWID;"
+     /* 4: the entries of the log that are not records, set aside by the sink
+      * (sinks/quarantine.h) in the transaction that moves its position. */
+     "CREATE TABLE IF NOT EXISTS sink_quarantine (log_partition INTEGER NOT NULL,"
+     "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
+     "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));");
 
 /* Sums add up; distinct counts are added by rollup.c only when the key is
  * new to the bucket (see there); dimensions keep their latest line's text. */
@@ -135,10 +141,23 @@ static const char *const statements[NSTMT] = {
                          "(last_seen, country)"),
     [ST_DIM_DATE] = "INSERT OR IGNORE INTO dim_date VALUES (?,?,?,?,?)",
     [ST_HEAD_PUT] = "INSERT OR REPLACE INTO bi_rank_head VALUES (?,?,?,?,?)",
+    [ST_QUARANTINE] = "INSERT INTO sink_quarantine VALUES (?,?,?,?,?)",
+    [ST_UNQUARANTINE] = "DELETE FROM sink_quarantine WHERE log_partition = ? AND log_offset = ?",
 };
 
 int sf_wh_fail(sqlite_wh *w, sf_error *err, const char *what)
 {
+    /* SQLite says "disk I/O error" (or "database or disk is full") when a
+     * write fails for want of space: say what it is, and where. */
+    int code = sqlite3_extended_errcode(w->db), sys = sqlite3_system_errno(w->db);
+    if ((code & 0xff) == SQLITE_FULL || ((code & 0xff) == SQLITE_IOERR && sys == ENOSPC)) {
+        const char *file = sqlite3_db_filename(w->db, "main");
+        size_t fl = file ? strlen(file) : 0, wl = strlen(what);
+        if (fl == 0 || (wl <= fl && strcmp(file + fl - wl, what) == 0)) /* what is the path */
+            return sf_error_set(err, SF_EIO, "warehouse: %s: no space left on device",
+                                fl ? file : what);
+        return sf_error_set(err, SF_EIO, "warehouse: %s: %s: no space left on device", file, what);
+    }
     return sf_error_set(err, SF_EIO, "warehouse: %s: %s", what, sqlite3_errmsg(w->db));
 }
 
@@ -193,13 +212,13 @@ static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
     int64_t exists =
         query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'fact_sales'");
     int64_t version = query_int(w->db, "PRAGMA user_version");
-    bool upgrade = exists > 0 && version == 2 && !w->reader;
+    bool upgrade = exists > 0 && (version == 2 || version == 3) && !w->reader;
     if (exists > 0 && version != SCHEMA_VERSION && !upgrade)
         return sf_error_set(err, SF_ECORRUPT,
                             "warehouse %s has schema version %lld; this shopflow uses version %d: "
                             "%s",
                             location, (long long)version, SCHEMA_VERSION,
-                            version == 2
+                            version == 2 || version == 3
                                 ? "run the sink (shopflow sink warehouse) once to upgrade it"
                                 : "move it away and run the sink (shopflow sink "
                                   "warehouse), which rebuilds it from the log");
@@ -210,7 +229,7 @@ static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
     int rc = 0;
     if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, location);
-    else if (upgrade)
+    else if (upgrade && version == 2)
         rc = sf_wh_sqlite_upgrade(w, schema, err);
     else if (sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, location);
@@ -384,6 +403,56 @@ static int wh_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_
     return rc < 0 ? rc : sf_wh_read(base, fn, ctx, err);
 }
 
+static int wh_quarantine(sf_warehouse *base, uint32_t p, const sf_stream_entry *e,
+                         const char *reason, const char *at, uint64_t next, sf_error *err)
+{
+    sqlite_wh *w = (sqlite_wh *)base;
+    if (w->reader)
+        return sf_error_set(err, SF_EUSAGE, "warehouse opened for reading only");
+    return sf_wh_pipe_quarantine(w, p, e, reason, at, next, err);
+}
+
+static int wh_retry(sf_warehouse *base, uint32_t p, const sf_stream_entry *e, sf_error *err)
+{
+    sqlite_wh *w = (sqlite_wh *)base;
+    if (w->reader)
+        return sf_error_set(err, SF_EUSAGE, "warehouse opened for reading only");
+    return sf_wh_pipe_retry(w, p, e, err);
+}
+
+static int wh_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx, sf_error *err)
+{
+    sqlite_wh *w = (sqlite_wh *)base;
+    int rc = w->pipe ? sf_wh_pipe_sync(w, err) : 0; /* the writer owns the connection */
+    sqlite3_stmt *q = NULL;
+    bool locked = rc == 0 && w->reader; /* readers: one at a time */
+    if (locked)
+        pthread_mutex_lock(&w->lock);
+    if (rc == 0 && sqlite3_prepare_v2(w->db,
+                                      "SELECT log_partition, log_offset, reason, quarantined_at, "
+                                      "bytes FROM sink_quarantine ORDER BY 1, 2",
+                                      -1, &q, NULL) != SQLITE_OK)
+        rc = sf_wh_fail(w, err, "sink_quarantine");
+    int step = SQLITE_DONE, stop = 0;
+    while (rc == 0 && !stop && (step = sqlite3_step(q)) == SQLITE_ROW)
+        stop = fn(ctx, (uint32_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1),
+                  (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
+                  sqlite3_column_blob(q, 4), (size_t)sqlite3_column_bytes(q, 4));
+    if (rc == 0 && !stop && step != SQLITE_DONE)
+        rc = sf_wh_fail(w, err, "sink_quarantine");
+    sqlite3_finalize(q);
+    if (locked)
+        pthread_mutex_unlock(&w->lock);
+    return rc < 0 ? rc : stop;
+}
+
+static void wh_committed(sf_warehouse *base, uint64_t *records, uint64_t *quarantined)
+{
+    sqlite_wh *w = (sqlite_wh *)base;
+    *records = atomic_load(&w->committed_records);
+    *quarantined = atomic_load(&w->committed_quarantined);
+}
+
 const sf_warehouse_ops sf_warehouse_sqlite_ops = {
     .scheme = "sqlite",
     .open = wh_open,
@@ -397,4 +466,8 @@ const sf_warehouse_ops sf_warehouse_sqlite_ops = {
     .top_invoices = sf_wh_read_invoices,
     .close = wh_close,
     .commit_later = wh_commit_later,
+    .quarantine = wh_quarantine,
+    .retry = wh_retry,
+    .quarantined = wh_quarantined,
+    .committed = wh_committed,
 };

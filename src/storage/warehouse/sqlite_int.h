@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "storage/warehouse/rollup.h"
@@ -30,6 +31,8 @@ enum {
     ST_DIM_DATE,
     ST_HEAD_PUT,
     ST_POSITION,
+    ST_QUARANTINE,
+    ST_UNQUARANTINE,
     NSTMT
 };
 
@@ -65,6 +68,10 @@ typedef struct sqlite_wh {
     bool in_txn;   /* loader: the writer thread's (it alone uses db while running) */
     bool open;     /* loader: batches loaded since the last commit (the caller's side) */
     bool unsynced; /* loader: a commit_later() since the last sync of the WAL (caller's side) */
+    /* loader, the writer thread's: records loaded and entries set aside in
+     * its open transaction; and, added when it commits, all so far. */
+    uint64_t txn_records, txn_quarantined;
+    _Atomic uint64_t committed_records, committed_quarantined;
     wh_pipe *pipe;
     struct sqlite_wh *rd; /* loader: a read-only connection for the rollups' reads */
     sf_buf ops;           /* loader: the rollup writes of the transaction being committed */
@@ -105,6 +112,10 @@ extern const wh_store_ops sf_wh_sqlite_deferred;
 int sf_wh_pipe_start(sqlite_wh *w, sf_error *err);
 void sf_wh_pipe_stop(sqlite_wh *w);
 int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
+/* The port's quarantine and retry (warehouse.h), through the writer like a load. */
+int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, const char *reason,
+                          const char *at, uint64_t next, sf_error *err);
+int sf_wh_pipe_retry(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
 int sf_wh_pipe_commit(sqlite_wh *w, bool wait, sf_error *err);
 int sf_wh_pipe_sync(sqlite_wh *w, sf_error *err);
 

@@ -37,7 +37,7 @@
 /* Items queued at most: memory stays bounded when the writer is slower. */
 #define MAX_QUEUED 24 /* a whole transaction of 4,096-record batches, and some */
 
-enum { ITEM_FACTS, ITEM_COMMIT, ITEM_ROLLBACK, ITEM_SYNC };
+enum { ITEM_FACTS, ITEM_COMMIT, ITEM_ROLLBACK, ITEM_SYNC, ITEM_QUARANTINE };
 
 /* A batch's facts packed one after another, and its partition's position. */
 typedef struct wh_item {
@@ -48,6 +48,10 @@ typedef struct wh_item {
     uint64_t next_offset;
     bool fenced;  /* the batch has entries: check first_offset */
     bool durable; /* ITEM_COMMIT: sync the WAL after it (commit(), not commit_later()) */
+    bool retry;   /* ITEM_FACTS: the record set aside at first_offset, applied again */
+    uint32_t records;
+    /* ITEM_FACTS: the facts; ITEM_QUARANTINE: the time and the reason (each
+     * with its NUL), then the entry's bytes */
     sf_buf facts;
 } wh_item;
 
@@ -157,12 +161,55 @@ static int fence(sqlite_wh *w, const wh_item *it, sf_error *err)
     return 0;
 }
 
-/* Writer: insert an item's facts, FACT_ROWS per statement, and its position. */
+/* Writer: p's position after the item, in the transaction. */
+static int put_position(sqlite_wh *w, const wh_item *it, sf_error *err)
+{
+    sqlite3_bind_int64(w->st[ST_OFFSET], 1, it->partition);
+    sqlite3_bind_int64(w->st[ST_OFFSET], 2, (sqlite3_int64)it->next_offset);
+    return sf_wh_run(w, w->st[ST_OFFSET], err);
+}
+
+/* Writer: an entry set aside, and the position past it. */
+static int insert_quarantine(sqlite_wh *w, const wh_item *it, sf_error *err)
+{
+    const char *at = it->facts.data, *reason = at + strlen(at) + 1;
+    const char *bytes = reason + strlen(reason) + 1;
+    sqlite3_stmt *q = w->st[ST_QUARANTINE];
+    int rc = fence(w, it, err);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, it->partition);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)it->first_offset);
+    sqlite3_bind_text(q, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 4, bytes, (int)(it->facts.data + it->facts.len - bytes), SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, at, -1, SQLITE_STATIC);
+    if ((rc = sf_wh_run(w, q, err)) == 0 && (rc = put_position(w, it, err)) == 0)
+        w->txn_quarantined++;
+    return rc;
+}
+
+/* Writer: the entry a retried record stands for leaves the quarantine. */
+static int unquarantine(sqlite_wh *w, const wh_item *it, sf_error *err)
+{
+    sqlite3_stmt *q = w->st[ST_UNQUARANTINE];
+    sqlite3_bind_int64(q, 1, it->partition);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)it->first_offset);
+    int rc = sf_wh_run(w, q, err);
+    if (rc == 0 && sqlite3_changes(w->db) != 1)
+        rc = sf_error_set(err, SF_ENOENT,
+                          "warehouse: partition %u offset %llu is not in its quarantine "
+                          "(retried already?)",
+                          it->partition, (unsigned long long)it->first_offset);
+    return rc;
+}
+
+/* Writer: insert an item's facts, FACT_ROWS per statement, and its position
+ * (a retry: no position, its entry out of the quarantine instead). */
 static int insert_facts(sqlite_wh *w, const wh_item *it, sf_error *err)
 {
     const packed_fact *group[FACT_ROWS];
     const char *at = it->facts.data, *end = at + it->facts.len;
-    int n = 0, rc = fence(w, it, err);
+    int n = 0, rc = it->retry ? unquarantine(w, it, err) : fence(w, it, err);
     while (rc == 0 && at < end) {
         group[n++] = (const packed_fact *)at;
         at += group[n - 1]->size;
@@ -177,11 +224,8 @@ static int insert_facts(sqlite_wh *w, const wh_item *it, sf_error *err)
         bind_fact(w->st[ST_FACT], 1, it->partition, group[i]);
         rc = sf_wh_run(w, w->st[ST_FACT], err);
     }
-    if (rc == 0) {
-        sqlite3_bind_int64(w->st[ST_OFFSET], 1, it->partition);
-        sqlite3_bind_int64(w->st[ST_OFFSET], 2, (sqlite3_int64)it->next_offset);
-        rc = sf_wh_run(w, w->st[ST_OFFSET], err);
-    }
+    if (rc == 0 && !it->retry && (rc = put_position(w, it, err)) == 0)
+        w->txn_records += it->records;
     return rc;
 }
 
@@ -354,6 +398,7 @@ static void rollback(sqlite_wh *w)
     if (w->in_txn)
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
     w->in_txn = false;
+    w->txn_records = w->txn_quarantined = 0;
 }
 
 /* Make every commit so far durable: an fsync of the WAL (its file as SQLite
@@ -384,6 +429,8 @@ static int run_item(sqlite_wh *w, const wh_item *it, sf_error *err)
     int rc = begin(w, err);
     if (rc == 0 && it->kind == ITEM_FACTS)
         return insert_facts(w, it, err);
+    if (rc == 0 && it->kind == ITEM_QUARANTINE)
+        return insert_quarantine(w, it, err);
     for (size_t at = 0; rc == 0 && at < w->ops.len;) {
         const op_head *h = (const op_head *)(w->ops.data + at);
         rc = apply_op(w, h, err);
@@ -391,8 +438,12 @@ static int run_item(sqlite_wh *w, const wh_item *it, sf_error *err)
     }
     if (rc == 0 && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, "commit");
-    if (rc == 0)
+    if (rc == 0) {
         w->in_txn = false;
+        atomic_fetch_add(&w->committed_records, w->txn_records);
+        atomic_fetch_add(&w->committed_quarantined, w->txn_quarantined);
+        w->txn_records = w->txn_quarantined = 0;
+    }
     return rc == 0 && it->durable ? sync_wal(w, err) : rc;
 }
 
@@ -446,7 +497,8 @@ static wh_item *item_new(wh_pipe *p, int kind)
         return NULL;
     it->next = NULL;
     it->kind = kind;
-    it->durable = false;
+    it->durable = it->retry = false;
+    it->records = 0;
     return it;
 }
 
@@ -525,7 +577,8 @@ static int abort_txn(sqlite_wh *w, int rc)
     return rc;
 }
 
-int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+/* A batch's facts (or a retried record's) into the open transaction. */
+static int load_item(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, bool retry, sf_error *err)
 {
     int rc = take_failure(w, err);
     if (rc < 0)
@@ -535,7 +588,9 @@ int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error
         return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     it->partition = p;
     it->next_offset = b->next_offset;
-    it->fenced = b->count > 0;
+    it->fenced = b->count > 0 && !retry;
+    it->retry = retry;
+    it->records = (uint32_t)b->count;
     it->first_offset = b->count ? b->entries[0].offset : 0;
     sf_record rec;
     char date[SF_TIME_TEXT_LEN + 1];
@@ -549,6 +604,42 @@ int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error
     if (rc < 0) {
         item_free(it);
         return abort_txn(w, rc);
+    }
+    w->open = true;
+    enqueue(w->pipe, it);
+    return 0;
+}
+
+int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    return load_item(w, p, b, false, err);
+}
+
+int sf_wh_pipe_retry(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, sf_error *err)
+{
+    sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
+    return load_item(w, p, &one, true, err);
+}
+
+int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, const char *reason,
+                          const char *at, uint64_t next, sf_error *err)
+{
+    int rc = take_failure(w, err);
+    if (rc < 0)
+        return rc;
+    wh_item *it = item_new(w->pipe, ITEM_QUARANTINE);
+    if (!it)
+        return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
+    it->partition = p;
+    it->first_offset = e->offset;
+    it->next_offset = next;
+    it->fenced = true;
+    sf_buf_add(&it->facts, at, strlen(at) + 1);
+    sf_buf_add(&it->facts, reason, strlen(reason) + 1);
+    sf_buf_add(&it->facts, e->data, e->len);
+    if (sf_buf_failed(&it->facts)) {
+        item_free(it);
+        return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     }
     w->open = true;
     enqueue(w->pipe, it);

@@ -88,6 +88,10 @@ typedef int (*sf_wh_product_fn)(void *ctx, const sf_wh_product *row, sf_error *e
 typedef int (*sf_wh_customer_fn)(void *ctx, const sf_wh_customer *row, sf_error *err);
 typedef int (*sf_wh_invoice_fn)(void *ctx, const sf_wh_invoice *row, sf_error *err);
 
+/* An entry set aside (sink_quarantine): pointers valid during the call. */
+typedef int (*sf_wh_quarantined_fn)(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+                                    const char *at, const uint8_t *data, size_t len);
+
 /* What a top_* query asks for: the first `limit` of each period of grain
  * (day, month or year) from `period` to `last`, both included: one call
  * for a whole listing, so an adapter reads it in a query or two rather
@@ -144,6 +148,25 @@ typedef struct sf_warehouse_ops {
      * returned by the next load, commit or positions, and everything since
      * the last durable commit is gone. commit() returns once all is durable. */
     int (*commit_later)(sf_warehouse *w, sf_error *err);
+
+    /* The quarantine (table sink_quarantine): entries of the log that are
+     * not records, set aside by the sink (sinks/quarantine.h). */
+    /* Add entry e of partition p (reason: why it is not a record; at: the
+     * time, text) and p's new position next to the open transaction, fenced
+     * as a load: e must be at p's position. */
+    int (*quarantine)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, const char *reason,
+                      const char *at, uint64_t next, sf_error *err);
+    /* Add the record packed in e as the entry set aside at (p, e->offset),
+     * and that entry's removal, to the open transaction; positions stay. If
+     * no such entry is set aside, the transaction fails (SF_ENOENT), now or
+     * at its commit. */
+    int (*retry)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
+    /* fn for each entry set aside, by partition and offset, until it returns
+     * nonzero (returned). On a loader, call it with no transaction open. */
+    int (*quarantined)(sf_warehouse *w, sf_wh_quarantined_fn fn, void *ctx, sf_error *err);
+    /* Records loaded and entries set aside by the transactions this handle
+     * has committed (never one rolled back). */
+    void (*committed)(sf_warehouse *w, uint64_t *records, uint64_t *quarantined);
 } sf_warehouse_ops;
 
 struct sf_warehouse {

@@ -315,15 +315,19 @@ static int serve_main(kreader *r, sf_error *err)
 
 /* ---- reading ---------------------------------------------------------- */
 
-/* Copy m into the batch if it fits: 1 taken, 0 full, or an error. */
+/* Copy m into the batch if it fits: 1 taken, 0 full, or an error. A
+ * message larger than a record (another producer's on a shared topic) is
+ * handed over as well, for the sinks to stop at or set aside
+ * (sinks/quarantine.h); only one larger than the batch can hold is an
+ * error here. */
 static int take(kreader *r, uint32_t p, rd_kafka_message_t *m, sf_stream_batch *b, size_t *used,
                 sf_error *err)
 {
-    if (m->len > SF_STREAM_ENTRY_MAX)
+    if (m->len > b->buf_cap)
         return sf_error_set(err, SF_ECORRUPT,
                             "kafka topic %s partition %u offset %lld: %zu bytes, not a shopflow "
-                            "record",
-                            r->k->topic, p, (long long)m->offset, m->len);
+                            "record, and more than a read holds (%zu)",
+                            r->k->topic, p, (long long)m->offset, m->len, b->buf_cap);
     if (b->count == b->cap || *used + m->len > b->buf_cap)
         return 0;
     memcpy(b->buf + *used, m->payload, m->len);

@@ -1,0 +1,418 @@
+/*
+ * cmd_quarantine.c - `shopflow quarantine list|show|retry`: the operator's
+ * side of the entries the sinks set aside (sinks/quarantine.h).
+ *
+ * Each sink keeps its own quarantine in its own store (the history's LMDB
+ * 'q' keys, the warehouse's sink_quarantine table, the archive's
+ * quarantine/ objects), because that is the only place where setting an
+ * entry aside and moving the sink's position past it can be one
+ * transaction. This command reads them all side by side, shows an entry's
+ * bytes and what can be made of them, and applies an entry again once it is
+ * fixed. "Fixed" means one of:
+ *   - its bytes are a record now: they unpack with this version of shopflow
+ *     (a record of a format an older shopflow did not read), or they are
+ *     the text of exactly one valid record, JSON or CSV with its header, as
+ *     a POST body would be (a message another producer wrote as text);
+ *   - the operator gives the record (--record FILE, JSON or CSV), decoded
+ *     and validated as every input is.
+ * The sink applies it as the entry it stands for and removes the entry, in
+ * one transaction (sink.h, retry): applied once, however often retry runs.
+ * The warehouse's own sink must not run meanwhile (its rollups are computed
+ * from what it last read: the help says so).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/decoder.h"
+#include "core/json.h"
+#include "sinks/quarantine.h"
+#include "sinks/sink.h"
+#include "storage/warehouse/warehouse.h"
+
+static sf_setting settings[] = {
+    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
+    {"sink", SF_SET_STRING, "all", 0, 0, "archive, history, warehouse or all", NULL, 0, 0},
+    {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
+    {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
+    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
+    {"partition", SF_SET_INT, "-1", -1, SF_STREAM_PARTITIONS_MAX - 1,
+     "the entry's partition (show, retry)", NULL, 0, 0},
+    {"offset", SF_SET_INT, "-1", -1, INT64_MAX, "the entry's offset (show, retry)", NULL, 0, 0},
+    {"record", SF_SET_STRING, "", 0, 0,
+     "retry: the fixed record, a JSON or CSV file (- for standard input)", NULL, 0, 0},
+    {"json", SF_SET_BOOL, "false", 0, 0, "list: one JSON object per entry", NULL, 0, 0},
+};
+#define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
+
+static const char *opt(const char *name)
+{
+    return sf_config_get(settings, NSETTINGS, name)->text;
+}
+
+static int64_t num(const char *name)
+{
+    return sf_config_get(settings, NSETTINGS, name)->num;
+}
+
+/* What a pass over the sinks' quarantines does with each entry. */
+typedef struct visit {
+    const char *verb;
+    const char *sink;       /* the sink being read */
+    sf_sink *open;          /* and its handle */
+    const sf_record *given; /* retry: --record's */
+    size_t seen, done, kept;
+    sf_error err;
+} visit;
+
+static bool wanted(const sf_quarantined *q)
+{
+    return (num("partition") < 0 || q->partition == (uint64_t)num("partition")) &&
+           (num("offset") < 0 || q->offset == (uint64_t)num("offset"));
+}
+
+/* ---- what bytes hold ---- */
+
+typedef struct one_record {
+    sf_record r;
+    size_t records, invalid;
+    char why[SF_ERROR_MSG_MAX];
+} one_record;
+
+static int take_record(void *ctx, const sf_record *r, const sf_decode_pos *pos)
+{
+    (void)pos;
+    one_record *o = ctx;
+    if (o->records++ == 0)
+        o->r = *r;
+    return 0;
+}
+
+static int take_error(void *ctx, const sf_decode_error *e)
+{
+    one_record *o = ctx;
+    if (o->invalid++ == 0)
+        sf_decode_error_format(e, o->why, sizeof o->why);
+    return 0;
+}
+
+/* Decode text (or the file at path, when text is NULL) as input is
+ * decoded everywhere: 0 when it holds exactly one record, all valid. */
+static int decode_one(const char *text, size_t len, const char *path, one_record *o)
+{
+    memset(o, 0, sizeof *o);
+    sf_decode_sink sink = {take_record, take_error, o};
+    sf_decoder *d = NULL;
+    sf_error err = {0};
+    int rc = path ? sf_decode_file(path, NULL, &sink, NULL, NULL, &err)
+                  : sf_decoder_new(NULL, &sink, &d, &err);
+    if (rc == 0 && d && (rc = sf_decoder_feed(d, text, len, &err)) == 0)
+        rc = sf_decoder_finish(d, &err);
+    sf_decoder_free(d);
+    if (rc < 0 && !o->invalid)
+        snprintf(o->why, sizeof o->why, "%s", err.msg);
+    else if (rc == 0 && o->records != 1)
+        snprintf(o->why, sizeof o->why, "%zu records, not one", o->records);
+    return rc < 0 || o->invalid || o->records != 1 ? -1 : 0;
+}
+
+/* Whether bytes could be text (no NUL, no control byte but tab and line
+ * ends): binary ones are not handed to the decoder. */
+static bool text_like(const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r')
+            return false;
+    return len > 0;
+}
+
+/* The record q's bytes hold now (0), or why none (-1, in why). */
+static int record_of(const sf_quarantined *q, sf_record *r, char *why, size_t cap)
+{
+    sf_stream_entry e = {q->offset, q->data, (uint32_t)q->len};
+    char packed[SF_QUARANTINE_REASON_MAX];
+    if (sf_entry_check(&e, r, packed, sizeof packed) == 0)
+        return 0;
+    one_record o;
+    if (!text_like(q->data, q->len)) {
+        snprintf(why, cap, "%s; and it is not text", packed);
+        return -1;
+    }
+    if (decode_one((const char *)q->data, q->len, NULL, &o) == 0) {
+        *r = o.r;
+        return 0;
+    }
+    snprintf(why, cap, "not a packed record, and as text: %.400s", o.why);
+    return -1;
+}
+
+/* ---- list ---- */
+
+static int list_entry(void *ctx, const sf_quarantined *q)
+{
+    visit *v = ctx;
+    if (!wanted(q))
+        return 0;
+    if (num("json")) {
+        char reason[2 * SF_ERROR_MSG_MAX];
+        sf_json_quote(q->reason, reason, sizeof reason);
+        printf("{\"sink\":\"%s\",\"partition\":%u,\"offset\":%llu,\"bytes\":%zu,"
+               "\"quarantined_at\":\"%s\",\"reason\":%s}\n",
+               v->sink, q->partition, (unsigned long long)q->offset, q->len, q->at, reason);
+    } else {
+        if (v->seen == 0)
+            printf("%-10s %9s %20s %7s  %-24s  %s\n", "sink", "partition", "offset", "bytes",
+                   "quarantined at", "reason");
+        printf("%-10s %9u %20llu %7zu  %-24s  %s\n", v->sink, q->partition,
+               (unsigned long long)q->offset, q->len, q->at, q->reason);
+    }
+    v->seen++;
+    return 0;
+}
+
+/* ---- show ---- */
+
+static void hex_dump(const uint8_t *data, size_t len)
+{
+    for (size_t at = 0; at < len; at += 16) {
+        printf("  %08zx ", at);
+        for (size_t i = at; i < at + 16; i++)
+            printf(i < len ? " %02x" : "   ", i < len ? data[i] : 0);
+        printf("  |");
+        for (size_t i = at; i < at + 16 && i < len; i++)
+            putchar(data[i] >= 0x20 && data[i] < 0x7f ? data[i] : '.');
+        printf("|\n");
+    }
+}
+
+static int show_entry(void *ctx, const sf_quarantined *q)
+{
+    visit *v = ctx;
+    if (!wanted(q))
+        return 0;
+    printf("%s%s sink: partition %u offset %llu, set aside %s\n  reason: %s\n  %zu bytes:\n",
+           v->seen++ ? "\n" : "", v->sink, q->partition, (unsigned long long)q->offset, q->at,
+           q->reason, q->len);
+    hex_dump(q->data, q->len);
+    sf_record r;
+    char why[SF_ERROR_MSG_MAX], json[SF_JSON_RECORD_MAX];
+    if (record_of(q, &r, why, sizeof why) == 0 && sf_json_encode(&r, json, sizeof json) >= 0)
+        printf("  holds a record now (`shopflow quarantine retry` applies it):\n  %s\n", json);
+    else
+        printf("  holds no record: %s\n  (`shopflow quarantine retry --partition %u --offset "
+               "%llu --record FILE` applies the record you give instead)\n",
+               why, q->partition, (unsigned long long)q->offset);
+    return 0;
+}
+
+/* ---- retry ---- */
+
+/* An entry to retry, with the record it gets, or why none. */
+typedef struct pending {
+    uint32_t p;
+    uint64_t offset;
+    bool ok;
+    sf_record r;
+    char why[SF_ERROR_MSG_MAX];
+} pending;
+
+typedef struct pendings {
+    pending *at;
+    size_t n, cap;
+    bool failed;
+    const sf_record *given;
+} pendings;
+
+static int note_entry(void *ctx, const sf_quarantined *q)
+{
+    pendings *ps = ctx;
+    if (!wanted(q))
+        return 0;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 16;
+        pending *more = realloc(ps->at, cap * sizeof *more);
+        if (!more)
+            return ps->failed = true;
+        ps->at = more, ps->cap = cap;
+    }
+    pending *e = &ps->at[ps->n++];
+    *e = (pending){.p = q->partition, .offset = q->offset};
+    if (ps->given) {
+        e->r = *ps->given;
+        e->ok = true;
+    } else {
+        e->ok = record_of(q, &e->r, e->why, sizeof e->why) == 0;
+    }
+    return 0;
+}
+
+/* Apply each noted entry through the sink, or say why it stays. */
+static void retry_noted(visit *v, const pendings *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        const pending *e = &ps->at[i];
+        sf_error err = {0};
+        v->seen++;
+        if (e->ok && v->open->ops->retry(v->open, e->p, e->offset, &e->r, &err) == 0) {
+            printf("%s: partition %u offset %llu: applied, and out of the quarantine\n", v->sink,
+                   e->p, (unsigned long long)e->offset);
+            v->done++;
+            continue;
+        }
+        printf("%s: partition %u offset %llu: kept in the quarantine: %s\n", v->sink, e->p,
+               (unsigned long long)e->offset, e->ok ? err.msg : e->why);
+        v->kept++;
+    }
+}
+
+/* ---- over the sinks ---- */
+
+/* One sink's quarantine through the verb. A sink whose store was never
+ * made has none. */
+static int visit_sink(visit *v, const char *name)
+{
+    sf_sink_places at = {opt("data"), opt("objects"), opt("store"), opt("warehouse")};
+    bool retry = strcmp(v->verb, "retry") == 0;
+    sf_error err = {0};
+    char where[4096];
+    sf_sink_location(name, &at, where, sizeof where);
+    if (strcmp(name, "archive") != 0 && !sf_warehouse_is_server(where) && access(where, F_OK) != 0)
+        return 0; /* never ran: nothing set aside (and nothing made here) */
+    v->sink = name;
+    int rc = sf_sink_open(name, &at, NULL, !retry, &v->open, &err);
+    pendings ps = {.given = v->given};
+    if (rc == 0 && retry)
+        rc = v->open->ops->quarantined(v->open, note_entry, &ps, &err);
+    else if (rc == 0)
+        rc = v->open->ops->quarantined(
+            v->open, strcmp(v->verb, "list") == 0 ? list_entry : show_entry, v, &err);
+    if (rc == 0 && ps.failed)
+        rc = sf_error_set(&err, SF_ENOMEM, "out of memory");
+    if (rc == 0 && retry)
+        retry_noted(v, &ps);
+    free(ps.at);
+    sf_sink_close(v->open);
+    v->open = NULL;
+    if (rc < 0) {
+        v->err = err;
+        sf_error_prefix(&v->err, "%s sink: ", name);
+    }
+    return rc;
+}
+
+/* The options that go together, and --record's record into *given. */
+static int check_args(const char *verb, sf_record *given, bool *has_given)
+{
+    const char *sink = opt("sink"), *record = opt("record");
+    bool entry = num("partition") >= 0 && num("offset") >= 0;
+    if (!verb || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "retry")))
+        return sf_cli_usage_error(&sf_cmd_quarantine, "say what to do: list, show or retry");
+    if (strcmp(sink, "all") && strcmp(sink, "archive") && strcmp(sink, "history") &&
+        strcmp(sink, "warehouse"))
+        return sf_cli_usage_error(&sf_cmd_quarantine,
+                                  "--sink: archive, history, warehouse or all, not '%s'", sink);
+    if (strcmp(verb, "show") == 0 && !entry)
+        return sf_cli_usage_error(&sf_cmd_quarantine, "show: say which entry (--partition P "
+                                                      "--offset O; `list` shows them)");
+    if (*record && (strcmp(verb, "retry") || !entry))
+        return sf_cli_usage_error(&sf_cmd_quarantine,
+                                  "--record goes with retry --partition P --offset O");
+    *has_given = *record != '\0';
+    one_record o;
+    if (*has_given && decode_one(NULL, 0, record, &o) < 0) {
+        fprintf(stderr, "shopflow quarantine: %s: %s: nothing retried\n", record, o.why);
+        return SF_EXIT_FAIL;
+    }
+    if (*has_given)
+        *given = o.r;
+    return SF_CLI_GO;
+}
+
+/* What the pass came to, and the exit status. */
+static int conclude(const visit *v, bool failed)
+{
+    bool entry = num("partition") >= 0 && num("offset") >= 0;
+    if (strcmp(v->verb, "list") == 0 && v->seen == 0 && !num("json"))
+        printf("no entries set aside\n");
+    if (strcmp(v->verb, "show") == 0 && v->seen == 0) {
+        fprintf(stderr,
+                "shopflow quarantine: no entry at partition %lld offset %lld is set aside\n",
+                (long long)num("partition"), (long long)num("offset"));
+        return SF_EXIT_FAIL;
+    }
+    if (strcmp(v->verb, "retry") == 0 && v->seen == 0) {
+        printf("nothing to retry%s\n", entry ? ": no such entry is set aside" : "");
+        return entry ? SF_EXIT_FAIL : SF_EXIT_OK;
+    }
+    if (strcmp(v->verb, "retry") == 0 && v->seen > 0)
+        printf("%zu applied, %zu kept\n", v->done, v->kept);
+    return failed || v->kept ? SF_EXIT_FAIL : SF_EXIT_OK;
+}
+
+static int run_quarantine(int argc, char **argv)
+{
+    char **rest;
+    int nrest;
+    int status =
+        sf_cli_settings(&sf_cmd_quarantine, settings, NSETTINGS, argc, argv, 1, &rest, &nrest);
+    if (status != SF_CLI_GO)
+        return status;
+    const char *verb = nrest == 1 ? rest[0] : NULL;
+    free(rest);
+    sf_record given;
+    bool has_given = false;
+    if ((status = check_args(verb, &given, &has_given)) != SF_CLI_GO) {
+        sf_config_free();
+        return status;
+    }
+    visit v = {.verb = verb, .given = has_given ? &given : NULL};
+    bool failed = false;
+    for (int i = 0; i < SF_SINKS; i++) {
+        if (strcmp(opt("sink"), "all") && strcmp(opt("sink"), sf_sink_names[i]))
+            continue;
+        if (visit_sink(&v, sf_sink_names[i]) < 0) {
+            fprintf(stderr, "shopflow quarantine: %s\n", v.err.msg);
+            failed = true;
+        }
+    }
+    status = conclude(&v, failed);
+    sf_config_free();
+    return status;
+}
+
+const sf_command sf_cmd_quarantine = {
+    "quarantine",
+    "list, show and retry the entries of the log the sinks set aside (not records)",
+    "usage: shopflow quarantine list [--data DIR] [--sink NAME] [--json]\n"
+    "       shopflow quarantine show --partition P --offset O [--data DIR] [--sink NAME]\n"
+    "       shopflow quarantine retry [--partition P --offset O [--record FILE]] [--data DIR]\n"
+    "                                 [--sink NAME]\n"
+    "options: [--objects LOCATION] [--store LOCATION] [--warehouse LOCATION] (as `sink`)\n"
+    "\n"
+    "A sink run with --on-bad-entry quarantine (sink, serve, import --sinks) sets an entry of\n"
+    "the log that is not a record (a message another producer wrote to a shared Kafka topic,\n"
+    "a record of a newer format) aside in its own store, in the transaction that moves it\n"
+    "past the entry: the history store (LMDB keys 'q'), the warehouse (table\n"
+    "sink_quarantine) and the archive (quarantine/part-P-OFFSET.bin and .json). Each sink that\n"
+    "read the entry holds its own copy. --sink NAME looks at one sink only (default all).\n"
+    "\n"
+    "list: every entry set aside: sink, partition, offset, size, when, why.\n"
+    "show: one entry: its bytes in hex, and the record they hold, if any.\n"
+    "retry: applies entries again once they are fixed, each through its sink as the record\n"
+    "at its partition and offset, and removes it from the quarantine in the same\n"
+    "transaction (so a record is applied once however often retry runs). An entry is fixed\n"
+    "when its bytes now unpack as a record of this shopflow, or are the text of exactly one\n"
+    "valid record (JSON, or CSV with its header, as a POST body); or when you give the record\n"
+    "yourself with --record FILE (JSON or CSV, - for standard input), decoded and validated\n"
+    "as every input is, for the one entry --partition and --offset name. An entry that is not\n"
+    "fixed stays, and retry says why (exit 1).\n"
+    "\n"
+    "Retry beside a running server: fine for the history and the archive; for the warehouse\n"
+    "stop its sink first (serve --sinks archive,history): a running warehouse sink would\n"
+    "write its ranked lists over the retried record's share (SQLite), or hold the loader's\n"
+    "lock (PostgreSQL) (docs/operations.md).\n",
+    run_quarantine,
+};
