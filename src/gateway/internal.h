@@ -92,6 +92,11 @@ struct sf_gateway {
     uint16_t port;
     _Atomic bool stopping;
     _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
+    /* sf_respond_internal logs one cause a second at most (a disk that is
+     * behind refuses every request): the second of the last line, and the
+     * causes not logged since. */
+    _Atomic int64_t last_internal;
+    _Atomic uint64_t internal_unlogged;
     unsigned char token_secret[SF_TOKEN_SECRET_LEN];
     struct MHD_Response *healthz; /* built once, queued for every /healthz */
     /* The 200 answers of ingest for small counts, built once (a response
@@ -201,8 +206,9 @@ enum MHD_Result sf_respond_error_with(request *r, unsigned status, const char *c
                                       const char *message, const char *extra_name,
                                       const char *extra_value);
 
-/* A 5xx whose cause (detail) may name server paths: detail goes to the
- * server's log only (event http_internal_error), the client gets message. */
+/* A 5xx (or 429) whose cause (detail) may name server paths: detail goes to
+ * the server's log only (event http_internal_error, one a second at most,
+ * with the count of those not logged), the client gets message. */
 enum MHD_Result sf_respond_internal(request *r, unsigned status, const char *code,
                                     const char *message, const char *detail,
                                     const char *retry_after);

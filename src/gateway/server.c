@@ -104,9 +104,16 @@ enum MHD_Result sf_respond_internal(request *r, unsigned status, const char *cod
                                     const char *message, const char *detail,
                                     const char *retry_after)
 {
-    char q[SF_ERROR_MSG_MAX + 64];
-    sf_logf(SF_LOG_WARN, "http_internal_error", "status=%u code=%s msg=%s", status, code,
-            sf_logq(detail ? detail : "", q, sizeof q));
+    sf_gateway *g = r->g;
+    int64_t now = (int64_t)time(NULL), last = atomic_load(&g->last_internal);
+    if (now == last || !atomic_compare_exchange_strong(&g->last_internal, &last, now)) {
+        atomic_fetch_add(&g->internal_unlogged, 1);
+    } else {
+        char q[SF_ERROR_MSG_MAX + 64];
+        sf_logf(SF_LOG_WARN, "http_internal_error", "status=%u code=%s msg=%s unlogged_before=%llu",
+                status, code, sf_logq(detail ? detail : "", q, sizeof q),
+                (unsigned long long)atomic_exchange(&g->internal_unlogged, 0));
+    }
     return sf_respond_error(r, status, code, message, retry_after);
 }
 
