@@ -120,6 +120,11 @@ void sf_conns_free(sf_gateway *g)
     pthread_mutex_destroy(&g->conns_mu);
 }
 
+static bool evictable(int state)
+{
+    return state == SLOT_IDLE || state == SLOT_DRAINING;
+}
+
 /* Never authenticated first, then the longest idle. */
 static int evict_order(const void *a, const void *b)
 {
@@ -144,15 +149,14 @@ static void evict(sf_gateway *g, const conn_slot *fresh, unsigned want, evicted 
 {
     size_t n = 0;
     for (conn_slot *s = g->conns_head; s && n < g->conns_cap; s = s->next)
-        if (s != fresh && s->fd >= 0 &&
-            atomic_load_explicit(&s->state, memory_order_relaxed) == SLOT_IDLE)
+        if (s != fresh && s->fd >= 0 && evictable(atomic_load(&s->state)))
             g->evict_buf[n++] = s;
     qsort(g->evict_buf, n, sizeof *g->evict_buf, evict_order);
     int64_t now = now_ms();
     for (size_t i = 0; i < n && out->n < want; i++) {
         conn_slot *s = g->evict_buf[i];
-        int idle = SLOT_IDLE;
-        if (!atomic_compare_exchange_strong(&s->state, &idle, SLOT_EVICTED))
+        int was = atomic_load(&s->state);
+        if (!evictable(was) || !atomic_compare_exchange_strong(&s->state, &was, SLOT_EVICTED))
             continue;               /* a request started on it meanwhile */
         shutdown(s->fd, SHUT_RDWR); /* its thread sees the end and closes it */
         g->conns_evicting++;
@@ -188,6 +192,22 @@ void sf_conns_opened(sf_gateway *g, struct MHD_Connection *conn, conn_slot *slot
     sf_logf(SF_LOG_WARN, "connections_evicted",
             "evicted=%u authenticated=%u longest_idle_s=%.1f open=%u max_connections=%u", ev.n,
             ev.authenticated, (double)ev.idle_ms / 1000, open, g->conns_cap);
+}
+
+void sf_conns_draining(request *r)
+{
+    int busy = SLOT_BUSY;
+    if (r->slot)
+        atomic_compare_exchange_strong(&r->slot->state, &busy, SLOT_DRAINING);
+}
+
+void sf_conns_idle(request *r)
+{
+    if (!r->slot)
+        return;
+    int was = atomic_load_explicit(&r->slot->state, memory_order_relaxed);
+    while (was != SLOT_EVICTED && !atomic_compare_exchange_weak(&r->slot->state, &was, SLOT_IDLE))
+        ;
 }
 
 void sf_conns_closed(sf_gateway *g, conn_slot *slot)

@@ -547,6 +547,8 @@ enum MHD_Result sf_ingest_step(request *r, const char *method, const char *uploa
                 inflate_piece(r, upload_data, n);
             else
                 sf_decoder_feed(r->dec, upload_data, n, &err);
+        } else {
+            sf_conns_draining(r); /* refused: nothing of it will be appended */
         }
         return MHD_YES;
     }

@@ -68,10 +68,12 @@ typedef struct metrics {
 
 /* A connection, from libmicrohttpd's STARTED notification to its CLOSED one
  * (conns.c). state: the owning thread moves it IDLE -> BUSY when a request
- * starts and back when it completes; another thread evicting it moves it
- * IDLE -> EVICTED (compare-and-swap, so a connection in a request is never
- * evicted, and one evicted never starts a request). */
-enum { SLOT_IDLE, SLOT_BUSY, SLOT_EVICTED };
+ * starts and back when it completes, BUSY -> DRAINING when the request is
+ * refused but its body still comes (sf_conns_draining); another thread
+ * evicting it moves it IDLE or DRAINING -> EVICTED (compare-and-swap: a
+ * request that may append is never cut, and on a connection evicted no
+ * request starts). */
+enum { SLOT_IDLE, SLOT_BUSY, SLOT_DRAINING, SLOT_EVICTED };
 
 typedef struct conn_slot {
     struct request *spare;         /* the last request's state, buffers kept (server.c) */
@@ -265,6 +267,12 @@ void sf_conns_free(sf_gateway *g);
 /* libmicrohttpd's STARTED and CLOSED notifications for a slot. */
 void sf_conns_opened(sf_gateway *g, struct MHD_Connection *conn, conn_slot *slot);
 void sf_conns_closed(sf_gateway *g, conn_slot *slot);
+/* r is refused (or its route reads no body) and its body is only being
+ * drained: its connection may be evicted like an idle one, so a body sent
+ * slowly cannot hold a connection that will never append. */
+void sf_conns_draining(request *r);
+/* r completed: its connection is idle again, unless it was evicted. */
+void sf_conns_idle(request *r);
 
 /* metrics.c */
 void sf_metrics_count(sf_gateway *g, route rt, unsigned status);

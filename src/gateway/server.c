@@ -275,6 +275,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return sf_ingest_step(r, method, upload_data, upload_data_size);
     if (*upload_data_size) {
         *upload_data_size = 0; /* a body where none is expected: ignored */
+        sf_conns_draining(r);
         return MHD_YES;
     }
     if (r->route >= ROUTE_INVOICE && r->route <= ROUTE_BI)
@@ -323,8 +324,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     sf_metrics_count(g, r->route, r->answered ? r->status : 0);
     if (r->route == ROUTE_INGEST && r->answered)
         sf_metrics_ingest_latency(g, sf_monotonic() - r->started);
-    if (r->slot) /* busy until now: only an idle connection is ever evicted */
-        atomic_store_explicit(&r->slot->state, SLOT_IDLE, memory_order_release);
+    sf_conns_idle(r);
     request_done(conn, r);
     *req_cls = NULL;
     atomic_fetch_sub(&g->m.in_flight, 1);
