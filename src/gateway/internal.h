@@ -59,12 +59,13 @@ typedef struct metrics {
 #define SF_SPARE_DECODERS 16
 
 /* The request head limits (doors.c, docs/api.md): larger ones get a JSON
- * 414 or 431. They sit below what the connection's memory holds (POOL_BYTES,
- * server.c), so a head between them and that gets JSON too; only one too
- * big for the connection's memory gets libmicrohttpd's own (HTML) answer. */
-#define SF_URL_MAX           4096 /* path and query */
-#define SF_HEAD_MAX          6144 /* request line and header fields */
-#define SF_HEADER_FIELDS_MAX 64
+ * 414 or 431. A head at all three limits at once still fits the
+ * connection's memory (POOL_BYTES, server.c) with room for the answer, and
+ * a head over them up to what that memory holds gets the JSON answer too;
+ * only one too big for it gets libmicrohttpd's own (HTML) answer. */
+#define SF_URL_MAX           8192  /* path and query */
+#define SF_HEAD_MAX          10240 /* request line and header fields */
+#define SF_HEADER_FIELDS_MAX 128
 
 /* A connection, from libmicrohttpd's STARTED notification to its CLOSED one
  * (conns.c). state: the owning thread moves it IDLE -> BUSY when a request

@@ -25,13 +25,18 @@
 #include "core/progress.h"
 #include "gateway/internal.h"
 
-/* Per-connection memory of libmicrohttpd (headers, and the body as it is
- * read). libmicrohttpd clears it for every request (about 1.5 times its
- * size in memset, measured with callgrind), so its size is a cost per
- * request: 16 KiB cost 56 k instructions per single-record POST, 8 KiB 43 k,
- * 4 KiB 35 k. 8 KiB still takes request headers of 7,000 bytes (4 KiB
- * refused 4,000 with 431); bodies of any size are read in pieces. */
-#define POOL_BYTES (8 * 1024)
+/* Per-connection memory of libmicrohttpd: the request line and header
+ * fields (each field also takes a record of about 64 bytes), the body as it
+ * is read (in pieces, whatever its size) and the answer's header.
+ * libmicrohttpd clears all of it for every request, so its size is a cost
+ * per request: a memset of 12 KiB more takes about 90 ns here, under 1 % of
+ * a single-record POST's ~11 us of server CPU (callgrind counts that memset
+ * a byte an instruction, 18 k instructions: it overstates it). 20 KiB holds
+ * the gateway's head limits (internal.h: 10 KiB of head and 128 fields at
+ * once) with room for the answer, so every head within them is served and
+ * every one somewhat over them gets the gateway's JSON 414/431; at 8 KiB a
+ * URL of 8,000 bytes or 150 short fields got libmicrohttpd's HTML 431. */
+#define POOL_BYTES (20 * 1024)
 
 /* A response with body (copied, or taken over when owned: freed by MHD),
  * and its two headers. */

@@ -133,13 +133,22 @@ records=$("$shopflow" log stat --data "$data" --json | jq .records)
 
 # --- the head ------------------------------------------------------------------
 long() { head -c "$1" /dev/zero | tr '\0' a; }
-expect_json "$(code "$base/healthz?q=$(long 5000)")" 414 uri_too_long "a 5,000-byte URL"
-expect_json "$(code "$base/v1/invoices/$(long 6000)")" 414 uri_too_long "a 6,000-byte path"
-[[ $(code "$base/healthz?q=$(long 3000)") == 200 ]] || fail "a 3,000-byte URL: $(cat "$tmp/resp")"
+# Up to 8 KiB of URL, 128 fields and 10 KiB of head are served (a URL of
+# 8,000 bytes or 150 short fields got libmicrohttpd's HTML 431 before);
+# above, JSON 414/431 as far as the connection's memory holds the head.
+[[ $(code "$base/healthz?q=$(long 8000)") == 200 ]] || fail "an 8,000-byte URL: $(cat "$tmp/resp")"
+cases=$((cases + 1))
+expect_json "$(code "$base/healthz?q=$(long 9000)")" 414 uri_too_long "a 9,000-byte URL"
+expect_json "$(code "$base/v1/invoices/$(long 12000)")" 414 uri_too_long "a 12,000-byte path"
 hdrs=()
-for i in $(seq 80); do hdrs+=(-H "X-Many-$i: v"); done
-expect_json "$(code "${hdrs[@]}" "$base/healthz")" 431 header_fields_too_large "80 header fields"
-expect_json "$(code -H "X-Big: $(long 6500)" "$base/healthz")" 431 header_fields_too_large "a 6,500-byte header"
+for i in $(seq 120); do hdrs+=(-H "X-Many-$i: v"); done
+[[ $(code "${hdrs[@]}" "$base/healthz") == 200 ]] || fail "120 header fields: $(cat "$tmp/resp")"
+cases=$((cases + 1))
+for i in $(seq 120 150); do hdrs+=(-H "X-Many-$i: v"); done
+expect_json "$(code "${hdrs[@]}" "$base/healthz")" 431 header_fields_too_large "150 header fields"
+[[ $(code -H "X-Big: $(long 9000)" "$base/healthz") == 200 ]] || fail "a 9,000-byte header: $(cat "$tmp/resp")"
+cases=$((cases + 1))
+expect_json "$(code -H "X-Big: $(long 11000)" "$base/healthz")" 431 header_fields_too_large "an 11,000-byte header"
 # HTTP/1.2 is served as 1.1 (RFC 9112, 2.3).
 printf 'GET /healthz HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n' | raw > "$tmp/status"
 [[ $(cat "$tmp/status") == 200 ]] && json '.status == "ok"' "$tmp/resp" ||
@@ -152,8 +161,8 @@ for line in 'GET /healthz HTTP/2.0:505' 'GET /healthz HTTP/0.9:505' 'GET /health
     [[ $(cat "$tmp/status") == "${line##*:}" ]] || fail "'${line%:*}': $(cat "$tmp/raw")"
     cases=$((cases + 1))
 done
-printf 'GET /healthz?q=%s HTTP/1.1\r\nHost: x\r\n\r\n' "$(long 20000)" | raw > "$tmp/status"
-[[ $(cat "$tmp/status") == 414 ]] || fail "a 20,000-byte URL: $(cat "$tmp/raw")"
+printf 'GET /healthz?q=%s HTTP/1.1\r\nHost: x\r\n\r\n' "$(long 30000)" | raw > "$tmp/status"
+[[ $(cat "$tmp/status") == 414 ]] || fail "a 30,000-byte URL: $(cat "$tmp/raw")"
 cases=$((cases + 1))
 
 # --- every answer JSON -----------------------------------------------------------
