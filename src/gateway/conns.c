@@ -187,7 +187,7 @@ void sf_conns_opened(sf_gateway *g, struct MHD_Connection *conn, conn_slot *slot
     pthread_mutex_unlock(&g->conns_mu);
     if (ev.n == 0)
         return;
-    atomic_fetch_add(&g->m.evicted, ev.n);
+    atomic_fetch_add(&g->m.evicted_anonymous, ev.n - ev.authenticated);
     atomic_fetch_add(&g->m.evicted_authenticated, ev.authenticated);
     sf_logf(SF_LOG_WARN, "connections_evicted",
             "evicted=%u authenticated=%u longest_idle_s=%.1f open=%u max_connections=%u", ev.n,

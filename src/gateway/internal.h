@@ -50,7 +50,8 @@ typedef struct metrics {
     _Atomic uint64_t ingest_latency_us_sum;
     _Atomic uint64_t records_accepted, records_duplicate, records_rejected, body_bytes;
     _Atomic uint64_t in_flight;
-    _Atomic uint64_t evicted, evicted_authenticated; /* connections closed to make room */
+    /* idle connections closed to make room, by whether they had authenticated */
+    _Atomic uint64_t evicted_anonymous, evicted_authenticated;
 } metrics;
 
 #define SF_ACCEPTED_CACHED 4
