@@ -29,9 +29,10 @@
  * fields (each field also takes a record of about 64 bytes), the body as it
  * is read (in pieces, whatever its size) and the answer's header.
  * libmicrohttpd clears all of it for every request, so its size is a cost
- * per request: a memset of 12 KiB more takes about 90 ns here, under 1 % of
- * a single-record POST's ~11 us of server CPU (callgrind counts that memset
- * a byte an instruction, 18 k instructions: it overstates it). 20 KiB holds
+ * per request: in perf, memset took 0.2-0.7 % of the server's CPU under
+ * single-record POSTs at 8 KiB, 1.2 % at 16 KiB, 1.8-2.2 % at 20 KiB
+ * (callgrind overstates it: it counts a byte an instruction; docs/
+ * benchmarks.md, "Gateway, issue 15"). 20 KiB holds
  * the gateway's head limits (internal.h: 10 KiB of head and 128 fields at
  * once) with room for the answer, so every head within them is served and
  * every one somewhat over them gets the gateway's JSON 414/431; at 8 KiB a
