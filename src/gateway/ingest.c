@@ -431,6 +431,8 @@ static enum MHD_Result end_of_body(request *r)
         /* RFC 9110, 15.5.16: say which codings are taken */
         return sf_respond_error_with(r, 415, r->reject_code, r->reject_msg, "Accept-Encoding",
                                      "gzip, identity");
+    if (r->reject_status == 405) /* RFC 9110, 15.5.6: say which methods are */
+        return sf_respond_error_with(r, 405, r->reject_code, r->reject_msg, "Allow", "POST");
     if (r->reject_status)
         return sf_respond_error(r, r->reject_status, r->reject_code, r->reject_msg,
                                 r->reject_status == 503 ? "1" : NULL);

@@ -64,9 +64,9 @@ typedef struct metrics {
  * connection's memory (POOL_BYTES, server.c) with room for the answer, and
  * a head over them up to what that memory holds gets the JSON answer too;
  * only one too big for it gets libmicrohttpd's own (HTML) answer. */
-#define SF_URL_MAX           8192  /* path and query */
-#define SF_HEAD_MAX          10240 /* request line and header fields */
-#define SF_HEADER_FIELDS_MAX 128
+#define SF_URL_MAX           8192 /* path and query */
+#define SF_HEAD_MAX          9216 /* request line and header fields */
+#define SF_HEADER_FIELDS_MAX 100
 
 /* A connection, from libmicrohttpd's STARTED notification to its CLOSED one
  * (conns.c). state: the owning thread moves it IDLE -> BUSY when a request

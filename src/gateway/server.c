@@ -32,12 +32,12 @@
  * per request: in perf, memset took 0.2-0.7 % of the server's CPU under
  * single-record POSTs at 8 KiB, 1.2 % at 16 KiB, 1.8-2.2 % at 20 KiB
  * (callgrind overstates it: it counts a byte an instruction; docs/
- * benchmarks.md, "Gateway, issue 15"). 20 KiB holds
- * the gateway's head limits (internal.h: 10 KiB of head and 128 fields at
- * once) with room for the answer, so every head within them is served and
- * every one somewhat over them gets the gateway's JSON 414/431; at 8 KiB a
- * URL of 8,000 bytes or 150 short fields got libmicrohttpd's HTML 431. */
-#define POOL_BYTES (20 * 1024)
+ * benchmarks.md, "Gateway, issue 15"). 16 KiB holds the gateway's head
+ * limits (internal.h: 9 KiB of head and 100 fields at once) with room for
+ * the answer, so every head within them is served and every one over them
+ * up to about 16,000 bytes gets the gateway's JSON 414/431; at 8 KiB a URL
+ * of 8,000 bytes or 150 short fields got libmicrohttpd's HTML 431. */
+#define POOL_BYTES (16 * 1024)
 
 /* A response with body (copied, or taken over when owned: freed by MHD),
  * and its two headers. */
