@@ -34,13 +34,13 @@ struct sf_store;
 struct sf_warehouse;
 
 typedef struct sf_gateway_config {
-    const char *data_dir; /* keys and the token secret */
-    const char *listen;   /* "HOST:PORT"; port 0 picks a free one */
-    size_t max_body;      /* bytes; larger requests get 413 */
-    unsigned threads;     /* HTTP worker threads */
-    unsigned max_connections;
-    size_t dedup_window; /* event ids remembered */
-    unsigned timeout_s;  /* idle connection timeout */
+    const char *data_dir;     /* keys and the token secret */
+    const char *listen;       /* "HOST:PORT"; port 0 picks a free one */
+    size_t max_body;          /* bytes; larger requests get 413 */
+    unsigned threads;         /* HTTP worker threads */
+    unsigned max_connections; /* capped by the open-file limit (sf_gateway_start) */
+    size_t dedup_window;      /* event ids remembered */
+    unsigned timeout_s;       /* idle connection timeout */
     /* Borrowed; they must outlive the gateway. The stream is required;
      * without a history store (warehouse) those routes answer 503. */
     sf_stream *stream;
@@ -56,7 +56,11 @@ typedef struct sf_gateway_config {
 typedef struct sf_gateway sf_gateway;
 
 /* Open the key store and the token secret, rebuild the event-id window
- * from the stream, start listening. Stop with sf_gateway_stop. */
+ * from the stream, start listening. Stop with sf_gateway_stop. For the
+ * whole process, it raises the soft RLIMIT_NOFILE to the hard limit, and
+ * caps max_connections at what that limit leaves beside the descriptors
+ * open when it is called (so start it after the stream, stores and sinks;
+ * conns.c). */
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err);
 
 /* The port actually listened on. */
