@@ -28,10 +28,13 @@ sf_setting sf_serve_settings[] = {
      0},
     {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
     {"partitions", SF_SET_INT, "8", 1, 1024, "partitions of a new log", NULL, 0, 0},
-    {"max-body", SF_SET_BYTES, "8M", 1024, 1LL << 30, "largest request body", NULL, 0, 0},
+    {"max-body", SF_SET_BYTES, "8M", 1024, 1LL << 30,
+     "largest request body, as sent and once inflated (gzip)", NULL, 0, 0},
     {"threads", SF_SET_INT, "0", 0, 64, "HTTP worker threads (0: half the cores, at least 1)", NULL,
      0, 0},
-    {"max-connections", SF_SET_INT, "10000", 1, 1000000, "open connections at most", NULL, 0, 0},
+    {"max-connections", SF_SET_INT, "10000", 1, 1000000,
+     "open connections at most (capped by the open-file limit; idle ones closed near it)", NULL, 0,
+     0},
     {"dedup-window", SF_SET_INT, "1000000", 1, 100000000,
      "event ids remembered in all: each partition those of its last N/P records", NULL, 0, 0},
     {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout", NULL, 0, 0},
@@ -207,9 +210,11 @@ const sf_command sf_cmd_serve = {
     "run the HTTP gateway (ingest, history, BI) and the sinks",
     "usage: shopflow serve [--data DIR] [--listen HOST:PORT] [--config FILE] [options]\n"
     "\n"
-    "Serves POST /v1/transactions (JSON object or array, NDJSON, or CSV with a header; key\n"
-    "role ingest or admin), /healthz, /readyz and /metrics, appending to the stream log of\n"
-    "DIR. A 200 means the records are on disk (fdatasync). Create keys with `shopflow keys`.\n"
+    "Serves POST /v1/transactions (JSON object or array, NDJSON, or CSV with a header, gzip\n"
+    "or not; key role ingest or admin), /healthz, /readyz and /metrics, appending to the\n"
+    "stream log of DIR. A 200 means the records are on disk (fdatasync). Create keys with\n"
+    "`shopflow keys`. The open-file limit is raised to its hard limit and caps\n"
+    "max-connections; near that cap idle connections are closed (docs/api.md, Limits).\n"
     "Stops on SIGTERM or SIGINT after answering the requests in flight.\n"
     "\n"
     "HTTP is the default, meant for loopback or behind a proxy that does TLS. --tls-cert FILE\n"

@@ -4,7 +4,9 @@
  *
  * The two are told apart by shape: keys start "sfk_", anything else is
  * taken for a token. Routes decide what each principal may do (403); here
- * only "who are you" is answered (401 when nobody valid).
+ * only "who are you" is answered (401 when nobody valid). A connection that
+ * has shown a valid credential once is marked so: when connections run
+ * short, idle ones that never did are closed first (conns.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +16,16 @@
 #include "core/record.h"
 #include "gateway/internal.h"
 
+static int known(request *r)
+{
+    if (r->slot)
+        atomic_store_explicit(&r->slot->authenticated, true, memory_order_relaxed);
+    return 0;
+}
+
 int sf_auth(request *r, principal *p)
 {
-    const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *auth = r->h.authorization;
     *p = (principal){SF_ROLE_NONE, SF_NO_CUSTOMER};
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
         sf_reject(r, 401, "unauthorized", "send Authorization: Bearer KEY (or a customer token)");
@@ -26,13 +35,13 @@ int sf_auth(request *r, principal *p)
     if (strncmp(cred, "sfk_", 4) == 0) {
         p->role = sf_keys_verify(r->g->keys, cred, strlen(cred));
         if (p->role != SF_ROLE_NONE)
-            return 0;
+            return known(r);
         sf_reject(r, 401, "unauthorized", "the key is not valid (unknown or revoked)");
         return -1;
     }
     sf_error err = {0};
     if (sf_token_verify(r->g->token_secret, cred, (int64_t)time(NULL), &p->customer, &err) == 0)
-        return 0;
+        return known(r);
     sf_reject(r, 401, "unauthorized", err.msg);
     return -1;
 }

@@ -3,10 +3,11 @@
  * health, readiness and metrics.
  *
  * One libmicrohttpd daemon with a small poll() thread pool (server.c says
- * why not epoll), speaking HTTP, or HTTPS when given a certificate (tls.h). A POST is decoded as its body arrives (the same decoder
- * as `check`), then its records go to the stream as one append; the connection is suspended until
- * the append is durable and resumed from the stream's commit thread, so no server thread waits on a
- * disk and thousands of keep-alive clients can share one fsync.
+ * why not epoll), speaking HTTP, or HTTPS when given a certificate (tls.h). A POST is decoded as
+ * its body arrives (the same decoder as `check`), then its records go to the stream as one append;
+ * the connection is suspended until the append is durable and resumed from the stream's commit
+ * thread, so no server thread waits on a disk and thousands of keep-alive clients can share one
+ * fsync.
  *
  * Routes (docs/api.md):
  *   POST /v1/transactions   ingest (key role ingest or admin)
@@ -34,13 +35,13 @@ struct sf_store;
 struct sf_warehouse;
 
 typedef struct sf_gateway_config {
-    const char *data_dir; /* keys and the token secret */
-    const char *listen;   /* "HOST:PORT"; port 0 picks a free one */
-    size_t max_body;      /* bytes; larger requests get 413 */
-    unsigned threads;     /* HTTP worker threads */
-    unsigned max_connections;
-    size_t dedup_window; /* event ids remembered */
-    unsigned timeout_s;  /* idle connection timeout */
+    const char *data_dir;     /* keys and the token secret */
+    const char *listen;       /* "HOST:PORT"; port 0 picks a free one */
+    size_t max_body;          /* bytes; larger requests get 413 */
+    unsigned threads;         /* HTTP worker threads */
+    unsigned max_connections; /* capped by the open-file limit (sf_gateway_start) */
+    size_t dedup_window;      /* event ids remembered in all: each partition ceil(N/P) (dedup.h) */
+    unsigned timeout_s;       /* idle connection timeout */
     /* PEM files of the certificate (and its chain) and its private key:
      * serve HTTPS (TLS 1.2+, tls.h). Both or neither; NULL or "": HTTP. */
     const char *tls_cert, *tls_key;
@@ -59,7 +60,11 @@ typedef struct sf_gateway_config {
 typedef struct sf_gateway sf_gateway;
 
 /* Open the key store and the token secret, rebuild the event-id window
- * from the stream, start listening. Stop with sf_gateway_stop. */
+ * from the stream, start listening. Stop with sf_gateway_stop. For the
+ * whole process, it raises the soft RLIMIT_NOFILE to the hard limit, and
+ * caps max_connections at what that limit leaves beside the descriptors
+ * open when it is called (so start it after the stream, stores and sinks;
+ * conns.c). */
 int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *err);
 
 /* Check cfg's TLS settings without starting anything: this libmicrohttpd

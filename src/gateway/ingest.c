@@ -15,6 +15,14 @@
  * single-record one: the buffers stay with the connection (server.c), and
  * the decoder is one of the gateway's spares, given back once the body is
  * decoded (decoder_take, decoder_give).
+ *
+ * A body with Content-Encoding: gzip is inflated as it arrives into the same
+ * decoder (gunzip.h); max-body bounds it both as sent and once inflated, and
+ * inflating stops at the first byte over (a zip bomb costs max-body bytes of
+ * work, then 413). Any other coding but identity is 415. A body the decoder
+ * cannot read to its end (broken JSON, a CSV without its header) is refused
+ * as a whole, `unreadable_body`, saying at which line; a body read whole but
+ * with invalid records is `invalid_records`, naming each.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +32,7 @@
 #include "core/json.h"
 #include "core/logline.h"
 #include "core/pack.h"
+#include "gateway/gunzip.h"
 #include "gateway/internal.h"
 
 #define MAX_LISTED_ERRORS 100
@@ -74,16 +83,19 @@ static int on_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos)
     return 0;
 }
 
+/* One entry of the error list. A fatal error is about the text, not a
+ * record: it has a line and no index. */
 static void add_error_json(request *r, const sf_decode_error *e)
 {
-    char reason[600], entry[900];
+    char reason[600], entry[900], index[40] = "";
     sf_json_quote(e->reason, reason, sizeof reason);
-    int n =
-        snprintf(entry, sizeof entry, "%s{\"index\":%llu,\"line\":%llu,%s%s%s\"reason\":%s%s}",
-                 r->nerrors > 1 ? "," : "", (unsigned long long)e->pos.index,
-                 (unsigned long long)e->pos.line, e->field != SF_FIELD_NONE ? "\"field\":\"" : "",
-                 e->field != SF_FIELD_NONE ? sf_field_name(e->field) : "",
-                 e->field != SF_FIELD_NONE ? "\"," : "", reason, e->fatal ? ",\"fatal\":true" : "");
+    if (!e->fatal)
+        snprintf(index, sizeof index, "\"index\":%llu,", (unsigned long long)e->pos.index);
+    int n = snprintf(
+        entry, sizeof entry, "%s{%s\"line\":%llu,%s%s%s\"reason\":%s%s}", r->nerrors > 1 ? "," : "",
+        index, (unsigned long long)e->pos.line, e->field != SF_FIELD_NONE ? "\"field\":\"" : "",
+        e->field != SF_FIELD_NONE ? sf_field_name(e->field) : "",
+        e->field != SF_FIELD_NONE ? "\"," : "", reason, e->fatal ? ",\"fatal\":true" : "");
     if (n > 0 && (size_t)n < sizeof entry &&
         grow(&r->errors, &r->errors_cap, r->errors_len + (size_t)n + 1) == 0) {
         memcpy(r->errors + r->errors_len, entry, (size_t)n + 1);
@@ -94,6 +106,11 @@ static void add_error_json(request *r, const sf_decode_error *e)
 static int on_error(void *ctx, const sf_decode_error *e)
 {
     request *r = ctx;
+    if (e->fatal && !r->unreadable) {
+        r->unreadable = true;
+        r->unreadable_line = e->pos.line;
+        snprintf(r->unreadable_msg, sizeof r->unreadable_msg, "%s", e->reason);
+    }
     r->nerrors++;
     if (r->nerrors <= MAX_LISTED_ERRORS)
         add_error_json(r, e);
@@ -167,12 +184,35 @@ void sf_ingest_free_decoders(sf_gateway *g)
         sf_decoder_free(g->decoders[--g->ndecoders]);
 }
 
+/* Content-Encoding: identity, or gzip (then r->gz is made ready). Returns
+ * 0, or -1 with the refusal in r (415, or 500 out of memory). */
+static int content_coding(request *r)
+{
+    const char *ce = r->h.content_encoding;
+    if (r->h.content_encodings == 1 && strcasecmp(ce, "identity") == 0)
+        return 0;
+    if (r->h.content_encodings == 1 &&
+        (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0)) {
+        sf_error err = {0};
+        if (sf_gunzip_begin(&r->gz, &err) < 0) {
+            sf_reject(r, 500, "internal", "out of memory");
+            return -1;
+        }
+        r->gzip = true;
+        return 0;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "Content-Encoding '%.40s%s' is not supported: send gzip or identity",
+             ce, r->h.content_encodings > 1 ? ", ..." : "");
+    sf_reject(r, 415, "unsupported_content_encoding", msg);
+    return -1;
+}
+
 /* The checks made before any body is read. Returns 1 to decode the body,
  * 0 when the request is refused (r->reject_*; the body is then drained). */
 static int admit(request *r, const char *method)
 {
     sf_gateway *g = r->g;
-    struct MHD_Connection *c = r->conn;
     if (strcmp(method, "POST") != 0)
         return sf_reject(r, 405, "method_not_allowed", "use POST");
     principal who;
@@ -183,9 +223,11 @@ static int admit(request *r, const char *method)
                          who.role == SF_ROLE_NONE ? "a customer token may not ingest"
                                                   : "this key's role may not ingest");
     sf_format f;
-    if (format_of(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), &f) < 0)
+    if (format_of(r->h.content_type, &f) < 0)
         return sf_reject(r, 415, "unsupported_media_type",
                          "send application/json, application/x-ndjson or text/csv");
+    if (r->h.content_encoding && content_coding(r) < 0)
+        return 0;
     if (atomic_load(&g->stopping))
         return sf_reject(r, 503, "stopping", "the server is stopping");
     packed *p = r->packed ? r->packed : calloc(1, sizeof *p); /* kept by a recycled request */
@@ -198,8 +240,9 @@ static int admit(request *r, const char *method)
 
 static enum MHD_Result answer_too_large(request *r)
 {
-    char msg[96];
-    snprintf(msg, sizeof msg, "the body is larger than %zu bytes", r->g->cfg.max_body);
+    char msg[128];
+    snprintf(msg, sizeof msg, "the body is larger than %zu bytes%s", r->g->cfg.max_body,
+             r->inflated > r->g->cfg.max_body ? " once inflated (Content-Encoding: gzip)" : "");
     return sf_respond_error(r, 413, "payload_too_large", msg, NULL);
 }
 
@@ -209,8 +252,7 @@ static enum MHD_Result answer_too_large(request *r)
 
 bool sf_ingest_refuse_early(request *r)
 {
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
+    const char *cl = r->h.content_length, *expect = r->h.expect;
     unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
     if (len <= r->g->cfg.max_body)
         return false;
@@ -315,23 +357,49 @@ static int deduplicate(request *r)
     return 0;
 }
 
+/* The start of a 400 about the body: unreadable_body (the decoder could not
+ * read past a line) or invalid_records (every record was read, some are
+ * invalid). Returns what snprintf does. */
+static int invalid_head(request *r, const sf_decode_stats *st, char *out, size_t cap)
+{
+    if (!r->unreadable)
+        return snprintf(
+            out, cap,
+            "{\"error\":{\"code\":\"invalid_records\",\"message\":\"%zu of %llu records "
+            "are invalid; nothing was appended\",\"invalid\":%zu,",
+            r->nerrors, (unsigned long long)(st->records > r->nerrors ? st->records : r->nerrors),
+            r->nerrors);
+    char where[96], msg[512], quoted[600];
+    if (st->records)
+        snprintf(where, sizeof where, "after %llu records", (unsigned long long)st->records);
+    else
+        snprintf(where, sizeof where, "before any record");
+    snprintf(msg, sizeof msg,
+             "the body could not be read as %s at line %llu (%s): %s; nothing "
+             "was appended",
+             st->format == SF_FORMAT_CSV ? "CSV" : "JSON", (unsigned long long)r->unreadable_line,
+             where, r->unreadable_msg);
+    sf_json_quote(msg, quoted, sizeof quoted);
+    return snprintf(out, cap,
+                    "{\"error\":{\"code\":\"unreadable_body\",\"message\":%s,\"line\":%llu,"
+                    "\"records_before\":%llu,\"invalid\":%llu,",
+                    quoted, (unsigned long long)r->unreadable_line, (unsigned long long)st->records,
+                    (unsigned long long)st->invalid);
+}
+
 static enum MHD_Result answer_invalid(request *r)
 {
     sf_gateway *g = r->g;
     sf_decode_stats st;
     sf_decoder_stats(r->dec, &st);
     atomic_fetch_add(&g->m.records_rejected, st.records ? st.records : 1);
-    size_t cap = r->errors_len + 512;
+    size_t cap = r->errors_len + 1024;
     char *body = malloc(cap);
     if (!body)
         return sf_respond_error(r, 500, "internal", "out of memory", NULL);
-    int n = snprintf(body, cap,
-                     "{\"error\":{\"code\":\"invalid_records\",\"message\":\"%zu of %llu records "
-                     "are invalid; nothing was appended\",\"invalid\":%zu,\"errors\":[%s]%s}}\n",
-                     r->nerrors,
-                     (unsigned long long)(st.records > r->nerrors ? st.records : r->nerrors),
-                     r->nerrors, r->errors ? r->errors : "",
-                     r->nerrors > MAX_LISTED_ERRORS ? ",\"truncated\":true" : "");
+    int n = invalid_head(r, &st, body, cap);
+    n += snprintf(body + n, cap - (size_t)n, "\"errors\":[%s]%s}}\n", r->errors ? r->errors : "",
+                  r->nerrors > MAX_LISTED_ERRORS ? ",\"truncated\":true" : "");
     enum MHD_Result rc = sf_respond(r, 400, "application/json", body, (size_t)n, NULL, NULL);
     free(body);
     return rc;
@@ -357,6 +425,12 @@ static enum MHD_Result end_of_body(request *r)
 {
     sf_gateway *g = r->g;
     r->body_done = true;
+    if (r->reject_status == 415 && strcmp(r->reject_code, "unsupported_content_encoding") == 0)
+        /* RFC 9110, 15.5.16: say which codings are taken */
+        return sf_respond_error_with(r, 415, r->reject_code, r->reject_msg, "Accept-Encoding",
+                                     "gzip, identity");
+    if (r->reject_status == 405) /* RFC 9110, 15.5.6: say which methods are */
+        return sf_respond_error_with(r, 405, r->reject_code, r->reject_msg, "Allow", "POST");
     if (r->reject_status)
         return sf_respond_error(r, r->reject_status, r->reject_code, r->reject_msg,
                                 r->reject_status == 503 ? "1" : NULL);
@@ -365,6 +439,8 @@ static enum MHD_Result end_of_body(request *r)
     if (r->body_bytes == 0)
         return sf_respond_error(r, 400, "empty_body", "the request has no body", NULL);
     sf_error err = {0};
+    if (r->gzip && sf_gunzip_finish(r->gz, &err) < 0)
+        return sf_respond_error(r, 400, "invalid_encoding", err.msg, NULL);
     int rc = sf_decoder_finish(r->dec, &err);
     if (rc == SF_ESTOPPED && !r->nerrors)
         return sf_respond_error(r, 500, "internal", "out of memory", NULL);
@@ -389,6 +465,21 @@ static enum MHD_Result end_of_body(request *r)
     return MHD_YES;
 }
 
+/* The cause of a failed append fit for the client: the last part of the
+ * stream's message ("write /var/.../00000.seg: No space left on device" ->
+ * " (No space left on device)") when it names no path, else nothing. */
+static const char *public_reason(const char *msg, char *out, size_t cap)
+{
+    const char *colon = strrchr(msg, ':');
+    const char *why = colon ? colon + 1 : msg;
+    while (*why == ' ')
+        why++;
+    if (!*why || strchr(why, '/') || strlen(why) + 4 > cap)
+        return "";
+    snprintf(out, cap, " (%s)", why);
+    return out;
+}
+
 static enum MHD_Result answer_append(request *r)
 {
     int st = atomic_load(&r->append_status);
@@ -396,9 +487,41 @@ static enum MHD_Result answer_append(request *r)
         return MHD_YES; /* not done yet */
     if (st == 0)
         return answer_accepted(r);
-    if (st == SF_EBUSY)
-        return sf_respond_error(r, 429, "overloaded", r->append_msg, "1");
-    return sf_respond_error(r, 503, "unavailable", r->append_msg, "5");
+    if (st == SF_EBUSY) /* the stream's message names its folder: for the log only */
+        return sf_respond_internal(r, 429, "overloaded",
+                                   "the log's write queue is full (the disk is behind); nothing of "
+                                   "the request was kept; retry",
+                                   r->append_msg, "1");
+    char msg[256], why[96];
+    snprintf(msg, sizeof msg,
+             "the log could not write the records%s; nothing of the request was kept (the "
+             "server's log has the details)",
+             public_reason(r->append_msg, why, sizeof why));
+    return sf_respond_internal(r, 503, "unavailable", msg, r->append_msg, "5");
+}
+
+/* Inflated bytes: to the decoder, until they pass max-body. */
+static int on_inflated(void *ctx, const char *buf, size_t len)
+{
+    request *r = ctx;
+    r->inflated += len;
+    if (r->inflated > r->g->cfg.max_body) {
+        r->too_large = true; /* inflates nothing more; answered 413 at the end */
+        return 1;
+    }
+    sf_error err = {0};
+    sf_decoder_feed(r->dec, buf, len, &err);
+    return 0;
+}
+
+static void inflate_piece(request *r, const char *data, size_t n)
+{
+    sf_error err = {0};
+    int rc = sf_gunzip_feed(r->gz, data, n, on_inflated, r, &err);
+    if (rc == SF_EFORMAT)
+        sf_reject(r, 400, "invalid_encoding", err.msg);
+    else if (rc == SF_ENOMEM)
+        sf_reject(r, 500, "internal", "out of memory");
 }
 
 enum MHD_Result sf_ingest_step(request *r, const char *method, const char *upload_data,
@@ -420,7 +543,12 @@ enum MHD_Result sf_ingest_step(request *r, const char *method, const char *uploa
             r->too_large = true;
         if (!r->too_large && !r->reject_status) {
             sf_error err = {0};
-            sf_decoder_feed(r->dec, upload_data, n, &err);
+            if (r->gzip)
+                inflate_piece(r, upload_data, n);
+            else
+                sf_decoder_feed(r->dec, upload_data, n, &err);
+        } else {
+            sf_conns_draining(r); /* refused: nothing of it will be appended */
         }
         return MHD_YES;
     }
@@ -450,6 +578,7 @@ void sf_ingest_free(request *r)
         free(p);
     }
     sf_decoder_free(r->dec);
+    sf_gunzip_free(r->gz);
     free(r->errors);
     free(r->reserved);
 }

@@ -39,7 +39,7 @@ typedef struct principal {
 } principal;
 
 /* Status codes counted in metrics, by index. */
-#define STATUS_CODES 14
+#define STATUS_CODES 17
 extern const unsigned sf_status_codes[STATUS_CODES];
 
 #define LATENCY_BUCKETS 12
@@ -51,12 +51,41 @@ typedef struct metrics {
     _Atomic uint64_t ingest_latency_us_sum;
     _Atomic uint64_t records_accepted, records_duplicate, records_rejected, body_bytes;
     _Atomic uint64_t in_flight;
+    /* idle connections closed to make room, by whether they had authenticated */
+    _Atomic uint64_t evicted_anonymous, evicted_authenticated;
 } metrics;
 
 #define SF_ACCEPTED_CACHED 4
 
 /* Decoders kept for the next ingest request (ingest.c). */
 #define SF_SPARE_DECODERS 16
+
+/* The request head limits (doors.c, docs/api.md): larger ones get a JSON
+ * 414 or 431. A head at all three limits at once still fits the
+ * connection's memory (POOL_BYTES, server.c) with room for the answer, and
+ * a head over them up to what that memory holds gets the JSON answer too;
+ * only one too big for it gets libmicrohttpd's own (HTML) answer. */
+#define SF_URL_MAX           8192 /* path and query */
+#define SF_HEAD_MAX          9216 /* request line and header fields */
+#define SF_HEADER_FIELDS_MAX 100
+
+/* A connection, from libmicrohttpd's STARTED notification to its CLOSED one
+ * (conns.c). state: the owning thread moves it IDLE -> BUSY when a request
+ * starts and back when it completes, BUSY -> DRAINING when the request is
+ * refused but its body still comes (sf_conns_draining); another thread
+ * evicting it moves it IDLE or DRAINING -> EVICTED (compare-and-swap: a
+ * request that may append is never cut, and on a connection evicted no
+ * request starts). */
+enum { SLOT_IDLE, SLOT_BUSY, SLOT_DRAINING, SLOT_EVICTED };
+
+typedef struct conn_slot {
+    struct request *spare;         /* the last request's state, buffers kept (server.c) */
+    struct conn_slot *prev, *next; /* the gateway's open connections, under conns_mu */
+    int fd;
+    _Atomic int state;
+    _Atomic bool authenticated; /* a request of it showed a valid key or token */
+    _Atomic int64_t active_ms;  /* when it opened or its last request started */
+} conn_slot;
 
 struct sf_gateway {
     sf_gateway_config cfg;
@@ -69,6 +98,11 @@ struct sf_gateway {
     sf_tls *tls; /* HTTPS, or NULL (tls.h) */
     _Atomic bool stopping;
     _Atomic int64_t last_summary; /* unix seconds of the last summary log line */
+    /* sf_respond_internal logs one cause a second at most (a disk that is
+     * behind refuses every request): the second of the last line, and the
+     * causes not logged since. */
+    _Atomic int64_t last_internal;
+    _Atomic uint64_t internal_unlogged;
     unsigned char token_secret[SF_TOKEN_SECRET_LEN];
     struct MHD_Response *healthz; /* built once, queued for every /healthz */
     /* The 200 answers of ingest for small counts, built once (a response
@@ -81,12 +115,37 @@ struct sf_gateway {
     pthread_mutex_t decoders_mu;
     sf_decoder *decoders[SF_SPARE_DECODERS];
     size_t ndecoders;
+    /* Open connections (conns.c): a list, oldest first, and the room kept
+     * for new ones. cap is the daemon's connection limit; when more than
+     * high are open (less those being evicted), idle ones are closed down to
+     * low. evict_buf holds the candidates of one round (cap entries). */
+    pthread_mutex_t conns_mu;
+    conn_slot *conns_head, *conns_tail;
+    unsigned conns_open, conns_evicting;
+    unsigned conns_cap, conns_high, conns_low;
+    conn_slot **evict_buf;
 };
+
+/* The request headers the gateway reads, found in one pass over them on a
+ * request's first call (doors.c). They point into libmicrohttpd's memory
+ * for the request; NULL when absent (the first one when repeated). */
+typedef struct req_headers {
+    const char *authorization, *content_type, *content_length, *expect, *content_encoding,
+        *transfer_encoding;
+    unsigned fields;             /* header fields in all */
+    unsigned content_lengths;    /* how many Content-Length fields */
+    unsigned transfer_encodings; /* ... Transfer-Encoding */
+    unsigned content_encodings;  /* ... Content-Encoding */
+} req_headers;
+
+struct sf_gunzip;
 
 /* A request's state, from its first call to its completion. */
 typedef struct request {
     sf_gateway *g;
     struct MHD_Connection *conn;
+    conn_slot *slot; /* its connection's, or NULL */
+    req_headers h;
     route route;
     /* The route's path parameters (read.c), NUL-terminated. */
     char customer_text[16];
@@ -99,7 +158,7 @@ typedef struct request {
      * the client may never see the answer). */
     unsigned reject_status;
     const char *reject_code;
-    char reject_msg[128];
+    char reject_msg[256];
 
     /* ingest */
     bool admitted;         /* the header checks were made */
@@ -113,6 +172,16 @@ typedef struct request {
     size_t duplicates;
     bool *reserved; /* per record: its event id is reserved here */
     size_t reserved_cap;
+    /* A gzip body (Content-Encoding: gzip): inflated as it arrives into the
+     * decoder. gz is kept with the connection like the buffers above;
+     * gzip says whether this request uses it. */
+    struct sf_gunzip *gz;
+    bool gzip;
+    size_t inflated; /* bytes it gave so far */
+    /* The first fatal decoding error: the body could not be read past it. */
+    bool unreadable;
+    uint64_t unreadable_line;
+    char unreadable_msg[200];
     _Atomic int append_status; /* 1 while waiting */
     char append_msg[256];
 } request;
@@ -137,6 +206,25 @@ enum MHD_Result sf_respond_not_allowed(request *r, const char *allow);
 /* Queue {"error":{"code":..,"message":..}} with status. */
 enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
                                  const char *retry_after);
+
+/* The same with one more header (extra_name: NULL for none). */
+enum MHD_Result sf_respond_error_with(request *r, unsigned status, const char *code,
+                                      const char *message, const char *extra_name,
+                                      const char *extra_value);
+
+/* A 5xx (or 429) whose cause (detail) may name server paths: detail goes to
+ * the server's log only (event http_internal_error, one a second at most,
+ * with the count of those not logged), the client gets message. */
+enum MHD_Result sf_respond_internal(request *r, unsigned status, const char *code,
+                                    const char *message, const char *detail,
+                                    const char *retry_after);
+
+/* The request's doors (doors.c), on its first call, for every route: read
+ * its headers into r->h in one pass, and refuse what must not be served
+ * (an ambiguous body framing, an unknown transfer coding, a head over the
+ * limits) with an answer queued at once, the connection then closed.
+ * Returns true when it answered. */
+bool sf_doors_refuse(request *r, const char *url);
 
 /* The ingest route's access handler step (ingest.c). */
 enum MHD_Result sf_ingest_step(request *r, const char *method, const char *upload_data,
@@ -172,6 +260,23 @@ enum MHD_Result sf_static_route(request *r, const char *url, const char *method)
 
 /* Match url to a route, filling r's path parameters (read.c). */
 route sf_match_route(request *r, const char *url);
+
+/* conns.c: the open-file limit, the connection cap and eviction. */
+/* Raise the soft RLIMIT_NOFILE to the hard one and work out the connection
+ * limit (g->conns_*) from wanted (max-connections) and what the open-file
+ * limit leaves, saying so in the log when it caps wanted. Before the daemon
+ * starts. Returns 0, or SF_ENOMEM. */
+int sf_conns_setup(sf_gateway *g, unsigned wanted, unsigned threads);
+void sf_conns_free(sf_gateway *g);
+/* libmicrohttpd's STARTED and CLOSED notifications for a slot. */
+void sf_conns_opened(sf_gateway *g, struct MHD_Connection *conn, conn_slot *slot);
+void sf_conns_closed(sf_gateway *g, conn_slot *slot);
+/* r is refused (or its route reads no body) and its body is only being
+ * drained: its connection may be evicted like an idle one, so a body sent
+ * slowly cannot hold a connection that will never append. */
+void sf_conns_draining(request *r);
+/* r completed: its connection is idle again, unless it was evicted. */
+void sf_conns_idle(request *r);
 
 /* metrics.c */
 void sf_metrics_count(sf_gateway *g, route rt, unsigned status);

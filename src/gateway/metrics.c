@@ -12,8 +12,8 @@
 #include "core/buf.h"
 #include "gateway/internal.h"
 
-const unsigned sf_status_codes[STATUS_CODES] = {200, 304, 400, 401, 403, 404, 405,
-                                                408, 413, 415, 429, 500, 503, 0};
+const unsigned sf_status_codes[STATUS_CODES] = {200, 304, 400, 401, 403, 404, 405, 408, 413,
+                                                414, 415, 429, 431, 500, 501, 503, 0};
 const double sf_latency_bounds[LATENCY_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                        0.05,   0.1,   0.25,   0.5,   1.0};
 static const char *const route_names[ROUTE_COUNT] = {
@@ -46,6 +46,27 @@ void sf_metrics_ingest_latency(sf_gateway *g, double seconds)
     atomic_fetch_add(&g->m.ingest_latency_us_sum, (uint64_t)(seconds * 1e6));
 }
 
+/* The open connections, the cap in force and the evictions (conns.c). */
+static void render_conns(sf_gateway *g, sf_buf *t)
+{
+    pthread_mutex_lock(&g->conns_mu);
+    unsigned open = g->conns_open;
+    pthread_mutex_unlock(&g->conns_mu);
+    sf_buf_printf(t,
+                  "# HELP shopflow_http_connections_open Connections open now.\n"
+                  "# TYPE shopflow_http_connections_open gauge\nshopflow_http_connections_open %u\n"
+                  "# HELP shopflow_http_connections_max Connections at most (max-connections, "
+                  "capped by the open-file limit).\n"
+                  "# TYPE shopflow_http_connections_max gauge\nshopflow_http_connections_max %u\n"
+                  "# HELP shopflow_http_connections_evicted_total Idle connections closed to make "
+                  "room for new ones, by whether they had authenticated.\n"
+                  "# TYPE shopflow_http_connections_evicted_total counter\n"
+                  "shopflow_http_connections_evicted_total{authenticated=\"false\"} %llu\n"
+                  "shopflow_http_connections_evicted_total{authenticated=\"true\"} %llu\n",
+                  open, g->conns_cap, (unsigned long long)atomic_load(&g->m.evicted_anonymous),
+                  (unsigned long long)atomic_load(&g->m.evicted_authenticated));
+}
+
 static void render_http(sf_gateway *g, sf_buf *t)
 {
     sf_buf_printf(
@@ -69,6 +90,7 @@ static void render_http(sf_gateway *g, sf_buf *t)
         "# HELP shopflow_http_requests_in_flight Requests being handled.\n"
         "# TYPE shopflow_http_requests_in_flight gauge\nshopflow_http_requests_in_flight %llu\n",
         (unsigned long long)atomic_load(&g->m.in_flight));
+    render_conns(g, t);
     sf_buf_printf(
         t, "# HELP shopflow_ingest_duration_seconds Ingest request time, first byte to answer.\n"
            "# TYPE shopflow_ingest_duration_seconds histogram\n");

@@ -155,7 +155,9 @@ static enum MHD_Result answer_error(request *r, sf_buf *b, int rc, const sf_erro
                    : sf_respond_error(r, 404, "not_found", not_found_msg, NULL);
     if (rc == SF_EINVAL)
         return sf_respond_error(r, 400, "bad_request", err->msg, NULL);
-    return sf_respond_error(r, 500, "internal", err->msg, NULL);
+    return sf_respond_internal(r, 500, "internal",
+                               "the history store could not answer (the server's log has why)",
+                               err->msg, NULL);
 }
 
 /* GET /v1/invoices/{no}: a key reads any; a token only its own. */
@@ -244,7 +246,9 @@ static enum MHD_Result bi(request *r, const principal *who)
     else if (rc == SF_ENOENT)
         m = sf_respond_error(r, 404, "not_found", "no such BI question", NULL);
     else
-        m = sf_respond_error(r, 500, "internal", err.msg, NULL);
+        m = sf_respond_internal(r, 500, "internal",
+                                "the warehouse could not answer (the server's log has why)",
+                                err.msg, NULL);
     free(json);
     return m;
 }

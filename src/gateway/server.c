@@ -25,13 +25,19 @@
 #include "core/progress.h"
 #include "gateway/internal.h"
 
-/* Per-connection memory of libmicrohttpd (headers, and the body as it is
- * read). libmicrohttpd clears it for every request (about 1.5 times its
- * size in memset, measured with callgrind), so its size is a cost per
- * request: 16 KiB cost 56 k instructions per single-record POST, 8 KiB 43 k,
- * 4 KiB 35 k. 8 KiB still takes request headers of 7,000 bytes (4 KiB
- * refused 4,000 with 431); bodies of any size are read in pieces. */
-#define POOL_BYTES (8 * 1024)
+/* Per-connection memory of libmicrohttpd: the request line and header
+ * fields (each field also takes a record of about 64 bytes), the body as it
+ * is read (in pieces, whatever its size) and the answer's header.
+ * libmicrohttpd clears all of it for every request, so its size is a cost
+ * per request: in perf, memset took 0.2-0.7 % of the server's CPU under
+ * single-record POSTs at 8 KiB, 1.2 % at 16 KiB, 1.8-2.2 % at 20 KiB
+ * (callgrind overstates it: it counts a byte an instruction; docs/
+ * benchmarks.md, "Gateway, issue 15"). 16 KiB holds the gateway's head
+ * limits (internal.h: 9 KiB of head and 100 fields at once) with room for
+ * the answer, so every head within them is served and every one over them
+ * up to about 16,000 bytes gets the gateway's JSON 414/431; at 8 KiB a URL
+ * of 8,000 bytes or 150 short fields got libmicrohttpd's HTML 431. */
+#define POOL_BYTES (16 * 1024)
 
 /* A response with body (copied, or taken over when owned: freed by MHD),
  * and its two headers. */
@@ -82,29 +88,47 @@ enum MHD_Result sf_respond_take(request *r, unsigned status, const char *content
     return queue(r, status, response_of(content_type, body, len, true), NULL, NULL);
 }
 
-enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
-                                 const char *retry_after)
+enum MHD_Result sf_respond_error_with(request *r, unsigned status, const char *code,
+                                      const char *message, const char *extra_name,
+                                      const char *extra_value)
 {
     char msg[1024], body[1200];
     sf_json_quote(message, msg, sizeof msg);
     int n =
         snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":%s}}\n", code, msg);
-    return sf_respond(r, status, "application/json", body, (size_t)n,
-                      retry_after ? "Retry-After" : NULL, retry_after);
+    return sf_respond(r, status, "application/json", body, (size_t)n, extra_name, extra_value);
 }
 
+enum MHD_Result sf_respond_error(request *r, unsigned status, const char *code, const char *message,
+                                 const char *retry_after)
+{
+    return sf_respond_error_with(r, status, code, message, retry_after ? "Retry-After" : NULL,
+                                 retry_after);
+}
+
+enum MHD_Result sf_respond_internal(request *r, unsigned status, const char *code,
+                                    const char *message, const char *detail,
+                                    const char *retry_after)
+{
+    sf_gateway *g = r->g;
+    int64_t now = (int64_t)time(NULL), last = atomic_load(&g->last_internal);
+    if (now == last || !atomic_compare_exchange_strong(&g->last_internal, &last, now)) {
+        atomic_fetch_add(&g->internal_unlogged, 1);
+    } else {
+        char q[SF_ERROR_MSG_MAX + 64];
+        sf_logf(SF_LOG_WARN, "http_internal_error", "status=%u code=%s msg=%s unlogged_before=%llu",
+                status, code, sf_logq(detail ? detail : "", q, sizeof q),
+                (unsigned long long)atomic_exchange(&g->internal_unlogged, 0));
+    }
+    return sf_respond_error(r, status, code, message, retry_after);
+}
+
+/* A 405 with its Allow header, and a JSON body like every error. */
 enum MHD_Result sf_respond_not_allowed(request *r, const char *allow)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Allow", allow);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result rc = MHD_queue_response(r->conn, 405, resp);
-    MHD_destroy_response(resp);
-    r->answered = true;
-    r->status = 405;
-    return rc;
+    char msg[64];
+    snprintf(msg, sizeof msg, "use %s", allow);
+    return sf_respond_error_with(r, 405, "method_not_allowed", msg, "Allow", allow);
 }
 
 int sf_reject(request *r, unsigned status, const char *code, const char *msg)
@@ -155,13 +179,9 @@ static enum MHD_Result small_route(request *r, const char *method)
     }
 }
 
-/* A connection's spare request: the last one's state, buffers kept
- * (sf_ingest_recycle), so that keep-alive clients sending one record per
- * request do not allocate them for every request. */
-typedef struct conn_slot {
-    request *spare;
-} conn_slot;
-
+/* A connection's slot (internal.h) keeps its spare request: the last one's
+ * state, buffers kept (sf_ingest_recycle), so that keep-alive clients
+ * sending one record per request do not allocate them for every request. */
 static conn_slot *slot_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
@@ -172,12 +192,14 @@ static conn_slot *slot_of(struct MHD_Connection *conn)
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    (void)cls;
-    (void)conn;
+    sf_gateway *g = cls;
     conn_slot *slot = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof *slot); /* NULL: requests are not recycled */
+        /* NULL: requests are not recycled, nor the connection evicted */
+        if ((*socket_context = slot = calloc(1, sizeof *slot)))
+            sf_conns_opened(g, conn, slot);
     } else if (slot) {
+        sf_conns_closed(g, slot); /* before libmicrohttpd closes its socket */
         if (slot->spare) {
             sf_ingest_free(slot->spare);
             free(slot->spare);
@@ -188,13 +210,17 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 }
 
 /* A request's state: the connection's spare, emptied, or a new one. */
-static request *request_new(struct MHD_Connection *conn)
+static request *request_new(conn_slot *slot)
 {
-    conn_slot *slot = slot_of(conn);
+    request *r;
     if (!slot || !slot->spare)
-        return calloc(1, sizeof(request));
-    request *r = slot->spare;
-    slot->spare = NULL;
+        r = calloc(1, sizeof(request));
+    else {
+        r = slot->spare;
+        slot->spare = NULL;
+    }
+    if (r)
+        r->slot = slot;
     return r;
 }
 
@@ -212,7 +238,8 @@ static void request_done(struct MHD_Connection *conn, request *r)
                     .errors = r->errors,
                     .errors_cap = r->errors_cap,
                     .reserved = r->reserved,
-                    .reserved_cap = r->reserved_cap};
+                    .reserved_cap = r->reserved_cap,
+                    .gz = r->gz};
     *r = keep;
     slot->spare = r;
 }
@@ -225,15 +252,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     sf_gateway *g = cls;
     request *r = *req_cls;
     if (!r) {
-        r = request_new(conn);
-        if (!r)
+        conn_slot *slot = slot_of(conn);
+        int idle = SLOT_IDLE;
+        if (slot && !atomic_compare_exchange_strong(&slot->state, &idle, SLOT_BUSY))
+            return MHD_NO; /* evicted as this request arrived: it was never started */
+        if (!(r = request_new(slot)))
             return MHD_NO;
         r->g = g;
         r->conn = conn;
         r->route = sf_match_route(r, url);
         r->started = sf_monotonic();
+        if (slot)
+            atomic_store_explicit(&slot->active_ms, (int64_t)(r->started * 1000),
+                                  memory_order_relaxed);
         atomic_fetch_add(&g->m.in_flight, 1);
         *req_cls = r;
+        if (sf_doors_refuse(r, url))
+            return r->answered ? MHD_YES : MHD_NO;
         if (r->route == ROUTE_INGEST)
             sf_ingest_refuse_early(r);
         return MHD_YES;
@@ -246,6 +281,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return sf_ingest_step(r, method, upload_data, upload_data_size);
     if (*upload_data_size) {
         *upload_data_size = 0; /* a body where none is expected: ignored */
+        sf_conns_draining(r);
         return MHD_YES;
     }
     if (r->route >= ROUTE_INVOICE && r->route <= ROUTE_BI)
@@ -294,6 +330,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     sf_metrics_count(g, r->route, r->answered ? r->status : 0);
     if (r->route == ROUTE_INGEST && r->answered)
         sf_metrics_ingest_latency(g, sf_monotonic() - r->started);
+    sf_conns_idle(r);
     request_done(conn, r);
     *req_cls = NULL;
     atomic_fetch_sub(&g->m.in_flight, 1);
@@ -405,6 +442,7 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     if (!g)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     pthread_mutex_init(&g->decoders_mu, NULL);
+    pthread_mutex_init(&g->conns_mu, NULL);
     g->cfg = *cfg;
     atomic_store(&g->last_summary, (int64_t)time(NULL));
     struct sockaddr_storage ss;
@@ -424,12 +462,16 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (g->tls ? MHD_USE_TLS : 0);
     unsigned threads = cfg->threads ? cfg->threads : 2;
+    if (sf_conns_setup(g, cfg->max_connections ? cfg->max_connections : 10000, threads) < 0) {
+        sf_gateway_stop(g);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
     /* A pool of one is no pool: MHD warns about it, so say nothing and let its
      * one internal thread serve (the last item ends the array early then). */
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, g},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 10000, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, g->conns_cap, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, POOL_BYTES, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, g},
@@ -472,6 +514,7 @@ void sf_gateway_stop(sf_gateway *g)
         }
         MHD_stop_daemon(g->daemon);
     }
+    sf_conns_free(g);
     sf_tls_close(g->tls); /* after the daemon: no handshake can ask for it now */
     if (g->healthz)
         MHD_destroy_response(g->healthz);

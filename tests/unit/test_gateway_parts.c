@@ -1,7 +1,7 @@
 /*
  * test_gateway_parts.c - the gateway's building blocks without HTTP: the
- * event-id window (dedup.h), API keys (keys.h) and the settings table
- * (config.h).
+ * event-id window (dedup.h), API keys (keys.h), the settings table
+ * (config.h) and gzip bodies (gunzip.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "core/config.h"
 #include "gateway/dedup.h"
+#include "gateway/gunzip.h"
 #include "gateway/keys.h"
 #include "stream/stream.h"
 #include "support.h"
@@ -327,6 +329,84 @@ static void test_config_precedence(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* gzip of n bytes of text into out (one member); its length. */
+static size_t gzip_of(const char *text, size_t n, unsigned char *out, size_t cap)
+{
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t len = cap - z.avail_out;
+    deflateEnd(&z);
+    return len;
+}
+
+typedef struct collected {
+    char text[1 << 16];
+    size_t len, calls, stop_after; /* stop_after: bytes, 0 = never */
+} collected;
+
+static int collect(void *ctx, const char *buf, size_t len)
+{
+    collected *c = ctx;
+    c->calls++;
+    if (c->len + len <= sizeof c->text) /* the text is kept while it fits */
+        memcpy(c->text + c->len, buf, len);
+    c->len += len;
+    return c->stop_after && c->len >= c->stop_after;
+}
+
+/* Two members fed one byte at a time read as one text; a body cut short,
+ * trailing bytes and a body that is not gzip are each an error; a stop
+ * asked for stops the inflating at once (a zip bomb costs no more). */
+static void test_gunzip(void **state)
+{
+    (void)state;
+    static unsigned char gz[1 << 20];
+    static collected c;
+    size_t a = gzip_of("first\n", 6, gz, sizeof gz);
+    size_t n = a + gzip_of("second\n", 7, gz + a, sizeof gz - a);
+    sf_gunzip *g = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_gunzip_begin(&g, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(sf_gunzip_feed(g, (char *)gz + i, 1, collect, &c, &err), 0);
+    assert_int_equal(sf_gunzip_finish(g, &err), 0);
+    assert_int_equal(c.len, 13);
+    assert_memory_equal(c.text, "first\nsecond\n", 13);
+
+    memset(&c, 0, sizeof c); /* the same state again: cut short */
+    assert_int_equal(sf_gunzip_begin(&g, &err), 0);
+    assert_int_equal(sf_gunzip_feed(g, (char *)gz, a - 3, collect, &c, &err), 0);
+    assert_int_equal(sf_gunzip_finish(g, &err), SF_EFORMAT);
+    assert_non_null(strstr(err.msg, "ends early"));
+
+    assert_int_equal(sf_gunzip_begin(&g, &err), 0); /* trailing bytes */
+    memcpy(gz + a, "junk", 4);
+    assert_int_equal(sf_gunzip_feed(g, (char *)gz, a + 4, collect, &c, &err), SF_EFORMAT);
+    assert_non_null(strstr(err.msg, "after its end"));
+
+    assert_int_equal(sf_gunzip_begin(&g, &err), 0); /* not gzip */
+    assert_int_equal(sf_gunzip_feed(g, "plain text", 10, collect, &c, &err), SF_EFORMAT);
+    assert_non_null(strstr(err.msg, "not gzip"));
+
+    /* 64 MiB of newlines, asked to stop after 100 KiB: no more is made. */
+    char *big = malloc(64 << 20);
+    assert_non_null(big);
+    memset(big, '\n', 64 << 20);
+    n = gzip_of(big, 64 << 20, gz, sizeof gz);
+    free(big);
+    memset(&c, 0, sizeof c);
+    c.stop_after = 100 << 10;
+    assert_int_equal(sf_gunzip_begin(&g, &err), 0);
+    assert_int_equal(sf_gunzip_feed(g, (char *)gz, n, collect, &c, &err), SF_ESTOPPED);
+    assert_true(c.len >= c.stop_after && c.len < c.stop_after + 16384);
+    sf_gunzip_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_dedup_load_per_partition),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_config_precedence),
+        cmocka_unit_test(test_gunzip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
