@@ -136,14 +136,18 @@ stored=$((stored + 1))
 # Raw bytes that are not UTF-8 inside a JSON string.
 for b in '\xff' '\xc0\xaf' '\xed\xa0\x80' '\xe2\x82' '\xf5\x80\x80\x80'; do
     printf '{"InvoiceNo":"536365","StockCode":"85123A","Description":"A'"$b"'B","Quantity":6,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":2.55,"Country":"UK"}' > "$tmp/enc"
-    # refused by the JSON parser (a body error) or by the field's check
+    # refused by the JSON parser (the body cannot be read past it) or by the
+    # field's check (the record is invalid)
     expect_json "$(req "$INGEST" POST /v1/transactions -H 'Content-Type: application/json' \
-        --data-binary "@$tmp/enc")" 400 '.error.code == "invalid_records" and
-        (.error.errors[0] | .fatal == true or .field == "Description")' "raw bytes $b in JSON"
+        --data-binary "@$tmp/enc")" 400 '(.error.code == "unreadable_body" and
+        .error.line == 1 and (.error.errors[-1] | .fatal == true)) or
+        (.error.code == "invalid_records" and .error.errors[0].field == "Description")' \
+        "raw bytes $b in JSON"
 done
 printf '{"InvoiceNo":"536365","StockCode":"85123A","Description":"A\0B","Quantity":6,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":2.55,"Country":"UK"}' > "$tmp/enc"
-expect_invalid "$(req "$INGEST" POST /v1/transactions -H 'Content-Type: application/json' \
-    --data-binary "@$tmp/enc")" 0 - "a raw NUL byte in a JSON string"
+expect_json "$(req "$INGEST" POST /v1/transactions -H 'Content-Type: application/json' \
+    --data-binary "@$tmp/enc")" 400 '.error.code == "unreadable_body" and .error.line == 1 and
+    (.error.errors[-1] | .fatal == true)' "a raw NUL byte in a JSON string"
 bad Description '"A\udc00B"' # a lone low surrogate
 good Description '"\ud83d\ude00\udbff\udfff"' '.description == "😀\udbff\udfff"' # pairs
 # A high surrogate escape not followed by a low one is stored as something
