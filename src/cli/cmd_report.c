@@ -103,7 +103,8 @@ static const char *avg(int64_t x, int64_t n, char buf[SF_MONEY_TEXT_MAX + 4])
 
 static void text_sales(const sf_bi_result *r)
 {
-    char a[40], b[40], c[40], d[40], e[40], f[40];
+    char a[SF_MONEY_TEXT_MAX + 4], b[SF_MONEY_TEXT_MAX + 4], c[SF_MONEY_TEXT_MAX + 4],
+        d[SF_MONEY_TEXT_MAX + 4], e[SF_MONEY_TEXT_MAX + 4], f[SF_MONEY_TEXT_MAX + 4];
     printf("%-14s %18s %12s %10s %9s %9s %14s\n", "period", "revenue", "units", "lines", "invoices",
            "customers", "avg invoice");
     int64_t rev = 0;
@@ -125,7 +126,7 @@ static void text_profile(const sf_bi_result *r)
 {
     static const char *const days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                        "Friday", "Saturday", "Sunday"};
-    char a[40], b[40], c[40];
+    char a[SF_MONEY_TEXT_MAX + 4], b[SF_MONEY_TEXT_MAX + 4], c[SF_MONEY_TEXT_MAX + 4];
     printf("(%lld days with sales, %lld calendar days)\n", (long long)r->days_with_sales,
            (long long)r->calendar_days);
     printf("%-10s %18s %10s %20s %20s\n", r->q.by_weekday ? "weekday" : "hour", "revenue", "days",
@@ -143,7 +144,7 @@ static void text_profile(const sf_bi_result *r)
 
 static void text_ranking(const sf_bi_result *r)
 {
-    char a[40], b[40];
+    char a[SF_MONEY_TEXT_MAX + 4], b[SF_MONEY_TEXT_MAX + 4];
     for (size_t i = 0; i < r->nitems; i++) {
         const sf_bi_item *it = &r->items[i];
         const char *t = sf_bi_item_text(r, it);
