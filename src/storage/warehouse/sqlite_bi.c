@@ -19,14 +19,16 @@
 #include "core/buf.h"
 #include "storage/warehouse/sqlite_int.h"
 
+/* Revenue orders as (hi, lo): a 128-bit total's stored form (money.h). */
 #define TOP_INVOICES(len)                                                                          \
-    ("SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines FROM bi_invoice "  \
-     "WHERE substr(invoice_date, 1, " len ") = ?1 ORDER BY revenue_milli DESC, invoice_no "        \
-     "LIMIT ?2")
+    ("SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines, revenue_hi, "     \
+     "units_hi FROM bi_invoice WHERE substr(invoice_date, 1, " len ") = ?1 "                       \
+     "ORDER BY revenue_hi DESC, revenue_milli DESC, invoice_no LIMIT ?2")
 
 static const char *const queries[NQUERY] = {
-    [Q_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers FROM bi_sales "
-                 "WHERE grain = ?1 AND period >= ?2 AND period < ?3 ORDER BY period"),
+    [Q_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers, revenue_hi, "
+                 "units_hi FROM bi_sales WHERE grain = ?1 AND period >= ?2 AND period < ?3 "
+                 "ORDER BY period"),
     [Q_PRODUCTS_UNITS] = "SELECT by_units FROM bi_product WHERE grain = ? AND period = ?",
     [Q_PRODUCTS_REVENUE] = "SELECT by_revenue FROM bi_product WHERE grain = ? AND period = ?",
     [Q_CUSTOMERS] = "SELECT by_revenue FROM bi_customer WHERE grain = ? AND period = ?",
@@ -127,12 +129,18 @@ typedef struct call {
     sf_error *err;
 } call;
 
+/* The total whose columns are lo and hi (money.h). */
+static sf_i128 total(sqlite3_stmt *q, int lo, int hi)
+{
+    return sf_i128_join(sqlite3_column_int64(q, hi), sqlite3_column_int64(q, lo));
+}
+
 static int sales_row(sqlite3_stmt *q, void *arg)
 {
     call *c = arg;
     sf_wh_sales r = {text(q, 0),
-                     sqlite3_column_int64(q, 1),
-                     sqlite3_column_int64(q, 2),
+                     total(q, 1, 6),
+                     total(q, 2, 7),
                      sqlite3_column_int64(q, 3),
                      sqlite3_column_int64(q, 4),
                      sqlite3_column_int64(q, 5)};
@@ -317,8 +325,8 @@ static int invoice_row(sqlite3_stmt *q, void *arg)
                        sqlite3_column_type(q, 1) == SQLITE_NULL ? SF_NO_CUSTOMER
                                                                 : sqlite3_column_int(q, 1),
                        text(q, 2),
-                       sqlite3_column_int64(q, 3),
-                       sqlite3_column_int64(q, 4),
+                       total(q, 3, 6),
+                       total(q, 4, 7),
                        sqlite3_column_int64(q, 5),
                        k->period};
     return k->c.fn.invoice(k->c.ctx, &r, k->c.err);
