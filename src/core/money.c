@@ -116,7 +116,7 @@ sf_num_status sf_parse_scaled(const char *s, size_t len, int scale, int64_t min,
  * by hand: clang's __builtin_mul_overflow on __int128 needs compiler-rt. */
 static bool push_digit(sf_i128 *acc, int d)
 {
-    const sf_i128 limit = SF_I128_MIN / 10; /* truncated: SF_I128_MIN + 8 */
+    const sf_i128 limit = SF_I128_MIN / 10; /* limit x 10 = SF_I128_MIN + 8 */
     if (*acc < limit || (*acc == limit && d > 8))
         return false;
     *acc = *acc * 10 - d;
@@ -151,33 +151,45 @@ sf_num_status sf_parse_i128(const char *s, size_t len, int scale, sf_i128 *out)
     return SF_NUM_OK;
 }
 
-/* The decimal digits of u, most significant first, into d (40 bytes);
- * returns their count. Values that fit 64 bits (nearly all) never divide
- * in 128 bits, which is a library call. */
-static size_t digits_of(unsigned __int128 u, char d[40])
+/* Write the decimal digits of u (most significant first), with separators. */
+static size_t write_u64(uint64_t u, bool thousands, char *buf)
 {
-    char rev[40];
+    char rev[32];
     size_t n = 0;
+    int group = 0;
+    do {
+        if (thousands && group == 3) {
+            rev[n++] = ',';
+            group = 0;
+        }
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+        group++;
+    } while (u);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = rev[n - 1 - i];
+    return n;
+}
+
+/* The same for any u: nearly every value fits 64 bits and takes
+ * write_u64, never dividing in 128 bits (a library call); a larger one is
+ * cut into 19-digit chunks first. */
+static size_t write_unsigned(unsigned __int128 u, bool thousands, char *buf)
+{
+    if (u <= UINT64_MAX)
+        return write_u64((uint64_t)u, thousands, buf);
+    char d[40], rev[40];
+    size_t n = 0, o = 0;
     while (u > UINT64_MAX) {
         uint64_t chunk = (uint64_t)(u % UINT64_C(10000000000000000000));
         u /= UINT64_C(10000000000000000000);
         for (int i = 0; i < 19; i++, chunk /= 10)
             rev[n++] = (char)('0' + chunk % 10);
     }
-    uint64_t w = (uint64_t)u;
-    do
+    for (uint64_t w = (uint64_t)u; w; w /= 10)
         rev[n++] = (char)('0' + w % 10);
-    while (w /= 10);
     for (size_t i = 0; i < n; i++)
         d[i] = rev[n - 1 - i];
-    return n;
-}
-
-/* Write the digits of u with separators when asked. */
-static size_t write_unsigned(unsigned __int128 u, bool thousands, char *buf)
-{
-    char d[40];
-    size_t n = digits_of(u, d), o = 0;
     for (size_t i = 0; i < n; i++) {
         if (thousands && i > 0 && (n - i) % 3 == 0)
             buf[o++] = ',';

@@ -81,7 +81,7 @@ static inline bool sf_i128_is_int64(sf_i128 v)
 void sf_i128_split(sf_i128 v, int64_t *hi, int64_t *lo);
 static inline sf_i128 sf_i128_join(int64_t hi, int64_t lo)
 {
-    return (sf_i128)hi * SF_I128_SPLIT + lo;
+    return hi == 0 ? lo : (sf_i128)hi * SF_I128_SPLIT + lo;
 }
 
 /*

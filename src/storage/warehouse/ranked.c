@@ -45,9 +45,9 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* A JSON integer of up to 38 digits (a 128-bit total). The first 18 digits
- * in 64 bits: nearly every figure has fewer. A longer number than that is
- * not one ranked.c writes: the digits left over fail the entry. */
+/* A JSON integer of up to 38 digits (a 128-bit total). Nearly every figure
+ * has at most 18, read in 64 bits; the rest go on in 128. A longer number
+ * is not one ranked.c writes: the digits left over fail the entry. */
 static bool parse_int(const char **pp, const char *end, sf_i128 *out)
 {
     const char *p = skip_ws(*pp, end);
@@ -55,10 +55,15 @@ static bool parse_int(const char **pp, const char *end, sf_i128 *out)
     p += neg;
     if (p >= end || *p < '0' || *p > '9')
         return false;
-    const char *first = p;
+    const char *short_end = end - p > 18 ? p + 18 : end, *first = p;
     uint64_t v = 0;
-    while (p < end && *p >= '0' && *p <= '9' && p - first < 18)
+    while (p < short_end && *p >= '0' && *p <= '9')
         v = v * 10 + (uint64_t)(*p++ - '0');
+    if (p == end || *p < '0' || *p > '9') {
+        *out = neg ? -(int64_t)v : (int64_t)v;
+        *pp = p;
+        return true;
+    }
     unsigned __int128 w = v;
     while (p < end && *p >= '0' && *p <= '9' && p - first < 38)
         w = w * 10 + (unsigned)(*p++ - '0');
@@ -157,8 +162,9 @@ static int cmp_id(const void *a, const void *b)
 /* Descending by v[i], then by key. */
 static int by_value(const wh_rank_entry *a, const wh_rank_entry *b, int i, bool product)
 {
-    if (a->v[i] != b->v[i])
-        return a->v[i] > b->v[i] ? -1 : 1;
+    int c = sf_i128_cmp(b->v[i], a->v[i]);
+    if (c)
+        return c;
     return product ? cmp_code(a, b) : cmp_id(a, b);
 }
 
