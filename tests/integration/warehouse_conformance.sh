@@ -151,7 +151,8 @@ old_indexes() {
     done
     echo "$sql"
 }
-no_high_halves="ALTER TABLE bi_sales DROP COLUMN revenue_hi; ALTER TABLE bi_sales DROP COLUMN units_hi;
+no_high_halves="DROP INDEX IF EXISTS bi_sales_wide; DROP INDEX IF EXISTS bi_invoice_wide;
+    ALTER TABLE bi_sales DROP COLUMN revenue_hi; ALTER TABLE bi_sales DROP COLUMN units_hi;
     ALTER TABLE bi_invoice DROP COLUMN revenue_hi; ALTER TABLE bi_invoice DROP COLUMN units_hi;"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 -c "ALTER TABLE bi_rank_head DROP COLUMN top;
     DROP TABLE bi_invoice_top;

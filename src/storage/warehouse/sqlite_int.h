@@ -48,6 +48,13 @@ enum {
     Q_INVOICES_DAY,
     Q_INVOICES_MONTH,
     Q_INVOICES_YEAR,
+    /* With the totals' high halves (sqlite_bi.c: only when a row has one). */
+    Q_SALES_WIDE,
+    Q_INVOICES_DAY_WIDE,
+    Q_INVOICES_MONTH_WIDE,
+    Q_INVOICES_YEAR_WIDE,
+    Q_ANY_WIDE_SALES,
+    Q_ANY_WIDE_INVOICE,
     NQUERY
 };
 
