@@ -66,6 +66,12 @@
     "CREATE INDEX bi_invoice_" grain " ON bi_invoice (substr(invoice_date, 1, " len "),"           \
     "  revenue_hi DESC, revenue_milli DESC, invoice_no)"                                           \
     "  INCLUDE (customer_id, invoice_date, units, units_hi, lines);"
+#define INVOICE_INDEXES_5                                                                          \
+    INVOICE_INDEX_5("day", "10") INVOICE_INDEX_5("month", "7") INVOICE_INDEX_5("year", "4")
+#define INVOICE_TOP_KEY_5                                                                          \
+    "ALTER TABLE bi_invoice_top DROP CONSTRAINT bi_invoice_top_pkey,"                              \
+    "  ADD PRIMARY KEY (grain, period, rank) INCLUDE (invoice_no, customer_id, invoice_date,"      \
+    "  revenue_milli, units, lines, revenue_hi, units_hi);"
 
 /* The high halves of a table's two totals (money.h; 0 for every row stored
  * before: all fitted 64 bits, and (0, v) is v's stored form). */
@@ -144,11 +150,7 @@ static const char *const migration[SCHEMA_VERSION] = {
      * ranking indexes and bi_invoice_top's key cover the new columns. Its
      * rows stay: ranked by (0, lo), they were ranked by value. */
     (TOTALS_HI("bi_sales") TOTALS_HI("bi_invoice") TOTALS_HI("bi_invoice_top")
-         INVOICE_INDEX_5("day", "10") INVOICE_INDEX_5("month", "7") INVOICE_INDEX_5(
-             "year",
-             "4") "ALTER TABLE bi_invoice_top DROP CONSTRAINT bi_invoice_top_pkey,"
-                  "  ADD PRIMARY KEY (grain, period, rank) INCLUDE (invoice_no, customer_id,"
-                  "  invoice_date, revenue_milli, units, lines, revenue_hi, units_hi);"),
+         INVOICE_INDEXES_5 INVOICE_TOP_KEY_5),
 };
 
 /* Any number: one lock per database, taken by its loader. */

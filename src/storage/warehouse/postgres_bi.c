@@ -301,8 +301,8 @@ static int invoice_order(const void *a, const void *b)
 {
     const invoice_at *x = a, *y = b;
     int c = strcmp(x->period, y->period);
-    if (c == 0 && x->revenue != y->revenue)
-        c = x->revenue > y->revenue ? -1 : 1;
+    if (c == 0)
+        c = sf_i128_cmp(y->revenue, x->revenue);
     return c ? c : strcmp(x->invoice_no, y->invoice_no);
 }
 

@@ -47,10 +47,10 @@ static const char *const stage_name[NSTAGE] = {
 #define PG_SUM(lo, hi)                                                                             \
     "(t." hi "::numeric * " E18 " + t." lo " + excluded." hi "::numeric * " E18 " + excluded." lo  \
     ")"
-#define ADD_TOTAL(lo, hi)                                                                          \
-    lo " = mod(" PG_SUM(lo, hi) ", " E18 ")::bigint, " hi " = div(" PG_SUM(lo, hi) ", " E18        \
-                                                                                   ")::bigint"
-#define ADD_TOTALS ADD_TOTAL("revenue_milli", "revenue_hi") ", " ADD_TOTAL("units", "units_hi")
+#define PG_LO(lo, hi)     "mod(" PG_SUM(lo, hi) ", " E18 ")::bigint"
+#define PG_HI(lo, hi)     "div(" PG_SUM(lo, hi) ", " E18 ")::bigint"
+#define ADD_TOTAL(lo, hi) lo " = " PG_LO(lo, hi) ", " hi " = " PG_HI(lo, hi)
+#define ADD_TOTALS        ADD_TOTAL("revenue_milli", "revenue_hi") ", " ADD_TOTAL("units", "units_hi")
 
 /* Each staging table into its table, in the order of the tables' meaning
  * (all in one transaction, so the order matters only for clarity). */
