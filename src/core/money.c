@@ -123,6 +123,9 @@ static bool push_digit(sf_i128 *acc, int d)
     return true;
 }
 
+/* sf_parse_scaled's walk over the digits, in 128 bits. Kept apart from it:
+ * the decoders parse every price and quantity with the 64-bit one, and a
+ * shared walk would cost them the 128-bit arithmetic. */
 sf_num_status sf_parse_i128(const char *s, size_t len, int scale, sf_i128 *out)
 {
     decimal_parts p;
