@@ -116,8 +116,8 @@ static const char schema[] =
          WIDE_INDEX("bi_invoice"));
 
 /* Totals add in 128 bits: the stored (hi, lo) plus the transaction's
- * (dhi, dlo), by shopflow_hi and shopflow_lo (sqlite.c registers them on
- * the loader's connection). Every SET sees the row as it was. */
+ * (dhi, dlo), by shopflow_hi and shopflow_lo (add_functions, below: on the
+ * loader's connection only). Every SET sees the row as it was. */
 #define ADD_TOTAL(lo, hi, dlo, dhi)                                                                \
     lo " = shopflow_lo(" hi ", " lo ", " dhi ", " dlo "), " hi " = shopflow_hi(" hi ", " lo        \
        ", " dhi ", " dlo ")"

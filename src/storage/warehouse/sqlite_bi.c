@@ -8,7 +8,7 @@
  * even while the sink commits in another process.
  *
  * Totals are 128-bit, stored as two columns (docs/warehouse.md); reading the
- * high halves' columns with every row cost a fifth more SQLite time per
+ * high halves' columns with every row cost a quarter more SQLite time per
  * bucket, and they are 0 in every row of any real data. So a read first
  * asks a partial index whether any row has one (an empty index: a probe),
  * and reads the high halves only then.
