@@ -99,10 +99,7 @@ static size_t row_key(const sf_record *r, char *key)
 int sf_check_add(sf_check *c, const sf_record *r, sf_error *err)
 {
     sf_check_figures *f = &c->f;
-    int64_t revenue;
-    if (__builtin_add_overflow(f->revenue, sf_record_amount(r), &revenue))
-        return sf_error_set(err, SF_ERANGE, "the revenue total overflows 64 bits");
-    f->revenue = revenue;
+    f->revenue += sf_record_amount(r);
     f->quantity += r->quantity;
     if (f->rows == 0 || r->invoice_date < f->first)
         f->first = r->invoice_date;

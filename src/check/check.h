@@ -13,14 +13,15 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/money.h"
 #include "core/record.h"
 
 typedef struct sf_check_figures {
     uint64_t rows; /* valid records added */
     uint64_t invoices, stock_codes, descriptions, customers, countries, days;
     int64_t first, last; /* earliest and latest invoice date; 0 when rows == 0 */
-    int64_t quantity;    /* sum of quantities */
-    int64_t revenue;     /* sum of quantity x unit price, milli-units, net */
+    sf_i128 quantity;    /* sum of quantities (128 bits: money.h) */
+    sf_i128 revenue;     /* sum of quantity x unit price, milli-units, net */
     uint64_t cancellation_rows, adjustment_rows, no_customer_rows, duplicate_rows, zero_price_rows,
         non_product_rows, negative_quantity_rows;
 } sf_check_figures;
@@ -35,8 +36,8 @@ int sf_check_new(sf_check **out, sf_error *err);
 int sf_check_reserve(sf_check *c, uint64_t rows);
 
 /* Account for one valid record. "Duplicate" means equal in every field to a
- * record added before (the event id aside). Returns 0, SF_ENOMEM, or
- * SF_ERANGE if the revenue sum would overflow. */
+ * record added before (the event id aside). Returns 0 or SF_ENOMEM (the
+ * sums cannot overflow: money.h). */
 int sf_check_add(sf_check *c, const sf_record *r, sf_error *err);
 
 /* The figures so far (completes pending work, hence not const).

@@ -76,7 +76,7 @@ static void print_text(const sf_check_figures *f, const file_result *files, int 
     }
     struct {
         const char *label;
-        int64_t v;
+        sf_i128 v;
     } counts[] = {
         {"rows", (int64_t)rows},
         {"invalid rows", (int64_t)invalid},
@@ -145,7 +145,8 @@ static void print_json(const sf_check_figures *f, const file_result *files, int 
     } else {
         yajl_gen_null(g);
     }
-    gen_int(g, "quantity", f->quantity);
+    gen_str(g, "quantity"); /* 128 bits: its digits as the number */
+    yajl_gen_number(g, m, sf_format_i128(f->quantity, m));
     sf_format_milli(f->revenue, false, m);
     gen_str(g, "revenue");
     gen_str(g, m);

@@ -82,31 +82,41 @@ static const char *param(void *ctx, const char *name)
     return v && *v ? v : NULL;
 }
 
-static const char *money(int64_t milli, char buf[SF_MONEY_TEXT_MAX + 4])
+/* Figures as text (128-bit totals: money.h); each buffer holds one. */
+typedef char text_buf[SF_MONEY_TEXT_MAX + 4];
+
+static const char *money(sf_i128 milli, text_buf buf)
 {
     char t[SF_MONEY_TEXT_MAX];
     sf_format_milli(milli < 0 ? -milli : milli, true, t);
-    snprintf(buf, SF_MONEY_TEXT_MAX + 4, "%s£%s", milli < 0 ? "-" : "", t);
+    snprintf(buf, sizeof(text_buf), "%s£%s", milli < 0 ? "-" : "", t);
     return buf;
 }
 
-static const char *count(int64_t v, char buf[SF_MONEY_TEXT_MAX])
+static const char *count(sf_i128 v, text_buf buf)
 {
     sf_format_count(v, buf);
     return buf;
 }
 
-static const char *avg(int64_t x, int64_t n, char buf[SF_MONEY_TEXT_MAX + 4])
+/* v in plain decimal, for CSV. */
+static const char *plain(sf_i128 v, text_buf buf)
+{
+    sf_format_i128(v, buf);
+    return buf;
+}
+
+static const char *avg(sf_i128 x, int64_t n, text_buf buf)
 {
     return n > 0 ? money(sf_bi_div_round(x, n), buf) : "-";
 }
 
 static void text_sales(const sf_bi_result *r)
 {
-    char a[40], b[40], c[40], d[40], e[40], f[40];
+    text_buf a, b, c, d, e, f;
     printf("%-14s %18s %12s %10s %9s %9s %14s\n", "period", "revenue", "units", "lines", "invoices",
            "customers", "avg invoice");
-    int64_t rev = 0;
+    sf_i128 rev = 0;
     for (size_t i = 0; i < r->nbuckets; i++) {
         const sf_bi_bucket *k = &r->buckets[i];
         rev += k->revenue_milli;
@@ -125,7 +135,7 @@ static void text_profile(const sf_bi_result *r)
 {
     static const char *const days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                        "Friday", "Saturday", "Sunday"};
-    char a[40], b[40], c[40];
+    text_buf a, b, c;
     printf("(%lld days with sales, %lld calendar days)\n", (long long)r->days_with_sales,
            (long long)r->calendar_days);
     printf("%-10s %18s %10s %20s %20s\n", r->q.by_weekday ? "weekday" : "hour", "revenue", "days",
@@ -143,7 +153,7 @@ static void text_profile(const sf_bi_result *r)
 
 static void text_ranking(const sf_bi_result *r)
 {
-    char a[40], b[40];
+    text_buf a, b;
     for (size_t i = 0; i < r->nitems; i++) {
         const sf_bi_item *it = &r->items[i];
         const char *t = sf_bi_item_text(r, it);
@@ -168,8 +178,9 @@ static void csv_section(const section *s, const sf_bi_result *r)
         for (size_t i = 0; i < r->nbuckets; i++) {
             const sf_bi_bucket *k = &r->buckets[i];
             char m[SF_MONEY_TEXT_MAX];
+            text_buf u;
             sf_format_milli(k->revenue_milli, false, m);
-            printf("%s,%s,%s,%lld,%lld,%lld,%lld\n", s->name, k->period, m, (long long)k->units,
+            printf("%s,%s,%s,%s,%lld,%lld,%lld\n", s->name, k->period, m, plain(k->units, u),
                    (long long)k->lines, (long long)k->invoices, (long long)k->customers);
         }
         return;
@@ -179,8 +190,9 @@ static void csv_section(const section *s, const sf_bi_result *r)
         for (int i = 0; i < r->nprofile; i++) {
             const sf_bi_profile_row *p = &r->profile[i];
             char m[SF_MONEY_TEXT_MAX];
+            text_buf u;
             sf_format_milli(p->revenue_milli, false, m);
-            printf("%s,%d,%s,%lld,%lld,%lld,%lld\n", s->name, p->key, m, (long long)p->units,
+            printf("%s,%d,%s,%s,%lld,%lld,%lld\n", s->name, p->key, m, plain(p->units, u),
                    (long long)p->lines, (long long)p->days_with_sales, (long long)p->calendar_days);
         }
         return;
@@ -189,6 +201,7 @@ static void csv_section(const section *s, const sf_bi_result *r)
     for (size_t i = 0; i < r->nitems; i++) {
         const sf_bi_item *it = &r->items[i];
         char m[SF_MONEY_TEXT_MAX];
+        text_buf u;
         sf_format_milli(it->revenue_milli, false, m);
         const char *t = sf_bi_item_text(r, it);
         printf("%s,%s,%u,\"%s\",", s->name, it->period, it->rank, it->key);
@@ -197,7 +210,7 @@ static void csv_section(const section *s, const sf_bi_result *r)
         printf(",\"");
         for (const char *c = t; *c; c++)
             printf(*c == '"' ? "\"\"" : "%c", *c);
-        printf("\",%lld,%s,%lld,%s\n", (long long)it->units, m, (long long)it->invoices, it->date);
+        printf("\",%s,%s,%lld,%s\n", plain(it->units, u), m, (long long)it->invoices, it->date);
     }
 }
 

@@ -127,10 +127,20 @@ void sf_buf_int(sf_buf *b, long long v)
     sf_buf_add(b, p, (size_t)(t + sizeof t - p));
 }
 
-void sf_buf_json_milli(sf_buf *b, long long milli)
+void sf_buf_i128(sf_buf *b, sf_i128 v)
+{
+    if (sf_i128_is_int64(v)) {
+        sf_buf_int(b, (long long)v);
+        return;
+    }
+    char text[SF_MONEY_TEXT_MAX];
+    sf_buf_add(b, text, sf_format_i128(v, text));
+}
+
+void sf_buf_json_milli(sf_buf *b, sf_i128 milli)
 {
     char text[SF_MONEY_TEXT_MAX + 2];
-    size_t n = sf_format_milli((int64_t)milli, false, text + 1);
+    size_t n = sf_format_milli(milli, false, text + 1);
     text[0] = '"';
     text[n + 1] = '"';
     sf_buf_add(b, text, n + 2);

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/money.h"
+
 typedef struct sf_buf {
     char *data;
     size_t len, cap;
@@ -35,8 +37,12 @@ void sf_buf_json_string(sf_buf *b, const char *s, size_t n);
 /* A whole number in decimal, without printf (answers render thousands). */
 void sf_buf_int(sf_buf *b, long long v);
 
-/* Milli-units as an exact JSON decimal string: 139120 -> "139.12". */
-void sf_buf_json_milli(sf_buf *b, long long milli);
+/* A 128-bit total (money.h) in decimal. */
+void sf_buf_i128(sf_buf *b, sf_i128 v);
+
+/* Milli-units as an exact JSON decimal string: 139120 -> "139.12"; any
+ * 128-bit total. */
+void sf_buf_json_milli(sf_buf *b, sf_i128 milli);
 
 /* True when an allocation failed (the content is then incomplete). */
 bool sf_buf_failed(const sf_buf *b);

@@ -152,8 +152,20 @@ static int set_text(char *dst, size_t cap, void *len_out, size_t len_size, sf_va
     return 0;
 }
 
-static int set_integer(int64_t *out, int64_t min, int64_t max, sf_value_type type, const char *s,
-                       size_t len, char why[SF_REASON_MAX])
+/* "is beyond the limit of ±1,000,000,000": a per-line limit (record.h),
+ * limit in whole units. */
+static int beyond(char why[SF_REASON_MAX], const char *s, size_t len, int64_t limit)
+{
+    char text[SF_MONEY_TEXT_MAX], reason[96];
+    sf_format_count(limit, text);
+    snprintf(reason, sizeof reason, "is beyond the limit of ±%s", text);
+    return reject(why, s, len, reason);
+}
+
+/* An integer in [min, max]; when limit, the range is one of the per-line
+ * limits (symmetric) and is named as such. */
+static int set_integer(int64_t *out, int64_t min, int64_t max, bool limit, sf_value_type type,
+                       const char *s, size_t len, char why[SF_REASON_MAX])
 {
     if (type == SF_VALUE_BOOL)
         return say(why, "is a boolean, expected a number");
@@ -165,6 +177,8 @@ static int set_integer(int64_t *out, int64_t min, int64_t max, sf_value_type typ
     case SF_NUM_PRECISION:
         return reject(why, s, len, "is not a whole number");
     case SF_NUM_RANGE: {
+        if (limit)
+            return beyond(why, s, len, max);
         char reason[96];
         snprintf(reason, sizeof reason, "is out of range (%lld to %lld)", (long long)min,
                  (long long)max);
@@ -182,13 +196,13 @@ static int set_price(sf_record *r, sf_value_type type, const char *s, size_t len
         return say(why, "is a boolean, expected a number");
     if (type == SF_VALUE_NULL)
         return say(why, "is null");
-    switch (sf_parse_scaled(s, len, 3, -SF_AMOUNT_MAX, SF_AMOUNT_MAX, &r->unit_price)) {
+    switch (sf_parse_scaled(s, len, 3, -SF_PRICE_MAX, SF_PRICE_MAX, &r->unit_price)) {
     case SF_NUM_OK:
         return 0;
     case SF_NUM_PRECISION:
         return reject(why, s, len, "has more than 3 decimals (prices are kept to 0.001)");
     case SF_NUM_RANGE:
-        return reject(why, s, len, "is out of range");
+        return beyond(why, s, len, SF_PRICE_MAX / 1000);
     default:
         return len == 0 ? say(why, "is empty") : reject(why, s, len, "is not a decimal number");
     }
@@ -222,7 +236,7 @@ static int set_customer(sf_record *r, sf_value_type type, const char *s, size_t 
         return 0;
     }
     int64_t v;
-    if (set_integer(&v, 1, INT32_MAX, type, s, len, why) < 0) /* record.h: > 0 */
+    if (set_integer(&v, 1, INT32_MAX, false, type, s, len, why) < 0) /* record.h: > 0 */
         return -1;
     r->customer_id = (int32_t)v;
     return 0;
@@ -248,7 +262,7 @@ int sf_field_set(sf_record *r, sf_field f, sf_value_type type, const char *s, si
         return set_text(r->event_id, SF_EVENT_ID_MAX, &r->event_id_len, 1, type, s, len, enc, 0,
                         why);
     case SF_FIELD_QUANTITY:
-        if (set_integer(&v, INT32_MIN, INT32_MAX, type, s, len, why) < 0)
+        if (set_integer(&v, -SF_QUANTITY_MAX, SF_QUANTITY_MAX, true, type, s, len, why) < 0)
             return -1;
         r->quantity = (int32_t)v;
         return 0;
@@ -270,11 +284,18 @@ int sf_record_finish(sf_record *r, uint32_t seen, sf_field *field, char why[SF_R
         *field = (sf_field)__builtin_ctz(missing);
         return say(why, "is missing");
     }
-    int64_t amount;
-    if (__builtin_mul_overflow((int64_t)r->quantity, r->unit_price, &amount) ||
-        amount > SF_AMOUNT_MAX || amount < -SF_AMOUNT_MAX) {
+    /* Within their own limits the factors' product needs 70 bits. */
+    sf_i128 amount = (sf_i128)r->quantity * r->unit_price;
+    if (amount > SF_AMOUNT_MAX || amount < -SF_AMOUNT_MAX) {
+        char a[SF_MONEY_TEXT_MAX], p[SF_MONEY_TEXT_MAX], limit[SF_MONEY_TEXT_MAX];
+        sf_format_milli(amount, false, a);
+        sf_format_milli(r->unit_price, false, p);
+        sf_format_count(SF_AMOUNT_MAX / 1000, limit);
         *field = SF_FIELD_UNIT_PRICE;
-        return say(why, "makes the line amount (quantity x price) exceed 10^12");
+        snprintf(why, SF_REASON_MAX,
+                 "makes the line amount %d x %.20s = %.28s, beyond the limit of ±%.20s",
+                 (int)r->quantity, p, a, limit);
+        return -1;
     }
     sf_record_derive(r);
     return 0;

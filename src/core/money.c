@@ -111,8 +111,51 @@ sf_num_status sf_parse_scaled(const char *s, size_t len, int scale, int64_t min,
     return SF_NUM_OK;
 }
 
+/* One more digit d at the bottom of a magnitude accumulated as a negative
+ * number (so that the most negative value fits): false on overflow. Checked
+ * by hand: clang's __builtin_mul_overflow on __int128 needs compiler-rt. */
+static bool push_digit(sf_i128 *acc, int d)
+{
+    const sf_i128 limit = SF_I128_MIN / 10; /* limit x 10 = SF_I128_MIN + 8 */
+    if (*acc < limit || (*acc == limit && d > 8))
+        return false;
+    *acc = *acc * 10 - d;
+    return true;
+}
+
+/* sf_parse_scaled's walk over the digits, in 128 bits. Kept apart from it:
+ * the decoders parse every price and quantity with the 64-bit one, and a
+ * shared walk would cost them the 128-bit arithmetic. */
+sf_num_status sf_parse_i128(const char *s, size_t len, int scale, sf_i128 *out)
+{
+    decimal_parts p;
+    sf_num_status st = split_decimal(s, len, &p);
+    if (st != SF_NUM_OK)
+        return st;
+    sf_i128 acc = 0;
+    long ndigits = (long)(p.int_len + p.frac_len);
+    long place = (long)p.int_len - 1 + p.exponent + scale;
+    for (long k = 0; k < ndigits; k++, place--) {
+        char c = k < (long)p.int_len ? p.int_digits[k] : p.frac_digits[k - (long)p.int_len];
+        if (place < 0) {
+            if (c != '0')
+                return SF_NUM_PRECISION;
+            continue;
+        }
+        if (!push_digit(&acc, c - '0'))
+            return SF_NUM_RANGE;
+    }
+    for (; place >= 0; place--)
+        if (acc != 0 && !push_digit(&acc, 0))
+            return SF_NUM_RANGE;
+    if (!p.negative && acc == SF_I128_MIN)
+        return SF_NUM_RANGE;
+    *out = p.negative ? acc : -acc;
+    return SF_NUM_OK;
+}
+
 /* Write the decimal digits of u (most significant first), with separators. */
-static size_t write_unsigned(uint64_t u, bool thousands, char *buf)
+static size_t write_u64(uint64_t u, bool thousands, char *buf)
 {
     char rev[32];
     size_t n = 0;
@@ -131,19 +174,53 @@ static size_t write_unsigned(uint64_t u, bool thousands, char *buf)
     return n;
 }
 
-static uint64_t magnitude(int64_t v)
+/* The same for any u: nearly every value fits 64 bits and takes
+ * write_u64, never dividing in 128 bits (a library call); a larger one is
+ * cut into 19-digit chunks first. */
+static size_t write_unsigned(unsigned __int128 u, bool thousands, char *buf)
 {
-    return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (u <= UINT64_MAX)
+        return write_u64((uint64_t)u, thousands, buf);
+    char d[40], rev[40];
+    size_t n = 0, o = 0;
+    while (u > UINT64_MAX) {
+        uint64_t chunk = (uint64_t)(u % UINT64_C(10000000000000000000));
+        u /= UINT64_C(10000000000000000000);
+        for (int i = 0; i < 19; i++, chunk /= 10)
+            rev[n++] = (char)('0' + chunk % 10);
+    }
+    for (uint64_t w = (uint64_t)u; w; w /= 10)
+        rev[n++] = (char)('0' + w % 10);
+    for (size_t i = 0; i < n; i++)
+        d[i] = rev[n - 1 - i];
+    for (size_t i = 0; i < n; i++) {
+        if (thousands && i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = d[i];
+    }
+    return o;
 }
 
-size_t sf_format_milli(int64_t milli, bool thousands, char buf[SF_MONEY_TEXT_MAX])
+static unsigned __int128 magnitude(sf_i128 v)
 {
-    uint64_t u = magnitude(milli);
+    return v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
+}
+
+size_t sf_format_milli(sf_i128 milli, bool thousands, char buf[SF_MONEY_TEXT_MAX])
+{
+    unsigned __int128 u = magnitude(milli);
     size_t n = 0;
     if (milli < 0)
         buf[n++] = '-';
-    n += write_unsigned(u / 1000, thousands, buf + n);
-    unsigned frac = (unsigned)(u % 1000);
+    unsigned frac;
+    if (u <= UINT64_MAX) { /* 64-bit division: a 128-bit one is a library call */
+        frac = (unsigned)((uint64_t)u % 1000);
+        u = (uint64_t)u / 1000;
+    } else {
+        frac = (unsigned)(u % 1000);
+        u /= 1000;
+    }
+    n += write_unsigned(u, thousands, buf + n);
     buf[n++] = '.';
     buf[n++] = (char)('0' + frac / 100);
     buf[n++] = (char)('0' + frac / 10 % 10);
@@ -153,7 +230,7 @@ size_t sf_format_milli(int64_t milli, bool thousands, char buf[SF_MONEY_TEXT_MAX
     return n;
 }
 
-size_t sf_format_count(int64_t v, char buf[SF_MONEY_TEXT_MAX])
+size_t sf_format_count(sf_i128 v, char buf[SF_MONEY_TEXT_MAX])
 {
     size_t n = 0;
     if (v < 0)
@@ -161,4 +238,21 @@ size_t sf_format_count(int64_t v, char buf[SF_MONEY_TEXT_MAX])
     n += write_unsigned(magnitude(v), true, buf + n);
     buf[n] = '\0';
     return n;
+}
+
+size_t sf_format_i128(sf_i128 v, char buf[SF_MONEY_TEXT_MAX])
+{
+    size_t n = 0;
+    if (v < 0)
+        buf[n++] = '-';
+    n += write_unsigned(magnitude(v), false, buf + n);
+    buf[n] = '\0';
+    return n;
+}
+
+void sf_i128_split(sf_i128 v, int64_t *hi, int64_t *lo)
+{
+    sf_i128 h = v / SF_I128_SPLIT; /* C division truncates toward zero */
+    *lo = (int64_t)(v - h * SF_I128_SPLIT);
+    *hi = h > INT64_MAX ? INT64_MAX : h < INT64_MIN ? INT64_MIN : (int64_t)h;
 }

@@ -13,8 +13,10 @@
  *    trailing spaces included;
  *  - invoice_no, stock_code and country are not empty;
  *  - unit_price is in milli-units (2.55 -> 2550), never a double;
- *  - |quantity x unit_price| <= SF_AMOUNT_MAX, so line amounts and sums of up
- *    to 9 million lines cannot overflow an int64;
+ *  - |quantity| <= SF_QUANTITY_MAX, |unit_price| <= SF_PRICE_MAX and
+ *    |quantity x unit_price| <= SF_AMOUNT_MAX (the per-line limits below):
+ *    a line's amount is an exact int64, and sums over lines are kept in 128
+ *    bits (money.h says why none can wrap);
  *  - invoice_date is seconds since 1970-01-01 00:00:00 of the shop's clock
  *    (the data has no zone; it is never converted);
  *  - kind and flags agree with the fields (sf_record_derive).
@@ -32,8 +34,17 @@
 #define SF_COUNTRY_MAX     64
 #define SF_EVENT_ID_MAX    64
 
-/* Largest line amount accepted, in milli-units: one trillion pounds. */
-#define SF_AMOUNT_MAX INT64_C(1000000000000000)
+/*
+ * The per-line limits (docs/api.md, "Limits"), enforced by field.h for every
+ * input. Far above the data (its largest |Quantity| is 80,995, its largest
+ * UnitPrice 38,970; wholesale orders stay well inside), and chosen so that
+ * a line's amount is exact in an int64 with room to spare: at most 10^15
+ * milli-units (a trillion pounds), 9,223 times below INT64_MAX. Totals are
+ * 128-bit, so no number of such lines can wrap one.
+ */
+#define SF_QUANTITY_MAX 1000000000                /* |Quantity| <= 10^9 */
+#define SF_PRICE_MAX    INT64_C(1000000000000)    /* |UnitPrice| <= 10^9, milli */
+#define SF_AMOUNT_MAX   INT64_C(1000000000000000) /* |amount| <= 10^12, milli */
 
 #define SF_NO_CUSTOMER (-1)
 

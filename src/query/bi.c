@@ -24,9 +24,14 @@ const char *sf_bi_question_name(sf_bi_question q)
     return question_names[q];
 }
 
-int64_t sf_bi_div_round(int64_t x, int64_t n)
+sf_i128 sf_bi_div_round(sf_i128 x, int64_t n)
 {
-    int64_t q = x / n, r = x % n;
+    sf_i128 q, r;
+    if (sf_i128_is_int64(x)) { /* a 128-bit division is a library call */
+        q = (int64_t)x / n, r = (int64_t)x % n;
+    } else {
+        q = x / n, r = x % n;
+    }
     if (2 * (r < 0 ? -r : r) >= n)
         q += x < 0 ? -1 : 1;
     return q;

@@ -11,7 +11,8 @@
  *   sf_bi_json    sf_bi_result -> the JSON document of docs/api.md.
  * sf_bi_answer does all three. Money is exact: milli-units in the result,
  * decimal strings in JSON; averages are rounded to 0.001, halves away from
- * zero.
+ * zero. Totals (revenue, units) are 128-bit (money.h), so no sum over the
+ * data the per-line limits admit can wrap.
  *
  * Every function here is reentrant; the warehouse handle serialises its
  * reads (warehouse.h), so one handle may serve several threads.
@@ -68,13 +69,15 @@ int sf_bi_parse(const char *question, sf_bi_param_fn param, void *ctx, sf_bi_que
 
 typedef struct sf_bi_bucket {
     char period[SF_BI_KEY_MAX];
-    int64_t revenue_milli, units, lines, invoices, customers;
+    sf_i128 revenue_milli, units;
+    int64_t lines, invoices, customers;
 } sf_bi_bucket;
 
 /* One hour of the day (0-23) or weekday (0 = Monday). */
 typedef struct sf_bi_profile_row {
     int key;
-    int64_t revenue_milli, units, lines;
+    sf_i128 revenue_milli, units;
+    int64_t lines;
     int64_t days_with_sales; /* days of the range on which it had sales */
     int64_t calendar_days;   /* days of the range it occurs on */
 } sf_bi_profile_row;
@@ -87,7 +90,8 @@ typedef struct sf_bi_item {
     int32_t customer_id;             /* customers, invoices; SF_NO_CUSTOMER when none */
     char date[20];                   /* invoices: "YYYY-MM-DD HH:MM:SS" */
     size_t text;                     /* description or country: offset in texts */
-    int64_t units, revenue_milli, invoices;
+    sf_i128 units, revenue_milli;
+    int64_t invoices;
 } sf_bi_item;
 
 /* A period of a ranking: its items are items[first .. first + count). */
@@ -128,7 +132,7 @@ static inline const char *sf_bi_item_text(const sf_bi_result *res, const sf_bi_i
 }
 
 /* x / n rounded to the nearest integer, halves away from zero (n > 0). */
-int64_t sf_bi_div_round(int64_t x, int64_t n);
+sf_i128 sf_bi_div_round(sf_i128 x, int64_t n);
 
 /* Render res as JSON into out. stream_end (may be NULL): each partition's
  * end offset, nparts of them, to report the warehouse's lag. */

@@ -24,6 +24,12 @@ static void field_int(sf_buf *b, const char *key, int64_t v)
     sf_buf_int(b, v);
 }
 
+static void field_total(sf_buf *b, const char *key, sf_i128 v)
+{
+    put(b, key);
+    sf_buf_i128(b, v);
+}
+
 static void key_or_null(sf_buf *b, const char *name, const char *v)
 {
     sf_buf_printf(b, ",\"%s\":", name);
@@ -34,7 +40,7 @@ static void key_or_null(sf_buf *b, const char *name, const char *v)
 }
 
 /* x / n as a decimal string, or null when n is 0; x in milli-units. */
-static void average(sf_buf *b, const char *key, int64_t x, int64_t n)
+static void average(sf_buf *b, const char *key, sf_i128 x, int64_t n)
 {
     put(b, key);
     if (n > 0)
@@ -63,7 +69,8 @@ static void warehouse(sf_buf *b, const sf_bi_result *res, const uint64_t *end, u
 
 static void sales(sf_buf *b, const sf_bi_result *res)
 {
-    int64_t rev = 0, units = 0, lines = 0;
+    sf_i128 rev = 0, units = 0;
+    int64_t lines = 0;
     sf_buf_puts(b, ",\"buckets\":[");
     for (size_t i = 0; i < res->nbuckets; i++) {
         const sf_bi_bucket *k = &res->buckets[i];
@@ -72,7 +79,7 @@ static void sales(sf_buf *b, const sf_bi_result *res)
         put(b, k->period);
         put(b, "\",\"revenue\":");
         sf_buf_json_milli(b, k->revenue_milli);
-        field_int(b, ",\"units\":", k->units);
+        field_total(b, ",\"units\":", k->units);
         field_int(b, ",\"lines\":", k->lines);
         field_int(b, ",\"invoices\":", k->invoices);
         field_int(b, ",\"customers\":", k->customers);
@@ -81,7 +88,9 @@ static void sales(sf_buf *b, const sf_bi_result *res)
     }
     sf_buf_puts(b, "],\"totals\":{\"revenue\":");
     sf_buf_json_milli(b, rev);
-    sf_buf_printf(b, ",\"units\":%lld,\"lines\":%lld}", (long long)units, (long long)lines);
+    field_total(b, ",\"units\":", units);
+    field_int(b, ",\"lines\":", lines);
+    sf_buf_puts(b, "}");
     int64_t with = (int64_t)res->nbuckets, cal = res->calendar_buckets;
     sf_buf_printf(b, ",\"buckets_with_sales\":%lld,\"calendar_buckets\":%lld", (long long)with,
                   (long long)cal);
@@ -110,10 +119,9 @@ static void profile(sf_buf *b, const sf_bi_result *res)
             sf_buf_printf(b, "%s{\"hour\":%d", i ? "," : "", p->key);
         sf_buf_puts(b, ",\"revenue\":");
         sf_buf_json_milli(b, p->revenue_milli);
-        sf_buf_printf(b,
-                      ",\"units\":%lld,\"lines\":%lld,\"days_with_sales\":%lld,"
-                      "\"calendar_days\":%lld",
-                      (long long)p->units, (long long)p->lines, (long long)p->days_with_sales,
+        field_total(b, ",\"units\":", p->units);
+        sf_buf_printf(b, ",\"lines\":%lld,\"days_with_sales\":%lld,\"calendar_days\":%lld",
+                      (long long)p->lines, (long long)p->days_with_sales,
                       (long long)p->calendar_days);
         average(b, ",\"average_per_day_with_sales\":", p->revenue_milli, p->days_with_sales);
         average(b, ",\"average_per_calendar_day\":", p->revenue_milli, p->calendar_days);
@@ -133,7 +141,7 @@ static void item(sf_buf *b, const sf_bi_result *res, const sf_bi_item *it)
         sf_buf_json_string(b, it->key, strlen(it->key));
         put(b, ",\"description\":");
         sf_buf_json_string(b, text, strlen(text));
-        field_int(b, ",\"units\":", it->units);
+        field_total(b, ",\"units\":", it->units);
         put(b, ",\"revenue\":");
         sf_buf_json_milli(b, it->revenue_milli);
         break;

@@ -47,7 +47,7 @@ static void add_header(sf_buf *out, const char *invoice_no, size_t len, const sf
     sf_buf_puts(out, "\",\"line_count\":");
     sf_buf_int(out, h->lines);
     sf_buf_puts(out, ",\"units\":");
-    sf_buf_int(out, h->units);
+    sf_buf_i128(out, h->units);
     sf_buf_puts(out, ",\"total\":");
     sf_buf_json_milli(out, h->total);
 }

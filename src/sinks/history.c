@@ -5,7 +5,7 @@
  *
  * Keys (bytes; integers big-endian so that keys sort numerically):
  *   'o' partition(u32)                      -> next offset (u64): the position
- *   'i' invoice_no                          -> invoice header (below)
+ *   'i' invoice_no                          -> invoice header (encode_header)
  *   'l' invoice_no 0x00 line(u32)           -> the line, as a packed record
  *   'c' customer(u32) date(u64, +2^63) invoice_no -> "" (index, by date)
  *   'q' partition(u32) offset(u64)           -> an entry set aside (quarantine.h):
@@ -57,25 +57,81 @@ size_t sf_history_customer_prefix(int32_t customer, uint8_t *key)
     return 5;
 }
 
-/* The header as stored: fixed fields, then the country. */
+/*
+ * An invoice header as stored, integers in host order (one host, one
+ * format). Version 2 (128-bit totals):
+ *   date i64 | total i128 | units i128 | customer i32 | lines u32 | kind u8 |
+ *   country_len u8 | country | 0x00 0x02
+ * Version 1 (shopflow before 128-bit totals) was the struct's bytes up to its
+ * country as they lay in memory:
+ *   date i64 | total i64 | units i64 | customer i32 | lines u32 | kind u8 |
+ *   country_len u8 | country_len u8 | country
+ * A version 1 value never has a 0 byte just before its last (that is a byte
+ * of the country, which is not empty and holds no NUL, or its length), so
+ * the trailer tells the two apart. Both are read; a version 1 header is
+ * written as version 2 when its invoice gets another line.
+ */
+#define HEADER_FIXED   50 /* version 2, up to the country */
+#define HEADER_V1      34
+#define HEADER_VERSION 2
+
+static size_t put(uint8_t *buf, size_t at, const void *field, size_t size)
+{
+    memcpy(buf + at, field, size);
+    return at + size;
+}
+
 static size_t encode_header(const sf_invoice_header *h, uint8_t *buf)
 {
-    memcpy(buf, h, offsetof(sf_invoice_header, country));
-    size_t n = offsetof(sf_invoice_header, country);
-    buf[n] = h->country_len;
-    memcpy(buf + n + 1, h->country, h->country_len);
-    return n + 1 + h->country_len;
+    size_t n = put(buf, 0, &h->date, 8);
+    n = put(buf, n, &h->total, 16);
+    n = put(buf, n, &h->units, 16);
+    n = put(buf, n, &h->customer_id, 4);
+    n = put(buf, n, &h->lines, 4);
+    n = put(buf, n, &h->kind, 1);
+    n = put(buf, n, &h->country_len, 1);
+    n = put(buf, n, h->country, h->country_len);
+    buf[n++] = 0;
+    buf[n++] = HEADER_VERSION;
+    return n;
+}
+
+/* Version 1: the 64-bit totals widened. */
+static int decode_v1(const uint8_t *b, size_t len, sf_invoice_header *h)
+{
+    int64_t total, units;
+    if (len < HEADER_V1 + 1 || len != HEADER_V1 + 1u + b[HEADER_V1] ||
+        b[HEADER_V1] > SF_COUNTRY_MAX)
+        return -1;
+    memcpy(&h->date, b, 8);
+    memcpy(&total, b + 8, 8);
+    memcpy(&units, b + 16, 8);
+    memcpy(&h->customer_id, b + 24, 4);
+    memcpy(&h->lines, b + 28, 4);
+    h->kind = b[32];
+    h->total = total, h->units = units;
+    h->country_len = b[HEADER_V1];
+    memcpy(h->country, b + HEADER_V1 + 1, h->country_len);
+    h->country[h->country_len] = '\0';
+    return 0;
 }
 
 int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h)
 {
-    size_t n = offsetof(sf_invoice_header, country);
     const uint8_t *b = val;
-    if (len < n + 1 || len != n + 1 + b[n] || b[n] > SF_COUNTRY_MAX)
+    if (len < 2 || b[len - 2] != 0)
+        return decode_v1(b, len, h);
+    if (b[len - 1] != HEADER_VERSION || len < HEADER_FIXED + 2 ||
+        len != HEADER_FIXED + 2u + b[HEADER_FIXED - 1] || b[HEADER_FIXED - 1] > SF_COUNTRY_MAX)
         return -1;
-    memcpy(h, b, n);
-    h->country_len = b[n];
-    memcpy(h->country, b + n + 1, h->country_len);
+    memcpy(&h->date, b, 8);
+    memcpy(&h->total, b + 8, 16);
+    memcpy(&h->units, b + 24, 16);
+    memcpy(&h->customer_id, b + 40, 4);
+    memcpy(&h->lines, b + 44, 4);
+    h->kind = b[48];
+    h->country_len = b[HEADER_FIXED - 1];
+    memcpy(h->country, b + HEADER_FIXED, h->country_len);
     h->country[h->country_len] = '\0';
     return 0;
 }
@@ -96,7 +152,7 @@ static int close_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur,
 {
     if (!cur->open)
         return 0;
-    uint8_t val[sizeof(sf_invoice_header) + 1];
+    uint8_t val[HEADER_FIXED + SF_COUNTRY_MAX + 2];
     cur->open = false;
     return ops->put(t, cur->key, cur->klen, val, encode_header(&cur->h, val), err);
 }

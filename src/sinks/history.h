@@ -9,17 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/money.h"
 #include "core/record.h"
 #include "storage/store/store.h"
 
 struct sf_sink;
 
-/* An invoice as the history store keeps it. The fields up to `country`
- * are stored as they are in memory (one host, one format). */
+/* An invoice as the history store keeps it (its stored forms: history.c). */
 typedef struct sf_invoice_header {
     int64_t date;        /* of its first line */
-    int64_t total;       /* sum of quantity x price, milli-units */
-    int64_t units;       /* sum of quantities */
+    sf_i128 total;       /* sum of quantity x price, milli-units (128 bits: money.h) */
+    sf_i128 units;       /* sum of quantities */
     int32_t customer_id; /* of its first line; SF_NO_CUSTOMER if none */
     uint32_t lines;      /* lines stored */
     uint8_t kind;        /* sf_kind */
@@ -33,7 +33,7 @@ size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key);
 /* The prefix of a customer's index keys; key holds 5 bytes. */
 size_t sf_history_customer_prefix(int32_t customer, uint8_t *key);
 
-/* Read a stored header. -1 if damaged. */
+/* Read a stored header, of either version (history.c). -1 if damaged. */
 int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h);
 
 /* The history sink over store (borrowed; outlives the sink). */

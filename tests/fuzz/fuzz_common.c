@@ -280,6 +280,9 @@ static void check_record(const sf_record *r)
     if (__builtin_mul_overflow((int64_t)r->quantity, r->unit_price, &amount) ||
         amount > SF_AMOUNT_MAX || amount < -SF_AMOUNT_MAX)
         fz_fail("record %s: the line amount is out of range", show(r));
+    if (r->quantity > SF_QUANTITY_MAX || r->quantity < -SF_QUANTITY_MAX ||
+        r->unit_price > SF_PRICE_MAX || r->unit_price < -SF_PRICE_MAX)
+        fz_fail("record %s: quantity or price beyond its limit", show(r));
     if (r->customer_id <= 0 && r->customer_id != SF_NO_CUSTOMER)
         fz_fail("record %s: customer_id %d", show(r), (int)r->customer_id);
     sf_civil c;

@@ -80,12 +80,12 @@ empty=$(pg_new_db empty)
 rc=0
 "$bi" "$empty" sales > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -eq 4 ]] && grep -q "no shopflow tables yet" "$tmp/err" || fail "empty: $rc $(cat "$tmp/err")"
-"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 6"
+"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 7"
 for cmd in "report --warehouse $url" "sink warehouse --data $tmp/f --once --warehouse $url"; do
     rc=0
     # shellcheck disable=SC2086
     "$shopflow" $cmd > /dev/null 2> "$tmp/err" || rc=$?
-    [[ $rc -ne 0 ]] && grep -q "has schema version 6, newer" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
+    [[ $rc -ne 0 ]] && grep -q "has schema version 7, newer" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
 done
 
 # 2. A slice of the bundled file: the first half imported and loaded by serve's
@@ -130,41 +130,66 @@ stop_server
     fail "expected 60,000 fact rows in PostgreSQL"
 wh_compare slice "$tmp/s" "$url"
 
-# 3. A schema 3 PostgreSQL database (before bi_rank_head.top and
-# bi_invoice_top) is migrated by the next sink: the tops it makes in SQL are
-# those loading wrote, commit after commit.
+# 3. A schema 3 warehouse: PostgreSQL before bi_rank_head.top, bi_invoice_top
+# and the totals' high halves, SQLite before the high halves (its version 3),
+# both as the previous shopflow left them (the high halves' columns gone, the
+# invoice indexes without them). The next sink migrates each: the tops
+# PostgreSQL makes in SQL are those loading wrote, commit after commit, and
+# both adapters hold the same rows again.
 pg_tops="SELECT list, grain, period, top FROM bi_rank_head ORDER BY 1, 2, 3"
 pg_invoice_tops="SELECT * FROM bi_invoice_top ORDER BY 1, 2, 3"
 "$PG_BIN/psql" -X -At -d "$url" -c "$pg_tops" -c "$pg_invoice_tops" > "$tmp/tops"
 grep -q '^customer|day|.*|\[\[' "$tmp/tops" || fail "no tops: $(head -3 "$tmp/tops")"
 grep -q '^day|2011-01-04|20|' "$tmp/tops" || fail "no invoice tops: $(tail -3 "$tmp/tops")"
+# old_indexes SQL INCLUDE: the invoice indexes of schema 3 (SQLite: its
+# columns as keys; PostgreSQL: INCLUDE), or of schema 2 without INCLUDE
+old_indexes() {
+    local g sql=""
+    for g in day:10 month:7 year:4; do
+        sql+="DROP INDEX bi_invoice_${g%:*}; CREATE INDEX bi_invoice_${g%:*} ON bi_invoice"
+        sql+=" (substr(invoice_date, 1, ${g#*:}), revenue_milli DESC, invoice_no$1);"
+    done
+    echo "$sql"
+}
+no_high_halves="DROP INDEX IF EXISTS bi_sales_wide; DROP INDEX IF EXISTS bi_invoice_wide;
+    ALTER TABLE bi_sales DROP COLUMN revenue_hi; ALTER TABLE bi_sales DROP COLUMN units_hi;
+    ALTER TABLE bi_invoice DROP COLUMN revenue_hi; ALTER TABLE bi_invoice DROP COLUMN units_hi;"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 -c "ALTER TABLE bi_rank_head DROP COLUMN top;
     DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine;
+    $(old_indexes ") INCLUDE (customer_id, invoice_date, units, lines") $no_high_halves
     DELETE FROM shopflow_schema WHERE version >= 4"
+sqlite3 -batch "$tmp/s/warehouse.db" \
+    "$(old_indexes ", customer_id, invoice_date, units, lines") $no_high_halves
+     DROP TABLE sink_quarantine; PRAGMA user_version = 3"
 rc=0
 "$shopflow" report --warehouse "$url" > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "schema version 3.*once to migrate it" "$tmp/err" ||
     fail "a reader of a schema 3 database: $(cat "$tmp/err")"
-"$shopflow" sink warehouse --data "$tmp/s" --once --warehouse "$url" > /dev/null
+rc=0
+"$shopflow" report --data "$tmp/s" > /dev/null 2> "$tmp/err" || rc=$?
+[[ $rc -ne 0 ]] && grep -q "schema version 3.*once to upgrade it" "$tmp/err" ||
+    fail "a reader of a schema 3 file: $(cat "$tmp/err")"
+"$shopflow" sink warehouse --data "$tmp/s" --once --warehouse "$url" 2> "$tmp/err" > /dev/null
+grep -q "event=warehouse_upgraded .*from=3 to=6" "$tmp/err" || fail "migration 3 to 6: $(cat "$tmp/err")"
+"$shopflow" sink warehouse --data "$tmp/s" --once 2> "$tmp/err" > /dev/null
+grep -q "event=warehouse_upgraded .*from=3 to=5" "$tmp/err" || fail "upgrade 3 to 5: $(cat "$tmp/err")"
+[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 5 ]] || fail "user_version"
 "$PG_BIN/psql" -X -At -d "$url" -c "$pg_tops" -c "$pg_invoice_tops" | cmp -s - "$tmp/tops" ||
     fail "the tops made by migration 4 differ from the loaded ones"
 wh_compare "schema 3 migrated" "$tmp/s" "$url"
 
-# 4. A schema 2 warehouse (before bi_rank_head and the covering invoice indexes)
-# is upgraded in place by the next sink: each adapter cuts the same heads from
-# its stored lists as loading writes them. Readers refuse it until then.
+# 4. A schema 2 warehouse (before bi_rank_head, the covering invoice indexes
+# and the totals' high halves) is upgraded in place by the next sink: each
+# adapter cuts the same heads from its stored lists as loading writes them.
+# Readers refuse it until then.
 sqlite3 -batch "$tmp/s/warehouse.db" "SELECT * FROM bi_rank_head ORDER BY 1, 2, 3" > "$tmp/heads"
 [[ $(wc -l < "$tmp/heads") -gt 100 ]] || fail "too few ranking heads: $(wc -l < "$tmp/heads")"
-old_indexes=""
-for g in day:10 month:7 year:4; do
-    old_indexes+="DROP INDEX bi_invoice_${g%:*}; CREATE INDEX bi_invoice_${g%:*} ON bi_invoice"
-    old_indexes+=" (substr(invoice_date, 1, ${g#*:}), revenue_milli DESC, invoice_no);"
-done
-sqlite3 -batch "$tmp/s/warehouse.db" "DROP TABLE bi_rank_head; DROP TABLE sink_quarantine;
-    $old_indexes PRAGMA user_version = 2"
+sqlite3 -batch "$tmp/s/warehouse.db" \
+    "DROP TABLE bi_rank_head; DROP TABLE sink_quarantine; $(old_indexes "") $no_high_halves
+     PRAGMA user_version = 2"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 \
     -c "DROP TABLE bi_rank_head; DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine;
-        $old_indexes DELETE FROM shopflow_schema WHERE version >= 3"
+        $(old_indexes "") $no_high_halves DELETE FROM shopflow_schema WHERE version >= 3"
 rc=0
 "$shopflow" report --data "$tmp/s" > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "schema version 2.*once to upgrade it" "$tmp/err" ||
@@ -177,10 +202,10 @@ rc=0
 "$shopflow" sink warehouse --data "$tmp/s" --once --warehouse "$url" > /dev/null
 sqlite3 -batch "$tmp/s/warehouse.db" "SELECT * FROM bi_rank_head ORDER BY 1, 2, 3" |
     cmp -s - "$tmp/heads" || fail "the upgraded SQLite file's heads differ from the loaded ones"
-[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 4 ]] || fail "user_version"
+[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 5 ]] || fail "user_version"
 sqlite3 -batch "$tmp/s/warehouse.db" "SELECT count(*) FROM sink_quarantine" > /dev/null ||
     fail "no sink_quarantine after the upgrade"
 "$PG_BIN/psql" -X -At -d "$url" -c "$pg_tops" -c "$pg_invoice_tops" | cmp -s - "$tmp/tops" ||
-    fail "the tops after migrations 3 and 4 differ from the loaded ones"
+    fail "the tops after migrations 3 to 6 differ from the loaded ones"
 wh_compare upgraded "$tmp/s" "$url"
 echo "ok: the sqlite and postgres adapters hold the same rows and give the same answers"

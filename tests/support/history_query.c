@@ -63,10 +63,11 @@ int main(int argc, char **argv)
     XXH64_state_t *st = XXH64_createState();
     XXH64_reset(st, 0);
     s->ops->scan(t, "", 0, NULL, 0, digest, st, &err);
-    printf("invoices=%llu lines=%llu invoice_lines=%u invoice_total=%lld customer_invoices=%llu "
+    char total[SF_MONEY_TEXT_MAX];
+    sf_format_i128(h.total, total);
+    printf("invoices=%llu lines=%llu invoice_lines=%u invoice_total=%s customer_invoices=%llu "
            "digest=%016llx\n",
-           invoices, lines, h.lines, (long long)h.total, customer,
-           (unsigned long long)XXH64_digest(st));
+           invoices, lines, h.lines, total, customer, (unsigned long long)XXH64_digest(st));
     XXH64_freeState(st);
     s->ops->abort(t);
     sf_store_close(s);

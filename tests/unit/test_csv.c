@@ -314,8 +314,8 @@ static void test_bad_values(void **state)
     ut_sink s;
     ut_sink_init(&s);
     assert_string_equal(bad_row("1,2,,2147483648,2010-12-01 08:26,1,,UK\n", &s),
-                        "line 2: Quantity: \"2147483648\" is out of range "
-                        "(-2147483648 to 2147483647)");
+                        "line 2: Quantity: \"2147483648\" is beyond the limit of "
+                        "±1,000,000,000");
     assert_string_equal(bad_row("1,2,,1,2010-12-01 08:26,2.5501,,UK\n", &s),
                         "line 2: UnitPrice: \"2.5501\" has more than 3 decimals "
                         "(prices are kept to 0.001)");
@@ -328,9 +328,9 @@ static void test_bad_values(void **state)
     assert_string_equal(bad_row(",2,,1,2010-12-01 08:26,1,,UK\n", &s),
                         "line 2: InvoiceNo: is empty");
     assert_string_equal(bad_row("1,2,,1,2010-12-01 08:26,1,,\n", &s), "line 2: Country: is empty");
-    assert_string_equal(bad_row("1,2,,1000,2010-12-01 08:26,1000000001,,UK\n", &s),
-                        "line 2: UnitPrice: makes the line amount (quantity x price) exceed "
-                        "10^12");
+    assert_string_equal(bad_row("1,2,,1001,2010-12-01 08:26,1000000000,,UK\n", &s),
+                        "line 2: UnitPrice: makes the line amount 1001 x 1000000000.00 = "
+                        "1001000000000.00, beyond the limit of ±1,000,000,000,000");
     ut_sink_free(&s);
 }
 

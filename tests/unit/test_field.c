@@ -2,7 +2,8 @@
  * test_field.c - field.h: names and lookup (any case, snake_case, spaces),
  * and sf_field_set / sf_record_finish, the one place values are validated:
  * every value type for every field, the reasons given for bad values,
- * missing fields and line amounts out of range.
+ * missing fields, and the per-line limits (quantity, price, line amount)
+ * at their edges.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,10 +181,10 @@ static void test_quantity(void **state)
     assert_int_equal(r.quantity, -80995);
     assert_int_equal(set(&r, SF_FIELD_QUANTITY, SF_VALUE_NUMBER, "6.0", why), 0);
     assert_int_equal(r.quantity, 6);
-    assert_int_equal(set(&r, SF_FIELD_QUANTITY, SF_VALUE_TEXT, "2147483647", why), 0);
-    assert_int_equal(r.quantity, INT32_MAX);
-    assert_int_equal(set(&r, SF_FIELD_QUANTITY, SF_VALUE_TEXT, "-2147483648", why), 0);
-    assert_int_equal(r.quantity, INT32_MIN);
+    assert_int_equal(set(&r, SF_FIELD_QUANTITY, SF_VALUE_TEXT, "1000000000", why), 0);
+    assert_int_equal(r.quantity, SF_QUANTITY_MAX);
+    assert_int_equal(set(&r, SF_FIELD_QUANTITY, SF_VALUE_NUMBER, "-1e9", why), 0);
+    assert_int_equal(r.quantity, -SF_QUANTITY_MAX);
 }
 
 static void test_quantity_errors(void **state)
@@ -192,10 +193,14 @@ static void test_quantity_errors(void **state)
     assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "abc", "\"abc\" is not an integer");
     assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "", "is empty");
     assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "1.5", "\"1.5\" is not a whole number");
+    assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "1000000001",
+                   "\"1000000001\" is beyond the limit of ±1,000,000,000");
+    assert_refused(SF_FIELD_QUANTITY, SF_VALUE_NUMBER, "-1000000001",
+                   "\"-1000000001\" is beyond the limit of ±1,000,000,000");
     assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "2147483648",
-                   "\"2147483648\" is out of range (-2147483648 to 2147483647)");
-    assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "-2147483649",
-                   "\"-2147483649\" is out of range (-2147483648 to 2147483647)");
+                   "\"2147483648\" is beyond the limit of ±1,000,000,000");
+    assert_refused(SF_FIELD_QUANTITY, SF_VALUE_TEXT, "99999999999999999999999",
+                   "\"99999999999999999999999\" is beyond the limit of ±1,000,000,000");
     assert_refused(SF_FIELD_QUANTITY, SF_VALUE_NULL, "", "is null");
     assert_refused(SF_FIELD_QUANTITY, SF_VALUE_BOOL, "true", "is a boolean, expected a number");
 }
@@ -214,6 +219,10 @@ static void test_price(void **state)
     assert_int_equal(r.unit_price, 2550);
     assert_int_equal(set(&r, SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "0", why), 0);
     assert_int_equal(r.unit_price, 0);
+    assert_int_equal(set(&r, SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "1000000000.000", why), 0);
+    assert_int_equal(r.unit_price, SF_PRICE_MAX);
+    assert_int_equal(set(&r, SF_FIELD_UNIT_PRICE, SF_VALUE_NUMBER, "-1e9", why), 0);
+    assert_int_equal(r.unit_price, -SF_PRICE_MAX);
 }
 
 static void test_price_errors(void **state)
@@ -223,9 +232,12 @@ static void test_price_errors(void **state)
                    "\"2.5501\" has more than 3 decimals (prices are kept to 0.001)");
     assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "2,55", "\"2,55\" is not a decimal number");
     assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "", "is empty");
-    assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "1e999", "\"1e999\" is out of range");
-    assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "1000000000001",
-                   "\"1000000000001\" is out of range");
+    assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "1e999",
+                   "\"1e999\" is beyond the limit of ±1,000,000,000");
+    assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_TEXT, "1000000000.001",
+                   "\"1000000000.001\" is beyond the limit of ±1,000,000,000");
+    assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_NUMBER, "-1000000000.001",
+                   "\"-1000000000.001\" is beyond the limit of ±1,000,000,000");
     assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_NULL, "", "is null");
     assert_refused(SF_FIELD_UNIT_PRICE, SF_VALUE_BOOL, "false", "is a boolean, expected a number");
 }
@@ -368,6 +380,17 @@ static void test_finish_missing(void **state)
     assert_int_equal(f, SF_FIELD_INVOICE_NO);
 }
 
+static void assert_amount_refused(const char *qty, const char *price, const char *want)
+{
+    sf_record r;
+    sf_field f = SF_FIELD_NONE;
+    char why[SF_REASON_MAX];
+    uint32_t seen = fill(&r, qty, price);
+    assert_int_equal(sf_record_finish(&r, seen, &f, why), -1);
+    assert_int_equal(f, SF_FIELD_UNIT_PRICE);
+    assert_string_equal(why, want);
+}
+
 static void test_finish_amount_limit(void **state)
 {
     (void)state;
@@ -377,12 +400,18 @@ static void test_finish_amount_limit(void **state)
     /* 1000 x 1e9 pounds = 10^12 pounds: the largest allowed. */
     uint32_t seen = fill(&r, "-1000", "1000000000");
     assert_int_equal(sf_record_finish(&r, seen, &f, why), 0);
-    seen = fill(&r, "1001", "1000000000");
-    assert_int_equal(sf_record_finish(&r, seen, &f, why), -1);
-    assert_int_equal(f, SF_FIELD_UNIT_PRICE);
-    assert_string_equal(why, "makes the line amount (quantity x price) exceed 10^12");
-    seen = fill(&r, "-2147483648", "-1000000000000");
-    assert_int_equal(sf_record_finish(&r, seen, &f, why), -1);
+    assert_int_equal(sf_record_amount(&r), -SF_AMOUNT_MAX);
+    /* Issue 15's line: a million at 999,999 pounds, 10^6 pounds below. */
+    seen = fill(&r, "1000000", "999999");
+    assert_int_equal(sf_record_finish(&r, seen, &f, why), 0);
+    assert_int_equal(sf_record_amount(&r), INT64_C(999999000000000));
+    assert_amount_refused("1001", "1000000000",
+                          "makes the line amount 1001 x 1000000000.00 = 1001000000000.00, beyond "
+                          "the limit of ±1,000,000,000,000");
+    /* Both factors at their limits: 10^18 pounds, past an int64 of milli. */
+    assert_amount_refused("-1000000000", "-1000000000",
+                          "makes the line amount -1000000000 x -1000000000.00 = "
+                          "1000000000000000000.00, beyond the limit of ±1,000,000,000,000");
 }
 
 int main(void)

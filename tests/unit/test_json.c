@@ -569,15 +569,15 @@ static void test_round_trips(void **state)
     memcpy(r.event_id, "e\\v\"1", 6);
     r.event_id_len = 5;
     assert_round_trip(&r);
-    ut_make(&r, "9", "POST", "x", INT32_MIN, INT64_C(253402300799), 0, 1, "Z");
+    ut_make(&r, "9", "POST", "x", -SF_QUANTITY_MAX, INT64_C(253402300799), 0, 1, "Z");
     assert_round_trip(&r);
 }
 
 /* A record with every text at its longest and every byte escaped. */
 static void make_worst(sf_record *r)
 {
-    ut_make(r, "1", "S", "", INT32_MIN, INT64_C(253402300799), -SF_AMOUNT_MAX / 2147483648,
-            INT32_MAX, "C");
+    ut_make(r, "1", "S", "", -SF_QUANTITY_MAX, INT64_C(253402300799),
+            -SF_AMOUNT_MAX / SF_QUANTITY_MAX, INT32_MAX, "C");
     memset(r->invoice_no, 1, SF_INVOICE_NO_MAX);
     r->invoice_no_len = SF_INVOICE_NO_MAX;
     memset(r->stock_code, 2, SF_STOCK_CODE_MAX);

@@ -397,7 +397,7 @@ static void test_retry(void **state)
     assert_int_equal(run(s, k, &st, &err), 0);
     sf_sink_close(k);
     k = open_sink(name, dir, SF_BAD_ENTRY_STOP); /* as `shopflow quarantine` opens it */
-    if (strcmp(name, "archive") == 0) /* a retry with another record, cut short */
+    if (strcmp(name, "archive") == 0)            /* a retry with another record, cut short */
         put_stray(dir, "raw/transactions/dt=2011-01-01/"
                        "part-0000-00000000000000000010-00000000000000000010.ndjson.gz");
     sf_record fixed;
@@ -508,7 +508,7 @@ static void test_applied_counts_commits(void **state)
     ut_tmpdir_remove(dir);
 }
 
-/* SQLite schema 3 (before sink_quarantine): readers refuse it and say to
+/* SQLite schema 4 (before sink_quarantine): readers refuse it and say to
  * run the sink once, which upgrades it in place. */
 static void test_sqlite_upgrade(void **state)
 {
@@ -520,19 +520,19 @@ static void test_sqlite_upgrade(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE sink_quarantine; PRAGMA user_version = 3", NULL, NULL, NULL),
+        sqlite3_exec(db, "DROP TABLE sink_quarantine; PRAGMA user_version = 4", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     sf_sink_places at = {.data_dir = dir};
     sf_sink *k = NULL;
     sf_error err = {0};
     assert_int_equal(sf_sink_open("warehouse", &at, NULL, true, &k, &err), SF_ECORRUPT);
-    assert_non_null(strstr(err.msg, "schema version 3"));
+    assert_non_null(strstr(err.msg, "schema version 4"));
     assert_non_null(strstr(err.msg, "once to upgrade it"));
     k = open_sink("warehouse", dir, SF_BAD_ENTRY_STOP);
     assert_set_aside(k, 0);
     sf_sink_close(k);
-    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 5);
     assert_int_equal(sql_count(dir, "SELECT count(*) FROM sink_quarantine"), 0);
     ut_tmpdir_remove(dir);
 }

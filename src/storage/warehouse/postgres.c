@@ -23,18 +23,20 @@
  * ends its session, rolls its transaction back and frees the lock.
  *
  * Schema: created and migrated by shopflow; table shopflow_schema holds the
- * version (4: SQLite's 3, bi_rank_head.top and bi_invoice_top; 5: sink_quarantine, as
- * SQLite's 4). A database at another version is refused rather than written into.
+ * version (4: SQLite's 3, bi_rank_head.top and bi_invoice_top; 5: SQLite's 4,
+ * the high halves of the 128-bit totals; 6: sink_quarantine, as SQLite's 5).
+ * A database at another version is refused rather than written into.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/logline.h"
 #include "core/timefmt.h"
 #include "storage/warehouse/postgres_int.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* TEXT as bytes: the "C" collation. */
 #define TEXT_C "TEXT COLLATE \"C\" NOT NULL"
@@ -47,9 +49,10 @@
 #define HEAD(col) CUT(col, "99")
 #define SET_TOP   "UPDATE bi_rank_head SET top = " CUT("head", "19") ";"
 
-/* bi_invoice_top for every period with sales. */
+/* bi_invoice_top for every period with sales (migration 4: its tables'
+ * shape then). */
 #define INVOICE_TOPS_OF(g, len)                                                                    \
-    SF_PG_INVOICE_TOP(g, len, "SELECT period FROM bi_sales WHERE grain = '" g "'")
+    SF_PG_INVOICE_TOP_4(g, len, "SELECT period FROM bi_sales WHERE grain = '" g "'")
 #define INVOICE_TOPS                                                                               \
     INVOICE_TOPS_OF("day", "10") INVOICE_TOPS_OF("month", "7") INVOICE_TOPS_OF("year", "4")
 
@@ -57,6 +60,25 @@
     "DROP INDEX bi_invoice_" grain ";"                                                             \
     "CREATE INDEX bi_invoice_" grain " ON bi_invoice (substr(invoice_date, 1, " len "),"           \
     "  revenue_milli DESC, invoice_no) INCLUDE (customer_id, invoice_date, units, lines);"
+
+/* Migration 5's: revenue ordered by its stored form (hi, lo). */
+#define INVOICE_INDEX_5(grain, len)                                                                \
+    "DROP INDEX bi_invoice_" grain ";"                                                             \
+    "CREATE INDEX bi_invoice_" grain " ON bi_invoice (substr(invoice_date, 1, " len "),"           \
+    "  revenue_hi DESC, revenue_milli DESC, invoice_no)"                                           \
+    "  INCLUDE (customer_id, invoice_date, units, units_hi, lines);"
+#define INVOICE_INDEXES_5                                                                          \
+    INVOICE_INDEX_5("day", "10") INVOICE_INDEX_5("month", "7") INVOICE_INDEX_5("year", "4")
+#define INVOICE_TOP_KEY_5                                                                          \
+    "ALTER TABLE bi_invoice_top DROP CONSTRAINT bi_invoice_top_pkey,"                              \
+    "  ADD PRIMARY KEY (grain, period, rank) INCLUDE (invoice_no, customer_id, invoice_date,"      \
+    "  revenue_milli, units, lines, revenue_hi, units_hi);"
+
+/* The high halves of a table's two totals (money.h; 0 for every row stored
+ * before: all fitted 64 bits, and (0, v) is v's stored form). */
+#define TOTALS_HI(table)                                                                           \
+    "ALTER TABLE " table " ADD COLUMN revenue_hi BIGINT NOT NULL DEFAULT 0,"                       \
+    "  ADD COLUMN units_hi BIGINT NOT NULL DEFAULT 0;"
 
 /* Migrations: migration[v - 1] takes a schema from version v - 1 to v.
  * Version 1 never existed here (it is SQLite's schema before fact_id). */
@@ -125,7 +147,12 @@ static const char *const migration[SCHEMA_VERSION] = {
      "  revenue_milli BIGINT NOT NULL, units BIGINT NOT NULL, lines BIGINT NOT NULL,"
      "  PRIMARY KEY (grain, period, rank) INCLUDE (invoice_no, customer_id, invoice_date,"
      "  revenue_milli, units, lines));" INVOICE_TOPS),
-    /* 5: the entries of the log that are not records, set aside by the sink
+    /* 5: 128-bit totals, as two BIGINTs each (SQLite's version 4): the
+     * ranking indexes and bi_invoice_top's key cover the new columns. Its
+     * rows stay: ranked by (0, lo), they were ranked by value. */
+    (TOTALS_HI("bi_sales") TOTALS_HI("bi_invoice") TOTALS_HI("bi_invoice_top")
+         INVOICE_INDEXES_5 INVOICE_TOP_KEY_5),
+    /* 6: the entries of the log that are not records, set aside by the sink
      * (sinks/quarantine.h) in the transaction that moves its position. */
     ("CREATE TABLE sink_quarantine (log_partition BIGINT NOT NULL, log_offset BIGINT NOT NULL,"
      "  reason " TEXT_C ", bytes BYTEA NOT NULL, quarantined_at " TEXT_C ","
@@ -198,6 +225,11 @@ static int migrate(pg_wh *w, long from, sf_error *err)
             rc = sf_pg_exec(w, "COMMIT", err);
         if (rc < 0)
             PQclear(PQexec(w->conn, "ROLLBACK"));
+    }
+    if (rc == 0 && from > 0) {
+        char q[256];
+        sf_logf(SF_LOG_INFO, "warehouse_upgraded", "database=%s from=%ld to=%d",
+                sf_logq(PQdb(w->conn), q, sizeof q), from, (int)SCHEMA_VERSION);
     }
     return rc;
 }

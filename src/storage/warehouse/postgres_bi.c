@@ -138,6 +138,12 @@ static int64_t num(const PGresult *res, int row, int col)
     return (int64_t)v;
 }
 
+/* The total whose BIGINT columns are lo and hi (money.h). */
+static sf_i128 total(const PGresult *res, int row, int lo, int hi)
+{
+    return sf_i128_join(num(res, row, hi), num(res, row, lo));
+}
+
 int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const char *to,
                      sf_wh_sales_fn fn, void *ctx, sf_error *err)
 {
@@ -147,8 +153,8 @@ int sf_pg_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
         return SF_EIO;
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        sf_wh_sales r = {PQgetvalue(res, i, 0), num(res, i, 1), num(res, i, 2),
-                         num(res, i, 3),        num(res, i, 4), num(res, i, 5)};
+        sf_wh_sales r = {PQgetvalue(res, i, 0), total(res, i, 1, 6), total(res, i, 2, 7),
+                         num(res, i, 3),        num(res, i, 4),      num(res, i, 5)};
         rc = fn(ctx, &r, err);
     }
     PQclear(res);
@@ -287,7 +293,7 @@ int sf_pg_read_customers(sf_warehouse *base, const sf_wh_top *t, sf_wh_customer_
  * descending, invoice number (bytes). */
 typedef struct invoice_at {
     const char *period, *invoice_no;
-    int64_t revenue;
+    sf_i128 revenue;
     int row;
 } invoice_at;
 
@@ -295,8 +301,8 @@ static int invoice_order(const void *a, const void *b)
 {
     const invoice_at *x = a, *y = b;
     int c = strcmp(x->period, y->period);
-    if (c == 0 && x->revenue != y->revenue)
-        c = x->revenue > y->revenue ? -1 : 1;
+    if (c == 0)
+        c = sf_i128_cmp(y->revenue, x->revenue);
     return c ? c : strcmp(x->invoice_no, y->invoice_no);
 }
 
@@ -325,7 +331,7 @@ int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     bool sorted = true;
     for (int i = 0; rc == 0 && i < n; i++) {
-        at[i] = (invoice_at){PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), num(res, i, 4), i};
+        at[i] = (invoice_at){PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), total(res, i, 4, 7), i};
         sorted = sorted && (i == 0 || invoice_order(&at[i - 1], &at[i]) < 0);
     }
     if (rc == 0 && !sorted)
@@ -335,8 +341,8 @@ int sf_pg_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
         sf_wh_invoice r = {PQgetvalue(res, i, 1),
                            PQgetisnull(res, i, 2) ? SF_NO_CUSTOMER : (int32_t)num(res, i, 2),
                            PQgetvalue(res, i, 3),
-                           num(res, i, 4),
-                           num(res, i, 5),
+                           total(res, i, 4, 7),
+                           total(res, i, 5, 8),
                            num(res, i, 6),
                            PQgetvalue(res, i, 0)};
         rc = fn(ctx, &r, err);

@@ -39,9 +39,18 @@ enum {
 
 /* Fill bi_invoice_top for the periods of grain (key of len characters)
  * that `periods` (a query) lists: their first SF_PG_TOP invoices, ranked
- * as the API ranks them. Used by migration 4 (every period) and by the
- * load's merge (the periods it touched). */
+ * as the API ranks them (revenue by its stored form (hi, lo), money.h).
+ * Used by the load's merge (the periods it touched). */
 #define SF_PG_INVOICE_TOP(grain, len, periods)                                                     \
+    "INSERT INTO bi_invoice_top SELECT '" grain "', p.period, row_number() OVER (PARTITION BY "    \
+    "p.period ORDER BY i.revenue_hi DESC, i.revenue_milli DESC, i.invoice_no), i.* FROM (" periods \
+    ") p CROSS JOIN LATERAL (SELECT invoice_no, customer_id, invoice_date, revenue_milli, "        \
+    "units, lines, revenue_hi, units_hi FROM bi_invoice WHERE substr(invoice_date, 1, " len ") = " \
+    "p.period ORDER BY revenue_hi DESC, revenue_milli DESC, invoice_no LIMIT " SF_PG_STR(          \
+        SF_PG_TOP) ") i;"
+/* The same as schema 4 had it (before the totals' high halves), for
+ * migration 4, which runs on tables of that shape. */
+#define SF_PG_INVOICE_TOP_4(grain, len, periods)                                                   \
     "INSERT INTO bi_invoice_top SELECT '" grain "', p.period, row_number() OVER (PARTITION BY "    \
     "p.period ORDER BY i.revenue_milli DESC, i.invoice_no), i.* FROM (" periods ") p CROSS JOIN "  \
     "LATERAL (SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines FROM "     \

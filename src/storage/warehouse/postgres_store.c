@@ -40,6 +40,18 @@ static const char *const stage_name[NSTAGE] = {
 #define TOUCHED_TOPS                                                                               \
     TOUCHED_TOPS_OF("day", "10") TOUCHED_TOPS_OF("month", "7") TOUCHED_TOPS_OF("year", "4")
 
+/* A total's two columns (money.h: v = hi x 10^18 + lo, lo with v's sign)
+ * after adding the stored row's and the staged one's: in numeric, whose
+ * div() and mod() truncate toward zero as sf_i128_split does. */
+#define E18 "1000000000000000000"
+#define PG_SUM(lo, hi)                                                                             \
+    "(t." hi "::numeric * " E18 " + t." lo " + excluded." hi "::numeric * " E18 " + excluded." lo  \
+    ")"
+#define PG_LO(lo, hi)     "mod(" PG_SUM(lo, hi) ", " E18 ")::bigint"
+#define PG_HI(lo, hi)     "div(" PG_SUM(lo, hi) ", " E18 ")::bigint"
+#define ADD_TOTAL(lo, hi) lo " = " PG_LO(lo, hi) ", " hi " = " PG_HI(lo, hi)
+#define ADD_TOTALS        ADD_TOTAL("revenue_milli", "revenue_hi") ", " ADD_TOTAL("units", "units_hi")
+
 /* Each staging table into its table, in the order of the tables' meaning
  * (all in one transaction, so the order matters only for clarity). */
 static const char merge_sql[] =
@@ -47,8 +59,7 @@ static const char merge_sql[] =
      "INSERT INTO sink_offsets SELECT * FROM stage_sink_offsets ON CONFLICT (log_partition) "
      "  DO UPDATE SET next_offset = excluded.next_offset;"
      "INSERT INTO bi_sales AS t SELECT * FROM stage_bi_sales ON CONFLICT (grain, period) DO UPDATE "
-     "  SET revenue_milli = t.revenue_milli + excluded.revenue_milli,"
-     "  units = t.units + excluded.units, lines = t.lines + excluded.lines,"
+     "  SET " ADD_TOTALS ", lines = t.lines + excluded.lines,"
      "  invoices = t.invoices + excluded.invoices, customers = t.customers + excluded.customers;"
      "INSERT INTO bi_product SELECT * FROM stage_bi_product ON CONFLICT (grain, period) DO UPDATE "
      "  SET products = excluded.products, by_units = excluded.by_units,"
@@ -68,8 +79,7 @@ static const char merge_sql[] =
      "INSERT INTO bi_invoice AS t SELECT * FROM stage_bi_invoice ON CONFLICT (invoice_no) "
      "  DO UPDATE SET customer_id = least(t.customer_id, excluded.customer_id),"
      "  invoice_date = least(t.invoice_date, excluded.invoice_date),"
-     "  revenue_milli = t.revenue_milli + excluded.revenue_milli,"
-     "  units = t.units + excluded.units, lines = t.lines + excluded.lines;"
+     "  " ADD_TOTALS ", lines = t.lines + excluded.lines;"
      "DELETE FROM bi_invoice_top t USING stage_touched s"
      "  WHERE t.grain = s.grain AND t.period = s.period;" TOUCHED_TOPS
      "INSERT INTO bi_presence SELECT * FROM stage_bi_presence"
@@ -110,17 +120,18 @@ int sf_pg_exec(pg_wh *w, const char *sql, sf_error *err)
  * each period and sorts there if need be. */
 #define TOP_INVOICES(grain, len)                                                                   \
     ("SELECT s.period, i.invoice_no, i.customer_id, i.invoice_date, i.revenue_milli, i.units, "    \
-     "i.lines FROM bi_sales s CROSS JOIN LATERAL (SELECT * FROM bi_invoice WHERE "                 \
-     "substr(invoice_date, 1, " len ") = s.period ORDER BY revenue_milli DESC, invoice_no "        \
-     "LIMIT $3) i WHERE s.grain = '" grain "' AND s.period >= $1 AND s.period <= $2 "              \
-     "ORDER BY s.period")
+     "i.lines, i.revenue_hi, i.units_hi FROM bi_sales s CROSS JOIN LATERAL (SELECT * FROM "        \
+     "bi_invoice WHERE substr(invoice_date, 1, " len ") = s.period ORDER BY revenue_hi DESC, "     \
+     "revenue_milli DESC, invoice_no LIMIT $3) i WHERE s.grain = '" grain "' AND s.period >= $1 "  \
+     "AND s.period <= $2 ORDER BY s.period")
 
 static const char *const prepared_sql[NPREPARED] = {
     [P_PRESENCE] = "SELECT invoice_no, customer_id, hours FROM bi_presence WHERE invoice_no = $1",
     [P_LIST_PRODUCTS] = "SELECT by_units FROM bi_product WHERE grain = $1 AND period = $2",
     [P_LIST_CUSTOMERS] = "SELECT by_revenue FROM bi_customer WHERE grain = $1 AND period = $2",
-    [P_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers FROM bi_sales "
-                 "WHERE grain = $1 AND period >= $2 AND period < $3 ORDER BY period"),
+    [P_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers, revenue_hi, "
+                 "units_hi FROM bi_sales WHERE grain = $1 AND period >= $2 AND period < $3 "
+                 "ORDER BY period"),
     [P_PRODUCTS_REVENUE] = "SELECT by_revenue FROM bi_product WHERE grain = $1 AND period = $2",
     [P_DESCRIPTION] = ("SELECT stock_code, description FROM dim_product "
                        "WHERE stock_code = ANY ($1::text[])"),
@@ -134,8 +145,8 @@ static const char *const prepared_sql[NPREPARED] = {
     [P_TOPS] = ("SELECT period, entries, top FROM bi_rank_head WHERE list = $1 AND grain = $2 "
                 "AND period >= $3 AND period <= $4 ORDER BY period"),
     [P_INVOICES_TOP] = ("SELECT period, invoice_no, customer_id, invoice_date, revenue_milli, "
-                        "units, lines FROM bi_invoice_top WHERE grain = $4 AND period >= $1 AND "
-                        "period <= $2 AND rank <= $3 ORDER BY period, rank"),
+                        "units, lines, revenue_hi, units_hi FROM bi_invoice_top WHERE grain = $4 "
+                        "AND period >= $1 AND period <= $2 AND rank <= $3 ORDER BY period, rank"),
 };
 
 /* The BI reads whose integers come back binary (8 bytes, big-endian): a
@@ -405,16 +416,20 @@ static int sales_put(void *self, sf_grain g, const char *period, const sales_val
 {
     sf_buf *b = &((pg_wh *)self)->stage[STAGE_SALES];
     (void)err;
+    int64_t revenue_hi, revenue, units_hi, units;
+    sf_i128_split(v->revenue, &revenue_hi, &revenue);
+    sf_i128_split(v->units, &units_hi, &units);
     period_fields(b, g, period);
-    const int64_t vals[] = {v->revenue, v->units, v->lines, v->invoices, v->customers};
-    for (int i = 0; i < 5; i++)
+    const int64_t vals[] = {revenue,      units,      v->lines, v->invoices,
+                            v->customers, revenue_hi, units_hi};
+    for (int i = 0; i < 7; i++)
         sf_pg_int(b, vals[i], false);
     sf_pg_end_row(b);
     return 0;
 }
 
 static int invoice_put(void *self, const char *invoice, int32_t customer, const char *date,
-                       int64_t revenue, int64_t units, int64_t lines, sf_error *err)
+                       sf_i128 revenue, sf_i128 units, int64_t lines, sf_error *err)
 {
     sf_buf *b = &((pg_wh *)self)->stage[STAGE_INVOICE];
     (void)err;
@@ -424,9 +439,12 @@ static int invoice_put(void *self, const char *invoice, int32_t customer, const 
     else
         sf_pg_int(b, customer, false);
     sf_pg_text(b, date, SF_TIME_TEXT_LEN, false);
-    sf_pg_int(b, revenue, false);
-    sf_pg_int(b, units, false);
-    sf_pg_int(b, lines, false);
+    int64_t revenue_hi, revenue_lo, units_hi, units_lo;
+    sf_i128_split(revenue, &revenue_hi, &revenue_lo);
+    sf_i128_split(units, &units_hi, &units_lo);
+    const int64_t vals[] = {revenue_lo, units_lo, lines, revenue_hi, units_hi};
+    for (int i = 0; i < 5; i++)
+        sf_pg_int(b, vals[i], false);
     sf_pg_end_row(b);
     return 0;
 }

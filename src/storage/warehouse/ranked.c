@@ -45,17 +45,29 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-static bool parse_int(const char **pp, const char *end, int64_t *out)
+/* A JSON integer of up to 38 digits (a 128-bit total). Nearly every figure
+ * has at most 18, read in 64 bits; the rest go on in 128. A longer number
+ * is not one ranked.c writes: the digits left over fail the entry. */
+static bool parse_int(const char **pp, const char *end, sf_i128 *out)
 {
     const char *p = skip_ws(*pp, end);
     bool neg = p < end && *p == '-';
     p += neg;
     if (p >= end || *p < '0' || *p > '9')
         return false;
+    const char *short_end = end - p > 18 ? p + 18 : end, *first = p;
     uint64_t v = 0;
-    while (p < end && *p >= '0' && *p <= '9' && v < (UINT64_C(1) << 62))
+    while (p < short_end && *p >= '0' && *p <= '9')
         v = v * 10 + (uint64_t)(*p++ - '0');
-    *out = neg ? -(int64_t)v : (int64_t)v;
+    if (p == end || *p < '0' || *p > '9') {
+        *out = neg ? -(int64_t)v : (int64_t)v;
+        *pp = p;
+        return true;
+    }
+    unsigned __int128 w = v;
+    while (p < end && *p >= '0' && *p <= '9' && p - first < 38)
+        w = w * 10 + (unsigned)(*p++ - '0');
+    *out = neg ? -(sf_i128)w : (sf_i128)w;
     *pp = p;
     return true;
 }
@@ -103,9 +115,10 @@ bool sf_wh_rank_next(const char **pp, const char *end, bool product, wh_rank_ent
     if (p < end && (*p == '[' || *p == ','))
         p++; /* the list's opening bracket, or the comma between entries */
     memset(e->code, 0, sizeof e->code);
-    e->id = 0;
+    sf_i128 id = 0;
     bool ok = expect(&p, end, '[') &&
-              (product ? parse_code(&p, end, e->code, sizeof e->code) : parse_int(&p, end, &e->id));
+              (product ? parse_code(&p, end, e->code, sizeof e->code) : parse_int(&p, end, &id));
+    e->id = (int64_t)id; /* a customer id: 32 bits */
     for (int i = 0; ok && i < 4; i++)
         ok = expect(&p, end, ',') && parse_int(&p, end, &e->v[i]);
     ok = ok && expect(&p, end, ']');
@@ -149,8 +162,9 @@ static int cmp_id(const void *a, const void *b)
 /* Descending by v[i], then by key. */
 static int by_value(const wh_rank_entry *a, const wh_rank_entry *b, int i, bool product)
 {
-    if (a->v[i] != b->v[i])
-        return a->v[i] > b->v[i] ? -1 : 1;
+    int c = sf_i128_cmp(b->v[i], a->v[i]);
+    if (c)
+        return c;
     return product ? cmp_code(a, b) : cmp_id(a, b);
 }
 
@@ -225,6 +239,18 @@ void sf_wh_put_int(sf_buf *b, int64_t v, bool comma)
     sf_buf_add(b, p, (size_t)(t + sizeof t - p));
 }
 
+void sf_wh_put_i128(sf_buf *b, sf_i128 v, bool comma)
+{
+    if (sf_i128_is_int64(v)) {
+        sf_wh_put_int(b, (int64_t)v, comma);
+        return;
+    }
+    char t[SF_MONEY_TEXT_MAX + 1];
+    t[0] = ',';
+    size_t n = sf_format_i128(v, t + 1);
+    sf_buf_add(b, comma ? t : t + 1, comma ? n + 1 : n);
+}
+
 static void to_json(rank_list *l, bool product)
 {
     sf_buf *b = &l->text;
@@ -238,7 +264,7 @@ static void to_json(rank_list *l, bool product)
         else
             sf_wh_put_int(b, e->id, false);
         for (int k = 0; k < 4; k++)
-            sf_wh_put_int(b, e->v[k], true);
+            sf_wh_put_i128(b, e->v[k], true);
         sf_buf_add(b, "]", 1);
         if (i + 1 == SF_WH_HEAD)
             l->head_end = b->len;
@@ -506,7 +532,7 @@ int sf_wh_ranked_deliver(const wh_ranked *r, wh_dims *d, bool product, sf_wh_pro
             sf_wh_product row = {e->code, dim, e->v[0], e->v[1], e->v[3] != 0, r->period[i]};
             rc = pfn(ctx, &row, err);
         } else {
-            sf_wh_customer row = {(int32_t)e->id, dim, e->v[0], e->v[3], r->period[i]};
+            sf_wh_customer row = {(int32_t)e->id, dim, e->v[0], (int64_t)e->v[3], r->period[i]};
             rc = cfn(ctx, &row, err);
         }
     }

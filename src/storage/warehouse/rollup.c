@@ -34,7 +34,9 @@ typedef struct invoice_key {
     char invoice[SF_INVOICE_NO_MAX + 1];
 } invoice_key;
 typedef struct invoice_val {
-    int64_t first, revenue, units, lines;
+    int64_t first;
+    sf_i128 revenue, units;
+    int64_t lines;
     int32_t customer;
 } invoice_val;
 
@@ -218,10 +220,33 @@ int sf_wh_rollup_entry(wh_rollup *r, const sf_stream_entry *e, uint32_t p, sf_re
     return sf_wh_rollup_add(r, rec, date, err);
 }
 
+/* What rolls up: the sums (the distinct counts are counted at commit, and a
+ * product's flag is kept, not added). */
+static void add_sales(void *to, const void *from)
+{
+    sales_val *t = to;
+    const sales_val *f = from;
+    t->revenue += f->revenue, t->units += f->units, t->lines += f->lines;
+}
+
+static void add_customer(void *to, const void *from)
+{
+    customer_val *t = to;
+    const customer_val *f = from;
+    t->revenue += f->revenue, t->units += f->units, t->lines += f->lines;
+}
+
+static void add_product(void *to, const void *from)
+{
+    product_val *t = to;
+    const product_val *f = from;
+    t->revenue += f->revenue, t->units += f->units, t->lines += f->lines;
+}
+
 /* Add the entries of the finest grain to the coarser ones: sales and
  * customers from hours, products from days. period is at offset 1 in
  * each key (after the grain byte). */
-static bool roll_up(sf_aggmap *m, sf_grain finest, size_t nvals)
+static bool roll_up(sf_aggmap *m, sf_grain finest, void (*add)(void *to, const void *from))
 {
     size_t n = m->count;
     uint8_t key[64];
@@ -231,12 +256,10 @@ static bool roll_up(sf_aggmap *m, sf_grain finest, size_t nvals)
             key[0] = (uint8_t)g;
             memset(key + 1 + sf_grain_key_len((sf_grain)g), 0,
                    (size_t)(sf_grain_key_len(finest) - sf_grain_key_len((sf_grain)g)));
-            int64_t *to = sf_aggmap_get(m, key, NULL);
+            void *to = sf_aggmap_get(m, key, NULL);
             if (!to)
                 return false;
-            const int64_t *from = sf_aggmap_value(m, i);
-            for (size_t k = 0; k < nvals; k++)
-                to[k] += from[k];
+            add(to, sf_aggmap_value(m, i));
         }
     }
     return true;
@@ -246,7 +269,7 @@ static bool roll_up(sf_aggmap *m, sf_grain finest, size_t nvals)
 static bool roll_up_products(sf_aggmap *m)
 {
     size_t n = m->count;
-    if (!roll_up(m, SF_GRAIN_DAY, 3))
+    if (!roll_up(m, SF_GRAIN_DAY, add_product))
         return false;
     for (size_t i = 0; i < n; i++) {
         product_key k = *(const product_key *)sf_aggmap_key(m, i);
@@ -471,8 +494,8 @@ static int write_dims(wh_rollup *r, sf_error *err)
 
 int sf_wh_rollup_write(wh_rollup *r, sf_error *err)
 {
-    if (!roll_up(&r->sales, SF_GRAIN_HOUR, 3) || !roll_up(&r->customers, SF_GRAIN_HOUR, 3) ||
-        !roll_up_products(&r->products))
+    if (!roll_up(&r->sales, SF_GRAIN_HOUR, add_sales) ||
+        !roll_up(&r->customers, SF_GRAIN_HOUR, add_customer) || !roll_up_products(&r->products))
         return sf_error_set(err, SF_ENOMEM, "out of memory for the warehouse rollups");
     /* The ranked lists are merged a period at a time: sort their keys so
      * that each period's entries are adjacent. Invoices go to their table

@@ -31,7 +31,8 @@ typedef struct sales_key {
     char period[15];
 } sales_key;
 typedef struct sales_val {
-    int64_t revenue, units, lines, invoices, customers;
+    sf_i128 revenue, units;
+    int64_t lines, invoices, customers;
 } sales_val;
 
 typedef struct product_key {
@@ -40,7 +41,8 @@ typedef struct product_key {
     char code[SF_STOCK_CODE_MAX + 1];
 } product_key;
 typedef struct product_val {
-    int64_t units, revenue, lines, non_product;
+    sf_i128 units, revenue;
+    int64_t lines, non_product;
 } product_val;
 
 typedef struct customer_key {
@@ -49,7 +51,8 @@ typedef struct customer_key {
     int32_t customer;
 } customer_key;
 typedef struct customer_val {
-    int64_t revenue, units, lines, invoices;
+    sf_i128 revenue, units;
+    int64_t lines, invoices;
 } customer_val;
 
 /* What an adapter does for the rollups: every call returns 0 or a negative
@@ -89,7 +92,7 @@ typedef struct wh_store_ops {
     /* Merge into bi_invoice: smallest customer (SF_NO_CUSTOMER: none),
      * earliest date, sums added. */
     int (*invoice_put)(void *self, const char *invoice, int32_t customer, const char *date,
-                       int64_t revenue, int64_t units, int64_t lines, sf_error *err);
+                       sf_i128 revenue, sf_i128 units, int64_t lines, sf_error *err);
     /* Dimensions: keep the latest (seen, text), the first non_product. */
     int (*dim_product_put)(void *self, const char *code, const char *description, size_t len,
                            bool non_product, const char *seen, sf_error *err);
@@ -143,6 +146,7 @@ size_t sf_wh_period_len(const char *period, size_t cap);
 /* Append v in decimal to b, after a comma when asked (printf was a tenth
  * of the load's time). */
 void sf_wh_put_int(sf_buf *b, int64_t v, bool comma);
+void sf_wh_put_i128(sf_buf *b, sf_i128 v, bool comma);
 
 /* Entries of a ranked list kept in its head (bi_rank_head): a listing of
  * every day of a year reads ~300 heads of ~3 KB instead of ~300 whole
@@ -157,11 +161,13 @@ void sf_wh_put_int(sf_buf *b, int64_t v, bool comma);
 size_t sf_wh_head_len(const char *text, size_t len, bool product, int entries);
 
 /* One entry of a ranked list: a product (code; units, revenue, lines,
- * non_product) or a customer (id; revenue, units, lines, invoices). */
+ * non_product) or a customer (id; revenue, units, lines, invoices). v[0]
+ * and v[1] are totals, hence 128-bit; the list's text holds them in
+ * decimal, whatever their size. */
 typedef struct wh_rank_entry {
     char code[SF_STOCK_CODE_MAX + 1];
     int64_t id;
-    int64_t v[4];
+    sf_i128 v[4];
 } wh_rank_entry;
 
 /* Read the next entry of a ranked list's JSON text at *p (< end); false at

@@ -43,17 +43,41 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/logline.h"
 #include "core/pack.h"
 #include "core/timefmt.h"
 #include "storage/warehouse/sqlite_int.h"
 
-#define SCHEMA_VERSION 4 /* 3: bi_rank_head; 4: sink_quarantine */
+#define SCHEMA_VERSION                                                                             \
+    5 /* 3: bi_rank_head; 4: 128-bit totals (revenue_hi, units_hi); 5: sink_quarantine */
 
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=FULL;"
                               "PRAGMA wal_autocheckpoint=65536;"
                               "PRAGMA cache_size=-16384;"
                               "PRAGMA secure_delete=OFF;";
+
+/* A 128-bit total is two columns (money.h, sf_i128_split): X (its value
+ * below 10^18, with its sign) and X_hi (the multiples of 10^18), last in the
+ * table so that version 3 files gain them by ALTER TABLE and both hold the
+ * same columns in the same order. */
+#define TOTALS_HI " revenue_hi INTEGER NOT NULL DEFAULT 0, units_hi INTEGER NOT NULL DEFAULT 0"
+
+/* The top invoices of a day, month or year: one range of an index that
+ * holds the rows (revenue compared as (hi, lo): money.h). */
+#define INVOICE_INDEX(grain, len)                                                                  \
+    "CREATE INDEX IF NOT EXISTS bi_invoice_" grain " ON bi_invoice (substr(invoice_date, 1, " len  \
+    "), revenue_hi DESC, revenue_milli DESC, invoice_no, customer_id, invoice_date, units, "       \
+    "units_hi, lines);"
+#define INVOICE_INDEXES                                                                            \
+    INVOICE_INDEX("day", "10") INVOICE_INDEX("month", "7") INVOICE_INDEX("year", "4")
+
+/* The rows with a total past 10^18 (a high half): none in any real data, so
+ * these indexes stay empty and tell a read in one probe that it need not
+ * read the high halves (sqlite_bi.c). */
+#define WIDE_INDEX(table)                                                                          \
+    "CREATE INDEX IF NOT EXISTS " table "_wide ON " table " (revenue_hi)"                          \
+    " WHERE revenue_hi <> 0 OR units_hi <> 0;"
 
 static const char schema[] =
     ("CREATE TABLE IF NOT EXISTS fact_sales ("
@@ -74,7 +98,7 @@ static const char schema[] =
      "  next_offset INTEGER NOT NULL);"
      "CREATE TABLE IF NOT EXISTS bi_sales (grain TEXT NOT NULL, period TEXT NOT NULL,"
      "  revenue_milli INTEGER NOT NULL, units INTEGER NOT NULL, lines INTEGER NOT NULL,"
-     "  invoices INTEGER NOT NULL, customers INTEGER NOT NULL,"
+     "  invoices INTEGER NOT NULL, customers INTEGER NOT NULL," TOTALS_HI ","
      "  PRIMARY KEY (grain, period)) WITHOUT ROWID;"
      "CREATE TABLE IF NOT EXISTS bi_product (grain TEXT NOT NULL, period TEXT NOT NULL,"
      "  products INTEGER NOT NULL, by_units TEXT NOT NULL, by_revenue TEXT NOT NULL,"
@@ -84,24 +108,30 @@ static const char schema[] =
      "  PRIMARY KEY (grain, period)) WITHOUT ROWID;"
      "CREATE TABLE IF NOT EXISTS bi_invoice (invoice_no TEXT PRIMARY KEY, customer_id INTEGER,"
      "  invoice_date TEXT NOT NULL, revenue_milli INTEGER NOT NULL, units INTEGER NOT NULL,"
-     "  lines INTEGER NOT NULL) WITHOUT ROWID;"
-     "CREATE INDEX IF NOT EXISTS bi_invoice_day ON bi_invoice (substr(invoice_date, 1, 10),"
-     "  revenue_milli DESC, invoice_no, customer_id, invoice_date, units, lines);"
-     "CREATE INDEX IF NOT EXISTS bi_invoice_month ON bi_invoice (substr(invoice_date, 1, 7),"
-     "  revenue_milli DESC, invoice_no, customer_id, invoice_date, units, lines);"
-     "CREATE INDEX IF NOT EXISTS bi_invoice_year ON bi_invoice (substr(invoice_date, 1, 4),"
-     "  revenue_milli DESC, invoice_no, customer_id, invoice_date, units, lines);"
+     "  lines INTEGER NOT NULL," TOTALS_HI ") WITHOUT ROWID;" INVOICE_INDEXES
      "CREATE TABLE IF NOT EXISTS bi_presence (invoice_no TEXT NOT NULL,"
      "  customer_id INTEGER NOT NULL, hours TEXT NOT NULL,"
      "  PRIMARY KEY (invoice_no, customer_id)) WITHOUT ROWID;"
      "CREATE TABLE IF NOT EXISTS bi_rank_head (list TEXT NOT NULL, grain TEXT NOT NULL,"
      "  period TEXT NOT NULL, entries INTEGER NOT NULL, head TEXT NOT NULL,"
-     "  PRIMARY KEY (list, grain, period)) WITHOUT ROWID;"
-     /* 4: the entries of the log that are not records, set aside by the sink
+     "  PRIMARY KEY (list, grain, period)) WITHOUT ROWID;" WIDE_INDEX("bi_sales")
+         WIDE_INDEX("bi_invoice")
+     /* 5: the entries of the log that are not records, set aside by the sink
       * (sinks/quarantine.h) in the transaction that moves its position. */
      "CREATE TABLE IF NOT EXISTS sink_quarantine (log_partition INTEGER NOT NULL,"
      "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
      "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));");
+
+/* Totals add in 128 bits: the stored (hi, lo) plus the transaction's
+ * (dhi, dlo), by shopflow_hi and shopflow_lo (add_functions, below: on the
+ * loader's connection only). Every SET sees the row as it was. */
+#define ADD_TOTAL(lo, hi, dlo, dhi)                                                                \
+    lo " = shopflow_lo(" hi ", " lo ", " dhi ", " dlo "), " hi " = shopflow_hi(" hi ", " lo        \
+       ", " dhi ", " dlo ")"
+#define ADD_REVENUE(dlo, dhi) ADD_TOTAL("revenue_milli", "revenue_hi", dlo, dhi)
+#define ADD_UNITS(dlo, dhi)   ADD_TOTAL("units", "units_hi", dlo, dhi)
+#define SALES_TOTALS          ADD_REVENUE("?3", "?8") ", " ADD_UNITS("?4", "?9")
+#define INVOICE_TOTALS        ADD_REVENUE("?4", "?7") ", " ADD_UNITS("?5", "?8")
 
 /* Sums add up; distinct counts are added by rollup.c only when the key is
  * new to the bucket (see there); dimensions keep their latest line's text. */
@@ -110,21 +140,18 @@ static const char *const statements[NSTMT] = {
     [ST_OFFSET] = ("INSERT INTO sink_offsets VALUES (?,?) ON CONFLICT (log_partition) DO UPDATE "
                    "SET next_offset = excluded.next_offset"),
     [ST_POSITION] = "SELECT next_offset FROM sink_offsets WHERE log_partition = ?",
-    [ST_SALES] =
-        ("INSERT OR FAIL INTO bi_sales VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET "
-         "revenue_milli = revenue_milli + ?3, units = units + ?4, lines = lines + ?5, "
-         "invoices = invoices + ?6, customers = customers + ?7"),
+    [ST_SALES] = ("INSERT OR FAIL INTO bi_sales VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT "
+                  "DO UPDATE SET " SALES_TOTALS ", lines = lines + ?5, "
+                  "invoices = invoices + ?6, customers = customers + ?7"),
     [ST_PRODUCTS_GET] = "SELECT by_units FROM bi_product WHERE grain = ? AND period = ?",
     [ST_PRODUCTS_PUT] = ("INSERT INTO bi_product VALUES (?1,?2,?3,?4,?5) ON CONFLICT DO UPDATE SET "
                          "products = ?3, by_units = ?4, by_revenue = ?5"),
     [ST_CUSTOMERS_GET] = "SELECT by_revenue FROM bi_customer WHERE grain = ? AND period = ?",
     [ST_CUSTOMERS_PUT] = ("INSERT INTO bi_customer VALUES (?1,?2,?3,?4) ON CONFLICT DO UPDATE "
                           "SET customers = ?3, by_revenue = ?4"),
-    [ST_INVOICE] =
-        ("INSERT OR FAIL INTO bi_invoice VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT DO UPDATE SET "
-         "customer_id = coalesce(min(customer_id, ?2), customer_id, ?2), "
-         "invoice_date = min(invoice_date, ?3), revenue_milli = revenue_milli + ?4, "
-         "units = units + ?5, lines = lines + ?6"),
+    [ST_INVOICE] = ("INSERT OR FAIL INTO bi_invoice VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT "
+                    "DO UPDATE SET customer_id = coalesce(min(customer_id, ?2), customer_id, ?2), "
+                    "invoice_date = min(invoice_date, ?3), " INVOICE_TOTALS ", lines = lines + ?6"),
     [ST_PRESENCE_GET] = "SELECT customer_id, hours FROM bi_presence WHERE invoice_no = ?",
     [ST_PRESENCE_PUT] = ("INSERT INTO bi_presence VALUES (?1,?2,?3) ON CONFLICT DO UPDATE SET "
                          "hours = ?3"),
@@ -202,43 +229,94 @@ static int64_t query_int(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* Version 2 or 3 -> 4: the high halves of the totals (0: every total
+ * stored so far fitted 64 bits, and (0, v) is v's stored form, money.h),
+ * and the invoice indexes ordered by (hi, lo), dropped here and made again
+ * by the schema text with the tables it adds. */
+static const char upgrade_4[] =
+    ("ALTER TABLE bi_sales ADD COLUMN revenue_hi INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE bi_sales ADD COLUMN units_hi INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE bi_invoice ADD COLUMN revenue_hi INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE bi_invoice ADD COLUMN units_hi INTEGER NOT NULL DEFAULT 0;"
+     "DROP INDEX bi_invoice_day; DROP INDEX bi_invoice_month; DROP INDEX bi_invoice_year;");
+
+/* Bring a version 2, 3 or 4 file to this version, in the caller's transaction. */
+static int upgrade(sqlite_wh *w, int64_t version, sf_error *err)
+{
+    if ((version < 4 && sqlite3_exec(w->db, upgrade_4, NULL, NULL, NULL) != SQLITE_OK) ||
+        sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK) /* 5: sink_quarantine */
+        return sf_wh_fail(w, err, "upgrade the schema");
+    return version == 2 ? sf_wh_sqlite_fill_heads(w, err) : 0; /* 3: bi_rank_head */
+}
+
 /* Check that an existing schema is this version's (PRAGMA user_version):
  * never read or write tables of another shape. A writer creates a missing
- * schema, and upgrades a version 2 file in place (sqlite_store.c); a file
- * already at this version is not written to at all, so `status` beside a
- * loading sink takes no lock. */
+ * schema, and upgrades a version 2, 3 or 4 file in place, saying so in the
+ * log; a file already at this version is not written to at all, so
+ * `status` beside a loading sink takes no lock. */
 static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
 {
     int64_t exists =
         query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'fact_sales'");
     int64_t version = query_int(w->db, "PRAGMA user_version");
-    bool upgrade = exists > 0 && (version == 2 || version == 3) && !w->reader;
-    if (exists > 0 && version != SCHEMA_VERSION && !upgrade)
+    bool old = version >= 2 && version<SCHEMA_VERSION, upgrading = exists> 0 && old && !w->reader;
+    if (exists > 0 && version != SCHEMA_VERSION && !upgrading)
         return sf_error_set(err, SF_ECORRUPT,
                             "warehouse %s has schema version %lld; this shopflow uses version %d: "
                             "%s",
                             location, (long long)version, SCHEMA_VERSION,
-                            version == 2 || version == 3
-                                ? "run the sink (shopflow sink warehouse) once to upgrade it"
+                            old ? "run the sink (shopflow sink warehouse) once to upgrade it"
                                 : "move it away and run the sink (shopflow sink "
                                   "warehouse), which rebuilds it from the log");
-    if (w->reader || (exists > 0 && !upgrade))
+    if (w->reader || (exists > 0 && !upgrading))
         return 0;
     char version_sql[64];
     snprintf(version_sql, sizeof version_sql, "PRAGMA user_version = %d", SCHEMA_VERSION);
     int rc = 0;
     if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, location);
-    else if (upgrade && version == 2)
-        rc = sf_wh_sqlite_upgrade(w, schema, err);
+    else if (upgrading)
+        rc = upgrade(w, version, err);
     else if (sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, location);
     if (rc == 0 && (sqlite3_exec(w->db, version_sql, NULL, NULL, NULL) != SQLITE_OK ||
                     sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
         rc = sf_wh_fail(w, err, location);
-    if (rc < 0)
+    if (rc < 0) {
         sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (upgrading) {
+        char q[512];
+        sf_logf(SF_LOG_INFO, "warehouse_upgraded", "warehouse=%s from=%lld to=%d",
+                sf_logq(location, q, sizeof q), (long long)version, SCHEMA_VERSION);
+    }
     return rc;
+}
+
+/* shopflow_hi(hi, lo, dhi, dlo) and shopflow_lo(...): the stored form of
+ * the sum of two totals in stored form (money.h), for the upserts of
+ * ADD_TOTAL; user data tells which half. */
+static const int high_half = 1;
+
+static void add_totals(sqlite3_context *c, int n, sqlite3_value **v)
+{
+    (void)n;
+    sf_i128 sum = sf_i128_join(sqlite3_value_int64(v[0]), sqlite3_value_int64(v[1])) +
+                  sf_i128_join(sqlite3_value_int64(v[2]), sqlite3_value_int64(v[3]));
+    int64_t hi, lo;
+    sf_i128_split(sum, &hi, &lo);
+    sqlite3_result_int64(c, sqlite3_user_data(c) == &high_half ? hi : lo);
+}
+
+static int add_functions(sqlite_wh *w, sf_error *err)
+{
+    static int low_half;
+    const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    if (sqlite3_create_function_v2(w->db, "shopflow_hi", 4, flags, (void *)&high_half, add_totals,
+                                   NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function_v2(w->db, "shopflow_lo", 4, flags, &low_half, add_totals, NULL,
+                                   NULL, NULL) != SQLITE_OK)
+        return sf_wh_fail(w, err, "register functions");
+    return 0;
 }
 
 #define FACT_COLUMNS 15
@@ -330,6 +408,8 @@ static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error
     int rc = connect_db(w, location, !reader, reader ? "PRAGMA query_only=1" : pragmas, err);
     if (rc == 0)
         rc = ensure_schema(w, location, err);
+    if (rc == 0 && !reader)
+        rc = add_functions(w, err);
     for (int i = 0; rc == 0 && !reader && i < NSTMT; i++)
         if (sqlite3_prepare_v2(w->db, statements[i], -1, &w->st[i], NULL) != SQLITE_OK)
             rc = sf_wh_fail(w, err, "prepare");

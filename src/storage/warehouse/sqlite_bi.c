@@ -7,6 +7,12 @@
  * transaction, so a BI answer made of several queries sees one snapshot
  * even while the sink commits in another process.
  *
+ * Totals are 128-bit, stored as two columns (docs/warehouse.md); reading the
+ * high halves' columns with every row cost a quarter more SQLite time per
+ * bucket, and they are 0 in every row of any real data. So a read first
+ * asks a partial index whether any row has one (an empty index: a probe),
+ * and reads the high halves only then.
+ *
  * Rankings over many periods (every day of a year) are the large answers:
  * they read the heads of the ranked lists (bi_rank_head) in one range, the
  * whole list only for a period whose head is too short for the limit, and
@@ -19,14 +25,22 @@
 #include "core/buf.h"
 #include "storage/warehouse/sqlite_int.h"
 
-#define TOP_INVOICES(len)                                                                          \
-    ("SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines FROM bi_invoice "  \
-     "WHERE substr(invoice_date, 1, " len ") = ?1 ORDER BY revenue_milli DESC, invoice_no "        \
-     "LIMIT ?2")
+/* Revenue orders as (hi, lo): a 128-bit total's stored form (money.h).
+ * HI: the high halves' columns too, or nothing. */
+#define TOP_INVOICES(len, HI)                                                                      \
+    ("SELECT invoice_no, customer_id, invoice_date, revenue_milli, units, lines" HI                \
+     " FROM bi_invoice WHERE substr(invoice_date, 1, " len ") = ?1 "                               \
+     "ORDER BY revenue_hi DESC, revenue_milli DESC, invoice_no LIMIT ?2")
+#define SALES(HI)                                                                                  \
+    ("SELECT period, revenue_milli, units, lines, invoices, customers" HI " FROM bi_sales "        \
+     "WHERE grain = ?1 AND period >= ?2 AND period < ?3 ORDER BY period")
+#define HIGH_HALVES ", revenue_hi, units_hi"
+/* A probe of the partial index of the rows with a high half (sqlite.c). */
+#define ANY_WIDE(table)                                                                            \
+    "SELECT EXISTS (SELECT 1 FROM " table " WHERE revenue_hi <> 0 OR units_hi <> 0)"
 
 static const char *const queries[NQUERY] = {
-    [Q_SALES] = ("SELECT period, revenue_milli, units, lines, invoices, customers FROM bi_sales "
-                 "WHERE grain = ?1 AND period >= ?2 AND period < ?3 ORDER BY period"),
+    [Q_SALES] = SALES(""),
     [Q_PRODUCTS_UNITS] = "SELECT by_units FROM bi_product WHERE grain = ? AND period = ?",
     [Q_PRODUCTS_REVENUE] = "SELECT by_revenue FROM bi_product WHERE grain = ? AND period = ?",
     [Q_CUSTOMERS] = "SELECT by_revenue FROM bi_customer WHERE grain = ? AND period = ?",
@@ -38,9 +52,15 @@ static const char *const queries[NQUERY] = {
     [Q_COUNTRY] = "SELECT customer_id, country FROM dim_customer WHERE customer_id = ?",
     [Q_DESCRIPTIONS] = "SELECT stock_code, description FROM dim_product",
     [Q_COUNTRIES] = "SELECT customer_id, country FROM dim_customer",
-    [Q_INVOICES_DAY] = TOP_INVOICES("10"),
-    [Q_INVOICES_MONTH] = TOP_INVOICES("7"),
-    [Q_INVOICES_YEAR] = TOP_INVOICES("4"),
+    [Q_INVOICES_DAY] = TOP_INVOICES("10", ""),
+    [Q_INVOICES_MONTH] = TOP_INVOICES("7", ""),
+    [Q_INVOICES_YEAR] = TOP_INVOICES("4", ""),
+    [Q_SALES_WIDE] = SALES(HIGH_HALVES),
+    [Q_INVOICES_DAY_WIDE] = TOP_INVOICES("10", HIGH_HALVES),
+    [Q_INVOICES_MONTH_WIDE] = TOP_INVOICES("7", HIGH_HALVES),
+    [Q_INVOICES_YEAR_WIDE] = TOP_INVOICES("4", HIGH_HALVES),
+    [Q_ANY_WIDE_SALES] = ANY_WIDE("bi_sales"),
+    [Q_ANY_WIDE_INVOICE] = ANY_WIDE("bi_invoice"),
 };
 
 void sf_wh_queries_free(sqlite_wh *w)
@@ -125,14 +145,34 @@ typedef struct call {
     } fn;
     void *ctx;
     sf_error *err;
+    bool wide; /* the rows have the high halves' columns (HIGH_HALVES) */
 } call;
+
+/* Whether a row of the table of probe (Q_ANY_WIDE_*) has a total past
+ * 10^18 (a high half); true when the probe fails: the wide read is always
+ * right, the narrow one only without such rows. */
+static bool any_wide(sqlite_wh *w, int probe, sf_error *err)
+{
+    sqlite3_stmt *q = query(w, probe, err);
+    bool wide = !q || sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int(q, 0) != 0;
+    if (q)
+        sqlite3_reset(q);
+    return wide;
+}
+
+/* The total whose columns are lo and hi (money.h); hi 0 when the row has
+ * no such column. */
+static sf_i128 total(sqlite3_stmt *q, bool wide, int lo, int hi)
+{
+    return sf_i128_join(wide ? sqlite3_column_int64(q, hi) : 0, sqlite3_column_int64(q, lo));
+}
 
 static int sales_row(sqlite3_stmt *q, void *arg)
 {
     call *c = arg;
     sf_wh_sales r = {text(q, 0),
-                     sqlite3_column_int64(q, 1),
-                     sqlite3_column_int64(q, 2),
+                     total(q, c->wide, 1, 6),
+                     total(q, c->wide, 2, 7),
                      sqlite3_column_int64(q, 3),
                      sqlite3_column_int64(q, 4),
                      sqlite3_column_int64(q, 5)};
@@ -143,13 +183,14 @@ int sf_wh_read_sales(sf_warehouse *base, sf_grain g, const char *from, const cha
                      sf_wh_sales_fn fn, void *ctx, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
-    sqlite3_stmt *q = query(w, Q_SALES, err);
+    bool wide = any_wide(w, Q_ANY_WIDE_SALES, err);
+    sqlite3_stmt *q = query(w, wide ? Q_SALES_WIDE : Q_SALES, err);
     if (!q)
         return SF_EIO;
     sqlite3_bind_text(q, 1, sf_grain_name(g), -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, from ? from : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(q, 3, to ? to : "~", -1, SQLITE_TRANSIENT);
-    call c = {.fn.sales = fn, .ctx = ctx, .err = err};
+    call c = {.fn.sales = fn, .ctx = ctx, .err = err, .wide = wide};
     return each_row(w, q, sales_row, &c, err);
 }
 
@@ -317,8 +358,8 @@ static int invoice_row(sqlite3_stmt *q, void *arg)
                        sqlite3_column_type(q, 1) == SQLITE_NULL ? SF_NO_CUSTOMER
                                                                 : sqlite3_column_int(q, 1),
                        text(q, 2),
-                       sqlite3_column_int64(q, 3),
-                       sqlite3_column_int64(q, 4),
+                       total(q, k->c.wide, 3, 6),
+                       total(q, k->c.wide, 4, 7),
                        sqlite3_column_int64(q, 5),
                        k->period};
     return k->c.fn.invoice(k->c.ctx, &r, k->c.err);
@@ -332,16 +373,18 @@ int sf_wh_read_invoices(sf_warehouse *base, const sf_wh_top *t, sf_wh_invoice_fn
     sqlite_wh *w = (sqlite_wh *)base;
     if (t->grain == SF_GRAIN_HOUR)
         return sf_error_set(err, SF_EINVAL, "invoices are ranked by day, month or year");
+    bool wide = any_wide(w, Q_ANY_WIDE_INVOICE, err);
     int which = t->grain == SF_GRAIN_DAY     ? Q_INVOICES_DAY
                 : t->grain == SF_GRAIN_MONTH ? Q_INVOICES_MONTH
                                              : Q_INVOICES_YEAR;
+    which += wide ? Q_INVOICES_DAY_WIDE - Q_INVOICES_DAY : 0;
     sqlite3_stmt *q = query(w, which, err), *p = query(w, Q_PERIODS, err);
     if (!q || !p)
         return SF_EIO;
     sqlite3_bind_text(p, 1, sf_grain_name(t->grain), -1, SQLITE_STATIC);
     sqlite3_bind_text(p, 2, t->period, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(p, 3, t->last ? t->last : t->period, -1, SQLITE_TRANSIENT);
-    invoice_call k = {{.fn.invoice = fn, .ctx = ctx, .err = err}, NULL};
+    invoice_call k = {{.fn.invoice = fn, .ctx = ctx, .err = err, .wide = wide}, NULL};
     int rc = 0, step;
     while (rc == 0 && (step = sqlite3_step(p)) == SQLITE_ROW) {
         k.period = text(p, 0);

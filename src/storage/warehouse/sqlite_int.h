@@ -51,6 +51,13 @@ enum {
     Q_INVOICES_DAY,
     Q_INVOICES_MONTH,
     Q_INVOICES_YEAR,
+    /* With the totals' high halves (sqlite_bi.c: only when a row has one). */
+    Q_SALES_WIDE,
+    Q_INVOICES_DAY_WIDE,
+    Q_INVOICES_MONTH_WIDE,
+    Q_INVOICES_YEAR_WIDE,
+    Q_ANY_WIDE_SALES,
+    Q_ANY_WIDE_INVOICE,
     NQUERY
 };
 
@@ -97,10 +104,10 @@ void sf_wh_text(sqlite3_stmt *s, int col, const char *t, size_t n);
 /* sqlite_store.c: the rollup tables for rollup.c (statements ST_*). */
 extern const wh_store_ops sf_wh_sqlite_store;
 
-/* Upgrade a schema 2 file to this version inside the caller's transaction:
- * the new tables and indexes of schema (its CREATE ... IF NOT EXISTS text),
- * the heads of the stored ranked lists cut from them (sqlite_store.c). */
-int sf_wh_sqlite_upgrade(sqlite_wh *w, const char *schema, sf_error *err);
+/* Upgrading a schema 2 file (sqlite.c), inside its transaction: fill the
+ * new bi_rank_head with the heads of the stored ranked lists, cut from them
+ * as loading writes them (sqlite_store.c). */
+int sf_wh_sqlite_fill_heads(sqlite_wh *w, sf_error *err);
 
 /* sqlite_load.c: the loader's two threads. The rollups of w->roll go through
  * sf_wh_sqlite_deferred (self: w): reads on w->rd, writes recorded in w->ops

@@ -242,18 +242,21 @@ enum {
     OP_DIM_DATE
 };
 
-/* One store write: up to three texts (each followed by a NUL) after it. */
+/* One store write: its integers, its totals (revenue, units: 128-bit), up
+ * to three texts (each followed by a NUL) after it. */
 typedef struct op_head {
     uint32_t op, size;
     uint32_t len[3];
     int64_t v[6];
+    sf_i128 total[2];
 } op_head;
 
-static int record(sqlite_wh *w, uint32_t op, const int64_t v[6], const char *t0, size_t l0,
-                  const char *t1, size_t l1, const char *t2, size_t l2, sf_error *err)
+static int record_totals(sqlite_wh *w, uint32_t op, const int64_t v[6], sf_i128 revenue,
+                         sf_i128 units, const char *t0, size_t l0, const char *t1, size_t l1,
+                         const char *t2, size_t l2, sf_error *err)
 {
     static const char zeros[8] = {0};
-    op_head h = {op, 0, {(uint32_t)l0, (uint32_t)l1, (uint32_t)l2}, {0}};
+    op_head h = {op, 0, {(uint32_t)l0, (uint32_t)l1, (uint32_t)l2}, {0}, {revenue, units}};
     memcpy(h.v, v, sizeof h.v);
     size_t body = l0 + l1 + l2 + 3;
     h.size = (uint32_t)((sizeof h + body + 7u) & ~(size_t)7u);
@@ -265,6 +268,12 @@ static int record(sqlite_wh *w, uint32_t op, const int64_t v[6], const char *t0,
     sf_buf_add(&w->ops, t2 ? t2 : "", l2);
     sf_buf_add(&w->ops, zeros, h.size - sizeof h - body + 1);
     return sf_buf_failed(&w->ops) ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
+}
+
+static int record(sqlite_wh *w, uint32_t op, const int64_t v[6], const char *t0, size_t l0,
+                  const char *t1, size_t l1, const char *t2, size_t l2, sf_error *err)
+{
+    return record_totals(w, op, v, 0, 0, t0, l0, t1, l1, t2, l2, err);
 }
 
 static int d_presence_get(void *self, const char *invoice,
@@ -305,15 +314,17 @@ static int d_head_put(void *self, const char *list, sf_grain g, const char *peri
 static int d_sales_put(void *self, sf_grain g, const char *period, const sales_val *s,
                        sf_error *err)
 {
-    int64_t v[6] = {g, s->revenue, s->units, s->lines, s->invoices, s->customers};
-    return record(self, OP_SALES, v, period, strlen(period), NULL, 0, NULL, 0, err);
+    int64_t v[6] = {g, s->lines, s->invoices, s->customers};
+    return record_totals(self, OP_SALES, v, s->revenue, s->units, period, strlen(period), NULL, 0,
+                         NULL, 0, err);
 }
 
 static int d_invoice_put(void *self, const char *invoice, int32_t customer, const char *date,
-                         int64_t revenue, int64_t units, int64_t lines, sf_error *err)
+                         sf_i128 revenue, sf_i128 units, int64_t lines, sf_error *err)
 {
-    int64_t v[6] = {customer, revenue, units, lines};
-    return record(self, OP_INVOICE, v, invoice, strlen(invoice), date, strlen(date), NULL, 0, err);
+    int64_t v[6] = {customer, lines};
+    return record_totals(self, OP_INVOICE, v, revenue, units, invoice, strlen(invoice), date,
+                         strlen(date), NULL, 0, err);
 }
 
 static int d_dim_product_put(void *self, const char *code, const char *description, size_t len,
@@ -366,11 +377,11 @@ static int apply_op(sqlite_wh *w, const op_head *h, sf_error *err)
     case OP_HEAD:
         return s->head_put(w, t0, (sf_grain)v[0], t1, v[1], t2, h->len[2], err);
     case OP_SALES: {
-        sales_val sv = {v[1], v[2], v[3], v[4], v[5]};
+        sales_val sv = {h->total[0], h->total[1], v[1], v[2], v[3]};
         return s->sales_put(w, (sf_grain)v[0], t0, &sv, err);
     }
     case OP_INVOICE:
-        return s->invoice_put(w, t0, (int32_t)v[0], t1, v[1], v[2], v[3], err);
+        return s->invoice_put(w, t0, (int32_t)v[0], t1, h->total[0], h->total[1], v[1], err);
     case OP_DIM_PRODUCT:
         return s->dim_product_put(w, t0, t1, h->len[1], v[0] != 0, t2, err);
     case OP_DIM_CUSTOMER:

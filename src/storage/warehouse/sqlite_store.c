@@ -94,13 +94,22 @@ static int head_put(void *self, const char *list, sf_grain g, const char *period
     return sf_wh_run(w, s, err);
 }
 
+/* A total as its two columns (money.h), lo at parameter lo_col. */
+static void bind_total(sqlite3_stmt *s, int lo_col, int hi_col, sf_i128 v)
+{
+    int64_t hi, lo;
+    sf_i128_split(v, &hi, &lo);
+    sqlite3_bind_int64(s, lo_col, lo);
+    sqlite3_bind_int64(s, hi_col, hi);
+}
+
 static int sales_put(void *self, sf_grain g, const char *period, const sales_val *v, sf_error *err)
 {
     sqlite_wh *w = self;
     sqlite3_stmt *s = w->st[ST_SALES];
     bind_period(s, g, period);
-    sqlite3_bind_int64(s, 3, v->revenue);
-    sqlite3_bind_int64(s, 4, v->units);
+    bind_total(s, 3, 8, v->revenue);
+    bind_total(s, 4, 9, v->units);
     sqlite3_bind_int64(s, 5, v->lines);
     sqlite3_bind_int64(s, 6, v->invoices);
     sqlite3_bind_int64(s, 7, v->customers);
@@ -108,7 +117,7 @@ static int sales_put(void *self, sf_grain g, const char *period, const sales_val
 }
 
 static int invoice_put(void *self, const char *invoice, int32_t customer, const char *date,
-                       int64_t revenue, int64_t units, int64_t lines, sf_error *err)
+                       sf_i128 revenue, sf_i128 units, int64_t lines, sf_error *err)
 {
     sqlite_wh *w = self;
     sqlite3_stmt *s = w->st[ST_INVOICE];
@@ -118,8 +127,8 @@ static int invoice_put(void *self, const char *invoice, int32_t customer, const 
     else
         sqlite3_bind_int(s, 2, customer);
     sf_wh_text(s, 3, date, SF_TIME_TEXT_LEN);
-    sqlite3_bind_int64(s, 4, revenue);
-    sqlite3_bind_int64(s, 5, units);
+    bind_total(s, 4, 7, revenue);
+    bind_total(s, 5, 8, units);
     sqlite3_bind_int64(s, 6, lines);
     return sf_wh_run(w, s, err);
 }
@@ -160,21 +169,14 @@ static int dim_date_put(void *self, const char *date_key, int year, int month, i
     return sf_wh_run(w, s, err);
 }
 
-/* Schema 2 -> 3: the invoice indexes become covering (dropped here, made
- * again by schema), and bi_rank_head is filled from the stored lists. */
-int sf_wh_sqlite_upgrade(sqlite_wh *w, const char *schema, sf_error *err)
+/* Schema 2 -> 3: bi_rank_head is filled from the stored lists. */
+int sf_wh_sqlite_fill_heads(sqlite_wh *w, sf_error *err)
 {
     static const char *const lists[][2] = {
         {"product_units", "SELECT grain, period, products, by_units FROM bi_product"},
         {"product_revenue", "SELECT grain, period, products, by_revenue FROM bi_product"},
         {"customer", "SELECT grain, period, customers, by_revenue FROM bi_customer"},
     };
-    if (sqlite3_exec(w->db,
-                     "DROP INDEX bi_invoice_day; DROP INDEX bi_invoice_month;"
-                     "DROP INDEX bi_invoice_year;",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK)
-        return sf_wh_fail(w, err, "upgrade the schema");
     sqlite3_stmt *put = NULL, *q = NULL;
     int rc = sqlite3_prepare_v2(w->db, "INSERT INTO bi_rank_head VALUES (?,?,?,?,?)", -1, &put,
                                 NULL) == SQLITE_OK

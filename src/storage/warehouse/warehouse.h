@@ -21,6 +21,10 @@
  * Periods are text keys, the same in every adapter: hour "2011-11-05 08",
  * day "2011-11-05", month "2011-11", year "2011" (shop time, no zone).
  *
+ * Totals (revenue, units) are 128-bit (money.h: no number of lines within
+ * the per-line limits can wrap one); counts (lines, invoices, customers)
+ * are int64: each counts stored records.
+ *
  * Adapters (open.c chooses by location): "sqlite:FILE" (or a bare path);
  * "postgres://…" / "postgresql://…" (a libpq URI) or "postgres:CONNINFO"
  * (libpq keywords; the PG* variables fill what is left out).
@@ -32,6 +36,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/money.h"
 #include "stream/stream.h"
 
 typedef struct sf_warehouse sf_warehouse;
@@ -52,14 +57,15 @@ const char *sf_grain_name(sf_grain g);
 /* One bucket of sales (rollup bi_sales). */
 typedef struct sf_wh_sales {
     const char *period;
-    int64_t revenue_milli, units, lines;
+    sf_i128 revenue_milli, units;
+    int64_t lines;
     int64_t invoices, customers; /* distinct, in this bucket */
 } sf_wh_sales;
 
 /* A product's figures in a period (rollup bi_product). */
 typedef struct sf_wh_product {
     const char *stock_code, *description; /* description of its latest line */
-    int64_t units, revenue_milli;
+    sf_i128 units, revenue_milli;
     bool non_product;
     const char *period; /* the period ranked */
 } sf_wh_product;
@@ -68,7 +74,8 @@ typedef struct sf_wh_product {
 typedef struct sf_wh_customer {
     int32_t customer_id;
     const char *country; /* of the customer's latest line */
-    int64_t revenue_milli, invoices;
+    sf_i128 revenue_milli;
+    int64_t invoices;
     const char *period; /* the period ranked */
 } sf_wh_customer;
 
@@ -77,7 +84,8 @@ typedef struct sf_wh_invoice {
     const char *invoice_no;
     int32_t customer_id; /* SF_NO_CUSTOMER when none */
     const char *date;    /* "YYYY-MM-DD HH:MM:SS" */
-    int64_t revenue_milli, units, lines;
+    sf_i128 revenue_milli, units;
+    int64_t lines;
     const char *period; /* the period ranked */
 } sf_wh_invoice;
 
