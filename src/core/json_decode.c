@@ -11,9 +11,30 @@
  * Input is fed to yajl one line at a time so that a record's line number is
  * known when its object starts; yajl keeps its state across calls, so objects
  * spanning lines (pretty-printed arrays) work the same.
+ *
+ * Lone surrogates. yajl unescapes strings itself, and turns a high surrogate
+ * escape (\uD800-\uDBFF) that no low one (\uDC00-\uDFFF) follows into '?',
+ * or, paired with any other escape, into an unrelated character
+ * ("\ud800\u0041" becomes U+10041); a lone low one becomes bytes that are
+ * not UTF-8. Only the raw text tells these from real pairs, so a string value
+ * of one of our fields is read again raw, but only when yajl unescaped it: a
+ * string without escapes reaches on_string as a pointer into the bytes being
+ * parsed, which one comparison recognises. The hot path pays nothing more.
+ *
+ * A string may have begun in an earlier feed, whose bytes are gone by then,
+ * so the last CARRY_MAX bytes of the line fed so far are kept (a ring filled
+ * once per feed, not per record; a string never spans lines). That suffices
+ * for the values checked, those of at most CHECKED_MAX bytes: yajl makes each
+ * byte of a value from at most 7 raw ones (an escape, or a lone high
+ * surrogate and the byte after it). A longer value cannot be valid with a
+ * lone surrogate in it anyway: no text field holds more than CHECKED_MAX
+ * bytes, and the others take only ASCII, never '?' nor what yajl makes.
+ * Deciding by the value's length, not by where feeds happened to end, keeps
+ * the result the same however the input is cut.
  */
 #include "core/json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -28,21 +49,37 @@
  * buffer (a long token split across feeds) comes from malloc. */
 #define YAJL_ARENA_BYTES 3072
 
+/* Lone surrogates (above): values up to CHECKED_MAX bytes are checked, and
+ * the raw text of one fits in the carry with its opening quote. */
+#define CHECKED_MAX SF_DESCRIPTION_MAX
+#define CARRY_MAX   4096 /* a power of two: the carry is a ring */
+_Static_assert(CARRY_MAX >= 7 * CHECKED_MAX + 1 && (CARRY_MAX & (CARRY_MAX - 1)) == 0,
+               "the carry holds the raw text of any value checked");
+_Static_assert(SF_INVOICE_NO_MAX <= CHECKED_MAX && SF_STOCK_CODE_MAX <= CHECKED_MAX &&
+                   SF_COUNTRY_MAX <= CHECKED_MAX && SF_EVENT_ID_MAX <= CHECKED_MAX,
+               "every text field is checked whole");
+
 struct sf_json_decoder {
     yajl_handle yajl;
     sf_arena arena; /* yajl's memory: reused by sf_json_decoder_reset */
     yajl_alloc_funcs afs;
     sf_builder b;
-    int depth;        /* containers open */
-    int array_depth;  /* 1 inside a top-level array, else 0 */
-    int skip;         /* >0 while inside a skipped container */
-    bool in_record;   /* inside a record's object (at its own depth) */
-    sf_field key;     /* field of the last key in the record */
-    bool saw_content; /* any non-blank byte fed */
-    uint64_t line;    /* line being fed (1-based) */
-    bool mid_line;    /* bytes of that line have been fed */
-    uint64_t index;   /* record slots seen */
+    int depth;                  /* containers open */
+    int array_depth;            /* 1 inside a top-level array, else 0 */
+    int skip;                   /* >0 while inside a skipped container */
+    bool in_record;             /* inside a record's object (at its own depth) */
+    sf_field key;               /* field of the last key in the record */
+    bool saw_content;           /* any non-blank byte fed */
+    uint64_t line;              /* line being fed (1-based) */
+    bool mid_line;              /* bytes of that line have been fed */
+    uint64_t index;             /* record slots seen */
+    const unsigned char *piece; /* the bytes yajl_parse is parsing */
+    size_t piece_len;
+    uint64_t col;     /* bytes of the line fed before piece */
+    size_t carry_len; /* the last carry_len bytes of the line before piece, */
+    size_t carry_end; /* ending at carry[carry_end % CARRY_MAX] */
     unsigned char arena_buf[YAJL_ARENA_BYTES];
+    unsigned char carry[CARRY_MAX];
 };
 
 /* Is the value starting now in a record slot? */
@@ -86,9 +123,84 @@ static int on_number(void *ctx, const char *s, size_t len)
     return scalar(ctx, SF_VALUE_NUMBER, s, len, "a number");
 }
 
+/* Byte v of the window: the carry, then the piece. */
+static unsigned char at(const sf_json_decoder *d, size_t v)
+{
+    if (v < d->carry_len)
+        return d->carry[(d->carry_end - d->carry_len + v) & (CARRY_MAX - 1)];
+    return d->piece[v - d->carry_len];
+}
+
+/* The 4 hex digits at window byte v (yajl has checked that they are). */
+static unsigned hex4(const sf_json_decoder *d, size_t v)
+{
+    unsigned x = 0;
+    for (size_t i = 0; i < 4; i++) {
+        unsigned c = at(d, v + i);
+        x = x << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return x;
+}
+
+/* The opening quote of the string whose closing quote is window byte end:
+ * the last quote before it that no backslash escapes (inside a string every
+ * quote is escaped). SIZE_MAX if it is not in the window. */
+static size_t string_start(const sf_json_decoder *d, size_t end)
+{
+    for (size_t v = end; v-- > 0;) {
+        if (at(d, v) != '"')
+            continue;
+        size_t k = 0;
+        while (k < v && at(d, v - k - 1) == '\\')
+            k++;
+        if (k % 2 == 0)
+            return v;
+    }
+    return SIZE_MAX;
+}
+
+/* The string value yajl has just unescaped: fail its field if one of its
+ * escapes is a surrogate that is not half of a pair. Its closing quote is the
+ * byte before what yajl has consumed of the piece. */
+static void check_surrogates(sf_json_decoder *d)
+{
+    size_t consumed = d->piece ? yajl_get_bytes_consumed(d->yajl) : 0;
+    size_t end = d->carry_len + consumed - 1;
+    size_t v = consumed ? string_start(d, end) : SIZE_MAX;
+    if (v == SIZE_MAX) { /* never, by CARRY_MAX; refused rather than unchecked */
+        sf_builder_fail(&d->b, d->key, "could not be checked for lone surrogate escapes");
+        return;
+    }
+    while (++v < end) {
+        if (at(d, v) != '\\' || at(d, ++v) != 'u')
+            continue; /* a byte, or an escape other than \u: v is on its last byte */
+        size_t esc = v - 1;
+        unsigned u = hex4(d, v + 1);
+        v += 4;
+        if ((u & 0xFC00) == 0xD800 && v + 6 < end && at(d, v + 1) == '\\' && at(d, v + 2) == 'u' &&
+            (hex4(d, v + 3) & 0xFC00) == 0xDC00) {
+            v += 6; /* a pair */
+        } else if ((u & 0xF800) == 0xD800) {
+            char text[7];
+            for (size_t i = 0; i < 6; i++)
+                text[i] = (char)at(d, esc + i);
+            text[6] = '\0';
+            sf_builder_fail(&d->b, d->key, "lone surrogate escape %s at line %llu, column %llu",
+                            text, (unsigned long long)d->line,
+                            (unsigned long long)(d->col - d->carry_len + esc + 1));
+            return;
+        }
+    }
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
-    return scalar(ctx, SF_VALUE_TEXT, (const char *)s, len, "a string");
+    sf_json_decoder *d = ctx;
+    /* Not in the piece: unescaped by yajl (or begun in an earlier feed). */
+    if ((uintptr_t)s - (uintptr_t)d->piece >= d->piece_len && len <= CHECKED_MAX && d->in_record &&
+        !d->skip && d->key != SF_FIELD_NONE && !d->b.failed)
+        check_surrogates(d);
+    return scalar(d, SF_VALUE_TEXT, (const char *)s, len, "a string");
 }
 
 static int on_key(void *ctx, const unsigned char *s, size_t len)
@@ -199,6 +311,9 @@ static int start(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err)
     d->key = SF_FIELD_NONE;
     d->line = 1;
     d->index = 0;
+    d->piece = NULL;
+    d->piece_len = d->carry_len = d->carry_end = 0;
+    d->col = 0;
     return 0;
 }
 
@@ -265,6 +380,23 @@ static bool blank(const char *s, size_t n)
     return true;
 }
 
+/* Keep the end of a piece that ends mid-line, for a string that ends in a
+ * later one (lone surrogates, above). */
+static void carry_piece(sf_json_decoder *d, const unsigned char *p, size_t n)
+{
+    d->col += n;
+    if (n > CARRY_MAX) {
+        p += n - CARRY_MAX;
+        n = CARRY_MAX;
+    }
+    size_t pos = d->carry_end & (CARRY_MAX - 1);
+    size_t first = n < CARRY_MAX - pos ? n : CARRY_MAX - pos;
+    memcpy(d->carry + pos, p, first);
+    memcpy(d->carry, p + first, n - first);
+    d->carry_end += n;
+    d->carry_len = d->carry_len + n < CARRY_MAX ? d->carry_len + n : CARRY_MAX;
+}
+
 int sf_json_feed(sf_json_decoder *d, const char *buf, size_t len, sf_error *err)
 {
     while (len > 0 && !d->b.status) {
@@ -274,11 +406,16 @@ int sf_json_feed(sf_json_decoder *d, const char *buf, size_t len, sf_error *err)
             d->saw_content = true;
         const unsigned char *u = (const unsigned char *)buf;
         d->mid_line = true;
+        d->piece = u;
+        d->piece_len = take;
         if (check(d, yajl_parse(d->yajl, u, take), u, take))
             break;
         if (nl) {
             d->line++;
             d->mid_line = false;
+            d->col = d->carry_len = 0;
+        } else {
+            carry_piece(d, u, take);
         }
         buf += take;
         len -= take;
@@ -288,6 +425,8 @@ int sf_json_feed(sf_json_decoder *d, const char *buf, size_t len, sf_error *err)
 
 int sf_json_finish(sf_json_decoder *d, sf_error *err)
 {
+    d->piece = NULL; /* yajl parses a blank of its own; no string ends there */
+    d->piece_len = 0;
     if (!d->b.status && d->saw_content) {
         if (check(d, yajl_complete_parse(d->yajl), NULL, 0) == 0 && (d->depth || d->in_record))
             sf_builder_fatal(&d->b, d->line, d->index, "invalid JSON: the input ends inside %s",
