@@ -161,8 +161,9 @@ static size_t string_start(const sf_json_decoder *d, size_t end)
 
 /* The string value yajl has just unescaped: fail its field if one of its
  * escapes is a surrogate that is not half of a pair. Its closing quote is the
- * byte before what yajl has consumed of the piece. */
-static void check_surrogates(sf_json_decoder *d)
+ * byte before what yajl has consumed of the piece. Not inlined: on_string,
+ * called for every string, would then save registers it never needs. */
+__attribute__((noinline)) static void check_surrogates(sf_json_decoder *d)
 {
     size_t consumed = d->piece ? yajl_get_bytes_consumed(d->yajl) : 0;
     size_t end = d->carry_len + consumed - 1;
