@@ -19,12 +19,15 @@
  * not UTF-8. Only the raw text tells these from real pairs, so a string value
  * of one of our fields is read again raw, but only when yajl unescaped it: a
  * string without escapes reaches on_string as a pointer into the bytes being
- * parsed, which one comparison recognises. The hot path pays nothing more.
+ * parsed, which one comparison recognises: all such a string costs. One
+ * yajl unescaped costs a search back to its opening quote and a memchr for
+ * backslashes over its raw text.
  *
  * A string may have begun in an earlier feed, whose bytes are gone by then,
- * so the last CARRY_MAX bytes of the line fed so far are kept (a ring filled
- * once per feed, not per record; a string never spans lines). That suffices
- * for the values checked, those of at most CHECKED_MAX bytes: yajl makes each
+ * so at least the last CARRY_MAX bytes of the line fed so far are kept
+ * (copied once per feed, not per record, into a buffer of twice that size
+ * that slides when full; a string never spans lines). That suffices for the
+ * values checked, those of at most CHECKED_MAX bytes: yajl makes each
  * byte of a value from at most 7 raw ones (an escape, or a lone high
  * surrogate and the byte after it). A longer value cannot be valid with a
  * lone surrogate in it anyway: no text field holds more than CHECKED_MAX
@@ -52,8 +55,8 @@
 /* Lone surrogates (above): values up to CHECKED_MAX bytes are checked, and
  * the raw text of one fits in the carry with its opening quote. */
 #define CHECKED_MAX SF_DESCRIPTION_MAX
-#define CARRY_MAX   4096 /* a power of two: the carry is a ring */
-_Static_assert(CARRY_MAX >= 7 * CHECKED_MAX + 1 && (CARRY_MAX & (CARRY_MAX - 1)) == 0,
+#define CARRY_MAX   4096
+_Static_assert(CARRY_MAX >= 7 * CHECKED_MAX + 1,
                "the carry holds the raw text of any value checked");
 _Static_assert(SF_INVOICE_NO_MAX <= CHECKED_MAX && SF_STOCK_CODE_MAX <= CHECKED_MAX &&
                    SF_COUNTRY_MAX <= CHECKED_MAX && SF_EVENT_ID_MAX <= CHECKED_MAX,
@@ -76,10 +79,9 @@ struct sf_json_decoder {
     const unsigned char *piece; /* the bytes yajl_parse is parsing */
     size_t piece_len;
     uint64_t col;     /* bytes of the line fed before piece */
-    size_t carry_len; /* the last carry_len bytes of the line before piece, */
-    size_t carry_end; /* ending at carry[carry_end % CARRY_MAX] */
+    size_t carry_len; /* carry[0..carry_len): the line's bytes just before piece */
     unsigned char arena_buf[YAJL_ARENA_BYTES];
-    unsigned char carry[CARRY_MAX];
+    unsigned char carry[2 * CARRY_MAX];
 };
 
 /* Is the value starting now in a record slot? */
@@ -123,40 +125,67 @@ static int on_number(void *ctx, const char *s, size_t len)
     return scalar(ctx, SF_VALUE_NUMBER, s, len, "a number");
 }
 
-/* Byte v of the window: the carry, then the piece. */
-static unsigned char at(const sf_json_decoder *d, size_t v)
-{
-    if (v < d->carry_len)
-        return d->carry[(d->carry_end - d->carry_len + v) & (CARRY_MAX - 1)];
-    return d->piece[v - d->carry_len];
-}
-
-/* The 4 hex digits at window byte v (yajl has checked that they are). */
-static unsigned hex4(const sf_json_decoder *d, size_t v)
+/* The 4 hex digits at p (yajl has checked that they are). */
+static unsigned hex4(const unsigned char *p)
 {
     unsigned x = 0;
-    for (size_t i = 0; i < 4; i++) {
-        unsigned c = at(d, v + i);
-        x = x << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
+    for (int i = 0; i < 4; i++)
+        x = x << 4 | (p[i] <= '9' ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
     return x;
 }
 
-/* The opening quote of the string whose closing quote is window byte end:
- * the last quote before it that no backslash escapes (inside a string every
- * quote is escaped). SIZE_MAX if it is not in the window. */
-static size_t string_start(const sf_json_decoder *d, size_t end)
+/* In p[0..end], the opening quote of the string whose closing quote is
+ * p[end]: the last quote before it that no backslash escapes (inside a
+ * string every quote is escaped). SIZE_MAX when there is none, or when the
+ * quote or its run of backslashes reaches p[0] and p does not start its line
+ * (the run may go on before it). */
+static size_t string_start(const unsigned char *p, size_t end, bool line_start)
 {
     for (size_t v = end; v-- > 0;) {
-        if (at(d, v) != '"')
+        if (p[v] != '"')
             continue;
         size_t k = 0;
-        while (k < v && at(d, v - k - 1) == '\\')
+        while (k < v && p[v - k - 1] == '\\')
             k++;
+        if (k == v && !line_start)
+            return SIZE_MAX;
         if (k % 2 == 0)
             return v;
     }
     return SIZE_MAX;
+}
+
+/* The offset in the raw text of a string, p[0..n) (its escapes checked by
+ * yajl), of the first surrogate escape that is not half of a pair; SIZE_MAX
+ * if there is none. */
+static size_t lone_surrogate(const unsigned char *p, size_t n)
+{
+    const unsigned char *q = p, *e = p + n;
+    while ((q = memchr(q, '\\', (size_t)(e - q))) != NULL) {
+        if (q[1] != 'u') {
+            q += 2;
+            continue;
+        }
+        unsigned u = hex4(q + 2);
+        if ((u & 0xF800) != 0xD800) {
+            q += 6;
+        } else if ((u & 0xFC00) == 0xD800 && e - q >= 12 && q[6] == '\\' && q[7] == 'u' &&
+                   (hex4(q + 8) & 0xFC00) == 0xDC00) {
+            q += 12; /* a pair */
+        } else {
+            return (size_t)(q - p);
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Keep only the last CARRY_MAX bytes of the carry. */
+static void slide_carry(sf_json_decoder *d)
+{
+    if (d->carry_len > CARRY_MAX) {
+        memmove(d->carry, d->carry + d->carry_len - CARRY_MAX, CARRY_MAX);
+        d->carry_len = CARRY_MAX;
+    }
 }
 
 /* The string value yajl has just unescaped: fail its field if one of its
@@ -166,32 +195,29 @@ static size_t string_start(const sf_json_decoder *d, size_t end)
 __attribute__((noinline)) static void check_surrogates(sf_json_decoder *d)
 {
     size_t consumed = d->piece ? yajl_get_bytes_consumed(d->yajl) : 0;
-    size_t end = d->carry_len + consumed - 1;
-    size_t v = consumed ? string_start(d, end) : SIZE_MAX;
-    if (v == SIZE_MAX) { /* never, by CARRY_MAX; refused rather than unchecked */
+    size_t end = consumed - 1; /* the closing quote */
+    const unsigned char *p = d->piece;
+    uint64_t col = d->col; /* p[0]'s column, less one */
+    size_t open = consumed ? string_start(p, end, col == 0) : SIZE_MAX;
+    if (open == SIZE_MAX && consumed && end <= CARRY_MAX) {
+        /* Begun in an earlier feed: the carry, with the piece after it. */
+        if (d->carry_len + end > sizeof d->carry)
+            slide_carry(d);
+        memcpy(d->carry + d->carry_len, p, end);
+        p = d->carry;
+        end += d->carry_len;
+        col -= d->carry_len;
+        open = string_start(p, end, col == 0);
+    }
+    if (open == SIZE_MAX) { /* never, by CARRY_MAX; refused rather than unchecked */
         sf_builder_fail(&d->b, d->key, "could not be checked for lone surrogate escapes");
         return;
     }
-    while (++v < end) {
-        if (at(d, v) != '\\' || at(d, ++v) != 'u')
-            continue; /* a byte, or an escape other than \u: v is on its last byte */
-        size_t esc = v - 1;
-        unsigned u = hex4(d, v + 1);
-        v += 4;
-        if ((u & 0xFC00) == 0xD800 && v + 6 < end && at(d, v + 1) == '\\' && at(d, v + 2) == 'u' &&
-            (hex4(d, v + 3) & 0xFC00) == 0xDC00) {
-            v += 6; /* a pair */
-        } else if ((u & 0xF800) == 0xD800) {
-            char text[7];
-            for (size_t i = 0; i < 6; i++)
-                text[i] = (char)at(d, esc + i);
-            text[6] = '\0';
-            sf_builder_fail(&d->b, d->key, "lone surrogate escape %s at line %llu, column %llu",
-                            text, (unsigned long long)d->line,
-                            (unsigned long long)(d->col - d->carry_len + esc + 1));
-            return;
-        }
-    }
+    size_t bad = lone_surrogate(p + open + 1, end - open - 1);
+    if (bad != SIZE_MAX)
+        sf_builder_fail(&d->b, d->key, "lone surrogate escape %.6s at line %llu, column %llu",
+                        (const char *)p + open + 1 + bad, (unsigned long long)d->line,
+                        (unsigned long long)(col + open + 1 + bad + 1));
 }
 
 static int on_string(void *ctx, const unsigned char *s, size_t len)
@@ -313,7 +339,7 @@ static int start(sf_json_decoder *d, const sf_decode_sink *sink, sf_error *err)
     d->line = 1;
     d->index = 0;
     d->piece = NULL;
-    d->piece_len = d->carry_len = d->carry_end = 0;
+    d->piece_len = d->carry_len = 0;
     d->col = 0;
     return 0;
 }
@@ -386,16 +412,15 @@ static bool blank(const char *s, size_t n)
 static void carry_piece(sf_json_decoder *d, const unsigned char *p, size_t n)
 {
     d->col += n;
-    if (n > CARRY_MAX) {
-        p += n - CARRY_MAX;
-        n = CARRY_MAX;
+    if (n >= CARRY_MAX) {
+        memcpy(d->carry, p + n - CARRY_MAX, CARRY_MAX);
+        d->carry_len = CARRY_MAX;
+        return;
     }
-    size_t pos = d->carry_end & (CARRY_MAX - 1);
-    size_t first = n < CARRY_MAX - pos ? n : CARRY_MAX - pos;
-    memcpy(d->carry + pos, p, first);
-    memcpy(d->carry, p + first, n - first);
-    d->carry_end += n;
-    d->carry_len = d->carry_len + n < CARRY_MAX ? d->carry_len + n : CARRY_MAX;
+    if (d->carry_len + n > sizeof d->carry)
+        slide_carry(d); /* then carry_len + n < 2 * CARRY_MAX */
+    memcpy(d->carry + d->carry_len, p, n);
+    d->carry_len += n;
 }
 
 int sf_json_feed(sf_json_decoder *d, const char *buf, size_t len, sf_error *err)
