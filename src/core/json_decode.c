@@ -35,6 +35,7 @@
  * Deciding by the value's length, not by where feeds happened to end, keeps
  * the result the same however the input is cut.
  */
+#define _GNU_SOURCE /* memrchr */
 #include "core/json.h"
 
 #include <stdint.h>
@@ -141,9 +142,9 @@ static unsigned hex4(const unsigned char *p)
  * (the run may go on before it). */
 static size_t string_start(const unsigned char *p, size_t end, bool line_start)
 {
-    for (size_t v = end; v-- > 0;) {
-        if (p[v] != '"')
-            continue;
+    const unsigned char *q;
+    for (size_t v = end; (q = memrchr(p, '"', v)) != NULL;) {
+        v = (size_t)(q - p);
         size_t k = 0;
         while (k < v && p[v - k - 1] == '\\')
             k++;
@@ -161,7 +162,9 @@ static size_t string_start(const unsigned char *p, size_t end, bool line_start)
 static size_t lone_surrogate(const unsigned char *p, size_t n)
 {
     const unsigned char *q = p, *e = p + n;
-    while ((q = memchr(q, '\\', (size_t)(e - q))) != NULL) {
+    while (q < e) {
+        if (*q != '\\' && (q = memchr(q, '\\', (size_t)(e - q))) == NULL)
+            break; /* (no call when escapes follow each other) */
         if (q[1] != 'u') {
             q += 2;
             continue;
