@@ -184,7 +184,7 @@ done
 for body in null 42 '"text"' true "[[$(rec)]]"; do
     expect_error "$(json "$body")" 400 invalid_records "JSON $body instead of an object"
 done
-expect_error "$(json "$(printf '%.0s[' $(seq 100000))")" 400 invalid_records "100,000 nested arrays"
+expect_error "$(json "$(printf '%.0s[' $(seq 100000))")" 400 unreadable_body "100,000 nested arrays"
 expect_invalid "$(json "{\"x\":$(printf '%.0s{"a":' $(seq 50000))1")" 0 - "50,000 nested objects"
 expect_json "$(json "$(rec event_id '"c1"') $(rec event_id '"c2"')")" 200 '.accepted == 2' \
     "two objects one after another"
@@ -209,9 +209,9 @@ expect_error "$(csv "$h"$'\n''536365,85123A,"never closed,6,12/1/2010 8:26,2.55,
     invalid_records "an unclosed quote in CSV"
 head -c 3000 /dev/urandom > "$tmp/noise"
 expect_error "$(req "$INGEST" POST /v1/transactions -H 'Content-Type: text/csv' \
-    --data-binary "@$tmp/noise")" 400 invalid_records "random bytes as CSV"
+    --data-binary "@$tmp/noise")" 400 unreadable_body "random bytes as CSV"
 expect_error "$(req "$INGEST" POST /v1/transactions -H 'Content-Type: application/json' \
-    --data-binary "@$tmp/noise")" 400 invalid_records "random bytes as JSON"
+    --data-binary "@$tmp/noise")" 400 unreadable_body "random bytes as JSON"
 expect_json "$(csv "$h"$'\r\n''536370,22727,"ALARM, ""RED""'$'\n''CLOCK ",24,12/1/2010 8:45,3.75,12583,France'$'\r\n')" \
     200 '.accepted == 1' "CSV with CRLF and a quoted comma, quote and line break"
 stored=$((stored + 1))
