@@ -9,7 +9,11 @@
  * keeps prices exact: 2.55 is 2550 milli-units, not 2.54999... Values may be
  * strings or numbers; CustomerID may also be "" or null (no customer);
  * InvoiceDate may be epoch milliseconds. Records in an array are named by
- * their 0-based index in errors, others by the line they start on.
+ * their 0-based index in errors, others by the line they start on. A string
+ * value with a surrogate escape that is not half of a pair (\ud800 alone,
+ * or before anything but \udc00-\udfff; \udc00-\udfff alone) is invalid:
+ * "lone surrogate escape \ud800 at line 1, column 18" (columns count bytes,
+ * after a byte-order mark); yajl would have stored it as another character.
  *
  * Encoder. The canonical form, used by the stream and the archive, is one
  * object per record with snake_case keys in a fixed order, the price as an

@@ -127,10 +127,15 @@ expect_error() {
 }
 
 # expect_invalid GOT INDEX FIELD WHAT: a 400 invalid_records whose first
-# error names record INDEX and FIELD (FIELD "-": one of its errors is about
-# the body as a whole: fatal, no field; INDEX is then not checked).
+# error names record INDEX and FIELD (FIELD "-": a 400 unreadable_body, one
+# of whose errors is about the body as a whole: fatal, no field; INDEX is
+# then not checked).
 expect_invalid() {
-    expect_error "$1" 400 invalid_records "$4"
+    if [[ $3 == - ]]; then
+        expect_error "$1" 400 unreadable_body "$4"
+    else
+        expect_error "$1" 400 invalid_records "$4"
+    fi
     if [[ $3 == - ]]; then
         holds 'any(.error.errors[]; .fatal == true and (has("field") | not))' ||
             fail "$4: expected an error about the whole body: $(answer)"

@@ -2,8 +2,9 @@
  * test_json.c - json.h: the JSON decoder (one object, arrays, NDJSON,
  * pretty-printed input, dataframe-style values, snake_case and CSV keys,
  * unknown and nested keys, event ids, non-object elements, booleans, keys
- * given twice, syntax errors and truncated input, record naming by line or
- * index, feeding in chunks of every size, a sink that stops) and the
+ * given twice, lone surrogate escapes, syntax errors and truncated input,
+ * record naming by line or index, feeding in chunks of every size, a sink
+ * that stops) and the
  * canonical encoder (exact text, escapes, round trips, buffer limits).
  */
 #include <stdarg.h>
@@ -313,6 +314,115 @@ static void test_string_escapes(void **state)
     assert_string_equal(r->description, "\xC2\xA3 5 \"off\"\t\\");
     assert_string_equal(bad("{\"description\":\"a\\u0000b\"," FIELDS_NO_CUSTOMER "}", &s),
                         "line 1: Description: contains a NUL byte");
+    ut_sink_free(&s);
+}
+
+/* The error of {"Description":DESC,...}, which must be refused. */
+static const char *desc_error(const char *desc, ut_sink *s)
+{
+    char text[512];
+    snprintf(text, sizeof text, "{\"Description\":\"%s\"," FIELDS_NO_CUSTOMER "}", desc);
+    return bad(text, s);
+}
+
+/* yajl turns a lone surrogate escape into '?' or pairs it with any escape:
+ * each such string value is refused, naming the escape and where it is. */
+static void test_lone_surrogates(void **state)
+{
+    (void)state;
+    ut_sink s;
+    ut_sink_init(&s);
+    /* Column 18 is the backslash after {"Description":" and one byte. */
+    assert_string_equal(desc_error("A\\ud800B", &s),
+                        "line 1: Description: lone surrogate escape \\ud800 at line 1, column 18");
+    assert_int_equal(ut_err(&s, 0)->field, SF_FIELD_DESCRIPTION);
+    assert_string_equal(desc_error("A\\uDBFF", &s), /* at the end of the string */
+                        "line 1: Description: lone surrogate escape \\uDBFF at line 1, column 18");
+    assert_string_equal(desc_error("\\udc00", &s), /* a lone low one */
+                        "line 1: Description: lone surrogate escape \\udc00 at line 1, column 17");
+    assert_string_equal(desc_error("\\ud800\\u0041", &s), /* high, then no low */
+                        "line 1: Description: lone surrogate escape \\ud800 at line 1, column 17");
+    assert_string_equal(desc_error("\\ud800\\ud800", &s),
+                        "line 1: Description: lone surrogate escape \\ud800 at line 1, column 17");
+    assert_string_equal(desc_error("\\udc00\\ud800", &s), /* a pair reversed */
+                        "line 1: Description: lone surrogate escape \\udc00 at line 1, column 17");
+    assert_string_equal(desc_error("\\ud83d\\ude00\\ud83d", &s), /* a pair, then a lone one */
+                        "line 1: Description: lone surrogate escape \\ud83d at line 1, column 29");
+    /* An escaped backslash: what follows is text; then a real lone escape. */
+    assert_string_equal(desc_error("\\\\ud800\\\\\\ud800\\\"", &s),
+                        "line 1: Description: lone surrogate escape \\ud800 at line 1, column 26");
+    /* Every field, in arrays (named by index) and on later lines. */
+    assert_string_equal(bad("[\n{\"Country\":\"U\\udfffK\",\"invoice_no\":\"1\"}]", &s),
+                        "record 0: Country: lone surrogate escape \\udfff at line 2, column 14");
+    assert_string_equal(bad("{\"StockCode\":\"\\ud800\"}", &s),
+                        "line 1: StockCode: lone surrogate escape \\ud800 at line 1, column 15");
+    ut_sink_free(&s);
+}
+
+static void test_surrogate_pairs_and_literals(void **state)
+{
+    (void)state;
+    ut_sink s;
+    ut_sink_init(&s);
+    const char *ok = "{\"description\":\"\\ud83d\\ude00 \\uD800\\uDC00\\udbff\\udfff \\\\ud800 "
+                     "\\\\\\\\udc00\"," FIELDS_NO_CUSTOMER "}";
+    assert_string_equal(one(ok, &s)->description,
+                        "\xF0\x9F\x98\x80 \xF0\x90\x80\x80\xF4\x8F\xBF\xBF \\ud800 \\\\udc00");
+    /* Unknown keys and keys themselves are never values: ignored. */
+    ut_sink_free(&s);
+    ut_sink_init(&s);
+    one("{\"note\":\"\\ud800\",\"\\udc00\":1,\"x\":[\"\\ud800\"]," FIELDS_NO_CUSTOMER "}", &s);
+    ut_sink_free(&s);
+}
+
+/* A string that began in an earlier feed is checked from the bytes kept of
+ * its line, however the input is cut, also past the carry's size. */
+static void test_surrogates_across_feeds(void **state)
+{
+    (void)state;
+    static char text[40000];
+    char escaped[512 * 6 + 1];
+    for (size_t i = 0; i < 511; i++)
+        memcpy(escaped + 6 * i, "\\u0041", 6);
+    memcpy(escaped + 6 * 511, "\\ud800", 7);
+    char filler[9001];
+    memset(filler, 'f', sizeof filler - 1);
+    filler[sizeof filler - 1] = '\0';
+    int n = snprintf(text, sizeof text,
+                     "[{\"x\":\"%s\",\"description\":\"%s\"," FIELDS_NO_CUSTOMER "},\n"
+                     "{\"description\":\"A%s\\ud800\",\"invoice_no\":\"1\"},\n"
+                     "{\"x\":\"%s\",\"description\":\"\\ud83d\\ude00\"," FIELDS_NO_CUSTOMER "},\n"
+                     "{\"x\":\"%s\",\"description\":\"\\\"\\\\\\\\ud800\\\\\"," FIELDS_NO_CUSTOMER
+                     "},\n"
+                     "{\"description\":\"\\ud800\\\"x\",\"invoice_no\":\"2\"}]\n",
+                     filler, escaped, escaped, filler, filler);
+    assert_true(n > 0 && (size_t)n < sizeof text);
+    ut_sink ref, s;
+    ut_sink_init(&ref);
+    ut_sink_init(&s);
+    ut_cfg cfg = {UT_JSON, SF_FORMAT_JSON, SF_ENC_AUTO, false, 0};
+    ut_decode_cfg(text, (size_t)n, &cfg, &ref);
+    assert_int_equal(ref.nrec, 2);
+    assert_int_equal(ref.nerr, 3);
+    assert_string_equal(ut_err(&ref, 0)->msg,
+                        "record 0: Description: lone surrogate escape \\ud800 at line 1, column "
+                        "12091");
+    /* Over 512 bytes once unescaped: too long whatever it holds. */
+    assert_string_equal(ut_err(&ref, 1)->msg, "record 1: Description: is longer than 512 bytes");
+    assert_string_equal(ut_rec(&ref, 0)->description, "\xF0\x9F\x98\x80");
+    assert_string_equal(ut_rec(&ref, 1)->description, "\"\\\\ud800\\");
+    assert_string_equal(
+        ut_err(&ref, 2)->msg,
+        "record 4: Description: lone surrogate escape \\ud800 at line 5, column 17");
+    /* A feed that starts with an escaped quote: only the carry tells. */
+    size_t quote = (size_t)(strstr(text, "\\\"x\"") - text) + 1;
+    size_t chunks[] = {1, 2, 3, 5, 7, 64, 1000, 3000, 4095, 4096, 4097, 9000, 12085, quote};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        cfg.chunk = chunks[i];
+        ut_decode_cfg(text, (size_t)n, &cfg, &s);
+        ut_assert_same(&ref, &s);
+    }
+    ut_sink_free(&ref);
     ut_sink_free(&s);
 }
 
@@ -648,6 +758,9 @@ int main(void)
         cmocka_unit_test(test_ndjson_non_object),
         cmocka_unit_test(test_value_errors),
         cmocka_unit_test(test_string_escapes),
+        cmocka_unit_test(test_lone_surrogates),
+        cmocka_unit_test(test_surrogate_pairs_and_literals),
+        cmocka_unit_test(test_surrogates_across_feeds),
         cmocka_unit_test(test_syntax_error_is_fatal_with_line),
         cmocka_unit_test(test_truncated_input_is_fatal),
         cmocka_unit_test(test_empty_array_and_blank_input),
