@@ -216,8 +216,8 @@ metric() { curl -s -m 10 "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 ==
 # wait_caught_up SECONDS STATUS_ARGS...: until the three sinks of the running
 # server report a lag of 0 in /metrics and `shopflow status STATUS_ARGS`
 # (--data DIR, and --objects/--store/--warehouse when elsewhere) finds their
-# stored positions at the log's end too: /metrics alone says 0 for records a
-# sink has read but not yet committed (README.md, expected failures).
+# stored positions at the log's end too (both count what a sink's store
+# holds; asking both checks that they agree).
 wait_caught_up() {
     local i limit=$1
     shift
