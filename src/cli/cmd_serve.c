@@ -38,6 +38,12 @@ sf_setting sf_serve_settings[] = {
     {"dedup-window", SF_SET_INT, "1000000", 1, 100000000,
      "event ids remembered in all: each partition those of its last N/P records", NULL, 0, 0},
     {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout", NULL, 0, 0},
+    {"head-timeout", SF_SET_DURATION, "20s", 0, 3600000,
+     "a request's line and headers must all arrive within this of their first byte (0: no limit)",
+     NULL, 0, 0},
+    {"min-body-rate", SF_SET_BYTES, "500", 0, 1LL << 30,
+     "bytes/s a body must average once --timeout has passed since its head (0: no minimum)", NULL,
+     0, 0},
     {"max-queue", SF_SET_BYTES, "256M", 1, 1LL << 40, "appends waiting for the disk before 429",
      NULL, 0, 0},
     {"segment-size", SF_SET_BYTES, "64M", 4096, 1LL << 40, "log segment size", NULL, 0, 0},
@@ -100,6 +106,8 @@ static int open_stack(sf_stack *st, sf_error *err)
                     .max_connections = (unsigned)num("max-connections"),
                     .dedup_window = (size_t)num("dedup-window"),
                     .timeout_s = (unsigned)(num("timeout") / 1000),
+                    .head_timeout_ms = (unsigned)num("head-timeout"),
+                    .min_body_rate = (size_t)num("min-body-rate"),
                     .tls_cert = str("tls-cert"),
                     .tls_key = str("tls-key")},
         .stream = str("stream"),
@@ -216,6 +224,13 @@ const sf_command sf_cmd_serve = {
     "`shopflow keys`. The open-file limit is raised to its hard limit and caps\n"
     "max-connections; near that cap idle connections are closed (docs/api.md, Limits).\n"
     "Stops on SIGTERM or SIGINT after answering the requests in flight.\n"
+    "\n"
+    "Slow clients: --timeout closes a connection silent that long. A request whose line and\n"
+    "headers are not all in --head-timeout after their first byte (default 20s), or whose\n"
+    "body, once --timeout has passed since its head, has averaged less than --min-body-rate\n"
+    "bytes a second (default 500: a body of N bytes has --timeout + N/500 seconds), is cut\n"
+    "off: its connection is closed (event=slow_requests_cut, a line per round of cuts;\n"
+    "shopflow_http_slow_requests_cut_total). 0 turns either bound off.\n"
     "\n"
     "HTTP is the default, meant for loopback or behind a proxy that does TLS. --tls-cert FILE\n"
     "--tls-key FILE serve HTTPS instead (TLS 1.2 and 1.3 only): the PEM certificate, its chain\n"

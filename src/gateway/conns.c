@@ -1,6 +1,7 @@
 /*
  * conns.c - the gateway's open connections: the open-file limit, the cap
- * it sets on connections, and eviction of idle ones when they pile up.
+ * it sets on connections, eviction of idle ones when they pile up, and
+ * cutting off requests that arrive too slowly.
  *
  * Every connection costs a file descriptor. With the common soft limit of
  * 1,024, a thousand idle connections (a slow or hostile client, a pool of
@@ -27,12 +28,42 @@
  * MHD_cleanup_connections and internal_add_connection, 0.9.75). Whether a
  * connection may be evicted is decided by a compare-and-swap on its state,
  * IDLE -> EVICTED, against its thread's IDLE -> BUSY when a request starts.
+ *
+ * Slow requests (slowloris). libmicrohttpd's timeout (--timeout) is one of
+ * idleness: every byte resets it, so a client sending a byte every few
+ * seconds held its connection, and its memory, for ever. Two bounds:
+ *   - the head (request line and header fields) must all arrive within
+ *     head_timeout of its first byte. libmicrohttpd calls the gateway only
+ *     once a head is whole, so a sweeper thread looks at the idle
+ *     connections every head_timeout/4 (0.1 to 1 s): for each, the kernel
+ *     says when data last arrived (TCP_INFO, tcpi_last_data_recv); data
+ *     after the connection opened or its last request completed (idle_ms,
+ *     one store per request) is the next head coming, first seen at that
+ *     time. A head still not whole head_timeout after that is cut like an
+ *     eviction (IDLE -> EVICTED, shutdown). Counting from the head's first
+ *     byte, not from the last request, keeps a keep-alive connection that
+ *     was idle a long while and then sends a head in two pieces served;
+ *     the deadline may come up to one sweep late;
+ *   - a body must come at min_body_rate bytes a second on average, counted
+ *     from the end of its head, once --timeout has passed (a body of N
+ *     bytes has timeout + N / rate seconds). The access handler sees each
+ *     piece as it arrives, so the check is made there, in the connection's
+ *     own thread, from the second piece on (a body that comes in one piece,
+ *     as a single record does, costs nothing), and a body too slow is
+ *     closed by returning MHD_NO. A body that stops altogether is
+ *     libmicrohttpd's idle timeout's.
+ * Each sweep that cut something (a head, or a body since the last line) is
+ * one log line, slow_requests_cut; /metrics counts both.
  */
 #include <dirent.h>
+#include <netinet/in.h>
+#include <linux/tcp.h> /* struct tcp_info (netinet/tcp.h hides it under _POSIX_C_SOURCE) */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/logline.h"
 #include "core/progress.h"
@@ -113,11 +144,24 @@ int sf_conns_setup(sf_gateway *g, unsigned wanted, unsigned threads)
     return g->evict_buf ? 0 : SF_ENOMEM;
 }
 
+void sf_conns_init(sf_gateway *g)
+{
+    pthread_mutex_init(&g->conns_mu, NULL);
+    pthread_mutex_init(&g->sweep_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->sweep_cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 void sf_conns_free(sf_gateway *g)
 {
     free(g->evict_buf);
     g->evict_buf = NULL;
     pthread_mutex_destroy(&g->conns_mu);
+    pthread_mutex_destroy(&g->sweep_mu);
+    pthread_cond_destroy(&g->sweep_cv);
 }
 
 static bool evictable(int state)
@@ -171,7 +215,9 @@ void sf_conns_opened(sf_gateway *g, struct MHD_Connection *conn, conn_slot *slot
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     slot->fd = ci ? ci->connect_fd : -1;
-    atomic_store_explicit(&slot->active_ms, now_ms(), memory_order_relaxed);
+    int64_t now = now_ms();
+    atomic_store_explicit(&slot->active_ms, now, memory_order_relaxed);
+    atomic_store_explicit(&slot->idle_ms, now, memory_order_relaxed);
     evicted ev = {0};
     unsigned open;
     pthread_mutex_lock(&g->conns_mu);
@@ -201,10 +247,12 @@ void sf_conns_draining(request *r)
         atomic_compare_exchange_strong(&r->slot->state, &busy, SLOT_DRAINING);
 }
 
-void sf_conns_idle(request *r)
+void sf_conns_idle(request *r, double now)
 {
     if (!r->slot)
         return;
+    /* before the state: a sweeper that sees IDLE sees this completion's time */
+    atomic_store_explicit(&r->slot->idle_ms, (int64_t)(now * 1000), memory_order_relaxed);
     int was = atomic_load_explicit(&r->slot->state, memory_order_relaxed);
     while (was != SLOT_EVICTED && !atomic_compare_exchange_weak(&r->slot->state, &was, SLOT_IDLE))
         ;
@@ -225,4 +273,126 @@ void sf_conns_closed(sf_gateway *g, conn_slot *slot)
     if (atomic_load(&slot->state) == SLOT_EVICTED)
         g->conns_evicting--;
     pthread_mutex_unlock(&g->conns_mu);
+}
+
+/* Data that arrived this long after a connection went idle is a new head:
+ * the previous request's last byte came before its completion, but the
+ * kernel's clock for it moves in jiffies (up to 10 ms). */
+#define HEAD_MARGIN_MS 50
+
+/* Whether idle slot s has had a head coming for longer than head_timeout;
+ * conns_mu held. The kernel is asked only until a head is seen. */
+static bool head_overdue(sf_gateway *g, conn_slot *s, int64_t now)
+{
+    int64_t t0 = atomic_load_explicit(&s->idle_ms, memory_order_relaxed);
+    if (s->head_t0 != t0) { /* a new idle spell: no head seen in it yet */
+        s->head_t0 = t0;
+        s->head_ms = 0;
+    }
+    if (!s->head_ms) {
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+            len < offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof ti.tcpi_last_data_recv)
+            return false;
+        int64_t last = now - (int64_t)ti.tcpi_last_data_recv;
+        if (last <= t0 + HEAD_MARGIN_MS)
+            return false; /* nothing since it went idle */
+        s->head_ms = last;
+    }
+    return now - s->head_ms > (int64_t)g->cfg.head_timeout_ms;
+}
+
+/* One look at every connection: cut the heads overdue; log them and the
+ * bodies cut since the last line (bodies_logged: those counted already). */
+static void sweep(sf_gateway *g, uint64_t *bodies_logged)
+{
+    int64_t now = now_ms(), longest = 0;
+    unsigned heads = 0, open;
+    pthread_mutex_lock(&g->conns_mu);
+    for (conn_slot *s = g->conns_head; s && g->cfg.head_timeout_ms; s = s->next) {
+        int idle = SLOT_IDLE;
+        if (s->fd < 0 || atomic_load(&s->state) != SLOT_IDLE || !head_overdue(g, s, now) ||
+            !atomic_compare_exchange_strong(&s->state, &idle, SLOT_EVICTED))
+            continue;               /* busy, idle with no head, or its head just came whole */
+        shutdown(s->fd, SHUT_RDWR); /* its thread sees the end and closes it */
+        g->conns_evicting++;
+        heads++;
+        if (now - s->head_ms > longest)
+            longest = now - s->head_ms;
+    }
+    open = g->conns_open;
+    pthread_mutex_unlock(&g->conns_mu);
+    uint64_t bodies = atomic_load(&g->m.cut_bodies) - *bodies_logged;
+    if (heads == 0 && bodies == 0)
+        return;
+    *bodies_logged += bodies;
+    atomic_fetch_add(&g->m.cut_heads, heads);
+    sf_logf(SF_LOG_WARN, "slow_requests_cut",
+            "heads=%u bodies=%llu longest_head_s=%.1f open=%u head_timeout_s=%.1f "
+            "min_body_rate=%zu",
+            heads, (unsigned long long)bodies, (double)longest / 1000, open,
+            (double)g->cfg.head_timeout_ms / 1000, g->cfg.min_body_rate);
+}
+
+static void *sweeper_main(void *arg)
+{
+    sf_gateway *g = arg;
+    /* a head-timeout/4 late at most; with none, only the bodies to log */
+    int64_t period = g->cfg.head_timeout_ms ? g->cfg.head_timeout_ms / 4 : 1000;
+    period = period < 100 ? 100 : period > 1000 ? 1000 : period;
+    uint64_t bodies_logged = 0;
+    pthread_mutex_lock(&g->sweep_mu);
+    while (!g->sweep_stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += period / 1000;
+        t.tv_nsec += (long)(period % 1000) * 1000000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&g->sweep_cv, &g->sweep_mu, &t);
+        if (g->sweep_stop)
+            break;
+        pthread_mutex_unlock(&g->sweep_mu);
+        sweep(g, &bodies_logged);
+        pthread_mutex_lock(&g->sweep_mu);
+    }
+    pthread_mutex_unlock(&g->sweep_mu);
+    return NULL;
+}
+
+int sf_conns_sweeper_start(sf_gateway *g, sf_error *err)
+{
+    if (!g->cfg.head_timeout_ms && !g->cfg.min_body_rate)
+        return 0; /* nothing to cut, nothing to log */
+    if (pthread_create(&g->sweeper, NULL, sweeper_main, g) != 0)
+        return sf_error_set(err, SF_ENOMEM, "cannot start the gateway's sweeper thread");
+    g->sweeper_started = true;
+    return 0;
+}
+
+void sf_conns_sweeper_stop(sf_gateway *g)
+{
+    if (!g->sweeper_started)
+        return;
+    pthread_mutex_lock(&g->sweep_mu);
+    g->sweep_stop = true;
+    pthread_cond_signal(&g->sweep_cv);
+    pthread_mutex_unlock(&g->sweep_mu);
+    pthread_join(g->sweeper, NULL);
+    g->sweeper_started = false;
+}
+
+bool sf_conns_body_too_slow(request *r, size_t received)
+{
+    sf_gateway *g = r->g;
+    if (!g->cfg.min_body_rate)
+        return false;
+    double late = sf_monotonic() - r->started - (double)g->cfg.timeout_s;
+    if (late <= 0 || (double)received >= late * (double)g->cfg.min_body_rate)
+        return false;
+    atomic_fetch_add(&g->m.cut_bodies, 1);
+    return true;
 }

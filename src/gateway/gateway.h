@@ -41,7 +41,13 @@ typedef struct sf_gateway_config {
     unsigned threads;         /* HTTP worker threads */
     unsigned max_connections; /* capped by the open-file limit (sf_gateway_start) */
     size_t dedup_window;      /* event ids remembered in all: each partition ceil(N/P) (dedup.h) */
-    unsigned timeout_s;       /* idle connection timeout */
+    unsigned timeout_s;       /* idle connection timeout (0: 60 s) */
+    /* Slow clients (conns.c): a request's line and header fields must all
+     * arrive within head_timeout_ms of their first byte, and its body, once
+     * timeout_s has passed since its head, at min_body_rate bytes a second
+     * on average; else its connection is closed. 0: no such bound. */
+    unsigned head_timeout_ms;
+    size_t min_body_rate;
     /* PEM files of the certificate (and its chain) and its private key:
      * serve HTTPS (TLS 1.2+, tls.h). Both or neither; NULL or "": HTTP. */
     const char *tls_cert, *tls_key;

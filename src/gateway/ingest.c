@@ -537,6 +537,8 @@ enum MHD_Result sf_ingest_step(request *r, const char *method, const char *uploa
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (r->body_bytes && sf_conns_body_too_slow(r, r->body_bytes))
+            return MHD_NO; /* trickled in: cut off (conns.c) */
         r->body_bytes += n;
         atomic_fetch_add(&r->g->m.body_bytes, n);
         if (r->body_bytes > r->g->cfg.max_body)

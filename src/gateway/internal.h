@@ -53,6 +53,8 @@ typedef struct metrics {
     _Atomic uint64_t in_flight;
     /* idle connections closed to make room, by whether they had authenticated */
     _Atomic uint64_t evicted_anonymous, evicted_authenticated;
+    /* connections closed for a request arriving too slowly (conns.c) */
+    _Atomic uint64_t cut_heads, cut_bodies;
 } metrics;
 
 #define SF_ACCEPTED_CACHED 4
@@ -85,6 +87,10 @@ typedef struct conn_slot {
     _Atomic int state;
     _Atomic bool authenticated; /* a request of it showed a valid key or token */
     _Atomic int64_t active_ms;  /* when it opened or its last request started */
+    _Atomic int64_t idle_ms;    /* when it opened or its last request completed */
+    /* The sweeper's own (conns.c, under conns_mu): the idle_ms it last saw,
+     * and when it saw the next request's head begin to arrive (0: not yet). */
+    int64_t head_t0, head_ms;
 } conn_slot;
 
 struct sf_gateway {
@@ -124,6 +130,12 @@ struct sf_gateway {
     unsigned conns_open, conns_evicting;
     unsigned conns_cap, conns_high, conns_low;
     conn_slot **evict_buf;
+    /* The sweeper (conns.c): a thread that closes connections whose
+     * request head takes too long, and logs what was cut. */
+    pthread_t sweeper;
+    pthread_mutex_t sweep_mu;
+    pthread_cond_t sweep_cv;
+    bool sweep_stop, sweeper_started;
 };
 
 /* The request headers the gateway reads, found in one pass over them on a
@@ -267,6 +279,9 @@ route sf_match_route(request *r, const char *url);
  * limit leaves, saying so in the log when it caps wanted. Before the daemon
  * starts. Returns 0, or SF_ENOMEM. */
 int sf_conns_setup(sf_gateway *g, unsigned wanted, unsigned threads);
+/* The mutexes and condition (sf_gateway_start, first); sf_conns_free
+ * destroys them, after sf_conns_sweeper_stop. */
+void sf_conns_init(sf_gateway *g);
 void sf_conns_free(sf_gateway *g);
 /* libmicrohttpd's STARTED and CLOSED notifications for a slot. */
 void sf_conns_opened(sf_gateway *g, struct MHD_Connection *conn, conn_slot *slot);
@@ -275,8 +290,18 @@ void sf_conns_closed(sf_gateway *g, conn_slot *slot);
  * drained: its connection may be evicted like an idle one, so a body sent
  * slowly cannot hold a connection that will never append. */
 void sf_conns_draining(request *r);
-/* r completed: its connection is idle again, unless it was evicted. */
-void sf_conns_idle(request *r);
+/* r completed at now (sf_monotonic): its connection is idle again, unless
+ * it was evicted. */
+void sf_conns_idle(request *r, double now);
+/* Start and stop the sweeper thread (after the daemon starts; before the
+ * mutexes go). Start returns 0 or SF_ENOMEM; stop is a no-op if none. */
+int sf_conns_sweeper_start(sf_gateway *g, sf_error *err);
+void sf_conns_sweeper_stop(sf_gateway *g);
+/* A piece of r's body arrives, received bytes having come before it (call
+ * it only when received > 0: the first piece costs nothing): true when the
+ * body is too slow (cfg.min_body_rate), counted; the caller then returns
+ * MHD_NO, and libmicrohttpd closes the connection. */
+bool sf_conns_body_too_slow(request *r, size_t received);
 
 /* metrics.c */
 void sf_metrics_count(sf_gateway *g, route rt, unsigned status);

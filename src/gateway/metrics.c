@@ -46,7 +46,8 @@ void sf_metrics_ingest_latency(sf_gateway *g, double seconds)
     atomic_fetch_add(&g->m.ingest_latency_us_sum, (uint64_t)(seconds * 1e6));
 }
 
-/* The open connections, the cap in force and the evictions (conns.c). */
+/* The open connections, the cap in force, the evictions and the slow
+ * requests cut off (conns.c). */
 static void render_conns(sf_gateway *g, sf_buf *t)
 {
     pthread_mutex_lock(&g->conns_mu);
@@ -62,9 +63,17 @@ static void render_conns(sf_gateway *g, sf_buf *t)
                   "room for new ones, by whether they had authenticated.\n"
                   "# TYPE shopflow_http_connections_evicted_total counter\n"
                   "shopflow_http_connections_evicted_total{authenticated=\"false\"} %llu\n"
-                  "shopflow_http_connections_evicted_total{authenticated=\"true\"} %llu\n",
+                  "shopflow_http_connections_evicted_total{authenticated=\"true\"} %llu\n"
+                  "# HELP shopflow_http_slow_requests_cut_total Connections closed because a "
+                  "request came too slowly: its head not whole within head-timeout, or its "
+                  "body under min-body-rate.\n"
+                  "# TYPE shopflow_http_slow_requests_cut_total counter\n"
+                  "shopflow_http_slow_requests_cut_total{part=\"head\"} %llu\n"
+                  "shopflow_http_slow_requests_cut_total{part=\"body\"} %llu\n",
                   open, g->conns_cap, (unsigned long long)atomic_load(&g->m.evicted_anonymous),
-                  (unsigned long long)atomic_load(&g->m.evicted_authenticated));
+                  (unsigned long long)atomic_load(&g->m.evicted_authenticated),
+                  (unsigned long long)atomic_load(&g->m.cut_heads),
+                  (unsigned long long)atomic_load(&g->m.cut_bodies));
 }
 
 static void render_http(sf_gateway *g, sf_buf *t)

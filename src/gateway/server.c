@@ -244,6 +244,16 @@ static void request_done(struct MHD_Connection *conn, request *r)
     slot->spare = r;
 }
 
+/* A piece of a body that will not be read: dropped, unless the body comes
+ * too slowly (conns.c), and then the connection is closed. */
+static enum MHD_Result drop_body(request *r, size_t *upload_data_size)
+{
+    size_t before = r->body_bytes;
+    r->body_bytes += *upload_data_size;
+    *upload_data_size = 0;
+    return before && sf_conns_body_too_slow(r, before) ? MHD_NO : MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -273,16 +283,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             sf_ingest_refuse_early(r);
         return MHD_YES;
     }
-    if (r->answered) {
-        *upload_data_size = 0; /* an early answer: drop the rest of the body */
-        return MHD_YES;
-    }
+    if (r->answered) /* an early answer: drop the rest of the body */
+        return drop_body(r, upload_data_size);
     if (r->route == ROUTE_INGEST)
         return sf_ingest_step(r, method, upload_data, upload_data_size);
-    if (*upload_data_size) {
-        *upload_data_size = 0; /* a body where none is expected: ignored */
+    if (*upload_data_size) { /* a body where none is expected: ignored */
         sf_conns_draining(r);
-        return MHD_YES;
+        return drop_body(r, upload_data_size);
     }
     if (r->route >= ROUTE_INVOICE && r->route <= ROUTE_BI)
         return sf_read_route(r, method);
@@ -327,10 +334,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     request *r = *req_cls;
     if (!r)
         return;
+    double now = sf_monotonic();
     sf_metrics_count(g, r->route, r->answered ? r->status : 0);
     if (r->route == ROUTE_INGEST && r->answered)
-        sf_metrics_ingest_latency(g, sf_monotonic() - r->started);
-    sf_conns_idle(r);
+        sf_metrics_ingest_latency(g, now - r->started);
+    sf_conns_idle(r, now);
     request_done(conn, r);
     *req_cls = NULL;
     atomic_fetch_sub(&g->m.in_flight, 1);
@@ -442,8 +450,10 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     if (!g)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     pthread_mutex_init(&g->decoders_mu, NULL);
-    pthread_mutex_init(&g->conns_mu, NULL);
+    sf_conns_init(g);
     g->cfg = *cfg;
+    if (!g->cfg.timeout_s)
+        g->cfg.timeout_s = 60;
     atomic_store(&g->last_summary, (int64_t)time(NULL));
     struct sockaddr_storage ss;
     int rc = resolve(cfg->listen, &ss, err);
@@ -472,7 +482,7 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, g},
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_CONNECTION_LIMIT, g->conns_cap, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, g->cfg.timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, POOL_BYTES, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, g},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, g},
@@ -490,6 +500,10 @@ int sf_gateway_start(const sf_gateway_config *cfg, sf_gateway **out, sf_error *e
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT);
     g->port = info ? info->port : 0;
+    if ((rc = sf_conns_sweeper_start(g, err)) < 0) {
+        sf_gateway_stop(g);
+        return rc;
+    }
     *out = g;
     return 0;
 }
@@ -514,6 +528,7 @@ void sf_gateway_stop(sf_gateway *g)
         }
         MHD_stop_daemon(g->daemon);
     }
+    sf_conns_sweeper_stop(g);
     sf_conns_free(g);
     sf_tls_close(g->tls); /* after the daemon: no handshake can ask for it now */
     if (g->healthz)

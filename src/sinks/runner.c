@@ -43,6 +43,14 @@
  * stats->applied counts what the sink's store committed, read from the
  * sink's own counters: records of a run that failed and was rolled back
  * are applied again by the next run, and counted then, once.
+ *
+ * stats->lag is what the sink's store does not hold yet: the records of
+ * the stream past what the runner read, plus those it handed the sink that
+ * the store has not committed (read, buffered, in an open transaction, or
+ * waiting on a locked database). The second part is the entries handed
+ * less those the sink's counters say it committed, so it costs two atomic
+ * loads, no read of the store; it is what `shopflow status` finds from the
+ * stored positions (holes, having no entries, count as passed at once).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -266,11 +274,37 @@ static void stats_reset(sf_runner_stats *stats)
     atomic_store(&stats->durable, 0);
 }
 
-/* What the sink's store committed since the run began (base). */
-static void note_committed(sf_runner_stats *stats, sf_sink *sink, const uint64_t base[2])
+/* A run's count of what its sink has and has not committed. */
+typedef struct tally {
+    uint64_t base[2];    /* the sink's committed and quarantined counts when the run began */
+    uint64_t handed;     /* entries handed to the sink since (records and entries set aside) */
+    uint64_t forgiven;   /* of those, dropped with a transaction a fence refused */
+    uint64_t stream_lag; /* records of the stream past what was read, at the last look */
+} tally;
+
+/* What the sink's store committed since the run began, and the lag: the
+ * stream's records not read, and those read but not committed. */
+static void note_committed(sf_runner_stats *stats, sf_sink *sink, const tally *t)
 {
-    atomic_store(&stats->applied, atomic_load(&sink->committed) - base[0]);
-    atomic_store(&stats->quarantined, atomic_load(&sink->quarantined) - base[1]);
+    uint64_t records = atomic_load(&sink->committed) - t->base[0];
+    uint64_t set_aside = atomic_load(&sink->quarantined) - t->base[1];
+    uint64_t done = records + set_aside + t->forgiven;
+    atomic_store(&stats->applied, records);
+    atomic_store(&stats->quarantined, set_aside);
+    atomic_store(&stats->lag, t->stream_lag + (t->handed > done ? t->handed - done : 0));
+}
+
+/* The sink's fence refused a batch: what it held uncommitted is gone (the
+ * runner reads it again from the stored positions). A commit of the
+ * warehouse's writer still under way then may make the lag read low until
+ * the next read; only a zombie member of a group gets here. */
+static int refetch_forgiving(sf_sink *sink, tally *t, uint64_t *next, uint32_t n, sf_error *err)
+{
+    uint64_t done = atomic_load(&sink->committed) - t->base[0] + atomic_load(&sink->quarantined) -
+                    t->base[1] + t->forgiven;
+    if (t->handed > done)
+        t->forgiven += t->handed - done;
+    return refetch(sink, next, n, err);
 }
 
 /* The end of a run (rc so far): asked to stop, everything is flushed. A
@@ -303,7 +337,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     if (!stats)
         stats = &local;
     stats_reset(stats);
-    uint64_t base[2] = {atomic_load(&sink->committed), atomic_load(&sink->quarantined)}, handed = 0;
+    tally t = {.base = {atomic_load(&sink->committed), atomic_load(&sink->quarantined)}};
     member m = {sink, next, n, false};
     sf_stream_group group = {sink->ops->name, &m, on_assigned, on_revoked};
     int rc = next && owned && rd.scratch ? sf_stream_batch_init(&rd.b, 4096, 1 << 20, err)
@@ -316,11 +350,12 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     if (rc == 0 && joined == 1)
         memset(owned, 1, n); /* no group: every partition is ours */
     uint64_t total = rc == 0 ? lag_of(s, next, owned, n) : 0;
+    t.stream_lag = total;
     atomic_store(&stats->lag, total);
     atomic_store(&stats->position, rc == 0 ? sum_of(next, owned, n) : 0);
     atomic_store(&stats->durable, atomic_load(&stats->position));
     while (rc == 0 && !(stop && *stop)) {
-        note_committed(stats, sink, base);
+        note_committed(stats, sink, &t);
         if (joined == 0 && (rc = serve_group(s, owned, err)) != 0) {
             if (rc < 0)
                 break;
@@ -331,32 +366,35 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         bool moved;
         long got = one_pass(s, sink, owned, next, n, &rd, &moved, err);
         if (got == SF_ESTALE) {
-            rc = refetch(sink, next, n, err);
+            rc = refetch_forgiving(sink, &t, next, n, err);
             continue;
         }
         uint64_t pass = got > 0 ? (uint64_t)got : 0;
         if (got < 0)
             rc = (int)got;
-        handed += pass;
+        t.handed += pass;
         if (progress)
-            sf_progress_update(progress, handed, handed, total);
+            sf_progress_update(progress, t.handed, t.handed, total);
         if (rc < 0)
             break;
-        atomic_store(&stats->lag, lag_of(s, next, owned, n));
+        t.stream_lag = lag_of(s, next, owned, n);
+        note_committed(stats, sink, &t);
         atomic_store(&stats->position, sum_of(next, owned, n));
         /* A fence's refusal may come with a flush too: a sink may apply
          * behind the call (the SQLite warehouse's writer thread). */
         if (pass > 0 || moved) {
             rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
             if (rc == SF_ESTALE)
-                rc = refetch(sink, next, n, err);
+                rc = refetch_forgiving(sink, &t, next, n, err);
+            note_committed(stats, sink, &t);
             continue;
         }
         rc = sink->ops->flush(sink, true, err); /* caught up */
         if (rc == SF_ESTALE) {
-            rc = refetch(sink, next, n, err);
+            rc = refetch_forgiving(sink, &t, next, n, err);
             continue;
         }
+        note_committed(stats, sink, &t);
         if (rc == 0)
             atomic_store(&stats->durable, sum_of(next, owned, n));
         if (rc < 0 || once)
@@ -364,8 +402,8 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         pause_100ms();
     }
     rc = end_run(sink, rc, stop && *stop, &rd, stats, err);
-    note_committed(stats, sink, base);
-    atomic_store(&stats->lag, next && owned ? lag_of(s, next, owned, n) : 0);
+    t.stream_lag = next && owned ? lag_of(s, next, owned, n) : 0;
+    note_committed(stats, sink, &t);
     m.failed = rc < 0;
     if (joined == 0)
         sf_stream_leave(s);

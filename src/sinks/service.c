@@ -201,7 +201,8 @@ void sf_sink_service_metrics(void *service, sf_buf *out)
         const char *name, *type, *help;
     } m[] = {
         {"shopflow_sink_applied_records_total", "counter", "Records applied by each sink."},
-        {"shopflow_sink_lag_records", "gauge", "Records in the stream a sink has not applied."},
+        {"shopflow_sink_lag_records", "gauge",
+         "Records of the stream a sink's store does not hold yet (not read, or not committed)."},
         {"shopflow_sink_apply_rate", "gauge", "Records applied per second (between scrapes)."},
         {"shopflow_sink_errors_total", "counter",
          "Failed runs of each sink (each is retried, but for a stop at an entry that is not a "

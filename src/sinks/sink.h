@@ -83,7 +83,8 @@ typedef struct sf_runner_stats {
     _Atomic uint64_t applied;     /* records the sink committed during this run */
     _Atomic uint64_t quarantined; /* entries it set aside and committed during this run */
     _Atomic bool bad_entry;       /* the run stopped at an entry that is not a record */
-    _Atomic uint64_t lag;         /* records behind the stream's end at the last look */
+    _Atomic uint64_t lag;         /* records of the stream the sink's store does not hold yet
+                                     (not read, or read and not committed), at the last look */
     _Atomic uint64_t position;    /* sum of the partitions' next offsets (0 until resumed) */
     _Atomic uint64_t durable;     /* the same, as of the last flush of everything: what the
                                      sink's store holds for certain */

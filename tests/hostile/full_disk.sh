@@ -9,11 +9,10 @@
 #     200 for data not stored, nothing of a refused request kept); the
 #     server stays up. A ballast file removed, the refused batches go in,
 #     and without a restart the three sinks catch up: every record once in
-#     the log and once in each store.
-#     Marked expected to fail until issue 15 (7) is fixed: the 503 sent to
-#     clients names a server path.
+#     the log and once in each store. The 503 sent to clients names no
+#     server path (issue 15, 7).
 #  2. serve started on that full disk refuses with "no space left on
-#     device" or starts (expected to fail: it says "disk I/O error").
+#     device" (issue 15, 7: not "disk I/O error"), or starts.
 #  3. The log on a roomy disk and the three sinks' stores on a full one:
 #     ingest goes on answering 200, the sinks fail and retry, and once
 #     space is freed they catch up without a restart, each record once.
@@ -127,11 +126,8 @@ is_error_shape || fail "a refusal is not in the JSON error shape: $(answer)"
 CASES=$((CASES + 1))
 grep -qi '^retry-after: [0-9]' "$tmp/head" || fail "a refusal without Retry-After"
 expect "$(req "" GET /healthz)" 200 "healthz on a full disk"
-no_path_in_503() {
-    CASES=$((CASES + 1))
-    ! grep -qF "$mnt" "$tmp/refusal" || fail "the 503 names a server path: $(cat "$tmp/refusal")"
-}
-xfail "the 503 names a server path" no_path_in_503
+CASES=$((CASES + 1))
+! grep -qF "$mnt" "$tmp/refusal" || fail "the 503 names a server path: $(cat "$tmp/refusal")"
 # What the log holds now, read beside the running server: only acknowledged.
 expand "$tmp"/acked.* > "$tmp/acked"
 log_descs "$data" > "$tmp/log"
@@ -169,7 +165,7 @@ start_says_no_space() {
     grep -qi 'no space left on device' "$tmp/start.err" ||
         fail "serve on a full disk: $(grep -v level=info "$tmp/start.err" | tail -1)"
 }
-xfail "serve on a full disk says 'disk I/O error'" start_says_no_space
+start_says_no_space
 rm "$mnt/ballast"
 CASES=$((CASES + 1))
 "$shopflow" log stat --data "$data" > /dev/null || fail "the log does not open after all that"

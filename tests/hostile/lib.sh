@@ -127,23 +127,30 @@ expect_error() {
 }
 
 # expect_invalid GOT INDEX FIELD WHAT: a 400 invalid_records whose first
-# error names record INDEX and FIELD (FIELD "-": a 400 unreadable_body, one
-# of whose errors is about the body as a whole: fatal, no field; INDEX is
-# then not checked).
+# error names record INDEX and FIELD (a body that cannot be read to its end
+# is expect_unreadable's).
 expect_invalid() {
-    if [[ $3 == - ]]; then
-        expect_error "$1" 400 unreadable_body "$4"
-    else
-        expect_error "$1" 400 invalid_records "$4"
-    fi
-    if [[ $3 == - ]]; then
-        holds 'any(.error.errors[]; .fatal == true and (has("field") | not))' ||
-            fail "$4: expected an error about the whole body: $(answer)"
-    else
-        holds '.error.errors[0] | .index == $i and .field == $f
-            and (.reason | type == "string" and length > 0)' "$tmp/resp" --argjson i "$2" --arg f "$3" ||
-            fail "$4: expected record $2's $3 to be named: $(answer)"
-    fi
+    expect_error "$1" 400 invalid_records "$4"
+    holds '.error.errors[0] | .index == $i and .field == $f
+        and (.reason | type == "string" and length > 0)' "$tmp/resp" --argjson i "$2" --arg f "$3" ||
+        fail "$4: expected record $2's $3 to be named: $(answer)"
+}
+
+# expect_unreadable GOT LINE RECORDS_BEFORE WHAT: a 400 unreadable_body
+# (docs/api.md: the body could not be read to its end) saying where: its
+# line, the records read before it, and a last error that is the fatal one,
+# at that line, with no index and no field (LINE or RECORDS_BEFORE "-": any).
+expect_unreadable() {
+    expect_error "$1" 400 unreadable_body "$4"
+    holds '.error as $e | ($e.line | type == "number" and . >= 1)
+        and ($e.records_before | type == "number")
+        and ($l == "-" or $e.line == ($l | tonumber))
+        and ($r == "-" or $e.records_before == ($r | tonumber))
+        and ($e.errors[-1] | .fatal == true and .line == $e.line
+            and (has("index") or has("field") | not) and (.reason | length > 0))
+        and ($e.message | contains("at line \($e.line) ") and contains("nothing was appended"))' \
+        "$tmp/resp" --arg l "$2" --arg r "$3" ||
+        fail "$4: expected line $2 with $3 records before, the fatal error last: $(answer)"
 }
 
 # xfail WHY COMMAND [ARGS...]: a case that fails on today's code, for a defect
@@ -209,8 +216,8 @@ metric() { curl -s -m 10 "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 ==
 # wait_caught_up SECONDS STATUS_ARGS...: until the three sinks of the running
 # server report a lag of 0 in /metrics and `shopflow status STATUS_ARGS`
 # (--data DIR, and --objects/--store/--warehouse when elsewhere) finds their
-# stored positions at the log's end too: /metrics alone says 0 for records a
-# sink has read but not yet committed (README.md, expected failures).
+# stored positions at the log's end too (both count what a sink's store
+# holds; asking both checks that they agree).
 wait_caught_up() {
     local i limit=$1
     shift

@@ -95,16 +95,11 @@ for q in 'granularity=month&granularity=week' 'granularity=' "granularity=$(long
     odd "$ANALYST" "/v1/bi/sales?$q" 200 400
     odd "$ANALYST" "/v1/bi/top-products?$q" 200 400
 done
-# 200 parameters in a 1.3 KB query string: libmicrohttpd's memory pool for
-# the request (8 KiB, server.c) runs out, and the connection is closed with
-# no answer at all (curl: 000), where 200 headers get a 431.
-many_params() {
-    local q
-    q=$(for i in $(seq 200); do printf 'a%d=1&' "$i"; done)
-    odd "" "/healthz?$q" 200 414 431
-    odd "$ANALYST" "/v1/customers/17850/invoices?$q" 200 400 414 431
-}
-xfail "200 query parameters get no answer" many_params
+# 200 parameters in a 1.3 KB query string: served (they once ran
+# libmicrohttpd's request pool out, and the connection closed unanswered).
+q=$(for i in $(seq 200); do printf 'a%d=1&' "$i"; done)
+odd "" "/healthz?$q" 200
+odd "$ANALYST" "/v1/customers/17850/invoices?$q" 200 400
 odd "" "/healthz?$(long 6000)" 200
 odd "" "/metrics?x=%00&x=$(long 5000)" 200
 # A URL longer than the request buffer: refused (414 or 431), never served.
@@ -129,17 +124,13 @@ for p in /index.html/ /index.htm /INDEX.HTML /assets /assets/ /assets/index.html
     odd "" "$p" 404
 done
 # --- Methods and request lines ---------------------------------------------------
-# A 405 of a GET route has an empty body (server.c, sf_respond_not_allowed),
-# not the error shape; the ingest route's 405 has no Allow header.
-allowed_json() {
-    local p
-    for p in /healthz /metrics /v1/invoices/536365 /v1/bi/sales /; do
-        expect_error "$(req "$ANALYST" DELETE "$p")" 405 method_not_allowed "DELETE $p"
-    done
-    expect_error "$(req "$INGEST" GET /v1/transactions)" 405 method_not_allowed "GET ingest"
-    grep -qi '^allow: POST' "$tmp/head" || fail "GET /v1/transactions: 405 without Allow: POST"
-}
-xfail "a 405 has no JSON body, or no Allow header" allowed_json
+# A 405 is in the error shape on every kind of route, and the ingest
+# route's says Allow: POST.
+for p in /healthz /metrics /v1/invoices/536365 /v1/bi/sales /; do
+    expect_error "$(req "$ANALYST" DELETE "$p")" 405 method_not_allowed "DELETE $p"
+done
+expect_error "$(req "$INGEST" GET /v1/transactions)" 405 method_not_allowed "GET ingest"
+grep -qi '^allow: POST' "$tmp/head" || fail "GET /v1/transactions: 405 without Allow: POST"
 for m in PUT PATCH OPTIONS TRACE FOO; do
     for p in /healthz /v1/invoices/536365 /v1/bi/sales /v1/transactions /assets/x; do
         code=$(req "$ADMIN" "$m" "$p")
