@@ -381,8 +381,10 @@ void sf_config_usage(const sf_setting *table, int n)
     for (int i = 0; i < n; i++) {
         const sf_setting *s = &table[i];
         char flag[64], dflt[128] = "";
-        int col =
-            snprintf(flag, sizeof flag, "  --%s%s", s->name, s->type == SF_SET_BOOL ? "" : " V");
+        static const char *const value[] = {
+            [SF_SET_STRING] = " V",      [SF_SET_INT] = " N", [SF_SET_BYTES] = " SIZE",
+            [SF_SET_DURATION] = " TIME", [SF_SET_BOOL] = "",  [SF_SET_LIST] = " V"};
+        int col = snprintf(flag, sizeof flag, "  --%s%s", s->name, value[s->type]);
         fputs(flag, stdout);
         if (col >= USAGE_FLAG - 1) {
             printf("\n");

@@ -77,8 +77,9 @@ const char *sf_config_item(const sf_setting *s, int64_t i);
  * help of each. */
 void sf_config_print(const sf_setting *table, int n, bool with_help);
 
-/* Help lines for a command's usage text: "  --name V   help (default X)",
- * the help wrapped to the width of the usage texts. */
+/* Help lines for a command's usage text: "  --name N   help (default X)"
+ * (V for text, N for an integer, SIZE, TIME, nothing for a bool), the help
+ * wrapped to the width of the usage texts. */
 void sf_config_usage(const sf_setting *table, int n);
 
 void sf_config_free(void);
