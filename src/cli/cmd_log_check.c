@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/json.h"
@@ -181,22 +180,17 @@ int sf_cli_log_verify(void)
     return res.problems ? SF_EXIT_FAIL : SF_EXIT_OK;
 }
 
-/* The archive to restore from: --archive, or DATA/archive when there. */
+/* The archive to restore from: --archive, or the data folder's (--objects,
+ * by default DATA/archive) when there is one. */
 static int open_archive(const check_args *a, uint32_t n, sf_archive_restorer **out, sf_error *err)
 {
     char def[4200];
     const char *path = *sf_cli_text("archive") ? sf_cli_text("archive") : NULL;
     *out = NULL;
     if (!path && a->data) {
-        snprintf(def, sizeof def, "%s/archive", a->data);
+        sf_sink_places places = sf_cli_places();
+        sf_sink_location("archive", &places, def, sizeof def);
         path = def;
-        if (access(def, F_OK) != 0) {
-            fprintf(stderr,
-                    "note: %s does not exist: nothing can be restored; what is lost "
-                    "will be marked lost (--archive names another archive)\n",
-                    def);
-            return 0;
-        }
     }
     if (!path) {
         fprintf(stderr, "note: no archive (--archive LOCATION): what is lost will be marked "
@@ -205,6 +199,14 @@ static int open_archive(const check_args *a, uint32_t n, sf_archive_restorer **o
     }
     size_t objects = 0;
     int rc = sf_archive_restorer_open(path, n, out, &objects, err);
+    if (rc == SF_ENOENT && path == def) {
+        fprintf(stderr,
+                "note: %s does not exist: nothing can be restored; what is lost will be marked "
+                "lost (--archive names another archive)\n",
+                def);
+        sf_error_clear(err);
+        return 0;
+    }
     if (rc == 0)
         fprintf(stderr, "restoring from the archive %s (%zu objects)\n", path, objects);
     return rc;

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -31,7 +30,6 @@
 #include "core/json.h"
 #include "sinks/quarantine.h"
 #include "sinks/sink.h"
-#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
     SF_OPT_DATA("./var"),
@@ -265,12 +263,16 @@ static int visit_sink(visit *v, const char *name)
     sf_sink_places at = sf_cli_places();
     bool retry = strcmp(v->verb, "retry") == 0;
     sf_error err = {0};
-    char where[4096];
-    sf_sink_location(name, &at, where, sizeof where);
-    if (strcmp(name, "archive") != 0 && !sf_warehouse_is_server(where) && access(where, F_OK) != 0)
-        return 0; /* never ran: nothing set aside (and nothing made here) */
     v->sink = name;
-    int rc = sf_sink_open(name, &at, NULL, !retry, &v->open, &err);
+    /* Read-only first: a store not there yet never ran, and has nothing set
+     * aside (and nothing is made here). */
+    int rc = sf_sink_open(name, &at, NULL, true, &v->open, &err);
+    if (rc == SF_ENOENT)
+        return 0;
+    if (rc == 0 && retry) {
+        sf_sink_close(v->open);
+        rc = sf_sink_open(name, &at, NULL, false, &v->open, &err);
+    }
     pendings ps = {.given = v->given};
     if (rc == 0 && retry)
         rc = v->open->ops->quarantined(v->open, note_entry, &ps, &err);
