@@ -141,12 +141,18 @@ const sf_command sf_cmd_status = {
     "status",
     "how far each sink has come in the stream, and its lag",
     "usage: shopflow status [--data DIR] [--stream LOCATION [--stream-opt KEY=VALUE]...] [--json]\n"
+    "                       [--objects LOCATION] [--store LOCATION] [--warehouse LOCATION]\n"
     "\n"
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
-    "would resume at (its stored position), with the lag in records. What is found wrong\n"
-    "follows: acknowledged offsets the log no longer holds, and sinks past the log's end\n"
-    "(they stop there: run `shopflow log verify`, then `shopflow log repair`). --json prints\n"
-    "{\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...], \"sinks\": {\"archive\":\n"
-    "{\"lag\": N, \"offsets\": [...]}, \"history\": {...}, \"warehouse\": {...}}}.\n",
+    "would resume at (its stored position), with the lag in records. Each sink's store is\n"
+    "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
+    "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
+    "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
+    "What is found wrong follows: acknowledged offsets the log no longer holds, and sinks\n"
+    "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
+    "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
+    "\"sinks\": {\"archive\": {\"lag\": N, \"offsets\": [...]}, \"history\": {...}, "
+    "\"warehouse\":\n"
+    "{...}}}.\n",
     run_status,
 };
