@@ -94,9 +94,6 @@ sf_archive_opts sf_cli_archive_opts(void);
  * SF_EXIT_USAGE after printing what is wrong. */
 int sf_cli_decode_opts(const sf_command *cmd, sf_decode_opts *out);
 
-/* Print cmd's help: its text, then its settings. */
-void sf_cli_print_help(const sf_command *cmd, const sf_setting *table, int n);
-
 /* Make the data folder dir and its missing parents (mkdir -p). 0, or SF_EIO
  * with "cannot make the data folder DIR: why" in *err. */
 int sf_cli_make_data_dir(const char *dir, sf_error *err);

@@ -27,7 +27,8 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
-void sf_cli_print_help(const sf_command *cmd, const sf_setting *table, int n)
+/* cmd's help: its text, then its settings. */
+static void print_help(const sf_command *cmd, const sf_setting *table, int n)
 {
     size_t len = strlen(cmd->help);
     fputs(cmd->help, stdout);
@@ -51,7 +52,7 @@ int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, c
     if (nwords)
         *nwords = 0;
     if (wants_help(argc, argv)) {
-        sf_cli_print_help(cmd, table, n);
+        print_help(cmd, table, n);
         return SF_EXIT_OK;
     }
     char **rest = NULL;
