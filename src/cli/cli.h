@@ -4,19 +4,33 @@
  * Each subcommand is one file (cmd_NAME.c) with a run function that takes
  * the arguments after its name and returns the process exit status:
  * 0 success, 1 the work failed (bad data, I/O), 2 usage error.
+ *
+ * Every subcommand reads its options through one front: a settings table
+ * (core/config.h) of its own rows and the shared ones of options.h, loaded
+ * by sf_cli_settings. So each takes its options as flags, as SHOPFLOW_*
+ * variables and from a --config file alike, and prints its help the same
+ * way (`shopflow help NAME` runs `NAME --help`).
  */
 #ifndef SF_CLI_H
 #define SF_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/options.h"
 #include "core/config.h"
+#include "core/decoder.h"
 #include "core/error.h"
+#include "sinks/sink.h"
+#include "stream/stream.h"
 
 enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
 
 typedef struct sf_command {
     const char *name;
     const char *summary; /* one line for `shopflow help` */
-    const char *help;    /* the full text for `shopflow help NAME` */
+    const char *help;    /* the text of `shopflow help NAME`, before the settings */
     int (*run)(int argc, char **argv);
 } sf_command;
 
@@ -34,9 +48,10 @@ extern const sf_command sf_cmd_token;
 extern const sf_command sf_cmd_replay;
 extern const sf_command sf_cmd_report;
 
-/* `shopflow log verify|repair ARGS` (cmd_log_check.c); argv[0] is the verb. */
-int sf_cli_log_verify(int argc, char **argv);
-int sf_cli_log_repair(int argc, char **argv);
+/* `shopflow log verify|repair` (cmd_log_check.c), over the settings
+ * cmd_log.c loaded. */
+int sf_cli_log_verify(void);
+int sf_cli_log_repair(void);
 
 /* Print "shopflow NAME: <message>" and the usage hint; returns SF_EXIT_USAGE. */
 int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
@@ -44,16 +59,40 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
 
 /*
  * Load cmd's settings (sf_config_load over argv[1..argc)) and give the
- * answers every subcommand gives alike: --help prints cmd->help and the
- * settings' help and returns SF_EXIT_OK; a bad setting, or more than
- * max_words words beside the settings, prints a usage error and returns
- * SF_EXIT_USAGE. Otherwise returns SF_CLI_GO: the settings are loaded (free
- * them with sf_config_free) and *nwords words were left; with words given,
- * *words is their array (into argv; the caller frees the array).
+ * answers every subcommand gives alike: --help (-h) prints cmd->help and the
+ * settings' help and returns SF_EXIT_OK, before any setting is read (so a
+ * bad SHOPFLOW_* variable cannot hide the help); a bad setting, a bad
+ * --stream-opt, or more than max_words words beside the settings, prints a
+ * usage error and returns SF_EXIT_USAGE. Otherwise returns SF_CLI_GO: the
+ * settings are loaded and become the ones sf_cli_text and the others below
+ * read (free them with sf_cli_settings_free), and *nwords words were left;
+ * with words given, *words is their array (into argv; the caller frees the
+ * array).
  */
 #define SF_CLI_GO (-1)
 int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, char **argv,
                     int max_words, char ***words, int *nwords);
+
+/* Free what sf_cli_settings loaded (the settings and the --stream-opt). */
+void sf_cli_settings_free(void);
+
+/* The loaded settings, by name (the name must be in the command's table). */
+const char *sf_cli_text(const char *name); /* "" for an unset string */
+int64_t sf_cli_num(const char *name);
+sf_setting_source sf_cli_source(const char *name); /* SF_SRC_DEFAULT: not given */
+
+/* From the rows of options.h: the sinks' stores (SF_OPT_DATA,
+ * SF_OPT_PLACES); the stream's location and adapter settings (SF_OPT_STREAM:
+ * opts.extra points into memory held until sf_cli_settings_free); the
+ * archive's (SF_OPT_ARCHIVE). */
+sf_sink_places sf_cli_places(void);
+void sf_cli_stream_location(char *out, size_t cap);
+sf_stream_opts sf_cli_stream_opts(bool read_only);
+sf_archive_opts sf_cli_archive_opts(void);
+
+/* --format and --encoding (SF_OPT_DECODE) into *out: SF_CLI_GO, or
+ * SF_EXIT_USAGE after printing what is wrong. */
+int sf_cli_decode_opts(const sf_command *cmd, sf_decode_opts *out);
 
 /* Make the data folder dir and its missing parents (mkdir -p). 0, or SF_EIO
  * with "cannot make the data folder DIR: why" in *err. */
@@ -63,21 +102,11 @@ int sf_cli_make_data_dir(const char *dir, sf_error *err);
  * data/ folder, or ./data/ (first that exists). */
 const char *sf_cli_bundled_data(void);
 
-/* `--stream-opt KEY=VALUE` (repeatable; "@FILE" reads KEY=VALUE lines):
- * settings for the stream's adapter (stream_opt.c). */
-#include <stddef.h>
-#define SF_CLI_STREAM_OPTS_MAX 64
-typedef struct sf_cli_stream_opts {
-    const char *kv[SF_CLI_STREAM_OPTS_MAX]; /* into argv or text */
-    size_t n;
-    char *text[SF_CLI_STREAM_OPTS_MAX]; /* lines read from files (owned) */
-    size_t ntext;
-} sf_cli_stream_opts;
-
-/* Take every --stream-opt out of argv[1..*argc) (the rest keep their order;
- * *argc shrinks). Returns 0, or SF_EXIT_USAGE after printing why. Free with
- * sf_cli_stream_opts_free once the stream is closed. */
-int sf_cli_take_stream_opts(const sf_command *cmd, int *argc, char **argv, sf_cli_stream_opts *o);
-void sf_cli_stream_opts_free(sf_cli_stream_opts *o);
+/* Expand the values of the --stream-opt row (stream_opt.c): KEY=VALUE, or
+ * "@FILE" of KEY=VALUE lines ('#' comments). 0, or SF_EUSAGE with why in
+ * *err. What it read is freed by sf_cli_stream_opts_free. */
+int sf_cli_stream_opts_load(const sf_setting *row, sf_error *err);
+void sf_cli_stream_opts_extra(const char *const **kv, size_t *n);
+void sf_cli_stream_opts_free(void);
 
 #endif

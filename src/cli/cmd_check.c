@@ -7,7 +7,7 @@
  * figures cover the valid rows. A file that cannot be read or decoded at all
  * is reported and the others are still checked.
  */
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,54 +184,11 @@ static void print_json(const sf_check_figures *f, const file_result *files, int 
     yajl_gen_free(g);
 }
 
-static const struct option options[] = {
-    {"json", no_argument, NULL, 'j'},           {"format", required_argument, NULL, 'f'},
-    {"encoding", required_argument, NULL, 'e'}, {"max-errors", required_argument, NULL, 'm'},
-    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+static sf_setting settings[] = {
+    SF_OPT_JSON("print one JSON object instead of a table"),
+    SF_OPT_DECODE,
 };
-
-typedef struct check_args {
-    bool json;
-    sf_decode_opts opts;
-    long max_errors;
-} check_args;
-
-static int parse_args(int argc, char **argv, check_args *a)
-{
-    a->max_errors = 20;
-    int c;
-    while ((c = getopt_long(argc, argv, "jf:e:m:h", options, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'j':
-            a->json = true;
-            break;
-        case 'f':
-            if (sf_format_parse(optarg, &a->opts.format) < 0)
-                return sf_cli_usage_error(&sf_cmd_check, "unknown --format '%s'", optarg);
-            break;
-        case 'e':
-            if (sf_encoding_parse(optarg, &a->opts.encoding) < 0)
-                return sf_cli_usage_error(&sf_cmd_check, "unknown --encoding '%s'", optarg);
-            break;
-        case 'm':
-            a->max_errors = strtol(optarg, &end, 10);
-            if (*end || a->max_errors < 0)
-                return sf_cli_usage_error(&sf_cmd_check, "--max-errors takes a count");
-            break;
-        case 'h':
-            fputs(sf_cmd_check.help, stdout);
-            exit(SF_EXIT_OK);
-        default:
-            return sf_cli_usage_error(&sf_cmd_check, "unknown option");
-        }
-    }
-    if (optind >= argc)
-        return sf_cli_usage_error(&sf_cmd_check, "no FILE given");
-    if (argc - optind > MAX_FILES)
-        return sf_cli_usage_error(&sf_cmd_check, "at most %d files at once", MAX_FILES);
-    return 0;
-}
+#define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
 /* About how many rows the files hold, to size the duplicate set once: the
  * bundled data has 89 bytes a row, and gzip shrinks it about 6 times. */
@@ -249,33 +206,59 @@ static uint64_t estimate_rows(char **paths, int n)
     return rows;
 }
 
+/* The files to check (the words left beside the settings) and the
+ * decoder's options. SF_CLI_GO, or the status to exit with. */
+static int parse_args(int argc, char **argv, char ***files, int *nfiles, sf_decode_opts *opts)
+{
+    int status =
+        sf_cli_settings(&sf_cmd_check, settings, NSETTINGS, argc, argv, INT_MAX, files, nfiles);
+    if (status == SF_CLI_GO && *nfiles == 0)
+        status = sf_cli_usage_error(&sf_cmd_check, "no FILE given");
+    if (status == SF_CLI_GO && *nfiles > MAX_FILES)
+        status = sf_cli_usage_error(&sf_cmd_check, "at most %d files at once", MAX_FILES);
+    if (status == SF_CLI_GO)
+        status = sf_cli_decode_opts(&sf_cmd_check, opts);
+    if (status != SF_CLI_GO && *files) {
+        free(*files);
+        *files = NULL;
+    }
+    return status;
+}
+
 static int run_check(int argc, char **argv)
 {
-    check_args a = {0};
-    if (parse_args(argc, argv, &a) != 0)
-        return SF_EXIT_USAGE;
-    int nfiles = argc - optind;
+    char **paths;
+    int nfiles;
+    sf_decode_opts opts;
+    int status = parse_args(argc, argv, &paths, &nfiles, &opts);
+    if (status != SF_CLI_GO) {
+        sf_cli_settings_free();
+        return status;
+    }
+    bool json = sf_cli_num("json");
     file_result *files = calloc((size_t)nfiles, sizeof *files);
-    check_run run = {.max_errors = a.max_errors};
+    check_run run = {.max_errors = (long)sf_cli_num("max-errors")};
+    sf_cli_settings_free();
     sf_error err = {0};
     if (!files || sf_check_new(&run.check, &err) < 0) {
         fprintf(stderr, "shopflow check: out of memory\n");
         free(files);
+        free(paths);
         return SF_EXIT_FAIL;
     }
-    sf_check_reserve(run.check, estimate_rows(argv + optind, nfiles));
+    sf_check_reserve(run.check, estimate_rows(paths, nfiles));
     sf_decode_sink sink = {on_record, on_error, &run};
     uint64_t rows = 0, invalid = 0;
-    int status = SF_EXIT_OK;
+    status = SF_EXIT_OK;
     double start = sf_monotonic();
     for (int i = 0; i < nfiles; i++) {
         file_result *fr = &files[i];
-        fr->path = run.path = argv[optind + i];
+        fr->path = run.path = paths[i];
         sf_progress progress;
         char label[64];
         snprintf(label, sizeof label, "check %d/%d", i + 1, nfiles);
         sf_progress_init(&progress, stderr, label);
-        fr->rc = sf_decode_file(fr->path, &a.opts, &sink, &progress, &fr->stats, &err);
+        fr->rc = sf_decode_file(fr->path, &opts, &sink, &progress, &fr->stats, &err);
         sf_progress_end(&progress);
         fr->format = fr->stats.format;
         if (fr->rc == SF_ESTOPPED && run.add_err.code)
@@ -288,9 +271,9 @@ static int run_check(int argc, char **argv)
         rows += fr->stats.records;
         invalid += fr->stats.invalid;
     }
-    if (run.errors > (uint64_t)a.max_errors)
+    if (run.errors > (uint64_t)run.max_errors)
         fprintf(stderr, "... and %llu more invalid rows\n",
-                (unsigned long long)(run.errors - (uint64_t)a.max_errors));
+                (unsigned long long)(run.errors - (uint64_t)run.max_errors));
     if (invalid)
         status = SF_EXIT_FAIL;
     sf_check_figures f;
@@ -298,12 +281,13 @@ static int run_check(int argc, char **argv)
         fprintf(stderr, "shopflow check: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
-    if (a.json)
+    if (json)
         print_json(&f, files, nfiles, rows, invalid);
     else
         print_text(&f, files, nfiles, rows, invalid, sf_monotonic() - start);
     sf_check_free(run.check);
     free(files);
+    free(paths);
     return status;
 }
 
@@ -320,12 +304,6 @@ const sf_command sf_cmd_check = {
     "trading days, first and last date, quantity sum, net revenue (exact), and the counts of\n"
     "cancellation, adjustment, negative-quantity, no-customer, exact-duplicate, zero-price and\n"
     "non-product rows.\n"
-    "\n"
-    "  --json            print one JSON object instead of a table\n"
-    "  --format F        auto (default: '{' or '[' first means JSON), csv or json\n"
-    "  --encoding E      text of CSV files: auto (default: UTF-8 where valid, else ISO-8859-1),\n"
-    "                    utf-8 (invalid UTF-8 is an error) or latin1\n"
-    "  --max-errors N    print the first N invalid rows (default 20), then a count\n"
     "\n"
     "Invalid rows are printed on stderr as FILE:LINE: FIELD: REASON.\n"
     "Exit status: 0 every row valid, 1 some row or file invalid, 2 usage error.\n",

@@ -19,7 +19,7 @@ static int run_config(int argc, char **argv)
     if (status != SF_CLI_GO)
         return status;
     sf_config_print(sf_serve_settings, sf_serve_nsettings, true);
-    sf_config_free();
+    sf_cli_settings_free();
     return SF_EXIT_OK;
 }
 

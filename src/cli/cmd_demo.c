@@ -41,37 +41,23 @@
 #include "replay/replay.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var/demo", 0, 0, "demo data folder (rebuilt on each run)", NULL, 0,
-     0},
-    {"listen", SF_SET_STRING, "127.0.0.1:8080", 0, 0, "address to serve on, HOST:PORT", NULL, 0, 0},
-    {"file", SF_SET_STRING, "", 0, 0, "the file to replay (default: the bundled dataset)", NULL, 0,
-     0},
-    {"batch", SF_SET_INT, "5000", 1, 100000, "rows per request of the replay", NULL, 0, 0},
-    {"connections", SF_SET_INT, "4", 1, 256, "connections of the replay", NULL, 0, 0},
+    SF_OPT_DATA("./var/demo"),
+    SF_OPT_LISTEN,
+    SF_CLI_ROW("file", SF_SET_STRING, "", 0, 0,
+               "the file to replay (default: the bundled dataset)"),
+    /* json by default: the shop's client sends its CSV rows as JSON, and the
+     * demo shows that flow; csv is the cheaper path a bulk client may take. */
+    SF_OPT_SEND("5000"),
     /* 2, not serve's 8: in one process every sink is one thread whatever the
      * partitions, so more buy nothing here, and each costs an fdatasync per
      * commit round and an archive object per day (docs/benchmarks.md). */
-    {"partitions", SF_SET_INT, "2", 1, 1024, "partitions of the demo's log", NULL, 0, 0},
-    /* json by default: the shop's client sends its CSV rows as JSON, and the
-     * demo shows that flow; csv is the cheaper path a bulk client may take. */
-    {"send", SF_SET_STRING, "json", 0, 0, "the replay's bodies: json (NDJSON) or csv (text/csv)",
-     NULL, 0, 0},
-    {"exit", SF_SET_BOOL, "false", 0, 0, "stop after the report instead of serving", NULL, 0, 0},
+    SF_OPT_PARTITIONS("2"),
+    SF_CLI_ROW("exit", SF_SET_BOOL, "false", 0, 0, "stop after the report instead of serving"),
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
 #define MARKER   ".shopflow-demo"
 #define LOG_FILE "demo.log"
-
-static const char *opt(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->text;
-}
-
-static int64_t num(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->num;
-}
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -303,20 +289,22 @@ static int load_settings(int argc, char **argv, demo *d)
     if (status != SF_CLI_GO)
         return status;
     /* Copied: the report run below frees the configuration's strings. */
-    snprintf(d->data, sizeof d->data, "%s", opt("data"));
-    snprintf(d->listen, sizeof d->listen, "%s", opt("listen"));
-    snprintf(d->file, sizeof d->file, "%s", *opt("file") ? opt("file") : sf_cli_bundled_data());
-    d->batch = (uint32_t)num("batch");
-    d->connections = (uint32_t)num("connections");
-    d->partitions = (uint32_t)num("partitions");
-    d->csv = strcmp(opt("send"), "csv") == 0;
-    if (!d->csv && strcmp(opt("send"), "json") != 0) {
-        status = sf_cli_usage_error(&sf_cmd_demo, "--send: '%s' is not csv or json", opt("send"));
-        sf_config_free();
+    snprintf(d->data, sizeof d->data, "%s", sf_cli_text("data"));
+    snprintf(d->listen, sizeof d->listen, "%s", sf_cli_text("listen"));
+    snprintf(d->file, sizeof d->file, "%s",
+             *sf_cli_text("file") ? sf_cli_text("file") : sf_cli_bundled_data());
+    d->batch = (uint32_t)sf_cli_num("batch");
+    d->connections = (uint32_t)sf_cli_num("connections");
+    d->partitions = (uint32_t)sf_cli_num("partitions");
+    d->csv = strcmp(sf_cli_text("send"), "csv") == 0;
+    if (!d->csv && strcmp(sf_cli_text("send"), "json") != 0) {
+        status = sf_cli_usage_error(&sf_cmd_demo, "--send: '%s' is not csv or json",
+                                    sf_cli_text("send"));
+        sf_cli_settings_free();
         return status;
     }
-    d->exit_after = num("exit");
-    sf_config_free();
+    d->exit_after = sf_cli_num("exit");
+    sf_cli_settings_free();
     return SF_CLI_GO;
 }
 

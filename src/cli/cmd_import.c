@@ -5,7 +5,7 @@
  * archive's objects, to rebuild a data folder) and `--watch DIR` (the
  * scheduled batch job over a folder, sinks/watch.h).
  */
-#include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,11 +23,36 @@
 #include "sinks/service.h"
 #include "sinks/watch.h"
 
+static sf_setting settings[] = {
+    SF_OPT_DATA("./var"),
+    SF_OPT_STREAM,
+    SF_OPT_PARTITIONS(NULL),
+    SF_OPT_DECODE,
+    SF_OPT_DEDUP_WINDOW,
+    SF_CLI_ROW("from-archive", SF_SET_BOOL, "false", 0, 0,
+               "the words are archives (or objects) to rebuild the log from"),
+    SF_CLI_ROW("watch", SF_SET_STRING, "", 0, 0,
+               "the scheduled batch job: import the files dropped into this folder"),
+    SF_CLI_ROW("every", SF_SET_DURATION, "60s", 10, 1LL << 50,
+               "--watch: scan the folder this often"),
+    SF_CLI_ROW("settle", SF_SET_DURATION, "10s", 0, 1LL << 50,
+               "--watch: leave a file modified less than this long ago"),
+    SF_CLI_ROW("once", SF_SET_BOOL, "false", 0, 0, "--watch: one scan, then exit"),
+    SF_OPT_SINKS("none"),
+    SF_OPT_ON_BAD_ENTRY,
+    SF_OPT_PLACES,
+    SF_OPT_ARCHIVE,
+};
+#define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
+
 typedef struct import_args {
-    const char *data, *stream, *watch, *sinks;
+    const char *data, *stream, *watch;
+    char **words; /* the files or archives (malloc'd array into argv) */
+    int nwords;
     sf_decode_opts opts;
     long partitions, window, max_errors;
-    bool from_archive, once;
+    bool from_archive, once, sinks;
+    bool which[SF_SINKS]; /* the --sinks */
     double every_s, settle_s;
     sf_bad_entry on_bad_entry; /* of the --sinks */
 } import_args;
@@ -38,26 +63,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-/* "60s", "500ms", "5m", "1h", "2d" or plain seconds; -1 if not one. */
-static double parse_duration(const char *text)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || v < 0)
-        return -1;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        return v;
-    if (strcmp(end, "ms") == 0)
-        return v / 1000;
-    if (strcmp(end, "m") == 0)
-        return v * 60;
-    if (strcmp(end, "h") == 0)
-        return v * 3600;
-    if (strcmp(end, "d") == 0)
-        return v * 86400;
-    return -1;
 }
 
 typedef struct error_printer {
@@ -86,109 +91,47 @@ static int print_object_error(void *ctx, const char *path, const sf_decode_error
  * only in the ways the help describes. */
 static int check_mode(const import_args *a, bool has_files)
 {
-    if (a->sinks && (a->watch || a->from_archive))
+    if (a->sinks && (*a->watch || a->from_archive))
         return sf_cli_usage_error(&sf_cmd_import, "--sinks goes with FILE... only");
-    if (a->watch && (has_files || a->from_archive))
+    if (*a->watch && (has_files || a->from_archive))
         return sf_cli_usage_error(&sf_cmd_import,
                                   "--watch DIR takes no FILE and no --from-archive");
-    if (a->watch)
-        return 0;
+    if (*a->watch)
+        return SF_CLI_GO;
     if (a->once)
         return sf_cli_usage_error(&sf_cmd_import, "--once goes with --watch");
-    return has_files ? 0
+    return has_files ? SF_CLI_GO
                      : sf_cli_usage_error(&sf_cmd_import,
                                           a->from_archive ? "no ARCHIVE given" : "no FILE given");
 }
 
+/* The settings into *a (its strings point into them: keep them loaded). */
 static int parse_args(int argc, char **argv, import_args *a)
 {
-    static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"stream", required_argument, NULL, 's'},
-        {"format", required_argument, NULL, 'f'},
-        {"encoding", required_argument, NULL, 'e'},
-        {"partitions", required_argument, NULL, 'p'},
-        {"dedup-window", required_argument, NULL, 'w'},
-        {"max-errors", required_argument, NULL, 'm'},
-        {"from-archive", no_argument, NULL, 'A'},
-        {"watch", required_argument, NULL, 'W'},
-        {"every", required_argument, NULL, 'E'},
-        {"settle", required_argument, NULL, 'S'},
-        {"once", no_argument, NULL, 'O'},
-        {"sinks", required_argument, NULL, 'K'},
-        {"on-bad-entry", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    *a = (import_args){.data = "./var",
-                       .partitions = 0,
-                       .window = 1000000,
-                       .max_errors = 20,
-                       .every_s = 60,
-                       .settle_s = 10};
-    int c;
-    while ((c = getopt_long(argc, argv, "d:s:f:e:p:w:m:h", options, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'd':
-            a->data = optarg;
-            break;
-        case 's':
-            a->stream = optarg;
-            break;
-        case 'f':
-            if (sf_format_parse(optarg, &a->opts.format) < 0)
-                return sf_cli_usage_error(&sf_cmd_import, "unknown --format '%s'", optarg);
-            break;
-        case 'e':
-            if (sf_encoding_parse(optarg, &a->opts.encoding) < 0)
-                return sf_cli_usage_error(&sf_cmd_import, "unknown --encoding '%s'", optarg);
-            break;
-        case 'p':
-        case 'w':
-        case 'm': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < (c == 'm' ? 0 : 1) || (c == 'p' && v > SF_STREAM_PARTITIONS_MAX))
-                return sf_cli_usage_error(&sf_cmd_import, "-%c takes a number in range", c);
-            *(c == 'p' ? &a->partitions : c == 'w' ? &a->window : &a->max_errors) = v;
-            break;
-        }
-        case 'A':
-            a->from_archive = true;
-            break;
-        case 'W':
-            a->watch = optarg;
-            break;
-        case 'O':
-            a->once = true;
-            break;
-        case 'K':
-            a->sinks = optarg;
-            break;
-        case 'B':
-            if (sf_bad_entry_parse(optarg, &a->on_bad_entry, NULL) < 0)
-                return sf_cli_usage_error(&sf_cmd_import, "--on-bad-entry: stop or quarantine");
-            break;
-        case 'E':
-        case 'S': {
-            double v = parse_duration(optarg);
-            if (v < 0 || (c == 'E' && v < 0.01))
-                return sf_cli_usage_error(&sf_cmd_import, "--%s takes a duration (60s, 5m, 500ms)",
-                                          c == 'E' ? "every" : "settle");
-            *(c == 'E' ? &a->every_s : &a->settle_s) = v;
-            break;
-        }
-        case 'h':
-            fputs(sf_cmd_import.help, stdout);
-            exit(SF_EXIT_OK);
-        default:
-            return sf_cli_usage_error(&sf_cmd_import, "unknown option");
-        }
-    }
-    return check_mode(a, optind < argc);
+    *a = (import_args){0};
+    int status = sf_cli_settings(&sf_cmd_import, settings, NSETTINGS, argc, argv, INT_MAX,
+                                 &a->words, &a->nwords);
+    if (status != SF_CLI_GO)
+        return status;
+    sf_error err = {0};
+    a->data = sf_cli_text("data");
+    a->stream = sf_cli_text("stream");
+    a->watch = sf_cli_text("watch");
+    a->partitions = (long)sf_cli_num("partitions");
+    a->window = (long)sf_cli_num("dedup-window");
+    a->max_errors = (long)sf_cli_num("max-errors");
+    a->from_archive = sf_cli_num("from-archive");
+    a->once = sf_cli_num("once");
+    a->every_s = (double)sf_cli_num("every") / 1000;
+    a->settle_s = (double)sf_cli_num("settle") / 1000;
+    if (sf_stack_parse_sinks(sf_cli_text("sinks"), a->which, &err) < 0 ||
+        sf_bad_entry_parse(sf_cli_text("on-bad-entry"), &a->on_bad_entry, &err) < 0)
+        return sf_cli_usage_error(&sf_cmd_import, "%s", err.msg);
+    for (int i = 0; i < SF_SINKS; i++)
+        a->sinks = a->sinks || a->which[i];
+    status = sf_cli_decode_opts(&sf_cmd_import, &a->opts);
+    return status == SF_CLI_GO ? check_mode(a, a->nwords > 0) : status;
 }
-
-static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
 
 static int open_backends(const import_args *a, sf_import_target *t, sf_error *err)
 {
@@ -198,8 +141,8 @@ static int open_backends(const import_args *a, sf_import_target *t, sf_error *er
     int rc = sf_cli_make_data_dir(a->data, err);
     if (rc < 0)
         return rc;
-    sf_stream_opts opts = {
-        .partitions = (uint32_t)a->partitions, .extra = stream_opts.kv, .nextra = stream_opts.n};
+    sf_stream_opts opts = sf_cli_stream_opts(false);
+    opts.partitions = (uint32_t)a->partitions;
     return sf_import_open(location, &opts, ledger, (size_t)a->window, t, err);
 }
 
@@ -238,14 +181,17 @@ typedef struct import_sinks {
 
 static int start_sinks(const import_args *a, sf_stream *s, import_sinks *is, sf_error *err)
 {
-    bool which[SF_SINKS];
-    const char *list = strcmp(a->sinks, "all") == 0 ? "archive,history,warehouse" : a->sinks;
-    int rc = sf_stack_parse_sinks(list, which, err);
-    sf_sink_places at = {a->data, NULL, NULL, NULL};
+    sf_sink_places at = sf_cli_places(); /* --objects, --store, --warehouse */
+    sf_archive_opts aopts = sf_cli_archive_opts();
+    int rc = 0;
     for (int i = 0; rc == 0 && i < SF_SINKS; i++)
-        if (which[i] &&
-            (rc = sf_sink_open(sf_sink_names[i], &at, NULL, false, &is->sinks[is->n], err)) == 0)
+        if (a->which[i] &&
+            (rc = sf_sink_open(sf_sink_names[i], &at, &aopts, false, &is->sinks[is->n], err)) == 0)
             is->sinks[is->n++]->on_bad_entry = a->on_bad_entry;
+    /* Before the first append: a sink past the log's end would skip the
+     * records given its lost offsets (runner.c). */
+    for (size_t i = 0; rc == 0 && i < is->n; i++)
+        rc = sf_runner_check_sink(s, is->sinks[i], err);
     is->started = sf_monotonic();
     return rc == 0 && is->n ? sf_sink_service_start(s, is->sinks, is->n, &is->svc, err) : rc;
 }
@@ -287,7 +233,7 @@ static void stop_sinks(import_sinks *is)
         sf_sink_close(is->sinks[i]);
 }
 
-static int import_files(const import_args *a, int argc, char **argv)
+static int import_files(const import_args *a)
 {
     sf_import_target t = {0};
     sf_error err = {0};
@@ -297,14 +243,15 @@ static int import_files(const import_args *a, int argc, char **argv)
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
     }
-    for (int i = optind; status == SF_EXIT_OK && i < argc; i++) {
-        error_printer ep = {argv[i], a->max_errors, 0};
+    for (int i = 0; status == SF_EXIT_OK && i < a->nwords; i++) {
+        const char *path = a->words[i];
+        error_printer ep = {path, a->max_errors, 0};
         sf_progress progress;
         char label[64];
-        snprintf(label, sizeof label, "import %d/%d", i - optind + 1, argc - optind);
+        snprintf(label, sizeof label, "import %d/%d", i + 1, a->nwords);
         sf_progress_init(&progress, stderr, label);
         sf_import_result res;
-        int rc = sf_import_file(&t, argv[i], &a->opts, print_error, &ep, &progress, &res, &err);
+        int rc = sf_import_file(&t, path, &a->opts, print_error, &ep, &progress, &res, &err);
         sf_progress_end(&progress);
         if (ep.seen > a->max_errors)
             fprintf(stderr, "... and %ld more invalid rows\n", ep.seen - a->max_errors);
@@ -313,7 +260,7 @@ static int import_files(const import_args *a, int argc, char **argv)
             status = SF_EXIT_FAIL;
             break; /* files after a failed one are not imported: fix and rerun */
         }
-        print_result(argv[i], &res);
+        print_result(path, &res);
     }
     if (status == SF_EXIT_OK && wait_sinks(&is, t.s, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
@@ -325,13 +272,13 @@ static int import_files(const import_args *a, int argc, char **argv)
 
 /* --from-archive: gather the objects first (they say how many partitions the
  * new log needs and how many ids the window must hold), then import. */
-static int import_archive(import_args *a, int argc, char **argv)
+static int import_archive(import_args *a)
 {
     sf_archive_set set = {0};
     sf_error err = {0};
     int rc = 0;
-    for (int i = optind; rc == 0 && i < argc; i++)
-        rc = sf_archive_set_add(&set, argv[i], &err);
+    for (int i = 0; rc == 0 && i < a->nwords; i++)
+        rc = sf_archive_set_add(&set, a->words[i], &err);
     if (rc == 0)
         rc = sf_archive_set_finish(&set, &err);
     if (rc == 0 && set.n == 0)
@@ -442,14 +389,13 @@ static int watch_folder(const import_args *a)
 static int run_import(int argc, char **argv)
 {
     import_args a;
-    if (sf_cli_take_stream_opts(&sf_cmd_import, &argc, argv, &stream_opts) != 0)
-        return SF_EXIT_USAGE;
-    int status = SF_EXIT_USAGE;
-    if (parse_args(argc, argv, &a) == 0)
-        status = a.watch          ? watch_folder(&a)
-                 : a.from_archive ? import_archive(&a, argc, argv)
-                                  : import_files(&a, argc, argv);
-    sf_cli_stream_opts_free(&stream_opts);
+    int status = parse_args(argc, argv, &a);
+    if (status == SF_CLI_GO)
+        status = *a.watch         ? watch_folder(&a)
+                 : a.from_archive ? import_archive(&a)
+                                  : import_files(&a);
+    free(a.words);
+    sf_cli_settings_free();
     return status;
 }
 
@@ -463,6 +409,7 @@ const sf_command sf_cmd_import = {
     "options: [--stream LOCATION] [--partitions N] [--format auto|csv|json]\n"
     "         [--encoding auto|utf-8|latin1] [--dedup-window N] [--max-errors N]\n"
     "         [--sinks all|archive,history,warehouse] [--on-bad-entry stop|quarantine]\n"
+    "         [--objects LOCATION] [--store LOCATION] [--warehouse LOCATION]\n"
     "\n"
     "Validates each FILE whole first (CSV or JSON, gzip or not; errors as `shopflow check`\n"
     "prints them): one invalid row and nothing of that file is imported, and the files after\n"
@@ -481,7 +428,8 @@ const sf_command sf_cmd_import = {
     "is DIR/imports/<hash of the location>.ledger, made by reading the topic.\n"
     "--sinks all (or a list): run those sinks in this process while the files are appended,\n"
     "as `serve` does, and exit when they hold every record of the log (their stores are\n"
-    "DIR/archive, DIR/history and DIR/warehouse.db; exactly-once as with `shopflow sink`).\n"
+    "DIR/archive, DIR/history and DIR/warehouse.db, or --objects, --store and --warehouse as\n"
+    "for `shopflow sink`, e.g. a PostgreSQL warehouse; exactly-once as with `shopflow sink`).\n"
     "--on-bad-entry: what those sinks do with an entry of the log that is not a record\n"
     "(`shopflow help sink`).\n"
     "\n"

@@ -15,27 +15,22 @@
 #include "gateway/keys.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
-    {"role", SF_SET_STRING, "", 0, 0, "ingest, analyst or admin (create)", NULL, 0, 0},
-    {"name", SF_SET_STRING, "", 0, 0, "a label for the key (create)", NULL, 0, 0},
-    {"json", SF_SET_BOOL, "false", 0, 0, "print JSON (list)", NULL, 0, 0},
+    SF_OPT_DATA("./var"),
+    SF_CLI_ROW("role", SF_SET_STRING, "", 0, 0, "ingest, analyst or admin (create)"),
+    SF_CLI_ROW("name", SF_SET_STRING, "", 0, 0, "a label for the key (create)"),
+    SF_OPT_JSON("print JSON (list)"),
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
-static const char *opt(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->text;
-}
-
 static int create(sf_keys *k)
 {
-    sf_role role = sf_role_parse(opt("role"));
+    sf_role role = sf_role_parse(sf_cli_text("role"));
     if (role == SF_ROLE_NONE)
         return sf_cli_usage_error(&sf_cmd_keys, "--role must be ingest, analyst or admin");
     char key[SF_KEY_TEXT_LEN + 1];
     sf_key_info info;
     sf_error err = {0};
-    if (sf_keys_create(k, role, opt("name"), key, &info, &err) < 0) {
+    if (sf_keys_create(k, role, sf_cli_text("name"), key, &info, &err) < 0) {
         fprintf(stderr, "shopflow keys: %s\n", err.msg);
         return SF_EXIT_FAIL;
     }
@@ -48,7 +43,7 @@ static int list(sf_keys *k)
 {
     sf_key_info keys[1024];
     size_t n = sf_keys_list(k, keys, 1024);
-    bool json = sf_config_get(settings, NSETTINGS, "json")->num;
+    bool json = sf_cli_num("json");
     if (json)
         printf("[");
     else
@@ -85,13 +80,13 @@ static int run_keys(int argc, char **argv)
     if (nrest == 0) {
         fputs(sf_cmd_keys.help, stdout);
         free(rest);
-        sf_config_free();
+        sf_cli_settings_free();
         return status;
     }
     const char *verb = rest[0];
     sf_keys *k;
-    if ((strcmp(verb, "create") == 0 && sf_cli_make_data_dir(opt("data"), &err) < 0) ||
-        sf_keys_open(opt("data"), &k, &err) < 0) {
+    if ((strcmp(verb, "create") == 0 && sf_cli_make_data_dir(sf_cli_text("data"), &err) < 0) ||
+        sf_keys_open(sf_cli_text("data"), &k, &err) < 0) {
         fprintf(stderr, "shopflow keys: %s\n", err.msg);
         free(rest);
         return SF_EXIT_FAIL;
@@ -113,7 +108,7 @@ static int run_keys(int argc, char **argv)
     }
     sf_keys_close(k);
     free(rest);
-    sf_config_free();
+    sf_cli_settings_free();
     return status;
 }
 

@@ -7,7 +7,6 @@
  * then the record in its canonical form (core/json.h), event_id included
  * when the record has one.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +19,48 @@
 #include "core/pack.h"
 #include "stream/stream.h"
 
-typedef struct log_args {
-    const char *data;
-    const char *stream;
-    bool json;
-    bool follow;
-    long partition; /* -1: all */
-    uint64_t from;
-    uint64_t limit; /* 0: no limit */
-    uint64_t last;  /* tail: records per partition */
-} log_args;
+static sf_setting settings[] = {
+    SF_OPT_DATA(NULL),
+    SF_OPT_STREAM,
+    SF_OPT_JSON("stat, verify: print one JSON object"),
+    SF_CLI_ROW("partition", SF_SET_INT, NULL, 0, SF_STREAM_PARTITIONS_MAX - 1,
+               "dump, tail: this partition only (default: all)"),
+    SF_CLI_ROW("from", SF_SET_INT, "0", 0, INT64_MAX, "dump: from this offset on"),
+    SF_CLI_ROW("limit", SF_SET_INT, "0", 0, INT64_MAX, "dump: N records at most (0: no limit)"),
+    SF_CLI_ROW("lines", SF_SET_INT, "10", 0, INT64_MAX,
+               "tail: the last N records of each partition"),
+    SF_CLI_ROW("follow", SF_SET_BOOL, "false", 0, 0,
+               "tail (-f): keep printing new records as they are appended, until Ctrl-C"),
+    SF_CLI_ROW("archive", SF_SET_STRING, "", 0, 0,
+               "repair: the archive to restore from (default DATA/archive): an archive, a data "
+               "folder, or an object"),
+    SF_CLI_ROW("dry-run", SF_SET_BOOL, "false", 0, 0,
+               "repair: say what it would do, write nothing"),
+    SF_OPT_PLACES,
+};
+#define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
+
+/* The verbs, and the settings only some of them take (as flags: a value
+ * from the environment or a file applies where it applies). */
+static const char *const verbs[] = {"stat", "dump", "tail", "verify", "repair"};
+static const struct {
+    const char *setting;
+    const char *verbs; /* ' '-separated */
+} only[] = {
+    {"json", "stat verify"},
+    {"partition", "dump tail"},
+    {"from", "dump"},
+    {"limit", "dump"},
+    {"lines", "tail"},
+    {"follow", "tail"},
+    {"archive", "repair"},
+    {"dry-run", "repair"},
+    {"objects", "verify repair"},
+    {"store", "verify repair"},
+    {"warehouse", "verify repair"},
+};
 
 static volatile sig_atomic_t interrupted;
-static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
 
 static void on_signal(int sig)
 {
@@ -40,89 +68,51 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+/* The partition asked for, or -1 for all. */
+static long partition(void)
 {
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || s[0] == '-')
-        return -1;
-    *out = v;
-    return 0;
+    return sf_cli_source("partition") == SF_SRC_DEFAULT ? -1 : (long)sf_cli_num("partition");
 }
 
-static int parse_args(int argc, char **argv, log_args *a)
+/* verb is one of verbs[], every flag given is one of its, and there is a
+ * log to read. SF_CLI_GO, or SF_EXIT_USAGE after saying why. */
+static int check_verb(const char *verb)
 {
-    static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"stream", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {"follow", no_argument, NULL, 'f'},
-        {"partition", required_argument, NULL, 'p'},
-        {"from", required_argument, NULL, 'o'},
-        {"limit", required_argument, NULL, 'l'},
-        {"lines", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    a->partition = -1;
-    a->last = 10;
-    int c;
-    uint64_t v;
-    while ((c = getopt_long(argc, argv, "d:s:jfp:o:l:n:h", options, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            a->data = optarg;
-            break;
-        case 's':
-            a->stream = optarg;
-            break;
-        case 'j':
-            a->json = true;
-            break;
-        case 'f':
-            a->follow = true;
-            break;
-        case 'p':
-            if (parse_u64(optarg, &v) < 0 || v >= SF_STREAM_PARTITIONS_MAX)
-                return sf_cli_usage_error(&sf_cmd_log, "--partition takes a partition number");
-            a->partition = (long)v;
-            break;
-        case 'o':
-            if (parse_u64(optarg, &a->from) < 0)
-                return sf_cli_usage_error(&sf_cmd_log, "--from takes an offset");
-            break;
-        case 'l':
-            if (parse_u64(optarg, &a->limit) < 0)
-                return sf_cli_usage_error(&sf_cmd_log, "--limit takes a count");
-            break;
-        case 'n':
-            if (parse_u64(optarg, &a->last) < 0)
-                return sf_cli_usage_error(&sf_cmd_log, "--lines takes a count");
-            break;
-        case 'h':
-            fputs(sf_cmd_log.help, stdout);
-            exit(SF_EXIT_OK);
-        default:
-            return sf_cli_usage_error(&sf_cmd_log, "unknown option");
+    bool known = false;
+    for (size_t i = 0; verb && i < sizeof verbs / sizeof verbs[0]; i++)
+        known = known || strcmp(verb, verbs[i]) == 0;
+    if (!verb)
+        return sf_cli_usage_error(&sf_cmd_log, "say stat, dump, tail, verify or repair");
+    if (!known)
+        return sf_cli_usage_error(&sf_cmd_log, "unknown subcommand '%s'", verb);
+    for (size_t i = 0; i < sizeof only / sizeof only[0]; i++) {
+        bool takes = false;
+        for (const char *v = only[i].verbs; *v; v += strspn(v, " ")) {
+            size_t n = strcspn(v, " ");
+            takes = takes || (n == strlen(verb) && strncmp(v, verb, n) == 0);
+            v += n;
         }
+        if (!takes && sf_cli_source(only[i].setting) == SF_SRC_FLAG)
+            return sf_cli_usage_error(&sf_cmd_log, "%s: --%s is not one of its options", verb,
+                                      only[i].setting);
     }
-    if (!a->data && !a->stream)
+    if (sf_cli_source("data") == SF_SRC_DEFAULT && !*sf_cli_text("stream"))
         return sf_cli_usage_error(&sf_cmd_log, "--data DIR is required");
-    return 0;
+    return SF_CLI_GO;
 }
 
-static int open_stream(const log_args *a, sf_stream **s)
+static int open_stream(sf_stream **s)
 {
     char location[4096];
-    sf_stream_location(a->data, a->stream, location, sizeof location);
-    sf_stream_opts opts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};
+    sf_cli_stream_location(location, sizeof location);
+    sf_stream_opts opts = sf_cli_stream_opts(true);
     sf_error err = {0};
     if (sf_stream_open(location, &opts, s, &err) < 0) {
         fprintf(stderr, "shopflow log: %s\n", err.msg);
         return -1;
     }
-    if (a->partition >= (long)sf_stream_partitions(*s)) {
-        fprintf(stderr, "shopflow log: no partition %ld (the log has %u)\n", a->partition,
+    if (partition() >= (long)sf_stream_partitions(*s)) {
+        fprintf(stderr, "shopflow log: no partition %ld (the log has %u)\n", partition(),
                 sf_stream_partitions(*s));
         sf_stream_close(*s);
         return -1;
@@ -130,11 +120,11 @@ static int open_stream(const log_args *a, sf_stream **s)
     return 0;
 }
 
-static int stat_log(sf_stream *s, const log_args *a)
+static int stat_log(sf_stream *s, bool json)
 {
     uint32_t n = sf_stream_partitions(s);
     uint64_t records = 0, bytes = 0;
-    if (!a->json)
+    if (!json)
         printf("%-9s %14s %14s %14s %9s\n", "partition", "start", "end", "bytes", "segments");
     else
         printf("{\"partitions\":[");
@@ -153,7 +143,7 @@ static int stat_log(sf_stream *s, const log_args *a)
                     "missing; run `shopflow log verify`, then `shopflow log repair`\n",
                     i, (unsigned long long)(info.end_offset - info.missing),
                     (unsigned long long)info.end_offset - 1);
-        if (a->json)
+        if (json)
             printf("%s{\"partition\":%u,\"start_offset\":%llu,\"end_offset\":%llu,\"bytes\":%llu,"
                    "\"segments\":%u,\"missing\":%llu}",
                    i ? "," : "", i, (unsigned long long)info.start_offset,
@@ -164,7 +154,7 @@ static int stat_log(sf_stream *s, const log_args *a)
                    (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
                    info.segments);
     }
-    if (a->json) {
+    if (json) {
         printf("],\"records\":%llu,\"bytes\":%llu}\n", (unsigned long long)records,
                (unsigned long long)bytes);
     } else {
@@ -241,23 +231,25 @@ static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *b
     }
 }
 
-static int dump_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
+static int dump_log(sf_stream *s, sf_stream_batch *b)
 {
     uint32_t n = sf_stream_partitions(s);
-    uint64_t budget = a->limit;
+    uint64_t limit = (uint64_t)sf_cli_num("limit"), budget = limit;
     for (uint32_t p = 0; p < n; p++) {
-        if (a->partition >= 0 && (uint32_t)a->partition != p)
+        if (partition() >= 0 && (uint32_t)partition() != p)
             continue;
-        uint64_t from = a->from;
-        if (print_partition(s, p, &from, &budget, a->limit != 0, b) != 0)
+        uint64_t from = (uint64_t)sf_cli_num("from");
+        if (print_partition(s, p, &from, &budget, limit != 0, b) != 0)
             return SF_EXIT_FAIL;
     }
     return SF_EXIT_OK;
 }
 
-static int tail_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
+static int tail_log(sf_stream *s, sf_stream_batch *b)
 {
     uint32_t n = sf_stream_partitions(s);
+    uint64_t last = (uint64_t)sf_cli_num("lines");
+    bool follow = sf_cli_num("follow");
     uint64_t *next = calloc(n, sizeof *next);
     if (!next)
         return SF_EXIT_FAIL;
@@ -267,7 +259,7 @@ static int tail_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
         sf_error err = {0};
         if (sf_stream_info(s, p, &info, &err) < 0)
             status = SF_EXIT_FAIL;
-        next[p] = info.end_offset > a->last ? info.end_offset - a->last : 0;
+        next[p] = info.end_offset > last ? info.end_offset - last : 0;
         if (next[p] < info.start_offset)
             next[p] = info.start_offset;
     }
@@ -276,11 +268,11 @@ static int tail_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
     while (status == SF_EXIT_OK && !interrupted) {
         for (uint32_t p = 0; p < n && status == SF_EXIT_OK; p++) {
             uint64_t budget = 0;
-            if (a->partition < 0 || (uint32_t)a->partition == p)
+            if (partition() < 0 || (uint32_t)partition() == p)
                 status = print_partition(s, p, &next[p], &budget, false, b);
         }
         fflush(stdout);
-        if (!a->follow)
+        if (!follow)
             break;
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -289,46 +281,51 @@ static int tail_log(sf_stream *s, const log_args *a, sf_stream_batch *b)
     return status;
 }
 
-static int run_log(int argc, char **argv)
+/* -f, the one short option (tail's), as --follow. */
+static void short_options(int argc, char **argv)
 {
-    if (sf_cli_take_stream_opts(&sf_cmd_log, &argc, argv, &stream_opts) != 0)
-        return SF_EXIT_USAGE;
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            fputs(sf_cmd_log.help, stdout);
-            return SF_EXIT_OK;
-        }
-        return sf_cli_usage_error(&sf_cmd_log, "say stat, dump, tail, verify or repair");
-    }
-    const char *verb = argv[1];
-    if (strcmp(verb, "verify") == 0 || strcmp(verb, "repair") == 0) {
-        int rc = verb[0] == 'v' ? sf_cli_log_verify(argc - 1, argv + 1)
-                                : sf_cli_log_repair(argc - 1, argv + 1);
-        sf_cli_stream_opts_free(&stream_opts);
-        return rc;
-    }
-    if (strcmp(verb, "stat") && strcmp(verb, "dump") && strcmp(verb, "tail"))
-        return sf_cli_usage_error(&sf_cmd_log, "unknown subcommand '%s'", verb);
-    log_args a = {0};
-    if (parse_args(argc - 1, argv + 1, &a) != 0)
-        return SF_EXIT_USAGE;
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-f") == 0)
+            argv[i] = "--follow";
+}
+
+static int read_log(const char *verb)
+{
     sf_stream *s;
-    if (open_stream(&a, &s) < 0)
+    if (open_stream(&s) < 0)
         return SF_EXIT_FAIL;
     sf_stream_batch b;
     sf_error err = {0};
     int status = SF_EXIT_FAIL;
     if (sf_stream_batch_init(&b, 4096, 1 << 20, &err) == 0) {
         if (strcmp(verb, "stat") == 0)
-            status = stat_log(s, &a);
+            status = stat_log(s, sf_cli_num("json"));
         else if (strcmp(verb, "dump") == 0)
-            status = dump_log(s, &a, &b);
+            status = dump_log(s, &b);
         else
-            status = tail_log(s, &a, &b);
+            status = tail_log(s, &b);
         sf_stream_batch_free(&b);
     }
     sf_stream_close(s);
-    sf_cli_stream_opts_free(&stream_opts);
+    return status;
+}
+
+static int run_log(int argc, char **argv)
+{
+    char **words;
+    int nwords;
+    short_options(argc, argv);
+    int status = sf_cli_settings(&sf_cmd_log, settings, NSETTINGS, argc, argv, 1, &words, &nwords);
+    if (status != SF_CLI_GO)
+        return status;
+    const char *verb = nwords ? words[0] : NULL;
+    free(words);
+    status = check_verb(verb);
+    if (status == SF_CLI_GO)
+        status = strcmp(verb, "verify") == 0   ? sf_cli_log_verify()
+                 : strcmp(verb, "repair") == 0 ? sf_cli_log_repair()
+                                               : read_log(verb);
+    sf_cli_settings_free();
     return status;
 }
 
@@ -357,15 +354,17 @@ const sf_command sf_cmd_log = {
     "  verify  read every entry of every partition (a local log; also beside a server):\n"
     "          checksums, offsets dense or holes recorded, segments contiguous, the index,\n"
     "          every record readable and in its partition, and nothing missing that was\n"
-    "          acknowledged (the log's mark, and the sinks' stored positions under DIR).\n"
+    "          acknowledged (the log's mark, and the stored positions of the sinks of DIR,\n"
+    "          or of --objects, --store, --warehouse).\n"
     "          One line per problem: partition, segment file, byte, offsets. Exit 1 on any\n"
     "          problem, 0 when sound. --json: {\"findings\":[...],\"problems\":N,\"clean\":B,...}\n"
     "  repair  with no server running: restore every damaged or missing acknowledged\n"
-    "          record from the archive (DIR/archive, or --archive LOCATION: an archive\n"
-    "          folder, a data folder, or an object), and mark what it does not hold as\n"
-    "          lost for good (a hole: readers skip it and say so; its offsets are never\n"
-    "          given again). Damaged segments are written again atomically. Prints each\n"
-    "          range restored or marked lost; --dry-run writes nothing.\n"
+    "          record from the archive (DIR/archive or --objects, or --archive LOCATION:\n"
+    "          an archive, a data folder, or an object, read through the objects port),\n"
+    "          and mark what it does not hold as lost for good (a hole: readers skip it\n"
+    "          and say so; its offsets are never given again). Damaged segments are\n"
+    "          written again atomically. Prints each range restored or marked lost;\n"
+    "          --dry-run writes nothing.\n"
     "\n"
     "When serve refuses to start over a damaged log: docs/operations.md, \"When a disk goes\n"
     "bad\".\n",

@@ -9,11 +9,9 @@
  * repair restores from (sinks/archive_restore.h, passed in as a callback:
  * the stream adapter never sees a sink).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/json.h"
@@ -24,49 +22,18 @@
 #include "stream/local/check.h"
 
 typedef struct check_args {
-    const char *data;
-    const char *stream;
-    const char *archive;
+    const char *data; /* NULL: none given (then no sink is a witness) */
     bool json, dry_run;
     char log[4096]; /* the log's folder */
 } check_args;
 
-static int parse(int argc, char **argv, bool repair, check_args *a)
+/* The settings cmd_log.c loaded, for verify and repair: a local log. */
+static int args(check_args *a)
 {
-    static const struct option options[] = {
-        {"data", required_argument, NULL, 'd'},
-        {"stream", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {"archive", required_argument, NULL, 'a'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:s:ja:nh", options, NULL)) != -1) {
-        if (c == 'd')
-            a->data = optarg;
-        else if (c == 's')
-            a->stream = optarg;
-        else if (c == 'j' && !repair)
-            a->json = true;
-        else if (c == 'a' && repair)
-            a->archive = optarg;
-        else if (c == 'n' && repair)
-            a->dry_run = true;
-        else if (c == 'h') {
-            fputs(sf_cmd_log.help, stdout);
-            exit(SF_EXIT_OK);
-        } else
-            return sf_cli_usage_error(&sf_cmd_log, "%s: unknown option",
-                                      repair ? "repair" : "verify");
-    }
-    if (optind < argc)
-        return sf_cli_usage_error(&sf_cmd_log, "unexpected '%s'", argv[optind]);
-    if (!a->data && !a->stream)
-        return sf_cli_usage_error(&sf_cmd_log, "--data DIR is required");
-    sf_stream_location(a->data, a->stream, a->log, sizeof a->log);
+    a->data = sf_cli_source("data") == SF_SRC_DEFAULT ? NULL : sf_cli_text("data");
+    a->json = sf_cli_num("json");
+    a->dry_run = sf_cli_num("dry-run");
+    sf_cli_stream_location(a->log, sizeof a->log);
     if (strncmp(a->log, "local:", 6) == 0)
         memmove(a->log, a->log + 6, strlen(a->log + 6) + 1);
     else if (strstr(a->log, "://"))
@@ -83,7 +50,7 @@ static int witnesses(const check_args *a, uint32_t n, uint64_t *witness, sf_erro
 {
     uint64_t *marks = calloc(n, sizeof *marks), *at = calloc((size_t)n * SF_SINKS, sizeof *at);
     int rc = marks && at ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
-    sf_sink_places places = {a->data, NULL, NULL, NULL};
+    sf_sink_places places = sf_cli_places();
     for (int k = 0; rc == 0 && a->data && k < SF_SINKS; k++)
         rc = sf_sink_stored_position(sf_sink_names[k], &places, at + (size_t)k * n, n, err);
     if (rc == 0)
@@ -156,16 +123,16 @@ static void on_finding(void *ctx, const sf_log_finding *f)
 /* `--data DIR` or `--stream LOG`, as the user gave it. */
 static void where(const check_args *a, char *out, size_t cap)
 {
-    if (a->data && !a->stream)
+    if (a->data && !*sf_cli_text("stream"))
         snprintf(out, cap, "--data %s", a->data);
     else
         snprintf(out, cap, "--stream %s", a->log);
 }
 
-int sf_cli_log_verify(int argc, char **argv)
+int sf_cli_log_verify(void)
 {
     check_args a = {0};
-    if (parse(argc, argv, false, &a) != 0)
+    if (args(&a) != 0)
         return SF_EXIT_USAGE;
     sf_error err = {0};
     uint32_t n = 0;
@@ -213,22 +180,17 @@ int sf_cli_log_verify(int argc, char **argv)
     return res.problems ? SF_EXIT_FAIL : SF_EXIT_OK;
 }
 
-/* The archive to restore from: --archive, or DATA/archive when there. */
+/* The archive to restore from: --archive, or the data folder's (--objects,
+ * by default DATA/archive) when there is one. */
 static int open_archive(const check_args *a, uint32_t n, sf_archive_restorer **out, sf_error *err)
 {
     char def[4200];
-    const char *path = a->archive;
+    const char *path = *sf_cli_text("archive") ? sf_cli_text("archive") : NULL;
     *out = NULL;
     if (!path && a->data) {
-        snprintf(def, sizeof def, "%s/archive", a->data);
+        sf_sink_places places = sf_cli_places();
+        sf_sink_location("archive", &places, def, sizeof def);
         path = def;
-        if (access(def, F_OK) != 0) {
-            fprintf(stderr,
-                    "note: %s does not exist: nothing can be restored; what is lost "
-                    "will be marked lost (--archive names another archive)\n",
-                    def);
-            return 0;
-        }
     }
     if (!path) {
         fprintf(stderr, "note: no archive (--archive LOCATION): what is lost will be marked "
@@ -237,15 +199,23 @@ static int open_archive(const check_args *a, uint32_t n, sf_archive_restorer **o
     }
     size_t objects = 0;
     int rc = sf_archive_restorer_open(path, n, out, &objects, err);
+    if (rc == SF_ENOENT && path == def) {
+        fprintf(stderr,
+                "note: %s does not exist: nothing can be restored; what is lost will be marked "
+                "lost (--archive names another archive)\n",
+                def);
+        sf_error_clear(err);
+        return 0;
+    }
     if (rc == 0)
         fprintf(stderr, "restoring from the archive %s (%zu objects)\n", path, objects);
     return rc;
 }
 
-int sf_cli_log_repair(int argc, char **argv)
+int sf_cli_log_repair(void)
 {
     check_args a = {0};
-    if (parse(argc, argv, true, &a) != 0)
+    if (args(&a) != 0)
         return SF_EXIT_USAGE;
     sf_error err = {0};
     uint32_t n = 0;

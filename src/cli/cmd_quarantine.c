@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -31,32 +30,19 @@
 #include "core/json.h"
 #include "sinks/quarantine.h"
 #include "sinks/sink.h"
-#include "storage/warehouse/warehouse.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
-    {"sink", SF_SET_STRING, "all", 0, 0, "archive, history, warehouse or all", NULL, 0, 0},
-    {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
-    {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
-    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
-    {"partition", SF_SET_INT, "-1", -1, SF_STREAM_PARTITIONS_MAX - 1,
-     "the entry's partition (show, retry)", NULL, 0, 0},
-    {"offset", SF_SET_INT, "-1", -1, INT64_MAX, "the entry's offset (show, retry)", NULL, 0, 0},
-    {"record", SF_SET_STRING, "", 0, 0,
-     "retry: the fixed record, a JSON or CSV file (- for standard input)", NULL, 0, 0},
-    {"json", SF_SET_BOOL, "false", 0, 0, "list: one JSON object per entry", NULL, 0, 0},
+    SF_OPT_DATA("./var"),
+    SF_CLI_ROW("sink", SF_SET_STRING, "all", 0, 0, "archive, history, warehouse or all"),
+    SF_OPT_PLACES,
+    SF_CLI_ROW("partition", SF_SET_INT, "-1", -1, SF_STREAM_PARTITIONS_MAX - 1,
+               "the entry's partition (show, retry)"),
+    SF_CLI_ROW("offset", SF_SET_INT, "-1", -1, INT64_MAX, "the entry's offset (show, retry)"),
+    SF_CLI_ROW("record", SF_SET_STRING, "", 0, 0,
+               "retry: the fixed record, a JSON or CSV file (- for standard input)"),
+    SF_OPT_JSON("list: one JSON object per entry"),
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
-
-static const char *opt(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->text;
-}
-
-static int64_t num(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->num;
-}
 
 /* What a pass over the sinks' quarantines does with each entry. */
 typedef struct visit {
@@ -70,8 +56,8 @@ typedef struct visit {
 
 static bool wanted(const sf_quarantined *q)
 {
-    return (num("partition") < 0 || q->partition == (uint64_t)num("partition")) &&
-           (num("offset") < 0 || q->offset == (uint64_t)num("offset"));
+    return (sf_cli_num("partition") < 0 || q->partition == (uint64_t)sf_cli_num("partition")) &&
+           (sf_cli_num("offset") < 0 || q->offset == (uint64_t)sf_cli_num("offset"));
 }
 
 /* ---- what bytes hold ---- */
@@ -156,7 +142,7 @@ static int list_entry(void *ctx, const sf_quarantined *q)
     visit *v = ctx;
     if (!wanted(q))
         return 0;
-    if (num("json")) {
+    if (sf_cli_num("json")) {
         char reason[2 * SF_ERROR_MSG_MAX];
         sf_json_quote(q->reason, reason, sizeof reason);
         printf("{\"sink\":\"%s\",\"partition\":%u,\"offset\":%llu,\"bytes\":%zu,"
@@ -274,15 +260,19 @@ static void retry_noted(visit *v, const pendings *ps)
  * made has none. */
 static int visit_sink(visit *v, const char *name)
 {
-    sf_sink_places at = {opt("data"), opt("objects"), opt("store"), opt("warehouse")};
+    sf_sink_places at = sf_cli_places();
     bool retry = strcmp(v->verb, "retry") == 0;
     sf_error err = {0};
-    char where[4096];
-    sf_sink_location(name, &at, where, sizeof where);
-    if (strcmp(name, "archive") != 0 && !sf_warehouse_is_server(where) && access(where, F_OK) != 0)
-        return 0; /* never ran: nothing set aside (and nothing made here) */
     v->sink = name;
-    int rc = sf_sink_open(name, &at, NULL, !retry, &v->open, &err);
+    /* Read-only first: a store not there yet never ran, and has nothing set
+     * aside (and nothing is made here). */
+    int rc = sf_sink_open(name, &at, NULL, true, &v->open, &err);
+    if (rc == SF_ENOENT)
+        return 0;
+    if (rc == 0 && retry) {
+        sf_sink_close(v->open);
+        rc = sf_sink_open(name, &at, NULL, false, &v->open, &err);
+    }
     pendings ps = {.given = v->given};
     if (rc == 0 && retry)
         rc = v->open->ops->quarantined(v->open, note_entry, &ps, &err);
@@ -306,8 +296,8 @@ static int visit_sink(visit *v, const char *name)
 /* The options that go together, and --record's record into *given. */
 static int check_args(const char *verb, sf_record *given, bool *has_given)
 {
-    const char *sink = opt("sink"), *record = opt("record");
-    bool entry = num("partition") >= 0 && num("offset") >= 0;
+    const char *sink = sf_cli_text("sink"), *record = sf_cli_text("record");
+    bool entry = sf_cli_num("partition") >= 0 && sf_cli_num("offset") >= 0;
     if (!verb || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "retry")))
         return sf_cli_usage_error(&sf_cmd_quarantine, "say what to do: list, show or retry");
     if (strcmp(sink, "all") && strcmp(sink, "archive") && strcmp(sink, "history") &&
@@ -334,13 +324,13 @@ static int check_args(const char *verb, sf_record *given, bool *has_given)
 /* What the pass came to, and the exit status. */
 static int conclude(const visit *v, bool failed)
 {
-    bool entry = num("partition") >= 0 && num("offset") >= 0;
-    if (strcmp(v->verb, "list") == 0 && v->seen == 0 && !num("json"))
+    bool entry = sf_cli_num("partition") >= 0 && sf_cli_num("offset") >= 0;
+    if (strcmp(v->verb, "list") == 0 && v->seen == 0 && !sf_cli_num("json"))
         printf("no entries set aside\n");
     if (strcmp(v->verb, "show") == 0 && v->seen == 0) {
         fprintf(stderr,
                 "shopflow quarantine: no entry at partition %lld offset %lld is set aside\n",
-                (long long)num("partition"), (long long)num("offset"));
+                (long long)sf_cli_num("partition"), (long long)sf_cli_num("offset"));
         return SF_EXIT_FAIL;
     }
     if (strcmp(v->verb, "retry") == 0 && v->seen == 0) {
@@ -365,13 +355,13 @@ static int run_quarantine(int argc, char **argv)
     sf_record given;
     bool has_given = false;
     if ((status = check_args(verb, &given, &has_given)) != SF_CLI_GO) {
-        sf_config_free();
+        sf_cli_settings_free();
         return status;
     }
     visit v = {.verb = verb, .given = has_given ? &given : NULL};
     bool failed = false;
     for (int i = 0; i < SF_SINKS; i++) {
-        if (strcmp(opt("sink"), "all") && strcmp(opt("sink"), sf_sink_names[i]))
+        if (strcmp(sf_cli_text("sink"), "all") && strcmp(sf_cli_text("sink"), sf_sink_names[i]))
             continue;
         if (visit_sink(&v, sf_sink_names[i]) < 0) {
             fprintf(stderr, "shopflow quarantine: %s\n", v.err.msg);
@@ -379,7 +369,7 @@ static int run_quarantine(int argc, char **argv)
         }
     }
     status = conclude(&v, failed);
-    sf_config_free();
+    sf_cli_settings_free();
     return status;
 }
 

@@ -8,7 +8,7 @@
  * line, turns Ctrl-C into a clean stop (requests in flight are finished and
  * counted) and prints the summary.
  */
-#include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,135 +54,95 @@ static int number(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-static const struct option options[] = {
-    {"url", required_argument, NULL, 'u'},
-    {"cacert", required_argument, NULL, 'C'},
-    {"key", required_argument, NULL, 'k'},
-    {"batch", required_argument, NULL, 'b'},
-    {"connections", required_argument, NULL, 'c'},
-    {"rate", required_argument, NULL, 'r'},
-    {"speedup", required_argument, NULL, 'x'},
-    {"max", no_argument, NULL, 'M'},
-    {"limit", required_argument, NULL, 'l'},
-    {"from-row", required_argument, NULL, 'F'},
-    {"retries", required_argument, NULL, 'R'},
-    {"timeout", required_argument, NULL, 't'},
-    {"linger", required_argument, NULL, 'L'},
-    {"format", required_argument, NULL, 'f'},
-    {"send", required_argument, NULL, 's'},
-    {"encoding", required_argument, NULL, 'e'},
-    {"max-errors", required_argument, NULL, 'm'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+static sf_setting settings[] = {
+    SF_CLI_ROW("url", SF_SET_STRING, "http://127.0.0.1:8080", 0, 0,
+               "the server: URL/v1/transactions is posted to"),
+    SF_CLI_ROW("key", SF_SET_STRING, "", 0, 0, "API key with the ingest or admin role"),
+    SF_CLI_ROW("cacert", SF_SET_STRING, "", 0, 0,
+               "PEM file of the CA (or the certificate) to verify an https:// server with "
+               "(default: the system's CA certificates)"),
+    SF_OPT_SEND("500"),
+    SF_CLI_ROW("max", SF_SET_BOOL, "false", 0, 0,
+               "pace: as fast as the server takes them (the default pace)"),
+    SF_CLI_ROW("rate", SF_SET_STRING, "", 0, 0, "pace: V rows per second"),
+    SF_CLI_ROW("speedup", SF_SET_STRING, "", 0, 0,
+               "pace: the shop's own rhythm, the gaps between invoice dates divided by V"),
+    SF_CLI_ROW("limit", SF_SET_INT, NULL, 1, 1000000000000000, "send N rows at most"),
+    SF_CLI_ROW("from-row", SF_SET_INT, "0", 0, 1000000000000000,
+               "start at data row N (0 is the first)"),
+    SF_CLI_ROW("retries", SF_SET_INT, "10", 0, 1000, "retries of a request"),
+    SF_CLI_ROW("timeout", SF_SET_DURATION, "30s", 1, 86400000,
+               "a request's timeout (seconds; 500ms, 2m)"),
+    SF_CLI_ROW("linger", SF_SET_DURATION, "0.1s", 0, 86400000,
+               "a paced run sends a batch whose rows would span more than this (seconds)"),
+    SF_OPT_DECODE,
 };
+#define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
-static const char *option_name(int c)
+/* The pace: --max, --rate or --speedup, one at most. */
+static int pace(sf_replay_opts *o)
 {
-    for (const struct option *o = options; o->name; o++)
-        if (o->val == c)
-            return o->name;
-    return "?";
-}
-
-/* One numeric option into its place in o (or p). -1 when out of range. */
-static int numeric_option(int c, const char *arg, sf_replay_opts *o, printer *p)
-{
-    double v;
-    switch (c) {
-    case 'b':
-        return number(arg, 1, SF_REPLAY_BATCH_MAX, &v) < 0 ? -1 : (o->batch = (uint32_t)v, 0);
-    case 'c':
-        return number(arg, 1, SF_REPLAY_CONNECTIONS_MAX, &v) < 0
-                   ? -1
-                   : (o->connections = (uint32_t)v, 0);
-    case 'r':
-        o->pace = SF_REPLAY_RATE;
-        return number(arg, 1e-6, 1e9, &o->rate);
-    case 'x':
-        o->pace = SF_REPLAY_SPEEDUP;
-        return number(arg, 1e-6, 1e12, &o->speedup);
-    case 'l':
-        return number(arg, 1, 1e15, &v) < 0 ? -1 : (o->limit = (uint64_t)v, 0);
-    case 'F':
-        return number(arg, 0, 1e15, &v) < 0 ? -1 : (o->from_row = (uint64_t)v, 0);
-    case 'R':
-        return number(arg, 0, 1000, &v) < 0 ? -1 : (o->retries = (uint32_t)v, 0);
-    case 't':
-        return number(arg, 0.001, 86400, &o->timeout);
-    case 'L':
-        return number(arg, 0, 86400, &o->linger);
-    case 'm':
-        return number(arg, 0, 1e9, &v) < 0 ? -1 : (p->max = (long)v, 0);
-    }
-    return -1;
-}
-
-static int parse_args(int argc, char **argv, sf_replay_opts *o, printer *p)
-{
-    sf_replay_opts_init(o);
-    o->url = "http://127.0.0.1:8080";
-    o->key = getenv("SHOPFLOW_KEY");
-    *p = (printer){.max = 20};
-    int c, paces = 0;
-    while ((c = getopt_long(argc, argv, "u:C:k:b:c:r:x:Ml:F:R:t:L:f:s:e:m:h", options, NULL)) !=
-           -1) {
-        switch (c) {
-        case 'u':
-            o->url = optarg;
-            break;
-        case 'C':
-            o->cacert = optarg;
-            break;
-        case 'k':
-            o->key = optarg;
-            break;
-        case 'M':
-            o->pace = SF_REPLAY_MAX;
-            paces++;
-            break;
-        case 'f':
-            if (sf_format_parse(optarg, &o->decode.format) < 0)
-                return sf_cli_usage_error(&sf_cmd_replay, "unknown --format '%s'", optarg);
-            break;
-        case 's':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "csv") != 0)
-                return sf_cli_usage_error(&sf_cmd_replay, "--send: '%s' is not json or csv",
-                                          optarg);
-            o->csv = strcmp(optarg, "csv") == 0;
-            break;
-        case 'e':
-            if (sf_encoding_parse(optarg, &o->decode.encoding) < 0)
-                return sf_cli_usage_error(&sf_cmd_replay, "unknown --encoding '%s'", optarg);
-            break;
-        case 'h':
-            fputs(sf_cmd_replay.help, stdout);
-            exit(SF_EXIT_OK);
-        case '?':
-            return sf_cli_usage_error(&sf_cmd_replay, "unknown option");
-        default:
-            paces += c == 'r' || c == 'x';
-            if (numeric_option(c, optarg, o, p) < 0)
-                return sf_cli_usage_error(&sf_cmd_replay, "--%s: '%s' is not a number in range",
-                                          option_name(c), optarg);
-        }
-    }
-    if (paces > 1)
+    const char *rate = sf_cli_text("rate"), *speedup = sf_cli_text("speedup");
+    if ((*rate != '\0') + (*speedup != '\0') + (sf_cli_num("max") != 0) > 1)
         return sf_cli_usage_error(&sf_cmd_replay, "give one of --rate, --speedup and --max");
-    if (!o->key || !*o->key)
-        return sf_cli_usage_error(&sf_cmd_replay, "no --key given (nor $SHOPFLOW_KEY)");
-    if (optind + 1 != argc)
-        return sf_cli_usage_error(&sf_cmd_replay,
-                                  optind == argc ? "no FILE given" : "give one FILE");
-    return 0;
+    o->pace = *rate ? SF_REPLAY_RATE : *speedup ? SF_REPLAY_SPEEDUP : SF_REPLAY_MAX;
+    if (*rate && number(rate, 1e-6, 1e9, &o->rate) < 0)
+        return sf_cli_usage_error(&sf_cmd_replay, "--rate: '%s' is not a number in range", rate);
+    if (*speedup && number(speedup, 1e-6, 1e12, &o->speedup) < 0)
+        return sf_cli_usage_error(&sf_cmd_replay, "--speedup: '%s' is not a number in range",
+                                  speedup);
+    return SF_CLI_GO;
+}
+
+/* The options into o and p, the FILE into *path. SF_CLI_GO (the settings
+ * stay loaded: o points into them), or the status to exit with. */
+static int parse_args(int argc, char **argv, sf_replay_opts *o, printer *p, const char **path)
+{
+    char **words;
+    int nwords;
+    int status =
+        sf_cli_settings(&sf_cmd_replay, settings, NSETTINGS, argc, argv, INT_MAX, &words, &nwords);
+    if (status != SF_CLI_GO)
+        return status;
+    *path = nwords == 1 ? words[0] : "";
+    free(words);
+    sf_replay_opts_init(o);
+    o->url = sf_cli_text("url");
+    o->key = sf_cli_text("key");
+    o->cacert = *sf_cli_text("cacert") ? sf_cli_text("cacert") : NULL;
+    o->batch = (uint32_t)sf_cli_num("batch");
+    o->connections = (uint32_t)sf_cli_num("connections");
+    o->limit = (uint64_t)sf_cli_num("limit");
+    o->from_row = (uint64_t)sf_cli_num("from-row");
+    o->retries = (uint32_t)sf_cli_num("retries");
+    o->timeout = (double)sf_cli_num("timeout") / 1000;
+    o->linger = (double)sf_cli_num("linger") / 1000;
+    *p = (printer){.max = (long)sf_cli_num("max-errors")};
+    const char *send = sf_cli_text("send");
+    o->csv = strcmp(send, "csv") == 0;
+    if (!o->csv && strcmp(send, "json") != 0)
+        status = sf_cli_usage_error(&sf_cmd_replay, "--send: '%s' is not json or csv", send);
+    if (status == SF_CLI_GO)
+        status = sf_cli_decode_opts(&sf_cmd_replay, &o->decode);
+    if (status == SF_CLI_GO)
+        status = pace(o);
+    if (status == SF_CLI_GO && !*o->key)
+        status = sf_cli_usage_error(&sf_cmd_replay, "no --key given (nor $SHOPFLOW_KEY)");
+    if (status == SF_CLI_GO && !**path)
+        status = sf_cli_usage_error(&sf_cmd_replay, nwords ? "give one FILE" : "no FILE given");
+    if (status != SF_CLI_GO)
+        sf_cli_settings_free();
+    return status;
 }
 
 static int run_replay(int argc, char **argv)
 {
     sf_replay_opts o;
     printer p;
-    if (parse_args(argc, argv, &o, &p) != 0)
-        return SF_EXIT_USAGE;
-    const char *path = argv[optind];
+    const char *path = NULL;
+    int status = parse_args(argc, argv, &o, &p, &path);
+    if (status != SF_CLI_GO)
+        return status;
     struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = (int)SA_RESETHAND};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL); /* a second Ctrl-C kills at once */
@@ -203,11 +163,13 @@ static int run_replay(int argc, char **argv)
         sf_replay_print_summary(stdout, &st);
         fflush(stdout);
     }
+    status = SF_EXIT_OK;
     if (rc < 0) {
         fprintf(stderr, "shopflow replay: %s\n", err.msg);
-        return rc == SF_EUSAGE && st.requests == 0 ? SF_EXIT_USAGE : SF_EXIT_FAIL;
+        status = rc == SF_EUSAGE && st.requests == 0 ? SF_EXIT_USAGE : SF_EXIT_FAIL;
     }
-    return SF_EXIT_OK;
+    sf_cli_settings_free();
+    return status;
 }
 
 const sf_command sf_cmd_replay = {

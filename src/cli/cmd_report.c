@@ -19,28 +19,23 @@
 #include "query/bi.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
-    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
-    {"period", SF_SET_STRING, "month", 0, 0, "day, month or year", NULL, 0, 0},
-    {"at", SF_SET_STRING, "", 0, 0, "only this period (2011, 2011-11, 2011-11-05)", NULL, 0, 0},
-    {"from", SF_SET_STRING, "", 0, 0, "first period (default: the first sale)", NULL, 0, 0},
-    {"to", SF_SET_STRING, "", 0, 0, "last period, included (default: the last sale)", NULL, 0, 0},
-    {"limit", SF_SET_INT, "5", 1, SF_BI_LIMIT_MAX, "items per period in rankings", NULL, 0, 0},
-    {"format", SF_SET_STRING, "text", 0, 0, "text, json or csv", NULL, 0, 0},
+    SF_OPT_DATA("./var"),
+    SF_OPT_WAREHOUSE,
+    SF_CLI_ROW("period", SF_SET_STRING, "month", 0, 0, "day, month or year"),
+    SF_CLI_ROW("at", SF_SET_STRING, "", 0, 0, "only this period (2011, 2011-11, 2011-11-05)"),
+    SF_CLI_ROW("from", SF_SET_STRING, "", 0, 0, "first period (default: the first sale)"),
+    SF_CLI_ROW("to", SF_SET_STRING, "", 0, 0, "last period, included (default: the last sale)"),
+    SF_CLI_ROW("limit", SF_SET_INT, "5", 1, SF_BI_LIMIT_MAX, "items per period in rankings"),
+    SF_CLI_ROW("format", SF_SET_STRING, "text", 0, 0, "text, json or csv"),
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
-
-static const char *opt(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->text;
-}
 
 /* --period, or when only --at is given, the grain --at names. */
 static const char *period(void)
 {
-    size_t at = strlen(opt("at"));
-    if (at == 0 || sf_config_get(settings, NSETTINGS, "period")->source != SF_SRC_DEFAULT)
-        return opt("period");
+    size_t at = strlen(sf_cli_text("at"));
+    if (at == 0 || sf_cli_source("period") != SF_SRC_DEFAULT)
+        return sf_cli_text("period");
     return at == 4 ? "year" : at == 7 ? "month" : "day";
 }
 
@@ -74,11 +69,11 @@ static const char *param(void *ctx, const char *name)
     if ((strcmp(name, "granularity") == 0 && sales) ||
         (strcmp(name, "period") == 0 && !sales && !profile))
         return period();
-    if ((strcmp(name, "from") == 0 || strcmp(name, "to") == 0) && *opt("at"))
-        return opt("at"); /* sales and the profile of the one period */
+    if ((strcmp(name, "from") == 0 || strcmp(name, "to") == 0) && *sf_cli_text("at"))
+        return sf_cli_text("at"); /* sales and the profile of the one period */
     if (strcmp(name, "from") == 0 || strcmp(name, "to") == 0 || strcmp(name, "at") == 0 ||
         strcmp(name, "limit") == 0)
-        v = opt(name);
+        v = sf_cli_text(name);
     return v && *v ? v : NULL;
 }
 
@@ -242,7 +237,9 @@ static void text_section(const section *s, const sf_bi_result *r)
 static const char *at_param(void *ctx, const char *name)
 {
     (void)ctx;
-    return strcmp(name, "period") == 0 ? period() : strcmp(name, "at") == 0 ? opt("at") : NULL;
+    return strcmp(name, "period") == 0 ? period()
+           : strcmp(name, "at") == 0   ? sf_cli_text("at")
+                                       : NULL;
 }
 
 /* Every section's question, parsed before anything is printed: a bad
@@ -250,7 +247,7 @@ static const char *at_param(void *ctx, const char *name)
 static int parse_all(sf_bi_query q[NSECTIONS], sf_error *err)
 {
     sf_bi_query probe;
-    int rc = *opt("at") ? sf_bi_parse("top-products", at_param, NULL, &probe, err) : 0;
+    int rc = *sf_cli_text("at") ? sf_bi_parse("top-products", at_param, NULL, &probe, err) : 0;
     for (int i = 0; rc == 0 && i < NSECTIONS; i++)
         rc = sf_bi_parse(sections[i].question, param, (void *)&sections[i], &q[i], err);
     return rc;
@@ -298,21 +295,22 @@ static int run_report(int argc, char **argv)
     int rc = sf_cli_settings(&sf_cmd_report, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
     if (rc != SF_CLI_GO)
         return rc;
-    const char *format = opt("format");
+    const char *format = sf_cli_text("format");
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return sf_cli_usage_error(&sf_cmd_report, "--format: \"%s\" is not text, json or csv",
                                   format);
     char where[4096];
-    if (*opt("warehouse"))
-        snprintf(where, sizeof where, "%s", opt("warehouse"));
-    else if (snprintf(where, sizeof where, "%s/warehouse.db", opt("data")) >= (int)sizeof where)
+    if (*sf_cli_text("warehouse"))
+        snprintf(where, sizeof where, "%s", sf_cli_text("warehouse"));
+    else if (snprintf(where, sizeof where, "%s/warehouse.db", sf_cli_text("data")) >=
+             (int)sizeof where)
         return sf_cli_usage_error(&sf_cmd_report, "--data: the path is too long");
     sf_warehouse *wh = NULL;
     rc = sf_warehouse_open_reader(where, &wh, &err);
     if (rc == 0)
         rc = report(wh, format, &err);
     sf_warehouse_close(wh);
-    sf_config_free();
+    sf_cli_settings_free();
     if (rc == SF_EINVAL)
         return sf_cli_usage_error(&sf_cmd_report, "%s", err.msg);
     if (rc < 0) {

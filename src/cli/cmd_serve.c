@@ -23,69 +23,45 @@
 #include "cli/stack.h"
 
 sf_setting sf_serve_settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder (log, keys)", NULL, 0, 0},
-    {"listen", SF_SET_STRING, "127.0.0.1:8080", 0, 0, "address to listen on, HOST:PORT", NULL, 0,
-     0},
-    {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
-    {"partitions", SF_SET_INT, "8", 1, 1024, "partitions of a new log", NULL, 0, 0},
-    {"max-body", SF_SET_BYTES, "8M", 1024, 1LL << 30,
-     "largest request body, as sent and once inflated (gzip)", NULL, 0, 0},
-    {"threads", SF_SET_INT, "0", 0, 64, "HTTP worker threads (0: half the cores, at least 1)", NULL,
-     0, 0},
-    {"max-connections", SF_SET_INT, "10000", 1, 1000000,
-     "open connections at most (capped by the open-file limit; idle ones closed near it)", NULL, 0,
-     0},
-    {"dedup-window", SF_SET_INT, "1000000", 1, 100000000,
-     "event ids remembered in all: each partition those of its last N/P records", NULL, 0, 0},
-    {"timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout", NULL, 0, 0},
-    {"head-timeout", SF_SET_DURATION, "20s", 0, 3600000,
-     "a request's line and headers must all arrive within this of their first byte (0: no limit)",
-     NULL, 0, 0},
-    {"min-body-rate", SF_SET_BYTES, "500", 0, 1LL << 30,
-     "bytes/s a body must average once --timeout has passed since its head (0: no minimum)", NULL,
-     0, 0},
-    {"max-queue", SF_SET_BYTES, "256M", 1, 1LL << 40, "appends waiting for the disk before 429",
-     NULL, 0, 0},
-    {"segment-size", SF_SET_BYTES, "64M", 4096, 1LL << 40, "log segment size", NULL, 0, 0},
-    {"retention-size", SF_SET_BYTES, "0", 0, 1LL << 50,
-     "keep at most this much log per partition (0: all)", NULL, 0, 0},
-    {"retention-age", SF_SET_DURATION, "0s", 0, 1LL << 50,
-     "drop log segments older than this (0: never)", NULL, 0, 0},
-    {"log-level", SF_SET_STRING, "info", 0, 0, "debug, info, warn or error", NULL, 0, 0},
-    {"commit-delay", SF_SET_DURATION, "0ms", 0, 10000,
-     "fault injection for tests: wait before each commit", NULL, 0, 0},
-    {"sinks", SF_SET_STRING, "archive,history,warehouse", 0, 0,
-     "sinks to run in this process: a list of archive, history, warehouse; or none", NULL, 0, 0},
-    {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
-    {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
-    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
-    {"archive-object-size", SF_SET_BYTES, "16M", 4096, 1LL << 32,
-     "write an archive object at this much NDJSON", NULL, 0, 0},
-    {"archive-max-wait", SF_SET_DURATION, "60s", 10, 86400000,
-     "write an archive object when its first record waited this long", NULL, 0, 0},
-    {"archive-gzip-level", SF_SET_INT, "1", 1, 9, "zlib level of archive objects (1: fastest)",
-     NULL, 0, 0},
-    {"tls-cert", SF_SET_STRING, "", 0, 0,
-     "PEM certificate (and chain) to serve HTTPS with; with tls-key (default: plain HTTP)", NULL, 0,
-     0},
-    {"tls-key", SF_SET_STRING, "", 0, 0, "PEM private key of tls-cert (not encrypted)", NULL, 0, 0},
-    {"on-bad-entry", SF_SET_STRING, "stop", 0, 0,
-     "an entry of the log that is not a record: a sink stops there, or quarantines it and goes on",
-     NULL, 0, 0},
+    SF_OPT_DATA("./var"),
+    SF_OPT_LISTEN,
+    SF_OPT_STREAM,
+    SF_OPT_PARTITIONS("8"),
+    SF_CLI_ROW("max-body", SF_SET_BYTES, "8M", 1024, 1LL << 30,
+               "largest request body, as sent and once inflated (gzip)"),
+    SF_CLI_ROW("threads", SF_SET_INT, "0", 0, 64,
+               "HTTP worker threads (0: half the cores, at least 1)"),
+    SF_CLI_ROW("max-connections", SF_SET_INT, "10000", 1, 1000000,
+               "open connections at most (capped by the open-file limit; idle ones closed near "
+               "it)"),
+    SF_OPT_DEDUP_WINDOW,
+    SF_CLI_ROW("timeout", SF_SET_DURATION, "60s", 1000, 3600000, "idle connection timeout"),
+    SF_CLI_ROW("head-timeout", SF_SET_DURATION, "20s", 0, 3600000,
+               "a request's line and headers must all arrive within this of their first byte (0: "
+               "no limit)"),
+    SF_CLI_ROW("min-body-rate", SF_SET_BYTES, "500", 0, 1LL << 30,
+               "bytes/s a body must average once --timeout has passed since its head (0: no "
+               "minimum)"),
+    SF_CLI_ROW("max-queue", SF_SET_BYTES, "256M", 1, 1LL << 40,
+               "appends waiting for the disk before 429"),
+    SF_CLI_ROW("segment-size", SF_SET_BYTES, "64M", 4096, 1LL << 40, "log segment size"),
+    SF_CLI_ROW("retention-size", SF_SET_BYTES, "0", 0, 1LL << 50,
+               "keep at most this much log per partition (0: all)"),
+    SF_CLI_ROW("retention-age", SF_SET_DURATION, "0s", 0, 1LL << 50,
+               "drop log segments older than this (0: never)"),
+    SF_CLI_ROW("log-level", SF_SET_STRING, "info", 0, 0, "debug, info, warn or error"),
+    SF_CLI_ROW("commit-delay", SF_SET_DURATION, "0ms", 0, 10000,
+               "fault injection for tests: wait before each commit"),
+    SF_OPT_SINKS("archive,history,warehouse"),
+    SF_OPT_PLACES,
+    SF_OPT_ARCHIVE,
+    SF_CLI_ROW("tls-cert", SF_SET_STRING, "", 0, 0,
+               "PEM certificate (and chain) to serve HTTPS with; with tls-key (default: plain "
+               "HTTP)"),
+    SF_CLI_ROW("tls-key", SF_SET_STRING, "", 0, 0, "PEM private key of tls-cert (not encrypted)"),
+    SF_OPT_ON_BAD_ENTRY,
 };
 const int sf_serve_nsettings = sizeof sf_serve_settings / sizeof sf_serve_settings[0];
-
-static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
-
-static int64_t num(const char *name)
-{
-    return sf_config_get(sf_serve_settings, sf_serve_nsettings, name)->num;
-}
-
-static const char *str(const char *name)
-{
-    return sf_config_get(sf_serve_settings, sf_serve_nsettings, name)->text;
-}
 
 /* Half the cores: the rest is for the commit and sync threads (and, on a
  * laptop, whatever sends the load). On 2 cores one HTTP thread served 30 %
@@ -99,40 +75,38 @@ static unsigned auto_threads(void)
 static int open_stack(sf_stack *st, sf_error *err)
 {
     sf_stack_config cfg = {
-        .gateway = {.data_dir = str("data"),
-                    .listen = str("listen"),
-                    .max_body = (size_t)num("max-body"),
-                    .threads = (unsigned)num("threads") ? (unsigned)num("threads") : auto_threads(),
-                    .max_connections = (unsigned)num("max-connections"),
-                    .dedup_window = (size_t)num("dedup-window"),
-                    .timeout_s = (unsigned)(num("timeout") / 1000),
-                    .head_timeout_ms = (unsigned)num("head-timeout"),
-                    .min_body_rate = (size_t)num("min-body-rate"),
-                    .tls_cert = str("tls-cert"),
-                    .tls_key = str("tls-key")},
-        .stream = str("stream"),
-        .stream_opts = {.partitions = (uint32_t)num("partitions"),
-                        .segment_bytes = (uint64_t)num("segment-size"),
-                        .retention_bytes = (uint64_t)num("retention-size"),
-                        .retention_seconds = (uint64_t)(num("retention-age") / 1000),
-                        .queue_bytes = (size_t)num("max-queue"),
-                        .commit_delay_ms = (unsigned)num("commit-delay"),
-                        .extra = stream_opts.kv,
-                        .nextra = stream_opts.n},
-        .places = {str("data"), str("objects"), str("store"), str("warehouse")},
-        .archive = {.max_bytes = (uint64_t)num("archive-object-size"),
-                    .max_age_ms = (unsigned)num("archive-max-wait"),
-                    .gzip_level = (int)num("archive-gzip-level")},
+        .gateway = {.data_dir = sf_cli_text("data"),
+                    .listen = sf_cli_text("listen"),
+                    .max_body = (size_t)sf_cli_num("max-body"),
+                    .threads = (unsigned)sf_cli_num("threads") ? (unsigned)sf_cli_num("threads")
+                                                               : auto_threads(),
+                    .max_connections = (unsigned)sf_cli_num("max-connections"),
+                    .dedup_window = (size_t)sf_cli_num("dedup-window"),
+                    .timeout_s = (unsigned)(sf_cli_num("timeout") / 1000),
+                    .head_timeout_ms = (unsigned)sf_cli_num("head-timeout"),
+                    .min_body_rate = (size_t)sf_cli_num("min-body-rate"),
+                    .tls_cert = sf_cli_text("tls-cert"),
+                    .tls_key = sf_cli_text("tls-key")},
+        .stream = sf_cli_text("stream"),
+        .stream_opts = sf_cli_stream_opts(false),
+        .places = sf_cli_places(),
+        .archive = sf_cli_archive_opts(),
     };
-    int rc = sf_stack_parse_sinks(str("sinks"), cfg.sinks, err);
+    cfg.stream_opts.partitions = (uint32_t)sf_cli_num("partitions");
+    cfg.stream_opts.segment_bytes = (uint64_t)sf_cli_num("segment-size");
+    cfg.stream_opts.retention_bytes = (uint64_t)sf_cli_num("retention-size");
+    cfg.stream_opts.retention_seconds = (uint64_t)(sf_cli_num("retention-age") / 1000);
+    cfg.stream_opts.queue_bytes = (size_t)sf_cli_num("max-queue");
+    cfg.stream_opts.commit_delay_ms = (unsigned)sf_cli_num("commit-delay");
+    int rc = sf_stack_parse_sinks(sf_cli_text("sinks"), cfg.sinks, err);
     if (rc == 0)
-        rc = sf_bad_entry_parse(str("on-bad-entry"), &cfg.on_bad_entry, err);
+        rc = sf_bad_entry_parse(sf_cli_text("on-bad-entry"), &cfg.on_bad_entry, err);
     return rc < 0 ? rc : sf_stack_open(st, &cfg, err);
 }
 
 static bool tls_on(void)
 {
-    return *str("tls-cert") || *str("tls-key");
+    return *sf_cli_text("tls-cert") || *sf_cli_text("tls-key");
 }
 
 /* With TLS, SIGHUP reloads the certificate (without, it keeps its default
@@ -143,7 +117,7 @@ static int tls_signals(sigset_t *wait)
 {
     if (!tls_on())
         return 0;
-    if (!*str("tls-cert") || !*str("tls-key"))
+    if (!*sf_cli_text("tls-cert") || !*sf_cli_text("tls-key"))
         return sf_cli_usage_error(&sf_cmd_serve,
                                   "--tls-cert and --tls-key go together: give both or neither");
     sigaddset(wait, SIGHUP);
@@ -155,7 +129,7 @@ static int tls_signals(sigset_t *wait)
  * opened: a bad one fails at once and leaves nothing behind. */
 static int check_tls(sf_error *err)
 {
-    sf_gateway_config g = {.tls_cert = str("tls-cert"), .tls_key = str("tls-key")};
+    sf_gateway_config g = {.tls_cert = sf_cli_text("tls-cert"), .tls_key = sf_cli_text("tls-key")};
     return sf_gateway_check_tls(&g, err);
 }
 
@@ -172,14 +146,12 @@ static int wait_for_stop(const sigset_t *wait, sf_stack *st)
 static int run_serve(int argc, char **argv)
 {
     sf_error err = {0};
-    if (sf_cli_take_stream_opts(&sf_cmd_serve, &argc, argv, &stream_opts) != 0)
-        return SF_EXIT_USAGE;
     int status = sf_cli_settings(&sf_cmd_serve, sf_serve_settings, sf_serve_nsettings, argc, argv,
                                  0, NULL, NULL);
     if (status != SF_CLI_GO)
         return status;
     sf_log_level level;
-    if (sf_log_level_parse(str("log-level"), &level) < 0)
+    if (sf_log_level_parse(sf_cli_text("log-level"), &level) < 0)
         return sf_cli_usage_error(&sf_cmd_serve, "log-level: debug, info, warn or error");
     sf_log_set_level(level);
 
@@ -187,29 +159,29 @@ static int run_serve(int argc, char **argv)
     sigset_t stop;
     sf_stack_block_signals(&stop);
     if (tls_signals(&stop) != 0) {
-        sf_config_free();
+        sf_cli_settings_free();
         return SF_EXIT_USAGE;
     }
 
     sf_stack st;
-    if (check_tls(&err) < 0 || sf_cli_make_data_dir(str("data"), &err) < 0 ||
+    if (check_tls(&err) < 0 || sf_cli_make_data_dir(sf_cli_text("data"), &err) < 0 ||
         open_stack(&st, &err) < 0) {
         char q[600];
         sf_logf(SF_LOG_ERROR, "server_failed", "msg=%s", sf_logq(err.msg, q, sizeof q));
         fprintf(stderr, "shopflow serve: %s\n", err.msg);
-        sf_config_free();
+        sf_cli_settings_free();
         return err.code == SF_EUSAGE ? SF_EXIT_USAGE : SF_EXIT_FAIL;
     }
     char qd[600];
     sf_logf(SF_LOG_INFO, "server_started", "listen=%s port=%u data=%s sinks=%s pid=%ld tls=%s",
-            str("listen"), sf_gateway_port(st.gateway), sf_logq(str("data"), qd, sizeof qd),
-            str("sinks"), (long)getpid(), tls_on() ? "on" : "off");
+            sf_cli_text("listen"), sf_gateway_port(st.gateway),
+            sf_logq(sf_cli_text("data"), qd, sizeof qd), sf_cli_text("sinks"), (long)getpid(),
+            tls_on() ? "on" : "off");
     int sig = wait_for_stop(&stop, &st);
     sf_logf(SF_LOG_INFO, "server_stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
     sf_stack_close(&st);
     sf_logf(SF_LOG_INFO, "server_stopped", NULL);
-    sf_config_free();
-    sf_cli_stream_opts_free(&stream_opts);
+    sf_cli_settings_free();
     return SF_EXIT_OK;
 }
 
@@ -239,9 +211,8 @@ const sf_command sf_cmd_serve = {
     "file that cannot be read leaves the old certificate in use. The log has a line for each\n"
     "(tls_reloaded or tls_reload_failed). docs/deploy.md says when a proxy is the better place.\n"
     "\n"
-    "Every option can also be set as SHOPFLOW_NAME in the environment (SHOPFLOW_MAX_BODY=16M)\n"
-    "or as `name = value` in the --config file; flags win over the environment, which wins\n"
-    "over the file. `shopflow config` prints the effective values.\n"
+    "Every setting below can also be set in the environment (SHOPFLOW_MAX_BODY=16M) or the\n"
+    "--config file (max-body = 16M); `shopflow config` prints the effective values.\n"
     "\n"
     "--on-bad-entry stop|quarantine: what a sink does with an entry of the stream that is not\n"
     "a record (`shopflow help sink`). With stop (the default) that sink stops there for good\n"

@@ -21,27 +21,14 @@
 #include "sinks/sink.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
-    {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
-    {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
-    {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
-    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
-    {"once", SF_SET_BOOL, "false", 0, 0, "stop when caught up", NULL, 0, 0},
-    {"on-bad-entry", SF_SET_STRING, "stop", 0, 0,
-     "an entry of the log that is not a record: stop there, or quarantine it and go on", NULL, 0,
-     0},
-    {"archive-object-size", SF_SET_BYTES, "16M", 4096, 1LL << 32,
-     "write an archive object at this much NDJSON", NULL, 0, 0},
-    {"archive-max-wait", SF_SET_DURATION, "60s", 10, 86400000,
-     "write an archive object when its first record waited this long", NULL, 0, 0},
-    {"archive-gzip-level", SF_SET_INT, "1", 1, 9,
-     "gzip level of archive objects (1 fastest, 9 smallest)", NULL, 0, 0},
+    SF_OPT_DATA("./var"), SF_OPT_STREAM,
+    SF_OPT_PLACES,        SF_CLI_ROW("once", SF_SET_BOOL, "false", 0, 0, "stop when caught up"),
+    SF_OPT_ON_BAD_ENTRY,  SF_OPT_ARCHIVE,
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
 static volatile sig_atomic_t stop;
-static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
-static sf_bad_entry on_bad_entry;      /* --on-bad-entry */
+static sf_bad_entry on_bad_entry; /* --on-bad-entry */
 
 static void on_signal(int sig)
 {
@@ -49,31 +36,15 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static const char *opt(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->text;
-}
-
-static int64_t num(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->num;
-}
-
-static sf_sink_places places(void)
-{
-    return (sf_sink_places){opt("data"), opt("objects"), opt("store"), opt("warehouse")};
-}
-
 static int run_one(const char *name, bool show_progress, sf_error *err)
 {
     char location[4096];
-    sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
-    sf_stream_opts sopts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};
+    sf_cli_stream_location(location, sizeof location);
+    sf_stream_opts sopts = sf_cli_stream_opts(true);
     sf_stream *s = NULL;
     sf_sink *sink = NULL;
-    sf_sink_places at = places();
-    sf_archive_opts aopts = {(uint64_t)num("archive-object-size"),
-                             (unsigned)num("archive-max-wait"), (int)num("archive-gzip-level")};
+    sf_sink_places at = sf_cli_places();
+    sf_archive_opts aopts = sf_cli_archive_opts();
     int rc = sf_stream_open(location, &sopts, &s, err);
     if (rc == 0)
         rc = sf_sink_open(name, &at, &aopts, false, &sink, err);
@@ -81,7 +52,7 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
         sink->on_bad_entry = on_bad_entry;
         sf_progress progress;
         sf_runner_stats st;
-        bool once = num("once");
+        bool once = sf_cli_num("once");
         char label[32];
         snprintf(label, sizeof label, "sink %s", name);
         sf_progress_init(&progress, stderr, label);
@@ -149,29 +120,28 @@ static int run_sink(int argc, char **argv)
     char **rest;
     int nrest;
     sf_error err = {0};
-    if (sf_cli_take_stream_opts(&sf_cmd_sink, &argc, argv, &stream_opts) != 0)
-        return SF_EXIT_USAGE;
     int rc = sf_cli_settings(&sf_cmd_sink, settings, NSETTINGS, argc, argv, 1, &rest, &nrest);
     if (rc != SF_CLI_GO)
         return rc;
     const char *name = nrest == 1 ? rest[0] : NULL;
     free(rest);
     if (!name || (strcmp(name, "archive") && strcmp(name, "history") && strcmp(name, "warehouse") &&
-                  strcmp(name, "all")))
+                  strcmp(name, "all"))) {
+        sf_cli_settings_free();
         return sf_cli_usage_error(&sf_cmd_sink,
                                   "say which sink: archive, history, warehouse or all");
-    if (sf_bad_entry_parse(opt("on-bad-entry"), &on_bad_entry, &err) < 0) {
-        sf_config_free();
+    }
+    if (sf_bad_entry_parse(sf_cli_text("on-bad-entry"), &on_bad_entry, &err) < 0) {
+        sf_cli_settings_free();
         return sf_cli_usage_error(&sf_cmd_sink, "%s", err.msg);
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* for the stores; a Kafka stream needs no folder */
-    rc = sf_cli_make_data_dir(opt("data"), &err);
+    rc = sf_cli_make_data_dir(sf_cli_text("data"), &err);
     if (rc == 0)
         rc = strcmp(name, "all") == 0 ? run_all(&err) : run_one(name, true, &err);
-    sf_config_free();
-    sf_cli_stream_opts_free(&stream_opts);
+    sf_cli_settings_free();
     if (rc < 0) {
         fprintf(stderr, "shopflow sink: %s\n", err.msg);
         return SF_EXIT_FAIL;

@@ -15,27 +15,18 @@
 #include "sinks/sink.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
-    {"stream", SF_SET_STRING, "", 0, 0, "stream location (default DATA/log)", NULL, 0, 0},
-    {"objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)", NULL, 0, 0},
-    {"store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)", NULL, 0, 0},
-    {"warehouse", SF_SET_STRING, "", 0, 0, "warehouse (default DATA/warehouse.db)", NULL, 0, 0},
-    {"json", SF_SET_BOOL, "false", 0, 0, "print one JSON object", NULL, 0, 0},
+    SF_OPT_DATA("./var"),
+    SF_OPT_STREAM,
+    SF_OPT_PLACES,
+    SF_OPT_JSON("print one JSON object"),
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
-
-static sf_cli_stream_opts stream_opts; /* --stream-opt, for the stream's adapter */
-
-static const char *opt(const char *name)
-{
-    return sf_config_get(settings, NSETTINGS, name)->text;
-}
 
 /* A sink's position: next[p] for each partition; zeros for a sink whose
  * backend was never created (it has not started). */
 static int position(const char *name, uint64_t *next, uint32_t n, sf_error *err)
 {
-    sf_sink_places at = {opt("data"), opt("objects"), opt("store"), opt("warehouse")};
+    sf_sink_places at = sf_cli_places();
     return sf_sink_stored_position(name, &at, next, n, err);
 }
 
@@ -73,7 +64,7 @@ static void print_damage(const sf_partition_info *info, uint64_t *const at[SF_SI
     if (damaged)
         printf("The log is damaged: run `shopflow log verify --data %s`, then `shopflow log "
                "repair --data %s` (docs/operations.md, \"When a disk goes bad\").\n",
-               opt("data"), opt("data"));
+               sf_cli_text("data"), sf_cli_text("data"));
 }
 
 static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], uint32_t n,
@@ -114,14 +105,12 @@ static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], u
 static int run_status(int argc, char **argv)
 {
     sf_error err = {0};
-    if (sf_cli_take_stream_opts(&sf_cmd_status, &argc, argv, &stream_opts) != 0)
-        return SF_EXIT_USAGE;
     int rc = sf_cli_settings(&sf_cmd_status, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
     if (rc != SF_CLI_GO)
         return rc;
     char location[4096];
-    sf_stream_location(opt("data"), opt("stream"), location, sizeof location);
-    sf_stream_opts sopts = {.read_only = true, .extra = stream_opts.kv, .nextra = stream_opts.n};
+    sf_cli_stream_location(location, sizeof location);
+    sf_stream_opts sopts = sf_cli_stream_opts(true);
     sf_stream *s = NULL;
     rc = sf_stream_open(location, &sopts, &s, &err);
     uint32_t n = rc == 0 ? sf_stream_partitions(s) : 0;
@@ -136,7 +125,7 @@ static int run_status(int argc, char **argv)
     for (int k = 0; rc == 0 && k < SF_SINKS; k++)
         rc = position(sf_sink_names[k], at[k], n, &err);
     if (rc == 0)
-        print(info, at, n, sf_config_get(settings, NSETTINGS, "json")->num);
+        print(info, at, n, sf_cli_num("json"));
     else
         fprintf(stderr, "shopflow status: %s\n", err.msg);
     free(info);
@@ -144,8 +133,7 @@ static int run_status(int argc, char **argv)
     free(at[1]);
     free(at[2]);
     sf_stream_close(s);
-    sf_config_free();
-    sf_cli_stream_opts_free(&stream_opts);
+    sf_cli_settings_free();
     return rc == 0 ? SF_EXIT_OK : SF_EXIT_FAIL;
 }
 
@@ -153,12 +141,18 @@ const sf_command sf_cmd_status = {
     "status",
     "how far each sink has come in the stream, and its lag",
     "usage: shopflow status [--data DIR] [--stream LOCATION [--stream-opt KEY=VALUE]...] [--json]\n"
+    "                       [--objects LOCATION] [--store LOCATION] [--warehouse LOCATION]\n"
     "\n"
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
-    "would resume at (its stored position), with the lag in records. What is found wrong\n"
-    "follows: acknowledged offsets the log no longer holds, and sinks past the log's end\n"
-    "(they stop there: run `shopflow log verify`, then `shopflow log repair`). --json prints\n"
-    "{\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...], \"sinks\": {\"archive\":\n"
-    "{\"lag\": N, \"offsets\": [...]}, \"history\": {...}, \"warehouse\": {...}}}.\n",
+    "would resume at (its stored position), with the lag in records. Each sink's store is\n"
+    "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
+    "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
+    "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
+    "What is found wrong follows: acknowledged offsets the log no longer holds, and sinks\n"
+    "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
+    "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
+    "\"sinks\": {\"archive\": {\"lag\": N, \"offsets\": [...]}, \"history\": {...}, "
+    "\"warehouse\":\n"
+    "{...}}}.\n",
     run_status,
 };

@@ -16,10 +16,10 @@
 #include "gateway/token.h"
 
 static sf_setting settings[] = {
-    {"data", SF_SET_STRING, "./var", 0, 0, "data folder", NULL, 0, 0},
-    {"customer", SF_SET_INT, "0", 0, 999999999, "the customer id the token reads", NULL, 0, 0},
-    {"ttl", SF_SET_DURATION, "1h", 1000, 366LL * 86400 * 1000, "how long the token is valid", NULL,
-     0, 0},
+    SF_OPT_DATA("./var"),
+    SF_CLI_ROW("customer", SF_SET_INT, "0", 0, 999999999, "the customer id the token reads"),
+    SF_CLI_ROW("ttl", SF_SET_DURATION, "1h", 1000, 366LL * 86400 * 1000,
+               "how long the token is valid"),
 };
 #define NSETTINGS ((int)(sizeof settings / sizeof settings[0]))
 
@@ -29,9 +29,9 @@ static int run_token(int argc, char **argv)
     int status = sf_cli_settings(&sf_cmd_token, settings, NSETTINGS, argc, argv, 0, NULL, NULL);
     if (status != SF_CLI_GO)
         return status;
-    const char *data = sf_config_get(settings, NSETTINGS, "data")->text;
-    int64_t customer = sf_config_get(settings, NSETTINGS, "customer")->num;
-    int64_t ttl_s = sf_config_get(settings, NSETTINGS, "ttl")->num / 1000;
+    const char *data = sf_cli_text("data");
+    int64_t customer = sf_cli_num("customer");
+    int64_t ttl_s = sf_cli_num("ttl") / 1000;
     status = SF_EXIT_OK;
     if (customer <= 0) {
         status = sf_cli_usage_error(&sf_cmd_token, "give --customer ID (a positive whole number)");
@@ -48,7 +48,7 @@ static int run_token(int argc, char **argv)
         }
         free(token);
     }
-    sf_config_free();
+    sf_cli_settings_free();
     return status;
 }
 

@@ -96,8 +96,9 @@ static int help(int argc, char **argv)
         overview(stderr);
         return SF_EXIT_USAGE;
     }
-    fputs(cmd->help, stdout);
-    return SF_EXIT_OK;
+    /* The same text as `NAME --help`: the command's own, with its settings. */
+    char *args[] = {argv[1], "--help", NULL};
+    return cmd->run(2, args);
 }
 
 int main(int argc, char **argv)

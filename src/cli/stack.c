@@ -24,6 +24,8 @@ int sf_stack_parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err)
     memset(which, 0, SF_SINKS * sizeof which[0]);
     if (strcmp(list, "none") == 0 || *list == '\0')
         return 0;
+    if (strcmp(list, "all") == 0)
+        list = "archive,history,warehouse";
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
         int found = -1;
@@ -31,9 +33,9 @@ int sf_stack_parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err)
             if (strlen(sf_sink_names[i]) == n && strncmp(p, sf_sink_names[i], n) == 0)
                 found = i;
         if (found < 0)
-            return sf_error_set(err, SF_EUSAGE,
-                                "sinks: '%.*s' is not a sink (archive, history, warehouse, none)",
-                                (int)n, p);
+            return sf_error_set(
+                err, SF_EUSAGE,
+                "sinks: '%.*s' is not a sink (archive, history, warehouse, all, none)", (int)n, p);
         which[found] = true;
         p += n + (p[n] == ',');
     }

@@ -48,7 +48,7 @@ typedef struct sf_stack {
  * before sf_stack_open. */
 void sf_stack_block_signals(sigset_t *stop);
 
-/* Parse a --sinks list ("archive,history", "none") into which[]. */
+/* Parse a --sinks list ("archive,history", "all", "none") into which[]. */
 int sf_stack_parse_sinks(const char *list, bool which[SF_SINKS], sf_error *err);
 
 /* Open and start everything. On failure what was opened is closed again. */

@@ -4,10 +4,12 @@
  * through to the stream's adapter (for Kafka: librdkafka's SASL, TLS and
  * tuning properties; see docs/deploy.md).
  *
- * They are taken out of argv before the command parses the rest, because
- * the settings table (core/config.h) holds one value per name. A value
- * "@FILE" reads KEY=VALUE lines from FILE instead ('#' comments), so secrets
- * such as sasl.password need not show in the process list.
+ * The option is a list row of the settings table (options.h, SF_OPT_STREAM),
+ * so it comes as flags, as SHOPFLOW_STREAM_OPT or as `stream-opt = K=V`
+ * lines of the --config file like any other setting. This file checks each
+ * value and expands "@FILE", which reads KEY=VALUE lines from FILE instead
+ * ('#' comments), so secrets such as sasl.password need not show in the
+ * process list.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +17,28 @@
 
 #include "cli/cli.h"
 
-static int add(sf_cli_stream_opts *o, const char *kv)
+#define STREAM_OPTS_MAX 64
+
+/* The values in force: into the settings, or lines read from files. */
+static const char *kv[STREAM_OPTS_MAX];
+static size_t nkv;
+static char *text[STREAM_OPTS_MAX]; /* lines read from files (owned) */
+static size_t ntext;
+
+static int add(const char *v, sf_error *err)
 {
-    if (o->n == SF_CLI_STREAM_OPTS_MAX)
-        return -1;
-    o->kv[o->n++] = kv;
+    if (nkv == STREAM_OPTS_MAX)
+        return sf_error_set(err, SF_EUSAGE, "at most %d --stream-opt", STREAM_OPTS_MAX);
+    kv[nkv++] = v;
     return 0;
 }
 
-/* Read KEY=VALUE lines of path into o (the text stays in o->text). */
-static int add_file(const sf_command *cmd, sf_cli_stream_opts *o, const char *path)
+/* Read KEY=VALUE lines of path (the text stays in text[]). */
+static int add_file(const char *path, sf_error *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return sf_cli_usage_error(cmd, "--stream-opt @%s: cannot read it", path);
+        return sf_error_set(err, SF_EUSAGE, "--stream-opt @%s: cannot read it", path);
     char line[4096];
     int rc = 0;
     for (int no = 1; rc == 0 && fgets(line, sizeof line, f); no++) {
@@ -37,56 +47,44 @@ static int add_file(const sf_command *cmd, sf_cli_stream_opts *o, const char *pa
         if (!*t || *t == '#')
             continue;
         char *copy = strdup(t);
-        if (!copy || !strchr(copy, '=') || o->ntext == SF_CLI_STREAM_OPTS_MAX || add(o, copy) < 0) {
+        if (!copy || !strchr(copy, '=') || ntext == STREAM_OPTS_MAX || add(copy, err) < 0) {
             free(copy);
-            rc = sf_cli_usage_error(cmd, "--stream-opt @%s: line %d: say KEY=VALUE (at most %d)",
-                                    path, no, SF_CLI_STREAM_OPTS_MAX);
+            rc = sf_error_set(err, SF_EUSAGE,
+                              "--stream-opt @%s: line %d: say KEY=VALUE (at most %d)", path, no,
+                              STREAM_OPTS_MAX);
             break;
         }
-        o->text[o->ntext++] = copy;
+        text[ntext++] = copy;
     }
     fclose(f);
     return rc;
 }
 
-int sf_cli_take_stream_opts(const sf_command *cmd, int *argc, char **argv, sf_cli_stream_opts *o)
+int sf_cli_stream_opts_load(const sf_setting *row, sf_error *err)
 {
-    memset(o, 0, sizeof *o);
-    int kept = 1;
-    for (int i = 1; i < *argc; i++) {
-        const char *v = NULL;
-        if (strcmp(argv[i], "--") == 0) {
-            while (i < *argc)
-                argv[kept++] = argv[i++];
-            break;
-        }
-        if (strcmp(argv[i], "--stream-opt") == 0) {
-            if (i + 1 == *argc)
-                return sf_cli_usage_error(cmd, "--stream-opt takes KEY=VALUE");
-            v = argv[++i];
-        } else if (strncmp(argv[i], "--stream-opt=", 13) == 0) {
-            v = argv[i] + 13;
-        } else {
-            argv[kept++] = argv[i];
-            continue;
-        }
-        int rc = v[0] == '@' ? add_file(cmd, o, v + 1)
-                 : strchr(v, '=') && v[0] != '='
-                     ? (add(o, v) < 0 ? sf_cli_usage_error(cmd, "at most %d --stream-opt",
-                                                           SF_CLI_STREAM_OPTS_MAX)
-                                      : 0)
-                     : sf_cli_usage_error(cmd, "--stream-opt '%s': say KEY=VALUE", v);
-        if (rc != 0)
-            return rc;
+    sf_cli_stream_opts_free();
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < row->num; i++) {
+        const char *v = sf_config_item(row, i);
+        if (v[0] == '@')
+            rc = add_file(v + 1, err);
+        else if (strchr(v, '=') && v[0] != '=')
+            rc = add(v, err);
+        else
+            rc = sf_error_set(err, SF_EUSAGE, "--stream-opt '%s': say KEY=VALUE", v);
     }
-    *argc = kept;
-    argv[kept] = NULL;
-    return 0;
+    return rc;
 }
 
-void sf_cli_stream_opts_free(sf_cli_stream_opts *o)
+void sf_cli_stream_opts_extra(const char *const **out, size_t *n)
 {
-    for (size_t i = 0; i < o->ntext; i++)
-        free(o->text[i]);
-    memset(o, 0, sizeof *o);
+    *out = kv;
+    *n = nkv;
+}
+
+void sf_cli_stream_opts_free(void)
+{
+    for (size_t i = 0; i < ntext; i++)
+        free(text[i]);
+    ntext = nkv = 0;
 }

@@ -8,6 +8,15 @@
  * and the default. Every value is checked against its type and bounds, and a
  * bad one is an error naming the setting and where it came from. `shopflow
  * config` prints the effective values and their sources from the same table.
+ *
+ * A repeatable setting (SF_SET_LIST: --stream-opt K=V --stream-opt K2=V2)
+ * keeps every value its strongest source gives: all its flags, else the
+ * environment's one value, else every line of the file that names it. Its
+ * values are read with sf_config_item; num counts them.
+ *
+ * On the command line a word after "--" is never a flag; a bool flag takes
+ * the next word only when it is a bool (--once, --once false), so
+ * `check --json FILE` keeps FILE as a word.
  */
 #ifndef SF_CONFIG_H
 #define SF_CONFIG_H
@@ -21,8 +30,10 @@ typedef enum sf_setting_type {
     SF_SET_STRING,
     SF_SET_INT,      /* integer in [min, max] */
     SF_SET_BYTES,    /* integer with an optional K/M/G suffix (powers of 1024) */
-    SF_SET_DURATION, /* seconds, with an optional ms/s/m/h/d suffix; stored in ms */
+    SF_SET_DURATION, /* seconds, with an optional ms/s/m/h/d suffix, decimals allowed
+                      * (0.5, 1.5m); stored in ms, rounded */
     SF_SET_BOOL,     /* true/false, yes/no, on/off, 1/0 */
+    SF_SET_LIST,     /* text, repeatable: every value kept (sf_config_item) */
 } sf_setting_type;
 
 typedef enum sf_setting_source {
@@ -39,8 +50,9 @@ typedef struct sf_setting {
     int64_t min, max; /* bounds of numeric types */
     const char *help;
     /* Filled by sf_config_load: */
-    const char *text; /* the effective text (points into argv, environ, the file's copy or def) */
-    int64_t num;      /* numeric value (ms for durations, 0/1 for bools) */
+    const char *text; /* the effective text (points into argv, environ, the file's copy or def);
+                       * of a list, its last value */
+    int64_t num;      /* numeric value (ms for durations, 0/1 for bools, values of a list) */
     sf_setting_source source;
 } sf_setting;
 
@@ -57,10 +69,17 @@ int sf_config_load(sf_setting *table, int n, int argc, char **argv, char ***rest
 /* The setting named name (NULL if none). */
 sf_setting *sf_config_get(sf_setting *table, int n, const char *name);
 
-/* Print "name = value  # source" lines, and the help of each. */
+/* Value i (0 .. s->num - 1) of the list s, in the order given; NULL past
+ * the end. Valid until sf_config_free. */
+const char *sf_config_item(const sf_setting *s, int64_t i);
+
+/* Print "name = value  # source" lines (one per value of a list), and the
+ * help of each. */
 void sf_config_print(const sf_setting *table, int n, bool with_help);
 
-/* Help lines for a command's usage text: "  --name VALUE   help (default)". */
+/* Help lines for a command's usage text: "  --name N   help (default X)"
+ * (V for text, N for an integer, SIZE, TIME, nothing for a bool), the help
+ * wrapped to the width of the usage texts. */
 void sf_config_usage(const sf_setting *table, int n);
 
 void sf_config_free(void);

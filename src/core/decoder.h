@@ -131,4 +131,14 @@ struct sf_progress;
 int sf_decode_file(const char *path, const sf_decode_opts *opts, const sf_decode_sink *sink,
                    struct sf_progress *progress, sf_decode_stats *stats, sf_error *err);
 
+/*
+ * The same for len bytes in memory (an object read whole from an object
+ * store): gzip (one member or several, inflated a block at a time, so the
+ * inflated text is never held whole) or not. name stands for the bytes in
+ * messages as path does for a file. Same returns as sf_decode_file; a
+ * truncated or damaged gzip stream is SF_EIO.
+ */
+int sf_decode_bytes(const char *name, const void *data, size_t len, const sf_decode_opts *opts,
+                    const sf_decode_sink *sink, sf_decode_stats *stats, sf_error *err);
+
 #endif

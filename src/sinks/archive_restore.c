@@ -4,18 +4,20 @@
  *
  * The one object in memory is kept packed (about 100 bytes a record), with
  * each record's place in a table of offsets: an object of the default
- * 16 MiB of NDJSON is about 8 MiB here.
+ * 16 MiB of NDJSON is about 8 MiB here. Objects are read through the
+ * objects port (the archive import's set), so any of its adapters can hold
+ * the archive.
  */
 #include "sinks/archive_restore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/decoder.h"
 #include "core/pack.h"
 #include "sinks/import.h"
+#include "storage/objects/objects.h"
 #include "stream/stream.h"
 
 struct sf_archive_restorer {
@@ -29,19 +31,29 @@ struct sf_archive_restorer {
     size_t nrec;
 };
 
+/* True when location is an object store (holding an archive or not). */
+static bool is_store(const char *location)
+{
+    sf_objects *o;
+    sf_error err = {0};
+    if (sf_objects_open_reader(location, &o, &err) < 0)
+        return false;
+    sf_objects_close(o);
+    return true;
+}
+
 int sf_archive_restorer_open(const char *path, uint32_t nparts, sf_archive_restorer **out,
                              size_t *objects, sf_error *err)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return sf_error_set(err, SF_ENOENT, "%s: no such archive (nothing restored from it)", path);
     sf_archive_restorer *r = calloc(1, sizeof *r);
     if (!r)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     r->nparts = nparts;
     int rc = sf_archive_set_add(&r->set, path, err);
-    if (rc == SF_EUSAGE && S_ISDIR(st.st_mode)) {
-        rc = 0; /* a folder without an archive: it holds nothing */
+    if (rc == SF_ENOENT)
+        sf_error_set(err, SF_ENOENT, "%s: no such archive (nothing restored from it)", path);
+    if (rc == SF_EUSAGE && is_store(path)) {
+        rc = 0; /* a store without an archive: it holds nothing */
         sf_error_clear(err);
     }
     if (rc == 0 && r->set.n)
@@ -121,7 +133,12 @@ static int load(sf_archive_restorer *r, const sf_archive_part *part, sf_error *e
     loader l = {r, err, 0};
     sf_decode_opts opts = {.format = SF_FORMAT_JSON};
     sf_decode_sink sink = {keep_record, bad_record, &l};
-    int rc = sf_decode_file(part->path, &opts, &sink, NULL, NULL, err);
+    void *data = NULL;
+    size_t len = 0;
+    int rc = sf_archive_part_read(&r->set, part, &data, &len, err);
+    if (rc == 0)
+        rc = sf_decode_bytes(part->path, data, len, &opts, &sink, NULL, err);
+    free(data);
     if (l.rc < 0)
         rc = l.rc;
     else if (rc == 0 && r->nrec != want)

@@ -26,12 +26,13 @@
 typedef struct sf_archive_restorer sf_archive_restorer;
 
 /*
- * Open the archive at path (an archive folder holding raw/transactions/, a
- * data folder holding archive/, or one object) for a log of nparts
- * partitions. A folder without an archive holds nothing (every record is
- * "not held"); a path that does not exist is an error, so that a mistyped
- * --archive cannot turn records into holes. Free with
- * sf_archive_restorer_free. *objects (may be NULL) gets the objects found.
+ * Open the archive at path (an object store holding raw/transactions/, a
+ * data folder's holding archive/, or one object: sf_archive_set_add) for a
+ * log of nparts partitions. A store without an archive holds nothing (every
+ * record is "not held"); a location where nothing is is an error
+ * (SF_ENOENT), so that a mistyped --archive cannot turn records into holes.
+ * Free with sf_archive_restorer_free. *objects (may be NULL) gets the
+ * objects found.
  */
 int sf_archive_restorer_open(const char *path, uint32_t nparts, sf_archive_restorer **out,
                              size_t *objects, sf_error *err);

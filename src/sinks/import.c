@@ -53,14 +53,15 @@ static int invalid_rows(const char *path, const sf_decode_stats *st, sf_error *e
                         (unsigned long long)st->invalid, (unsigned long long)st->records);
 }
 
-int sf_import_validate(const char *path, const sf_decode_opts *opts, sf_import_on_error on_error,
-                       void *ctx, sf_decode_stats *st, sf_error *err)
+int sf_import_validate_bytes(const char *name, const void *data, size_t len,
+                             const sf_decode_opts *opts, sf_import_on_error on_error, void *ctx,
+                             sf_decode_stats *st, sf_error *err)
 {
     validate_ctx v = {on_error, ctx};
     sf_decode_sink check = {NULL, validate_error, &v};
-    int rc = sf_decode_file(path, opts, &check, NULL, st, err);
+    int rc = sf_decode_bytes(name, data, len, opts, &check, st, err);
     if (rc == 0 && st->invalid)
-        rc = invalid_rows(path, st, err);
+        rc = invalid_rows(name, st, err);
     return rc;
 }
 
@@ -375,6 +376,18 @@ static int append_record(void *ctx, const sf_record *r, const sf_decode_pos *pos
     return add_record(im, &copy, pos->index) != 0;
 }
 
+/* After decoding path into im: the stream's (or the id's) error, not
+ * "stopped", if there was one; else the decoder's rc. */
+static int added_input(sf_importer *im, const char *path, int rc, sf_error *err)
+{
+    if (im->rc < 0) {
+        rc = im->rc;
+        *err = im->err;
+        sf_error_prefix(err, "%s: ", path);
+    }
+    return rc;
+}
+
 int sf_importer_add_file(sf_importer *im, const char *path, const sf_decode_opts *opts,
                          const sf_ledger_key *key, uint64_t id_base, struct sf_progress *progress,
                          sf_error *err)
@@ -383,12 +396,18 @@ int sf_importer_add_file(sf_importer *im, const char *path, const sf_decode_opts
     sf_decode_sink load = {append_record, NULL, im};
     if (rc == 0)
         rc = sf_decode_file(path, opts, &load, progress, NULL, err);
-    if (im->rc < 0) { /* the stream's (or the id's) error, not "stopped" */
-        rc = im->rc;
-        *err = im->err;
-        sf_error_prefix(err, "%s: ", path);
-    }
-    return rc;
+    return added_input(im, path, rc, err);
+}
+
+int sf_importer_add_bytes(sf_importer *im, const char *name, const void *data, size_t len,
+                          const sf_decode_opts *opts, const sf_ledger_key *key, uint64_t id_base,
+                          sf_error *err)
+{
+    int rc = set_key(im, key, id_base);
+    sf_decode_sink load = {append_record, NULL, im};
+    if (rc == 0)
+        rc = sf_decode_bytes(name, data, len, opts, &load, NULL, err);
+    return added_input(im, name, rc, err);
 }
 
 int sf_importer_flush(sf_importer *im, sf_error *err)

@@ -81,11 +81,13 @@ int sf_import_file(sf_import_target *t, const char *path, const sf_decode_opts *
                    sf_import_on_error on_error, void *ctx, struct sf_progress *progress,
                    sf_import_result *res, sf_error *err);
 
-/* The validating pass alone: decode path, counting into *st, each invalid
- * row to on_error (may be NULL). 0, SF_EINVAL if a row is invalid, or the
+/* The validating pass alone, over len bytes in memory named name (an
+ * archive object: sf_decode_bytes): counting into *st, each invalid row to
+ * on_error (may be NULL). 0, SF_EINVAL if a row is invalid, or the
  * decoder's error. */
-int sf_import_validate(const char *path, const sf_decode_opts *opts, sf_import_on_error on_error,
-                       void *ctx, sf_decode_stats *st, sf_error *err);
+int sf_import_validate_bytes(const char *name, const void *data, size_t len,
+                             const sf_decode_opts *opts, sf_import_on_error on_error, void *ctx,
+                             sf_decode_stats *st, sf_error *err);
 
 /*
  * The appending pass, for importers of many files (one appender across
@@ -105,6 +107,12 @@ int sf_importer_add_file(sf_importer *im, const char *path, const sf_decode_opts
                          const sf_ledger_key *key, uint64_t id_base, struct sf_progress *progress,
                          sf_error *err);
 
+/* The same for an object's bytes in memory (sf_decode_bytes), named name
+ * in messages. */
+int sf_importer_add_bytes(sf_importer *im, const char *name, const void *data, size_t len,
+                          const sf_decode_opts *opts, const sf_ledger_key *key, uint64_t id_base,
+                          sf_error *err);
+
 /* Append what is batched. */
 int sf_importer_flush(sf_importer *im, sf_error *err);
 
@@ -116,7 +124,9 @@ void sf_importer_free(sf_importer *im);
 /*
  * Importing the archive (import_archive.c): the archive sink's objects,
  * raw/transactions/dt=DAY/part-P-FIRST-LAST.ndjson.gz, back into a stream,
- * so that a data folder can be rebuilt from its archive alone.
+ * so that a data folder can be rebuilt from its archive alone. The objects
+ * are listed and read through the objects port, so any of its adapters
+ * holds an archive that can be imported.
  *
  * The objects are imported by partition, then first offset: each partition's
  * records in their original order, so a new log with as many partitions
@@ -128,29 +138,42 @@ void sf_importer_free(sf_importer *im);
  * record, and that it holds LAST - FIRST + 1 of them) before anything is appended.
  */
 typedef struct sf_archive_part {
-    char *path; /* owned */
+    char *path;      /* owned: where the object is, for messages (its store's location/key) */
+    const char *key; /* into path: its key in its store */
+    uint32_t store;  /* its store: the set's stores[store] */
     uint32_t partition;
-    uint64_t first, last, bytes;
+    uint64_t first, last;
 } sf_archive_part;
+
+struct sf_objects;
 
 typedef struct sf_archive_set {
     sf_archive_part *parts; /* sorted by sf_archive_set_finish */
     size_t n, cap;
+    struct sf_objects **stores; /* opened read-only (objects.h), owned */
+    uint32_t nstores;
     uint32_t partitions; /* highest partition + 1 */
     uint64_t records;    /* what the names say they hold */
-    uint64_t bytes;      /* compressed */
     uint64_t missing;    /* offsets before or between objects that none holds */
     char gap[160];       /* the first of them, in words */
 } sf_archive_set;
 
-/* Add path: an archive object, an archive (a folder holding
- * raw/transactions/), or a data folder holding one in archive/. A folder
- * without one, or a file not named as an object, is an SF_EUSAGE error. */
-int sf_archive_set_add(sf_archive_set *set, const char *path, sf_error *err);
+/* Add the objects at location, each read through the objects port (any
+ * adapter: objects.h), opened read-only: an archive object (a location whose
+ * last part is named as one: its store is the location above it), an archive
+ * (a store holding raw/transactions/), or a data folder's (a store holding
+ * one under archive/). SF_ENOENT when nothing is there; SF_EUSAGE for a file
+ * not named as an object, or a store without an archive. */
+int sf_archive_set_add(sf_archive_set *set, const char *location, sf_error *err);
 
 /* Sort, drop an object given twice, refuse overlapping ones (SF_EFORMAT),
  * count what is missing. */
 int sf_archive_set_finish(sf_archive_set *set, sf_error *err);
+
+/* Read part's object whole with its store's get into *data (malloc'd: the
+ * caller frees it), *len; decode it with sf_decode_bytes. */
+int sf_archive_part_read(const sf_archive_set *set, const sf_archive_part *part, void **data,
+                         size_t *len, sf_error *err);
 
 void sf_archive_set_free(sf_archive_set *set);
 

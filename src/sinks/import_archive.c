@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/progress.h"
 #include "sinks/import.h"
@@ -33,21 +32,26 @@ static bool parse_name(const char *path, sf_archive_part *out)
     snprintf(again, sizeof again, "part-%04u-%020llu-%020llu.ndjson.gz", p, first, last);
     if (strcmp(again, name) != 0)
         return false;
-    *out = (sf_archive_part){NULL, p, first, last, 0};
+    *out = (sf_archive_part){.partition = p, .first = first, .last = last};
     return true;
 }
 
-static int add_object(sf_archive_set *set, const char *path, sf_error *err)
+static int not_an_object(const char *path, sf_error *err)
+{
+    return sf_error_set(err, SF_EUSAGE,
+                        "%s: not an archive object (named part-PPPP-FIRST-LAST.ndjson.gz by the "
+                        "archive sink)",
+                        path);
+}
+
+/* The object at key of the set's store `store` (at location root). */
+static int add_object(sf_archive_set *set, uint32_t store, const char *root, const char *key,
+                      sf_error *err)
 {
     sf_archive_part part;
-    struct stat st;
-    if (!parse_name(path, &part))
-        return sf_error_set(err, SF_EUSAGE,
-                            "%s: not an archive object (named "
-                            "part-PPPP-FIRST-LAST.ndjson.gz by the archive sink)",
-                            path);
-    if (stat(path, &st) != 0)
-        return sf_error_set(err, SF_ENOENT, "%s: cannot read", path);
+    char *path = NULL;
+    if (!parse_name(key, &part))
+        return not_an_object(key, err);
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 256;
         sf_archive_part *np = realloc(set->parts, cap * sizeof *np);
@@ -56,16 +60,43 @@ static int add_object(sf_archive_set *set, const char *path, sf_error *err)
         set->parts = np;
         set->cap = cap;
     }
-    if (!(part.path = strdup(path)))
+    size_t rl = strlen(root);
+    if (!(path = malloc(rl + strlen(key) + 2)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    part.bytes = (uint64_t)st.st_size;
+    sprintf(path, "%s/%s", root, key);
+    part.path = path;
+    part.key = path + rl + 1;
+    part.store = store;
     set->parts[set->n++] = part;
     return 0;
 }
 
+/* Keep o (opened at a location of the set) as stores[*index]. */
+static int keep_store(sf_archive_set *set, sf_objects *o, uint32_t *index, sf_error *err)
+{
+    sf_objects **more = realloc(set->stores, (set->nstores + 1) * sizeof *more);
+    if (!more) {
+        sf_objects_close(o);
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    }
+    set->stores = more;
+    *index = set->nstores;
+    set->stores[set->nstores++] = o;
+    return 0;
+}
+
+/* Drop the last store kept (it held nothing). */
+static void drop_store(sf_archive_set *set)
+{
+    sf_objects_close(set->stores[--set->nstores]);
+}
+
 typedef struct lister {
     sf_archive_set *set;
+    uint32_t store;
     const char *root;
+    const char *only; /* a key listed for itself, or NULL: every one */
+    size_t added;
     sf_error *err;
     int rc;
 } lister;
@@ -73,41 +104,72 @@ typedef struct lister {
 static int list_one(void *ctx, const char *key)
 {
     lister *l = ctx;
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s", l->root, key);
-    l->rc = add_object(l->set, path, l->err);
+    if (l->only && strcmp(key, l->only) != 0)
+        return 0;
+    l->rc = add_object(l->set, l->store, l->root, key, l->err);
+    l->added += l->rc == 0;
     return l->rc < 0;
 }
 
-static bool is_dir(const char *path)
+/* Open root read-only, keep it, and add the objects whose keys start with
+ * prefix (only: just that key). *added says how many; with none the store is
+ * not kept. */
+static int add_listed(sf_archive_set *set, const char *root, const char *prefix, const char *only,
+                      size_t *added, sf_error *err)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int sf_archive_set_add(sf_archive_set *set, const char *path, sf_error *err)
-{
-    char root[4096], probe[4200];
-    if (!is_dir(path))
-        return add_object(set, path, err);
-    snprintf(root, sizeof root, "%s", path);
-    snprintf(probe, sizeof probe, "%s/" PREFIX, root);
-    if (!is_dir(probe)) { /* a data folder? */
-        snprintf(root, sizeof root, "%s/archive", path);
-        snprintf(probe, sizeof probe, "%s/" PREFIX, root);
-        if (!is_dir(probe))
-            return sf_error_set(err, SF_EUSAGE,
-                                "%s holds no archive (no " PREFIX " in it nor in %s/archive)", path,
-                                path);
-    }
     sf_objects *o;
-    int rc = sf_objects_open(root, &o, err);
+    lister l = {set, 0, root, only, 0, err, 0};
+    int rc = sf_objects_open_reader(root, &o, err);
+    if (rc == 0)
+        rc = keep_store(set, o, &l.store, err);
     if (rc < 0)
         return rc;
-    lister l = {set, root, err, 0};
-    rc = sf_objects_list(o, PREFIX, list_one, &l, err);
-    sf_objects_close(o);
-    return l.rc < 0 ? l.rc : rc;
+    rc = sf_objects_list(o, prefix, list_one, &l, err);
+    if (l.rc < 0)
+        rc = l.rc;
+    if (rc == 0 && l.added == 0)
+        drop_store(set);
+    *added = l.added;
+    return rc;
+}
+
+/* One object named by its location: its store is the location above it. */
+static int add_one(sf_archive_set *set, const char *location, sf_error *err)
+{
+    char root[4096];
+    const char *slash = strrchr(location, '/'), *key = slash ? slash + 1 : location;
+    snprintf(root, sizeof root, "%.*s", slash ? (int)(slash - location) : 1,
+             slash ? location : ".");
+    size_t added = 0;
+    int rc = add_listed(set, root, key, key, &added, err);
+    if (rc == SF_ENOENT || rc == SF_EINVAL || (rc == 0 && added == 0))
+        rc = sf_error_set(err, SF_ENOENT, "%s: cannot read (no such object)", location);
+    return rc;
+}
+
+int sf_archive_set_add(sf_archive_set *set, const char *location, sf_error *err)
+{
+    sf_archive_part named;
+    if (parse_name(location, &named))
+        return add_one(set, location, err);
+    /* An archive, or a data folder's: raw/transactions/ at location, or under
+     * location/archive. */
+    char data_archive[4200];
+    snprintf(data_archive, sizeof data_archive, "%s/archive", location);
+    size_t added = 0;
+    int rc = add_listed(set, location, PREFIX, NULL, &added, err);
+    if (rc == SF_EINVAL) /* a file in the place of a store */
+        return not_an_object(location, err);
+    if (rc == SF_ENOENT)
+        return sf_error_set(err, SF_ENOENT, "%s: no such archive or archive object", location);
+    if (rc == 0 && added == 0 &&
+        (rc = add_listed(set, data_archive, PREFIX, NULL, &added, err)) == SF_ENOENT)
+        rc = 0;
+    if (rc == 0 && added == 0)
+        rc = sf_error_set(err, SF_EUSAGE,
+                          "%s holds no archive (no object under " PREFIX " in it nor in %s)",
+                          location, data_archive);
+    return rc;
 }
 
 static int by_position(const void *x, const void *y)
@@ -132,7 +194,7 @@ int sf_archive_set_finish(sf_archive_set *set, sf_error *err)
 {
     qsort(set->parts, set->n, sizeof *set->parts, by_position);
     size_t kept = 0;
-    set->records = set->bytes = set->missing = 0;
+    set->records = set->missing = 0;
     set->partitions = 0;
     for (size_t i = 0; i < set->n; i++) {
         sf_archive_part *c = &set->parts[i], *prev = kept ? &set->parts[kept - 1] : NULL;
@@ -156,7 +218,6 @@ int sf_archive_set_finish(sf_archive_set *set, sf_error *err)
             note_gap(set, c->partition, expect, c->first - 1);
         set->parts[kept++] = *c;
         set->records += c->last - c->first + 1;
-        set->bytes += c->bytes;
         if (c->partition + 1 > set->partitions)
             set->partitions = c->partition + 1;
     }
@@ -164,11 +225,20 @@ int sf_archive_set_finish(sf_archive_set *set, sf_error *err)
     return 0;
 }
 
+int sf_archive_part_read(const sf_archive_set *set, const sf_archive_part *part, void **data,
+                         size_t *len, sf_error *err)
+{
+    return sf_objects_get(set->stores[part->store], part->key, data, len, err);
+}
+
 void sf_archive_set_free(sf_archive_set *set)
 {
     for (size_t i = 0; i < set->n; i++)
         free(set->parts[i].path);
     free(set->parts);
+    for (uint32_t i = 0; i < set->nstores; i++)
+        sf_objects_close(set->stores[i]);
+    free(set->stores);
     *set = (sf_archive_set){0};
 }
 
@@ -184,17 +254,23 @@ static int forward_error(void *ctx, const sf_decode_error *e)
     return o->on_error ? o->on_error(o->ctx, o->path, e) : 0;
 }
 
-/* Validate every object: its records, and as many as its name says. */
+/* Validate every object: its records, and as many as its name says. Each
+ * is read whole through its store's get, and decoded from memory. */
 static int validate_all(const sf_archive_set *set, object_errors *oe, sf_progress *progress,
                         sf_import_result *res, sf_error *err)
 {
     sf_decode_opts opts = {.format = SF_FORMAT_JSON};
-    uint64_t done = 0;
+    uint64_t done = 0; /* records of the objects validated */
     for (size_t i = 0; i < set->n; i++) {
         const sf_archive_part *p = &set->parts[i];
         sf_decode_stats st = {0};
         oe->path = p->path;
-        int rc = sf_import_validate(p->path, &opts, forward_error, oe, &st, err);
+        void *data = NULL;
+        size_t len = 0;
+        int rc = sf_archive_part_read(set, p, &data, &len, err);
+        if (rc == 0)
+            rc = sf_import_validate_bytes(p->path, data, len, &opts, forward_error, oe, &st, err);
+        free(data);
         res->rows += st.records;
         res->invalid += st.invalid;
         if (rc < 0)
@@ -203,9 +279,9 @@ static int validate_all(const sf_archive_set *set, object_errors *oe, sf_progres
             return sf_error_set(
                 err, SF_EFORMAT, "%s holds %llu records, its name says %llu: not imported", p->path,
                 (unsigned long long)st.records, (unsigned long long)(p->last - p->first + 1));
-        done += p->bytes;
+        done += st.records;
         if (progress)
-            sf_progress_update(progress, res->rows, done, 2 * set->bytes);
+            sf_progress_update(progress, res->rows, done, 2 * set->records);
     }
     return 0;
 }
@@ -225,16 +301,21 @@ int sf_import_archive(sf_import_target *t, const sf_archive_set *set,
     if ((rc = sf_importer_new(t, &im, err)) < 0)
         return rc;
     sf_decode_opts opts = {.format = SF_FORMAT_JSON};
-    uint64_t done = set->bytes;
+    uint64_t done = set->records;
     for (size_t i = 0; i < set->n && rc == 0; i++) {
         const sf_archive_part *p = &set->parts[i];
         sf_ledger_key key = {.kind = SF_LEDGER_ARCHIVE, .lo = p->partition};
-        rc = sf_importer_add_file(im, p->path, &opts, &key, p->first, NULL, err);
-        done += p->bytes;
+        void *data = NULL;
+        size_t len = 0;
+        rc = sf_archive_part_read(set, p, &data, &len, err);
+        if (rc == 0)
+            rc = sf_importer_add_bytes(im, p->path, data, len, &opts, &key, p->first, err);
+        free(data);
+        done += p->last - p->first + 1;
         uint64_t imported, dups;
         sf_importer_totals(im, &imported, &dups);
         if (progress)
-            sf_progress_update(progress, imported + dups, done, 2 * set->bytes);
+            sf_progress_update(progress, imported + dups, done, 2 * set->records);
     }
     if (rc == 0)
         rc = sf_importer_flush(im, err);

@@ -54,7 +54,8 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
     *out = NULL;
     if (strcmp(name, "archive") == 0) {
         sf_objects *o = NULL;
-        if ((rc = sf_objects_open(where, &o, err)) == 0 && !read_only)
+        rc = read_only ? sf_objects_open_reader(where, &o, err) : sf_objects_open(where, &o, err);
+        if (rc == 0 && !read_only)
             sf_objects_clean(o); /* what a writer killed before left behind */
         if (rc == 0)
             rc = sf_archive_sink_new(o, aopts, out, err);

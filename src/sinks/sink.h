@@ -143,7 +143,8 @@ void sf_sink_location(const char *name, const sf_sink_places *at, char *out, siz
 
 /* Open the named sink over its backend, which the sink then owns: close it
  * with sf_sink_close. aopts (may be NULL) is for the archive; read_only
- * opens a store without writing (to read its position). */
+ * opens a store without writing or making anything (to read its position):
+ * SF_ENOENT when the store is not there yet. */
 int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_opts *aopts,
                  bool read_only, sf_sink **out, sf_error *err);
 
@@ -151,8 +152,9 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
 void sf_sink_close(sf_sink *s);
 
 /* The named sink's stored positions into next[0..n), read as its resume
- * would (runner.c); zeros for a sink whose store was never made. What
- * `status` shows and `log verify` takes as witnesses. */
+ * would (runner.c), through its port opened read-only; zeros for a sink
+ * whose store is not there yet (SF_ENOENT). What `status` shows and `log
+ * verify` takes as witnesses. */
 int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t *next, uint32_t n,
                             sf_error *err);
 

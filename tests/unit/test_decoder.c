@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,27 @@ static int decode_path(const char *path, ut_sink *s)
     return s->rc;
 }
 
+/* The same file's bytes in memory (sf_decode_bytes: an object read
+ * whole), into s. */
+static int decode_bytes_of(const char *path, ut_sink *s)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    rewind(f);
+    char *data = malloc(len ? len : 1);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, len, f), len);
+    fclose(f);
+    ut_sink_free(s);
+    ut_sink_init(s);
+    sf_decode_sink k = ut_sink_callbacks(s);
+    s->rc = sf_decode_bytes("obj", data, len, NULL, &k, &s->stats, &s->err);
+    free(data);
+    return s->rc;
+}
+
 static void test_file_plain_gzip_multimember_same(void **state)
 {
     (void)state;
@@ -318,6 +340,11 @@ static void test_file_plain_gzip_multimember_same(void **state)
     ut_assert_same(&a, &b);
     assert_int_equal(decode_path(multi, &b), 0);
     ut_assert_same(&a, &b);
+    const char *each[] = {plain, gz, multi}; /* the same bytes in memory */
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(decode_bytes_of(each[i], &b), 0);
+        ut_assert_same(&a, &b);
+    }
     free(text);
     ut_sink_free(&a);
     ut_sink_free(&b);
@@ -361,6 +388,17 @@ static void test_file_truncated_gzip(void **state)
     assert_true(s.nrec > 0); /* the rows before the cut were decoded */
     assert_true(s.nrec < 5000);
     assert_int_equal(s.stats.records, s.nrec + s.nerr);
+    size_t before = s.nrec; /* the same bytes in memory: the same rows, the same error */
+    assert_int_equal(decode_bytes_of(path, &s), SF_EIO);
+    assert_string_equal(s.err.msg, "obj: unexpected end of file");
+    assert_int_equal(s.nrec, before);
+    ut_write_gzip(path, text, len, 1); /* damaged inside, in memory */
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\xff\xff\xff\xff\xff\xff\xff\xff", 8, 2000), 8);
+    close(fd);
+    assert_int_equal(decode_bytes_of(path, &s), SF_EIO);
+    assert_non_null(strstr(s.err.msg, "obj: "));
     free(text);
     ut_sink_free(&s);
     ut_tmpdir_remove(dir);

@@ -329,6 +329,76 @@ static void test_config_precedence(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* A repeatable setting keeps every value of its strongest source; a bool
+ * flag leaves a word that is not a bool alone; "--" ends the flags;
+ * durations take decimals. */
+static sf_setting words_table[] = {
+    {.name = "opt", .type = SF_SET_LIST, .help = ""},
+    {.name = "json", .type = SF_SET_BOOL, .def = "false", .help = ""},
+    {.name = "wait", .type = SF_SET_DURATION, .def = "0.1", .max = 86400000, .help = ""},
+};
+#define NW ((int)(sizeof words_table / sizeof words_table[0]))
+
+static void test_config_lists_and_words(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "shopflow.conf");
+    const char *file = "opt = a=1\nopt = b=2\n";
+    ut_write_file(path, file, strlen(file));
+    sf_error err = {0};
+    char **rest;
+    int nrest;
+    bool help;
+    sf_setting *opt = &words_table[0];
+
+    char *from_file[] = {"--config", path, "--json", "FILE", "--wait", "1.5s"};
+    assert_int_equal(sf_config_load(words_table, NW, 6, from_file, &rest, &nrest, &help, &err), 0);
+    assert_int_equal(opt->num, 2);
+    assert_string_equal(sf_config_item(opt, 0), "a=1");
+    assert_string_equal(sf_config_item(opt, 1), "b=2");
+    assert_null(sf_config_item(opt, 2));
+    assert_int_equal(sf_config_get(words_table, NW, "json")->num, 1);
+    assert_int_equal(nrest, 1); /* FILE is a word, not --json's value */
+    assert_string_equal(rest[0], "FILE");
+    assert_int_equal(sf_config_get(words_table, NW, "wait")->num, 1500);
+    free(rest);
+
+    setenv("SHOPFLOW_OPT", "e=5", 1); /* the environment's one value wins over the file */
+    char *none[] = {"--config", path, "--json", "false"};
+    assert_int_equal(sf_config_load(words_table, NW, 4, none, &rest, &nrest, &help, &err), 0);
+    assert_int_equal(opt->num, 1);
+    assert_string_equal(sf_config_item(opt, 0), "e=5");
+    assert_int_equal(sf_config_get(words_table, NW, "json")->num, 0);
+    assert_int_equal(nrest, 0);
+    assert_int_equal(sf_config_get(words_table, NW, "wait")->num, 100); /* "0.1": 100 ms */
+    free(rest);
+
+    char *flags[] = {"--opt", "c=3", "--config", path, "--opt=d=4", "--", "--json", "-"};
+    assert_int_equal(sf_config_load(words_table, NW, 8, flags, &rest, &nrest, &help, &err), 0);
+    assert_int_equal(opt->num, 2); /* flags win whole: neither the file's nor the environment's */
+    assert_string_equal(sf_config_item(opt, 0), "c=3");
+    assert_string_equal(sf_config_item(opt, 1), "d=4");
+    assert_int_equal(sf_config_get(words_table, NW, "json")->num, 0);
+    assert_int_equal(nrest, 2); /* after "--", words */
+    assert_string_equal(rest[0], "--json");
+    assert_string_equal(rest[1], "-");
+    free(rest);
+    unsetenv("SHOPFLOW_OPT");
+
+    char *bad[] = {"--wait", "-1s"};
+    assert_int_equal(sf_config_load(words_table, NW, 2, bad, &rest, &nrest, &help, &err),
+                     SF_EUSAGE);
+    free(rest);
+    char *dangling[] = {"--config"};
+    assert_int_equal(sf_config_load(words_table, NW, 1, dangling, &rest, &nrest, &help, &err),
+                     SF_EUSAGE);
+    free(rest);
+    sf_config_free();
+    ut_tmpdir_remove(dir);
+}
+
 /* gzip of n bytes of text into out (one member); its length. */
 static size_t gzip_of(const char *text, size_t n, unsigned char *out, size_t cap)
 {
@@ -417,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_dedup_load_per_partition),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_config_precedence),
+        cmocka_unit_test(test_config_lists_and_words),
         cmocka_unit_test(test_gunzip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,7 +69,8 @@ static book *new_log(const char *dir, int n)
 
 static void seg_path(char out[UT_PATH_MAX], const char *dir, uint32_t p)
 {
-    snprintf(out, UT_PATH_MAX, "%s/p%04u/00000000000000000000.seg", dir, p);
+    int n = snprintf(out, UT_PATH_MAX, "%s/p%04u/00000000000000000000.seg", dir, p);
+    assert_true(n > 0 && n < UT_PATH_MAX);
 }
 
 static off_t size_of(const char *path)

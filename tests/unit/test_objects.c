@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -190,12 +191,47 @@ static void test_put_many_fallback(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* A reader's open makes nothing: SF_ENOENT where there is no store, and
+ * SF_EINVAL for a file in its place; a store that is there reads as with
+ * open. */
+static void test_open_reader(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], loc[UT_PATH_MAX + 16], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    snprintf(loc, sizeof loc, "file:%s/store", dir);
+    sf_objects *o;
+    sf_error err = {0};
+    assert_int_equal(sf_objects_open_reader(loc, &o, &err), SF_ENOENT);
+    ut_join(path, dir, "store");
+    assert_int_equal(access(path, F_OK), -1); /* not made */
+    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    assert_int_equal(sf_objects_put(o, "raw/a", "one", 3, &err), 0);
+    sf_objects_close(o);
+    assert_int_equal(sf_objects_open_reader(loc + 5, &o, &err), 0); /* a bare path too */
+    seen s = {0};
+    assert_int_equal(sf_objects_list(o, "raw/", collect, &s, &err), 0);
+    assert_int_equal(s.n, 1);
+    void *data;
+    size_t len;
+    assert_int_equal(sf_objects_get(o, "raw/a", &data, &len, &err), 0);
+    assert_memory_equal(data, "one", 3);
+    free(data);
+    sf_objects_close(o);
+    ut_join(path, dir, "store/raw/a");
+    char file_loc[UT_PATH_MAX + 16];
+    snprintf(file_loc, sizeof file_loc, "file:%s", path);
+    assert_int_equal(sf_objects_open_reader(file_loc, &o, &err), SF_EINVAL);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_store),
         cmocka_unit_test(test_put_many),
         cmocka_unit_test(test_put_many_fallback),
+        cmocka_unit_test(test_open_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include "storage/store/store.h"
 #include "support.h"
@@ -127,11 +128,30 @@ static void test_scans(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* A read-only open makes nothing: SF_ENOENT while there is no store. */
+static void test_read_only_absent(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], at[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(at, dir, "history");
+    sf_store *s;
+    sf_error err = {0};
+    assert_int_equal(sf_store_open(at, true, &s, &err), SF_ENOENT);
+    assert_int_equal(access(at, F_OK), -1);
+    assert_int_equal(sf_store_open(at, false, &s, &err), 0);
+    sf_store_close(s);
+    assert_int_equal(sf_store_open(at, true, &s, &err), 0);
+    sf_store_close(s);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_scans),
+        cmocka_unit_test(test_read_only_absent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

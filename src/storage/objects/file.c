@@ -133,23 +133,38 @@ static void remove_stale_temps(const char *dir, int depth)
         closedir(d);
 }
 
-static int file_open(const char *location, sf_objects **out, sf_error *err)
+/* The store at location; its folder made (a writer's), or only looked at:
+ * SF_ENOENT when it is not there (a reader's). */
+static int open_store(const char *location, bool reader, sf_objects **out, sf_error *err)
 {
+    char probe[4096];
+    struct stat st;
+    snprintf(probe, sizeof probe, "%s/x", location);
+    if (reader && stat(location, &st) != 0)
+        return sf_error_set(err, errno == ENOENT ? SF_ENOENT : SF_EIO,
+                            "%s: no object store there (%s)", location, strerror(errno));
+    if (reader && !S_ISDIR(st.st_mode))
+        return sf_error_set(err, SF_EINVAL, "%s: not an object store (not a folder)", location);
+    if (!reader && make_parents(probe) != 0)
+        return sf_error_set(err, SF_EIO, "%s: %s", location, strerror(errno));
     file_store *f = calloc(1, sizeof *f);
     if (!f || !(f->root = strdup(location))) {
         free(f);
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     }
     f->base.ops = &sf_objects_file_ops;
-    char probe[4096];
-    snprintf(probe, sizeof probe, "%s/x", location);
-    if (make_parents(probe) != 0) {
-        free(f->root);
-        free(f);
-        return sf_error_set(err, SF_EIO, "%s: %s", location, strerror(errno));
-    }
     *out = &f->base;
     return 0;
+}
+
+static int file_open(const char *location, sf_objects **out, sf_error *err)
+{
+    return open_store(location, false, out, err);
+}
+
+static int file_open_reader(const char *location, sf_objects **out, sf_error *err)
+{
+    return open_store(location, true, out, err);
 }
 
 /* One object of a put: where it goes, its temporary file, how writing went. */
@@ -386,4 +401,5 @@ const sf_objects_ops sf_objects_file_ops = {
     .put_many = file_put_many,
     .del = file_del,
     .clean = file_clean,
+    .open_reader = file_open_reader,
 };

@@ -10,15 +10,32 @@ extern const sf_objects_ops sf_objects_file_ops;
 
 static const sf_objects_ops *const adapters[] = {&sf_objects_file_ops};
 
-int sf_objects_open(const char *location, sf_objects **out, sf_error *err)
+/* The adapter of location, and what to hand its open (*rest). */
+static const sf_objects_ops *adapter(const char *location, const char **rest)
 {
     const char *colon = strchr(location, ':');
     for (size_t i = 0; colon && i < sizeof adapters / sizeof adapters[0]; i++) {
         size_t n = strlen(adapters[i]->scheme);
-        if ((size_t)(colon - location) == n && strncmp(location, adapters[i]->scheme, n) == 0)
-            return adapters[i]->open(colon + 1, out, err);
+        if ((size_t)(colon - location) == n && strncmp(location, adapters[i]->scheme, n) == 0) {
+            *rest = colon + 1;
+            return adapters[i];
+        }
     }
-    return sf_objects_file_ops.open(location, out, err);
+    *rest = location;
+    return &sf_objects_file_ops;
+}
+
+int sf_objects_open(const char *location, sf_objects **out, sf_error *err)
+{
+    const char *rest;
+    return adapter(location, &rest)->open(rest, out, err);
+}
+
+int sf_objects_open_reader(const char *location, sf_objects **out, sf_error *err)
+{
+    const char *rest;
+    const sf_objects_ops *ops = adapter(location, &rest);
+    return (ops->open_reader ? ops->open_reader : ops->open)(rest, out, err);
 }
 
 int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err)

@@ -52,6 +52,9 @@ typedef struct sf_objects_ops {
      * adapter: temporary files of puts cut short), logging each. For a
      * writer at its start; readers leave the store as it is. */
     void (*clean)(sf_objects *o);
+    /* Optional: open for reading only (sf_objects_open_reader). NULL: open
+     * makes nothing and says SF_ENOENT when there is no store. */
+    int (*open_reader)(const char *location, sf_objects **out, sf_error *err);
 } sf_objects_ops;
 
 struct sf_objects {
@@ -59,6 +62,13 @@ struct sf_objects {
 };
 
 int sf_objects_open(const char *location, sf_objects **out, sf_error *err);
+
+/* Open the store at location to read it, making nothing there: SF_ENOENT
+ * when there is no store (the file adapter: no folder; SF_EINVAL when a
+ * file is in its place). For those who only look (status, the archive
+ * import, log repair): a store that does not exist is "empty", and looking
+ * must not create it. Writing through the handle is not for them. */
+int sf_objects_open_reader(const char *location, sf_objects **out, sf_error *err);
 int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err);
 int sf_objects_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err);
 int sf_objects_get(sf_objects *o, const char *key, void **data, size_t *len, sf_error *err);

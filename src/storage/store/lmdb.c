@@ -59,9 +59,9 @@ extern const sf_store_ops sf_store_lmdb_ops;
 static int fail(sf_error *err, int rc, const char *what)
 {
     return sf_error_set(err,
-                        rc == MDB_NOTFOUND ? SF_ENOENT
-                        : rc == ENOMEM     ? SF_ENOMEM
-                                           : SF_EIO,
+                        rc == MDB_NOTFOUND || rc == ENOENT ? SF_ENOENT /* ENOENT: no store yet */
+                        : rc == ENOMEM                     ? SF_ENOMEM
+                                                           : SF_EIO,
                         "lmdb: %s: %s", what, mdb_strerror(rc));
 }
 

@@ -52,6 +52,8 @@ struct sf_store {
     const sf_store_ops *ops;
 };
 
+/* Open the store at location. read_only makes nothing there: SF_ENOENT when
+ * there is no store yet (for those who only look, such as status). */
 int sf_store_open(const char *location, bool read_only, sf_store **out, sf_error *err);
 void sf_store_close(sf_store *s);
 
