@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "core/decoder.h"
-#include "gateway/dedup.h"
+#include "stream/dedup.h"
 #include "gateway/gateway.h"
 #include "gateway/keys.h"
 #include "gateway/tls.h"

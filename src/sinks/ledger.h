@@ -8,7 +8,7 @@
  * ledger keeps, per key (the hash, or the archive's partition), the rows
  * the log holds as ranges: a whole file is one range, an import cut short
  * a few. So it stays small however many rows it covers, unlike the
- * gateway's event-id window (gateway/dedup.h), which holds each id and so
+ * gateway's event-id window (stream/dedup.h), which holds each id and so
  * only the most recent ones.
  *
  * The log is the truth and the ledger a summary of it that can always be
