@@ -18,10 +18,10 @@
 #include <stdint.h>
 
 #include "core/aggmap.h"
+#include "core/batch.h"
 #include "core/buf.h"
 #include "core/record.h"
 #include "core/timefmt.h"
-#include "stream/stream.h"
 #include "storage/warehouse/warehouse.h"
 
 /* Keys and values of the in-memory rollups. A period is its text key,
