@@ -105,9 +105,7 @@ int sf_log_write_meta(const char *dir, int version, uint32_t nparts, sf_error *e
     if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0 || close(fd) != 0 ||
         rename(tmp, path) != 0)
         return sf_error_set(err, SF_EIO, "%s: cannot write: %s", path, strerror(errno));
-    if (sf_fsync_dir(dir) != 0)
-        return sf_error_set(err, SF_EIO, "%s: fsync: %s", dir, strerror(errno));
-    return 0;
+    return sf_fsync_dir(dir, err);
 }
 
 int sf_log_read_meta(const char *dir, uint32_t *nparts, int *version, sf_error *err)

@@ -230,8 +230,10 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
     snprintf(dir, sizeof dir, "%s/p%04u", logdir, id);
     if (!(p->dir = strdup(dir)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    if (!read_only && mkdir(dir, 0755) == 0 && sf_fsync_dir(logdir) != 0)
-        return sf_error_set(err, SF_EIO, "%s: %s", logdir, strerror(errno));
+    if (!read_only && mkdir(dir, 0755) == 0 && sf_fsync_dir(logdir, err) < 0)
+        return SF_EIO;
+    /* Another mkdir failure (EEXIST is the folder there already) is
+     * reported by the listing of the folder, next. */
     uint64_t *bases;
     size_t n;
     int rc = sf_partition_bases(dir, &bases, &n, err);
@@ -265,8 +267,10 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
         segment seg;
         if ((rc = sf_segment_create(dir, 0, &seg, err)) < 0)
             return rc;
-        if (push_segment(p, &seg) < 0 || sf_fsync_dir(dir) != 0)
-            return sf_error_set(err, SF_EIO, "%s: cannot create the first segment", dir);
+        if (push_segment(p, &seg) < 0)
+            return sf_error_set(err, SF_ENOMEM, "%s: out of memory for the first segment", dir);
+        if ((rc = sf_fsync_dir(dir, err)) < 0)
+            return rc;
     }
     p->write_next = p->nsegs ? p->segs[p->nsegs - 1].next : 0;
     atomic_store(&p->end, p->write_next);
@@ -479,9 +483,9 @@ int sf_partition_roll(partition *p, sf_error *err)
     rc = sf_segment_create(p->dir, p->write_next, &seg, err);
     if (rc < 0)
         return rc;
-    if (sf_fsync_dir(p->dir) != 0) {
+    if ((rc = sf_fsync_dir(p->dir, err)) < 0) {
         sf_segment_close(&seg);
-        return sf_error_set(err, SF_EIO, "%s: fsync: %s", p->dir, strerror(errno));
+        return rc;
     }
     pthread_rwlock_wrlock(&p->lock);
     rc = push_segment(p, &seg);
@@ -531,7 +535,9 @@ void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seco
     memmove(p->segs, p->segs + drop, (p->nsegs - drop) * sizeof *p->segs);
     p->nsegs -= drop;
     pthread_rwlock_unlock(&p->lock);
-    sf_fsync_dir(p->dir);
+    /* Not checked: a removal that a crash takes back only brings back
+     * segments past retention, which the next pass removes again. */
+    (void)sf_fsync_dir(p->dir, NULL);
 }
 
 static uint64_t get64(const uint8_t *b)
