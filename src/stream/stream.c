@@ -171,17 +171,19 @@ void sf_stream_stats_latency(sf_stream_stats *st, double seconds)
     st->fsync_seconds += seconds;
 }
 
-int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
+int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out, sf_error *err)
 {
-    return s->ops->join ? s->ops->join(s, g, err) : 1;
+    *out = SF_STREAM_UNGROUPED;
+    return s->ops->join ? s->ops->join(s, g, out, err) : 0;
 }
 
-int sf_stream_owned(sf_stream *s, uint8_t *owned, sf_error *err)
+int sf_stream_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err)
 {
     if (s->ops->owned)
-        return s->ops->owned(s, owned, err);
+        return s->ops->owned(s, owned, assignments, err);
     memset(owned, 1, s->ops->partitions(s));
-    return 1;
+    *assignments = 1;
+    return 0;
 }
 
 void sf_stream_leave(sf_stream *s)

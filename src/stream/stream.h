@@ -97,6 +97,13 @@ typedef struct sf_stream_stats {
 
 struct sf_stream_group;
 
+/* What sf_stream_join made of the caller. */
+typedef enum sf_stream_membership {
+    SF_STREAM_GROUPED,   /* a member of the group: sf_stream_owned says which partitions */
+    SF_STREAM_UNGROUPED, /* the stream has no groups (local) or they are turned off: the
+                            caller owns every partition and no callback runs */
+} sf_stream_membership;
+
 /* Count one durability wait (an fsync round; over Kafka, the wait for the
  * acknowledgements of an append) in st's histogram. Caller serialises. */
 void sf_stream_stats_latency(sf_stream_stats *st, double seconds);
@@ -115,8 +122,9 @@ typedef struct sf_stream_ops {
     void (*stats)(sf_stream *s, sf_stream_stats *out);
     void (*close)(sf_stream *s);
     /* Consumer groups (see sf_stream_join); NULL in adapters without. */
-    int (*join)(sf_stream *s, const struct sf_stream_group *g, sf_error *err);
-    int (*owned)(sf_stream *s, uint8_t *owned, sf_error *err);
+    int (*join)(sf_stream *s, const struct sf_stream_group *g, sf_stream_membership *out,
+                sf_error *err);
+    int (*owned)(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);
     void (*leave)(sf_stream *s);
 } sf_stream_ops;
 
@@ -209,17 +217,17 @@ typedef struct sf_stream_group {
 } sf_stream_group;
 
 /* Join the group for g->name with the calling thread's reads (g is copied;
- * g->ctx must live until sf_stream_leave). Returns 0 when joined, 1 when
- * the stream has no groups (local) or they are turned off: the caller then
- * owns every partition and no callback runs; or an error. */
-int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err);
+ * g->ctx must live until sf_stream_leave). 0 and *out, or an error. */
+int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out,
+                   sf_error *err);
 
 /* Serve the group (callbacks run here) and set owned[p] to 1 for the
  * partitions this member holds now, 0 for the others (owned has
- * sf_stream_partitions entries). Returns how many assignments this member
- * has received so far (0: not yet given any), or an error (one a callback
- * returned, or the group's). */
-int sf_stream_owned(sf_stream *s, uint8_t *owned, sf_error *err);
+ * sf_stream_partitions entries), and *assignments to how many assignments
+ * this member has received so far (0: not yet given any; ungrouped, 1 and
+ * every partition). 0, or an error (one a callback returned, or the
+ * group's). */
+int sf_stream_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);
 
 /* Leave the group (the revoked callback runs first). Nothing if not
  * joined. */

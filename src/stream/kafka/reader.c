@@ -57,7 +57,7 @@ struct kreader {
     bool closed;  /* the consumer is closed */
     sf_stream_group g;
     uint8_t *owned;
-    int assignments;
+    uint64_t assignments;
     int cb_rc;
     sf_error cb_err;
 };
@@ -591,11 +591,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_p
         on_revoke(r, l);
 }
 
-int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
+int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out, sf_error *err)
 {
     sf_kafka *k = (sf_kafka *)s;
+    *out = SF_STREAM_UNGROUPED;
     if (!k->groups)
-        return 1;
+        return 0;
     reader_free(unlink_reader(k)); /* a plain reader of this thread's, if any */
     char group[512];
     snprintf(group, sizeof group, "%s.%s", k->group_prefix, g->name);
@@ -619,18 +620,21 @@ int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
     k->readers = r;
     pthread_mutex_unlock(&k->readers_mu);
     sf_logf(SF_LOG_INFO, "kafka_joined", "group=%s topic=%s", group, k->topic);
+    *out = SF_STREAM_GROUPED;
     return 0;
 }
 
-int sf_kafka_owned(sf_stream *s, uint8_t *owned, sf_error *err)
+int sf_kafka_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err)
 {
     sf_kafka *k = (sf_kafka *)s;
     kreader *r = reader_of_thread(k, err);
+    *assignments = 0;
     if (!r)
         return err ? err->code : SF_ENOMEM;
     if (!r->grouped) {
         memset(owned, 1, k->nparts);
-        return 1;
+        *assignments = 1;
+        return 0;
     }
     int rc = serve_main(r, err); /* rebalance callbacks run in here */
     if (rc == 0 && r->cb_rc < 0) {
@@ -640,7 +644,8 @@ int sf_kafka_owned(sf_stream *s, uint8_t *owned, sf_error *err)
         r->cb_rc = 0;
     }
     memcpy(owned, r->owned, k->nparts);
-    return rc < 0 ? rc : r->assignments;
+    *assignments = r->assignments;
+    return rc;
 }
 
 void sf_kafka_leave(sf_stream *s)
