@@ -39,10 +39,11 @@ static int flush_row(sf_check *c)
     if (!c->has_pending)
         return 0;
     c->has_pending = false;
-    int added = sf_hashset_add_hash(&c->sets[SET_ROW], c->pending_row);
-    if (added < 0)
-        return added;
-    c->f.duplicate_rows += added == 0;
+    bool added;
+    int rc = sf_hashset_add_hash(&c->sets[SET_ROW], c->pending_row, &added);
+    if (rc < 0)
+        return rc;
+    c->f.duplicate_rows += !added;
     return 0;
 }
 
@@ -121,25 +122,25 @@ int sf_check_add(sf_check *c, const sf_record *r, sf_error *err)
      * and insert it with the next record (see struct sf_check). */
     sf_hash128 row = sf_hashset_hash(key, row_key(r, key));
     sf_hashset_prefetch(&c->sets[SET_ROW], row);
-    int rc = flush_row(c);
+    int rc = flush_row(c); /* 0 or SF_ENOMEM, as each add: or'd, still one of them */
     c->pending_row = row;
     c->has_pending = true;
-    rc |= sf_hashset_add(&c->sets[SET_STOCK], r->stock_code, r->stock_code_len);
+    rc |= sf_hashset_add(&c->sets[SET_STOCK], r->stock_code, r->stock_code_len, NULL);
     if (r->description_len)
-        rc |= sf_hashset_add(&c->sets[SET_DESCRIPTION], r->description, r->description_len);
+        rc |= sf_hashset_add(&c->sets[SET_DESCRIPTION], r->description, r->description_len, NULL);
     /* Customer and country may differ between lines of one invoice in
      * arbitrary input, so only the invoice itself is skipped on a repeat. */
     if (r->customer_id != SF_NO_CUSTOMER)
-        rc |= sf_hashset_add(&c->sets[SET_CUSTOMER], &r->customer_id, sizeof r->customer_id);
-    rc |= sf_hashset_add(&c->sets[SET_COUNTRY], r->country, r->country_len);
+        rc |= sf_hashset_add(&c->sets[SET_CUSTOMER], &r->customer_id, sizeof r->customer_id, NULL);
+    rc |= sf_hashset_add(&c->sets[SET_COUNTRY], r->country, r->country_len, NULL);
     if (r->invoice_no_len != c->last_invoice_len ||
         memcmp(r->invoice_no, c->last_invoice, r->invoice_no_len) != 0) {
-        rc |= sf_hashset_add(&c->sets[SET_INVOICE], r->invoice_no, r->invoice_no_len);
+        rc |= sf_hashset_add(&c->sets[SET_INVOICE], r->invoice_no, r->invoice_no_len, NULL);
         memcpy(c->last_invoice, r->invoice_no, r->invoice_no_len);
         c->last_invoice_len = r->invoice_no_len;
     }
     if (f->rows == 1 || day != c->last_day) {
-        rc |= sf_hashset_add(&c->sets[SET_DAY], &day, sizeof day);
+        rc |= sf_hashset_add(&c->sets[SET_DAY], &day, sizeof day, NULL);
         c->last_day = day;
     }
     if (rc < 0)

@@ -120,7 +120,7 @@ static int record_of(const sf_quarantined *q, sf_record *r, char *why, size_t ca
 {
     sf_stream_entry e = {q->offset, q->data, (uint32_t)q->len};
     char packed[SF_QUARANTINE_REASON_MAX];
-    if (sf_entry_check(&e, r, packed, sizeof packed) == 0)
+    if (sf_entry_check(&e, r, packed, sizeof packed))
         return 0;
     one_record o;
     if (!text_like(q->data, q->len)) {

@@ -67,8 +67,9 @@ int sf_cli_usage_error(const sf_command *cmd, const char *fmt, ...)
 
 int sf_cli_make_data_dir(const char *dir, sf_error *err)
 {
-    if (sf_mkdirs(dir) == 0)
+    if (sf_mkdirs(dir, NULL) == 0)
         return 0;
+    /* errno is the failing call's (fsutil.h): the message names the folder asked for. */
     return sf_error_set(err, SF_EIO, "cannot make the data folder %s: %s", dir, strerror(errno));
 }
 

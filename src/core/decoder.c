@@ -142,7 +142,8 @@ static int inner_feed(sf_decoder *d, const char *buf, size_t len, sf_error *err)
 static const char bom[3] = {'\xEF', '\xBB', '\xBF'};
 
 /* Decide the format from the held bytes and start the inner decoder. With
- * final set, decide whatever was seen. Returns 1 once decided, 0 to wait. */
+ * final set, decide whatever was seen. 0 (d->format is still
+ * SF_FORMAT_AUTO when it waits for more bytes), or an error. */
 static int decide(sf_decoder *d, bool final, sf_error *err)
 {
     size_t skip = 0;
@@ -168,7 +169,7 @@ static int decide(sf_decoder *d, bool final, sf_error *err)
     d->format = f;
     rc = inner_feed(d, d->held + skip, d->held_len - skip, err);
     d->held_len = 0;
-    return rc < 0 ? (d->status = rc) : 1;
+    return rc < 0 ? (d->status = rc) : 0;
 }
 
 int sf_decoder_feed(sf_decoder *d, const char *buf, size_t len, sf_error *err)

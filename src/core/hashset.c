@@ -52,8 +52,9 @@ void sf_hashset_free(sf_hashset *s)
     sf_hashset_init(s);
 }
 
-/* Insert a key known not to be (0, 0); the table has room. */
-static int insert(uint64_t *slots, size_t cap, uint64_t lo, uint64_t hi)
+/* Insert a key known not to be (0, 0); the table has room. Whether it
+ * was new. */
+static bool insert(uint64_t *slots, size_t cap, uint64_t lo, uint64_t hi)
 {
     size_t mask = cap - 1;
     for (size_t i = (size_t)lo & mask;; i = (i + 1) & mask) {
@@ -61,10 +62,10 @@ static int insert(uint64_t *slots, size_t cap, uint64_t lo, uint64_t hi)
         if (slot[0] == 0 && slot[1] == 0) {
             slot[0] = lo;
             slot[1] = hi;
-            return 1;
+            return true;
         }
         if (slot[0] == lo && slot[1] == hi)
-            return 0;
+            return false;
     }
 }
 
@@ -114,16 +115,18 @@ void sf_hashset_prefetch(const sf_hashset *s, sf_hash128 h)
         __builtin_prefetch(&s->slots[2 * ((size_t)h.lo & (s->cap - 1))], 1);
 }
 
-int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h)
+int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h, bool *added)
 {
     if ((s->count + 1) * 10 > s->cap * 7 && resize(s, cap_for(s->count + 1)) < 0)
         return SF_ENOMEM;
-    int added = insert(s->slots, s->cap, h.lo, h.hi);
-    s->count += (size_t)added;
-    return added;
+    bool fresh = insert(s->slots, s->cap, h.lo, h.hi);
+    s->count += fresh;
+    if (added)
+        *added = fresh;
+    return 0;
 }
 
-int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len)
+int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len, bool *added)
 {
-    return sf_hashset_add_hash(s, sf_hashset_hash(bytes, len));
+    return sf_hashset_add_hash(s, sf_hashset_hash(bytes, len), added);
 }

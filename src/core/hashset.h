@@ -15,6 +15,7 @@
 #ifndef SF_HASHSET_H
 #define SF_HASHSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,12 +38,13 @@ sf_hash128 sf_hashset_hash(const void *bytes, size_t len);
 /* Hint that h is about to be added. */
 void sf_hashset_prefetch(const sf_hashset *s, sf_hash128 h);
 
-/* Add a value by its hash: 1 if new, 0 if present, SF_ENOMEM. */
-int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h);
+/* Add a value by its hash; *added (when not NULL) says whether it was new.
+ * 0, or SF_ENOMEM if the set could not grow (no message: the caller says
+ * what it was counting, once for all its sets). */
+int sf_hashset_add_hash(sf_hashset *s, sf_hash128 h, bool *added);
 
-/* Add the value bytes[0..len) (hashed). Returns 1 if it was new, 0 if it was
- * already there, SF_ENOMEM if the set could not grow. */
-int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len);
+/* Add the value bytes[0..len) (hashed), as sf_hashset_add_hash. */
+int sf_hashset_add(sf_hashset *s, const void *bytes, size_t len, bool *added);
 
 /* Make room for n values without growing (a hint; 0 or SF_ENOMEM). */
 int sf_hashset_reserve(sf_hashset *s, size_t n);

@@ -23,6 +23,10 @@
  *
  * Unpacking checks every length against the record limits and the buffer, so
  * a corrupt entry is refused, never read past.
+ *
+ * The -1s below are answers ("not a packed record", "does not fit"), not
+ * SF_E* codes: no caller passes one on; each says what it means
+ * (SF_ECORRUPT naming the entry, or a record set aside).
  */
 #ifndef SF_PACK_H
 #define SF_PACK_H

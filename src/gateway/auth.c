@@ -16,20 +16,20 @@
 #include "core/record.h"
 #include "gateway/internal.h"
 
-static int known(request *r)
+static bool known(request *r)
 {
     if (r->slot)
         atomic_store_explicit(&r->slot->authenticated, true, memory_order_relaxed);
-    return 0;
+    return true;
 }
 
-int sf_auth(request *r, principal *p)
+bool sf_auth(request *r, principal *p)
 {
     const char *auth = r->h.authorization;
     *p = (principal){SF_ROLE_NONE, SF_NO_CUSTOMER};
     if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
         sf_reject(r, 401, "unauthorized", "send Authorization: Bearer KEY (or a customer token)");
-        return -1;
+        return false;
     }
     const char *cred = auth + 7;
     if (strncmp(cred, "sfk_", 4) == 0) {
@@ -37,11 +37,11 @@ int sf_auth(request *r, principal *p)
         if (p->role != SF_ROLE_NONE)
             return known(r);
         sf_reject(r, 401, "unauthorized", "the key is not valid (unknown or revoked)");
-        return -1;
+        return false;
     }
     sf_error err = {0};
     if (sf_token_verify(r->g->token_secret, cred, (int64_t)time(NULL), &p->customer, &err) == 0)
         return known(r);
     sf_reject(r, 401, "unauthorized", err.msg);
-    return -1;
+    return false;
 }

@@ -184,58 +184,59 @@ void sf_ingest_free_decoders(sf_gateway *g)
         sf_decoder_free(g->decoders[--g->ndecoders]);
 }
 
-/* Content-Encoding: identity, or gzip (then r->gz is made ready). Returns
- * 0, or -1 with the refusal in r (415, or 500 out of memory). */
-static int content_coding(request *r)
+/* Content-Encoding: identity, or gzip (then r->gz is made ready). true,
+ * or false with the refusal in r (415, or 500 out of memory). */
+static bool accept_coding(request *r)
 {
     const char *ce = r->h.content_encoding;
     if (r->h.content_encodings == 1 && strcasecmp(ce, "identity") == 0)
-        return 0;
+        return true;
     if (r->h.content_encodings == 1 &&
         (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0)) {
         sf_error err = {0};
         if (sf_gunzip_begin(&r->gz, &err) < 0) {
             sf_reject(r, 500, "internal", "out of memory");
-            return -1;
+            return false;
         }
         r->gzip = true;
-        return 0;
+        return true;
     }
     char msg[160];
     snprintf(msg, sizeof msg, "Content-Encoding '%.40s%s' is not supported: send gzip or identity",
              ce, r->h.content_encodings > 1 ? ", ..." : "");
     sf_reject(r, 415, "unsupported_content_encoding", msg);
-    return -1;
+    return false;
 }
 
-/* The checks made before any body is read. Returns 1 to decode the body,
- * 0 when the request is refused (r->reject_*; the body is then drained). */
-static int admit(request *r, const char *method)
+/* The checks made before any body is read: the body is then decoded, or
+ * the request is refused (r->reject_*; the body is then drained). */
+static void admit(request *r, const char *method)
 {
     sf_gateway *g = r->g;
-    if (strcmp(method, "POST") != 0)
-        return sf_reject(r, 405, "method_not_allowed", "use POST");
     principal who;
-    if (sf_auth(r, &who) < 0)
-        return 0;
-    if (who.role != SF_ROLE_INGEST && who.role != SF_ROLE_ADMIN)
-        return sf_reject(r, 403, "forbidden",
-                         who.role == SF_ROLE_NONE ? "a customer token may not ingest"
-                                                  : "this key's role may not ingest");
     sf_format f;
-    if (format_of(r->h.content_type, &f) < 0)
-        return sf_reject(r, 415, "unsupported_media_type",
-                         "send application/json, application/x-ndjson or text/csv");
-    if (r->h.content_encoding && content_coding(r) < 0)
-        return 0;
-    if (atomic_load(&g->stopping))
-        return sf_reject(r, 503, "stopping", "the server is stopping");
-    packed *p = r->packed ? r->packed : calloc(1, sizeof *p); /* kept by a recycled request */
-    sf_decode_opts opts = {.format = f};
-    r->packed = p;
-    if (!p || decoder_take(r, &opts) < 0)
-        return sf_reject(r, 500, "internal", "out of memory");
-    return 1;
+    if (strcmp(method, "POST") != 0) {
+        sf_reject(r, 405, "method_not_allowed", "use POST");
+    } else if (!sf_auth(r, &who)) {
+        /* refused by sf_auth (401) */
+    } else if (who.role != SF_ROLE_INGEST && who.role != SF_ROLE_ADMIN) {
+        sf_reject(r, 403, "forbidden",
+                  who.role == SF_ROLE_NONE ? "a customer token may not ingest"
+                                           : "this key's role may not ingest");
+    } else if (format_of(r->h.content_type, &f) < 0) {
+        sf_reject(r, 415, "unsupported_media_type",
+                  "send application/json, application/x-ndjson or text/csv");
+    } else if (r->h.content_encoding && !accept_coding(r)) {
+        /* refused by accept_coding (415, 500) */
+    } else if (atomic_load(&g->stopping)) {
+        sf_reject(r, 503, "stopping", "the server is stopping");
+    } else {
+        packed *p = r->packed ? r->packed : calloc(1, sizeof *p); /* kept by a recycled request */
+        sf_decode_opts opts = {.format = f};
+        r->packed = p;
+        if (!p || decoder_take(r, &opts) < 0)
+            sf_reject(r, 500, "internal", "out of memory");
+    }
 }
 
 static enum MHD_Result answer_too_large(request *r)
@@ -317,16 +318,22 @@ static bool scan_reserved(request *r, size_t n, const char *ev, size_t evn, bool
     return false;
 }
 
+/* What deduplicate found. */
+typedef enum dedup_outcome {
+    DEDUP_READY,     /* duplicates dropped, new ids reserved: append the rest */
+    DEDUP_IN_FLIGHT, /* another request holds one of the ids: nothing reserved */
+    DEDUP_NO_MEMORY, /* nothing reserved */
+} dedup_outcome;
+
 /* Drop duplicates and reserve new event ids, compacting the kept records to
- * the front. Returns 0; 1 when another request holds one of the ids, 2 when
- * out of memory (then nothing stays reserved). */
-static int deduplicate(request *r)
+ * the front. */
+static dedup_outcome deduplicate(request *r)
 {
     packed *p = packed_of(r);
     if (p->n > r->reserved_cap) { /* every slot below keep is set before it is read */
         bool *b = realloc(r->reserved, p->n * sizeof *b);
         if (!b)
-            return 2;
+            return DEDUP_NO_MEMORY;
         r->reserved = b;
         r->reserved_cap = p->n;
     }
@@ -341,7 +348,7 @@ static int deduplicate(request *r)
         if (st == SF_DEDUP_IN_FLIGHT) {
             scan_reserved(r, keep, NULL, 0, true);
             p->n = keep;
-            return 1;
+            return DEDUP_IN_FLIGHT;
         }
         if (st == SF_DEDUP_SEEN) {
             r->duplicates++;
@@ -354,7 +361,7 @@ static int deduplicate(request *r)
     }
     p->n = keep;
     p->len = out;
-    return 0;
+    return DEDUP_READY;
 }
 
 /* The start of a 400 about the body: unreadable_body (the decoder could not
@@ -447,11 +454,13 @@ static enum MHD_Result end_of_body(request *r)
     if (r->nerrors)
         return answer_invalid(r);
     switch (deduplicate(r)) {
-    case 1:
+    case DEDUP_IN_FLIGHT:
         return sf_respond_error(r, 429, "event_in_flight",
                                 "another request is appending one of these event ids; retry", "1");
-    case 2:
+    case DEDUP_NO_MEMORY:
         return sf_respond_error(r, 500, "internal", "out of memory", NULL);
+    case DEDUP_READY:
+        break;
     }
     packed *p = packed_of(r);
     if (p->n == 0)

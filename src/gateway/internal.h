@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "core/decoder.h"
-#include "gateway/dedup.h"
+#include "stream/dedup.h"
 #include "gateway/gateway.h"
 #include "gateway/keys.h"
 #include "gateway/tls.h"
@@ -257,12 +257,12 @@ void sf_ingest_recycle(request *r);
 bool sf_ingest_refuse_early(request *r);
 
 /* Refuse r with status, once its body (if any) has been read: fills the
- * reject fields. Returns 0. */
-int sf_reject(request *r, unsigned status, const char *code, const char *msg);
+ * reject fields. */
+void sf_reject(request *r, unsigned status, const char *code, const char *msg);
 
-/* Who sent r (auth.c). 0 and *p, or -1 after filling r's reject fields
- * with a 401 that says why. */
-int sf_auth(request *r, principal *p);
+/* Who sent r (auth.c): true and *p, or false after filling r's reject
+ * fields with a 401 that says why. */
+bool sf_auth(request *r, principal *p);
 
 /* The read routes' handler (read.c): history and BI. */
 enum MHD_Result sf_read_route(request *r, const char *method);

@@ -165,8 +165,11 @@ static int save(sf_keys *k, sf_error *err)
     }
     int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, k->path) != 0 || sf_fsync_parent(k->path) != 0)
+    if (!ok || rename(tmp, k->path) != 0)
         return sf_error_set(err, SF_EIO, "%s: cannot write: %s", k->path, strerror(errno));
+    int rc = sf_fsync_parent(k->path, err);
+    if (rc < 0)
+        return rc;
     struct stat st;
     if (stat(k->path, &st) == 0) {
         k->mtime = st.st_mtim;

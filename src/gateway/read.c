@@ -258,7 +258,7 @@ enum MHD_Result sf_read_route(request *r, const char *method)
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return sf_respond_not_allowed(r, "GET, HEAD");
     principal who;
-    if (sf_auth(r, &who) < 0)
+    if (!sf_auth(r, &who))
         return sf_respond_error(r, r->reject_status, r->reject_code, r->reject_msg, NULL);
     if (r->route == ROUTE_BI)
         return bi(r, &who);

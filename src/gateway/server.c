@@ -131,12 +131,11 @@ enum MHD_Result sf_respond_not_allowed(request *r, const char *allow)
     return sf_respond_error_with(r, 405, "method_not_allowed", msg, "Allow", allow);
 }
 
-int sf_reject(request *r, unsigned status, const char *code, const char *msg)
+void sf_reject(request *r, unsigned status, const char *code, const char *msg)
 {
     r->reject_status = status;
     r->reject_code = code;
     snprintf(r->reject_msg, sizeof r->reject_msg, "%s", msg);
-    return 0;
 }
 
 /* Ready: not stopping, and the stream has not given up on writing. */

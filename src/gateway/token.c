@@ -77,8 +77,9 @@ static int create_secret(const char *dir, const char *path, sf_error *err)
         return sf_error_set(err, SF_EIO, "%s: %s", tmp, strerror(write_errno));
     if (linked < 0 && link_errno != EEXIST)
         return sf_error_set(err, SF_EIO, "%s: %s", path, strerror(link_errno));
-    sf_fsync_dir(dir);
-    return 0;
+    /* Tokens signed with a secret that a crash could take back would all
+     * stop working: the secret is made only once its name is durable. */
+    return sf_fsync_dir(dir, err);
 }
 
 int sf_token_secret(const char *dir, unsigned char secret[SF_TOKEN_SECRET_LEN], sf_error *err)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/timefmt.h"
+#include "stream/stream.h" /* SF_STREAM_PARTITIONS_MAX */
 
 static const char *const question_names[] = {"sales", "profile", "top-products", "top-customers",
                                              "top-invoices"};

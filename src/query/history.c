@@ -1,6 +1,6 @@
 /*
  * history.c - purchase-history answers from the history store (see
- * history.h; key layout in sinks/history.c).
+ * history.h; the store's layout: storage/store/history_keys.h).
  *
  * A customer's invoices are listed from the index 'c' customer date invoice
  * scanned backwards, so the newest come first without sorting; a page's
@@ -13,12 +13,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "core/bytes.h"
 #include "core/pack.h"
 #include "core/timefmt.h"
-#include "sinks/history.h"
-
-#define BIAS (UINT64_C(1) << 63) /* dates are stored + 2^63, so they sort unsigned */
+#include "storage/store/history_keys.h"
 
 static void add_date(sf_buf *out, int64_t t)
 {
@@ -55,18 +52,15 @@ static void add_header(sf_buf *out, const char *invoice_no, size_t len, const sf
 static int read_header(sf_store_txn *t, const sf_store_ops *ops, const char *invoice_no, size_t len,
                        sf_invoice_header *h, sf_error *err)
 {
-    uint8_t key[1 + SF_INVOICE_NO_MAX];
+    uint8_t key[SF_HISTORY_INVOICE_KEY_MAX];
     if (len == 0 || len > SF_INVOICE_NO_MAX)
         return SF_ENOENT;
     const void *val;
     size_t vlen;
     int rc = ops->get(t, key, sf_history_invoice_key(invoice_no, len, key), &val, &vlen, err);
-    if (rc < 0)
-        return rc;
-    if (sf_history_decode_header(val, vlen, h) < 0)
-        return sf_error_set(err, SF_ECORRUPT, "history: invoice %.*s: damaged header", (int)len,
-                            invoice_no);
-    return 0;
+    if (rc == 0 && (rc = sf_history_decode_header(val, vlen, h, err)) < 0)
+        sf_error_prefix(err, "history: invoice %.*s: ", (int)len, invoice_no);
+    return rc;
 }
 
 typedef struct lines_ctx {
@@ -117,12 +111,10 @@ int sf_history_invoice_json(sf_store *s, const char *invoice_no, size_t len, int
     if (rc == 0) {
         add_header(out, invoice_no, len, &h);
         sf_buf_puts(out, ",\"lines\":[");
-        uint8_t prefix[2 + SF_INVOICE_NO_MAX];
-        prefix[0] = 'l';
-        memcpy(prefix + 1, invoice_no, len);
-        prefix[1 + len] = 0;
+        uint8_t prefix[SF_HISTORY_LINE_KEY_MAX];
         lines_ctx c = {out, 0, 0, err};
-        rc = ops->scan(t, prefix, len + 2, NULL, 0, add_line, &c, err);
+        rc = ops->scan(t, prefix, sf_history_line_prefix(invoice_no, len, prefix), NULL, 0,
+                       add_line, &c, err);
         if (rc == 0)
             rc = c.rc;
         sf_buf_puts(out, "]}");
@@ -137,8 +129,8 @@ typedef struct page_ctx {
     const sf_history_page *q;
     sf_buf *out;
     unsigned n;
-    bool more;                           /* one more invoice than the page holds */
-    uint8_t last[8 + SF_INVOICE_NO_MAX]; /* index suffix of the last one listed */
+    bool more;                                 /* one more invoice than the page holds */
+    uint8_t last[SF_HISTORY_CUSTOMER_KEY_MAX]; /* index suffix of the last one listed */
     size_t last_len;
     int rc;
     sf_error *err;
@@ -148,20 +140,17 @@ static int add_invoice(void *ctx, const void *key, size_t klen, const void *val,
 {
     (void)val, (void)vlen;
     page_ctx *c = ctx;
-    const uint8_t *k = key;
-    if (klen < 5 + 8 + 1 || klen > 5 + 8 + SF_INVOICE_NO_MAX) {
-        c->rc = sf_error_set(c->err, SF_ECORRUPT, "history: a damaged customer index key");
+    int64_t date;
+    const char *invoice_no;
+    size_t len;
+    if ((c->rc = sf_history_customer_key_parse(key, klen, &date, &invoice_no, &len, c->err)) < 0)
         return 1;
-    }
-    int64_t date = (int64_t)(sf_get_be64(k + 5) - BIAS);
     if (date < c->q->from)
         return 1; /* older than the range: done (newest first) */
     if (c->n == c->q->limit) {
         c->more = true;
         return 1;
     }
-    const char *invoice_no = (const char *)k + 13;
-    size_t len = klen - 13;
     sf_invoice_header h;
     if ((c->rc = read_header(c->t, c->ops, invoice_no, len, &h, c->err)) < 0) {
         if (c->rc == SF_ENOENT)
@@ -174,8 +163,8 @@ static int add_invoice(void *ctx, const void *key, size_t klen, const void *val,
     add_header(c->out, invoice_no, len, &h);
     sf_buf_puts(c->out, "}");
     c->n++;
-    c->last_len = klen - 5;
-    memcpy(c->last, k + 5, c->last_len);
+    c->last_len = klen - SF_HISTORY_CUSTOMER_PREFIX_LEN;
+    memcpy(c->last, (const uint8_t *)key + SF_HISTORY_CUSTOMER_PREFIX_LEN, c->last_len);
     return 0;
 }
 
@@ -202,12 +191,14 @@ static int parse_cursor(const char *cursor, uint8_t *key)
 /* The key to scan back from: just after `to`, or the cursor if earlier. */
 static int page_bound(const sf_history_page *q, uint8_t *key, size_t *klen, sf_error *err)
 {
-    size_t plen = sf_history_customer_prefix(q->customer, key);
-    sf_put_be64(key + plen, q->to == INT64_MAX ? UINT64_MAX : (uint64_t)(q->to + 1) + BIAS);
-    *klen = plen + 8;
+    /* The first key of the second after `to` (for INT64_MAX, which has
+     * none after it, of INT64_MAX itself). */
+    *klen = sf_history_customer_key(q->customer, q->to == INT64_MAX ? INT64_MAX : q->to + 1, "", 0,
+                                    key);
+    size_t plen = SF_HISTORY_CUSTOMER_PREFIX_LEN;
     if (!q->cursor)
         return 0;
-    uint8_t ckey[5 + 8 + SF_INVOICE_NO_MAX];
+    uint8_t ckey[SF_HISTORY_CUSTOMER_KEY_MAX];
     int n = parse_cursor(q->cursor, ckey + plen);
     if (n < 0)
         return sf_error_set(err, SF_EINVAL, "cursor: not a cursor this API gave");
@@ -246,7 +237,7 @@ static int has_any(void *ctx, const void *key, size_t klen, const void *val, siz
 
 int sf_history_customer_json(sf_store *s, const sf_history_page *q, sf_buf *out, sf_error *err)
 {
-    uint8_t prefix[5], bound[5 + 8 + SF_INVOICE_NO_MAX];
+    uint8_t prefix[SF_HISTORY_CUSTOMER_PREFIX_LEN], bound[SF_HISTORY_CUSTOMER_KEY_MAX];
     size_t plen = sf_history_customer_prefix(q->customer, prefix), blen;
     int rc = page_bound(q, bound, &blen, err);
     if (rc < 0)

@@ -1,16 +1,9 @@
 /*
  * history.c - the history sink: each invoice with its lines, and each
  * customer's invoices by date (the seed's DynamoDB tables), in a store
- * (storage/store/store.h).
- *
- * Keys (bytes; integers big-endian so that keys sort numerically):
- *   'o' partition(u32)                      -> next offset (u64): the position
- *   'i' invoice_no                          -> invoice header (encode_header)
- *   'l' invoice_no 0x00 line(u32)           -> the line, as a packed record
- *   'c' customer(u32) date(u64, +2^63) invoice_no -> "" (index, by date)
- *   'q' partition(u32) offset(u64)           -> an entry set aside (quarantine.h):
- *        when (SF_QUARANTINE_TIME_LEN bytes), reason length (u16), reason,
- *        the entry's bytes
+ * (storage/store/store.h), under the keys of storage/store/history_keys.h
+ * (positions 'o', headers 'i', lines 'l', the customers' index 'c', the
+ * entries set aside 'q').
  *
  * Every line of the data is kept, identical lines of one invoice included:
  * they are distinct rows of the data, numbered in stream order (an invoice's
@@ -27,6 +20,10 @@
 #include "sinks/history.h"
 #include "sinks/quarantine.h"
 #include "sinks/sink.h"
+#include "storage/store/history_keys.h"
+
+_Static_assert(SF_HISTORY_QUARANTINE_TIME_LEN == SF_QUARANTINE_TIME_LEN,
+               "the quarantine's time is stored in the history's 'q' values");
 
 typedef struct history {
     sf_sink base;
@@ -43,106 +40,13 @@ typedef struct history {
 #define COMMIT_RECORDS 65536
 #define COMMIT_AGE_S   1.0
 
-size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key)
-{
-    key[0] = 'i';
-    memcpy(key + 1, invoice_no, len);
-    return 1 + len;
-}
-
-size_t sf_history_customer_prefix(int32_t customer, uint8_t *key)
-{
-    key[0] = 'c';
-    sf_put_be32(key + 1, (uint32_t)customer);
-    return 5;
-}
-
-/*
- * An invoice header as stored, integers in host order (one host, one
- * format). Version 2 (128-bit totals):
- *   date i64 | total i128 | units i128 | customer i32 | lines u32 | kind u8 |
- *   country_len u8 | country | 0x00 0x02
- * Version 1 (shopflow before 128-bit totals) was the struct's bytes up to its
- * country as they lay in memory:
- *   date i64 | total i64 | units i64 | customer i32 | lines u32 | kind u8 |
- *   country_len u8 | country_len u8 | country
- * A version 1 value never has a 0 byte just before its last (that is a byte
- * of the country, which is not empty and holds no NUL, or its length), so
- * the trailer tells the two apart. Both are read; a version 1 header is
- * written as version 2 when its invoice gets another line.
- */
-#define HEADER_FIXED   50 /* version 2, up to the country */
-#define HEADER_V1      34
-#define HEADER_VERSION 2
-
-static size_t put(uint8_t *buf, size_t at, const void *field, size_t size)
-{
-    memcpy(buf + at, field, size);
-    return at + size;
-}
-
-static size_t encode_header(const sf_invoice_header *h, uint8_t *buf)
-{
-    size_t n = put(buf, 0, &h->date, 8);
-    n = put(buf, n, &h->total, 16);
-    n = put(buf, n, &h->units, 16);
-    n = put(buf, n, &h->customer_id, 4);
-    n = put(buf, n, &h->lines, 4);
-    n = put(buf, n, &h->kind, 1);
-    n = put(buf, n, &h->country_len, 1);
-    n = put(buf, n, h->country, h->country_len);
-    buf[n++] = 0;
-    buf[n++] = HEADER_VERSION;
-    return n;
-}
-
-/* Version 1: the 64-bit totals widened. */
-static int decode_v1(const uint8_t *b, size_t len, sf_invoice_header *h)
-{
-    int64_t total, units;
-    if (len < HEADER_V1 + 1 || len != HEADER_V1 + 1u + b[HEADER_V1] ||
-        b[HEADER_V1] > SF_COUNTRY_MAX)
-        return -1;
-    memcpy(&h->date, b, 8);
-    memcpy(&total, b + 8, 8);
-    memcpy(&units, b + 16, 8);
-    memcpy(&h->customer_id, b + 24, 4);
-    memcpy(&h->lines, b + 28, 4);
-    h->kind = b[32];
-    h->total = total, h->units = units;
-    h->country_len = b[HEADER_V1];
-    memcpy(h->country, b + HEADER_V1 + 1, h->country_len);
-    h->country[h->country_len] = '\0';
-    return 0;
-}
-
-int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h)
-{
-    const uint8_t *b = val;
-    if (len < 2 || b[len - 2] != 0)
-        return decode_v1(b, len, h);
-    if (b[len - 1] != HEADER_VERSION || len < HEADER_FIXED + 2 ||
-        len != HEADER_FIXED + 2u + b[HEADER_FIXED - 1] || b[HEADER_FIXED - 1] > SF_COUNTRY_MAX)
-        return -1;
-    memcpy(&h->date, b, 8);
-    memcpy(&h->total, b + 8, 16);
-    memcpy(&h->units, b + 24, 16);
-    memcpy(&h->customer_id, b + 40, 4);
-    memcpy(&h->lines, b + 44, 4);
-    h->kind = b[48];
-    h->country_len = b[HEADER_FIXED - 1];
-    memcpy(h->country, b + HEADER_FIXED, h->country_len);
-    h->country[h->country_len] = '\0';
-    return 0;
-}
-
 /* The invoice the lines being applied belong to: an invoice's lines come
  * one after another in its partition, so its header is read once, kept
  * here while its lines are added, and written once when the next invoice
  * (or the end of the batch) comes. */
 typedef struct current {
     bool open;
-    uint8_t key[1 + SF_INVOICE_NO_MAX];
+    uint8_t key[SF_HISTORY_INVOICE_KEY_MAX];
     size_t klen;
     sf_invoice_header h;
 } current;
@@ -152,9 +56,9 @@ static int close_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur,
 {
     if (!cur->open)
         return 0;
-    uint8_t val[HEADER_FIXED + SF_COUNTRY_MAX + 2];
+    uint8_t val[SF_HISTORY_HEADER_MAX];
     cur->open = false;
-    return ops->put(t, cur->key, cur->klen, val, encode_header(&cur->h, val), err);
+    return ops->put(t, cur->key, cur->klen, val, sf_history_encode_header(&cur->h, val), err);
 }
 
 /* Make r's invoice the current one: its stored header, or a new one (and
@@ -162,7 +66,7 @@ static int close_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur,
 static int open_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur, const sf_record *r,
                         sf_error *err)
 {
-    uint8_t key[1 + SF_INVOICE_NO_MAX];
+    uint8_t key[SF_HISTORY_INVOICE_KEY_MAX];
     size_t klen = sf_history_invoice_key(r->invoice_no, r->invoice_no_len, key);
     if (cur->open && klen == cur->klen && memcmp(key, cur->key, klen) == 0)
         return 0;
@@ -170,8 +74,8 @@ static int open_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur, 
     const void *old;
     size_t olen;
     if (rc == 0 && (rc = ops->get(t, key, klen, &old, &olen, err)) == 0 &&
-        sf_history_decode_header(old, olen, &cur->h) < 0)
-        return sf_error_set(err, SF_ECORRUPT, "history: invoice %s: damaged header", r->invoice_no);
+        sf_history_decode_header(old, olen, &cur->h, err) < 0)
+        return sf_error_prefix(err, "history: invoice %s: ", r->invoice_no);
     bool fresh = rc == SF_ENOENT;
     if (rc < 0 && !fresh)
         return rc;
@@ -189,11 +93,10 @@ static int open_invoice(sf_store_txn *t, const sf_store_ops *ops, current *cur, 
     memcpy(h->country, r->country, r->country_len);
     if (r->customer_id == SF_NO_CUSTOMER)
         return 0;
-    uint8_t ckey[5 + 8 + SF_INVOICE_NO_MAX];
-    size_t clen = sf_history_customer_prefix(r->customer_id, ckey);
-    sf_put_be64(ckey + clen, (uint64_t)r->invoice_date + (UINT64_C(1) << 63));
-    memcpy(ckey + clen + 8, r->invoice_no, r->invoice_no_len);
-    return ops->put(t, ckey, clen + 8 + r->invoice_no_len, "", 0, err);
+    uint8_t ckey[SF_HISTORY_CUSTOMER_KEY_MAX];
+    size_t clen = sf_history_customer_key(r->customer_id, r->invoice_date, r->invoice_no,
+                                          r->invoice_no_len, ckey);
+    return ops->put(t, ckey, clen, "", 0, err);
 }
 
 static int apply_record(sf_store_txn *t, const sf_store_ops *ops, current *cur, const sf_record *r,
@@ -204,12 +107,9 @@ static int apply_record(sf_store_txn *t, const sf_store_ops *ops, current *cur, 
         return rc;
     /* The line, numbered after those already stored. */
     sf_invoice_header *h = &cur->h;
-    uint8_t lkey[1 + SF_INVOICE_NO_MAX + 1 + 4];
-    lkey[0] = 'l';
-    memcpy(lkey + 1, r->invoice_no, r->invoice_no_len);
-    lkey[1 + r->invoice_no_len] = 0;
-    sf_put_be32(lkey + 2 + r->invoice_no_len, h->lines);
-    if ((rc = ops->put(t, lkey, 6 + r->invoice_no_len, packed, plen, err)) < 0)
+    uint8_t lkey[SF_HISTORY_LINE_KEY_MAX];
+    size_t llen = sf_history_line_key(r->invoice_no, r->invoice_no_len, h->lines, lkey);
+    if ((rc = ops->put(t, lkey, llen, packed, plen, err)) < 0)
         return rc;
     h->lines++;
     h->units += r->quantity;
@@ -239,24 +139,22 @@ static int end_txn(history *hs, bool commit, sf_error *err)
     return rc;
 }
 
-/* The position key of partition p: 'o' p(u32). */
-static void position_key(uint32_t p, uint8_t okey[5])
-{
-    okey[0] = 'o';
-    sf_put_be32(okey + 1, p);
-}
-
-/* p's stored position into *at: 1, or 0 when none is stored, or an error. */
+/* p's stored position into *at (0 when none is stored; *stored says
+ * whether one is). */
 static int stored_position(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, uint64_t *at,
-                           sf_error *err)
+                           bool *stored, sf_error *err)
 {
-    uint8_t okey[5];
-    position_key(p, okey);
+    uint8_t okey[SF_HISTORY_POSITION_KEY_LEN];
     const void *v;
     size_t n;
-    int g = ops->get(t, okey, sizeof okey, &v, &n, err);
-    *at = g == 0 && n == 8 ? sf_get_be64(v) : 0;
-    return g == SF_ENOENT ? 0 : g < 0 ? g : 1;
+    *at = 0;
+    *stored = false;
+    int rc = ops->get(t, okey, sf_history_position_key(p, okey), &v, &n, err);
+    if (rc == SF_ENOENT)
+        return 0;
+    if (rc == 0 && (rc = sf_history_position_decode(v, n, at, err)) == 0)
+        *stored = true;
+    return rc;
 }
 
 /* The fence, inside the write transaction (LMDB has one writer at a time,
@@ -269,9 +167,10 @@ static int fence(sf_store_txn *t, const sf_store_ops *ops, uint32_t p, const sf_
                  sf_error *err)
 {
     uint64_t stored;
-    int got = stored_position(t, ops, p, &stored, err);
-    if (got <= 0 || b->count == 0) /* no entry (a hole skipped): the position moves on */
-        return got < 0 ? got : 0;
+    bool any;
+    int rc = stored_position(t, ops, p, &stored, &any, err);
+    if (rc < 0 || !any || b->count == 0) /* no entry (a hole skipped): the position moves on */
+        return rc;
     if (stored != b->entries[0].offset)
         return sf_error_set(err, SF_ESTALE,
                             "history: partition %u: a batch from offset %llu, but the store is at "
@@ -295,10 +194,10 @@ static int open_txn(history *hs, sf_error *err)
 /* Store p's position as next in the open transaction. */
 static int put_position(history *hs, uint32_t p, uint64_t next, sf_error *err)
 {
-    uint8_t okey[5], oval[8];
-    position_key(p, okey);
+    uint8_t okey[SF_HISTORY_POSITION_KEY_LEN], oval[SF_HISTORY_POSITION_VALUE_LEN];
     sf_put_be64(oval, next);
-    return hs->store->ops->put(hs->txn, okey, sizeof okey, oval, sizeof oval, err);
+    return hs->store->ops->put(hs->txn, okey, sf_history_position_key(p, okey), oval, sizeof oval,
+                               err);
 }
 
 static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
@@ -336,8 +235,8 @@ static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     end_txn(hs, false, err); /* a failed run's batches are read again */
     int rc = ops->begin(hs->store, false, &t, err);
     for (uint32_t p = 0; rc == 0 && p < nparts; p++) {
-        int got = stored_position(t, ops, p, &next[p], err);
-        rc = got < 0 ? got : 0;
+        bool any;
+        rc = stored_position(t, ops, p, &next[p], &any, err);
     }
     if (t)
         ops->abort(t); /* read-only: nothing to commit */
@@ -365,37 +264,24 @@ static void history_close(sf_sink *s)
 
 /* ---- the quarantine: 'q' keys ---- */
 
-#define QKEY_LEN 13
-
-static void quarantine_key(uint32_t p, uint64_t offset, uint8_t key[QKEY_LEN])
-{
-    key[0] = 'q';
-    sf_put_be32(key + 1, p);
-    sf_put_be64(key + 5, offset);
-}
-
 static int history_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
                               uint64_t next, sf_error *err)
 {
     history *hs = (history *)s;
     const sf_store_ops *ops = hs->store->ops;
-    size_t rlen = strnlen(reason, UINT16_MAX);
-    size_t vlen = SF_QUARANTINE_TIME_LEN + 2 + rlen + e->len;
-    uint8_t key[QKEY_LEN], *val = malloc(vlen);
+    char at[SF_QUARANTINE_TIME_LEN + 1];
+    sf_quarantine_now(at);
+    sf_history_quarantined q = {p,       e->offset, at, reason, strnlen(reason, UINT16_MAX),
+                                e->data, e->len};
+    size_t vlen = sf_history_quarantine_encode(&q, NULL);
+    uint8_t key[SF_HISTORY_QUARANTINE_KEY_LEN], *val = malloc(vlen);
     int rc = val ? open_txn(hs, err) : sf_error_set(err, SF_ENOMEM, "out of memory");
     sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1, .next_offset = next};
     if (rc == 0)
         rc = fence(hs->txn, ops, p, &one, err);
     if (rc == 0) {
-        char at[SF_QUARANTINE_TIME_LEN + 1];
-        sf_quarantine_now(at);
-        memcpy(val, at, SF_QUARANTINE_TIME_LEN);
-        val[SF_QUARANTINE_TIME_LEN] = (uint8_t)(rlen >> 8);
-        val[SF_QUARANTINE_TIME_LEN + 1] = (uint8_t)rlen;
-        memcpy(val + SF_QUARANTINE_TIME_LEN + 2, reason, rlen);
-        memcpy(val + SF_QUARANTINE_TIME_LEN + 2 + rlen, e->data, e->len);
-        quarantine_key(p, e->offset, key);
-        rc = ops->put(hs->txn, key, sizeof key, val, vlen, err);
+        sf_history_quarantine_encode(&q, val);
+        rc = ops->put(hs->txn, key, sf_history_quarantine_key(p, e->offset, key), val, vlen, err);
     }
     if (rc == 0)
         rc = put_position(hs, p, next, err);
@@ -418,19 +304,14 @@ typedef struct lister {
 static int list_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     lister *l = ctx;
-    const uint8_t *k = key, *v = val;
-    enum { HEAD = SF_QUARANTINE_TIME_LEN + 2 }; /* the time and the reason's length */
-    if (klen != QKEY_LEN || vlen < HEAD)
-        return 0; /* not one of ours: never written so */
-    size_t rlen = (size_t)v[HEAD - 2] << 8 | v[HEAD - 1];
-    if (rlen > vlen - HEAD)
-        return 0;
+    sf_history_quarantined hq;
+    if (sf_history_quarantine_decode(key, klen, val, vlen, &hq, NULL) < 0)
+        return 0; /* not one of ours (never written so): listed by no one, skipped */
     char at[SF_QUARANTINE_TIME_LEN + 1], reason[SF_ERROR_MSG_MAX];
-    memcpy(at, v, SF_QUARANTINE_TIME_LEN);
+    memcpy(at, hq.at, SF_QUARANTINE_TIME_LEN);
     at[SF_QUARANTINE_TIME_LEN] = '\0';
-    snprintf(reason, sizeof reason, "%.*s", (int)rlen, (const char *)v + HEAD);
-    uint32_t p = (uint32_t)k[1] << 24 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 8 | k[4];
-    sf_quarantined q = {p, sf_get_be64(k + 5), reason, at, v + HEAD + rlen, vlen - HEAD - rlen};
+    snprintf(reason, sizeof reason, "%.*s", (int)hq.reason_len, hq.reason);
+    sf_quarantined q = {hq.partition, hq.offset, reason, at, hq.data, hq.len};
     l->rc = l->fn(l->ctx, &q);
     return l->rc;
 }
@@ -441,9 +322,10 @@ static int history_quarantined(sf_sink *s, int (*fn)(void *ctx, const sf_quarant
     history *hs = (history *)s;
     sf_store_txn *t = NULL;
     lister l = {fn, ctx, 0};
+    const uint8_t prefix = SF_HISTORY_KEY_QUARANTINE;
     int rc = hs->store->ops->begin(hs->store, false, &t, err);
     if (rc == 0)
-        rc = hs->store->ops->scan(t, "q", 1, NULL, 0, list_one, &l, err);
+        rc = hs->store->ops->scan(t, &prefix, 1, NULL, 0, list_one, &l, err);
     if (t)
         hs->store->ops->abort(t);
     return rc < 0 ? rc : l.rc;
@@ -455,14 +337,14 @@ static int history_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_recor
     const sf_store_ops *ops = hs->store->ops;
     if (hs->txn)
         return sf_error_set(err, SF_EBUSY, "history: a retry while batches are being applied");
-    uint8_t key[QKEY_LEN], packed[SF_PACK_MAX];
-    quarantine_key(p, offset, key);
+    uint8_t key[SF_HISTORY_QUARANTINE_KEY_LEN], packed[SF_PACK_MAX];
+    size_t klen = sf_history_quarantine_key(p, offset, key);
     int len = sf_record_pack(r, packed, sizeof packed);
     const void *v;
     size_t vlen;
     current cur = {0};
     int rc = ops->begin(hs->store, true, &hs->txn, err);
-    if (rc == 0 && (rc = ops->get(hs->txn, key, sizeof key, &v, &vlen, err)) == SF_ENOENT)
+    if (rc == 0 && (rc = ops->get(hs->txn, key, klen, &v, &vlen, err)) == SF_ENOENT)
         rc = sf_error_set(err, SF_ENOENT,
                           "history: partition %u offset %llu is not in its quarantine (retried "
                           "already?)",
@@ -474,7 +356,7 @@ static int history_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_recor
     if (rc == 0)
         rc = close_invoice(hs->txn, ops, &cur, err);
     if (rc == 0)
-        rc = ops->del(hs->txn, key, sizeof key, err);
+        rc = ops->del(hs->txn, key, klen, err);
     int ended = end_txn(hs, rc == 0, err);
     return rc < 0 ? rc : ended;
 }

@@ -182,9 +182,8 @@ static int set_key(sf_importer *im, const sf_ledger_key *key, uint64_t base)
 {
     im->base = base;
     sf_ledger_key_prefix(key, im->prefix, sizeof im->prefix);
-    if ((im->rows = sf_ledger_handle(im->t->ledger, key)) == (size_t)-1)
-        return im->rc = sf_error_set(&im->err, SF_ENOMEM, "out of memory");
-    return 0;
+    int rc = sf_ledger_handle(im->t->ledger, key, &im->rows, &im->err);
+    return rc < 0 ? im->rc = rc : 0;
 }
 
 /* Wait until at most `most` appends are in flight; their first error. */
@@ -266,15 +265,18 @@ static sf_dedup *window(sf_importer *im)
 }
 
 /* An event id of a record's own: in the ledger when of its forms, else in
- * the window (1: add the record, 0: a duplicate, < 0 on error). */
-static int reserve_own(sf_importer *im, const char *id, size_t len, uint64_t index)
+ * the window (*add: add the record; not: a duplicate). */
+static int reserve_own(sf_importer *im, const char *id, size_t len, uint64_t index, bool *add)
 {
     sf_ledger_key key;
     uint64_t row;
+    size_t h;
+    *add = false;
     if (sf_ledger_parse_id(id, len, &key, &row)) {
-        size_t h = sf_ledger_handle(im->t->ledger, &key);
-        int rc = h == (size_t)-1 ? SF_ENOMEM : sf_ledger_reserve(im->t->ledger, h, row);
-        if (rc > 0)
+        int rc = sf_ledger_handle(im->t->ledger, &key, &h, &im->err);
+        if (rc == 0)
+            rc = sf_ledger_reserve(im->t->ledger, h, row, add, &im->err);
+        if (*add)
             im->cur->nreserved++;
         return rc;
     }
@@ -285,7 +287,8 @@ static int reserve_own(sf_importer *im, const char *id, size_t len, uint64_t ind
     case SF_DEDUP_NEW:
         im->cur->windowed[im->cur->n] = true;
         im->cur->nwindowed++;
-        return 1;
+        *add = true;
+        return 0;
     case SF_DEDUP_SEEN:
         return 0;
     default: /* held by another import of the same file (it will land), or
@@ -298,22 +301,20 @@ static int reserve_own(sf_importer *im, const char *id, size_t len, uint64_t ind
 }
 
 /* Check a record against the ledger (own == false: row base + index of the
- * file's key) or as reserve_own: 1 to add the record, 0 to skip it (already
- * in the log), < 0 on error. */
-static int reserve(sf_importer *im, bool own, const char *id, size_t len, uint64_t index)
+ * file's key) or as reserve_own: *add to add the record, not to skip it
+ * (already in the log). */
+static int reserve(sf_importer *im, bool own, const char *id, size_t len, uint64_t index, bool *add)
 {
     im->cur->windowed[im->cur->n] = false;
-    int rc;
-    if (own) {
-        rc = reserve_own(im, id, len, index);
-    } else if ((rc = sf_ledger_reserve(im->t->ledger, im->rows, im->base + index)) > 0) {
+    int rc = own ? reserve_own(im, id, len, index, add)
+                 : sf_ledger_reserve(im->t->ledger, im->rows, im->base + index, add, &im->err);
+    if (rc < 0)
+        return im->rc = rc;
+    if (!own && *add)
         im->cur->nreserved++;
-    }
-    if (rc == 0)
+    if (!*add)
         im->duplicates++;
-    if (rc == SF_ENOMEM)
-        rc = im->rc = sf_error_set(&im->err, SF_ENOMEM, "out of memory");
-    return rc;
+    return 0;
 }
 
 /* Count a record added to the batch of len bytes; send a full batch. */
@@ -336,8 +337,9 @@ static int add_record(sf_importer *im, sf_record *r, uint64_t index)
             return im->rc = sf_error_set(&im->err, SF_EINVAL, "event id prefix too long");
         r->event_id_len = (uint8_t)n;
     }
-    int rc = reserve(im, own, r->event_id, r->event_id_len, index);
-    if (rc <= 0)
+    bool add;
+    int rc = reserve(im, own, r->event_id, r->event_id_len, index, &add);
+    if (rc < 0 || !add)
         return rc;
     int len = sf_record_pack(r, im->cur->data + im->cur_bytes, SF_PACK_MAX);
     return added(im, (size_t)len);
@@ -354,8 +356,9 @@ static int add_packed(sf_importer *im, const uint8_t *p, size_t len, uint64_t in
     size_t idlen = p[3];
     if (idlen == 0 && !(id = own, idlen = sf_event_id(im->prefix, im->base + index, own)))
         return im->rc = sf_error_set(&im->err, SF_EINVAL, "event id prefix too long");
-    int rc = reserve(im, id != own, id, idlen, index);
-    if (rc <= 0)
+    bool add;
+    int rc = reserve(im, id != own, id, idlen, index, &add);
+    if (rc < 0 || !add)
         return rc;
     uint8_t *out = im->cur->data + im->cur_bytes;
     if (id != own) { /* the record's own id: as it is */

@@ -15,7 +15,7 @@
  *
  * A record that carries an event id of its own is checked against the
  * ledger when its id is of the ledger's forms, and otherwise against the
- * gateway's event-id window (gateway/dedup.h), as if it had been posted:
+ * gateway's event-id window (stream/dedup.h), as if it had been posted:
  * that window is made and loaded from the log only when a file first has
  * such a record.
  *
@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "core/decoder.h"
-#include "gateway/dedup.h"
+#include "stream/dedup.h"
 #include "sinks/ledger.h"
 #include "stream/stream.h"
 

@@ -226,12 +226,15 @@ void sf_ledger_free(sf_ledger *l)
     free(l);
 }
 
-size_t sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key)
+int sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key, size_t *h, sf_error *err)
 {
     /* An index into the map's entries: values move when it grows, indices
      * do not. */
     uint8_t *v = sf_aggmap_get(&l->map, key, NULL);
-    return v ? (size_t)(v - l->map.entries - l->map.val_offset) / l->map.entry_size : (size_t)-1;
+    if (!v)
+        return sf_error_set(err, SF_ENOMEM, "out of memory for the import ledger");
+    *h = (size_t)(v - l->map.entries - l->map.val_offset) / l->map.entry_size;
+    return 0;
 }
 
 int sf_ledger_add(sf_ledger *l, const sf_ledger_key *key, uint64_t first, uint64_t last,
@@ -309,15 +312,17 @@ int sf_ledger_add_entries(sf_ledger *l, const sf_stream_entry *e, size_t n, sf_e
 
 /* ---- an import's reservations ---- */
 
-int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row)
+int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row, bool *reserved, sf_error *err)
 {
     sf_ledger_rows *v = sf_aggmap_value(&l->map, h);
+    *reserved = false;
     if (sf_rangeset_count(&v->held, row, row) || sf_rangeset_count(&v->reserved, row, row))
         return 0;
     if (sf_rangeset_add(&v->reserved, row, row) < 0)
-        return SF_ENOMEM;
+        return sf_error_set(err, SF_ENOMEM, "out of memory for the import ledger");
     l->reserved_rows++;
-    return 1;
+    *reserved = true;
+    return 0;
 }
 
 void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
@@ -443,7 +448,10 @@ int sf_ledger_write(const sf_ledger *l, const char *path, sf_error *err)
         return sf_error_set(err, SF_EIO, "%s: cannot write the import ledger: %s", path,
                             strerror(e));
     }
-    sf_fsync_parent(path);
+    /* Not checked: a ledger whose rename a crash takes back is the one
+     * before, or none, and either is read past its positions or rebuilt
+     * from the log (ledger.h); nothing the log holds is lost with it. */
+    (void)sf_fsync_parent(path, NULL);
     return 0;
 }
 

@@ -8,7 +8,7 @@
  * ledger keeps, per key (the hash, or the archive's partition), the rows
  * the log holds as ranges: a whole file is one range, an import cut short
  * a few. So it stays small however many rows it covers, unlike the
- * gateway's event-id window (gateway/dedup.h), which holds each id and so
+ * gateway's event-id window (stream/dedup.h), which holds each id and so
  * only the most recent ones.
  *
  * The log is the truth and the ledger a summary of it that can always be
@@ -98,13 +98,14 @@ int sf_ledger_add_entries(sf_ledger *l, const sf_stream_entry *e, size_t n, sf_e
 
 /* ---- an import's side: reserve, then settle (ledger.c) ---- */
 
-/* The place of a key in l, made if new: a handle for sf_ledger_reserve,
- * valid while l lives. (size_t)-1 when out of memory. */
-size_t sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key);
+/* The place of a key in l, made if new, into *h: a handle for
+ * sf_ledger_reserve, valid while l lives. 0, or SF_ENOMEM. */
+int sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key, size_t *h, sf_error *err);
 
-/* Row of the key at handle h: 1 when the log lacks it (it is now reserved:
- * a second call answers 0), 0 when the log holds it, SF_ENOMEM. */
-int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row);
+/* Row of the key at handle h: *reserved is true when the log lacks it (it
+ * is now reserved: a second call answers false), false when the log holds
+ * it or it is reserved already. 0, or SF_ENOMEM. */
+int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row, bool *reserved, sf_error *err);
 
 /* From the stream's callback (any thread): an append of n packed records
  * (data, lens: as given to the stream) is durable at these partitions and

@@ -42,7 +42,7 @@ struct sf_ledger {
     uint64_t *end;   /* per partition: the log has been read up to here */
     uint64_t *print; /* XXH3-64 of the entry at end - 1 (0 when end is 0) */
     char *location;
-    uint64_t reserved_rows; /* sf_ledger_reserve's 1s since the last settle */
+    uint64_t reserved_rows; /* rows sf_ledger_reserve reserved since the last settle */
     pthread_mutex_t mu;     /* the landing state below */
     sf_ledger_landing *landing;
     uint64_t landed_reserved; /* reserved rows among the landed records */

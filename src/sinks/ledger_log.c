@@ -44,8 +44,9 @@ static int lock_ledger(const char *path, int *fd, sf_error *err)
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if (sf_mkdirs(dir) != 0)
-            return sf_error_set(err, SF_EIO, "cannot make %s: %s", dir, strerror(errno));
+        int rc = sf_mkdirs(dir, err);
+        if (rc < 0)
+            return rc;
     }
     snprintf(lock, sizeof lock, "%s.lock", path);
     *fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -40,10 +40,10 @@ void sf_quarantine_now(char out[SF_QUARANTINE_TIME_LEN + 1])
     snprintf(out + n, SF_QUARANTINE_TIME_LEN + 1 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
-int sf_entry_check(const sf_stream_entry *e, sf_record *r, char *why, size_t cap)
+bool sf_entry_check(const sf_stream_entry *e, sf_record *r, char *why, size_t cap)
 {
     if (sf_record_unpack(e->data, e->len, r) == 0)
-        return 0;
+        return true;
     const uint8_t *b = e->data;
     if (e->len < SF_PACK_HEADER)
         snprintf(why, cap, "%u bytes, shorter than a packed record's header (%d): not a record",
@@ -61,7 +61,7 @@ int sf_entry_check(const sf_stream_entry *e, sf_record *r, char *why, size_t cap
                  "its field lengths do not add up to its %u bytes, or a text is too long or "
                  "holds a NUL: a damaged or foreign record",
                  e->len);
-    return -1;
+    return false;
 }
 
 /* The bad entry k of b: stop, or set it aside and go on. */
@@ -97,7 +97,7 @@ int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, s
         return sink->ops->apply(sink, p, b, err);
     for (size_t i = 0; i < b->count;) {
         size_t k = i;
-        while (k < b->count && sf_entry_check(&b->entries[k], scratch, why, sizeof why) == 0)
+        while (k < b->count && sf_entry_check(&b->entries[k], scratch, why, sizeof why))
             k++;
         if (k > i) { /* the records before it, as a batch of their own */
             sf_stream_batch run = *b;

@@ -47,10 +47,10 @@ void sf_quarantine_now(char out[SF_QUARANTINE_TIME_LEN + 1]);
 /* The longest reason sf_entry_check writes (with its NUL). */
 #define SF_QUARANTINE_REASON_MAX 160
 
-/* Whether e is a record of this shopflow: 0 and *r filled, or -1 and why
- * (for people: "format byte 0x7b ('{'), not 1: not a packed record") in
- * why[cap]. */
-int sf_entry_check(const sf_stream_entry *e, sf_record *r, char *why, size_t cap);
+/* Whether e is a record of this shopflow: true and *r filled, or false and
+ * why (for people: "format byte 0x7b ('{'), not 1: not a packed record")
+ * in why[cap]. */
+bool sf_entry_check(const sf_stream_entry *e, sf_record *r, char *why, size_t cap);
 
 /*
  * Apply batch b of partition p through sink, its entries checked first:

@@ -190,10 +190,11 @@ typedef struct reading {
     bool stopped;       /* at an entry that is not a record */
 } reading;
 
-/* Read and apply one batch of partition p. Returns entries applied or < 0;
- * *moved is set when the position moved (past a hole, with no entry). */
-static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, reading *rd, bool *moved,
-                 sf_error *err)
+/* Read and apply one batch of partition p, adding the entries applied to
+ * *applied; *moved is set when the position moved (past a hole, with no
+ * entry). */
+static int step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, reading *rd,
+                uint64_t *applied, bool *moved, sf_error *err)
 {
     sf_stream_batch *b = &rd->b;
     int rc = sf_stream_read(s, p, next[p], b, err);
@@ -211,7 +212,8 @@ static long step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, readin
         return rc;
     *moved |= b->next_offset > next[p];
     next[p] = b->next_offset;
-    return (long)b->count;
+    *applied += b->count;
+    return 0;
 }
 
 static void pause_100ms(void)
@@ -236,29 +238,27 @@ static int refetch(sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
     return sink->ops->resume(sink, next, n, err);
 }
 
-/* Which partitions are ours now: 0 (go on), 1 (none given yet: wait) or
- * an error. Group callbacks run in here. */
-static int serve_group(sf_stream *s, uint8_t *owned, sf_error *err)
+/* Which partitions are ours now; *wait is set when the group has given
+ * none yet. Group callbacks run in here. */
+static int serve_group(sf_stream *s, uint8_t *owned, bool *wait, sf_error *err)
 {
-    int got = sf_stream_owned(s, owned, err);
-    return got < 0 ? got : got == 0;
+    uint64_t assignments;
+    int rc = sf_stream_owned(s, owned, &assignments, err);
+    *wait = rc == 0 && assignments == 0;
+    return rc;
 }
 
-/* One batch from each owned partition; the records applied, or < 0. */
-static long one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t *next, uint32_t n,
-                     reading *rd, bool *moved, sf_error *err)
+/* One batch from each owned partition; *pass is the records applied. */
+static int one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t *next, uint32_t n,
+                    reading *rd, uint64_t *pass, bool *moved, sf_error *err)
 {
-    long pass = 0;
+    *pass = 0;
     *moved = false;
-    for (uint32_t p = 0; p < n; p++) {
-        if (!owned[p])
-            continue;
-        long got = step(s, sink, p, next, rd, moved, err);
-        if (got < 0)
-            return got;
-        pass += got;
-    }
-    return pass;
+    int rc = 0;
+    for (uint32_t p = 0; rc == 0 && p < n; p++)
+        if (owned[p])
+            rc = step(s, sink, p, next, rd, pass, moved, err);
+    return rc;
 }
 
 static void stats_reset(sf_runner_stats *stats)
@@ -341,10 +341,11 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
                                          : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
         rc = resume_checked(s, sink, next, n, err);
-    int joined = rc == 0 ? sf_stream_join(s, &group, err) : 1;
-    if (joined < 0)
-        rc = joined;
-    if (rc == 0 && joined == 1)
+    sf_stream_membership joined = SF_STREAM_UNGROUPED;
+    if (rc == 0)
+        rc = sf_stream_join(s, &group, &joined, err);
+    bool grouped = rc == 0 && joined == SF_STREAM_GROUPED;
+    if (rc == 0 && !grouped)
         memset(owned, 1, n); /* no group: every partition is ours */
     uint64_t total = rc == 0 ? lag_of(s, next, owned, n) : 0;
     t.stream_lag = total;
@@ -353,22 +354,20 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     atomic_store(&stats->durable, atomic_load(&stats->position));
     while (rc == 0 && !(stop && *stop)) {
         note_committed(stats, sink, &t);
-        if (joined == 0 && (rc = serve_group(s, owned, err)) != 0) {
+        bool wait = false;
+        if (grouped && ((rc = serve_group(s, owned, &wait, err)) < 0 || wait)) {
             if (rc < 0)
                 break;
-            rc = 0; /* no partitions given yet: wait for the group */
-            pause_100ms();
+            pause_100ms(); /* no partitions given yet: wait for the group */
             continue;
         }
         bool moved;
-        long got = one_pass(s, sink, owned, next, n, &rd, &moved, err);
-        if (got == SF_ESTALE) {
+        uint64_t pass;
+        rc = one_pass(s, sink, owned, next, n, &rd, &pass, &moved, err);
+        if (rc == SF_ESTALE) {
             rc = refetch_forgiving(sink, &t, next, n, err);
             continue;
         }
-        uint64_t pass = got > 0 ? (uint64_t)got : 0;
-        if (got < 0)
-            rc = (int)got;
         t.handed += pass;
         if (progress)
             sf_progress_update(progress, t.handed, t.handed, total);
@@ -402,7 +401,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     t.stream_lag = next && owned ? lag_of(s, next, owned, n) : 0;
     note_committed(stats, sink, &t);
     m.failed = rc < 0;
-    if (joined == 0)
+    if (grouped)
         sf_stream_leave(s);
     sf_stream_batch_free(&rd.b);
     free(rd.scratch);

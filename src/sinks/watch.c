@@ -126,9 +126,8 @@ static int move_into(const sf_watch_opts *o, const char *name, const char *sub, 
             continue; /* the lock keeps other watchers away: no race */
         if (rename(from, to) != 0)
             return sf_error_set(err, SF_EIO, "cannot move %s to %s: %s", from, to, strerror(errno));
-        sf_fsync_dir(folder);
-        sf_fsync_dir(o->dir);
-        return 0;
+        int rc = sf_fsync_dir(folder, err);
+        return rc < 0 ? rc : sf_fsync_dir(o->dir, err);
     }
     return sf_error_set(err, SF_EIO, "%s: too many files named %s", folder, name);
 }
@@ -172,7 +171,7 @@ static int write_report(const sf_watch_opts *o, const char *moved, report *r, co
         unlink(tmp);
         return sf_error_set(err, SF_EIO, "%s: cannot write the report", path);
     }
-    return 0;
+    return sf_fsync_parent(path, err);
 }
 
 /* Import one file and move it. 0, or an error that is not the file's. */

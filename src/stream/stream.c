@@ -1,6 +1,6 @@
 /*
  * stream.c - the stream port's front: the adapter table, the partitioner,
- * the synchronous append, and read batches (see stream.h).
+ * the synchronous append (see stream.h; read batches are core/batch.c).
  */
 #include "stream/stream.h"
 
@@ -132,14 +132,6 @@ int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_ba
     return s->ops->read(s, partition, from, batch, err);
 }
 
-int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, sf_error *err)
-{
-    if (sf_record_unpack(e->data, e->len, r) < 0)
-        return sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
-                            (unsigned long long)e->offset);
-    return 0;
-}
-
 uint32_t sf_stream_partitions(const sf_stream *s)
 {
     return s->ops->partitions(s);
@@ -179,17 +171,19 @@ void sf_stream_stats_latency(sf_stream_stats *st, double seconds)
     st->fsync_seconds += seconds;
 }
 
-int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
+int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out, sf_error *err)
 {
-    return s->ops->join ? s->ops->join(s, g, err) : 1;
+    *out = SF_STREAM_UNGROUPED;
+    return s->ops->join ? s->ops->join(s, g, out, err) : 0;
 }
 
-int sf_stream_owned(sf_stream *s, uint8_t *owned, sf_error *err)
+int sf_stream_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err)
 {
     if (s->ops->owned)
-        return s->ops->owned(s, owned, err);
+        return s->ops->owned(s, owned, assignments, err);
     memset(owned, 1, s->ops->partitions(s));
-    return 1;
+    *assignments = 1;
+    return 0;
 }
 
 void sf_stream_leave(sf_stream *s)
@@ -202,29 +196,4 @@ void sf_stream_close(sf_stream *s)
 {
     if (s)
         s->ops->close(s);
-}
-
-int sf_stream_batch_init(sf_stream_batch *b, size_t max_entries, size_t buf_bytes, sf_error *err)
-{
-    memset(b, 0, sizeof *b);
-    if (buf_bytes < SF_STREAM_ENTRY_MAX)
-        buf_bytes = SF_STREAM_ENTRY_MAX; /* one entry always fits */
-    if (max_entries == 0)
-        max_entries = 1;
-    b->buf = malloc(buf_bytes);
-    b->entries = calloc(max_entries, sizeof *b->entries);
-    if (!b->buf || !b->entries) {
-        sf_stream_batch_free(b);
-        return sf_error_set(err, SF_ENOMEM, "out of memory for a read batch");
-    }
-    b->buf_cap = buf_bytes;
-    b->cap = max_entries;
-    return 0;
-}
-
-void sf_stream_batch_free(sf_stream_batch *b)
-{
-    free(b->buf);
-    free(b->entries);
-    memset(b, 0, sizeof *b);
 }

@@ -5,7 +5,9 @@
  * Each backend is an adapter that fills an sf_stream_ops table; the table of
  * adapters is in stream.c and one is chosen by the scheme of a location
  * ("local:DIR" or a bare folder; "kafka://host:9092,host2:9092/topic"). Callers
- * use only the sf_stream_* functions below.
+ * use only the sf_stream_* functions below. What a read fills, the batch of
+ * entries (sf_stream_batch, sf_stream_entry), is core/batch.h: the storage
+ * adapters take batches and may not include the stream.
  *
  * Guarantees every adapter gives:
  *  - a record's partition is sf_stream_partition_of(invoice_no), so all lines
@@ -34,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/batch.h"
 #include "core/error.h"
 #include "core/record.h"
 
@@ -63,44 +66,6 @@ typedef struct sf_stream_opts {
     const char *const *extra;
     size_t nextra;
 } sf_stream_opts;
-
-/* One record read back. data points into the batch's buffer. */
-typedef struct sf_stream_entry {
-    uint64_t offset;
-    const uint8_t *data; /* packed record (core/pack.h) */
-    uint32_t len;
-} sf_stream_entry;
-
-/* The largest stored entry (framing + packed record); a batch buffer is
- * never smaller. (On a shared Kafka topic another producer's message may be
- * larger: it is read whole if the batch holds it, and is not a record.) */
-#define SF_STREAM_ENTRY_MAX 1024
-
-#define SF_STREAM_HOLE_REASON_MAX 200
-
-/* Offsets [from, to) lost for good (stream/local/local.h): no record will
- * ever be there. from == to: none. */
-typedef struct sf_stream_hole {
-    uint64_t from, to;
-    int64_t marked_at; /* when `log repair` recorded it (Unix seconds) */
-    char reason[SF_STREAM_HOLE_REASON_MAX + 1];
-} sf_stream_hole;
-
-/* A reusable read buffer: owned by the caller, filled by sf_stream_read. */
-typedef struct sf_stream_batch {
-    uint8_t *buf;
-    size_t buf_cap;
-    sf_stream_entry *entries;
-    size_t cap;           /* entries that fit */
-    size_t count;         /* entries filled by the last read */
-    uint64_t next_offset; /* where the next read should start */
-    sf_stream_hole hole;  /* the hole the last read skipped (then count is 0) */
-} sf_stream_batch;
-
-/* Allocate a batch for up to max_entries entries and buf_bytes of data.
- * Free with sf_stream_batch_free. */
-int sf_stream_batch_init(sf_stream_batch *b, size_t max_entries, size_t buf_bytes, sf_error *err);
-void sf_stream_batch_free(sf_stream_batch *b);
 
 /* Per-partition figures for `log stat` and metrics. */
 typedef struct sf_partition_info {
@@ -132,6 +97,13 @@ typedef struct sf_stream_stats {
 
 struct sf_stream_group;
 
+/* What sf_stream_join made of the caller. */
+typedef enum sf_stream_membership {
+    SF_STREAM_GROUPED,   /* a member of the group: sf_stream_owned says which partitions */
+    SF_STREAM_UNGROUPED, /* the stream has no groups (local) or they are turned off: the
+                            caller owns every partition and no callback runs */
+} sf_stream_membership;
+
 /* Count one durability wait (an fsync round; over Kafka, the wait for the
  * acknowledgements of an append) in st's histogram. Caller serialises. */
 void sf_stream_stats_latency(sf_stream_stats *st, double seconds);
@@ -150,8 +122,9 @@ typedef struct sf_stream_ops {
     void (*stats)(sf_stream *s, sf_stream_stats *out);
     void (*close)(sf_stream *s);
     /* Consumer groups (see sf_stream_join); NULL in adapters without. */
-    int (*join)(sf_stream *s, const struct sf_stream_group *g, sf_error *err);
-    int (*owned)(sf_stream *s, uint8_t *owned, sf_error *err);
+    int (*join)(sf_stream *s, const struct sf_stream_group *g, sf_stream_membership *out,
+                sf_error *err);
+    int (*owned)(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);
     void (*leave)(sf_stream *s);
 } sf_stream_ops;
 
@@ -213,10 +186,6 @@ int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *pa
 int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
                    sf_error *err);
 
-/* Unpack the record of entry e (read from partition p) into *r. Returns 0,
- * or SF_ECORRUPT naming the partition and offset. */
-int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, sf_error *err);
-
 uint32_t sf_stream_partitions(const sf_stream *s);
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
 
@@ -248,17 +217,17 @@ typedef struct sf_stream_group {
 } sf_stream_group;
 
 /* Join the group for g->name with the calling thread's reads (g is copied;
- * g->ctx must live until sf_stream_leave). Returns 0 when joined, 1 when
- * the stream has no groups (local) or they are turned off: the caller then
- * owns every partition and no callback runs; or an error. */
-int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_error *err);
+ * g->ctx must live until sf_stream_leave). 0 and *out, or an error. */
+int sf_stream_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out,
+                   sf_error *err);
 
 /* Serve the group (callbacks run here) and set owned[p] to 1 for the
  * partitions this member holds now, 0 for the others (owned has
- * sf_stream_partitions entries). Returns how many assignments this member
- * has received so far (0: not yet given any), or an error (one a callback
- * returned, or the group's). */
-int sf_stream_owned(sf_stream *s, uint8_t *owned, sf_error *err);
+ * sf_stream_partitions entries), and *assignments to how many assignments
+ * this member has received so far (0: not yet given any; ungrouped, 1 and
+ * every partition). 0, or an error (one a callback returned, or the
+ * group's). */
+int sf_stream_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);
 
 /* Leave the group (the revoked callback runs first). Nothing if not
  * joined. */

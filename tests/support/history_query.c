@@ -15,7 +15,8 @@
 
 #include <xxhash.h>
 
-#include "sinks/history.h"
+#include "storage/store/history_keys.h"
+#include "storage/store/store.h"
 
 static int count(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
@@ -26,7 +27,7 @@ static int count(void *ctx, const void *key, size_t klen, const void *val, size_
 
 static int digest(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if (klen && *(const char *)key == 'o')
+    if (klen && *(const uint8_t *)key == SF_HISTORY_KEY_POSITION)
         return 0; /* positions depend on batch sizes, not on content */
     XXH64_update(ctx, &klen, sizeof klen);
     XXH64_update(ctx, key, klen);
@@ -49,8 +50,9 @@ int main(int argc, char **argv)
         return 1;
     }
     unsigned long long invoices = 0, lines = 0, customer = 0;
-    s->ops->scan(t, "i", 1, NULL, 0, count, &invoices, &err);
-    s->ops->scan(t, "l", 1, NULL, 0, count, &lines, &err);
+    const uint8_t ikey = SF_HISTORY_KEY_INVOICE, lkey = SF_HISTORY_KEY_LINE;
+    s->ops->scan(t, &ikey, 1, NULL, 0, count, &invoices, &err);
+    s->ops->scan(t, &lkey, 1, NULL, 0, count, &lines, &err);
     uint8_t key[64];
     size_t klen = sf_history_customer_prefix(atoi(argv[3]), key);
     s->ops->scan(t, key, klen, NULL, 0, count, &customer, &err);
@@ -59,7 +61,7 @@ int main(int argc, char **argv)
     size_t vlen;
     sf_invoice_header h = {0};
     if (s->ops->get(t, key, klen, &v, &vlen, &err) == 0)
-        sf_history_decode_header(v, vlen, &h);
+        sf_history_decode_header(v, vlen, &h, &err);
     XXH64_state_t *st = XXH64_createState();
     XXH64_reset(st, 0);
     s->ops->scan(t, "", 0, NULL, 0, digest, st, &err);

@@ -202,43 +202,65 @@ static void test_rank_heads(void **state)
 
     wh_ranked r = {0};
     sf_wh_top t = {SF_GRAIN_DAY, "2011-01-04", NULL, 10, false, false};
+    sf_error err = {0};
+    bool short_head = true;
     /* 10 products from the head: the non-products P009 skipped. */
-    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-04", head.data, head.len, false, 150, &t, true),
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-04", head.data, head.len, false, 150, &t, true,
+                                       &short_head, &err),
                      0);
+    assert_false(short_head);
     assert_int_equal(r.n, 10);
     assert_string_equal(r.e[8].code, "P008");
     assert_string_equal(r.e[9].code, "P010");
     assert_string_equal(r.period[9], "2011-01-04");
     /* 95 products need more than the head's 90: nothing taken, the whole list asked for. */
     t.limit = 95;
-    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", head.data, head.len, false, 150, &t, true),
-                     1);
-    assert_int_equal(r.n, 10);
-    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", list.data, list.len, true, 0, &t, true),
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", head.data, head.len, false, 150, &t, true,
+                                       &short_head, &err),
                      0);
+    assert_true(short_head);
+    assert_int_equal(r.n, 10);
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", list.data, list.len, true, 0, &t, true,
+                                       &short_head, &err),
+                     0);
+    assert_false(short_head);
     assert_int_equal(r.n, 105);
     assert_string_equal(r.e[104].code, "P104");
     /* With the non-products the head holds 95; a list no longer than its head is whole. */
     t.include_non_products = true;
-    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-06", head.data, head.len, false, 150, &t, true),
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-06", head.data, head.len, false, 150, &t, true,
+                                       &short_head, &err),
                      0);
+    assert_false(short_head);
     assert_int_equal(r.n, 200);
     t.limit = 1000;
-    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-07", head.data, head.len, false, 100, &t, true),
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-07", head.data, head.len, false, 100, &t, true,
+                                       &short_head, &err),
                      0);
+    assert_false(short_head);
     assert_int_equal(r.n, 300);
     sf_wh_ranked_free(&r);
 
     wh_dims d;
     sf_wh_dims_init(&d);
-    assert_int_equal(sf_wh_dims_put(&d, "P001", 0, "RED MUG", 7), 0);
-    assert_int_equal(sf_wh_dims_put(&d, NULL, 12346, "United Kingdom", 14), 0);
+    assert_int_equal(sf_wh_dims_put(&d, "P001", 0, "RED MUG", 7, &err), 0);
+    assert_int_equal(sf_wh_dims_put(&d, NULL, 12346, "United Kingdom", 14, &err), 0);
     wh_rank_entry e = {.code = "P001"};
     assert_string_equal(sf_wh_dims_get(&d, &e, true), "RED MUG");
     e.id = 12346;
     assert_string_equal(sf_wh_dims_get(&d, &e, false), "United Kingdom");
     e.id = 1;
     assert_string_equal(sf_wh_dims_get(&d, &e, false), "");
+    /* Each key is wanted once: the first ask says so, the next not. */
+    e.id = 777;
+    bool first = false;
+    assert_int_equal(sf_wh_dims_want(&d, &e, false, &first, &err), 0);
+    assert_true(first);
+    assert_int_equal(sf_wh_dims_want(&d, &e, false, &first, &err), 0);
+    assert_false(first);
+    e.id = 12346; /* put before: asked for already */
+    assert_int_equal(sf_wh_dims_want(&d, &e, false, &first, &err), 0);
+    assert_false(first);
     sf_wh_dims_free(&d);
     sf_buf_free(&list);
     sf_buf_free(&head);

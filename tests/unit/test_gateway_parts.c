@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "core/config.h"
-#include "gateway/dedup.h"
+#include "stream/dedup.h"
 #include "gateway/gunzip.h"
 #include "gateway/keys.h"
 #include "stream/stream.h"

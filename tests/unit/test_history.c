@@ -1,5 +1,6 @@
 /*
- * test_history.c - the history store's invoice headers (sinks/history.c):
+ * test_history.c - the history store's invoice headers
+ * (storage/store/history_keys.c):
  * the version 1 form that shopflow wrote before 128-bit totals, made here
  * byte by byte as that struct lay in memory, is read as it was; version 2
  * likewise from its documented layout, with a total past INT64_MAX;
@@ -21,6 +22,7 @@
 #include "query/history.h"
 #include "sinks/history.h"
 #include "sinks/sink.h"
+#include "storage/store/history_keys.h"
 #include "support.h"
 
 #define T0 INT64_C(1291191960) /* 2010-12-01 08:26:00 */
@@ -51,7 +53,7 @@ static void test_header_v1(void **state)
     uint8_t b[128];
     size_t n = header_v1(b, -139120, INT64_MIN, 7, "United Kingdom");
     sf_invoice_header h;
-    assert_int_equal(sf_history_decode_header(b, n, &h), 0);
+    assert_int_equal(sf_history_decode_header(b, n, &h, NULL), 0);
     assert_int_equal(h.date, T0);
     assert_true(h.total == -139120 && h.units == INT64_MIN);
     assert_int_equal(h.customer_id, 17850);
@@ -60,10 +62,10 @@ static void test_header_v1(void **state)
     assert_string_equal(h.country, "United Kingdom");
     /* A one-byte country: the byte before it is its length (1), not 0. */
     n = header_v1(b, 5, 1, 1, "X");
-    assert_int_equal(sf_history_decode_header(b, n, &h), 0);
+    assert_int_equal(sf_history_decode_header(b, n, &h, NULL), 0);
     assert_string_equal(h.country, "X");
-    assert_int_equal(sf_history_decode_header(b, n - 1, &h), -1);
-    assert_int_equal(sf_history_decode_header(b, 3, &h), -1);
+    assert_int_equal(sf_history_decode_header(b, n - 1, &h, NULL), SF_ECORRUPT);
+    assert_int_equal(sf_history_decode_header(b, 3, &h, NULL), SF_ECORRUPT);
 }
 
 static void test_header_v2(void **state)
@@ -85,17 +87,91 @@ static void test_header_v2(void **state)
     b[54] = 0;
     b[55] = 2;
     sf_invoice_header h;
-    assert_int_equal(sf_history_decode_header(b, 56, &h), 0);
+    assert_int_equal(sf_history_decode_header(b, 56, &h, NULL), 0);
     assert_true(h.total == total && h.units == units);
     assert_int_equal(h.customer_id, SF_NO_CUSTOMER);
     assert_int_equal(h.lines, 9301);
     assert_int_equal(h.kind, SF_KIND_CANCELLATION);
     assert_string_equal(h.country, "EIRE");
     b[55] = 3; /* a version this shopflow does not know */
-    assert_int_equal(sf_history_decode_header(b, 56, &h), -1);
+    assert_int_equal(sf_history_decode_header(b, 56, &h, NULL), SF_ECORRUPT);
     b[55] = 2;
     b[49] = 5; /* the country's length does not match the value's */
-    assert_int_equal(sf_history_decode_header(b, 56, &h), -1);
+    assert_int_equal(sf_history_decode_header(b, 56, &h, NULL), SF_ECORRUPT);
+}
+
+/* Every key and value of history_keys.h as its comment lays them out,
+ * byte by byte; and what is not one is refused with SF_ECORRUPT. */
+static void test_layout(void **state)
+{
+    (void)state;
+    uint8_t k[64], v[128];
+    assert_int_equal(sf_history_position_key(0x01020304, k), 5);
+    assert_memory_equal(k, "o\x01\x02\x03\x04", 5);
+    uint64_t next = 0;
+    sf_put_be64(v, 1234567);
+    assert_int_equal(sf_history_position_decode(v, 8, &next, NULL), 0);
+    assert_true(next == 1234567);
+    sf_error err = {0};
+    assert_int_equal(sf_history_position_decode(v, 7, &next, &err), SF_ECORRUPT);
+    assert_non_null(strstr(err.msg, "7 bytes"));
+
+    assert_int_equal(sf_history_invoice_key("C536379", 7, k), 8);
+    assert_memory_equal(k, "iC536379", 8);
+    assert_int_equal(sf_history_line_prefix("536365", 6, k), 8);
+    assert_memory_equal(k, "l536365\0", 8);
+    assert_int_equal(sf_history_line_key("536365", 6, 258, k), 12);
+    assert_memory_equal(k, "l536365\0\0\0\x01\x02", 12);
+
+    /* 'c' customer date+2^63 invoice: an earlier date sorts first, before
+     * the epoch too. */
+    uint8_t k2[64];
+    assert_int_equal(sf_history_customer_prefix(17850, k), 5);
+    assert_memory_equal(k, "c\0\0\x45\xba", 5);
+    size_t n = sf_history_customer_key(17850, T0, "536365", 6, k);
+    assert_int_equal(n, 19);
+    assert_memory_equal(k, "c\0\0\x45\xba", 5);
+    assert_true(sf_get_be64(k + 5) == (uint64_t)T0 + (UINT64_C(1) << 63));
+    assert_memory_equal(k + 13, "536365", 6);
+    assert_int_equal(sf_history_customer_key(17850, -1, "536365", 6, k2), 19);
+    assert_true(memcmp(k2, k, 19) < 0);
+    int64_t date;
+    const char *inv;
+    size_t len;
+    assert_int_equal(sf_history_customer_key_parse(k2, 19, &date, &inv, &len, NULL), 0);
+    assert_true(date == -1 && len == 6 && memcmp(inv, "536365", 6) == 0);
+    assert_int_equal(sf_history_customer_key_parse(k, 13, &date, &inv, &len, NULL), SF_ECORRUPT);
+    k[0] = 'i';
+    assert_int_equal(sf_history_customer_key_parse(k, 19, &date, &inv, &len, NULL), SF_ECORRUPT);
+
+    /* 'q' partition offset -> when, reason length (u16), reason, bytes. */
+    assert_int_equal(sf_history_quarantine_key(3, 0x0102, k), 13);
+    assert_memory_equal(k, "q\0\0\0\x03\0\0\0\0\0\0\x01\x02", 13);
+    sf_history_quarantined q = {
+        3, 0x0102, "2026-12-05T17:20:30.123Z", "not a record", 12, (const uint8_t *)"{x}", 3};
+    size_t vlen = sf_history_quarantine_encode(&q, NULL);
+    assert_int_equal(vlen, 24 + 2 + 12 + 3);
+    assert_int_equal(sf_history_quarantine_encode(&q, v), vlen);
+    assert_memory_equal(v, "2026-12-05T17:20:30.123Z\0\x0cnot a record{x}", vlen);
+    sf_history_quarantined back;
+    assert_int_equal(sf_history_quarantine_decode(k, 13, v, vlen, &back, NULL), 0);
+    assert_true(back.partition == 3 && back.offset == 0x0102 && back.reason_len == 12);
+    assert_memory_equal(back.at, q.at, 24);
+    assert_true(back.len == 3 && memcmp(back.data, "{x}", 3) == 0);
+    v[25] = 40; /* a reason longer than the value */
+    assert_int_equal(sf_history_quarantine_decode(k, 13, v, vlen, &back, NULL), SF_ECORRUPT);
+    assert_int_equal(sf_history_quarantine_decode(k, 12, v, vlen, &back, NULL), SF_ECORRUPT);
+
+    /* A header written is read back; a damaged one says what it is. */
+    sf_invoice_header h = {T0, -139120, 40, SF_NO_CUSTOMER, 3, SF_KIND_SALE, 4, "EIRE"}, h2;
+    uint8_t hb[SF_HISTORY_HEADER_MAX];
+    n = sf_history_encode_header(&h, hb);
+    assert_int_equal(n, 50 + 4 + 2);
+    assert_int_equal(sf_history_decode_header(hb, n, &h2, NULL), 0);
+    assert_true(h2.total == -139120 && h2.units == 40 && h2.lines == 3);
+    assert_string_equal(h2.country, "EIRE");
+    assert_int_equal(sf_history_decode_header(hb, n - 1, &h2, &err), SF_ECORRUPT);
+    assert_non_null(strstr(err.msg, "damaged invoice header"));
 }
 
 static int get_raw(sf_store *st, const char *key, uint8_t *out, size_t *len)
@@ -162,7 +238,7 @@ static void test_old_header_goes_on(void **state)
     assert_int_equal(raw[len - 2], 0); /* rewritten as version 2 */
     assert_int_equal(raw[len - 1], 2);
     sf_invoice_header hd;
-    assert_int_equal(sf_history_decode_header(raw, len, &hd), 0);
+    assert_int_equal(sf_history_decode_header(raw, len, &hd, NULL), 0);
     assert_true(hd.total == 139120 + (sf_i128)N * SF_AMOUNT_MAX); /* > INT64_MAX */
     assert_true(hd.units == 40 + N * 1000);
     assert_int_equal(hd.lines, N + 1);
@@ -184,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_v1),
         cmocka_unit_test(test_header_v2),
+        cmocka_unit_test(test_layout),
         cmocka_unit_test(test_old_header_goes_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

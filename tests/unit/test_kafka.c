@@ -337,12 +337,13 @@ static void test_group(void **state)
     calls c = {.stored = {1, 2, 3, 4}};
     sf_stream_group g = {"unit", &c, on_assigned, on_revoked};
     sf_error err = {0};
-    assert_int_equal(sf_stream_join(r, &g, &err), 0);
+    sf_stream_membership joined;
+    assert_int_equal(sf_stream_join(r, &g, &joined, &err), 0);
+    assert_int_equal(joined, SF_STREAM_GROUPED);
     uint8_t owned[PARTS];
-    int got = 0;
+    uint64_t got = 0;
     for (int i = 0; i < 300 && got == 0; i++) { /* the group forms in a few seconds */
-        got = sf_stream_owned(r, owned, &err);
-        assert_true(got >= 0);
+        assert_int_equal(sf_stream_owned(r, owned, &got, &err), 0);
         struct timespec ts = {0, 50 * 1000 * 1000};
         if (got == 0)
             nanosleep(&ts, NULL);
@@ -367,7 +368,13 @@ static void test_group(void **state)
     /* Without groups, join says so and every partition is the caller's. */
     const char *off[] = {"shopflow.groups=false"};
     sf_stream *plain = open_kafka(true, off, 1);
-    assert_int_equal(sf_stream_join(plain, &g, &err), 1);
+    assert_int_equal(sf_stream_join(plain, &g, &joined, &err), 0);
+    assert_int_equal(joined, SF_STREAM_UNGROUPED);
+    memset(owned, 0, sizeof owned);
+    assert_int_equal(sf_stream_owned(plain, owned, &got, &err), 0);
+    assert_int_equal(got, 1);
+    for (uint32_t p = 0; p < PARTS; p++)
+        assert_int_equal(owned[p], 1);
     sf_stream_close(plain);
     sf_stream_close(r);
 }

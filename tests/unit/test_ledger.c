@@ -374,7 +374,8 @@ static void test_rebuild_and_catch_up(void **state)
 static void import_rows(sf_ledger *l, sf_stream *s, const sf_ledger_key *k, uint64_t from,
                         uint64_t n, bool append)
 {
-    size_t h = sf_ledger_handle(l, k);
+    size_t h;
+    assert_int_equal(sf_ledger_handle(l, k, &h, NULL), 0);
     char prefix[40], (*text)[80] = calloc(n, sizeof *text);
     const char **ids = calloc(n, sizeof *ids);
     uint32_t *parts = calloc(n, sizeof *parts), *lens = calloc(n, sizeof *lens);
@@ -383,7 +384,9 @@ static void import_rows(sf_ledger *l, sf_stream *s, const sf_ledger_key *k, uint
     sf_ledger_key_prefix(k, prefix, sizeof prefix);
     size_t m = 0;
     for (uint64_t r = from; r < from + n; r++) {
-        if (sf_ledger_reserve(l, h, r) != 1)
+        bool reserved;
+        assert_int_equal(sf_ledger_reserve(l, h, r, &reserved, NULL), 0);
+        if (!reserved)
             continue;
         snprintf(text[m], sizeof text[m], "%s%llu", prefix, (unsigned long long)r);
         ids[m] = text[m];
@@ -418,8 +421,11 @@ static void test_settle(void **state)
     sf_ledger_key a = file_key(HASH_A);
     /* The only writer: saved by bookkeeping; rows reserved are held. */
     import_rows(l, s, &a, 0, 300, true);
-    size_t h = sf_ledger_handle(l, &a);
-    assert_int_equal(sf_ledger_reserve(l, h, 299), 0);
+    size_t h;
+    bool reserved = true;
+    assert_int_equal(sf_ledger_handle(l, &a, &h, &err), 0);
+    assert_int_equal(sf_ledger_reserve(l, h, 299, &reserved, &err), 0);
+    assert_false(reserved); /* held */
     assert_int_equal(sf_ledger_save(l, s, &err), 0);
     assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 300);
     /* Again, with rows 300-399 of which only 300-349 land: reserved rows
@@ -427,6 +433,8 @@ static void test_settle(void **state)
     import_rows(l, s, &a, 250, 100, true);
     import_rows(l, s, &a, 350, 50, false);
     assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 400);
+    assert_int_equal(sf_ledger_reserve(l, h, 360, &reserved, &err), 0);
+    assert_false(reserved); /* reserved already: not twice */
     assert_int_equal(sf_ledger_save(l, s, &err), 0);
     assert_int_equal(sf_ledger_count(l, &a, 0, 1000), 350);
     /* Another writer's records before the import's: read, not counted. */

@@ -157,6 +157,19 @@ static void test_append_read_reopen(void **state)
     assert_int_equal(sf_stream_read(s, 0, l.end[0] + 1, &b, &err), SF_ERANGE);
     assert_int_equal(sf_stream_read(s, 8, 0, &b, &err), SF_EINVAL);
     sf_stream_batch_free(&b);
+    /* No consumer groups here: joining says so, and every partition is the
+     * caller's from the first look. */
+    sf_stream_group g = {"unit", NULL, NULL, NULL};
+    sf_stream_membership joined = SF_STREAM_GROUPED;
+    assert_int_equal(sf_stream_join(s, &g, &joined, &err), 0);
+    assert_int_equal(joined, SF_STREAM_UNGROUPED);
+    uint8_t owned[8] = {0};
+    uint64_t assignments = 0;
+    assert_int_equal(sf_stream_owned(s, owned, &assignments, &err), 0);
+    assert_int_equal(assignments, 1);
+    for (int p = 0; p < 8; p++)
+        assert_int_equal(owned[p], 1);
+    sf_stream_leave(s);
     sf_stream_close(s);
 
     /* Reopened: the same content, and appends go on from the end. */
@@ -466,17 +479,21 @@ static void test_syncpool(void **state)
     }
     sf_syncpool *p = sf_syncpool_new(3);
     int err_no = 0;
+    size_t failed = 99;
     for (int round = 0; round < 200; round++) /* many calls: helpers must never mix them */
-        assert_int_equal(sf_syncpool_sync(p, fds, (size_t)(round % 12) + 1, secs, &err_no), -1);
+        assert_int_equal(sf_syncpool_sync(p, fds, (size_t)(round % 12) + 1, secs, &failed, &err_no),
+                         0);
+    assert_int_equal(failed, 99); /* untouched when all succeed */
     int bad = fds[7];
     fds[7] = 1000; /* not an open descriptor */
-    assert_int_equal(sf_syncpool_sync(p, fds, 12, secs, &err_no), 7);
+    assert_int_equal(sf_syncpool_sync(p, fds, 12, secs, &failed, &err_no), SF_EIO);
+    assert_int_equal(failed, 7);
     assert_int_equal(err_no, EBADF);
     fds[7] = bad;
-    assert_int_equal(sf_syncpool_sync(p, fds, 0, secs, &err_no), -1);
+    assert_int_equal(sf_syncpool_sync(p, fds, 0, secs, &failed, &err_no), 0);
     sf_syncpool_free(p);
     p = sf_syncpool_new(0); /* no helpers: the caller does it all */
-    assert_int_equal(sf_syncpool_sync(p, fds, 12, secs, &err_no), -1);
+    assert_int_equal(sf_syncpool_sync(p, fds, 12, secs, &failed, &err_no), 0);
     sf_syncpool_free(p);
     for (int i = 0; i < 12; i++)
         close(fds[i]);

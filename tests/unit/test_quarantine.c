@@ -537,6 +537,28 @@ static void test_sqlite_upgrade(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* What the runner's check says of an entry: a record, or why not. */
+static void test_entry_check(void **state)
+{
+    (void)state;
+    sf_record r, back;
+    ut_make(&r, "536365", "85123A", "WHITE HANGING HEART", 6, 1291191960, 2550, 17850,
+            "United Kingdom");
+    uint8_t packed[SF_PACK_MAX];
+    int len = sf_record_pack(&r, packed, sizeof packed);
+    char why[SF_QUARANTINE_REASON_MAX] = "";
+    sf_stream_entry e = {7, packed, (uint32_t)len};
+    assert_true(sf_entry_check(&e, &back, why, sizeof why));
+    assert_string_equal(back.invoice_no, "536365");
+    e.len = 3;
+    assert_false(sf_entry_check(&e, &back, why, sizeof why));
+    assert_non_null(strstr(why, "3 bytes, shorter than a packed record's header"));
+    static const uint8_t json[] = "{\"invoice_no\":\"536365\",\"quantity\":6,\"more\":\"....\"}";
+    e = (sf_stream_entry){8, json, sizeof json - 1};
+    assert_false(sf_entry_check(&e, &back, why, sizeof why));
+    assert_non_null(strstr(why, "format byte 0x7b ('{'), not 1"));
+}
+
 #define FOR_SINK(name)                                                                             \
     cmocka_unit_test_prestate(test_stop, name), cmocka_unit_test_prestate(test_quarantine, name),  \
         cmocka_unit_test_prestate(test_crash, name), cmocka_unit_test_prestate(test_retry, name)
@@ -550,6 +572,7 @@ int main(void)
         FOR_SINK(archive),
         cmocka_unit_test(test_applied_counts_commits),
         cmocka_unit_test(test_sqlite_upgrade),
+        cmocka_unit_test(test_entry_check),
     };
     const struct CMUnitTest pg_tests[] = {
         FOR_SINK(warehouse),

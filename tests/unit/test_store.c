@@ -2,7 +2,8 @@
  * test_store.c - store.h over the lmdb adapter: a transaction's puts seen
  * inside it and after commit, not after abort; get of absent keys; prefix
  * scans forwards from a key and backwards before a key, at the edges (an
- * empty store, a prefix of 0xff bytes, a bound below or above every key).
+ * empty store, a prefix of 0xff bytes, a bound below or above every key);
+ * a store whose folder cannot be made is refused naming it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -146,12 +148,35 @@ static void test_read_only_absent(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* The store's folder is made when missing (one level); a folder that
+ * cannot be made is said so, with the path, not left to LMDB. */
+static void test_folder(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX + 32];
+    ut_tmpdir(dir);
+    sf_store *s;
+    sf_error err = {0};
+    snprintf(path, sizeof path, "%s/new", dir);
+    assert_int_equal(sf_store_open(path, false, &s, &err), 0);
+    sf_store_close(s);
+    snprintf(path, sizeof path, "%s/file", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/file/below", dir);
+    assert_int_equal(sf_store_open(path, false, &s, &err), SF_EIO);
+    assert_non_null(strstr(err.msg, "/file/below: cannot make the folder: Not a directory"));
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_scans),
         cmocka_unit_test(test_read_only_absent),
+        cmocka_unit_test(test_folder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,19 +45,23 @@ static int path_of(const file_store *f, const char *key, char *out, size_t cap, 
 }
 
 /* mkdir -p of the folders above path. A folder it creates is made durable
- * too (its parent synced), or the objects put in it could vanish with it. */
-static int make_parents(char *path)
+ * too (its parent synced), or the objects put in it could vanish with it.
+ * 0, or SF_EIO (errno kept, for the writer threads). */
+static int make_parents(char *path, sf_error *err)
 {
     for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
         *p = '\0';
-        int rc = mkdir(path, 0755);
-        if (rc == 0)
-            rc = sf_fsync_parent(path);
-        else if (errno == EEXIST)
-            rc = 0;
+        int rc = 0;
+        if (mkdir(path, 0755) == 0)
+            rc = sf_fsync_parent(path, err);
+        else if (errno != EEXIST) {
+            int e = errno;
+            rc = sf_error_set(err, SF_EIO, "%s: cannot make the folder: %s", path, strerror(e));
+            errno = e;
+        }
         *p = '/';
-        if (rc != 0)
-            return -1;
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -145,8 +149,9 @@ static int open_store(const char *location, bool reader, sf_objects **out, sf_er
                             "%s: no object store there (%s)", location, strerror(errno));
     if (reader && !S_ISDIR(st.st_mode))
         return sf_error_set(err, SF_EINVAL, "%s: not an object store (not a folder)", location);
-    if (!reader && make_parents(probe) != 0)
-        return sf_error_set(err, SF_EIO, "%s: %s", location, strerror(errno));
+    int rc = reader ? 0 : make_parents(probe, err);
+    if (rc < 0)
+        return rc;
     file_store *f = calloc(1, sizeof *f);
     if (!f || !(f->root = strdup(location))) {
         free(f);
@@ -178,7 +183,7 @@ typedef struct put_job {
 static int open_temp(put_job *j)
 {
     int fd = open(j->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == ENOENT && make_parents(j->path) == 0) /* a new folder */
+    if (fd < 0 && errno == ENOENT && make_parents(j->path, NULL) == 0) /* a new folder */
         fd = open(j->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     return fd;
 }
@@ -211,8 +216,8 @@ static void write_temp(void *ctx, size_t i)
 static void sync_folder(void *ctx, size_t i)
 {
     put_job *j = ((put_job **)ctx)[i];
-    if (sf_fsync_parent(j->path) != 0)
-        j->err = errno;
+    if (sf_fsync_parent(j->path, NULL) < 0)
+        j->err = errno; /* kept by fsutil; the put's error names it */
 }
 
 static int folder_cmp(const put_job *x, const put_job *y)
@@ -322,18 +327,19 @@ static int file_get(sf_objects *o, const char *key, void **data, size_t *len, sf
     return 0;
 }
 
-/* Walk dir (relative key rel) recursively, calling fn for matching files. */
+/* Walk dir (relative key rel) recursively, calling fn for matching files
+ * until one returns nonzero (then *stop is set). 0, or SF_EIO. */
 static int walk(const char *root, const char *rel, const char *prefix,
-                int (*fn)(void *ctx, const char *key), void *ctx)
+                int (*fn)(void *ctx, const char *key), void *ctx, bool *stop, sf_error *err)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
     DIR *d = opendir(dir);
     if (!d)
-        return errno == ENOENT ? 0 : -1;
+        return errno == ENOENT ? 0 : sf_error_set(err, SF_EIO, "%s: %s", dir, strerror(errno));
     struct dirent *e;
-    int stop = 0;
-    while (!stop && (e = readdir(d))) {
+    int rc = 0;
+    while (rc == 0 && !*stop && (e = readdir(d))) {
         if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp."))
             continue;
         char key[4096], full[8200];
@@ -346,22 +352,21 @@ static int walk(const char *root, const char *rel, const char *prefix,
         if (S_ISDIR(st.st_mode)) {
             /* Only folders that can hold keys with the prefix. */
             if (strncmp(key, prefix, kl < pl ? kl : pl) == 0)
-                stop = walk(root, key, prefix, fn, ctx);
+                rc = walk(root, key, prefix, fn, ctx, stop, err);
         } else if (strncmp(key, prefix, pl) == 0) {
-            stop = fn(ctx, key);
+            *stop = fn(ctx, key) != 0;
         }
     }
     closedir(d);
-    return stop;
+    return rc;
 }
 
 static int file_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const char *key),
                      void *ctx, sf_error *err)
 {
     file_store *f = (file_store *)o;
-    if (walk(f->root, "", prefix, fn, ctx) < 0)
-        return sf_error_set(err, SF_EIO, "%s: %s", f->root, strerror(errno));
-    return 0;
+    bool stop = false;
+    return walk(f->root, "", prefix, fn, ctx, &stop, err);
 }
 
 static int file_del(sf_objects *o, const char *key, sf_error *err)
@@ -374,9 +379,7 @@ static int file_del(sf_objects *o, const char *key, sf_error *err)
     if (unlink(path) != 0)
         return sf_error_set(err, errno == ENOENT ? SF_ENOENT : SF_EIO, "%s: %s", path,
                             strerror(errno));
-    if (sf_fsync_parent(path) != 0)
-        return sf_error_set(err, SF_EIO, "%s (folder): %s", path, strerror(errno));
-    return 0;
+    return sf_fsync_parent(path, err);
 }
 
 static void file_clean(sf_objects *o)

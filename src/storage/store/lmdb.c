@@ -29,6 +29,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "storage/store/store.h"
 
 #define MAP_SIZE (16ull << 30) /* address space only: the file grows as data does */
@@ -156,13 +157,20 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
     if (!s)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     s->base.ops = &sf_store_lmdb_ops;
-    if (!read_only)
-        mkdir(location, 0755);
-    if (reserve_lock_file(location, read_only, err) < 0) {
+    int rc = 0;
+    /* The store's folder, made durable when new (its name synced in the
+     * parent); one that is there already is fine, and any other failure is
+     * said here rather than as LMDB's "No such file or directory". */
+    if (!read_only && mkdir(location, 0755) == 0)
+        rc = sf_fsync_parent(location, err);
+    else if (!read_only && errno != EEXIST)
+        rc = sf_error_set(err, SF_EIO, "lmdb: %s: cannot make the folder: %s", location,
+                          strerror(errno));
+    if (rc < 0 || reserve_lock_file(location, read_only, err) < 0) {
         free(s);
         return SF_EIO;
     }
-    int rc = mdb_env_create(&s->env);
+    rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, MAP_SIZE);
     if (rc == 0)

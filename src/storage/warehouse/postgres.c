@@ -193,18 +193,20 @@ static char *query_value(pg_wh *w, const char *sql, sf_error *err, int *rc)
     return v;
 }
 
-/* The schema's version: 0 when there is none yet, < 0 on error. */
-static long schema_version(pg_wh *w, sf_error *err)
+/* The schema's version into *version: 0 when there is none yet. */
+static int schema_version(pg_wh *w, long *version, sf_error *err)
 {
     int rc;
+    *version = 0;
     char *exists = query_value(w, "SELECT to_regclass('shopflow_schema')::text", err, &rc);
     if (rc < 0 || !exists)
         return rc;
     free(exists);
     char *v = query_value(w, "SELECT max(version) FROM shopflow_schema", err, &rc);
-    long version = v ? strtol(v, NULL, 10) : 0;
+    if (rc == 0 && v)
+        *version = strtol(v, NULL, 10);
     free(v);
-    return rc < 0 ? rc : version;
+    return rc;
 }
 
 /* Bring the schema to SCHEMA_VERSION, one migration per transaction (the
@@ -236,9 +238,10 @@ static int migrate(pg_wh *w, long from, sf_error *err)
 
 static int ensure_schema(pg_wh *w, sf_error *err)
 {
-    long version = schema_version(w, err);
-    if (version < 0)
-        return (int)version;
+    long version;
+    int rc = schema_version(w, &version, err);
+    if (rc < 0)
+        return rc;
     if (version > SCHEMA_VERSION)
         return sf_error_set(err, SF_ECORRUPT,
                             "warehouse database %s has schema version %ld, newer than this "

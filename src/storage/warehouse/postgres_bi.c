@@ -175,10 +175,8 @@ static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_
     int rc = ids && keys ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
     size_t n = 0;
     for (size_t i = 0; rc == 0 && i < r->n; i++) {
-        int want = sf_wh_dims_want(d, &r->e[i], product);
-        if (want < 0)
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-        if (want <= 0)
+        bool want;
+        if ((rc = sf_wh_dims_want(d, &r->e[i], product, &want, err)) < 0 || !want)
             continue;
         const char *key = r->e[i].code;
         if (!product) {
@@ -198,10 +196,9 @@ static int read_dims(pg_wh *w, const wh_ranked *r, bool product, wh_dims *d, sf_
     if (ask && rc == 0 && !res)
         rc = SF_EIO;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-        if (sf_wh_dims_put(d, product ? PQgetvalue(res, i, 0) : NULL,
-                           product ? 0 : strtoll(PQgetvalue(res, i, 0), NULL, 10),
-                           PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1)) < 0)
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+        rc = sf_wh_dims_put(d, product ? PQgetvalue(res, i, 0) : NULL,
+                            product ? 0 : strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                            PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), err);
     PQclear(res);
     sf_buf_free(&array);
     free(keys);
@@ -219,10 +216,10 @@ static int read_whole(pg_wh *w, int which, const sf_wh_top *t, const char *perio
     if (!res)
         return SF_EIO;
     int rc = 0;
-    if (PQntuples(res) > 0 &&
-        sf_wh_ranked_take(r, period, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), true, 0,
-                          t, product) < 0)
-        rc = sf_error_set(err, SF_ENOMEM, "out of memory");
+    bool short_head; /* never, with the whole list */
+    if (PQntuples(res) > 0)
+        rc = sf_wh_ranked_take(r, period, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                               true, 0, t, product, &short_head, err);
     PQclear(res);
     return rc;
 }
@@ -244,12 +241,11 @@ static int read_ranking(pg_wh *w, const sf_wh_top *t, const char *list, int whol
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         const char *period = PQgetvalue(res, i, 0);
+        bool short_head;
         rc = sf_wh_ranked_take(r, period, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
-                               false, num(res, i, 1), t, product);
-        if (rc == 1)
+                               false, num(res, i, 1), t, product, &short_head, err);
+        if (rc == 0 && short_head)
             rc = read_whole(w, whole, t, period, product, r, err);
-        else if (rc < 0)
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     }
     PQclear(res);
     return rc;

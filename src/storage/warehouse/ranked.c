@@ -183,27 +183,26 @@ static int customer_by_revenue(const void *a, const void *b)
     return by_value(a, b, 0, false);
 }
 
-/* Read the stored list of (grain, period) into l. Returns its length, or
- * < 0. */
-static long load_list(wh_rollup *r, sf_grain g, const char *period, bool product, rank_list *l,
-                      sf_error *err)
+/* Read the stored list of (grain, period) into l; *n is its length. */
+static int load_list(wh_rollup *r, sf_grain g, const char *period, bool product, rank_list *l,
+                     size_t *n, sf_error *err)
 {
     const char *p = NULL;
     size_t len = 0;
+    *n = 0;
     int rc = r->store->list_get(r->self, product, g, period, &p, &len, err);
     if (rc < 0)
         return rc;
     const char *end = p + len;
-    long n = 0;
     wh_rank_entry e;
     while (p && sf_wh_rank_next(&p, end, product, &e)) {
         wh_rank_entry *to = push(l);
         if (!to)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
         *to = e;
-        n++;
+        (*n)++;
     }
-    return n;
+    return 0;
 }
 
 /* Sort l by key and add up entries of the same key (non_product of a
@@ -301,15 +300,15 @@ static size_t group_end(const sf_aggmap *m, size_t i)
 }
 
 /* The list of the (grain, period) of map entries [i, j): the stored one
- * with the entries added, combined by key. Returns how many entries were
- * stored, or < 0. */
-static long merge_group(wh_rollup *r, const sf_aggmap *m, size_t i, size_t j, bool product,
-                        rank_list *l, sf_error *err)
+ * with the entries added, combined by key; *stored is how many entries were
+ * stored. */
+static int merge_group(wh_rollup *r, const sf_aggmap *m, size_t i, size_t j, bool product,
+                       rank_list *l, size_t *stored, sf_error *err)
 {
     const sales_key *k = sf_aggmap_key(m, i); /* every key starts as a sales_key */
     l->n = 0;
-    long stored = load_list(r, (sf_grain)k->grain, k->period, product, l, err);
-    for (size_t x = i; stored >= 0 && x < j; x++) {
+    int rc = load_list(r, (sf_grain)k->grain, k->period, product, l, stored, err);
+    for (size_t x = i; rc == 0 && x < j; x++) {
         wh_rank_entry *e = push(l);
         if (!e)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -326,9 +325,9 @@ static long merge_group(wh_rollup *r, const sf_aggmap *m, size_t i, size_t j, bo
             e->v[3] = v->invoices;
         }
     }
-    if (stored >= 0)
+    if (rc == 0)
         combine(l, product);
-    return stored;
+    return rc;
 }
 
 static void rank_list_free(rank_list *l)
@@ -346,11 +345,9 @@ int sf_wh_write_products(wh_rollup *r, sf_error *err)
     int rc = 0;
     for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
         j = group_end(m, i);
-        long stored = merge_group(r, m, i, j, true, &l, err);
-        if (stored < 0) {
-            rc = (int)stored;
+        size_t stored;
+        if ((rc = merge_group(r, m, i, j, true, &l, &stored, err)) < 0)
             break;
-        }
         const sales_key *k = sf_aggmap_key(m, i);
         qsort(l.e, l.n, sizeof *l.e, product_by_units);
         to_json(&l, true);
@@ -381,13 +378,14 @@ int sf_wh_write_customers(wh_rollup *r, sf_error *err)
     for (size_t i = 0, j; rc == 0 && i < m->count; i = j) {
         j = group_end(m, i);
         const customer_key *k = sf_aggmap_key(m, i);
-        long stored = merge_group(r, m, i, j, false, &l, err);
-        sales_val *s = stored >= 0 ? sf_wh_sales_of(r, k->grain, k->period) : NULL;
+        size_t stored;
+        rc = merge_group(r, m, i, j, false, &l, &stored, err);
+        sales_val *s = rc == 0 ? sf_wh_sales_of(r, k->grain, k->period) : NULL;
         if (!s) {
-            rc = stored < 0 ? (int)stored : sf_error_set(err, SF_ENOMEM, "out of memory");
+            rc = rc < 0 ? rc : sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }
-        s->customers += (int64_t)l.n - stored;
+        s->customers += (int64_t)l.n - (int64_t)stored;
         qsort(l.e, l.n, sizeof *l.e, customer_by_revenue);
         to_json(&l, false);
         rc = sf_buf_failed(&l.text) ? sf_error_set(err, SF_ENOMEM, "out of memory")
@@ -434,21 +432,23 @@ static bool ranked_push(wh_ranked *r, const char *period, const wh_rank_entry *e
 }
 
 int sf_wh_ranked_take(wh_ranked *r, const char *period, const char *text, size_t len, bool complete,
-                      int64_t entries, const sf_wh_top *t, bool product)
+                      int64_t entries, const sf_wh_top *t, bool product, bool *short_head,
+                      sf_error *err)
 {
     const char *p = text, *end = text + len;
     size_t first = r->n;
     int64_t read = 0;
     wh_rank_entry e;
+    *short_head = false;
     for (uint32_t n = 0; n < t->limit && p && sf_wh_rank_next(&p, end, product, &e); read++)
         if (!product || t->include_non_products || !e.v[3]) {
             if (!ranked_push(r, period, &e))
-                return SF_ENOMEM;
+                return sf_error_set(err, SF_ENOMEM, "out of memory");
             n++;
         }
     if (r->n - first < t->limit && !complete && read < entries) {
         r->n = first; /* the head ran out first: the whole list answers */
-        return 1;
+        *short_head = true;
     }
     return 0;
 }
@@ -487,25 +487,26 @@ static dim_key key_of(const char *code, int64_t id)
     return k;
 }
 
-int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, size_t len)
+int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, size_t len,
+                   sf_error *err)
 {
     dim_key k = key_of(code, id);
     dim_val *v = sf_aggmap_get(&d->map, &k, NULL);
-    if (!v)
-        return SF_ENOMEM;
-    v->at = d->texts.len, v->len = len, v->known = true;
-    sf_buf_add(&d->texts, text, len);
-    sf_buf_add(&d->texts, "", 1);
-    return sf_buf_failed(&d->texts) ? SF_ENOMEM : 0;
+    if (v) {
+        v->at = d->texts.len, v->len = len, v->known = true;
+        sf_buf_add(&d->texts, text, len);
+        sf_buf_add(&d->texts, "", 1);
+    }
+    return v && !sf_buf_failed(&d->texts) ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
 }
 
-int sf_wh_dims_want(wh_dims *d, const wh_rank_entry *e, bool product)
+int sf_wh_dims_want(wh_dims *d, const wh_rank_entry *e, bool product, bool *first, sf_error *err)
 {
     dim_key k = key_of(product ? e->code : NULL, product ? 0 : e->id);
-    bool added;
-    if (!sf_aggmap_get(&d->map, &k, &added))
-        return SF_ENOMEM;
-    return added;
+    *first = false;
+    if (!sf_aggmap_get(&d->map, &k, first))
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    return 0;
 }
 
 const char *sf_wh_dims_get(wh_dims *d, const wh_rank_entry *e, bool product)

@@ -18,10 +18,10 @@
 #include <stdint.h>
 
 #include "core/aggmap.h"
+#include "core/batch.h"
 #include "core/buf.h"
 #include "core/record.h"
 #include "core/timefmt.h"
-#include "stream/stream.h"
 #include "storage/warehouse/warehouse.h"
 
 /* Keys and values of the in-memory rollups. A period is its text key,
@@ -185,12 +185,13 @@ typedef struct wh_ranked {
 /*
  * Append to r the first t->limit entries that count of period's list
  * text[0..len). complete: text is the whole list (else a head of a list of
- * `entries`). Returns 0 when done, 1 when the head was too short for
- * t->limit (nothing appended: read the whole list and call again with
- * complete), SF_ENOMEM.
+ * `entries`). *short_head is set when the head was too short for t->limit
+ * (nothing appended: read the whole list and call again with complete).
+ * 0, or SF_ENOMEM.
  */
 int sf_wh_ranked_take(wh_ranked *r, const char *period, const char *text, size_t len, bool complete,
-                      int64_t entries, const sf_wh_top *t, bool product);
+                      int64_t entries, const sf_wh_top *t, bool product, bool *short_head,
+                      sf_error *err);
 void sf_wh_ranked_free(wh_ranked *r);
 
 /* The dimension texts (description, country) of the entries of a ranking,
@@ -202,12 +203,14 @@ typedef struct wh_dims {
 } wh_dims;
 
 void sf_wh_dims_init(wh_dims *d);
-/* Record the text of product code / customer id (the other key NULL / 0). */
-int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, size_t len);
-/* 1 the first time e's key is asked for (remembered in d, text unknown
- * until put), 0 after, SF_ENOMEM: an adapter asks its query for each key
- * once, however many periods list it. */
-int sf_wh_dims_want(wh_dims *d, const wh_rank_entry *e, bool product);
+/* Record the text of product code / customer id (the other key NULL / 0).
+ * 0, or SF_ENOMEM. */
+int sf_wh_dims_put(wh_dims *d, const char *code, int64_t id, const char *text, size_t len,
+                   sf_error *err);
+/* *first is set the first time e's key is asked for (remembered in d, text
+ * unknown until put), not after: an adapter asks its query for each key
+ * once, however many periods list it. 0, or SF_ENOMEM. */
+int sf_wh_dims_want(wh_dims *d, const wh_rank_entry *e, bool product, bool *first, sf_error *err);
 /* The text of e's key, "" when unknown. Valid until the next put. */
 const char *sf_wh_dims_get(wh_dims *d, const wh_rank_entry *e, bool product);
 void sf_wh_dims_free(wh_dims *d);

@@ -206,10 +206,10 @@ static int dims_from(sqlite_wh *w, sqlite3_stmt *q, bool product, wh_dims *d, sf
         rc = sf_wh_dims_put(d, product ? (const char *)sqlite3_column_text(q, 0) : NULL,
                             product ? 0 : sqlite3_column_int64(q, 0),
                             (const char *)sqlite3_column_text(q, 1),
-                            (size_t)sqlite3_column_bytes(q, 1));
+                            (size_t)sqlite3_column_bytes(q, 1), err);
     sqlite3_reset(q);
     if (rc < 0)
-        return sf_error_set(err, SF_ENOMEM, "out of memory");
+        return rc;
     return step == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "read a dimension");
 }
 
@@ -274,13 +274,15 @@ static int read_whole(sqlite_wh *w, int which, const sf_wh_top *t, const char *p
     sqlite3_bind_text(q, 1, sf_grain_name(t->grain), -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, period, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(q), rc = 0;
+    bool short_head; /* never, with the whole list */
     if (step == SQLITE_ROW)
         rc = sf_wh_ranked_take(r, period, (const char *)sqlite3_column_text(q, 0),
-                               (size_t)sqlite3_column_bytes(q, 0), true, 0, t, product);
+                               (size_t)sqlite3_column_bytes(q, 0), true, 0, t, product, &short_head,
+                               err);
     else if (step != SQLITE_DONE)
         rc = sf_wh_fail(w, err, "read a ranked list");
     sqlite3_reset(q);
-    return rc == SF_ENOMEM ? sf_error_set(err, SF_ENOMEM, "out of memory") : rc;
+    return rc;
 }
 
 /* The entries of list (bi_rank_head.list; query whole for the whole
@@ -300,12 +302,11 @@ static int read_ranking(sqlite_wh *w, const sf_wh_top *t, const char *list, int 
     int step, rc = 0;
     while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
         const char *period = text(q, 0);
+        bool short_head;
         rc = sf_wh_ranked_take(r, period, text(q, 2), (size_t)sqlite3_column_bytes(q, 2), false,
-                               sqlite3_column_int64(q, 1), t, product);
-        if (rc == 1)
+                               sqlite3_column_int64(q, 1), t, product, &short_head, err);
+        if (rc == 0 && short_head)
             rc = read_whole(w, whole, t, period, product, r, err);
-        else if (rc < 0)
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     }
     if (rc == 0 && step != SQLITE_DONE)
         rc = sf_wh_fail(w, err, "read the heads of rankings");

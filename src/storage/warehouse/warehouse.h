@@ -35,9 +35,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/batch.h"
 #include "core/error.h"
 #include "core/money.h"
-#include "stream/stream.h"
 
 typedef struct sf_warehouse sf_warehouse;
 

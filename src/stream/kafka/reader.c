@@ -57,7 +57,7 @@ struct kreader {
     bool closed;  /* the consumer is closed */
     sf_stream_group g;
     uint8_t *owned;
-    int assignments;
+    uint64_t assignments;
     int cb_rc;
     sf_error cb_err;
 };
@@ -315,14 +315,15 @@ static int serve_main(kreader *r, sf_error *err)
 
 /* ---- reading ---------------------------------------------------------- */
 
-/* Copy m into the batch if it fits: 1 taken, 0 full, or an error. A
- * message larger than a record (another producer's on a shared topic) is
+/* Copy m into the batch if it fits (*taken; not when the batch is full).
+ * A message larger than a record (another producer's on a shared topic) is
  * handed over as well, for the sinks to stop at or set aside
  * (sinks/quarantine.h); only one larger than the batch can hold is an
  * error here. */
 static int take(kreader *r, uint32_t p, rd_kafka_message_t *m, sf_stream_batch *b, size_t *used,
-                sf_error *err)
+                bool *taken, sf_error *err)
 {
+    *taken = false;
     if (m->len > b->buf_cap)
         return sf_error_set(err, SF_ECORRUPT,
                             "kafka topic %s partition %u offset %lld: %zu bytes, not a shopflow "
@@ -335,7 +336,8 @@ static int take(kreader *r, uint32_t p, rd_kafka_message_t *m, sf_stream_batch *
         (sf_stream_entry){(uint64_t)m->offset, b->buf + *used, (uint32_t)m->len};
     *used += m->len;
     r->parts[p].pos = (uint64_t)m->offset + 1;
-    return 1;
+    *taken = true;
+    return 0;
 }
 
 /* Sort what the queue gave: records into the batch (or the carry when it
@@ -345,6 +347,7 @@ static int sort_in(kreader *r, uint32_t p, rd_kafka_message_t **msgs, size_t n, 
 {
     kpart *kp = &r->parts[p];
     int rc = 0;
+    bool taken;
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = msgs[i];
         if (rc < 0 || *range) {
@@ -365,23 +368,21 @@ static int sort_in(kreader *r, uint32_t p, rd_kafka_message_t **msgs, size_t n, 
                 rd_kafka_message_destroy(m);
             else
                 kp->carry[kp->ncarry++] = m;
-        } else if ((rc = take(r, p, m, b, used, err)) <= 0) {
-            if (rc == 0)
-                kp->carry[kp->ncarry++] = m;
-            else
-                rd_kafka_message_destroy(m);
+        } else if ((rc = take(r, p, m, b, used, &taken, err)) == 0 && !taken) {
+            kp->carry[kp->ncarry++] = m; /* the batch is full */
         } else {
-            rc = 0;
-            rd_kafka_message_destroy(m);
+            rd_kafka_message_destroy(m); /* copied, or the read failed */
         }
     }
     return rc;
 }
 
-/* Nothing arrived: ask the leader. 1 at the end, 0 records exist, or
- * SF_ERANGE (from is before the start) / an error. */
-static int at_end(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_error *err)
+/* Nothing arrived: ask the leader whether from is the end (*end) or
+ * records exist. SF_ERANGE when from is before the start. */
+static int at_end(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, bool *end,
+                  sf_error *err)
 {
+    *end = false;
     int64_t lo, hi;
     rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(r->rk, r->k->topic, (int32_t)p, &lo,
                                                              &hi, SF_KAFKA_TIMEOUT_MS);
@@ -395,20 +396,21 @@ static int at_end(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_
                             "(the partition starts at %lld)",
                             r->k->topic, p, (unsigned long long)from, (long long)lo);
     }
-    return (int64_t)from >= hi;
+    *end = (int64_t)from >= hi;
+    return 0;
 }
 
 /* The broker refused to fetch from the reader's position (offset out of
  * range). Before the partition's start: SF_ERANGE (next_offset says where
- * it starts). At or past its end: 1, the end (what was read stays in b).
- * Else the records exist (a new leader whose high watermark lags, say): the
- * fetch is restarted there and 0 says read on, for reporting the end here
- * would cut the read short silently. */
-static int range_refused(kreader *r, uint32_t p, sf_stream_batch *b, sf_error *err)
+ * it starts). At or past its end: *end (what was read stays in b). Else
+ * the records exist (a new leader whose high watermark lags, say): the
+ * fetch is restarted there and the read goes on, for reporting the end
+ * here would cut the read short silently. */
+static int range_refused(kreader *r, uint32_t p, sf_stream_batch *b, bool *end, sf_error *err)
 {
     uint64_t at = r->parts[p].pos;
-    int rc = at_end(r, p, at, b, err);
-    if (rc != 0)
+    int rc = at_end(r, p, at, b, end, err);
+    if (rc < 0 || *end)
         return rc;
     sf_logf(SF_LOG_WARN, "kafka_refetch", "topic=%s partition=%u offset=%llu", r->k->topic, p,
             (unsigned long long)at);
@@ -423,8 +425,9 @@ static int fill(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_er
     double deadline = now_ms() + READ_LIMIT_MS;
     for (;;) {
         int rc = 0;
+        bool taken = true, end;
         while (kp->carry_at < kp->ncarry &&
-               (rc = take(r, p, kp->carry[kp->carry_at], b, &used, err)) == 1)
+               (rc = take(r, p, kp->carry[kp->carry_at], b, &used, &taken, err)) == 0 && taken)
             rd_kafka_message_destroy(kp->carry[kp->carry_at++]);
         if (rc < 0)
             return rc;
@@ -443,8 +446,8 @@ static int fill(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_er
             return rc;
         if (range) {
             kp->stopped = true;
-            if ((rc = range_refused(r, p, b, err)) != 0)
-                return rc < 0 ? rc : 0;
+            if ((rc = range_refused(r, p, b, &end, err)) < 0 || end)
+                return rc;
             if (now_ms() > deadline)
                 return sf_error_set(err, SF_EIO,
                                     "kafka topic %s partition %u: offset %llu refused as out of "
@@ -458,8 +461,8 @@ static int fill(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_er
         if (b->count == 0 && kp->eof_at >= 0 && (uint64_t)kp->eof_at == kp->pos)
             return 0;
         if (b->count == 0 && got == 0) {
-            if ((rc = at_end(r, p, from, b, err)) != 0)
-                return rc < 0 ? rc : 0;
+            if ((rc = at_end(r, p, from, b, &end, err)) < 0 || end)
+                return rc;
             if (now_ms() > deadline)
                 return sf_error_set(err, SF_EIO,
                                     "kafka topic %s partition %u: no records from offset %llu in "
@@ -591,11 +594,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_p
         on_revoke(r, l);
 }
 
-int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
+int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out, sf_error *err)
 {
     sf_kafka *k = (sf_kafka *)s;
+    *out = SF_STREAM_UNGROUPED;
     if (!k->groups)
-        return 1;
+        return 0;
     reader_free(unlink_reader(k)); /* a plain reader of this thread's, if any */
     char group[512];
     snprintf(group, sizeof group, "%s.%s", k->group_prefix, g->name);
@@ -619,18 +623,21 @@ int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_error *err)
     k->readers = r;
     pthread_mutex_unlock(&k->readers_mu);
     sf_logf(SF_LOG_INFO, "kafka_joined", "group=%s topic=%s", group, k->topic);
+    *out = SF_STREAM_GROUPED;
     return 0;
 }
 
-int sf_kafka_owned(sf_stream *s, uint8_t *owned, sf_error *err)
+int sf_kafka_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err)
 {
     sf_kafka *k = (sf_kafka *)s;
     kreader *r = reader_of_thread(k, err);
+    *assignments = 0;
     if (!r)
         return err ? err->code : SF_ENOMEM;
     if (!r->grouped) {
         memset(owned, 1, k->nparts);
-        return 1;
+        *assignments = 1;
+        return 0;
     }
     int rc = serve_main(r, err); /* rebalance callbacks run in here */
     if (rc == 0 && r->cb_rc < 0) {
@@ -640,7 +647,8 @@ int sf_kafka_owned(sf_stream *s, uint8_t *owned, sf_error *err)
         r->cb_rc = 0;
     }
     memcpy(owned, r->owned, k->nparts);
-    return rc < 0 ? rc : r->assignments;
+    *assignments = r->assignments;
+    return rc;
 }
 
 void sf_kafka_leave(sf_stream *s)

@@ -174,13 +174,13 @@ int sf_log_lock(const char *dir, int *fd, sf_error *err);
 /* segment.c */
 uint32_t sf_entry_checksum(uint64_t offset, const uint8_t *payload, uint32_t len);
 void sf_entry_header(uint8_t *h, uint32_t len, uint32_t checksum, uint64_t offset);
-/* The header at h (ENTRY_HEADER bytes): 1 if its length is possible (then
- * e's offset, len, size, checksum and hole are filled; count is 1, a hole's
- * is known only from its payload), 0 if not (zeros, damage). */
-int sf_entry_header_parse(const uint8_t *h, entry_view *e);
-/* The entry at buf[0..avail): 1 if it is whole and checks out (e filled,
- * e->payload into buf), 0 if not. */
-int sf_entry_parse(const uint8_t *buf, size_t avail, entry_view *e);
+/* The header at h (ENTRY_HEADER bytes): true if its length is possible
+ * (then e's offset, len, size, checksum and hole are filled; count is 1, a
+ * hole's is known only from its payload), false if not (zeros, damage). */
+bool sf_entry_header_parse(const uint8_t *h, entry_view *e);
+/* The entry at buf[0..avail): true if it is whole and checks out (e filled,
+ * e->payload into buf), false if not. */
+bool sf_entry_parse(const uint8_t *buf, size_t avail, entry_view *e);
 /* Frame a hole for offsets [offset, offset + count) into buf (at least
  * HOLE_ENTRY_MAX bytes), marked at `at` for `reason` (cut to
  * HOLE_REASON_MAX). Returns its size in bytes. */

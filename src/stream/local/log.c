@@ -105,9 +105,7 @@ int sf_log_write_meta(const char *dir, int version, uint32_t nparts, sf_error *e
     if (fd < 0 || write(fd, text, (size_t)n) != n || fsync(fd) != 0 || close(fd) != 0 ||
         rename(tmp, path) != 0)
         return sf_error_set(err, SF_EIO, "%s: cannot write: %s", path, strerror(errno));
-    if (sf_fsync_dir(dir) != 0)
-        return sf_error_set(err, SF_EIO, "%s: fsync: %s", dir, strerror(errno));
-    return 0;
+    return sf_fsync_dir(dir, err);
 }
 
 int sf_log_read_meta(const char *dir, uint32_t *nparts, int *version, sf_error *err)
@@ -406,14 +404,17 @@ static int stage_entry(sf_log *log, request *r, size_t i, const uint8_t *payload
     return 0;
 }
 
+/* 0, or SF_EIO with errno set. */
 static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t at)
 {
     while (len > 0) {
         ssize_t n = pwrite(fd, buf, len, (off_t)at);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return -1;
+        if (n <= 0) {
+            errno = n < 0 ? errno : EIO; /* a short write of nothing */
+            return SF_EIO;
+        }
         buf += n;
         len -= (size_t)n;
         at += (uint64_t)n;
@@ -429,7 +430,7 @@ static void record_fsync(sf_log *log, double seconds)
 }
 
 /* Write each touched partition's stage, then sync them all at once.
- * 0, or -1 with msg. */
+ * 0, or SF_EIO with msg. */
 static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t cap)
 {
     int fds[SF_STREAM_PARTITIONS_MAX];
@@ -448,23 +449,22 @@ static int flush_stages(sf_log *log, const uint8_t *touched, char *msg, size_t c
             log->stats.prealloc_wait_seconds += waited;
             pthread_mutex_unlock(&log->mu);
         }
-        if (pwrite_all(seg->fd, p->stage, p->stage_len, seg->size) != 0) {
+        if (pwrite_all(seg->fd, p->stage, p->stage_len, seg->size) < 0) {
             snprintf(msg, cap, "%s: write: %s", p->dir, strerror(errno));
-            return -1;
+            return SF_EIO;
         }
         fds[n] = seg->fd;
         which[n++] = i;
     }
     int err_no = 0;
-    long failed = sf_syncpool_sync(log->sync, fds, n, seconds, &err_no);
+    size_t failed = n;
+    int rc = sf_syncpool_sync(log->sync, fds, n, seconds, &failed, &err_no);
     for (size_t k = 0; k < n; k++)
-        if ((long)k != failed)
+        if (k != failed)
             record_fsync(log, seconds[k]);
-    if (failed >= 0) {
+    if (rc < 0)
         snprintf(msg, cap, "%s: fdatasync: %s", log->parts[which[failed]].dir, strerror(err_no));
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 /* Undo a round: truncate what it wrote. Failing that, the log stops. */
@@ -539,8 +539,9 @@ static int stage_all(sf_log *log, request *list)
     for (request *r = list; r; r = r->next) {
         size_t at = 0;
         for (size_t i = 0; i < r->n; i++) {
-            if (stage_entry(log, r, i, r->data + at) < 0)
-                return -1;
+            int rc = stage_entry(log, r, i, r->data + at);
+            if (rc < 0)
+                return rc; /* SF_ENOMEM */
             at += r->lens[i];
         }
     }

@@ -58,6 +58,8 @@ static void snapshot(const sf_mark *m, uint64_t *acked)
     }
 }
 
+/* Map the ends file into m->ends. A reader without a usable one (none, or
+ * too short) gets 0 and m->ends NULL: it scans instead. */
 static int map_file(sf_mark *m, bool *existed, sf_error *err)
 {
     *existed = access(m->path, F_OK) == 0;
@@ -65,7 +67,7 @@ static int map_file(sf_mark *m, bool *existed, sf_error *err)
         open(m->path, m->writer ? (O_RDWR | O_CREAT | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC), 0644);
     if (fd < 0)
         return !m->writer && errno == ENOENT
-                   ? 1
+                   ? 0
                    : sf_error_set(err, SF_EIO, "%s: %s", m->path, strerror(errno));
     struct stat st;
     if (m->writer && ftruncate(fd, (off_t)m->bytes) != 0) {
@@ -74,7 +76,7 @@ static int map_file(sf_mark *m, bool *existed, sf_error *err)
     }
     if (fstat(fd, &st) != 0 || (size_t)st.st_size < m->bytes) {
         close(fd);
-        return 1; /* a reader without a usable ends file scans instead */
+        return 0; /* a reader without a usable ends file scans instead */
     }
     void *p =
         mmap(NULL, m->bytes, m->writer ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
@@ -121,9 +123,9 @@ int sf_mark_open(const char *dir, uint32_t n, bool read_only, sf_mark **out, uin
     pthread_cond_init(&m->cv, &ca);
     pthread_condattr_destroy(&ca);
     int rc = map_file(m, existed, err);
-    if (rc != 0) {
+    if (rc < 0 || !m->ends) {
         mark_free(m);
-        return rc < 0 ? rc : 0;
+        return rc;
     }
     snapshot(m, acked);
     /* Nothing known synced: a writer killed before it synced its last

@@ -230,8 +230,10 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
     snprintf(dir, sizeof dir, "%s/p%04u", logdir, id);
     if (!(p->dir = strdup(dir)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    if (!read_only && mkdir(dir, 0755) == 0 && sf_fsync_dir(logdir) != 0)
-        return sf_error_set(err, SF_EIO, "%s: %s", logdir, strerror(errno));
+    if (!read_only && mkdir(dir, 0755) == 0 && sf_fsync_dir(logdir, err) < 0)
+        return SF_EIO;
+    /* Another mkdir failure (EEXIST is the folder there already) is
+     * reported by the listing of the folder, next. */
     uint64_t *bases;
     size_t n;
     int rc = sf_partition_bases(dir, &bases, &n, err);
@@ -265,8 +267,10 @@ int sf_partition_open(partition *p, const char *logdir, uint32_t id, bool read_o
         segment seg;
         if ((rc = sf_segment_create(dir, 0, &seg, err)) < 0)
             return rc;
-        if (push_segment(p, &seg) < 0 || sf_fsync_dir(dir) != 0)
-            return sf_error_set(err, SF_EIO, "%s: cannot create the first segment", dir);
+        if (push_segment(p, &seg) < 0)
+            return sf_error_set(err, SF_ENOMEM, "%s: out of memory for the first segment", dir);
+        if ((rc = sf_fsync_dir(dir, err)) < 0)
+            return rc;
     }
     p->write_next = p->nsegs ? p->segs[p->nsegs - 1].next : 0;
     atomic_store(&p->end, p->write_next);
@@ -308,18 +312,19 @@ typedef struct cursor {
 } cursor;
 
 /* Parse whole entries from buf[0..len), at c->pos in segment c->si, into
- * the batch. Returns the bytes used; stops at the end, a full batch, a
+ * the batch; *consumed is the bytes used. Stops at the end, a full batch, a
  * partial entry or a hole (c->stop: one that starts the read is skipped
  * into b->hole). SF_ECORRUPT, naming file and byte, on damage. */
-static long parse_entries(partition *p, cursor *c, sf_stream_batch *b, uint8_t *buf, size_t len,
-                          sf_error *err)
+static int parse_entries(partition *p, cursor *c, sf_stream_batch *b, uint8_t *buf, size_t len,
+                         size_t *consumed, sf_error *err)
 {
     const segment *seg = &p->segs[c->si];
     size_t used = 0;
+    *consumed = 0;
     while (b->count < b->cap && c->at < c->end && len - used >= ENTRY_HEADER) {
         entry_view e;
         uint64_t byte = c->pos + used;
-        int sane = sf_entry_header_parse(buf + used, &e);
+        bool sane = sf_entry_header_parse(buf + used, &e);
         if (!sane || (e.hole ? e.offset > c->at : e.offset != c->at))
             return damaged(p, seg->base, err,
                            "the entry at offset %llu (byte %llu) is damaged: its header does not "
@@ -345,13 +350,15 @@ static long parse_entries(partition *p, cursor *c, sf_stream_batch *b, uint8_t *
             sf_hole_get(&e, &b->hole);
             b->hole.from = c->at; /* what this read skipped */
             c->at = e.offset + e.count;
-            return (long)(used + e.size);
+            *consumed = used + e.size;
+            return 0;
         }
         b->entries[b->count++] = (sf_stream_entry){e.offset, e.payload, e.len};
         used += e.size;
         c->at++;
     }
-    return (long)used;
+    *consumed = used;
+    return 0;
 }
 
 /* For a reader in another process: open segments created since. */
@@ -370,24 +377,28 @@ static int refresh(partition *p, sf_error *err)
 }
 
 /* Read from segment c->si at c->pos: fills the batch from b->buf + *fill
- * on. Returns 1 to go on to the next segment, 0 to stop. */
-static int read_segment(partition *p, cursor *c, sf_stream_batch *b, size_t *fill, sf_error *err)
+ * on. *more is set when the read goes on in the next segment. */
+static int read_segment(partition *p, cursor *c, sf_stream_batch *b, size_t *fill, bool *more,
+                        sf_error *err)
 {
     segment *seg = &p->segs[c->si];
+    *more = false;
     for (;;) {
-        size_t room = b->buf_cap - *fill;
+        size_t room = b->buf_cap - *fill, used;
         ssize_t n = pread(seg->fd, b->buf + *fill, room, (off_t)c->pos);
         if (n < 0)
             return sf_error_set(err, SF_EIO, "%s: read: %s", p->dir, strerror(errno));
-        long used = parse_entries(p, c, b, b->buf + *fill, (size_t)n, err);
-        if (used < 0)
-            return (int)used;
-        *fill += (size_t)used;
+        int rc = parse_entries(p, c, b, b->buf + *fill, (size_t)n, &used, err);
+        if (rc < 0)
+            return rc;
+        *fill += used;
         c->pos += (uint64_t)used;
         if (c->stop || b->count == b->cap || c->at >= c->end)
             return 0;
-        if (used == 0)
-            return (size_t)n < room ? 1 : 0; /* end of this segment, or batch full */
+        if (used == 0) {
+            *more = (size_t)n < room; /* the end of this segment, not a full batch */
+            return 0;
+        }
     }
 }
 
@@ -441,8 +452,9 @@ int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch
     if (rc < 0)
         rc = damaged(p, p->segs[c.si].base, err, "%s", err ? err->msg : "");
     while (rc == 0) {
-        rc = read_segment(p, &c, b, &fill, err);
-        if (rc != 1)
+        bool more;
+        rc = read_segment(p, &c, b, &fill, &more, err);
+        if (rc < 0 || !more)
             break;
         if (c.si + 1 >= p->nsegs && p->read_only) {
             pthread_rwlock_unlock(&p->lock);
@@ -453,7 +465,6 @@ int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch
             break;
         c.si++;
         c.pos = 0;
-        rc = 0;
     }
     if (rc >= 0 && b->count == 0 && !c.stop && c.at < c.end)
         rc = missing(p, &c, err);
@@ -479,9 +490,9 @@ int sf_partition_roll(partition *p, sf_error *err)
     rc = sf_segment_create(p->dir, p->write_next, &seg, err);
     if (rc < 0)
         return rc;
-    if (sf_fsync_dir(p->dir) != 0) {
+    if ((rc = sf_fsync_dir(p->dir, err)) < 0) {
         sf_segment_close(&seg);
-        return sf_error_set(err, SF_EIO, "%s: fsync: %s", p->dir, strerror(errno));
+        return rc;
     }
     pthread_rwlock_wrlock(&p->lock);
     rc = push_segment(p, &seg);
@@ -531,7 +542,9 @@ void sf_partition_retain(partition *p, uint64_t max_bytes, uint64_t max_age_seco
     memmove(p->segs, p->segs + drop, (p->nsegs - drop) * sizeof *p->segs);
     p->nsegs -= drop;
     pthread_rwlock_unlock(&p->lock);
-    sf_fsync_dir(p->dir);
+    /* Not checked: a removal that a crash takes back only brings back
+     * segments past retention, which the next pass removes again. */
+    (void)sf_fsync_dir(p->dir, NULL);
 }
 
 static uint64_t get64(const uint8_t *b)

@@ -241,8 +241,14 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, sf_er
     snprintf(tmp, sizeof tmp, "%s.repair", path);
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
-    if (mkdir(dir, 0755) == 0 && sf_fsync_dir(dir) != 0) /* a partition whose folder is gone */
-        return sf_error_set(err, SF_EIO, "%s: fsync: %s", dir, strerror(errno));
+    /* A partition whose folder is gone gets it again, durably (its name in
+     * the log's folder synced). */
+    bool made = mkdir(dir, 0755) == 0;
+    if (!made && errno != EEXIST)
+        return sf_error_set(err, SF_EIO, "%s: cannot make the folder: %s", dir, strerror(errno));
+    int rc = made ? sf_fsync_parent(dir, err) : 0;
+    if (rc < 0)
+        return rc;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     size_t done = 0;
     while (fd >= 0 && done < len) {
@@ -259,9 +265,7 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, sf_er
         unlink(tmp);
         return sf_error_set(err, SF_EIO, "%s: cannot write it: %s", path, strerror(e));
     }
-    if (sf_fsync_dir(dir) != 0)
-        return sf_error_set(err, SF_EIO, "%s: fsync: %s", dir, strerror(errno));
-    return 0;
+    return sf_fsync_dir(dir, err);
 }
 
 static int write_index(repairer *r, sf_error *err)

@@ -255,14 +255,15 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Read a whole file into *data (malloc'd). 1 when it is not there. */
+/* Read a whole file into *data (malloc'd, never NULL for a file that is
+ * there); *data NULL when it is not there. */
 static int read_whole(const char *path, uint8_t **data, size_t *size, sf_error *err)
 {
     *data = NULL;
     *size = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 1 : sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0 : sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
     int rc = fstat(fd, &st) == 0 ? 0 : sf_error_set(err, SF_EIO, "%s: %s", path, strerror(errno));
     size_t want = rc == 0 ? (size_t)st.st_size : 0;
@@ -292,7 +293,7 @@ static int check_index(scan_ctx *c, seg_scan *s, sf_error *err)
     int rc = read_whole(path, &raw, &len, err);
     if (rc < 0)
         return rc;
-    if (rc == 1 && s->size > 0) {
+    if (!raw && s->size > 0) {
         s->index_bad = true;
         sf_scan_report(c, SF_LOG_INDEX, true, s, 0, 0, s->base, 0, "its index file %s is missing",
                        path);
@@ -367,10 +368,8 @@ int sf_scan_partition(scan_ctx *c, const char *logdir, uint32_t p, uint64_t acke
         seg_scan s = {.partition = p, .base = bases[i], .last = i + 1 == n};
         snprintf(s.path, sizeof s.path, "%s/%020llu.seg", dir, (unsigned long long)bases[i]);
         rc = read_whole(s.path, &s.data, &s.size, err);
-        if (rc == 1) {
-            rc = 0; /* removed by retention since it was listed */
-            continue;
-        }
+        if (rc == 0 && !s.data)
+            continue; /* removed by retention since it was listed */
         if (rc == 0 && walk(c, &s, nparts, s.last ? acked : bases[i + 1]) < 0)
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
         if (rc == 0)

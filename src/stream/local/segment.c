@@ -59,7 +59,7 @@ void sf_entry_header(uint8_t *h, uint32_t len, uint32_t checksum, uint64_t offse
     put32(h + 12, (uint32_t)(offset >> 32));
 }
 
-int sf_entry_header_parse(const uint8_t *h, entry_view *e)
+bool sf_entry_header_parse(const uint8_t *h, entry_view *e)
 {
     uint32_t word = get32(h);
     e->hole = (word & HOLE_FLAG) != 0;
@@ -76,22 +76,22 @@ int sf_entry_header_parse(const uint8_t *h, entry_view *e)
     return e->len != 0 && e->len <= SF_PACK_MAX;
 }
 
-int sf_entry_parse(const uint8_t *buf, size_t avail, entry_view *e)
+bool sf_entry_parse(const uint8_t *buf, size_t avail, entry_view *e)
 {
     if (avail < ENTRY_HEADER || !sf_entry_header_parse(buf, e) || avail < e->size)
-        return 0;
+        return false;
     const uint8_t *pl = buf + ENTRY_HEADER;
     uint64_t seed = e->hole ? e->offset ^ HOLE_SEED : e->offset;
     if (sf_entry_checksum(seed, pl, e->len) != e->checksum)
-        return 0;
+        return false;
     if (e->hole) {
         e->count = get64(pl);
         uint32_t reason = (uint32_t)pl[16] | (uint32_t)pl[17] << 8;
         if (e->count == 0 || e->offset + e->count < e->offset || HOLE_HEADER + reason != e->len)
-            return 0;
+            return false;
     }
     e->payload = pl;
-    return 1;
+    return true;
 }
 
 size_t sf_hole_frame(uint8_t *buf, uint64_t offset, uint64_t count, int64_t at, const char *reason)
@@ -217,10 +217,13 @@ int sf_segment_index_add(segment *seg, index_point pt)
     return 0;
 }
 
-/* Read and verify the entry at pos, below limit: 1 if whole and valid (e
- * filled, its payload in buf), 0 if not, SF_EIO on a read error. */
-static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *buf, entry_view *e)
+/* Read and verify the entry at pos, below limit: *valid when it is whole
+ * and checks out (e filled, its payload in buf). 0, or SF_EIO on a read
+ * error (errno set). */
+static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *buf, entry_view *e,
+                    bool *valid)
 {
+    *valid = false;
     if (pos + ENTRY_HEADER > limit)
         return 0;
     ssize_t n = pread(seg->fd, buf, ENTRY_HEADER, (off_t)pos);
@@ -230,7 +233,8 @@ static int entry_at(const segment *seg, uint64_t pos, uint64_t limit, uint8_t *b
         return 0;
     if (pread(seg->fd, buf + ENTRY_HEADER, e->len, (off_t)(pos + ENTRY_HEADER)) != (ssize_t)e->len)
         return 0;
-    return sf_entry_parse(buf, e->size, e);
+    *valid = sf_entry_parse(buf, e->size, e);
+    return 0;
 }
 
 /* Load the index file, keeping the longest prefix whose last point checks
@@ -260,9 +264,10 @@ static int load_index(segment *seg, uint8_t *scratch, bool *rebuilt)
     while (seg->idx_len > 0) {
         index_point pt = seg->idx[seg->idx_len - 1];
         entry_view e;
-        int ok = entry_at(seg, pt.pos, seg->size, scratch, &e);
-        if (ok < 0)
-            return ok;
+        bool ok;
+        int rc = entry_at(seg, pt.pos, seg->size, scratch, &e, &ok);
+        if (rc < 0)
+            return rc;
         if (ok && e.offset == seg->base + pt.rel)
             break;
         seg->idx_len--;
@@ -327,8 +332,8 @@ int sf_segment_recover(segment *seg, bool truncate, recovery_note *note, sf_erro
     uint64_t file_size = seg->size;
     for (;;) {
         entry_view e;
-        int ok = entry_at(seg, pos, file_size, scratch, &e);
-        if (ok < 0)
+        bool ok;
+        if (entry_at(seg, pos, file_size, scratch, &e, &ok) < 0)
             return sf_error_set(err, SF_EIO, "segment %llu: read error: %s",
                                 (unsigned long long)seg->base, strerror(errno));
         if (!ok || e.offset != offset)

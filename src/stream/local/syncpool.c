@@ -101,7 +101,8 @@ sf_syncpool *sf_syncpool_new(unsigned threads)
     return p;
 }
 
-long sf_syncpool_sync(sf_syncpool *p, const int *fds, size_t n, double *seconds, int *err_no)
+int sf_syncpool_sync(sf_syncpool *p, const int *fds, size_t n, double *seconds, size_t *failed,
+                     int *err_no)
 {
     int errs_local[64];
     int *errs = n <= 64 ? errs_local : malloc(n * sizeof *errs);
@@ -109,9 +110,10 @@ long sf_syncpool_sync(sf_syncpool *p, const int *fds, size_t n, double *seconds,
         for (size_t i = 0; i < n; i++)
             if (fdatasync(fds[i]) != 0) {
                 *err_no = errno;
-                return (long)i;
+                *failed = i;
+                return SF_EIO;
             }
-        return -1;
+        return 0;
     }
     pthread_mutex_lock(&p->mu);
     call c = {p->cur.gen + 1, fds, n, seconds, errs};
@@ -128,15 +130,16 @@ long sf_syncpool_sync(sf_syncpool *p, const int *fds, size_t n, double *seconds,
     while (p->finished < n)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
-    long failed = -1;
-    for (size_t i = 0; i < n && failed < 0; i++)
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
         if (errs[i]) {
-            failed = (long)i;
+            *failed = i;
             *err_no = errs[i];
+            rc = SF_EIO;
         }
     if (errs != errs_local)
         free(errs);
-    return failed;
+    return rc;
 }
 
 void sf_syncpool_free(sf_syncpool *p)

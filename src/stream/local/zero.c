@@ -133,8 +133,8 @@ static int own_fd(sf_zero *z, uint32_t i, uint64_t base)
     return zp->fd;
 }
 
-/* Write zeros over [from, to) of fd and push them to the disk. 0, or -1
- * with a message. */
+/* Write zeros over [from, to) of fd and push them to the disk. 0, or
+ * SF_EIO with a message. */
 static int write_zeros(int fd, uint64_t from, uint64_t to, char *msg, size_t cap)
 {
     static const uint8_t zeros[64 * 1024];
@@ -144,7 +144,7 @@ static int write_zeros(int fd, uint64_t from, uint64_t to, char *msg, size_t cap
         snprintf(msg, cap, "not preallocated: %llu KiB free, under the %u MiB kept free",
                  (unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize >> 10),
                  PREALLOC_HEADROOM >> 20);
-        return -1;
+        return SF_EIO;
     }
     for (uint64_t at = from; at < to;) {
         size_t n = to - at < sizeof zeros ? (size_t)(to - at) : sizeof zeros;
@@ -153,7 +153,7 @@ static int write_zeros(int fd, uint64_t from, uint64_t to, char *msg, size_t cap
             continue;
         if (w <= 0) {
             snprintf(msg, cap, "cannot preallocate: %s", w < 0 ? strerror(errno) : "short write");
-            return -1;
+            return SF_EIO;
         }
         at += (uint64_t)w;
     }
@@ -161,7 +161,7 @@ static int write_zeros(int fd, uint64_t from, uint64_t to, char *msg, size_t cap
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                             SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
         snprintf(msg, cap, "cannot preallocate: sync_file_range: %s", strerror(errno));
-        return -1;
+        return SF_EIO;
     }
     return 0;
 }
@@ -225,7 +225,7 @@ static void *zero_main(void *arg)
          * nothing rolls or cuts this segment while busy. */
         char msg[256] = "";
         double t0 = sf_monotonic();
-        int fd = own_fd(z, i, base), rc = -1;
+        int fd = own_fd(z, i, base), rc = SF_EIO;
         if (fd < 0)
             snprintf(msg, sizeof msg, "cannot open the segment: %s", strerror(errno));
         else

@@ -1,5 +1,11 @@
 /*
- * dedup.h - the gateway's window of event ids already appended.
+ * dedup.h - the window of event ids already appended to a stream: the
+ * gateway's, and batch import's for ids of other forms.
+ *
+ * It is beside the stream port because it is made from the stream alone
+ * (core and stream.h) and both the gateway and the importer
+ * (sinks/import.h) use it; the importer may not include the gateway, a
+ * layer above it.
  *
  * A client may send an "event_id" with each record; a record whose event id
  * was appended before, within the window, is acknowledged as a duplicate

@@ -10,7 +10,7 @@
  * holds twice is in a ring twice). Unbounded (window 0): no rings, nothing
  * leaves, and the table grows.
  */
-#include "gateway/dedup.h"
+#include "stream/dedup.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -1,0 +1,144 @@
+/*
+ * history_keys.h - the layout of the purchase-history store: every key and
+ * value the history sink writes (sinks/history.c) and the purchase-history
+ * answers read (query/history.c), written down once.
+ *
+ * It is under storage, beside the store port, because both a sink and a
+ * query read it and neither may include the other (they are one layer);
+ * before, the query included the sink's header and defined the date bias
+ * and the line prefix a second time.
+ *
+ * Keys (bytes; integers big-endian so that keys sort numerically):
+ *   'o' partition(u32)                      -> next offset (u64, big-endian):
+ *                                              the sink's position
+ *   'i' invoice_no                          -> the invoice's header (below)
+ *   'l' invoice_no 0x00 line(u32)           -> the line, as a packed record
+ *                                              (core/pack.h)
+ *   'c' customer(u32) date(u64) invoice_no  -> "" (a customer's invoices by
+ *                                              date; the date is stored
+ *                                              + 2^63, so it sorts unsigned)
+ *   'q' partition(u32) offset(u64)          -> an entry set aside: when
+ *        (SF_HISTORY_QUARANTINE_TIME_LEN bytes of UTC text), the reason's
+ *        length (u16, big-endian), the reason, the entry's bytes
+ *
+ * An invoice's header, integers in host order (one host, one format).
+ * Version 2 (128-bit totals):
+ *   date i64 | total i128 | units i128 | customer i32 | lines u32 | kind u8 |
+ *   country_len u8 | country | 0x00 0x02
+ * Version 1 (shopflow before 128-bit totals) was the struct's bytes up to its
+ * country as they lay in memory:
+ *   date i64 | total i64 | units i64 | customer i32 | lines u32 | kind u8 |
+ *   country_len u8 | country_len u8 | country
+ * A version 1 value never has a 0 byte just before its last (that is a byte
+ * of the country, which is not empty and holds no NUL, or its length), so
+ * the trailer tells the two apart. Both are read; only version 2 is
+ * written (the sink rewrites a version 1 header when its invoice gets
+ * another line).
+ *
+ * The functions below write a key or value into a buffer the caller owns,
+ * of the size the matching _MAX or _LEN says, and return its length; the
+ * decoders return 0 or SF_ECORRUPT with err filled.
+ */
+#ifndef SF_HISTORY_KEYS_H
+#define SF_HISTORY_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/money.h"
+#include "core/record.h"
+
+/* The first byte of each kind of key. */
+enum {
+    SF_HISTORY_KEY_POSITION = 'o',
+    SF_HISTORY_KEY_INVOICE = 'i',
+    SF_HISTORY_KEY_LINE = 'l',
+    SF_HISTORY_KEY_CUSTOMER = 'c',
+    SF_HISTORY_KEY_QUARANTINE = 'q',
+};
+
+#define SF_HISTORY_DATE_BIAS           (UINT64_C(1) << 63)
+#define SF_HISTORY_POSITION_KEY_LEN    5
+#define SF_HISTORY_POSITION_VALUE_LEN  8
+#define SF_HISTORY_INVOICE_KEY_MAX     (1 + SF_INVOICE_NO_MAX)
+#define SF_HISTORY_LINE_KEY_MAX        (1 + SF_INVOICE_NO_MAX + 1 + 4)
+#define SF_HISTORY_CUSTOMER_PREFIX_LEN 5
+#define SF_HISTORY_CUSTOMER_KEY_MAX    (SF_HISTORY_CUSTOMER_PREFIX_LEN + 8 + SF_INVOICE_NO_MAX)
+#define SF_HISTORY_QUARANTINE_KEY_LEN  13
+#define SF_HISTORY_QUARANTINE_TIME_LEN 24 /* "2026-12-05T17:20:30.123Z" */
+#define SF_HISTORY_HEADER_MAX          (50 + SF_COUNTRY_MAX + 2)
+
+/* An invoice as the history store keeps it. */
+typedef struct sf_invoice_header {
+    int64_t date;        /* of its first line */
+    sf_i128 total;       /* sum of quantity x price, milli-units (128 bits: money.h) */
+    sf_i128 units;       /* sum of quantities */
+    int32_t customer_id; /* of its first line; SF_NO_CUSTOMER if none */
+    uint32_t lines;      /* lines stored */
+    uint8_t kind;        /* sf_kind */
+    uint8_t country_len;
+    char country[SF_COUNTRY_MAX + 1];
+} sf_invoice_header;
+
+/* 'o' partition: key holds SF_HISTORY_POSITION_KEY_LEN bytes. */
+size_t sf_history_position_key(uint32_t partition, uint8_t *key);
+
+/* A stored position's value into *next; SF_ECORRUPT if it is not 8 bytes. */
+int sf_history_position_decode(const void *val, size_t len, uint64_t *next, sf_error *err);
+
+/* 'i' invoice_no: key holds SF_HISTORY_INVOICE_KEY_MAX bytes. */
+size_t sf_history_invoice_key(const char *invoice_no, size_t len, uint8_t *key);
+
+/* 'l' invoice_no 0x00: the prefix of an invoice's lines (key holds
+ * SF_HISTORY_LINE_KEY_MAX bytes), and with line its key. */
+size_t sf_history_line_prefix(const char *invoice_no, size_t len, uint8_t *key);
+size_t sf_history_line_key(const char *invoice_no, size_t len, uint32_t line, uint8_t *key);
+
+/* 'c' customer: the prefix of a customer's index keys
+ * (SF_HISTORY_CUSTOMER_PREFIX_LEN bytes). */
+size_t sf_history_customer_prefix(int32_t customer, uint8_t *key);
+
+/* 'c' customer date invoice_no (key holds SF_HISTORY_CUSTOMER_KEY_MAX
+ * bytes). With len 0 it is the first key of that date: a bound to scan
+ * from or to. */
+size_t sf_history_customer_key(int32_t customer, int64_t date, const char *invoice_no, size_t len,
+                               uint8_t *key);
+
+/* The date and invoice number of a customer index key (*invoice_no points
+ * into key); SF_ECORRUPT if key is not one. */
+int sf_history_customer_key_parse(const void *key, size_t klen, int64_t *date,
+                                  const char **invoice_no, size_t *len, sf_error *err);
+
+/* An invoice's header as stored (version 2) into buf (SF_HISTORY_HEADER_MAX
+ * bytes); its length. */
+size_t sf_history_encode_header(const sf_invoice_header *h, uint8_t *buf);
+
+/* A stored header of either version into *h; SF_ECORRUPT if damaged. */
+int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h, sf_error *err);
+
+/* 'q' partition offset: key holds SF_HISTORY_QUARANTINE_KEY_LEN bytes. */
+size_t sf_history_quarantine_key(uint32_t partition, uint64_t offset, uint8_t *key);
+
+/* An entry set aside, as stored under its 'q' key (pointers into the key
+ * and value; reason is not NUL-terminated). */
+typedef struct sf_history_quarantined {
+    uint32_t partition;
+    uint64_t offset;
+    const char *at; /* SF_HISTORY_QUARANTINE_TIME_LEN bytes */
+    const char *reason;
+    size_t reason_len;
+    const uint8_t *data;
+    size_t len;
+} sf_history_quarantined;
+
+/* The value of q (q->partition and q->offset are the key's, not stored in
+ * it): its length, and the value written into val when val is not NULL
+ * (reason_len is cut to 65,535). */
+size_t sf_history_quarantine_encode(const sf_history_quarantined *q, uint8_t *val);
+
+/* A 'q' key and its value into *q; SF_ECORRUPT if they are not one. */
+int sf_history_quarantine_decode(const void *key, size_t klen, const void *val, size_t vlen,
+                                 sf_history_quarantined *q, sf_error *err);
+
+#endif
