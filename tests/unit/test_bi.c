@@ -2,7 +2,8 @@
  * test_bi.c - query/bi.h: parameter parsing and its errors (every bad value
  * names its parameter), defaults, ranges, rounding of averages, and
  * sf_bi_answer on an empty warehouse (an answer, not an error); the
- * heads of ranked lists (storage/warehouse/ranked.c) and reading them.
+ * heads of ranked lists (storage/warehouse/ranked.c), reading them, and
+ * totals past 64 bits in them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,12 +268,37 @@ static void test_rank_heads(void **state)
     sf_buf_free(&expect);
 }
 
+/* Totals past 64 bits in a ranked list read back whole (19 to 38 digits,
+ * either sign); 39 digits are not a list ranked.c writes. */
+static void test_rank_wide(void **state)
+{
+    (void)state;
+    const char *text = "[[\"A\",9223372036854775807,-9223372036854775808,1,0],"
+                       "[\"B\",1000000000000000000000,-99999999999999999999999999999999999999,1,"
+                       "0],[\"C\",123456789012345678,-1234567890123456789,99999999999999999999,0],"
+                       "[\"D\",1000000000000000000000000000000000000000,1,1,0]]";
+    const char *p = text, *end = text + strlen(text);
+    wh_rank_entry e;
+    assert_true(sf_wh_rank_next(&p, end, true, &e));
+    assert_true(e.v[0] == INT64_MAX && e.v[1] == INT64_MIN);
+    assert_true(sf_wh_rank_next(&p, end, true, &e));
+    sf_i128 e19 = (sf_i128)10000000000000000000ULL;
+    assert_true(e.v[0] == e19 * 100);
+    assert_true(e.v[1] == -(e19 * e19 - 1)); /* 38 nines */
+    assert_true(sf_wh_rank_next(&p, end, true, &e));
+    assert_true(e.v[0] == 123456789012345678 && e.v[1] == -1234567890123456789);
+    assert_true(e.v[2] == e19 * 10 - 1); /* past UINT64_MAX */
+    assert_string_equal(e.code, "C");
+    assert_false(sf_wh_rank_next(&p, end, true, &e)); /* 40 digits */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_rank_heads),
+        cmocka_unit_test(test_rank_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
