@@ -2,8 +2,9 @@
  * test_bi.c - query/bi.h: parameter parsing and its errors (every bad value
  * names its parameter), defaults, ranges, rounding of averages, and
  * sf_bi_answer on an empty warehouse (an answer, not an error); the
- * heads of ranked lists (storage/warehouse/ranked.c), reading them, and
- * totals past 64 bits in them.
+ * heads of ranked lists (storage/warehouse/ranked.c), reading them,
+ * totals past 64 bits in them, and the entries an adapter keeps between
+ * reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,13 +293,51 @@ static void test_rank_wide(void **state)
     assert_false(sf_wh_rank_next(&p, end, true, &e)); /* 40 digits */
 }
 
+/* A kept wh_ranked (an adapter's, between reads) is emptied with its
+ * arrays kept, unless they grew past a listing of every day of a year. */
+static void test_rank_kept(void **state)
+{
+    (void)state;
+    sf_buf list = SF_BUF_INIT;
+    product_list(&list, 1000);
+    sf_wh_top t = {SF_GRAIN_DAY, "2011-01-04", NULL, 1000, false, true};
+    sf_error err = {0};
+    bool short_head;
+    wh_ranked r = {0};
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-04", list.data, list.len, true, 0, &t, true,
+                                       &short_head, &err),
+                     0);
+    assert_int_equal(r.n, 1000);
+    wh_rank_entry *kept = r.e;
+    sf_wh_ranked_reset(&r);
+    assert_int_equal(r.n, 0);
+    assert_ptr_equal(r.e, kept);
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", list.data, list.len, true, 0, &t, true,
+                                       &short_head, &err),
+                     0);
+    assert_ptr_equal(r.e, kept); /* the same room again */
+    assert_string_equal(r.e[999].code, "P999");
+    assert_string_equal(r.period[999], "2011-01-05");
+    for (int day = 6; day < 16; day++) /* 11,000 entries */
+        assert_int_equal(sf_wh_ranked_take(&r, "2011-01-06", list.data, list.len, true, 0, &t, true,
+                                           &short_head, &err),
+                         0);
+    assert_int_equal(r.n, 11000);
+    sf_wh_ranked_reset(&r);
+    assert_int_equal(r.n, 0);
+    assert_null(r.e); /* too large to keep */
+    assert_int_equal(r.cap, 0);
+    sf_wh_ranked_free(&r);
+    sf_buf_free(&list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_rank_heads),
-        cmocka_unit_test(test_rank_wide),
+        cmocka_unit_test(test_rank_wide),       cmocka_unit_test(test_rank_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -463,6 +463,17 @@ int sf_wh_ranked_take(wh_ranked *r, const char *period, const char *text, size_t
     return 0;
 }
 
+/* Entries a kept wh_ranked may hold on to between answers (~100 bytes
+ * each): every day of a year at the default limit of 10, twice over. */
+#define RANKED_KEEP 8192
+
+void sf_wh_ranked_reset(wh_ranked *r)
+{
+    if (r->cap > RANKED_KEEP)
+        sf_wh_ranked_free(r);
+    r->n = 0;
+}
+
 void sf_wh_ranked_free(wh_ranked *r)
 {
     free(r->e);
