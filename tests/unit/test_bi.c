@@ -1,10 +1,11 @@
 /*
  * test_bi.c - query/bi.h: parameter parsing and its errors (every bad value
  * names its parameter), defaults, ranges, rounding of averages, and
- * sf_bi_answer on an empty warehouse (an answer, not an error); the
- * heads of ranked lists (storage/warehouse/ranked.c), reading them,
- * totals past 64 bits in them, and the entries an adapter keeps between
- * reads.
+ * sf_bi_answer on an empty warehouse (an answer, not an error) and on a
+ * loaded one, answer after answer (what a thread keeps between answers
+ * changes none); the heads of ranked lists (storage/warehouse/ranked.c),
+ * reading them, totals past 64 bits in them, and the entries an adapter
+ * keeps between reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/pack.h"
 #include "query/bi.h"
 #include "storage/warehouse/rollup.h"
 
@@ -165,6 +167,113 @@ static void test_empty_warehouse(void **state)
     assert_null(json);
     sf_warehouse_close(r);
     sf_warehouse_close(w);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Load n records into the warehouse at path: 5 lines an invoice, an
+ * invoice every 2 hours from 2010-12-01, 23 products, 11 customers. */
+static void load_records(const char *path, int n)
+{
+    sf_warehouse *w = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_warehouse_open(path, &w, &err), 0);
+    sf_stream_entry *entries = calloc((size_t)n, sizeof *entries);
+    uint8_t(*data)[512] = calloc((size_t)n, sizeof *data);
+    assert_non_null(entries);
+    assert_non_null(data);
+    for (int i = 0; i < n; i++) {
+        sf_record r;
+        sf_record_clear(&r);
+        r.invoice_no_len =
+            (uint8_t)snprintf(r.invoice_no, sizeof r.invoice_no, "%d", 536000 + i / 5);
+        r.stock_code_len =
+            (uint8_t)snprintf(r.stock_code, sizeof r.stock_code, "8%04d", i * 7 % 23);
+        r.description_len =
+            (uint16_t)snprintf(r.description, sizeof r.description, "THING %d", i * 7 % 23);
+        r.country_len = (uint8_t)snprintf(r.country, sizeof r.country, i % 4 ? "France" : "EIRE");
+        r.quantity = 1 + i % 9;
+        r.unit_price = 150 + (int64_t)(i * 37 % 1000);
+        r.customer_id = 12000 + i / 5 % 11;
+        r.invoice_date = 1291190400 + (int64_t)(i / 5) * 7200; /* from 2010-12-01, 12 a day */
+        sf_record_derive(&r);
+        int len = sf_record_pack(&r, data[i], sizeof data[i]);
+        assert_true(len > 0);
+        entries[i] = (sf_stream_entry){(uint64_t)i, data[i], (uint32_t)len};
+    }
+    sf_stream_batch b = {0};
+    b.entries = entries, b.count = (size_t)n, b.cap = (size_t)n, b.next_offset = (uint64_t)n;
+    assert_int_equal(w->ops->load(w, 0, &b, &err), 0);
+    assert_int_equal(w->ops->commit(w, &err), 0);
+    sf_warehouse_close(w);
+    free(entries);
+    free(data);
+}
+
+/* q's answer from a result of its own (sf_bi_run, sf_bi_json): malloc'd. */
+static char *answer_alone(sf_warehouse *r, const char *question, const char *const *kv)
+{
+    sf_bi_query q;
+    sf_bi_result res;
+    sf_error err = {0};
+    assert_int_equal(parse(question, kv, &q, &err), 0);
+    assert_int_equal(sf_bi_run(r, &q, &res, &err), 0);
+    sf_buf b = SF_BUF_INIT;
+    sf_bi_json(&res, NULL, 0, &b);
+    sf_bi_result_free(&res);
+    return sf_buf_take(&b, NULL);
+}
+
+/* sf_bi_answer keeps its arrays from one answer to the next on a thread,
+ * and the adapter its ranking's entries: answers of every kind and size
+ * asked one after another, both ways round, are each the answer asked
+ * alone. */
+static void test_answers_in_a_row(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_test_bi_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/w.db", dir);
+    load_records(path, 600);
+    static const char *const asked[][9] = {
+        {"top-products", "period", "day", "limit", "1000", NULL},
+        {"sales", "granularity", "hour", NULL},
+        {"top-customers", "period", "month", "limit", "2", NULL},
+        {"profile", "by", "hour_of_day", NULL},
+        {"top-invoices", "period", "day", "limit", "3", NULL},
+        {"top-products", "at", "2010-12-02", "by", "revenue", NULL},
+        {"sales", "granularity", "year", "from", "2011", "to", "2011", NULL},
+        {"profile", "by", "weekday", NULL},
+        {"top-customers", "period", "day", "from", "2010-12-03", "to", "2010-12-04", NULL},
+    };
+    size_t n = sizeof asked / sizeof asked[0];
+    char *alone[sizeof asked / sizeof asked[0]];
+    sf_warehouse *r = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(alone[i] = answer_alone(r, asked[i][0], &asked[i][1]));
+    assert_non_null(strstr(alone[0], "\"stock_code\":\"80022\"")); /* data, not empty answers */
+    const char *before = "nothing";
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k < n ? k : 2 * n - 1 - k;
+        char *json = NULL;
+        size_t len = 0;
+        assert_int_equal(
+            sf_bi_answer(r, asked[i][0], param, (void *)&asked[i][1], NULL, 0, &json, &len, &err),
+            0);
+        if (strcmp(json, alone[i]) != 0)
+            fail_msg("%s, asked after %s: %s\nasked alone: %s", asked[i][0], before, json,
+                     alone[i]);
+        assert_int_equal(strlen(json), len);
+        free(json);
+        before = asked[i][0];
+    }
+    for (size_t i = 0; i < n; i++)
+        free(alone[i]);
+    sf_warehouse_close(r);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -336,8 +445,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_rounding),
-        cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_rank_heads),
-        cmocka_unit_test(test_rank_wide),       cmocka_unit_test(test_rank_kept),
+        cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_answers_in_a_row),
+        cmocka_unit_test(test_rank_heads),      cmocka_unit_test(test_rank_wide),
+        cmocka_unit_test(test_rank_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
