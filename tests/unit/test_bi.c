@@ -134,6 +134,12 @@ static void test_rounding(void **state)
     assert_int_equal(sf_bi_div_round(-9, 4), -2);
     assert_int_equal(sf_bi_div_round(60665, 3), 20222);
     assert_int_equal(sf_bi_div_round(0, 7), 0);
+    /* Past 64 bits (its own path): halves still away from zero. */
+    sf_i128 e30 = (sf_i128)1000000000000000 * 1000000000000000;
+    assert_true(sf_bi_div_round(e30 + 5, 10) == e30 / 10 + 1);
+    assert_true(sf_bi_div_round(-e30 - 5, 10) == -e30 / 10 - 1);
+    assert_true(sf_bi_div_round(-e30 - 4, 10) == -e30 / 10);
+    assert_true(sf_bi_div_round((sf_i128)INT64_MAX + 1, 2) == (sf_i128)1 << 62);
 }
 
 /* A warehouse that was created but never loaded answers with no data. */
