@@ -603,11 +603,11 @@ void sf_bi_result_free(sf_bi_result *res)
  * past its trim threshold: twice the largest block it has unmapped, here
  * ~1 MB), and the next answer faulted every page in again: 130-270 page
  * faults per answer, a quarter to a third of its time (docs/benchmarks.md,
- * "Rankings and the heap"). Whether an answer crossed that line hung on a
- * few bytes per item: 128-bit totals (an item 112 -> 128 bytes) took
- * top-invoices over it. Kept, the arrays are faulted in once per thread.
- * Arrays grown past KEEP_BYTES (a limit of 1000) are freed after their
- * answer instead.
+ * "The day rankings and the heap"). Whether an answer crossed that line
+ * hung on a few bytes per item: 128-bit totals (an item 112 -> 128 bytes)
+ * took top-invoices over it. Kept, the arrays are faulted in once per
+ * thread. Arrays grown past KEEP_BYTES (a limit of 1000) are freed after
+ * their answer instead.
  */
 #define KEEP_BYTES ((size_t)4 << 20)
 
