@@ -174,13 +174,11 @@ static size_t write_u64(uint64_t u, bool thousands, char *buf)
     return n;
 }
 
-/* The same for any u: nearly every value fits 64 bits and takes
- * write_u64, never dividing in 128 bits (a library call); a larger one is
- * cut into 19-digit chunks first. */
-static size_t write_unsigned(unsigned __int128 u, bool thousands, char *buf)
+/* The same for a u past 64 bits, cut into 19-digit chunks first. Apart
+ * from write_unsigned, so that its 64-bit path stays small enough to be
+ * inlined (a BI answer formats thousands of totals). */
+__attribute__((noinline)) static size_t write_wide(unsigned __int128 u, bool thousands, char *buf)
 {
-    if (u <= UINT64_MAX)
-        return write_u64((uint64_t)u, thousands, buf);
     char d[40], rev[40];
     size_t n = 0, o = 0;
     while (u > UINT64_MAX) {
@@ -199,6 +197,13 @@ static size_t write_unsigned(unsigned __int128 u, bool thousands, char *buf)
         buf[o++] = d[i];
     }
     return o;
+}
+
+/* The same for any u: nearly every value fits 64 bits and takes
+ * write_u64, never dividing in 128 bits (a library call). */
+static size_t write_unsigned(unsigned __int128 u, bool thousands, char *buf)
+{
+    return u <= UINT64_MAX ? write_u64((uint64_t)u, thousands, buf) : write_wide(u, thousands, buf);
 }
 
 static unsigned __int128 magnitude(sf_i128 v)

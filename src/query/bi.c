@@ -10,6 +10,7 @@
  */
 #include "query/bi.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,23 @@ const char *sf_bi_question_name(sf_bi_question q)
     return question_names[q];
 }
 
+/* sf_bi_div_round past 64 bits: a 128-bit division is a library call, and
+ * apart, the 64-bit path saves no registers for it (an hourly listing
+ * rounds 3,000 averages). */
+__attribute__((noinline)) static sf_i128 div_round_wide(sf_i128 x, int64_t n)
+{
+    sf_i128 q = x / n, r = x % n;
+    if (2 * (r < 0 ? -r : r) >= n)
+        q += x < 0 ? -1 : 1;
+    return q;
+}
+
 sf_i128 sf_bi_div_round(sf_i128 x, int64_t n)
 {
-    sf_i128 q, r;
-    if (sf_i128_is_int64(x)) { /* a 128-bit division is a library call */
-        q = (int64_t)x / n, r = (int64_t)x % n;
-    } else {
-        q = x / n, r = x % n;
-    }
-    if (2 * (r < 0 ? -r : r) >= n)
+    if (!sf_i128_is_int64(x))
+        return div_round_wide(x, n);
+    int64_t q = (int64_t)x / n, r = (int64_t)x % n;
+    if (2 * (r < 0 ? -r : r) >= n) /* |r| < n, a count: 2|r| fits */
         q += x < 0 ? -1 : 1;
     return q;
 }
@@ -251,12 +260,17 @@ int sf_bi_parse(const char *question, sf_bi_param_fn param, void *ctx, sf_bi_que
 
 /* ---- answers ------------------------------------------------------------ */
 
+/* Room in a result's arrays (sf_bi_answer keeps them between answers). */
+typedef struct room {
+    size_t buckets, items, periods;
+} room;
+
 /* What one answer collects while the warehouse is read. */
 typedef struct run {
     sf_bi_result *res;
     const sf_bi_query *q;
     size_t next; /* rankings: the first bucket not yet a period */
-    size_t cap_buckets, cap_items, cap_periods;
+    room *cap;   /* of res's arrays */
     sf_error *err;
 } run;
 
@@ -294,7 +308,7 @@ static int on_bucket(void *ctx, const sf_wh_sales *row, sf_error *err)
 {
     run *r = ctx;
     sf_bi_result *res = r->res;
-    if (!grow((void **)&res->buckets, res->nbuckets, &r->cap_buckets, sizeof *res->buckets))
+    if (!grow((void **)&res->buckets, res->nbuckets, &r->cap->buckets, sizeof *res->buckets))
         return oom(err);
     sf_bi_bucket *b = &res->buckets[res->nbuckets++];
     copy(b->period, sizeof b->period, row->period);
@@ -384,7 +398,7 @@ static int run_profile(sf_warehouse *wh, run *r, sf_error *err)
 static int add_period(run *r, const char *period, sf_error *err)
 {
     sf_bi_result *res = r->res;
-    if (!grow((void **)&res->periods, res->nperiods, &r->cap_periods, sizeof *res->periods))
+    if (!grow((void **)&res->periods, res->nperiods, &r->cap->periods, sizeof *res->periods))
         return oom(err);
     sf_bi_period *p = &res->periods[res->nperiods++];
     copy(p->period, sizeof p->period, period);
@@ -412,7 +426,7 @@ static sf_bi_item *add_item(run *r, const char *period, const char *text)
 {
     sf_bi_result *res = r->res;
     if (to_period(r, period, r->err) < 0 ||
-        !grow((void **)&res->items, res->nitems, &r->cap_items, sizeof *res->items))
+        !grow((void **)&res->items, res->nitems, &r->cap->items, sizeof *res->items))
         return NULL;
     sf_bi_period *p = &res->periods[res->nperiods - 1];
     sf_bi_item *it = &res->items[res->nitems++];
@@ -500,8 +514,10 @@ static int run_rankings(sf_warehouse *wh, run *r, sf_error *err)
 /* The positions: every partition the warehouse has loaded. */
 static int read_offsets(sf_warehouse *wh, sf_bi_result *res, sf_error *err)
 {
-    uint64_t *all = calloc(SF_STREAM_PARTITIONS_MAX, sizeof *all);
-    if (!all)
+    uint64_t *all = res->offsets; /* kept from an earlier answer (sf_bi_answer) */
+    if (all)
+        memset(all, 0, SF_STREAM_PARTITIONS_MAX * sizeof *all);
+    else if (!(all = calloc(SF_STREAM_PARTITIONS_MAX, sizeof *all)))
         return oom(err);
     int rc = wh->ops->positions(wh, all, SF_STREAM_PARTITIONS_MAX, err);
     uint32_t n = SF_STREAM_PARTITIONS_MAX;
@@ -532,20 +548,37 @@ static int in_snapshot(sf_warehouse *wh, void *ctx, sf_error *err)
     }
 }
 
-int sf_bi_run(sf_warehouse *wh, const sf_bi_query *q, sf_bi_result *res, sf_error *err)
+/* Empty res for an answer to q, keeping the arrays it has. */
+static void result_reset(sf_bi_result *res, const sf_bi_query *q)
 {
+    sf_bi_result old = *res;
     memset(res, 0, sizeof *res);
     res->q = *q;
-    run r = {res, q, 0, 0, 0, 0, err};
+    res->offsets = old.offsets, res->buckets = old.buckets, res->periods = old.periods;
+    res->items = old.items, res->texts = old.texts;
+    sf_buf_reset(&res->texts);
+}
+
+/* sf_bi_run into res, whose arrays (with room cap) are reused. */
+static int run_into(sf_warehouse *wh, const sf_bi_query *q, sf_bi_result *res, room *cap,
+                    sf_error *err)
+{
+    result_reset(res, q);
+    run r = {res, q, 0, cap, err};
     int rc = wh->ops->read(wh, in_snapshot, &r, err);
     if (rc == SF_ENOENT) { /* never loaded: an empty warehouse answers */
-        sf_bi_result_free(res);
-        memset(res, 0, sizeof *res);
-        res->q = *q;
+        result_reset(res, q);
         sf_error_clear(err);
         return 0;
     }
     return rc;
+}
+
+int sf_bi_run(sf_warehouse *wh, const sf_bi_query *q, sf_bi_result *res, sf_error *err)
+{
+    room cap = {0, 0, 0};
+    memset(res, 0, sizeof *res);
+    return run_into(wh, q, res, &cap, err);
 }
 
 void sf_bi_result_free(sf_bi_result *res)
@@ -557,4 +590,99 @@ void sf_bi_result_free(sf_bi_result *res)
     sf_buf_free(&res->texts);
     res->offsets = NULL, res->buckets = NULL, res->periods = NULL, res->items = NULL;
     res->nbuckets = res->nperiods = res->nitems = 0;
+}
+
+/* ---- answers kept per thread --------------------------------------------- */
+
+/*
+ * sf_bi_answer keeps its result's arrays from one answer to the next on
+ * the same thread (the gateway answers on a few long-lived threads). A
+ * listing of every day of a year fills ~500 KB of items and texts beside
+ * its ~300 KB of JSON; allocated afresh per answer, that memory went back
+ * to the kernel when the answer freed it (glibc gives back a free heap top
+ * past its trim threshold: twice the largest block it has unmapped, here
+ * ~1 MB), and the next answer faulted every page in again: 130-270 page
+ * faults per answer, a quarter to a third of its time (docs/benchmarks.md,
+ * "The day rankings and the heap"). Whether an answer crossed that line
+ * hung on a few bytes per item: 128-bit totals (an item 112 -> 128 bytes)
+ * took top-invoices over it. Kept, the arrays are faulted in once per
+ * thread. Arrays grown past KEEP_BYTES (a limit of 1000) are freed after
+ * their answer instead.
+ */
+#define KEEP_BYTES ((size_t)4 << 20)
+
+typedef struct kept {
+    sf_bi_result res;
+    room cap;
+} kept;
+
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static bool kept_usable;
+
+static void kept_free(void *p)
+{
+    kept *k = p;
+    sf_bi_result_free(&k->res);
+    free(k);
+}
+
+static void kept_init(void)
+{
+    kept_usable = pthread_key_create(&kept_key, kept_free) == 0;
+}
+
+/* This thread's kept result (made on first use), or NULL if none can be. */
+static kept *kept_get(void)
+{
+    pthread_once(&kept_once, kept_init);
+    if (!kept_usable)
+        return NULL;
+    kept *k = pthread_getspecific(kept_key);
+    if (!k && (k = calloc(1, sizeof *k)) != NULL && pthread_setspecific(kept_key, k) != 0) {
+        free(k);
+        k = NULL;
+    }
+    return k;
+}
+
+/* After an answer: free k's arrays if they grew past KEEP_BYTES. */
+static void kept_trim(kept *k)
+{
+    size_t bytes = k->cap.buckets * sizeof(sf_bi_bucket) + k->cap.items * sizeof(sf_bi_item) +
+                   k->cap.periods * sizeof(sf_bi_period) + k->res.texts.cap;
+    if (bytes > KEEP_BYTES) {
+        sf_bi_result_free(&k->res);
+        k->cap = (room){0, 0, 0};
+    }
+}
+
+int sf_bi_answer(struct sf_warehouse *wh, const char *question,
+                 const char *(*param)(void *ctx, const char *name), void *ctx,
+                 const uint64_t *stream_end, uint32_t nparts, char **json, size_t *len,
+                 sf_error *err)
+{
+    sf_bi_query q;
+    *json = NULL;
+    int rc = sf_bi_parse(question, param, ctx, &q, err);
+    if (rc < 0)
+        return rc;
+    kept fresh, *k = kept_get();
+    if (!k) {
+        memset(&fresh, 0, sizeof fresh);
+        k = &fresh;
+    }
+    rc = run_into(wh, &q, &k->res, &k->cap, err);
+    if (rc == 0) {
+        sf_buf b = SF_BUF_INIT;
+        sf_bi_json(&k->res, stream_end, nparts, &b);
+        *json = sf_buf_take(&b, len);
+        if (!*json)
+            rc = oom(err);
+    }
+    if (k == &fresh)
+        sf_bi_result_free(&fresh.res);
+    else
+        kept_trim(k);
+    return rc;
 }

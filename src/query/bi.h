@@ -143,7 +143,9 @@ void sf_bi_json(const sf_bi_result *res, const uint64_t *stream_end, uint32_t np
  * stream_end (may be NULL) = the stream's end offset per partition, nparts entries, to report lag.
  * On success *json is malloc'd (caller frees) and 0 is returned. SF_EINVAL: a bad parameter
  * (err says which and why; the gateway answers 400); SF_ENOENT: no such question (404).
- * Safe to call from several threads at once on one sf_warehouse (serialise inside the adapter). */
+ * Safe to call from several threads at once on one sf_warehouse (serialise inside the adapter).
+ * Each calling thread keeps its last answer's arrays (up to 4 MB) for its next one, freed when
+ * the thread exits (bi.c: memory freed per answer was faulted in again per answer). */
 int sf_bi_answer(struct sf_warehouse *wh, const char *question,
                  const char *(*param)(void *ctx, const char *name), void *ctx,
                  const uint64_t *stream_end, uint32_t nparts, char **json, size_t *len,

@@ -216,26 +216,3 @@ void sf_bi_json(const sf_bi_result *res, const uint64_t *stream_end, uint32_t np
         rankings(b, res);
     sf_buf_puts(b, "}\n");
 }
-
-int sf_bi_answer(struct sf_warehouse *wh, const char *question,
-                 const char *(*param)(void *ctx, const char *name), void *ctx,
-                 const uint64_t *stream_end, uint32_t nparts, char **json, size_t *len,
-                 sf_error *err)
-{
-    sf_bi_query q;
-    sf_bi_result res;
-    *json = NULL;
-    int rc = sf_bi_parse(question, param, ctx, &q, err);
-    if (rc < 0)
-        return rc;
-    rc = sf_bi_run(wh, &q, &res, err);
-    if (rc == 0) {
-        sf_buf b = SF_BUF_INIT;
-        sf_bi_json(&res, stream_end, nparts, &b);
-        *json = sf_buf_take(&b, len);
-        if (!*json)
-            rc = sf_error_set(err, SF_ENOMEM, "out of memory");
-    }
-    sf_bi_result_free(&res);
-    return rc;
-}

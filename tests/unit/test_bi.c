@@ -1,8 +1,11 @@
 /*
  * test_bi.c - query/bi.h: parameter parsing and its errors (every bad value
  * names its parameter), defaults, ranges, rounding of averages, and
- * sf_bi_answer on an empty warehouse (an answer, not an error); the
- * heads of ranked lists (storage/warehouse/ranked.c) and reading them.
+ * sf_bi_answer on an empty warehouse (an answer, not an error) and on a
+ * loaded one, answer after answer (what a thread keeps between answers
+ * changes none); the heads of ranked lists (storage/warehouse/ranked.c),
+ * reading them, totals past 64 bits in them, and the entries an adapter
+ * keeps between reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/pack.h"
 #include "query/bi.h"
 #include "storage/warehouse/rollup.h"
 
@@ -130,6 +134,12 @@ static void test_rounding(void **state)
     assert_int_equal(sf_bi_div_round(-9, 4), -2);
     assert_int_equal(sf_bi_div_round(60665, 3), 20222);
     assert_int_equal(sf_bi_div_round(0, 7), 0);
+    /* Past 64 bits (its own path): halves still away from zero. */
+    sf_i128 e30 = (sf_i128)1000000000000000 * 1000000000000000;
+    assert_true(sf_bi_div_round(e30 + 5, 10) == e30 / 10 + 1);
+    assert_true(sf_bi_div_round(-e30 - 5, 10) == -e30 / 10 - 1);
+    assert_true(sf_bi_div_round(-e30 - 4, 10) == -e30 / 10);
+    assert_true(sf_bi_div_round((sf_i128)INT64_MAX + 1, 2) == (sf_i128)1 << 62);
 }
 
 /* A warehouse that was created but never loaded answers with no data. */
@@ -163,6 +173,113 @@ static void test_empty_warehouse(void **state)
     assert_null(json);
     sf_warehouse_close(r);
     sf_warehouse_close(w);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Load n records into the warehouse at path: 5 lines an invoice, an
+ * invoice every 2 hours from 2010-12-01, 23 products, 11 customers. */
+static void load_records(const char *path, int n)
+{
+    sf_warehouse *w = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_warehouse_open(path, &w, &err), 0);
+    sf_stream_entry *entries = calloc((size_t)n, sizeof *entries);
+    uint8_t(*data)[512] = calloc((size_t)n, sizeof *data);
+    assert_non_null(entries);
+    assert_non_null(data);
+    for (int i = 0; i < n; i++) {
+        sf_record r;
+        sf_record_clear(&r);
+        r.invoice_no_len =
+            (uint8_t)snprintf(r.invoice_no, sizeof r.invoice_no, "%d", 536000 + i / 5);
+        r.stock_code_len =
+            (uint8_t)snprintf(r.stock_code, sizeof r.stock_code, "8%04d", i * 7 % 23);
+        r.description_len =
+            (uint16_t)snprintf(r.description, sizeof r.description, "THING %d", i * 7 % 23);
+        r.country_len = (uint8_t)snprintf(r.country, sizeof r.country, i % 4 ? "France" : "EIRE");
+        r.quantity = 1 + i % 9;
+        r.unit_price = 150 + (int64_t)(i * 37 % 1000);
+        r.customer_id = 12000 + i / 5 % 11;
+        r.invoice_date = 1291190400 + (int64_t)(i / 5) * 7200; /* from 2010-12-01, 12 a day */
+        sf_record_derive(&r);
+        int len = sf_record_pack(&r, data[i], sizeof data[i]);
+        assert_true(len > 0);
+        entries[i] = (sf_stream_entry){(uint64_t)i, data[i], (uint32_t)len};
+    }
+    sf_stream_batch b = {0};
+    b.entries = entries, b.count = (size_t)n, b.cap = (size_t)n, b.next_offset = (uint64_t)n;
+    assert_int_equal(w->ops->load(w, 0, &b, &err), 0);
+    assert_int_equal(w->ops->commit(w, &err), 0);
+    sf_warehouse_close(w);
+    free(entries);
+    free(data);
+}
+
+/* q's answer from a result of its own (sf_bi_run, sf_bi_json): malloc'd. */
+static char *answer_alone(sf_warehouse *r, const char *question, const char *const *kv)
+{
+    sf_bi_query q;
+    sf_bi_result res;
+    sf_error err = {0};
+    assert_int_equal(parse(question, kv, &q, &err), 0);
+    assert_int_equal(sf_bi_run(r, &q, &res, &err), 0);
+    sf_buf b = SF_BUF_INIT;
+    sf_bi_json(&res, NULL, 0, &b);
+    sf_bi_result_free(&res);
+    return sf_buf_take(&b, NULL);
+}
+
+/* sf_bi_answer keeps its arrays from one answer to the next on a thread,
+ * and the adapter its ranking's entries: answers of every kind and size
+ * asked one after another, both ways round, are each the answer asked
+ * alone. */
+static void test_answers_in_a_row(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sf_test_bi_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/w.db", dir);
+    load_records(path, 600);
+    static const char *const asked[][9] = {
+        {"top-products", "period", "day", "limit", "1000", NULL},
+        {"sales", "granularity", "hour", NULL},
+        {"top-customers", "period", "month", "limit", "2", NULL},
+        {"profile", "by", "hour_of_day", NULL},
+        {"top-invoices", "period", "day", "limit", "3", NULL},
+        {"top-products", "at", "2010-12-02", "by", "revenue", NULL},
+        {"sales", "granularity", "year", "from", "2011", "to", "2011", NULL},
+        {"profile", "by", "weekday", NULL},
+        {"top-customers", "period", "day", "from", "2010-12-03", "to", "2010-12-04", NULL},
+    };
+    size_t n = sizeof asked / sizeof asked[0];
+    char *alone[sizeof asked / sizeof asked[0]];
+    sf_warehouse *r = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(alone[i] = answer_alone(r, asked[i][0], &asked[i][1]));
+    assert_non_null(strstr(alone[0], "\"stock_code\":\"80022\"")); /* data, not empty answers */
+    const char *before = "nothing";
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k < n ? k : 2 * n - 1 - k;
+        char *json = NULL;
+        size_t len = 0;
+        assert_int_equal(
+            sf_bi_answer(r, asked[i][0], param, (void *)&asked[i][1], NULL, 0, &json, &len, &err),
+            0);
+        if (strcmp(json, alone[i]) != 0)
+            fail_msg("%s, asked after %s: %s\nasked alone: %s", asked[i][0], before, json,
+                     alone[i]);
+        assert_int_equal(strlen(json), len);
+        free(json);
+        before = asked[i][0];
+    }
+    for (size_t i = 0; i < n; i++)
+        free(alone[i]);
+    sf_warehouse_close(r);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -267,12 +384,76 @@ static void test_rank_heads(void **state)
     sf_buf_free(&expect);
 }
 
+/* Totals past 64 bits in a ranked list read back whole (19 to 38 digits,
+ * either sign); 39 digits are not a list ranked.c writes. */
+static void test_rank_wide(void **state)
+{
+    (void)state;
+    const char *text = "[[\"A\",9223372036854775807,-9223372036854775808,1,0],"
+                       "[\"B\",1000000000000000000000,-99999999999999999999999999999999999999,1,"
+                       "0],[\"C\",123456789012345678,-1234567890123456789,99999999999999999999,0],"
+                       "[\"D\",1000000000000000000000000000000000000000,1,1,0]]";
+    const char *p = text, *end = text + strlen(text);
+    wh_rank_entry e;
+    assert_true(sf_wh_rank_next(&p, end, true, &e));
+    assert_true(e.v[0] == INT64_MAX && e.v[1] == INT64_MIN);
+    assert_true(sf_wh_rank_next(&p, end, true, &e));
+    sf_i128 e19 = (sf_i128)10000000000000000000ULL;
+    assert_true(e.v[0] == e19 * 100);
+    assert_true(e.v[1] == -(e19 * e19 - 1)); /* 38 nines */
+    assert_true(sf_wh_rank_next(&p, end, true, &e));
+    assert_true(e.v[0] == 123456789012345678 && e.v[1] == -1234567890123456789);
+    assert_true(e.v[2] == e19 * 10 - 1); /* past UINT64_MAX */
+    assert_string_equal(e.code, "C");
+    assert_false(sf_wh_rank_next(&p, end, true, &e)); /* 40 digits */
+}
+
+/* A kept wh_ranked (an adapter's, between reads) is emptied with its
+ * arrays kept, unless they grew past a listing of every day of a year. */
+static void test_rank_kept(void **state)
+{
+    (void)state;
+    sf_buf list = SF_BUF_INIT;
+    product_list(&list, 1000);
+    sf_wh_top t = {SF_GRAIN_DAY, "2011-01-04", NULL, 1000, false, true};
+    sf_error err = {0};
+    bool short_head;
+    wh_ranked r = {0};
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-04", list.data, list.len, true, 0, &t, true,
+                                       &short_head, &err),
+                     0);
+    assert_int_equal(r.n, 1000);
+    wh_rank_entry *kept = r.e;
+    sf_wh_ranked_reset(&r);
+    assert_int_equal(r.n, 0);
+    assert_ptr_equal(r.e, kept);
+    assert_int_equal(sf_wh_ranked_take(&r, "2011-01-05", list.data, list.len, true, 0, &t, true,
+                                       &short_head, &err),
+                     0);
+    assert_ptr_equal(r.e, kept); /* the same room again */
+    assert_string_equal(r.e[999].code, "P999");
+    assert_string_equal(r.period[999], "2011-01-05");
+    for (int day = 6; day < 16; day++) /* 11,000 entries */
+        assert_int_equal(sf_wh_ranked_take(&r, "2011-01-06", list.data, list.len, true, 0, &t, true,
+                                           &short_head, &err),
+                         0);
+    assert_int_equal(r.n, 11000);
+    sf_wh_ranked_reset(&r);
+    assert_int_equal(r.n, 0);
+    assert_null(r.e); /* too large to keep */
+    assert_int_equal(r.cap, 0);
+    sf_wh_ranked_free(&r);
+    sf_buf_free(&list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),        cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_rounding),
-        cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_rank_heads),
+        cmocka_unit_test(test_empty_warehouse), cmocka_unit_test(test_answers_in_a_row),
+        cmocka_unit_test(test_rank_heads),      cmocka_unit_test(test_rank_wide),
+        cmocka_unit_test(test_rank_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

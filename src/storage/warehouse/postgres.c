@@ -171,6 +171,7 @@ static void pg_close(sf_warehouse *base)
     sf_pg_dims_reset(w); /* frees the cached texts (what it makes again holds no memory) */
     PQfinish(w->conn);   /* an open transaction is rolled back by the server */
     sf_wh_rollup_free(&w->roll);
+    sf_wh_ranked_free(&w->ranked);
     for (int i = 0; i < NSTAGE; i++)
         sf_buf_free(&w->stage[i]);
     free(w->next);

@@ -251,24 +251,25 @@ static int read_ranking(pg_wh *w, const sf_wh_top *t, const char *list, int whol
     return rc;
 }
 
-/* Read t's ranking and hand each entry on with its dimension text. */
+/* Read t's ranking and hand each entry on with its dimension text. The
+ * entries go through w->ranked, kept from one read to the next (ranked.c). */
 static int rank(pg_wh *w, const sf_wh_top *t, bool product, sf_wh_product_fn pfn,
                 sf_wh_customer_fn cfn, void *ctx, sf_error *err)
 {
-    wh_ranked r = {0};
+    wh_ranked *r = &w->ranked;
     wh_dims local; /* a loader's read: no positions to vouch for a cache */
     sf_wh_dims_init(&local);
     wh_dims *d = w->offsets ? &w->dims[product] : &local;
     const char *list = !product ? "customer" : t->by_revenue ? "product_revenue" : "product_units";
     int whole = !product ? P_LIST_CUSTOMERS : t->by_revenue ? P_PRODUCTS_REVENUE : P_LIST_PRODUCTS;
-    int rc = read_ranking(w, t, list, whole, product, &r, err);
-    if (rc == 0 && r.n > 0)
-        rc = read_dims(w, &r, product, d, err);
+    int rc = read_ranking(w, t, list, whole, product, r, err);
+    if (rc == 0 && r->n > 0)
+        rc = read_dims(w, r, product, d, err);
     if (rc < 0 && d != &local)
         sf_pg_dims_reset(w); /* keys asked for but perhaps never filled in */
     if (rc == 0)
-        rc = sf_wh_ranked_deliver(&r, d, product, pfn, cfn, ctx, err);
-    sf_wh_ranked_free(&r);
+        rc = sf_wh_ranked_deliver(r, d, product, pfn, cfn, ctx, err);
+    sf_wh_ranked_reset(r);
     sf_wh_dims_free(&local);
     return rc;
 }

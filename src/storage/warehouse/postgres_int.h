@@ -103,6 +103,7 @@ typedef struct pg_wh {
      * texts hold while a read sees the same token. */
     wh_dims dims[2];
     sf_buf token;
+    wh_ranked ranked; /* a ranking's entries, kept between reads (ranked.c) */
 } pg_wh;
 
 /* An SF_EIO error with the server's message (res's, else the connection's). */

@@ -45,29 +45,39 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
+/* The digits at p (more than 18) in 128 bits, at most 38 of them: a
+ * longer number is not one ranked.c writes, and the digits left over fail
+ * the entry. Apart from parse_int, so that its loop, run 15,000 times per
+ * answer, neither checks for them nor keeps 128-bit registers. */
+__attribute__((noinline)) static const char *parse_wide(const char *p, const char *end, bool neg,
+                                                        sf_i128 *out)
+{
+    const char *first = p;
+    unsigned __int128 w = 0;
+    while (p < end && *p >= '0' && *p <= '9' && p - first < 38)
+        w = w * 10 + (unsigned)(*p++ - '0');
+    *out = neg ? -(sf_i128)w : (sf_i128)w;
+    return p;
+}
+
 /* A JSON integer of up to 38 digits (a 128-bit total). Nearly every figure
- * has at most 18, read in 64 bits; the rest go on in 128. A longer number
- * is not one ranked.c writes: the digits left over fail the entry. */
+ * has at most 18, read in 64 bits (which wrap past 19 digits: such a
+ * number is read again by parse_wide). */
 static bool parse_int(const char **pp, const char *end, sf_i128 *out)
 {
     const char *p = skip_ws(*pp, end);
     bool neg = p < end && *p == '-';
     p += neg;
-    if (p >= end || *p < '0' || *p > '9')
-        return false;
-    const char *short_end = end - p > 18 ? p + 18 : end, *first = p;
+    const char *first = p;
     uint64_t v = 0;
-    while (p < short_end && *p >= '0' && *p <= '9')
+    while (p < end && *p >= '0' && *p <= '9')
         v = v * 10 + (uint64_t)(*p++ - '0');
-    if (p == end || *p < '0' || *p > '9') {
+    if (p == first)
+        return false;
+    if (p - first > 18)
+        p = parse_wide(first, end, neg, out);
+    else
         *out = neg ? -(int64_t)v : (int64_t)v;
-        *pp = p;
-        return true;
-    }
-    unsigned __int128 w = v;
-    while (p < end && *p >= '0' && *p <= '9' && p - first < 38)
-        w = w * 10 + (unsigned)(*p++ - '0');
-    *out = neg ? -(sf_i128)w : (sf_i128)w;
     *pp = p;
     return true;
 }
@@ -451,6 +461,17 @@ int sf_wh_ranked_take(wh_ranked *r, const char *period, const char *text, size_t
         *short_head = true;
     }
     return 0;
+}
+
+/* Entries a kept wh_ranked may hold on to between answers (~100 bytes
+ * each): every day of a year at the default limit of 10, twice over. */
+#define RANKED_KEEP 8192
+
+void sf_wh_ranked_reset(wh_ranked *r)
+{
+    if (r->cap > RANKED_KEEP)
+        sf_wh_ranked_free(r);
+    r->n = 0;
 }
 
 void sf_wh_ranked_free(wh_ranked *r)

@@ -73,6 +73,7 @@ void sf_wh_queries_free(sqlite_wh *w)
         if (w->dims_cached[i])
             sf_wh_dims_free(&w->dims[i]);
     memset(w->dims_cached, 0, sizeof w->dims_cached);
+    sf_wh_ranked_free(&w->ranked);
 }
 
 /* Query i, prepared on first use (the tables may appear after open). */
@@ -314,20 +315,21 @@ static int read_ranking(sqlite_wh *w, const sf_wh_top *t, const char *list, int 
     return rc;
 }
 
-/* Read t's ranking and hand each entry on with its dimension text. */
+/* Read t's ranking and hand each entry on with its dimension text. The
+ * entries go through w->ranked, kept from one read to the next (ranked.c). */
 static int rank(sqlite_wh *w, const sf_wh_top *t, bool product, call *c)
 {
-    wh_ranked r = {0};
+    wh_ranked *r = &w->ranked;
     wh_dims local, *d = &local;
     sf_wh_dims_init(&local);
     const char *list = !product ? "customer" : t->by_revenue ? "product_revenue" : "product_units";
     int whole = !product ? Q_CUSTOMERS : t->by_revenue ? Q_PRODUCTS_REVENUE : Q_PRODUCTS_UNITS;
-    int rc = read_ranking(w, t, list, whole, product, &r, c->err);
-    if (rc == 0 && r.n > 0)
-        rc = read_dims(w, &r, product, &local, &d, c->err);
+    int rc = read_ranking(w, t, list, whole, product, r, c->err);
+    if (rc == 0 && r->n > 0)
+        rc = read_dims(w, r, product, &local, &d, c->err);
     if (rc == 0)
-        rc = sf_wh_ranked_deliver(&r, d, product, c->fn.product, c->fn.customer, c->ctx, c->err);
-    sf_wh_ranked_free(&r);
+        rc = sf_wh_ranked_deliver(r, d, product, c->fn.product, c->fn.customer, c->ctx, c->err);
+    sf_wh_ranked_reset(r);
     sf_wh_dims_free(&local);
     return rc;
 }

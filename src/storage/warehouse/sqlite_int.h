@@ -91,6 +91,7 @@ typedef struct sqlite_wh {
     wh_dims dims[2];
     unsigned dims_version[2];
     bool dims_cached[2];
+    wh_ranked ranked; /* sqlite_bi.c: a ranking's entries, kept between reads */
 } sqlite_wh;
 
 /* An SF_EIO error with SQLite's message. */
