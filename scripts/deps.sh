@@ -20,6 +20,9 @@ build_pkgs+=(libgnutls28-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
 # The TLS tests make their certificates, and try old TLS versions, with openssl.
 test_pkgs+=(openssl)
+# The hostile suite's raw sockets (malformed requests, idle connections) and its exact
+# money arithmetic are small python3 scripts.
+test_pkgs+=(python3)
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
 test_pkgs+=(chromium fonts-dejavu-core)
 # PostgreSQL 15 (server and psql) for the "postgres" warehouse adapter's tests.
