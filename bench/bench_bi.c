@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     sf_warehouse *wh;
     sqlite3 *db = NULL;
     bool raw = !skip_raw && strncmp(path, "postgres", 8) != 0;
-    if (sf_warehouse_open_reader(path, &wh, &err) < 0 ||
+    if (sf_warehouse_open(path, &(sf_warehouse_opts){.read_only = true}, &wh, &err) < 0 ||
         (raw && sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)) {
         fprintf(stderr, "bench_bi: %s\n", err.msg);
         return 1;

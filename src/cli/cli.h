@@ -81,10 +81,10 @@ const char *sf_cli_text(const char *name); /* "" for an unset string */
 int64_t sf_cli_num(const char *name);
 sf_setting_source sf_cli_source(const char *name); /* SF_SRC_DEFAULT: not given */
 
-/* From the rows of options.h: the sinks' stores (SF_OPT_DATA,
- * SF_OPT_PLACES); the stream's location and adapter settings (SF_OPT_STREAM:
- * opts.extra points into memory held until sf_cli_settings_free); the
- * archive's (SF_OPT_ARCHIVE). */
+/* From the rows of options.h: the sinks' stores and their adapters'
+ * settings (SF_OPT_DATA, SF_OPT_PLACES); the stream's location and adapter
+ * settings (SF_OPT_STREAM); the archive's (SF_OPT_ARCHIVE). The settings
+ * point into memory held until sf_cli_settings_free. */
 sf_sink_places sf_cli_places(void);
 void sf_cli_stream_location(char *out, size_t cap);
 sf_stream_opts sf_cli_stream_opts(bool read_only);
@@ -102,11 +102,15 @@ int sf_cli_make_data_dir(const char *dir, sf_error *err);
  * data/ folder, or ./data/ (first that exists). */
 const char *sf_cli_bundled_data(void);
 
-/* Expand the values of the --stream-opt row (stream_opt.c): KEY=VALUE, or
- * "@FILE" of KEY=VALUE lines ('#' comments). 0, or SF_EUSAGE with why in
- * *err. What it read is freed by sf_cli_stream_opts_free. */
-int sf_cli_stream_opts_load(const sf_setting *row, sf_error *err);
-void sf_cli_stream_opts_extra(const char *const **kv, size_t *n);
-void sf_cli_stream_opts_free(void);
+/* Expand the values of the --stream-opt, --objects-opt, --store-opt and
+ * --warehouse-opt rows of table[0..n) that it has (port_opts.c): KEY=VALUE,
+ * or "@FILE" of KEY=VALUE lines ('#' comments). 0, or SF_EUSAGE with why in
+ * *err. What it read is freed by sf_cli_port_opts_free. */
+int sf_cli_port_opts_load(sf_setting *table, int n, sf_error *err);
+/* The loaded settings of port ("stream", "objects", "store", "warehouse"):
+ * memory held until sf_cli_port_opts_free (none when the table had no
+ * such row). */
+sf_adapter_settings sf_cli_port_opts(const char *port);
+void sf_cli_port_opts_free(void);
 
 #endif

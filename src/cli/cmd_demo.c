@@ -153,7 +153,7 @@ static int start_stack(demo *d, sf_error *err)
                     .head_timeout_ms = 20000,
                     .min_body_rate = 500},
         .stream_opts = {.partitions = d->partitions},
-        .places = {d->data, NULL, NULL, NULL},
+        .places = {.data_dir = d->data},
         .sinks = {true, true, true},
     };
     int rc = sf_stack_open(&d->st, &cfg, err);

@@ -274,7 +274,7 @@ static int import_files(const import_args *a)
  * new log needs and how many ids the window must hold), then import. */
 static int import_archive(import_args *a)
 {
-    sf_archive_set set = {0};
+    sf_archive_set set = {.objects_opt = sf_cli_port_opts("objects")};
     sf_error err = {0};
     int rc = 0;
     for (int i = 0; rc == 0 && i < a->nwords; i++)

@@ -58,6 +58,9 @@ static const struct {
     {"objects", "verify repair"},
     {"store", "verify repair"},
     {"warehouse", "verify repair"},
+    {"objects-opt", "verify repair"},
+    {"store-opt", "verify repair"},
+    {"warehouse-opt", "verify repair"},
 };
 
 static volatile sig_atomic_t interrupted;

@@ -198,7 +198,8 @@ static int open_archive(const check_args *a, uint32_t n, sf_archive_restorer **o
         return 0;
     }
     size_t objects = 0;
-    int rc = sf_archive_restorer_open(path, n, out, &objects, err);
+    sf_adapter_settings kv = sf_cli_port_opts("objects");
+    int rc = sf_archive_restorer_open(path, &kv, n, out, &objects, err);
     if (rc == SF_ENOENT && path == def) {
         fprintf(stderr,
                 "note: %s does not exist: nothing can be restored; what is lost will be marked "

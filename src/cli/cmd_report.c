@@ -306,7 +306,9 @@ static int run_report(int argc, char **argv)
              (int)sizeof where)
         return sf_cli_usage_error(&sf_cmd_report, "--data: the path is too long");
     sf_warehouse *wh = NULL;
-    rc = sf_warehouse_open_reader(where, &wh, &err);
+    sf_adapter_settings kv = sf_cli_port_opts("warehouse");
+    sf_warehouse_opts wo = {true, kv.extra, kv.nextra};
+    rc = sf_warehouse_open(where, &wo, &wh, &err);
     if (rc == 0)
         rc = report(wh, format, &err);
     sf_warehouse_close(wh);

@@ -39,15 +39,24 @@
     SF_CLI_ROW("partitions", SF_SET_INT, def, 1, SF_STREAM_PARTITIONS_MAX,                         \
                "partitions of a new log")
 
-/* The sinks' stores (sinks/sink.h, sf_sink_places): all three, or one. */
+/* A port's adapter settings (cli/port_opts.c): --PORT-opt KEY=VALUE. */
+#define SF_OPT_ADAPTER(port)                                                                       \
+    SF_CLI_ROW(port "-opt", SF_SET_LIST, NULL, 0, 0,                                               \
+               "KEY=VALUE for the " port " adapter, or @FILE of KEY=VALUE lines")
+
+/* The sinks' stores (sinks/sink.h, sf_sink_places): all three, or one;
+ * each with its adapter's settings. */
 #define SF_OPT_OBJECTS                                                                             \
-    SF_CLI_ROW("objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)")
+    SF_CLI_ROW("objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)"), \
+        SF_OPT_ADAPTER("objects")
 #define SF_OPT_STORE                                                                               \
-    SF_CLI_ROW("store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)")
+    SF_CLI_ROW("store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)"),          \
+        SF_OPT_ADAPTER("store")
 #define SF_OPT_WAREHOUSE                                                                           \
     SF_CLI_ROW("warehouse", SF_SET_STRING, "", 0, 0,                                               \
                "warehouse (default DATA/warehouse.db; postgres://USER@HOST/DB or "                 \
-               "postgres:CONNINFO for PostgreSQL)")
+               "postgres:CONNINFO for PostgreSQL)"),                                               \
+        SF_OPT_ADAPTER("warehouse")
 #define SF_OPT_PLACES SF_OPT_OBJECTS, SF_OPT_STORE, SF_OPT_WAREHOUSE
 
 /* How the sinks run: which, and what they do with an entry not a record. */

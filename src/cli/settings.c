@@ -60,11 +60,10 @@ int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, c
     bool help = false;
     sf_error err = {0};
     int rc = sf_config_load(table, n, argc - 1, argv + 1, &rest, &nrest, &help, &err);
-    const sf_setting *opts = rc == 0 ? sf_config_get(table, n, "stream-opt") : NULL;
     if (rc == 0 && nrest > max_words)
         rc = sf_error_set(&err, SF_EUSAGE, "unexpected argument '%s'", rest[max_words]);
-    if (rc == 0 && opts)
-        rc = sf_cli_stream_opts_load(opts, &err);
+    if (rc == 0)
+        rc = sf_cli_port_opts_load(table, n, &err);
     if (rc < 0) {
         free(rest);
         sf_cli_settings_free();
@@ -87,7 +86,7 @@ int sf_cli_settings(const sf_command *cmd, sf_setting *table, int n, int argc, c
 void sf_cli_settings_free(void)
 {
     sf_config_free();
-    sf_cli_stream_opts_free();
+    sf_cli_port_opts_free();
     loaded = NULL;
     nloaded = 0;
 }
@@ -120,8 +119,10 @@ sf_setting_source sf_cli_source(const char *name)
 
 sf_sink_places sf_cli_places(void)
 {
-    return (sf_sink_places){sf_cli_text("data"), sf_cli_text("objects"), sf_cli_text("store"),
-                            sf_cli_text("warehouse")};
+    return (sf_sink_places){sf_cli_text("data"),          sf_cli_text("objects"),
+                            sf_cli_text("store"),         sf_cli_text("warehouse"),
+                            sf_cli_port_opts("objects"),  sf_cli_port_opts("store"),
+                            sf_cli_port_opts("warehouse")};
 }
 
 void sf_cli_stream_location(char *out, size_t cap)
@@ -131,9 +132,8 @@ void sf_cli_stream_location(char *out, size_t cap)
 
 sf_stream_opts sf_cli_stream_opts(bool read_only)
 {
-    sf_stream_opts o = {.read_only = read_only};
-    sf_cli_stream_opts_extra(&o.extra, &o.nextra);
-    return o;
+    sf_adapter_settings kv = sf_cli_port_opts("stream");
+    return (sf_stream_opts){.read_only = read_only, .extra = kv.extra, .nextra = kv.nextra};
 }
 
 sf_archive_opts sf_cli_archive_opts(void)

@@ -69,16 +69,19 @@ static int open_sinks(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
 /* The read routes' own read-only connection. A folder whose warehouse
  * sink has not run yet gets an empty warehouse first (BI answers "no
  * sales" rather than 503), which the sink fills when it runs. */
-static int open_warehouse_reader(const char *where, sf_warehouse **out, sf_error *err)
+static int open_warehouse_reader(const char *where, const sf_adapter_settings *kv,
+                                 sf_warehouse **out, sf_error *err)
 {
-    int rc = sf_warehouse_open_reader(where, out, err);
+    sf_warehouse_opts reader = {true, kv->extra, kv->nextra},
+                      writer = {false, kv->extra, kv->nextra};
+    int rc = sf_warehouse_open(where, &reader, out, err);
     if (rc != SF_ENOENT)
         return rc;
     sf_warehouse *w;
-    if ((rc = sf_warehouse_open(where, &w, err)) < 0)
+    if ((rc = sf_warehouse_open(where, &writer, &w, err)) < 0)
         return rc;
     sf_warehouse_close(w);
-    return sf_warehouse_open_reader(where, out, err);
+    return sf_warehouse_open(where, &reader, out, err);
 }
 
 static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
@@ -94,7 +97,7 @@ static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
     if ((rc = open_sinks(st, cfg, err)) < 0)
         return rc;
     sf_sink_location("warehouse", &cfg->places, where, sizeof where);
-    if ((rc = open_warehouse_reader(where, &st->warehouse, err)) < 0)
+    if ((rc = open_warehouse_reader(where, &cfg->places.warehouse_opt, &st->warehouse, err)) < 0)
         return rc;
     sf_gateway_config g = cfg->gateway;
     g.stream = st->stream;

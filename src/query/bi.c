@@ -5,7 +5,7 @@
  * The port returns only what the rollups hold (buckets with sales, the head
  * of each ranking); everything derived (ranges aligned to buckets, calendar
  * bucket counts, averages, the profile) is computed here, once, for every
- * adapter. All reads of one answer run inside one wh->ops->read, so they
+ * adapter. All reads of one answer run inside one sf_warehouse_read, so they
  * see one snapshot of the warehouse together with its offsets.
  */
 #include "query/bi.h"
@@ -356,7 +356,8 @@ static int read_buckets(sf_warehouse *wh, run *r, sf_grain g, sf_error *err)
     if (q->to[0] && parse_period(q->to, &pg, &t))
         bucket_key(bucket_next(bucket_start(bucket_next(t, pg) - 1, g), g), g, to);
     r->res->nbuckets = 0;
-    return wh->ops->sales(wh, g, q->from[0] ? from : NULL, q->to[0] ? to : NULL, on_bucket, r, err);
+    return sf_warehouse_sales(wh, g, q->from[0] ? from : NULL, q->to[0] ? to : NULL, on_bucket, r,
+                              err);
 }
 
 static int run_profile(sf_warehouse *wh, run *r, sf_error *err)
@@ -479,10 +480,10 @@ static int rank_periods(sf_warehouse *wh, run *r, const char *first, const char 
     const sf_bi_query *q = r->q;
     sf_wh_top t = {q->grain, first, last, q->limit, q->by_revenue, q->include_non_products};
     if (q->question == SF_BI_TOP_PRODUCTS)
-        return wh->ops->top_products(wh, &t, on_product, r, err);
+        return sf_warehouse_top_products(wh, &t, on_product, r, err);
     if (q->question == SF_BI_TOP_CUSTOMERS)
-        return wh->ops->top_customers(wh, &t, on_customer, r, err);
-    return wh->ops->top_invoices(wh, &t, on_invoice, r, err);
+        return sf_warehouse_top_customers(wh, &t, on_customer, r, err);
+    return sf_warehouse_top_invoices(wh, &t, on_invoice, r, err);
 }
 
 /* Rankings: of the one period `at`, or of every period with sales (an
@@ -519,7 +520,7 @@ static int read_offsets(sf_warehouse *wh, sf_bi_result *res, sf_error *err)
         memset(all, 0, SF_STREAM_PARTITIONS_MAX * sizeof *all);
     else if (!(all = calloc(SF_STREAM_PARTITIONS_MAX, sizeof *all)))
         return oom(err);
-    int rc = wh->ops->positions(wh, all, SF_STREAM_PARTITIONS_MAX, err);
+    int rc = sf_warehouse_positions(wh, all, SF_STREAM_PARTITIONS_MAX, err);
     uint32_t n = SF_STREAM_PARTITIONS_MAX;
     while (n > 0 && all[n - 1] == 0)
         n--;
@@ -565,7 +566,7 @@ static int run_into(sf_warehouse *wh, const sf_bi_query *q, sf_bi_result *res, r
 {
     result_reset(res, q);
     run r = {res, q, 0, cap, err};
-    int rc = wh->ops->read(wh, in_snapshot, &r, err);
+    int rc = sf_warehouse_read(wh, in_snapshot, &r, err);
     if (rc == SF_ENOENT) { /* never loaded: an empty warehouse answers */
         result_reset(res, q);
         sf_error_clear(err);

@@ -32,27 +32,30 @@ struct sf_archive_restorer {
 };
 
 /* True when location is an object store (holding an archive or not). */
-static bool is_store(const char *location)
+static bool is_store(const char *location, const sf_adapter_settings *kv)
 {
     sf_objects *o;
     sf_error err = {0};
-    if (sf_objects_open_reader(location, &o, &err) < 0)
+    sf_objects_opts oo = {true, kv->extra, kv->nextra};
+    if (sf_objects_open(location, &oo, &o, &err) < 0)
         return false;
     sf_objects_close(o);
     return true;
 }
 
-int sf_archive_restorer_open(const char *path, uint32_t nparts, sf_archive_restorer **out,
-                             size_t *objects, sf_error *err)
+int sf_archive_restorer_open(const char *path, const sf_adapter_settings *objects_opt,
+                             uint32_t nparts, sf_archive_restorer **out, size_t *objects,
+                             sf_error *err)
 {
     sf_archive_restorer *r = calloc(1, sizeof *r);
     if (!r)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     r->nparts = nparts;
+    r->set.objects_opt = *objects_opt;
     int rc = sf_archive_set_add(&r->set, path, err);
     if (rc == SF_ENOENT)
         sf_error_set(err, SF_ENOENT, "%s: no such archive (nothing restored from it)", path);
-    if (rc == SF_EUSAGE && is_store(path)) {
+    if (rc == SF_EUSAGE && is_store(path, objects_opt)) {
         rc = 0; /* a store without an archive: it holds nothing */
         sf_error_clear(err);
     }

@@ -22,20 +22,23 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/location.h"
 
 typedef struct sf_archive_restorer sf_archive_restorer;
 
 /*
  * Open the archive at path (an object store holding raw/transactions/, a
- * data folder's holding archive/, or one object: sf_archive_set_add) for a
- * log of nparts partitions. A store without an archive holds nothing (every
+ * data folder's holding archive/, or one object: sf_archive_set_add;
+ * objects_opt: its adapter's settings, borrowed) for a log of nparts
+ * partitions. A store without an archive holds nothing (every
  * record is "not held"); a location where nothing is is an error
  * (SF_ENOENT), so that a mistyped --archive cannot turn records into holes.
  * Free with sf_archive_restorer_free. *objects (may be NULL) gets the
  * objects found.
  */
-int sf_archive_restorer_open(const char *path, uint32_t nparts, sf_archive_restorer **out,
-                             size_t *objects, sf_error *err);
+int sf_archive_restorer_open(const char *path, const sf_adapter_settings *objects_opt,
+                             uint32_t nparts, sf_archive_restorer **out, size_t *objects,
+                             sf_error *err);
 
 /* For i in [0, n): the packed record of partition p at offset first + i
  * into out + i * SF_PACK_MAX and its length into lens[i], or 0 when the

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "core/decoder.h"
+#include "core/location.h"
 #include "stream/dedup.h"
 #include "sinks/ledger.h"
 #include "stream/stream.h"
@@ -156,6 +157,9 @@ typedef struct sf_archive_set {
     uint64_t records;    /* what the names say they hold */
     uint64_t missing;    /* offsets before or between objects that none holds */
     char gap[160];       /* the first of them, in words */
+    /* Settings for the stores' adapter (--objects-opt): set before the
+     * first add, borrowed. */
+    sf_adapter_settings objects_opt;
 } sf_archive_set;
 
 /* Add the objects at location, each read through the objects port (any

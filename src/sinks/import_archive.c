@@ -119,7 +119,8 @@ static int add_listed(sf_archive_set *set, const char *root, const char *prefix,
 {
     sf_objects *o;
     lister l = {set, 0, root, only, 0, err, 0};
-    int rc = sf_objects_open_reader(root, &o, err);
+    sf_objects_opts oo = {true, set->objects_opt.extra, set->objects_opt.nextra};
+    int rc = sf_objects_open(root, &oo, &o, err);
     if (rc == 0)
         rc = keep_store(set, o, &l.store, err);
     if (rc < 0)

@@ -54,7 +54,8 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
     *out = NULL;
     if (strcmp(name, "archive") == 0) {
         sf_objects *o = NULL;
-        rc = read_only ? sf_objects_open_reader(where, &o, err) : sf_objects_open(where, &o, err);
+        sf_objects_opts oo = {read_only, at->objects_opt.extra, at->objects_opt.nextra};
+        rc = sf_objects_open(where, &oo, &o, err);
         if (rc == 0 && !read_only)
             sf_objects_clean(o); /* what a writer killed before left behind */
         if (rc == 0)
@@ -67,8 +68,8 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
         backend = st, close_backend = close_store;
     } else if (strcmp(name, "warehouse") == 0) {
         sf_warehouse *wh = NULL;
-        rc = read_only ? sf_warehouse_open_reader(where, &wh, err)
-                       : sf_warehouse_open(where, &wh, err);
+        sf_warehouse_opts wo = {read_only, at->warehouse_opt.extra, at->warehouse_opt.nextra};
+        rc = sf_warehouse_open(where, &wo, &wh, err);
         if (rc == 0)
             rc = sf_warehouse_sink_new(wh, out, err);
         backend = wh, close_backend = close_warehouse;

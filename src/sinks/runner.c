@@ -95,7 +95,7 @@ int sf_runner_check_positions(sf_stream *s, const char *name, const uint64_t *ne
     /* Over Kafka a new leader's high watermark may lag what was read for
      * a moment (docs/architecture.md): an end below a position is no proof
      * of loss there, and the brokers keep their own replicas. */
-    if (strcmp(s->ops->scheme, "local") != 0)
+    if (!sf_stream_end_is_witness(s))
         return 0;
     for (uint32_t p = 0; p < n; p++) {
         sf_partition_info info;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/location.h"
 #include "stream/stream.h"
 
 typedef struct sf_sink sf_sink;
@@ -129,10 +130,12 @@ struct sf_warehouse;
 int sf_warehouse_sink_new(struct sf_warehouse *wh, sf_sink **out, sf_error *err);
 
 /* Where the sinks' backends are: each given location, or by default
- * DATA/archive, DATA/history and DATA/warehouse.db. */
+ * DATA/archive, DATA/history and DATA/warehouse.db; and the settings for
+ * each one's adapter (--objects-opt, --store-opt, --warehouse-opt). */
 typedef struct sf_sink_places {
     const char *data_dir;
     const char *objects, *store, *warehouse; /* NULL or "" = the default */
+    sf_adapter_settings objects_opt, store_opt, warehouse_opt;
 } sf_sink_places;
 
 #define SF_SINKS 3

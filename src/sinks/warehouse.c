@@ -39,25 +39,22 @@ typedef struct wh_sink {
 static void note_committed(wh_sink *s)
 {
     uint64_t records, quarantined;
-    s->wh->ops->committed(s->wh, &records, &quarantined);
+    sf_warehouse_committed(s->wh, &records, &quarantined);
     atomic_store(&s->base.committed, records - s->since[0]);
     atomic_store(&s->base.quarantined, quarantined - s->since[1]);
 }
 
 static int wh_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
 {
-    sf_warehouse *w = ((wh_sink *)s)->wh;
-    return w->ops->positions(w, next, nparts, err);
+    return sf_warehouse_positions(((wh_sink *)s)->wh, next, nparts, err);
 }
 
 /* durable: return once committed (the sink is caught up or stops); else the
  * adapter may commit in the background while the next batches load. */
 static int wh_commit(wh_sink *s, bool durable, sf_error *err)
 {
-    const sf_warehouse_ops *ops = s->wh->ops;
     s->pending = 0;
-    int rc =
-        !durable && ops->commit_later ? ops->commit_later(s->wh, err) : ops->commit(s->wh, err);
+    int rc = durable ? sf_warehouse_commit(s->wh, err) : sf_warehouse_commit_later(s->wh, err);
     note_committed(s);
     return rc;
 }
@@ -67,7 +64,7 @@ static int wh_apply(sf_sink *base, uint32_t p, const sf_stream_batch *b, sf_erro
     wh_sink *s = (wh_sink *)base;
     if (s->pending == 0)
         s->first = sf_monotonic();
-    int rc = s->wh->ops->load(s->wh, p, b, err);
+    int rc = sf_warehouse_load(s->wh, p, b, err);
     if (rc < 0) {
         s->pending = 0; /* the adapter rolled the transaction back */
         return rc;
@@ -100,7 +97,7 @@ static int wh_set_aside(sf_sink *base, uint32_t p, const sf_stream_entry *e, con
     sf_quarantine_now(at);
     if (s->pending == 0)
         s->first = sf_monotonic();
-    int rc = s->wh->ops->quarantine(s->wh, p, e, reason, at, next, err);
+    int rc = sf_warehouse_quarantine(s->wh, p, e, reason, at, next, err);
     s->pending = rc < 0 ? 0 : s->pending + 1; /* failed: the adapter rolled back */
     return rc;
 }
@@ -123,7 +120,7 @@ static int wh_quarantined(sf_sink *base, int (*fn)(void *ctx, const sf_quarantin
 {
     wh_sink *s = (wh_sink *)base;
     lister l = {fn, ctx};
-    return s->wh->ops->quarantined(s->wh, list_one, &l, err);
+    return sf_warehouse_quarantined(s->wh, list_one, &l, err);
 }
 
 /* The retried record, packed as the entry it stands for, in a transaction
@@ -134,7 +131,7 @@ static int wh_retry(sf_sink *base, uint32_t p, uint64_t offset, const sf_record 
     uint8_t packed[SF_PACK_MAX];
     int len = sf_record_pack(r, packed, sizeof packed);
     sf_stream_entry e = {offset, packed, (uint32_t)len};
-    int rc = s->wh->ops->retry(s->wh, p, &e, err);
+    int rc = sf_warehouse_retry(s->wh, p, &e, err);
     return rc < 0 ? rc : wh_commit(s, true, err);
 }
 
@@ -156,7 +153,7 @@ int sf_warehouse_sink_new(sf_warehouse *wh, sf_sink **out, sf_error *err)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     s->base.ops = &warehouse_ops;
     s->wh = wh;
-    wh->ops->committed(wh, &s->since[0], &s->since[1]);
+    sf_warehouse_committed(wh, &s->since[0], &s->since[1]);
     *out = &s->base;
     return 0;
 }

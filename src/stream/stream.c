@@ -11,25 +11,26 @@
 #include <xxhash.h>
 
 #include "core/pack.h"
+#include "stream/stream_adapter.h"
 
 extern const sf_stream_ops sf_stream_local_ops;
 extern const sf_stream_ops sf_stream_kafka_ops;
 
-/* The adapters, by scheme. A location without a known "scheme:" is local. */
-static const sf_stream_ops *const adapters[] = {
-    &sf_stream_local_ops,
-    &sf_stream_kafka_ops,
+/* The adapters and their schemes; the first is the default (a bare path). */
+static const sf_adapter adapters[] = {
+    {{"local"}, &sf_stream_local_ops},
+    {{"kafka"}, &sf_stream_kafka_ops},
 };
 
 int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err)
 {
-    const char *colon = strchr(location, ':');
-    for (size_t i = 0; colon && i < sizeof adapters / sizeof adapters[0]; i++) {
-        size_t n = strlen(adapters[i]->scheme);
-        if ((size_t)(colon - location) == n && strncmp(location, adapters[i]->scheme, n) == 0)
-            return adapters[i]->open(colon + 1, opts, out, err);
-    }
-    return sf_stream_local_ops.open(location, opts, out, err);
+    static const sf_stream_opts defaults;
+    const void *ops;
+    sf_location loc;
+    int rc = sf_location_pick("stream", adapters, sizeof adapters / sizeof adapters[0], location,
+                              &ops, &loc, err);
+    return rc < 0 ? rc
+                  : ((const sf_stream_ops *)ops)->open(&loc, opts ? opts : &defaults, out, err);
 }
 
 void sf_stream_location(const char *data_dir, const char *stream, char *out, size_t cap)
@@ -135,6 +136,11 @@ int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_ba
 uint32_t sf_stream_partitions(const sf_stream *s)
 {
     return s->ops->partitions(s);
+}
+
+bool sf_stream_end_is_witness(const sf_stream *s)
+{
+    return s->ops->end_is_witness;
 }
 
 uint64_t sf_stream_total_end(sf_stream *s)

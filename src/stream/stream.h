@@ -2,10 +2,12 @@
  * stream.h - the stream port: a durable, partitioned, append-only log of
  * records (the role Kinesis or Kafka plays in the seed design).
  *
- * Each backend is an adapter that fills an sf_stream_ops table; the table of
+ Each backend is an adapter (stream_adapter.h: its ops table, for the front
+ * and the adapters only) in a folder of its own under stream/; the table of
  * adapters is in stream.c and one is chosen by the scheme of a location
- * ("local:DIR" or a bare folder; "kafka://host:9092,host2:9092/topic"). Callers
- * use only the sf_stream_* functions below. What a read fills, the batch of
+ * (core/location.h: "local:DIR" or a bare folder;
+ * "kafka://host:9092,host2:9092/topic"). The handle is opaque: callers use
+ * only the sf_stream_* functions below. What a read fills, the batch of
  * entries (sf_stream_batch, sf_stream_entry), is core/batch.h: the storage
  * adapters take batches and may not include the stream.
  *
@@ -104,41 +106,14 @@ typedef enum sf_stream_membership {
                             caller owns every partition and no callback runs */
 } sf_stream_membership;
 
-/* Count one durability wait (an fsync round; over Kafka, the wait for the
- * acknowledgements of an append) in st's histogram. Caller serialises. */
-void sf_stream_stats_latency(sf_stream_stats *st, double seconds);
-
-typedef struct sf_stream_ops {
-    const char *scheme; /* "local" */
-    int (*open)(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err);
-    /* Records arrive packed (core/pack.h), one after another in data, with
-     * their lengths; the adapter copies them before returning. */
-    int (*append_async)(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
-                        sf_append_done done, void *ctx, sf_error *err);
-    int (*read)(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
-                sf_error *err);
-    uint32_t (*partitions)(const sf_stream *s);
-    int (*info)(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
-    void (*stats)(sf_stream *s, sf_stream_stats *out);
-    void (*close)(sf_stream *s);
-    /* Consumer groups (see sf_stream_join); NULL in adapters without. */
-    int (*join)(sf_stream *s, const struct sf_stream_group *g, sf_stream_membership *out,
-                sf_error *err);
-    int (*owned)(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);
-    void (*leave)(sf_stream *s);
-} sf_stream_ops;
-
-/* Every adapter's handle starts with this. */
-struct sf_stream {
-    const sf_stream_ops *ops;
-};
-
 /*
- * Open the stream at location: "local:DIR", or a bare path (local). A local
- * log is created if DIR has none (with opts->partitions partitions); opened
- * for writing, it takes a lock so that one process writes at a time, and
- * recovers a torn tail (the recovery is logged on stderr). Close with
- * sf_stream_close.
+ * Open the stream at location: "local:DIR", or a bare path (local);
+ * "kafka://BROKERS/TOPIC". opts may be NULL (defaults); opts->extra goes
+ * to the adapter (a local log takes none: SF_EUSAGE). An unknown scheme is
+ * SF_EUSAGE naming the known ones. A local log is created if DIR has none
+ * (with opts->partitions partitions); opened for writing, it takes a lock
+ * so that one process writes at a time, and recovers a torn tail (the
+ * recovery is logged on stderr). Close with sf_stream_close.
  */
 int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
                    sf_error *err);
@@ -187,6 +162,11 @@ int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_ba
                    sf_error *err);
 
 uint32_t sf_stream_partitions(const sf_stream *s);
+
+/* Whether the end info() gives is a witness of what was acknowledged: a
+ * stored position past it proves records lost (the local log). False where
+ * the end may lag for a moment (Kafka: a new leader's high watermark). */
+bool sf_stream_end_is_witness(const sf_stream *s);
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
 
 /* The sum of the partitions' end offsets: every record appended so far (a

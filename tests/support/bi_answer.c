@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     params p = {argc - 3, argv + 3};
     char *json = NULL;
     size_t len = 0;
-    int rc = sf_warehouse_open_reader(argv[1], &wh, &err);
+    int rc = sf_warehouse_open(argv[1], &(sf_warehouse_opts){.read_only = true}, &wh, &err);
     if (rc == 0)
         rc = sf_bi_answer(wh, argv[2], param, &p, NULL, 0, &json, &len, &err);
     sf_warehouse_close(wh);

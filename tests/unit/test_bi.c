@@ -152,9 +152,10 @@ static void test_empty_warehouse(void **state)
     snprintf(path, sizeof path, "%s/w.db", dir);
     sf_error err = {0};
     sf_warehouse *w = NULL, *r = NULL;
-    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), SF_ENOENT);
-    assert_int_equal(sf_warehouse_open(path, &w, &err), 0);
-    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), 0);
+    assert_int_equal(sf_warehouse_open(path, &(sf_warehouse_opts){.read_only = true}, &r, &err),
+                     SF_ENOENT);
+    assert_int_equal(sf_warehouse_open(path, NULL, &w, &err), 0);
+    assert_int_equal(sf_warehouse_open(path, &(sf_warehouse_opts){.read_only = true}, &r, &err), 0);
     const char *const kv[] = {"granularity", "month", NULL};
     uint64_t end[2] = {5, 7};
     char *json = NULL;
@@ -184,7 +185,7 @@ static void load_records(const char *path, int n)
 {
     sf_warehouse *w = NULL;
     sf_error err = {0};
-    assert_int_equal(sf_warehouse_open(path, &w, &err), 0);
+    assert_int_equal(sf_warehouse_open(path, NULL, &w, &err), 0);
     sf_stream_entry *entries = calloc((size_t)n, sizeof *entries);
     uint8_t(*data)[512] = calloc((size_t)n, sizeof *data);
     assert_non_null(entries);
@@ -210,8 +211,8 @@ static void load_records(const char *path, int n)
     }
     sf_stream_batch b = {0};
     b.entries = entries, b.count = (size_t)n, b.cap = (size_t)n, b.next_offset = (uint64_t)n;
-    assert_int_equal(w->ops->load(w, 0, &b, &err), 0);
-    assert_int_equal(w->ops->commit(w, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 0, &b, &err), 0);
+    assert_int_equal(sf_warehouse_commit(w, &err), 0);
     sf_warehouse_close(w);
     free(entries);
     free(data);
@@ -258,7 +259,7 @@ static void test_answers_in_a_row(void **state)
     char *alone[sizeof asked / sizeof asked[0]];
     sf_warehouse *r = NULL;
     sf_error err = {0};
-    assert_int_equal(sf_warehouse_open_reader(path, &r, &err), 0);
+    assert_int_equal(sf_warehouse_open(path, &(sf_warehouse_opts){.read_only = true}, &r, &err), 0);
     for (size_t i = 0; i < n; i++)
         assert_non_null(alone[i] = answer_alone(r, asked[i][0], &asked[i][1]));
     assert_non_null(strstr(alone[0], "\"stock_code\":\"80022\"")); /* data, not empty answers */

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "storage/objects/objects.h"
+#include "storage/objects/objects_adapter.h" /* the ops, for the front's fallback */
 #include "support.h"
 
 typedef struct seen {
@@ -41,7 +41,7 @@ static void test_file_store(void **state)
     snprintf(loc, sizeof loc, "file:%s/store", dir);
     sf_objects *o;
     sf_error err = {0};
-    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
     assert_int_equal(sf_objects_put(o, "raw/dt=1/a.gz", "one", 3, &err), 0);
     assert_int_equal(sf_objects_put(o, "raw/dt=2/b.gz", "two", 3, &err), 0);
     assert_int_equal(sf_objects_put(o, "other/c", "three", 5, &err), 0);
@@ -114,7 +114,7 @@ static void test_put_many(void **state)
     snprintf(loc, sizeof loc, "%s/store", dir);
     sf_objects *o;
     sf_error err = {0};
-    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
     enum { N = 20 };
     sf_object_put puts[N];
     char keys[N][64], bodies[N][32];
@@ -167,7 +167,7 @@ static void test_put_many_fallback(void **state)
     snprintf(loc, sizeof loc, "%s/store", dir);
     sf_objects *o;
     sf_error err = {0};
-    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
     sf_objects_ops ops = *o->ops;
     const sf_objects_ops *real = o->ops;
     file_put = ops.put;
@@ -202,13 +202,15 @@ static void test_open_reader(void **state)
     snprintf(loc, sizeof loc, "file:%s/store", dir);
     sf_objects *o;
     sf_error err = {0};
-    assert_int_equal(sf_objects_open_reader(loc, &o, &err), SF_ENOENT);
+    assert_int_equal(sf_objects_open(loc, &(sf_objects_opts){.read_only = true}, &o, &err),
+                     SF_ENOENT);
     ut_join(path, dir, "store");
     assert_int_equal(access(path, F_OK), -1); /* not made */
-    assert_int_equal(sf_objects_open(loc, &o, &err), 0);
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
     assert_int_equal(sf_objects_put(o, "raw/a", "one", 3, &err), 0);
     sf_objects_close(o);
-    assert_int_equal(sf_objects_open_reader(loc + 5, &o, &err), 0); /* a bare path too */
+    assert_int_equal(sf_objects_open(loc + 5, &(sf_objects_opts){.read_only = true}, &o, &err),
+                     0); /* a bare path too */
     seen s = {0};
     assert_int_equal(sf_objects_list(o, "raw/", collect, &s, &err), 0);
     assert_int_equal(s.n, 1);
@@ -221,7 +223,8 @@ static void test_open_reader(void **state)
     ut_join(path, dir, "store/raw/a");
     char file_loc[UT_PATH_MAX + 16];
     snprintf(file_loc, sizeof file_loc, "file:%s", path);
-    assert_int_equal(sf_objects_open_reader(file_loc, &o, &err), SF_EINVAL);
+    assert_int_equal(sf_objects_open(file_loc, &(sf_objects_opts){.read_only = true}, &o, &err),
+                     SF_EINVAL);
     ut_tmpdir_remove(dir);
 }
 

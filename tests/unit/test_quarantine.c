@@ -310,7 +310,7 @@ static void unput(const char *dir, const char *key)
     sf_error err = {0};
     char at[UT_PATH_MAX];
     ut_join(at, dir, "archive");
-    assert_int_equal(sf_objects_open(at, &o, &err), 0);
+    assert_int_equal(sf_objects_open(at, NULL, &o, &err), 0);
     if (sf_objects_del(o, key, &err) != 0)
         fail_msg("del %s: %s", key, err.msg);
     sf_objects_close(o);
@@ -378,7 +378,7 @@ static void put_stray(const char *dir, const char *key)
     sf_error err = {0};
     char at[UT_PATH_MAX];
     ut_join(at, dir, "archive");
-    assert_int_equal(sf_objects_open(at, &o, &err), 0);
+    assert_int_equal(sf_objects_open(at, NULL, &o, &err), 0);
     assert_int_equal(sf_objects_put(o, key, "{}\n", 3, &err), 0);
     sf_objects_close(o);
 }

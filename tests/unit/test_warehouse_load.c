@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/pack.h"
-#include "storage/warehouse/warehouse.h"
+#include "storage/warehouse/warehouse_adapter.h" /* the ops, to see commit_later is there */
 
 #define MAX_ROWS 256
 
@@ -111,18 +111,18 @@ static void test_later_then_commit(void **state)
     fixture *f = *state;
     sf_warehouse *w;
     sf_error err = {0};
-    assert_int_equal(sf_warehouse_open(f->path, &w, &err), 0);
+    assert_int_equal(sf_warehouse_open(f->path, NULL, &w, &err), 0);
     assert_non_null(w->ops->commit_later);
     int64_t sum = make_batch(f->t, 0, 200);
-    assert_int_equal(w->ops->load(w, 0, &f->t->b, &err), 0);
-    assert_int_equal(w->ops->commit_later(w, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 0, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit_later(w, &err), 0);
     sum += make_batch(f->t, 0, 120);
-    assert_int_equal(w->ops->load(w, 1, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 1, &f->t->b, &err), 0);
     sum += make_batch(f->t, 200, 56);
-    assert_int_equal(w->ops->load(w, 0, &f->t->b, &err), 0);
-    assert_int_equal(w->ops->commit(w, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 0, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit(w, &err), 0);
     uint64_t next[3];
-    assert_int_equal(w->ops->positions(w, next, 3, &err), 0);
+    assert_int_equal(sf_warehouse_positions(w, next, 3, &err), 0);
     assert_int_equal(next[0], 256);
     assert_int_equal(next[1], 120);
     assert_int_equal(next[2], 0);
@@ -141,26 +141,26 @@ static void test_failure_after_later(void **state)
     fixture *f = *state;
     sf_warehouse *w;
     sf_error err = {0};
-    assert_int_equal(sf_warehouse_open(f->path, &w, &err), 0);
+    assert_int_equal(sf_warehouse_open(f->path, NULL, &w, &err), 0);
     int64_t sum = make_batch(f->t, 0, 100);
-    assert_int_equal(w->ops->load(w, 0, &f->t->b, &err), 0);
-    assert_int_equal(w->ops->commit_later(w, &err), 0);
-    int rc = w->ops->load(w, 0, &f->t->b, &err); /* the same offsets again */
+    assert_int_equal(sf_warehouse_load(w, 0, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit_later(w, &err), 0);
+    int rc = sf_warehouse_load(w, 0, &f->t->b, &err); /* the same offsets again */
     if (rc == 0)
-        rc = w->ops->commit(w, &err);
+        rc = sf_warehouse_commit(w, &err);
     assert_true(rc < 0);
     assert_non_null(strstr(err.msg, "warehouse"));
     uint64_t next[1];
-    assert_int_equal(w->ops->positions(w, next, 1, &err), 0);
+    assert_int_equal(sf_warehouse_positions(w, next, 1, &err), 0);
     assert_int_equal(next[0], 100);
     int64_t count, stored;
     facts_of(f->path, &count, &stored);
     assert_int_equal(count, 100);
     assert_int_equal(stored, sum);
     sum += make_batch(f->t, 100, 30);
-    assert_int_equal(w->ops->load(w, 0, &f->t->b, &err), 0);
-    assert_int_equal(w->ops->commit(w, &err), 0);
-    assert_int_equal(w->ops->positions(w, next, 1, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 0, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit(w, &err), 0);
+    assert_int_equal(sf_warehouse_positions(w, next, 1, &err), 0);
     assert_int_equal(next[0], 130);
     facts_of(f->path, &count, &stored);
     assert_int_equal(count, 130);
@@ -174,12 +174,12 @@ static void test_close_finishes_later(void **state)
     fixture *f = *state;
     sf_warehouse *w;
     sf_error err = {0};
-    assert_int_equal(sf_warehouse_open(f->path, &w, &err), 0);
+    assert_int_equal(sf_warehouse_open(f->path, NULL, &w, &err), 0);
     int64_t sum = make_batch(f->t, 0, 64);
-    assert_int_equal(w->ops->load(w, 2, &f->t->b, &err), 0);
-    assert_int_equal(w->ops->commit_later(w, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 2, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit_later(w, &err), 0);
     make_batch(f->t, 64, 10); /* loaded, never committed: rolled back at close */
-    assert_int_equal(w->ops->load(w, 2, &f->t->b, &err), 0);
+    assert_int_equal(sf_warehouse_load(w, 2, &f->t->b, &err), 0);
     sf_warehouse_close(w);
     int64_t count, stored;
     facts_of(f->path, &count, &stored);

@@ -1,41 +1,28 @@
 /*
- * objects.c - the object store port's front: the adapter table (objects.h).
+ * objects.c - the object store port's front: the adapter table and the
+ * wrappers every caller goes through (objects.h).
  */
 #include <limits.h>
-#include <string.h>
 
-#include "storage/objects/objects.h"
+#include "storage/objects/objects_adapter.h"
 
 extern const sf_objects_ops sf_objects_file_ops;
 
-static const sf_objects_ops *const adapters[] = {&sf_objects_file_ops};
+/* The adapters and their schemes; the first is the default (a bare path). */
+static const sf_adapter adapters[] = {
+    {{"file"}, &sf_objects_file_ops},
+};
 
-/* The adapter of location, and what to hand its open (*rest). */
-static const sf_objects_ops *adapter(const char *location, const char **rest)
+int sf_objects_open(const char *location, const sf_objects_opts *opts, sf_objects **out,
+                    sf_error *err)
 {
-    const char *colon = strchr(location, ':');
-    for (size_t i = 0; colon && i < sizeof adapters / sizeof adapters[0]; i++) {
-        size_t n = strlen(adapters[i]->scheme);
-        if ((size_t)(colon - location) == n && strncmp(location, adapters[i]->scheme, n) == 0) {
-            *rest = colon + 1;
-            return adapters[i];
-        }
-    }
-    *rest = location;
-    return &sf_objects_file_ops;
-}
-
-int sf_objects_open(const char *location, sf_objects **out, sf_error *err)
-{
-    const char *rest;
-    return adapter(location, &rest)->open(rest, out, err);
-}
-
-int sf_objects_open_reader(const char *location, sf_objects **out, sf_error *err)
-{
-    const char *rest;
-    const sf_objects_ops *ops = adapter(location, &rest);
-    return (ops->open_reader ? ops->open_reader : ops->open)(rest, out, err);
+    static const sf_objects_opts defaults;
+    const void *ops;
+    sf_location loc;
+    int rc = sf_location_pick("objects", adapters, sizeof adapters / sizeof adapters[0], location,
+                              &ops, &loc, err);
+    return rc < 0 ? rc
+                  : ((const sf_objects_ops *)ops)->open(&loc, opts ? opts : &defaults, out, err);
 }
 
 int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err)

@@ -25,9 +25,20 @@
  * the per-line limits can wrap one); counts (lines, invoices, customers)
  * are int64: each counts stored records.
  *
- * Adapters (open.c chooses by location): "sqlite:FILE" (or a bare path);
- * "postgres://…" / "postgresql://…" (a libpq URI) or "postgres:CONNINFO"
- * (libpq keywords; the PG* variables fill what is left out).
+ * Exactly-once (DESIGN §3a): every adapter gives the first model, one
+ * transaction holding the effects and the positions (above). An adapter
+ * that cannot (a store without multi-statement transactions) does not
+ * belong behind this port as it is: it would need the second model's
+ * idempotent loads and a checkpoint written last, which these operations
+ * do not describe.
+ *
+ * Adapters (warehouse.c's table; each a folder under storage/warehouse/,
+ * sharing the rollup code of rollup.h):
+ *   sqlite    "sqlite:FILE" or a bare path                    (sqlite/)
+ *   postgres  "postgres://…", "postgresql://…" (a libpq URI),  (postgres/)
+ *             "postgres:CONNINFO" (libpq keywords; the PG*
+ *             variables fill what is left out)
+ * The handle is opaque; callers use only the functions below.
  */
 #ifndef SF_WAREHOUSE_H
 #define SF_WAREHOUSE_H
@@ -113,92 +124,102 @@ typedef struct sf_wh_top {
     bool include_non_products; /* products: keep postage, fees, ... */
 } sf_wh_top;
 
-enum { SF_WH_READER = 1 }; /* open flags: only read; the file must exist */
+typedef struct sf_warehouse_opts {
+    /* Open for reading only (BI answers, status), beside a sink loading it
+     * in another process or thread: SF_ENOENT when there is no warehouse
+     * yet (the SQLite file does not exist). Such a handle is thread-safe:
+     * read() serialises its callers. */
+    bool read_only;
+    /* Adapter settings as "key=value" strings (borrowed for the open;
+     * --warehouse-opt). Neither adapter takes any yet (SF_EUSAGE). */
+    const char *const *extra;
+    size_t nextra;
+} sf_warehouse_opts;
 
-typedef struct sf_warehouse_ops {
-    const char *scheme;
-    int (*open)(const char *location, int flags, sf_warehouse **out, sf_error *err);
-    /* next[0..nparts): where each partition resumes (0 if never loaded). */
-    int (*positions)(sf_warehouse *w, uint64_t *next, uint32_t nparts, sf_error *err);
-    /* Add batch b of partition p (entries follow on from its position) to
-     * the open transaction (begun by the first load after a commit). On
-     * failure the whole open transaction is rolled back. */
-    int (*load)(sf_warehouse *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
-    /* Write the rollups of what was loaded and commit, durably. A no-op
-     * when nothing is open. On failure nothing since the last commit stays. */
-    int (*commit)(sf_warehouse *w, sf_error *err);
+/* Open the warehouse at location (opts NULL: for loading, created if
+ * absent). SF_EUSAGE for a scheme no adapter has or a setting the adapter
+ * does not take. Close with sf_warehouse_close. */
+int sf_warehouse_open(const char *location, const sf_warehouse_opts *opts, sf_warehouse **out,
+                      sf_error *err);
 
-    /* Run fn(w, ctx, err) in one read snapshot, holding w's lock; the BI
-     * reads below are called only from inside fn. SF_ENOENT when the
-     * warehouse was never loaded (no schema yet). */
-    int (*read)(sf_warehouse *w, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
-                sf_error *err);
-    /* Buckets of grain g with sales, from <= period < to (NULL = open),
-     * in period order. */
-    int (*sales)(sf_warehouse *w, sf_grain g, const char *from, const char *to, sf_wh_sales_fn fn,
-                 void *ctx, sf_error *err);
-    /* The first q->limit of each period of q with a ranking, in period
-     * order (each row says its period): products by units (or revenue)
-     * descending, then stock_code; customers (with one) by revenue
-     * descending, then customer_id; invoices dated in the period by revenue
-     * descending, then invoice_no. Text compares as bytes. SF_EINVAL for
-     * hours (rankings are by day, month or year). */
-    int (*top_products)(sf_warehouse *w, const sf_wh_top *q, sf_wh_product_fn fn, void *ctx,
-                        sf_error *err);
-    int (*top_customers)(sf_warehouse *w, const sf_wh_top *q, sf_wh_customer_fn fn, void *ctx,
-                         sf_error *err);
-    int (*top_invoices)(sf_warehouse *w, const sf_wh_top *q, sf_wh_invoice_fn fn, void *ctx,
-                        sf_error *err);
-    void (*close)(sf_warehouse *w);
-    /* Optional (NULL: call commit): like commit, but it may return before the
-     * transaction is durable, so that the caller goes on loading meanwhile. It
-     * stays all or nothing with its positions; if it fails, the failure is
-     * returned by the next load, commit or positions, and everything since
-     * the last durable commit is gone. commit() returns once all is durable. */
-    int (*commit_later)(sf_warehouse *w, sf_error *err);
-
-    /* The quarantine (table sink_quarantine): entries of the log that are
-     * not records, set aside by the sink (sinks/quarantine.h). */
-    /* Add entry e of partition p (reason: why it is not a record; at: the
-     * time, text) and p's new position next to the open transaction, fenced
-     * as a load: e must be at p's position. */
-    int (*quarantine)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, const char *reason,
-                      const char *at, uint64_t next, sf_error *err);
-    /* Add the record packed in e as the entry set aside at (p, e->offset),
-     * and that entry's removal, to the open transaction; positions stay. If
-     * no such entry is set aside, the transaction fails (SF_ENOENT), now or
-     * at its commit. */
-    int (*retry)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
-    /* fn for each entry set aside, by partition and offset, until it returns
-     * nonzero (returned). On a loader, call it with no transaction open. */
-    int (*quarantined)(sf_warehouse *w, sf_wh_quarantined_fn fn, void *ctx, sf_error *err);
-    /* Records loaded and entries set aside by the transactions this handle
-     * has committed (never one rolled back). */
-    void (*committed)(sf_warehouse *w, uint64_t *records, uint64_t *quarantined);
-} sf_warehouse_ops;
-
-struct sf_warehouse {
-    const sf_warehouse_ops *ops;
-};
-
-/* Open the warehouse at location for loading (created if absent). */
-int sf_warehouse_open(const char *location, sf_warehouse **out, sf_error *err);
-
-/*
- * Open it for reading only (BI answers, status), beside a sink loading it in
- * another process or thread. SF_ENOENT when the file does not exist. The
- * handle is thread-safe: read() serialises its callers. Close with
- * sf_warehouse_close.
- */
-int sf_warehouse_open_reader(const char *location, sf_warehouse **out, sf_error *err);
-
+/* Close the handle (a commit_later still running is finished first).
+ * NULL is fine. */
 void sf_warehouse_close(sf_warehouse *w);
 
-/* True when location names a database server (no file to look for). */
-bool sf_warehouse_is_server(const char *location);
+/* ---- loading (a handle opened for it, one thread at a time) ---- */
 
-/* The adapters (sqlite.c, postgres.c). */
-extern const sf_warehouse_ops sf_warehouse_sqlite_ops;
-extern const sf_warehouse_ops sf_warehouse_postgres_ops;
+/* next[0..nparts): where each partition resumes (0 if never loaded), as
+ * committed. */
+int sf_warehouse_positions(sf_warehouse *w, uint64_t *next, uint32_t nparts, sf_error *err);
+
+/* Add batch b of partition p (entries follow on from its position) and p's
+ * new position (b->next_offset) to the open transaction (begun by the first
+ * load after a commit). Fenced: a batch whose first entry is not at p's
+ * stored position is refused, SF_ESTALE (another loader moved it). On
+ * failure the whole open transaction is rolled back. Nothing is visible to
+ * readers before commit. */
+int sf_warehouse_load(sf_warehouse *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
+
+/* Write the rollups of what was loaded and commit: facts, rollups and
+ * positions durable and visible together when it returns 0. A no-op when
+ * nothing is open. On failure nothing since the last commit stays. */
+int sf_warehouse_commit(sf_warehouse *w, sf_error *err);
+
+/* Like commit, but it may return before the transaction is durable, so
+ * that the caller goes on loading meanwhile (an adapter without it
+ * commits). It stays all or nothing with its positions; if it fails, the
+ * failure is returned by the next load, commit or positions, and
+ * everything since the last durable commit is gone. commit() returns once
+ * all is durable. */
+int sf_warehouse_commit_later(sf_warehouse *w, sf_error *err);
+
+/* Records loaded and entries set aside by the transactions this handle has
+ * committed (never one rolled back). */
+void sf_warehouse_committed(sf_warehouse *w, uint64_t *records, uint64_t *quarantined);
+
+/* The quarantine (table sink_quarantine): entries of the log that are not
+ * records, set aside by the sink (sinks/quarantine.h). */
+
+/* Add entry e of partition p (reason: why it is not a record; at: the
+ * time, text) and p's new position next to the open transaction, fenced as
+ * a load: e must be at p's position. */
+int sf_warehouse_quarantine(sf_warehouse *w, uint32_t p, const sf_stream_entry *e,
+                            const char *reason, const char *at, uint64_t next, sf_error *err);
+
+/* Add the record packed in e as the entry set aside at (p, e->offset), and
+ * that entry's removal, to the open transaction; positions stay. If no
+ * such entry is set aside, the transaction fails (SF_ENOENT), now or at its
+ * commit. */
+int sf_warehouse_retry(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
+
+/* fn for each entry set aside, by partition and offset, until it returns
+ * nonzero (returned). On a loader, call it with no transaction open. */
+int sf_warehouse_quarantined(sf_warehouse *w, sf_wh_quarantined_fn fn, void *ctx, sf_error *err);
+
+/* ---- BI reads ---- */
+
+/* Run fn(w, ctx, err) in one read snapshot, holding w's lock; the reads
+ * below (and positions, on a shared reader) are called only from inside
+ * fn. SF_ENOENT when the warehouse was never loaded (no schema yet). */
+int sf_warehouse_read(sf_warehouse *w, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err),
+                      void *ctx, sf_error *err);
+
+/* Buckets of grain g with sales, from <= period < to (NULL = open), in
+ * period order. */
+int sf_warehouse_sales(sf_warehouse *w, sf_grain g, const char *from, const char *to,
+                       sf_wh_sales_fn fn, void *ctx, sf_error *err);
+
+/* The first q->limit of each period of q with a ranking, in period order
+ * (each row says its period): products by units (or revenue) descending,
+ * then stock_code; customers (with one) by revenue descending, then
+ * customer_id; invoices dated in the period by revenue descending, then
+ * invoice_no. Text compares as bytes. SF_EINVAL for hours (rankings are by
+ * day, month or year). */
+int sf_warehouse_top_products(sf_warehouse *w, const sf_wh_top *q, sf_wh_product_fn fn, void *ctx,
+                              sf_error *err);
+int sf_warehouse_top_customers(sf_warehouse *w, const sf_wh_top *q, sf_wh_customer_fn fn, void *ctx,
+                               sf_error *err);
+int sf_warehouse_top_invoices(sf_warehouse *w, const sf_wh_top *q, sf_wh_invoice_fn fn, void *ctx,
+                              sf_error *err);
 
 #endif

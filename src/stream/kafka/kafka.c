@@ -345,9 +345,10 @@ static int open_producer(sf_kafka *k, sf_error *err)
     return 0;
 }
 
-static int kafka_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
+static int kafka_open(const sf_location *loc, const sf_stream_opts *opts, sf_stream **out,
                       sf_error *err)
 {
+    const char *location = loc->rest;
     extern const sf_stream_ops sf_stream_kafka_ops;
     sf_kafka *k = calloc(1, sizeof *k);
     if (!k)
@@ -609,7 +610,6 @@ static void kafka_close(sf_stream *s)
 }
 
 const sf_stream_ops sf_stream_kafka_ops = {
-    .scheme = "kafka",
     .open = kafka_open,
     .append_async = kafka_append,
     .read = sf_kafka_read,

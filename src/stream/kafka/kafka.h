@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "stream/stream.h"
+#include "stream/stream_adapter.h"
 
 /* Metadata, watermarks, seeks and topic creation wait at most this long. */
 #define SF_KAFKA_TIMEOUT_MS 10000

@@ -78,7 +78,7 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "stream/stream.h"
+#include "stream/stream_adapter.h"
 
 #define ENTRY_HEADER          16
 #define INDEX_INTERVAL        4096

@@ -242,13 +242,14 @@ static int open_partitions(sf_log *log, sf_error *err)
     return rc;
 }
 
-static int log_open(const char *location, const sf_stream_opts *opts, sf_stream **out,
+static int log_open(const sf_location *loc, const sf_stream_opts *opts, sf_stream **out,
                     sf_error *err)
 {
     extern const sf_stream_ops sf_stream_local_ops;
-    if (opts && opts->nextra)
-        return sf_error_set(err, SF_EUSAGE, "%s: a local log takes no stream option ('%s')",
-                            location, opts->extra[0]);
+    const char *location = loc->rest;
+    int bad = sf_location_no_extra(loc, "a local log", "stream", opts->extra, opts->nextra, err);
+    if (bad < 0)
+        return bad;
     sf_log *log = calloc(1, sizeof *log);
     if (!log || !(log->dir = strdup(location))) {
         free(log);
@@ -723,7 +724,6 @@ static void log_close(sf_stream *s)
 }
 
 const sf_stream_ops sf_stream_local_ops = {
-    .scheme = "local",
     .open = log_open,
     .append_async = log_append_async,
     .read = log_read,
@@ -731,4 +731,5 @@ const sf_stream_ops sf_stream_local_ops = {
     .info = log_info,
     .stats = log_stats,
     .close = log_close,
+    .end_is_witness = true,
 };

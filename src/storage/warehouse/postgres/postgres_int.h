@@ -14,6 +14,10 @@
 
 #include "core/buf.h"
 #include "storage/warehouse/rollup.h"
+#include "storage/warehouse/warehouse_adapter.h"
+
+/* The adapter (warehouse.c's table names it). */
+extern const sf_warehouse_ops sf_warehouse_postgres_ops;
 
 /* The staging tables (temporary, emptied at each commit): one COPY text
  * buffer each, filled while a transaction loads and commits. */

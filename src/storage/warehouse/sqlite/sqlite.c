@@ -46,7 +46,7 @@
 #include "core/logline.h"
 #include "core/pack.h"
 #include "core/timefmt.h"
-#include "storage/warehouse/sqlite_int.h"
+#include "storage/warehouse/sqlite/sqlite_int.h"
 
 #define SCHEMA_VERSION                                                                             \
     5 /* 3: bi_rank_head; 4: 128-bit totals (revenue_hi, units_hi); 5: sink_quarantine */
@@ -394,9 +394,15 @@ static int open_rollup_reader(sqlite_wh *w, const char *location, sf_error *err)
     return rc;
 }
 
-static int wh_open(const char *location, int flags, sf_warehouse **out, sf_error *err)
+static int wh_open(const sf_location *loc, const sf_warehouse_opts *opts, sf_warehouse **out,
+                   sf_error *err)
 {
-    bool reader = (flags & SF_WH_READER) != 0;
+    const char *location = loc->rest;
+    bool reader = opts->read_only;
+    int bad = sf_location_no_extra(loc, "a SQLite warehouse", "warehouse", opts->extra,
+                                   opts->nextra, err);
+    if (bad < 0)
+        return bad;
     if (reader && access(location, F_OK) != 0)
         return sf_error_set(err, SF_ENOENT, "warehouse %s does not exist yet (run the sink)",
                             location);
@@ -534,7 +540,6 @@ static void wh_committed(sf_warehouse *base, uint64_t *records, uint64_t *quaran
 }
 
 const sf_warehouse_ops sf_warehouse_sqlite_ops = {
-    .scheme = "sqlite",
     .open = wh_open,
     .positions = wh_positions,
     .load = wh_load,

@@ -9,7 +9,7 @@
 
 #include "core/buf.h"
 
-#include "storage/warehouse/sqlite_int.h"
+#include "storage/warehouse/sqlite/sqlite_int.h"
 
 static void bind_period(sqlite3_stmt *s, sf_grain g, const char *period)
 {

@@ -34,7 +34,7 @@
 #include "core/bytes.h"
 #include "core/logline.h"
 #include "core/timefmt.h"
-#include "storage/warehouse/postgres_int.h"
+#include "storage/warehouse/postgres/postgres_int.h"
 
 #define SCHEMA_VERSION 6
 
@@ -310,18 +310,27 @@ int sf_pg_reconnect(pg_wh *w, sf_error *err)
     return rc == 0 && !w->reader ? sf_pg_stage_create(w, err) : rc;
 }
 
-static int pg_open(const char *location, int flags, sf_warehouse **out, sf_error *err)
+/* "postgres://…" and "postgresql://…" are libpq URIs, handed over whole
+ * (libpq parses them); "postgres:CONNINFO" is a keyword/value string
+ * (empty: the PG* variables alone). */
+static int pg_open(const sf_location *loc, const sf_warehouse_opts *opts, sf_warehouse **out,
+                   sf_error *err)
 {
+    int rc = sf_location_no_extra(loc, "a PostgreSQL warehouse", "warehouse", opts->extra,
+                                  opts->nextra, err);
+    if (rc < 0)
+        return rc;
+    const char *location = strncmp(loc->rest, "//", 2) == 0 ? loc->text : loc->rest;
     pg_wh *w = calloc(1, sizeof *w);
     if (!w)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     w->base.ops = &sf_warehouse_postgres_ops;
-    w->reader = (flags & SF_WH_READER) != 0;
+    w->reader = opts->read_only;
     pthread_mutex_init(&w->lock, NULL);
     for (int i = 0; i < 2; i++)
         sf_wh_dims_init(&w->dims[i]);
     sf_wh_rollup_init(&w->roll, &sf_pg_store, w);
-    int rc = connect_db(w, location, err);
+    rc = connect_db(w, location, err);
     if (rc == 0)
         rc = ensure_schema(w, err);
     if (rc == 0 && !w->reader)
@@ -633,7 +642,6 @@ static int pg_commit(sf_warehouse *base, sf_error *err)
 }
 
 const sf_warehouse_ops sf_warehouse_postgres_ops = {
-    .scheme = "postgres",
     .open = pg_open,
     .positions = pg_positions,
     .load = pg_load,

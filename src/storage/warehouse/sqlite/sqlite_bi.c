@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "storage/warehouse/sqlite_int.h"
+#include "storage/warehouse/sqlite/sqlite_int.h"
 
 /* Revenue orders as (hi, lo): a 128-bit total's stored form (money.h).
  * HI: the high halves' columns too, or nothing. */

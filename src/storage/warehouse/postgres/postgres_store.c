@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/warehouse/postgres_int.h"
+#include "storage/warehouse/postgres/postgres_int.h"
 
 static const char *const stage_name[NSTAGE] = {
     [STAGE_FACTS] = "fact_sales",

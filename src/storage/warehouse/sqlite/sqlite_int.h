@@ -13,6 +13,10 @@
 #include <stdbool.h>
 
 #include "storage/warehouse/rollup.h"
+#include "storage/warehouse/warehouse_adapter.h"
+
+/* The adapter (warehouse.c's table names it). */
+extern const sf_warehouse_ops sf_warehouse_sqlite_ops;
 
 /* Statements of the loader (prepared at open, writer only). */
 enum {

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "core/pack.h"
-#include "storage/warehouse/sqlite_int.h"
+#include "storage/warehouse/sqlite/sqlite_int.h"
 
 /* Items queued at most: memory stays bounded when the writer is slower. */
 #define MAX_QUEUED 24 /* a whole transaction of 4,096-record batches, and some */

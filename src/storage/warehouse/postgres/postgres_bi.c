@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/warehouse/postgres_int.h"
+#include "storage/warehouse/postgres/postgres_int.h"
 
 #define BEGIN_READ "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
 #define LOADED     "SELECT to_regclass('bi_sales') IS NOT NULL"

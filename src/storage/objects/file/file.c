@@ -26,7 +26,7 @@
 #include "core/fsutil.h"
 #include "core/logline.h"
 #include "core/parallel.h"
-#include "storage/objects/objects.h"
+#include "storage/objects/objects_adapter.h"
 
 typedef struct file_store {
     sf_objects base;
@@ -162,14 +162,12 @@ static int open_store(const char *location, bool reader, sf_objects **out, sf_er
     return 0;
 }
 
-static int file_open(const char *location, sf_objects **out, sf_error *err)
+static int file_open(const sf_location *loc, const sf_objects_opts *opts, sf_objects **out,
+                     sf_error *err)
 {
-    return open_store(location, false, out, err);
-}
-
-static int file_open_reader(const char *location, sf_objects **out, sf_error *err)
-{
-    return open_store(location, true, out, err);
+    int rc =
+        sf_location_no_extra(loc, "a file object store", "objects", opts->extra, opts->nextra, err);
+    return rc < 0 ? rc : open_store(loc->rest, opts->read_only, out, err);
 }
 
 /* One object of a put: where it goes, its temporary file, how writing went. */
@@ -395,7 +393,6 @@ static void file_close(sf_objects *o)
 }
 
 const sf_objects_ops sf_objects_file_ops = {
-    .scheme = "file",
     .open = file_open,
     .put = file_put,
     .get = file_get,
@@ -404,5 +401,4 @@ const sf_objects_ops sf_objects_file_ops = {
     .put_many = file_put_many,
     .del = file_del,
     .clean = file_clean,
-    .open_reader = file_open_reader,
 };
