@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     }
     sf_store *s;
     sf_error err = {0};
-    if (sf_store_open(argv[a], true, &s, &err) < 0) {
+    if (sf_store_open(argv[a], &(sf_store_opts){.read_only = true}, &s, &err) < 0) {
         fprintf(stderr, "bench_history: %s\n", err.msg);
         return 1;
     }

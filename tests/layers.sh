@@ -12,6 +12,8 @@
 #     (LAYERS below: a higher number is a higher layer; components of one
 #     layer may not include each other: that is sideways);
 #  2. a header named internal.h, *_int.h or *_internal.h is its folder's own;
+#     a port's *_adapter.h (its ops table and handle) is for the files of its
+#     folder and the folders below: the port's front and its adapters;
 #  3. an engine's client library is included and called only inside its
 #     adapter (ENGINES below: the header, where it may be used, and the
 #     prefix of its functions; a call is NAME( outside comments).
@@ -101,6 +103,9 @@ code ~ /^[ \t]*#[ \t]*include[ \t]*"/ {
     if ((base == "internal.h" || base ~ /_int\.h$/ || base ~ /_internal\.h$/) &&
         dir(inc) != dir(FILENAME))
         report("#include \"" inc "\": an internal header of " dir(inc) "/, included from outside it")
+    if (base ~ /_adapter\.h$/ && index(FILENAME, dir(inc) "/") != 1)
+        report("#include \"" inc "\": the adapter header of " dir(inc) "/, for its front and " \
+               "adapters only")
 }
 code ~ /^[ \t]*#[ \t]*include[ \t]*</ {
     inc = code; sub(/^[ \t]*#[ \t]*include[ \t]*</, "", inc); sub(/>.*/, "", inc)
@@ -149,7 +154,8 @@ want=(
     "$(plant cli/main.c '#include "gateway/internal.h"') #include \"gateway/internal.h\": an internal header of gateway/, included from outside it"
     "$(plant cli/main.c '#include <sqlite3.h>') #include <sqlite3.h>: the engine's library is for its adapter only (storage/warehouse/sqlite)"
     "$(plant sinks/history.c 'static void planted(void) { mdb_env_sync(0, 1); /* mdb_txn_begin( */ }') calls mdb_env_sync(): the engine's library is for its adapter only (storage/store/lmdb)"
-    "$(plant storage/store/lmdb.c '#include <libpq-fe.h>') #include <libpq-fe.h>: the engine's library is for its adapter only (storage/warehouse/postgres)"
+    "$(plant storage/store/lmdb/lmdb.c '#include <libpq-fe.h>') #include <libpq-fe.h>: the engine's library is for its adapter only (storage/warehouse/postgres)"
+    "$(plant query/bi.c '#include "storage/warehouse/warehouse_adapter.h"') #include \"storage/warehouse/warehouse_adapter.h\": the adapter header of storage/warehouse/, for its front and adapters only"
 )
 if got=$(check "$tmp/src"); then
     echo "FAIL: the check passed a copy of src/ with wrong includes planted" >&2

@@ -242,7 +242,7 @@ static void retry_noted(visit *v, const pendings *ps)
         const pending *e = &ps->at[i];
         sf_error err = {0};
         v->seen++;
-        if (e->ok && v->open->ops->retry(v->open, e->p, e->offset, &e->r, &err) == 0) {
+        if (e->ok && sf_sink_retry(v->open, e->p, e->offset, &e->r, &err) == 0) {
             printf("%s: partition %u offset %llu: applied, and out of the quarantine\n", v->sink,
                    e->p, (unsigned long long)e->offset);
             v->done++;
@@ -275,10 +275,10 @@ static int visit_sink(visit *v, const char *name)
     }
     pendings ps = {.given = v->given};
     if (rc == 0 && retry)
-        rc = v->open->ops->quarantined(v->open, note_entry, &ps, &err);
+        rc = sf_sink_quarantined(v->open, note_entry, &ps, &err);
     else if (rc == 0)
-        rc = v->open->ops->quarantined(
-            v->open, strcmp(v->verb, "list") == 0 ? list_entry : show_entry, v, &err);
+        rc = sf_sink_quarantined(v->open, strcmp(v->verb, "list") == 0 ? list_entry : show_entry, v,
+                                 &err);
     if (rc == 0 && ps.failed)
         rc = sf_error_set(&err, SF_ENOMEM, "out of memory");
     if (rc == 0 && retry)

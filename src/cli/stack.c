@@ -92,7 +92,8 @@ static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
     if (rc < 0)
         return rc;
     sf_sink_location("history", &cfg->places, where, sizeof where);
-    if ((rc = sf_store_open(where, false, &st->history, err)) < 0)
+    sf_store_opts so = {false, cfg->places.store_opt.extra, cfg->places.store_opt.nextra};
+    if ((rc = sf_store_open(where, &so, &st->history, err)) < 0)
         return rc;
     if ((rc = open_sinks(st, cfg, err)) < 0)
         return rc;

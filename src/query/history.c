@@ -1,21 +1,26 @@
 /*
- * history.c - purchase-history answers from the history store (see
- * history.h; the store's layout: storage/store/history_keys.h).
+ * history.c - purchase-history answers from the history store port (see
+ * history.h; store.h): the port hands over an invoice's header and lines, or
+ * a page of a customer's invoices with their headers, and this file writes
+ * them as the API's JSON.
  *
- * A customer's invoices are listed from the index 'c' customer date invoice
- * scanned backwards, so the newest come first without sorting; a page's
- * cursor is the index key suffix (date and invoice number, in hex) of its
- * last invoice, and the next page starts just before it. Each listed
- * invoice's header is a point read in the same transaction.
+ * A page's cursor names the last invoice listed, by its place in the
+ * listing: the hex of its date as 64 bits, big-endian, plus 2^63 (so that
+ * cursors sort as their dates do), then of its number's bytes. The next
+ * page starts just before it (sf_store_after), so a page never repeats or
+ * skips an invoice while new ones arrive. The encoding is the one cursors
+ * have always had, so a cursor given before still works.
  */
 #include "query/history.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-#include "core/pack.h"
+#include "core/bytes.h"
 #include "core/timefmt.h"
-#include "storage/store/history_keys.h"
+
+/* The cursor's date bias: a date's cursor bytes are date + 2^63. */
+#define CURSOR_BIAS (UINT64_C(1) << 63)
 
 static void add_date(sf_buf *out, int64_t t)
 {
@@ -49,48 +54,40 @@ static void add_header(sf_buf *out, const char *invoice_no, size_t len, const sf
     sf_buf_json_milli(out, h->total);
 }
 
-static int read_header(sf_store_txn *t, const sf_store_ops *ops, const char *invoice_no, size_t len,
-                       sf_invoice_header *h, sf_error *err)
-{
-    uint8_t key[SF_HISTORY_INVOICE_KEY_MAX];
-    if (len == 0 || len > SF_INVOICE_NO_MAX)
-        return SF_ENOENT;
-    const void *val;
-    size_t vlen;
-    int rc = ops->get(t, key, sf_history_invoice_key(invoice_no, len, key), &val, &vlen, err);
-    if (rc == 0 && (rc = sf_history_decode_header(val, vlen, h, err)) < 0)
-        sf_error_prefix(err, "history: invoice %.*s: ", (int)len, invoice_no);
-    return rc;
-}
-
+/* What the port's callbacks write into. */
 typedef struct lines_ctx {
     sf_buf *out;
+    int32_t owner;
+    bool started; /* the header is written */
     unsigned n;
-    int rc;
-    sf_error *err;
 } lines_ctx;
 
-static int add_line(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+static int on_header(void *ctx, const char *invoice_no, size_t len, const sf_invoice_header *h)
 {
-    (void)key, (void)klen;
     lines_ctx *c = ctx;
-    sf_record r;
-    if (sf_record_unpack(val, vlen, &r) < 0) {
-        c->rc = sf_error_set(c->err, SF_ECORRUPT, "history: a damaged invoice line");
-        return 1;
-    }
+    if (c->owner != SF_NO_CUSTOMER && h->customer_id != c->owner)
+        return SF_EPERM;
+    add_header(c->out, invoice_no, len, h);
+    sf_buf_puts(c->out, ",\"lines\":[");
+    c->started = true;
+    return 0;
+}
+
+static int add_line(void *ctx, const sf_record *r)
+{
+    lines_ctx *c = ctx;
     sf_buf_puts(c->out, c->n ? ",{\"line\":" : "{\"line\":");
     sf_buf_int(c->out, c->n + 1);
     sf_buf_puts(c->out, ",\"stock_code\":");
-    sf_buf_json_string(c->out, r.stock_code, r.stock_code_len);
+    sf_buf_json_string(c->out, r->stock_code, r->stock_code_len);
     sf_buf_puts(c->out, ",\"description\":");
-    sf_buf_json_string(c->out, r.description, r.description_len);
+    sf_buf_json_string(c->out, r->description, r->description_len);
     sf_buf_puts(c->out, ",\"quantity\":");
-    sf_buf_int(c->out, r.quantity);
+    sf_buf_int(c->out, r->quantity);
     sf_buf_puts(c->out, ",\"unit_price\":");
-    sf_buf_json_milli(c->out, r.unit_price);
+    sf_buf_json_milli(c->out, r->unit_price);
     sf_buf_puts(c->out, ",\"amount\":");
-    sf_buf_json_milli(c->out, sf_record_amount(&r));
+    sf_buf_json_milli(c->out, sf_record_amount(r));
     sf_buf_puts(c->out, "}");
     c->n++;
     return 0;
@@ -99,72 +96,44 @@ static int add_line(void *ctx, const void *key, size_t klen, const void *val, si
 int sf_history_invoice_json(sf_store *s, const char *invoice_no, size_t len, int32_t owner,
                             sf_buf *out, sf_error *err)
 {
-    const sf_store_ops *ops = s->ops;
-    sf_store_txn *t;
-    int rc = ops->begin(s, false, &t, err);
-    if (rc < 0)
-        return rc;
-    sf_invoice_header h;
-    rc = read_header(t, ops, invoice_no, len, &h, err);
-    if (rc == 0 && owner != SF_NO_CUSTOMER && h.customer_id != owner)
-        rc = SF_EPERM;
-    if (rc == 0) {
-        add_header(out, invoice_no, len, &h);
-        sf_buf_puts(out, ",\"lines\":[");
-        uint8_t prefix[SF_HISTORY_LINE_KEY_MAX];
-        lines_ctx c = {out, 0, 0, err};
-        rc = ops->scan(t, prefix, sf_history_line_prefix(invoice_no, len, prefix), NULL, 0,
-                       add_line, &c, err);
-        if (rc == 0)
-            rc = c.rc;
+    lines_ctx c = {out, owner, false, 0};
+    int rc = sf_store_invoice(s, invoice_no, len, on_header, add_line, &c, err);
+    if (c.started)
         sf_buf_puts(out, "]}");
-    }
-    ops->abort(t);
     return rc;
 }
 
 typedef struct page_ctx {
-    const sf_store_ops *ops;
-    sf_store_txn *t;
     const sf_history_page *q;
     sf_buf *out;
     unsigned n;
-    bool more;                                 /* one more invoice than the page holds */
-    uint8_t last[SF_HISTORY_CUSTOMER_KEY_MAX]; /* index suffix of the last one listed */
+    int64_t last_date; /* the last invoice listed */
     size_t last_len;
-    int rc;
-    sf_error *err;
+    char last_no[SF_INVOICE_NO_MAX];
 } page_ctx;
 
-static int add_invoice(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+/* The page's head, before its first invoice. */
+static void add_page_head(sf_buf *out, int32_t customer)
 {
-    (void)val, (void)vlen;
+    sf_buf_puts(out, "{\"customer_id\":");
+    sf_buf_int(out, customer);
+    sf_buf_puts(out, ",\"invoices\":[");
+}
+
+static int add_invoice(void *ctx, int64_t date, const char *invoice_no, size_t len,
+                       const sf_invoice_header *h)
+{
     page_ctx *c = ctx;
-    int64_t date;
-    const char *invoice_no;
-    size_t len;
-    if ((c->rc = sf_history_customer_key_parse(key, klen, &date, &invoice_no, &len, c->err)) < 0)
-        return 1;
-    if (date < c->q->from)
-        return 1; /* older than the range: done (newest first) */
-    if (c->n == c->q->limit) {
-        c->more = true;
-        return 1;
-    }
-    sf_invoice_header h;
-    if ((c->rc = read_header(c->t, c->ops, invoice_no, len, &h, c->err)) < 0) {
-        if (c->rc == SF_ENOENT)
-            c->rc = sf_error_set(c->err, SF_ECORRUPT, "history: invoice %.*s is indexed but absent",
-                                 (int)len, invoice_no);
-        return 1;
-    }
-    if (c->n)
+    if (c->n == 0)
+        add_page_head(c->out, c->q->customer);
+    else
         sf_buf_puts(c->out, ",");
-    add_header(c->out, invoice_no, len, &h);
+    add_header(c->out, invoice_no, len, h);
     sf_buf_puts(c->out, "}");
     c->n++;
-    c->last_len = klen - SF_HISTORY_CUSTOMER_PREFIX_LEN;
-    memcpy(c->last, (const uint8_t *)key + SF_HISTORY_CUSTOMER_PREFIX_LEN, c->last_len);
+    c->last_date = date;
+    c->last_len = len;
+    memcpy(c->last_no, invoice_no, len);
     return 0;
 }
 
@@ -173,9 +142,10 @@ static int hexval(char ch)
     return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
-/* The cursor's bytes into key after the customer prefix; their count, or -1. */
-static int parse_cursor(const char *cursor, uint8_t *key)
+/* The invoice a cursor names into *after; -1 if it is not a cursor. */
+static int parse_cursor(const char *cursor, sf_store_after *after)
 {
+    uint8_t bytes[SF_HISTORY_CURSOR_MAX / 2];
     size_t n = strlen(cursor);
     if (n % 2 || n < 2 * 9 || n > SF_HISTORY_CURSOR_MAX)
         return -1;
@@ -183,83 +153,45 @@ static int parse_cursor(const char *cursor, uint8_t *key)
         int hi = hexval(cursor[2 * i]), lo = hexval(cursor[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
-        key[i] = (uint8_t)(hi << 4 | lo);
+        bytes[i] = (uint8_t)(hi << 4 | lo);
     }
-    return (int)(n / 2);
-}
-
-/* The key to scan back from: just after `to`, or the cursor if earlier. */
-static int page_bound(const sf_history_page *q, uint8_t *key, size_t *klen, sf_error *err)
-{
-    /* The first key of the second after `to` (for INT64_MAX, which has
-     * none after it, of INT64_MAX itself). */
-    *klen = sf_history_customer_key(q->customer, q->to == INT64_MAX ? INT64_MAX : q->to + 1, "", 0,
-                                    key);
-    size_t plen = SF_HISTORY_CUSTOMER_PREFIX_LEN;
-    if (!q->cursor)
-        return 0;
-    uint8_t ckey[SF_HISTORY_CUSTOMER_KEY_MAX];
-    int n = parse_cursor(q->cursor, ckey + plen);
-    if (n < 0)
-        return sf_error_set(err, SF_EINVAL, "cursor: not a cursor this API gave");
-    memcpy(ckey, key, plen);
-    size_t clen = plen + (size_t)n;
-    size_t common = clen < *klen ? clen : *klen;
-    int cmp = memcmp(ckey, key, common);
-    if (cmp < 0 || (cmp == 0 && clen < *klen)) {
-        memcpy(key, ckey, clen);
-        *klen = clen;
-    }
+    after->set = true;
+    after->date = (int64_t)(sf_get_be64(bytes) - CURSOR_BIAS);
+    after->len = n / 2 - 8;
+    memcpy(after->invoice_no, bytes + 8, after->len);
     return 0;
 }
 
-static void add_cursor(sf_buf *out, const page_ctx *c)
+static void add_cursor(sf_buf *out, const page_ctx *c, bool more)
 {
-    if (!c->more) {
+    if (!more) {
         sf_buf_puts(out, "],\"next_cursor\":null}");
         return;
     }
     static const char hex[] = "0123456789abcdef";
+    uint8_t bytes[8 + SF_INVOICE_NO_MAX];
+    sf_put_be64(bytes, (uint64_t)c->last_date + CURSOR_BIAS);
+    memcpy(bytes + 8, c->last_no, c->last_len);
     sf_buf_puts(out, "],\"next_cursor\":\"");
-    for (size_t i = 0; i < c->last_len; i++) {
-        char two[2] = {hex[c->last[i] >> 4], hex[c->last[i] & 15]};
+    for (size_t i = 0; i < 8 + c->last_len; i++) {
+        char two[2] = {hex[bytes[i] >> 4], hex[bytes[i] & 15]};
         sf_buf_add(out, two, 2);
     }
     sf_buf_puts(out, "\"}");
 }
 
-static int has_any(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    (void)key, (void)klen, (void)val, (void)vlen;
-    *(bool *)ctx = true;
-    return 1;
-}
-
 int sf_history_customer_json(sf_store *s, const sf_history_page *q, sf_buf *out, sf_error *err)
 {
-    uint8_t prefix[SF_HISTORY_CUSTOMER_PREFIX_LEN], bound[SF_HISTORY_CUSTOMER_KEY_MAX];
-    size_t plen = sf_history_customer_prefix(q->customer, prefix), blen;
-    int rc = page_bound(q, bound, &blen, err);
-    if (rc < 0)
-        return rc;
-    const sf_store_ops *ops = s->ops;
-    sf_store_txn *t;
-    if ((rc = ops->begin(s, false, &t, err)) < 0)
-        return rc;
-    bool any = false;
-    rc = ops->scan(t, prefix, plen, NULL, 0, has_any, &any, err);
-    if (rc == 0 && !any)
-        rc = sf_error_set(err, SF_ENOENT, "customer %ld has no invoices", (long)q->customer);
-    page_ctx c = {ops, t, q, out, 0, false, {0}, 0, 0, err};
-    if (rc == 0) {
-        sf_buf_puts(out, "{\"customer_id\":");
-        sf_buf_int(out, q->customer);
-        sf_buf_puts(out, ",\"invoices\":[");
-        rc = ops->scan_back(t, prefix, plen, bound, blen, add_invoice, &c, err);
-        if (rc == 0)
-            rc = c.rc;
-        add_cursor(out, &c);
-    }
-    ops->abort(t);
+    sf_store_page page = {q->customer, q->from, q->to, q->limit, {0}};
+    if (q->cursor && parse_cursor(q->cursor, &page.after) < 0)
+        return sf_error_set(err, SF_EINVAL, "cursor: not a cursor this API gave");
+    page_ctx c = {q, out, 0, 0, 0, {0}};
+    bool more = false;
+    int rc = sf_store_customer_invoices(s, &page, add_invoice, &c, &more, err);
+    if (rc == SF_ENOENT)
+        return sf_error_set(err, SF_ENOENT, "customer %ld has no invoices", (long)q->customer);
+    if (c.n == 0)
+        add_page_head(out, q->customer);
+    add_cursor(out, &c, more);
     return rc;
 }

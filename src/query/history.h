@@ -1,11 +1,12 @@
 /*
- * history.h - reading customers' purchase history out of the history store
- * (the layout the history sink writes, sinks/history.h) as the JSON answers
- * of the serving API (docs/api.md).
+ * history.h - customers' purchase history, read from the history store
+ * port (storage/store/store.h: what the history sink writes), as the JSON
+ * answers of the serving API (docs/api.md).
  *
- * Reads take one read transaction each, so an answer is one consistent
- * snapshot even while the sink writes. Money is written as exact decimal
- * strings ("139.12"), never binary floats.
+ * Each answer is one read of the port, which never shows an invoice whose
+ * totals disagree with its lines (for LMDB: one snapshot) even while the
+ * sink writes. Money is written as exact decimal strings ("139.12"), never
+ * binary floats.
  */
 #ifndef SF_QUERY_HISTORY_H
 #define SF_QUERY_HISTORY_H

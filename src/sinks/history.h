@@ -1,8 +1,7 @@
 /*
  * history.h - the history sink: invoices, their lines, and each customer's
- * invoices by date, in a store. What it writes, and what the purchase-history
- * answers read back (query/history.h), is laid out in
- * storage/store/history_keys.h.
+ * invoices by date, in the history store (storage/store/store.h), which the
+ * purchase-history answers read back (query/history.h).
  */
 #ifndef SF_HISTORY_H
 #define SF_HISTORY_H

@@ -1,6 +1,7 @@
 /*
  * open.c - opening a sink by name over its backend (see sink.h), for the
- * commands that run sinks and the ones that report on them.
+ * commands that run sinks and the ones that report on them; and the calls
+ * on a sink that the runner, the service and the commands go through.
  */
 #include <stdio.h>
 #include <string.h>
@@ -63,7 +64,8 @@ int sf_sink_open(const char *name, const sf_sink_places *at, const sf_archive_op
         backend = o, close_backend = close_objects;
     } else if (strcmp(name, "history") == 0) {
         sf_store *st = NULL;
-        if ((rc = sf_store_open(where, read_only, &st, err)) == 0)
+        sf_store_opts so = {read_only, at->store_opt.extra, at->store_opt.nextra};
+        if ((rc = sf_store_open(where, &so, &st, err)) == 0)
             rc = sf_history_sink_new(st, out, err);
         backend = st, close_backend = close_store;
     } else if (strcmp(name, "warehouse") == 0) {
@@ -95,4 +97,46 @@ void sf_sink_close(sf_sink *s)
     s->ops->close(s);
     if (backend)
         close_backend(backend);
+}
+
+const char *sf_sink_name(const sf_sink *s)
+{
+    return s->ops->name;
+}
+
+int sf_sink_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+{
+    return s->ops->resume(s, next, nparts, err);
+}
+
+int sf_sink_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    return s->ops->apply(s, p, b, err);
+}
+
+int sf_sink_flush(sf_sink *s, bool all, sf_error *err)
+{
+    return s->ops->flush(s, all, err);
+}
+
+bool sf_sink_has_quarantine(const sf_sink *s)
+{
+    return s->ops->quarantine != NULL;
+}
+
+int sf_sink_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
+                       uint64_t next, sf_error *err)
+{
+    return s->ops->quarantine(s, p, e, reason, next, err);
+}
+
+int sf_sink_quarantined(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarantined *q), void *ctx,
+                        sf_error *err)
+{
+    return s->ops->quarantined(s, fn, ctx, err);
+}
+
+int sf_sink_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+{
+    return s->ops->retry(s, p, offset, r, err);
 }

@@ -69,8 +69,8 @@ static int bad_entry(sf_sink *sink, uint32_t p, const sf_stream_batch *b, size_t
                      bool *stopped, sf_error *err)
 {
     const sf_stream_entry *e = &b->entries[k];
-    const char *name = sink->ops->name;
-    if (sink->on_bad_entry != SF_BAD_ENTRY_QUARANTINE || !sink->ops->quarantine) {
+    const char *name = sf_sink_name(sink);
+    if (sink->on_bad_entry != SF_BAD_ENTRY_QUARANTINE || !sf_sink_has_quarantine(sink)) {
         *stopped = true;
         return sf_error_set(err, SF_ECORRUPT,
                             "the %s sink stops at partition %u offset %llu: %s. Nothing after it "
@@ -80,7 +80,7 @@ static int bad_entry(sf_sink *sink, uint32_t p, const sf_stream_batch *b, size_t
                             name, p, (unsigned long long)e->offset, why, p);
     }
     uint64_t next = k + 1 < b->count ? b->entries[k + 1].offset : b->next_offset;
-    int rc = sink->ops->quarantine(sink, p, e, why, next, err);
+    int rc = sf_sink_quarantine(sink, p, e, why, next, err);
     if (rc < 0)
         return rc;
     char q[SF_QUARANTINE_REASON_MAX + 64];
@@ -94,7 +94,7 @@ int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, s
 {
     char why[SF_QUARANTINE_REASON_MAX];
     if (b->count == 0) /* a hole skipped: the sink stores its position past it */
-        return sink->ops->apply(sink, p, b, err);
+        return sf_sink_apply(sink, p, b, err);
     for (size_t i = 0; i < b->count;) {
         size_t k = i;
         while (k < b->count && sf_entry_check(&b->entries[k], scratch, why, sizeof why))
@@ -104,7 +104,7 @@ int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, s
             run.entries = b->entries + i;
             run.count = k - i;
             run.next_offset = k < b->count ? b->entries[k].offset : b->next_offset;
-            int rc = sink->ops->apply(sink, p, &run, err);
+            int rc = sf_sink_apply(sink, p, &run, err);
             if (rc < 0)
                 return rc;
         }

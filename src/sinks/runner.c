@@ -122,8 +122,8 @@ int sf_runner_check_positions(sf_stream *s, const char *name, const uint64_t *ne
 /* Where sink resumes, into next[0..n), refused past the log's end. */
 static int resume_checked(sf_stream *s, sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
 {
-    int rc = sink->ops->resume(sink, next, n, err);
-    return rc < 0 ? rc : sf_runner_check_positions(s, sink->ops->name, next, n, err);
+    int rc = sf_sink_resume(sink, next, n, err);
+    return rc < 0 ? rc : sf_runner_check_positions(s, sf_sink_name(sink), next, n, err);
 }
 
 int sf_runner_check_sink(sf_stream *s, sf_sink *sink, sf_error *err)
@@ -149,7 +149,7 @@ int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t
         return 0;
     }
     if (rc == 0)
-        rc = sink->ops->resume(sink, next, n, err);
+        rc = sf_sink_resume(sink, next, n, err);
     sf_sink_close(sink);
     return rc;
 }
@@ -161,7 +161,7 @@ static int on_assigned(void *ctx, const uint32_t *parts, size_t n, uint64_t *fro
     uint64_t *stored = calloc(m->n, sizeof *stored);
     if (!stored)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    int rc = m->sink->ops->resume(m->sink, stored, m->n, err);
+    int rc = sf_sink_resume(m->sink, stored, m->n, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         from[i] = m->next[parts[i]] = stored[parts[i]];
     free(stored);
@@ -179,8 +179,8 @@ static int on_revoked(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_
         return sf_error_set(err, SF_EFAILED,
                             "the %s sink lost %zu partitions to its group (cut off too long); "
                             "it restarts from its stored positions",
-                            m->sink->ops->name, n);
-    return m->sink->ops->flush(m->sink, true, err);
+                            sf_sink_name(m->sink), n);
+    return sf_sink_flush(m->sink, true, err);
 }
 
 /* What a run reads into and checks entries with (allocated once a run). */
@@ -204,7 +204,7 @@ static int step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, reading
                             "partition %u: records %llu to %llu were removed by retention "
                             "before the %s sink read them",
                             p, (unsigned long long)next[p], (unsigned long long)b->next_offset - 1,
-                            sink->ops->name);
+                            sf_sink_name(sink));
     }
     if (rc < 0 || (b->count == 0 && b->next_offset <= next[p]))
         return rc;
@@ -231,11 +231,11 @@ static void pause_100ms(void)
 static int refetch(sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
 {
     char q[SF_ERROR_MSG_MAX + 64];
-    sf_logf(SF_LOG_WARN, "sink_fenced", "sink=%s msg=%s", sink->ops->name,
+    sf_logf(SF_LOG_WARN, "sink_fenced", "sink=%s msg=%s", sf_sink_name(sink),
             sf_logq(err ? err->msg : "", q, sizeof q));
     sf_error_clear(err);
     pause_100ms(); /* the group is likely about to tell us */
-    return sink->ops->resume(sink, next, n, err);
+    return sf_sink_resume(sink, next, n, err);
 }
 
 /* Which partitions are ours now; *wait is set when the group has given
@@ -312,9 +312,9 @@ static int end_run(sf_sink *sink, int rc, bool asked, const reading *rd, sf_runn
                    sf_error *err)
 {
     if (!rd->stopped)
-        return rc == 0 && asked ? sink->ops->flush(sink, true, err) : rc;
+        return rc == 0 && asked ? sf_sink_flush(sink, true, err) : rc;
     sf_error flushed = {0};
-    if ((rc = sink->ops->flush(sink, true, &flushed)) < 0) {
+    if ((rc = sf_sink_flush(sink, true, &flushed)) < 0) {
         if (err)
             *err = flushed;
         return rc;
@@ -336,7 +336,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     stats_reset(stats);
     tally t = {.base = {atomic_load(&sink->committed), atomic_load(&sink->quarantined)}};
     member m = {sink, next, n, false};
-    sf_stream_group group = {sink->ops->name, &m, on_assigned, on_revoked};
+    sf_stream_group group = {sf_sink_name(sink), &m, on_assigned, on_revoked};
     int rc = next && owned && rd.scratch ? sf_stream_batch_init(&rd.b, 4096, 1 << 20, err)
                                          : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
@@ -379,13 +379,13 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         /* A fence's refusal may come with a flush too: a sink may apply
          * behind the call (the SQLite warehouse's writer thread). */
         if (pass > 0 || moved) {
-            rc = sink->ops->flush(sink, false, err); /* what is due by size or age */
+            rc = sf_sink_flush(sink, false, err); /* what is due by size or age */
             if (rc == SF_ESTALE)
                 rc = refetch_forgiving(sink, &t, next, n, err);
             note_committed(stats, sink, &t);
             continue;
         }
-        rc = sink->ops->flush(sink, true, err); /* caught up */
+        rc = sf_sink_flush(sink, true, err); /* caught up */
         if (rc == SF_ESTALE) {
             rc = refetch_forgiving(sink, &t, next, n, err);
             continue;

@@ -65,7 +65,7 @@ static void stop_for_good(worker *w, const sf_error *err)
     pthread_mutex_unlock(&w->lock);
     atomic_store(&w->stopped, true);
     char q[SF_ERROR_MSG_MAX + 64];
-    sf_logf(SF_LOG_ERROR, "sink_stopped_at_bad_entry", "sink=%s msg=%s", w->sink->ops->name,
+    sf_logf(SF_LOG_ERROR, "sink_stopped_at_bad_entry", "sink=%s msg=%s", sf_sink_name(w->sink),
             sf_logq(err->msg, q, sizeof q));
 }
 
@@ -98,7 +98,7 @@ static void *run_worker(void *arg)
         w->last_error[sizeof w->last_error - 1] = '\0';
         pthread_mutex_unlock(&w->lock);
         char q[SF_ERROR_MSG_MAX + 64];
-        sf_logf(SF_LOG_ERROR, "sink_failed", "sink=%s retry_in_ms=%u msg=%s", w->sink->ops->name,
+        sf_logf(SF_LOG_ERROR, "sink_failed", "sink=%s retry_in_ms=%u msg=%s", sf_sink_name(w->sink),
                 backoff_ms, sf_logq(err.msg, q, sizeof q));
         pause_ms(svc, backoff_ms);
         backoff_ms = backoff_ms * 2 > 30000 ? 30000 : backoff_ms * 2;
@@ -127,10 +127,10 @@ int sf_sink_service_start(sf_stream *stream, sf_sink **sinks, size_t n, sf_sink_
         if (pthread_create(&w[i].thread, NULL, run_worker, &w[i]) != 0) {
             sf_sink_service_stop(svc);
             return sf_error_set(err, SF_ENOMEM, "cannot start a thread for the %s sink",
-                                sinks[i]->ops->name);
+                                sf_sink_name(sinks[i]));
         }
         w[i].started = true;
-        sf_logf(SF_LOG_INFO, "sink_started", "sink=%s", sinks[i]->ops->name);
+        sf_logf(SF_LOG_INFO, "sink_started", "sink=%s", sf_sink_name(sinks[i]));
     }
     *out = svc;
     return 0;
@@ -168,7 +168,7 @@ uint64_t sf_sink_service_failures(sf_sink_service *svc, sf_error *last)
         uint64_t n = atomic_load(&w->errors);
         if (n && last) {
             pthread_mutex_lock(&w->lock);
-            sf_error_set(last, SF_EFAILED, "%s sink: %s", w->sink->ops->name, w->last_error);
+            sf_error_set(last, SF_EFAILED, "%s sink: %s", sf_sink_name(w->sink), w->last_error);
             pthread_mutex_unlock(&w->lock);
         }
         failed += n;
@@ -217,7 +217,7 @@ void sf_sink_service_metrics(void *service, sf_buf *out)
                       m[k].type);
         for (size_t i = 0; i < svc->n; i++) {
             worker *w = &svc->w[i];
-            sf_buf_printf(out, "%s{sink=\"%s\"} ", m[k].name, w->sink->ops->name);
+            sf_buf_printf(out, "%s{sink=\"%s\"} ", m[k].name, sf_sink_name(w->sink));
             if (k == 0)
                 sf_buf_printf(out, "%llu\n", (unsigned long long)applied_of(w));
             else if (k == 1)
@@ -244,7 +244,7 @@ void sf_sink_service_stop(sf_sink_service *svc)
         if (svc->w[i].started) {
             pthread_join(svc->w[i].thread, NULL);
             sf_logf(SF_LOG_INFO, "sink_stopped", "sink=%s applied=%llu quarantined=%llu",
-                    svc->w[i].sink->ops->name, (unsigned long long)applied_of(&svc->w[i]),
+                    sf_sink_name(svc->w[i].sink), (unsigned long long)applied_of(&svc->w[i]),
                     (unsigned long long)atomic_load(&svc->w[i].sink->quarantined));
         }
         pthread_mutex_destroy(&svc->w[i].lock);

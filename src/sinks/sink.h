@@ -78,6 +78,20 @@ struct sf_sink {
     _Atomic uint64_t committed, quarantined;
 };
 
+/* The calls on a sink, for everyone but the sinks themselves (each as its
+ * sf_sink_ops entry says). */
+const char *sf_sink_name(const sf_sink *s);
+int sf_sink_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err);
+int sf_sink_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
+int sf_sink_flush(sf_sink *s, bool all, sf_error *err);
+/* Whether the sink has a dead-letter area (quarantine, quarantined, retry). */
+bool sf_sink_has_quarantine(const sf_sink *s);
+int sf_sink_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
+                       uint64_t next, sf_error *err);
+int sf_sink_quarantined(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarantined *q), void *ctx,
+                        sf_error *err);
+int sf_sink_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err);
+
 /* Atomic, so another thread (the /metrics of `serve`) may read them while
  * the runner writes them. */
 typedef struct sf_runner_stats {

@@ -18,6 +18,7 @@
 
 #include "core/csv.h"
 #include "core/json.h"
+#include "storage/store/store.h"
 #include "support.h"
 
 void ut_sink_init(ut_sink *s)
@@ -318,4 +319,47 @@ void ut_assert_chunk_invariant(const char *text, size_t len, const ut_cfg *whole
     }
     ut_sink_free(&ref);
     ut_sink_free(&s);
+}
+
+static int count_header(void *ctx, const char *invoice_no, size_t len, const sf_invoice_header *h)
+{
+    (void)ctx, (void)invoice_no, (void)len, (void)h;
+    return 0;
+}
+
+static int count_line(void *ctx, const sf_record *r)
+{
+    (void)r;
+    (*(long *)ctx)++;
+    return 0;
+}
+
+long ut_history_lines(sf_store *st)
+{
+    long n = 0;
+    sf_error err = {0};
+    assert_int_equal(sf_store_each_invoice(st, count_header, count_line, &n, &err), 0);
+    return n;
+}
+
+int ut_run_per_adapter(const char *group, const struct CMUnitTest *tests, size_t n,
+                       const void *rows, size_t row_size, size_t nrows)
+{
+    struct CMUnitTest *all = calloc(n * nrows, sizeof *all);
+    char(*names)[96] = calloc(n * nrows, sizeof *names);
+    assert_true(all && names);
+    for (size_t r = 0; r < nrows; r++) {
+        const void *row = (const char *)rows + r * row_size;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = r * n + i;
+            snprintf(names[k], sizeof names[k], "%s: %s", *(const char *const *)row, tests[i].name);
+            all[k] = tests[i];
+            all[k].name = names[k];
+            all[k].initial_state = (void *)row;
+        }
+    }
+    int rc = _cmocka_run_group_tests(group, all, n * nrows, NULL, NULL);
+    free(all);
+    free(names);
+    return rc;
 }

@@ -95,6 +95,20 @@ void ut_tmpdir_remove(const char *dir);
 void ut_join(char out[UT_PATH_MAX], const char *dir, const char *name);
 void ut_write_file(const char *path, const void *data, size_t len);
 
+/*
+ * A port's contract tests, run once for each of its adapters: every test of
+ * tests[0..n) with each row of rows[0..nrows) (row_size bytes each; a row
+ * starts with its adapter's name, a const char *) as its state, named
+ * "ADAPTER: TEST", in one group. Returns what cmocka's group run returns.
+ */
+struct CMUnitTest;
+int ut_run_per_adapter(const char *group, const struct CMUnitTest *tests, size_t n,
+                       const void *rows, size_t row_size, size_t nrows);
+
+/* The lines a history store holds (every invoice's, through the port). */
+struct sf_store;
+long ut_history_lines(struct sf_store *st);
+
 /* Write data gzip-compressed as `members` gzip members (concatenated). */
 void ut_write_gzip(const char *path, const void *data, size_t len, int members);
 

@@ -1,8 +1,8 @@
 /*
- * history_keys.c - the purchase-history store's keys and values, encoded
- * and decoded (the layout: history_keys.h).
+ * history_keys.c - the LMDB history store's keys and values, encoded and
+ * decoded (the layout: history_keys.h).
  */
-#include "storage/store/history_keys.h"
+#include "storage/store/lmdb/history_keys.h"
 
 #include <string.h>
 
@@ -11,7 +11,7 @@
 #define HEADER_FIXED    50 /* version 2, up to the country */
 #define HEADER_V1       34
 #define HEADER_VERSION  2
-#define QUARANTINE_HEAD (SF_HISTORY_QUARANTINE_TIME_LEN + 2) /* the time, the reason's length */
+#define QUARANTINE_HEAD (SF_STORE_TIME_LEN + 2) /* the time, the reason's length */
 
 size_t sf_history_position_key(uint32_t partition, uint8_t *key)
 {
@@ -159,7 +159,7 @@ size_t sf_history_quarantine_encode(const sf_history_quarantined *q, uint8_t *va
 {
     size_t rlen = q->reason_len > UINT16_MAX ? UINT16_MAX : q->reason_len;
     if (val) {
-        memcpy(val, q->at, SF_HISTORY_QUARANTINE_TIME_LEN);
+        memcpy(val, q->at, SF_STORE_TIME_LEN);
         val[QUARANTINE_HEAD - 2] = (uint8_t)(rlen >> 8);
         val[QUARANTINE_HEAD - 1] = (uint8_t)rlen;
         memcpy(val + QUARANTINE_HEAD, q->reason, rlen);

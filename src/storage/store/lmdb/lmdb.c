@@ -1,8 +1,13 @@
 /*
- * lmdb.c - the "lmdb" store: one LMDB environment in a folder.
+ * lmdb.c - the "lmdb" history store: one LMDB environment in a folder, and
+ * the ordered keys, transactions and scans its writer (writer.c) and reader
+ * (reader.c) are built on (lmdb_int.h).
  *
- * LMDB gives exactly the port's contract: one writer at a time, readers
- * never blocked, commit durable (synced) and atomic. The map is 16 GiB of
+ * Exactly-once: the first model of DESIGN §3a. A unit of work is one LMDB
+ * write transaction holding the effects and the positions; LMDB gives one
+ * writer at a time (across processes), readers never blocked, each reader
+ * one snapshot of committed transactions, commit durable (synced) and
+ * atomic. So a reader never sees a unit of work open or half-applied. The map is 16 GiB of
  * address space; the file on disk only grows as data is written. A store
  * that outgrows it fails its commit with "MDB_MAP_FULL", by name. After
  * each write commit the map's pages leave the resident set (drop_map). A
@@ -18,7 +23,6 @@
 #define _DEFAULT_SOURCE /* madvise, MADV_DONTNEED */
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,30 +34,9 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
-#include "storage/store/store.h"
+#include "storage/store/lmdb/lmdb_int.h"
 
 #define MAP_SIZE (16ull << 30) /* address space only: the file grows as data does */
-
-/* Reset read transactions kept for reuse, at most this many (each holds a
- * reader slot of LMDB's 126, but no snapshot: old pages are not pinned). */
-#define READ_POOL_MAX 16
-
-struct sf_store_txn {
-    struct lmdb_store *s;
-    MDB_txn *txn;
-    bool write;
-};
-
-typedef struct lmdb_store {
-    sf_store base;
-    MDB_env *env;
-    MDB_dbi dbi;
-    void *map; /* where the data file is mapped (writers: see drop_map); NULL if unknown */
-    size_t map_len;
-    pthread_mutex_t pool_mu;
-    sf_store_txn *pool[READ_POOL_MAX]; /* reset read transactions, ready to renew */
-    unsigned pooled;
-} lmdb_store;
 
 extern const sf_store_ops sf_store_lmdb_ops;
 
@@ -151,8 +134,13 @@ static void find_map(lmdb_store *s)
     fclose(f);
 }
 
-static int lm_open(const char *location, bool read_only, sf_store **out, sf_error *err)
+static int lm_open(const sf_location *loc, const sf_store_opts *opts, sf_store **out, sf_error *err)
 {
+    const char *location = loc->rest;
+    bool read_only = opts->read_only;
+    int bad = sf_location_no_extra(loc, "an LMDB store", "store", opts->extra, opts->nextra, err);
+    if (bad < 0)
+        return bad;
     lmdb_store *s = calloc(1, sizeof *s);
     if (!s)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -202,10 +190,10 @@ static int lm_open(const char *location, bool read_only, sf_store **out, sf_erro
 
 /* A pooled read transaction renewed to the latest snapshot, or NULL (none
  * pooled, or the renewal failed: the caller begins a new one). */
-static sf_store_txn *pool_take(lmdb_store *s)
+static lm_txn *pool_take(lmdb_store *s)
 {
     pthread_mutex_lock(&s->pool_mu);
-    sf_store_txn *t = s->pooled ? s->pool[--s->pooled] : NULL;
+    lm_txn *t = s->pooled ? s->pool[--s->pooled] : NULL;
     pthread_mutex_unlock(&s->pool_mu);
     if (t && mdb_txn_renew(t->txn) != 0) {
         mdb_txn_abort(t->txn);
@@ -216,12 +204,12 @@ static sf_store_txn *pool_take(lmdb_store *s)
 }
 
 /* End read transaction t: reset into the pool, or aborted when it is full. */
-static void pool_put(sf_store_txn *t)
+static void pool_put(lm_txn *t)
 {
     lmdb_store *s = t->s;
     mdb_txn_reset(t->txn);
     pthread_mutex_lock(&s->pool_mu);
-    bool kept = s->pooled < READ_POOL_MAX;
+    bool kept = s->pooled < SF_LMDB_READ_POOL_MAX;
     if (kept)
         s->pool[s->pooled++] = t;
     pthread_mutex_unlock(&s->pool_mu);
@@ -231,10 +219,9 @@ static void pool_put(sf_store_txn *t)
     }
 }
 
-static int lm_begin(sf_store *st, bool write, sf_store_txn **out, sf_error *err)
+int sf_lmdb_begin(lmdb_store *s, bool write, lm_txn **out, sf_error *err)
 {
-    lmdb_store *s = (lmdb_store *)st;
-    sf_store_txn *t = write ? NULL : pool_take(s);
+    lm_txn *t = write ? NULL : pool_take(s);
     if (t) {
         *out = t;
         return 0;
@@ -253,16 +240,16 @@ static int lm_begin(sf_store *st, bool write, sf_store_txn **out, sf_error *err)
     return 0;
 }
 
-static int lm_put(sf_store_txn *t, const void *key, size_t klen, const void *val, size_t vlen,
-                  sf_error *err)
+int sf_lmdb_put(lm_txn *t, const void *key, size_t klen, const void *val, size_t vlen,
+                sf_error *err)
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     int rc = mdb_put(t->txn, t->s->dbi, &k, &v, 0);
     return rc ? fail_write(err, rc, t->s->env, "put") : 0;
 }
 
-static int lm_get(sf_store_txn *t, const void *key, size_t klen, const void **val, size_t *vlen,
-                  sf_error *err)
+int sf_lmdb_get(lm_txn *t, const void *key, size_t klen, const void **val, size_t *vlen,
+                sf_error *err)
 {
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(t->txn, t->s->dbi, &k, &v);
@@ -275,7 +262,7 @@ static int lm_get(sf_store_txn *t, const void *key, size_t klen, const void **va
     return 0;
 }
 
-static int lm_del(sf_store_txn *t, const void *key, size_t klen, sf_error *err)
+int sf_lmdb_del(lm_txn *t, const void *key, size_t klen, sf_error *err)
 {
     MDB_val k = {klen, (void *)key};
     int rc = mdb_del(t->txn, t->s->dbi, &k, NULL);
@@ -284,9 +271,8 @@ static int lm_del(sf_store_txn *t, const void *key, size_t klen, sf_error *err)
     return rc ? fail(err, rc, "del") : 0;
 }
 
-static int lm_scan(sf_store_txn *t, const void *prefix, size_t plen, const void *from, size_t flen,
-                   int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen),
-                   void *ctx, sf_error *err)
+int sf_lmdb_scan(lm_txn *t, const void *prefix, size_t plen, const void *from, size_t flen,
+                 sf_lmdb_scan_fn fn, void *ctx, sf_error *err)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->s->dbi, &c);
@@ -316,10 +302,8 @@ static size_t prefix_successor(const void *prefix, size_t plen, uint8_t *out)
     return plen;
 }
 
-static int
-lm_scan_back(sf_store_txn *t, const void *prefix, size_t plen, const void *before, size_t blen,
-             int (*fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen),
-             void *ctx, sf_error *err)
+int sf_lmdb_scan_back(lm_txn *t, const void *prefix, size_t plen, const void *before, size_t blen,
+                      sf_lmdb_scan_fn fn, void *ctx, sf_error *err)
 {
     uint8_t succ[512];
     if (plen > sizeof succ)
@@ -351,7 +335,7 @@ lm_scan_back(sf_store_txn *t, const void *prefix, size_t plen, const void *befor
     return rc && rc != MDB_NOTFOUND ? fail(err, rc, "scan") : 0;
 }
 
-static int lm_commit(sf_store_txn *t, sf_error *err)
+int sf_lmdb_commit(lm_txn *t, sf_error *err)
 {
     int rc = mdb_txn_commit(t->txn);
     if (rc == 0 && t->write)
@@ -361,7 +345,7 @@ static int lm_commit(sf_store_txn *t, sf_error *err)
     return rc ? fail_write(err, rc, env, "commit") : 0;
 }
 
-static void lm_abort(sf_store_txn *t)
+void sf_lmdb_abort(lm_txn *t)
 {
     if (!t->write) {
         pool_put(t);
@@ -374,8 +358,9 @@ static void lm_abort(sf_store_txn *t)
 static void lm_close(sf_store *st)
 {
     lmdb_store *s = (lmdb_store *)st;
+    sf_lmdb_rollback(st); /* a unit of work not committed counts for nothing */
     while (s->pooled) {
-        sf_store_txn *t = s->pool[--s->pooled];
+        lm_txn *t = s->pool[--s->pooled];
         mdb_txn_abort(t->txn);
         free(t);
     }
@@ -385,29 +370,16 @@ static void lm_close(sf_store *st)
 }
 
 const sf_store_ops sf_store_lmdb_ops = {
-    .scheme = "lmdb",
     .open = lm_open,
-    .begin = lm_begin,
-    .put = lm_put,
-    .get = lm_get,
-    .scan = lm_scan,
-    .scan_back = lm_scan_back,
-    .del = lm_del,
-    .commit = lm_commit,
-    .abort = lm_abort,
     .close = lm_close,
+    .positions = sf_lmdb_positions,
+    .apply = sf_lmdb_apply,
+    .set_aside = sf_lmdb_set_aside,
+    .retry = sf_lmdb_retry,
+    .commit = sf_lmdb_commit_unit,
+    .rollback = sf_lmdb_rollback,
+    .quarantined = sf_lmdb_quarantined,
+    .invoice = sf_lmdb_invoice,
+    .customer_invoices = sf_lmdb_customer_invoices,
+    .each_invoice = sf_lmdb_each_invoice,
 };
-
-int sf_store_open(const char *location, bool read_only, sf_store **out, sf_error *err)
-{
-    const char *colon = strchr(location, ':');
-    if (colon && (size_t)(colon - location) == 4 && strncmp(location, "lmdb", 4) == 0)
-        location = colon + 1;
-    return sf_store_lmdb_ops.open(location, read_only, out, err);
-}
-
-void sf_store_close(sf_store *s)
-{
-    if (s)
-        s->ops->close(s);
-}

@@ -1,12 +1,12 @@
 /*
- * history_keys.h - the layout of the purchase-history store: every key and
- * value the history sink writes (sinks/history.c) and the purchase-history
- * answers read (query/history.c), written down once.
+ * history_keys.h - (the LMDB adapter's own) the layout of the history store
+ * in LMDB: every key and value its writer (writer.c) puts and its reader
+ * (reader.c) gets, written down once. Nothing outside storage/store/lmdb/
+ * knows it: the sink and the API speak to the port (store.h).
  *
- * It is under storage, beside the store port, because both a sink and a
- * query read it and neither may include the other (they are one layer);
- * before, the query included the sink's header and defined the date bias
- * and the line prefix a second time.
+ * Folders written by earlier shopflow have exactly this layout (it is the
+ * one the history sink wrote itself before the port knew invoices), so they
+ * open and answer as before.
  *
  * Keys (bytes; integers big-endian so that keys sort numerically):
  *   'o' partition(u32)                      -> next offset (u64, big-endian):
@@ -18,7 +18,7 @@
  *                                              date; the date is stored
  *                                              + 2^63, so it sorts unsigned)
  *   'q' partition(u32) offset(u64)          -> an entry set aside: when
- *        (SF_HISTORY_QUARANTINE_TIME_LEN bytes of UTC text), the reason's
+ *        (SF_STORE_TIME_LEN bytes of UTC text), the reason's
  *        length (u16, big-endian), the reason, the entry's bytes
  *
  * An invoice's header, integers in host order (one host, one format).
@@ -39,8 +39,8 @@
  * of the size the matching _MAX or _LEN says, and return its length; the
  * decoders return 0 or SF_ECORRUPT with err filled.
  */
-#ifndef SF_HISTORY_KEYS_H
-#define SF_HISTORY_KEYS_H
+#ifndef SF_LMDB_HISTORY_KEYS_H
+#define SF_LMDB_HISTORY_KEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +48,7 @@
 #include "core/error.h"
 #include "core/money.h"
 #include "core/record.h"
+#include "storage/store/store.h" /* sf_invoice_header, SF_STORE_TIME_LEN */
 
 /* The first byte of each kind of key. */
 enum {
@@ -66,20 +67,7 @@ enum {
 #define SF_HISTORY_CUSTOMER_PREFIX_LEN 5
 #define SF_HISTORY_CUSTOMER_KEY_MAX    (SF_HISTORY_CUSTOMER_PREFIX_LEN + 8 + SF_INVOICE_NO_MAX)
 #define SF_HISTORY_QUARANTINE_KEY_LEN  13
-#define SF_HISTORY_QUARANTINE_TIME_LEN 24 /* "2026-12-05T17:20:30.123Z" */
 #define SF_HISTORY_HEADER_MAX          (50 + SF_COUNTRY_MAX + 2)
-
-/* An invoice as the history store keeps it. */
-typedef struct sf_invoice_header {
-    int64_t date;        /* of its first line */
-    sf_i128 total;       /* sum of quantity x price, milli-units (128 bits: money.h) */
-    sf_i128 units;       /* sum of quantities */
-    int32_t customer_id; /* of its first line; SF_NO_CUSTOMER if none */
-    uint32_t lines;      /* lines stored */
-    uint8_t kind;        /* sf_kind */
-    uint8_t country_len;
-    char country[SF_COUNTRY_MAX + 1];
-} sf_invoice_header;
 
 /* 'o' partition: key holds SF_HISTORY_POSITION_KEY_LEN bytes. */
 size_t sf_history_position_key(uint32_t partition, uint8_t *key);
@@ -125,7 +113,7 @@ size_t sf_history_quarantine_key(uint32_t partition, uint64_t offset, uint8_t *k
 typedef struct sf_history_quarantined {
     uint32_t partition;
     uint64_t offset;
-    const char *at; /* SF_HISTORY_QUARANTINE_TIME_LEN bytes */
+    const char *at; /* SF_STORE_TIME_LEN bytes */
     const char *reason;
     size_t reason_len;
     const uint8_t *data;
