@@ -1,6 +1,11 @@
 /*
- * test_objects.c - the object store port with its file adapter: put, get,
- * replace, list by prefix, refused keys, leftovers of a crashed put.
+ * test_objects.c - the object store port's contract (objects.h), run
+ * against every adapter in the table below (a new adapter adds its row):
+ * put, get, replace, list by prefix, del, refused keys, put_many, a
+ * read-only open that makes nothing, settings and schemes refused. Then
+ * the front's put_many for adapters without one, and what is the file
+ * adapter's own: a crashed put's leftovers, a folder that cannot be made,
+ * a file where the store should be.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +19,27 @@
 
 #include "storage/objects/objects_adapter.h" /* the ops, for the front's fallback */
 #include "support.h"
+
+/* ---- the adapters ---- */
+
+typedef struct adapter {
+    const char *name;
+    /* The location of a store that is not there yet, under dir. */
+    void (*location)(const char *dir, char *out, size_t cap);
+} adapter;
+
+static void file_location(const char *dir, char *out, size_t cap)
+{
+    snprintf(out, cap, "file:%s/store", dir);
+}
+
+static const adapter adapters[] = {
+    {"file", file_location},
+};
+
+#define LOC_MAX (UT_PATH_MAX + 32)
+
+/* ---- helpers ---- */
 
 typedef struct seen {
     char keys[8][128];
@@ -31,47 +57,6 @@ static int collect(void *ctx, const char *key)
 static int by_name(const void *a, const void *b)
 {
     return strcmp(a, b);
-}
-
-static void test_file_store(void **state)
-{
-    (void)state;
-    char dir[UT_PATH_MAX], loc[UT_PATH_MAX + 16], path[UT_PATH_MAX];
-    ut_tmpdir(dir);
-    snprintf(loc, sizeof loc, "file:%s/store", dir);
-    sf_objects *o;
-    sf_error err = {0};
-    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
-    assert_int_equal(sf_objects_put(o, "raw/dt=1/a.gz", "one", 3, &err), 0);
-    assert_int_equal(sf_objects_put(o, "raw/dt=2/b.gz", "two", 3, &err), 0);
-    assert_int_equal(sf_objects_put(o, "other/c", "three", 5, &err), 0);
-    assert_int_equal(sf_objects_put(o, "raw/dt=1/a.gz", "uno!", 4, &err), 0); /* replaced */
-    void *data;
-    size_t len;
-    assert_int_equal(sf_objects_get(o, "raw/dt=1/a.gz", &data, &len, &err), 0);
-    assert_int_equal(len, 4);
-    assert_memory_equal(data, "uno!", 4);
-    free(data);
-    assert_int_equal(sf_objects_get(o, "raw/none", &data, &len, &err), SF_ENOENT);
-
-    /* A crashed put's temporary file is not an object. */
-    ut_join(path, dir, "store/raw/dt=2/b.gz.tmp.99");
-    ut_write_file(path, "junk", 4);
-    seen s = {0};
-    assert_int_equal(sf_objects_list(o, "raw/", collect, &s, &err), 0);
-    assert_int_equal(s.n, 2);
-    qsort(s.keys, (size_t)s.n, sizeof s.keys[0], by_name);
-    assert_string_equal(s.keys[0], "raw/dt=1/a.gz");
-    assert_string_equal(s.keys[1], "raw/dt=2/b.gz");
-    s.n = 0;
-    assert_int_equal(sf_objects_list(o, "raw/dt=2", collect, &s, &err), 0);
-    assert_int_equal(s.n, 1);
-
-    assert_int_equal(sf_objects_put(o, "../escape", "x", 1, &err), SF_EINVAL);
-    assert_int_equal(sf_objects_put(o, "/abs", "x", 1, &err), SF_EINVAL);
-    assert_int_equal(sf_objects_put(o, "", "x", 1, &err), SF_EINVAL);
-    sf_objects_close(o);
-    ut_tmpdir_remove(dir);
 }
 
 static void make_puts(sf_object_put *puts, char keys[][64], char bodies[][32], size_t n)
@@ -103,15 +88,57 @@ static int count(void *ctx, const char *key)
     return 0;
 }
 
-/* The adapter's put_many: every object whole, in new folders too, no
- * temporary files left; a bad key fails the call before anything is put;
- * a folder that cannot be made fails it without leftovers. */
+/* ---- the contract ---- */
+
+static void test_put_get_list(void **state)
+{
+    const adapter *ad = *state;
+    char dir[UT_PATH_MAX], loc[LOC_MAX];
+    ut_tmpdir(dir);
+    ad->location(dir, loc, sizeof loc);
+    sf_objects *o;
+    sf_error err = {0};
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
+    assert_int_equal(sf_objects_put(o, "raw/dt=1/a.gz", "one", 3, &err), 0);
+    assert_int_equal(sf_objects_put(o, "raw/dt=2/b.gz", "two", 3, &err), 0);
+    assert_int_equal(sf_objects_put(o, "other/c", "three", 5, &err), 0);
+    assert_int_equal(sf_objects_put(o, "raw/dt=1/a.gz", "uno!", 4, &err), 0); /* replaced */
+    void *data;
+    size_t len;
+    assert_int_equal(sf_objects_get(o, "raw/dt=1/a.gz", &data, &len, &err), 0);
+    assert_int_equal(len, 4);
+    assert_memory_equal(data, "uno!", 4);
+    free(data);
+    assert_int_equal(sf_objects_get(o, "raw/none", &data, &len, &err), SF_ENOENT);
+
+    seen s = {0};
+    assert_int_equal(sf_objects_list(o, "raw/", collect, &s, &err), 0);
+    assert_int_equal(s.n, 2);
+    qsort(s.keys, (size_t)s.n, sizeof s.keys[0], by_name);
+    assert_string_equal(s.keys[0], "raw/dt=1/a.gz");
+    assert_string_equal(s.keys[1], "raw/dt=2/b.gz");
+    s.n = 0;
+    assert_int_equal(sf_objects_list(o, "raw/dt=2", collect, &s, &err), 0);
+    assert_int_equal(s.n, 1);
+
+    assert_int_equal(sf_objects_del(o, "other/c", &err), 0);
+    assert_int_equal(sf_objects_get(o, "other/c", &data, &len, &err), SF_ENOENT);
+    assert_int_equal(sf_objects_del(o, "other/c", &err), SF_ENOENT);
+
+    assert_int_equal(sf_objects_put(o, "../escape", "x", 1, &err), SF_EINVAL);
+    assert_int_equal(sf_objects_put(o, "", "x", 1, &err), SF_EINVAL);
+    sf_objects_close(o);
+    ut_tmpdir_remove(dir);
+}
+
+/* put_many: every object whole, in new folders too; a bad key fails the
+ * call, naming it. */
 static void test_put_many(void **state)
 {
-    (void)state;
-    char dir[UT_PATH_MAX], loc[UT_PATH_MAX + 16], path[UT_PATH_MAX];
+    const adapter *ad = *state;
+    char dir[UT_PATH_MAX], loc[LOC_MAX];
     ut_tmpdir(dir);
-    snprintf(loc, sizeof loc, "%s/store", dir);
+    ad->location(dir, loc, sizeof loc);
     sf_objects *o;
     sf_error err = {0};
     assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
@@ -124,27 +151,64 @@ static void test_put_many(void **state)
     int n = 0;
     assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
     assert_int_equal(n, N);
-
     sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0}, {"raw/../y", "y", 1, 0}};
     assert_int_equal(sf_objects_put_many(o, bad, 2, &err), SF_EINVAL);
     assert_non_null(strstr(err.msg, "raw/../y"));
-    n = 0;
-    assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
-    assert_int_equal(n, N);
-
-    ut_join(path, dir, "store/file");
-    ut_write_file(path, "f", 1);
-    sf_object_put blocked[2] = {{"raw/dt=9/ok", "x", 1, 0}, {"file/under", "y", 1, 1}};
-    assert_int_equal(sf_objects_put_many(o, blocked, 2, &err), SF_EIO);
-    n = 0;
-    assert_int_equal(sf_objects_list(o, "raw/dt=9", count, &n, &err), 0);
-    assert_int_equal(n, 0); /* written, never renamed: gone */
-    char cmd[UT_PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "find '%s' -name '*.tmp.*' | grep -q .", dir);
-    assert_int_not_equal(system(cmd), 0);
     sf_objects_close(o);
     ut_tmpdir_remove(dir);
 }
+
+/* A read-only open makes nothing: SF_ENOENT where there is no store; a
+ * store that is there reads as with a writer's open. */
+static void test_read_only(void **state)
+{
+    const adapter *ad = *state;
+    char dir[UT_PATH_MAX], loc[LOC_MAX];
+    ut_tmpdir(dir);
+    ad->location(dir, loc, sizeof loc);
+    sf_objects *o;
+    sf_error err = {0};
+    sf_objects_opts ro = {.read_only = true};
+    assert_int_equal(sf_objects_open(loc, &ro, &o, &err), SF_ENOENT);
+    assert_int_equal(sf_objects_open(loc, &ro, &o, &err), SF_ENOENT); /* made nothing */
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
+    assert_int_equal(sf_objects_put(o, "raw/a", "one", 3, &err), 0);
+    sf_objects_close(o);
+    assert_int_equal(sf_objects_open(loc, &ro, &o, &err), 0);
+    seen s = {0};
+    assert_int_equal(sf_objects_list(o, "raw/", collect, &s, &err), 0);
+    assert_int_equal(s.n, 1);
+    void *data;
+    size_t len;
+    assert_int_equal(sf_objects_get(o, "raw/a", &data, &len, &err), 0);
+    assert_memory_equal(data, "one", 3);
+    free(data);
+    sf_objects_close(o);
+    ut_tmpdir_remove(dir);
+}
+
+static void test_settings(void **state)
+{
+    const adapter *ad = *state;
+    char dir[UT_PATH_MAX], loc[LOC_MAX];
+    ut_tmpdir(dir);
+    ad->location(dir, loc, sizeof loc);
+    sf_objects *o;
+    sf_error err = {0};
+    const char *kv[] = {"no.such=setting"};
+    sf_objects_opts opts = {.extra = kv, .nextra = 1};
+    int rc = sf_objects_open(loc, &opts, &o, &err);
+    if (rc == 0) /* an adapter that takes settings: not this one */
+        sf_objects_close(o);
+    else
+        assert_int_equal(rc, SF_EUSAGE);
+    assert_int_equal(sf_objects_open("nosuch://x", NULL, &o, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "no adapter for 'nosuch:'"));
+    assert_non_null(strstr(err.msg, ad->name)); /* among the known ones */
+    ut_tmpdir_remove(dir);
+}
+
+/* ---- the front ---- */
 
 /* Adapters without put_many: the port puts one after another, lowest batch
  * first. */
@@ -191,50 +255,95 @@ static void test_put_many_fallback(void **state)
     ut_tmpdir_remove(dir);
 }
 
-/* A reader's open makes nothing: SF_ENOENT where there is no store, and
- * SF_EINVAL for a file in its place; a store that is there reads as with
- * open. */
-static void test_open_reader(void **state)
+/* ---- the file adapter's own ---- */
+
+/* A crashed put's temporary file is not an object; a bad key in put_many
+ * is refused before anything is put; put_many stops at a folder that
+ * cannot be made, without leftovers. */
+static void test_file_leftovers(void **state)
 {
     (void)state;
     char dir[UT_PATH_MAX], loc[UT_PATH_MAX + 16], path[UT_PATH_MAX];
     ut_tmpdir(dir);
-    snprintf(loc, sizeof loc, "file:%s/store", dir);
+    snprintf(loc, sizeof loc, "%s/store", dir);
     sf_objects *o;
     sf_error err = {0};
-    assert_int_equal(sf_objects_open(loc, &(sf_objects_opts){.read_only = true}, &o, &err),
-                     SF_ENOENT);
-    ut_join(path, dir, "store");
-    assert_int_equal(access(path, F_OK), -1); /* not made */
     assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
+    assert_int_equal(sf_objects_put(o, "raw/dt=2/b.gz", "two", 3, &err), 0);
+    ut_join(path, dir, "store/raw/dt=2/b.gz.tmp.99");
+    ut_write_file(path, "junk", 4);
+    int n = 0;
+    assert_int_equal(sf_objects_list(o, "raw/", count, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sf_objects_put(o, "/abs", "x", 1, &err), SF_EINVAL);
+    unlink(path);
+
+    sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0}, {"raw/../y", "y", 1, 0}};
+    assert_int_equal(sf_objects_put_many(o, bad, 2, &err), SF_EINVAL);
+    n = 0;
+    assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
+    assert_int_equal(n, 1);
+
+    ut_join(path, dir, "store/file");
+    ut_write_file(path, "f", 1);
+    sf_object_put blocked[2] = {{"raw/dt=9/ok", "x", 1, 0}, {"file/under", "y", 1, 1}};
+    assert_int_equal(sf_objects_put_many(o, blocked, 2, &err), SF_EIO);
+    n = 0;
+    assert_int_equal(sf_objects_list(o, "raw/dt=9", count, &n, &err), 0);
+    assert_int_equal(n, 0); /* written, never renamed: gone */
+    char cmd[UT_PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*.tmp.*' | grep -q .", dir);
+    assert_int_not_equal(system(cmd), 0);
+    sf_objects_close(o);
+    ut_tmpdir_remove(dir);
+}
+
+/* A reader's open of the file adapter: the store's folder is not made, a
+ * bare path is a file store, a file in the folder's place is SF_EINVAL;
+ * a setting is refused naming it. */
+static void test_file_reader(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "store");
+    sf_objects *o;
+    sf_error err = {0};
+    sf_objects_opts ro = {.read_only = true};
+    assert_int_equal(sf_objects_open(path, &ro, &o, &err), SF_ENOENT);
+    assert_int_equal(access(path, F_OK), -1); /* not made */
+    assert_int_equal(sf_objects_open(path, NULL, &o, &err), 0);
     assert_int_equal(sf_objects_put(o, "raw/a", "one", 3, &err), 0);
     sf_objects_close(o);
-    assert_int_equal(sf_objects_open(loc + 5, &(sf_objects_opts){.read_only = true}, &o, &err),
-                     0); /* a bare path too */
-    seen s = {0};
-    assert_int_equal(sf_objects_list(o, "raw/", collect, &s, &err), 0);
-    assert_int_equal(s.n, 1);
-    void *data;
-    size_t len;
-    assert_int_equal(sf_objects_get(o, "raw/a", &data, &len, &err), 0);
-    assert_memory_equal(data, "one", 3);
-    free(data);
+    assert_int_equal(sf_objects_open(path, &ro, &o, &err), 0); /* a bare path */
     sf_objects_close(o);
     ut_join(path, dir, "store/raw/a");
     char file_loc[UT_PATH_MAX + 16];
     snprintf(file_loc, sizeof file_loc, "file:%s", path);
-    assert_int_equal(sf_objects_open(file_loc, &(sf_objects_opts){.read_only = true}, &o, &err),
-                     SF_EINVAL);
+    assert_int_equal(sf_objects_open(file_loc, &ro, &o, &err), SF_EINVAL);
+    const char *kv[] = {"x=1"};
+    sf_objects_opts opts = {.extra = kv, .nextra = 1};
+    assert_int_equal(sf_objects_open(file_loc, &opts, &o, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "a file object store takes no objects option ('x=1')"));
     ut_tmpdir_remove(dir);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_store),
+    const struct CMUnitTest contract[] = {
+        cmocka_unit_test(test_put_get_list),
         cmocka_unit_test(test_put_many),
-        cmocka_unit_test(test_put_many_fallback),
-        cmocka_unit_test(test_open_reader),
+        cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_settings),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest front_and_file[] = {
+        cmocka_unit_test(test_put_many_fallback),
+        cmocka_unit_test(test_file_leftovers),
+        cmocka_unit_test(test_file_reader),
+    };
+    int failed =
+        ut_run_per_adapter("objects contract", contract, sizeof contract / sizeof *contract,
+                           adapters, sizeof adapters[0], sizeof adapters / sizeof adapters[0]);
+    return failed +
+           cmocka_run_group_tests_name("objects front, file adapter", front_and_file, NULL, NULL);
 }

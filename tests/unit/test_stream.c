@@ -1,0 +1,221 @@
+/*
+ * test_stream.c - the stream port's contract (stream.h), run against every
+ * adapter in the table below (a new adapter adds its row): the local log
+ * in a fresh folder, Kafka on librdkafka's mock cluster in this process.
+ *  - records appended come back from their partition
+ *    (sf_stream_partition_of) in append order, each at the position its
+ *    append reported, and a read from a batch's next position goes on
+ *    where it stopped; a read at the end is empty and stays there;
+ *  - a read-only open reads what a writer appended;
+ *  - a setting the adapter does not take, and an unknown scheme, are
+ *    usage errors.
+ * It asks nothing of positions but their order: the port does not promise
+ * them dense (issue 16, item 3). What is an adapter's own is in test_log
+ * and test_kafka.
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stream/stream.h"
+#include "support.h"
+
+#define PARTS 4
+
+/* ---- the adapters ---- */
+
+typedef struct adapter {
+    const char *name;
+    /* A new, empty stream of PARTS partitions: its location into out; and
+     * what is to be undone after the test (cleanup). */
+    void (*make)(char *out, size_t cap, void **undo);
+    void (*cleanup)(void *undo);
+} adapter;
+
+static void local_make(char *out, size_t cap, void **undo)
+{
+    char *dir = malloc(UT_PATH_MAX);
+    assert_non_null(dir);
+    ut_tmpdir(dir);
+    snprintf(out, cap, "local:%s/log", dir);
+    *undo = dir;
+}
+
+static void local_cleanup(void *undo)
+{
+    ut_tmpdir_remove(undo);
+    free(undo);
+}
+
+typedef struct mock {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *cluster;
+} mock;
+
+static void kafka_make(char *out, size_t cap, void **undo)
+{
+    char msg[256];
+    mock *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "log_level", "0", msg, sizeof msg);
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, msg, sizeof msg);
+    assert_non_null(m->rk);
+    assert_non_null(m->cluster = rd_kafka_mock_cluster_new(m->rk, 3));
+    assert_int_equal(rd_kafka_mock_topic_create(m->cluster, "t", PARTS, 3), 0);
+    snprintf(out, cap, "kafka://%s/t", rd_kafka_mock_cluster_bootstraps(m->cluster));
+    *undo = m;
+}
+
+static void kafka_cleanup(void *undo)
+{
+    mock *m = undo;
+    rd_kafka_mock_cluster_destroy(m->cluster);
+    rd_kafka_destroy(m->rk);
+    free(m);
+}
+
+static const adapter adapters[] = {
+    {"local", local_make, local_cleanup},
+    {"kafka-mock", kafka_make, kafka_cleanup},
+};
+
+/* ---- helpers ---- */
+
+static void make_record(sf_record *r, int i)
+{
+    char inv[16], stock[16], ev[32];
+    snprintf(inv, sizeof inv, "%d", 536000 + i / 5);
+    snprintf(stock, sizeof stock, "S%05d", i % 997);
+    ut_make(r, inv, stock, "A THING", i % 7 + 1, UT_T0 + i, 1000 + i, 12000 + i % 50,
+            "United Kingdom");
+    snprintf(ev, sizeof ev, "ev-%d", i);
+    memcpy(r->event_id, ev, strlen(ev));
+    r->event_id_len = strlen(ev);
+}
+
+static sf_stream *open_stream(const char *at, bool read_only)
+{
+    sf_stream_opts o = {.partitions = PARTS, .read_only = read_only};
+    sf_stream *s = NULL;
+    sf_error err = {0};
+    if (sf_stream_open(at, &o, &s, &err) != 0)
+        fail_msg("open %s: %s", at, err.msg);
+    return s;
+}
+
+/* Read partition p from `from` to its end in batches of up to cap entries:
+ * the records, in order, into got (their positions into at); how many. */
+static size_t read_all(sf_stream *s, uint32_t p, uint64_t from, size_t cap, sf_record *got,
+                       uint64_t *at, size_t max, uint64_t *end)
+{
+    sf_stream_batch b;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_batch_init(&b, cap, cap * SF_STREAM_ENTRY_MAX, &err), 0);
+    size_t n = 0;
+    for (;;) {
+        assert_int_equal(sf_stream_read(s, p, from, &b, &err), 0);
+        for (size_t i = 0; i < b.count; i++, n++) {
+            assert_true(n < max);
+            assert_int_equal(sf_stream_entry_record(&b.entries[i], p, &got[n], &err), 0);
+            at[n] = b.entries[i].offset;
+            assert_true(n == 0 || at[n] > at[n - 1]); /* ordered */
+        }
+        if (b.count == 0 && b.next_offset == from)
+            break;
+        from = b.next_offset;
+    }
+    *end = from;
+    sf_stream_batch_free(&b);
+    return n;
+}
+
+/* ---- the contract ---- */
+
+static void test_append_read(void **state)
+{
+    const adapter *a = *state;
+    enum { N = 600 };
+    char at[512];
+    void *undo;
+    a->make(at, sizeof at, &undo);
+    sf_record *recs = calloc(N, sizeof *recs), *got = calloc(N, sizeof *got);
+    uint32_t *parts = calloc(N, sizeof *parts);
+    uint64_t *offs = calloc(N, sizeof *offs), *pos = calloc(N, sizeof *pos);
+    assert_true(recs && got && parts && offs && pos);
+    for (int i = 0; i < N; i++)
+        make_record(&recs[i], i);
+    sf_stream *w = open_stream(at, false);
+    assert_int_equal(sf_stream_partitions(w), PARTS);
+    sf_error err = {0};
+    assert_int_equal(sf_stream_append(w, recs, N, parts, offs, &err), 0);
+    sf_stream_close(w);
+
+    sf_stream *r = open_stream(at, true); /* a reader beside no writer */
+    size_t total = 0;
+    for (uint32_t p = 0; p < PARTS; p++) {
+        uint64_t end, again;
+        size_t n = read_all(r, p, 0, 7, got, pos, N, &end);
+        total += n;
+        size_t k = 0; /* the records of p, in append order, where the append said */
+        for (int i = 0; i < N; i++) {
+            if (parts[i] != p)
+                continue;
+            assert_int_equal(parts[i], sf_stream_partition_of(recs[i].invoice_no,
+                                                              recs[i].invoice_no_len, PARTS));
+            assert_true(k < n);
+            assert_true(pos[k] == offs[i]);
+            assert_string_equal(got[k].event_id, recs[i].event_id);
+            assert_string_equal(got[k].invoice_no, recs[i].invoice_no);
+            k++;
+        }
+        assert_int_equal(k, n);
+        uint64_t mid = n ? pos[n / 2] : end;
+        /* At the end: empty, and still the end. */
+        assert_int_equal(read_all(r, p, end, 64, got, pos, N, &again), 0);
+        assert_true(again == end);
+        /* From the middle, in bigger batches: the rest. */
+        assert_int_equal(read_all(r, p, mid, 4096, got, pos, N, &again), n - n / 2);
+        assert_true(again == end);
+    }
+    assert_int_equal(total, N);
+    sf_stream_close(r);
+    free(recs), free(got), free(parts), free(offs), free(pos);
+    a->cleanup(undo);
+}
+
+static void test_settings(void **state)
+{
+    const adapter *a = *state;
+    char at[512];
+    void *undo;
+    a->make(at, sizeof at, &undo);
+    const char *kv[] = {"no.such.setting=1"};
+    sf_stream_opts o = {.partitions = PARTS, .extra = kv, .nextra = 1};
+    sf_stream *s = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_open(at, &o, &s, &err), SF_EUSAGE);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "no.such.setting"));
+    assert_int_equal(sf_stream_open("nosuch://x/y", NULL, &s, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "no adapter for 'nosuch:'"));
+    assert_non_null(strstr(err.msg, "local, kafka"));
+    a->cleanup(undo);
+}
+
+int main(void)
+{
+    const struct CMUnitTest contract[] = {
+        cmocka_unit_test(test_append_read),
+        cmocka_unit_test(test_settings),
+    };
+    return ut_run_per_adapter("stream contract", contract, sizeof contract / sizeof *contract,
+                              adapters, sizeof adapters[0], sizeof adapters / sizeof adapters[0]);
+}
