@@ -251,6 +251,18 @@ void ut_make(sf_record *r, const char *invoice, const char *stock, const char *d
     sf_record_derive(r);
 }
 
+void ut_make_numbered(sf_record *r, int i)
+{
+    char inv[16], stock[16], ev[32];
+    snprintf(inv, sizeof inv, "%d", 536000 + i / 5);
+    snprintf(stock, sizeof stock, "S%05d", i % 997);
+    ut_make(r, inv, stock, "A THING", i % 7 + 1, UT_T0 + i, 1000 + i, 12000 + i % 50,
+            "United Kingdom");
+    snprintf(ev, sizeof ev, "ev-%d", i);
+    memcpy(r->event_id, ev, strlen(ev));
+    r->event_id_len = (uint8_t)strlen(ev);
+}
+
 void ut_tmpdir(char dir[UT_PATH_MAX])
 {
     snprintf(dir, UT_PATH_MAX, "/tmp/shopflow-unit-XXXXXX");

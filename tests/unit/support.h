@@ -88,6 +88,10 @@ void ut_assert_chunk_invariant(const char *text, size_t len, const ut_cfg *whole
 void ut_make(sf_record *r, const char *invoice, const char *stock, const char *desc,
              int32_t quantity, int64_t date, int64_t price, int32_t customer, const char *country);
 
+/* Record i of a made-up series: invoice 536000 + i / 5 (five lines an
+ * invoice), event id "ev-i", a minute apart from UT_T0. */
+void ut_make_numbered(sf_record *r, int i);
+
 /* A fresh directory under /tmp; ut_tmpdir_remove deletes it and all below it. */
 #define UT_PATH_MAX 256
 void ut_tmpdir(char dir[UT_PATH_MAX]);

@@ -54,18 +54,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void make_record(sf_record *r, int i)
-{
-    char inv[16], stock[16], ev[32];
-    snprintf(inv, sizeof inv, "%d", 536000 + i / 5);
-    snprintf(stock, sizeof stock, "S%05d", i % 997);
-    ut_make(r, inv, stock, "A THING", i % 7 + 1, UT_T0 + i, 1000 + i, 12000 + i % 50,
-            "United Kingdom");
-    snprintf(ev, sizeof ev, "ev-%d", i);
-    memcpy(r->event_id, ev, strlen(ev));
-    r->event_id_len = strlen(ev);
-}
-
 static sf_stream *open_kafka(bool read_only, const char *const *extra, size_t nextra)
 {
     sf_stream_opts o = {.read_only = read_only, .extra = extra, .nextra = nextra};
@@ -156,7 +144,7 @@ static void test_append_read(void **state)
     uint64_t *offs = calloc(N, sizeof *offs);
     assert_non_null(recs);
     for (int i = 0; i < N; i++)
-        make_record(&recs[i], i);
+        ut_make_numbered(&recs[i], i);
     sf_stream *w = open_kafka(false, NULL, 0);
     assert_int_equal(sf_stream_partitions(w), PARTS);
     sf_error err = {0};
@@ -210,7 +198,7 @@ static void test_fetch_refused(void **state)
     enum { N = 200 };
     sf_record recs[N];
     for (int i = 0; i < N; i++)
-        make_record(&recs[i], 10000 + i);
+        ut_make_numbered(&recs[i], 10000 + i);
     sf_stream *w = open_kafka(false, NULL, 0);
     sf_error err = {0};
     assert_int_equal(sf_stream_append(w, recs, N, NULL, NULL, &err), 0);
@@ -247,7 +235,7 @@ static long pipelined_retry(const char *topic, const char *inflight)
     enum { N = 20 };
     sf_record recs[N];
     for (int i = 0; i < N; i++)
-        make_record(&recs[i], 20000 + i * 5);
+        ut_make_numbered(&recs[i], 20000 + i * 5);
     for (int b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_rtt(mock, b, 200);
     rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 1,
@@ -284,7 +272,7 @@ static void test_failed_append(void **state)
     (void)state;
     sf_stream *w = open_kafka(false, NULL, 0);
     sf_record rec;
-    make_record(&rec, 1); /* one record: one partition, one produce request */
+    ut_make_numbered(&rec, 1); /* one record: one partition, one produce request */
     uint32_t p = sf_stream_partition_of(rec.invoice_no, rec.invoice_no_len, PARTS);
     sf_error err = {0};
     sf_partition_info before, after;

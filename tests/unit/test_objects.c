@@ -39,6 +39,14 @@ static const adapter adapters[] = {
 
 #define LOC_MAX (UT_PATH_MAX + 32)
 
+/* A fresh folder, and the location of a store not there yet under it. */
+static void where(void **state, char dir[UT_PATH_MAX], char loc[LOC_MAX])
+{
+    const adapter *ad = *state;
+    ut_tmpdir(dir);
+    ad->location(dir, loc, LOC_MAX);
+}
+
 /* ---- helpers ---- */
 
 typedef struct seen {
@@ -92,10 +100,8 @@ static int count(void *ctx, const char *key)
 
 static void test_put_get_list(void **state)
 {
-    const adapter *ad = *state;
     char dir[UT_PATH_MAX], loc[LOC_MAX];
-    ut_tmpdir(dir);
-    ad->location(dir, loc, sizeof loc);
+    where(state, dir, loc);
     sf_objects *o;
     sf_error err = {0};
     assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
@@ -135,10 +141,8 @@ static void test_put_get_list(void **state)
  * call, naming it. */
 static void test_put_many(void **state)
 {
-    const adapter *ad = *state;
     char dir[UT_PATH_MAX], loc[LOC_MAX];
-    ut_tmpdir(dir);
-    ad->location(dir, loc, sizeof loc);
+    where(state, dir, loc);
     sf_objects *o;
     sf_error err = {0};
     assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
@@ -162,10 +166,8 @@ static void test_put_many(void **state)
  * store that is there reads as with a writer's open. */
 static void test_read_only(void **state)
 {
-    const adapter *ad = *state;
     char dir[UT_PATH_MAX], loc[LOC_MAX];
-    ut_tmpdir(dir);
-    ad->location(dir, loc, sizeof loc);
+    where(state, dir, loc);
     sf_objects *o;
     sf_error err = {0};
     sf_objects_opts ro = {.read_only = true};
@@ -191,8 +193,7 @@ static void test_settings(void **state)
 {
     const adapter *ad = *state;
     char dir[UT_PATH_MAX], loc[LOC_MAX];
-    ut_tmpdir(dir);
-    ad->location(dir, loc, sizeof loc);
+    where(state, dir, loc);
     sf_objects *o;
     sf_error err = {0};
     const char *kv[] = {"no.such=setting"};

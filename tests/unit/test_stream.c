@@ -89,18 +89,6 @@ static const adapter adapters[] = {
 
 /* ---- helpers ---- */
 
-static void make_record(sf_record *r, int i)
-{
-    char inv[16], stock[16], ev[32];
-    snprintf(inv, sizeof inv, "%d", 536000 + i / 5);
-    snprintf(stock, sizeof stock, "S%05d", i % 997);
-    ut_make(r, inv, stock, "A THING", i % 7 + 1, UT_T0 + i, 1000 + i, 12000 + i % 50,
-            "United Kingdom");
-    snprintf(ev, sizeof ev, "ev-%d", i);
-    memcpy(r->event_id, ev, strlen(ev));
-    r->event_id_len = strlen(ev);
-}
-
 static sf_stream *open_stream(const char *at, bool read_only)
 {
     sf_stream_opts o = {.partitions = PARTS, .read_only = read_only};
@@ -151,7 +139,7 @@ static void test_append_read(void **state)
     uint64_t *offs = calloc(N, sizeof *offs), *pos = calloc(N, sizeof *pos);
     assert_true(recs && got && parts && offs && pos);
     for (int i = 0; i < N; i++)
-        make_record(&recs[i], i);
+        ut_make_numbered(&recs[i], i);
     sf_stream *w = open_stream(at, false);
     assert_int_equal(sf_stream_partitions(w), PARTS);
     sf_error err = {0};
