@@ -77,6 +77,23 @@ for cmd in "import $tmp/one.csv" "sink all --once" "serve --listen 127.0.0.1:0" 
     run 1 $cmd --data "$tmp/plain/d"; has err "cannot make the data folder $tmp/plain/d: Not a directory"
 done
 
+# The ports: a location's scheme picks the adapter; an unknown one is refused
+# naming the known ones; --objects-opt, --store-opt, --warehouse-opt reach
+# the adapter, which refuses what it does not take.
+d=$tmp/new/nested/data
+run 1 sink history --data "$d" --once --store "nosuch:$tmp/h"
+has err "store: no adapter for 'nosuch:' in 'nosuch:$tmp/h' (known: lmdb)"
+run 1 status --data "$d" --objects "s3://bucket/prefix"; has err "(known: file)"
+run 0 sink history --data "$d" --once --store "lmdb:$tmp/h"; has out '1 records applied'
+run 1 status --data "$d" --store "$tmp/h" --store-opt mapsize=1G
+has err "$tmp/h: an LMDB store takes no store option ('mapsize=1G')"
+run 1 sink archive --data "$d" --once --objects-opt a=1; has err 'a file object store takes no objects option'
+run 2 report --data "$d" --warehouse-opt @/no/such/file; has err 'warehouse-opt @/no/such/file: cannot read it'
+printf '# settings\nmode=x\n' > "$tmp/wh.opts"
+run 1 report --data "$d" --warehouse-opt "@$tmp/wh.opts"
+has err "a SQLite warehouse takes no warehouse option ('mode=x')"
+run 2 status --data "$d" --objects-opt novalue; has err "objects-opt 'novalue': say KEY=VALUE"
+
 # demo says what it does (demo.sh runs it).
 run 0 help demo;            has out 'replays the bundled'
 run 2 demo --no-such-flag
