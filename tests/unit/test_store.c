@@ -230,14 +230,19 @@ static void test_fence(void **state)
     make(&bt, 4, more, 1);
     assert_int_equal(sf_store_apply(f.s, 0, &bt.b, &err), 0);
     make(&bt, 2, more, 1);
-    assert_int_equal(sf_store_apply(f.s, 0, &bt.b, &err), SF_ESTALE);
+    int rc = sf_store_apply(f.s, 0, &bt.b, &err);
+    if (rc == 0) /* an adapter may find out at commit */
+        rc = sf_store_commit(f.s, &err);
+    assert_int_equal(rc, SF_ESTALE);
     assert_non_null(strstr(err.msg, "partition 0"));
     assert_int_equal(sf_store_commit(f.s, &err), 0);
     assert_true(position(f.s, 0) == 4);
     assert_int_equal(invoice(f.s, "536367", &v), SF_ENOENT);
     /* Ahead of the position: refused too. */
     make(&bt, 5, more, 1);
-    assert_int_equal(sf_store_apply(f.s, 0, &bt.b, &err), SF_ESTALE);
+    if ((rc = sf_store_apply(f.s, 0, &bt.b, &err)) == 0)
+        rc = sf_store_commit(f.s, &err);
+    assert_int_equal(rc, SF_ESTALE);
     /* An empty batch (a hole skipped) moves the position on. */
     sf_stream_batch hole = {.next_offset = 9};
     assert_int_equal(sf_store_apply(f.s, 0, &hole, &err), 0);
@@ -369,7 +374,10 @@ static void test_quarantine(void **state)
     assert_memory_equal(l.data, "{not}", 5);
     /* Fenced as apply is. */
     sf_stream_entry late = {1, (const uint8_t *)"x", 1};
-    assert_int_equal(sf_store_set_aside(f.s, 0, &late, "x", at, 2, &err), SF_ESTALE);
+    int rc = sf_store_set_aside(f.s, 0, &late, "x", at, 2, &err);
+    if (rc == 0)
+        rc = sf_store_commit(f.s, &err);
+    assert_int_equal(rc, SF_ESTALE);
 
     /* Retried as the fixed record: a line of its invoice, the entry gone. */
     make(&bt, 2, first + 2, 1);

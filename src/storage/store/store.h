@@ -36,11 +36,12 @@
  * durable, and a sink resuming from them applies each record once.
  *
  * The fence: a batch (or an entry set aside) must start at its partition's
- * stored position. One that does not is refused with SF_ESTALE and nothing
- * of the open unit of work is kept: another member of the sink's group
- * applied those records (a zombie that lost the partition without knowing
- * still writes from where it was). With no position stored yet there is
- * nothing to fence.
+ * stored position. One that does not is refused with SF_ESTALE, by apply
+ * or set_aside, or at the latest by commit (an adapter whose fence is the
+ * checkpoint's conditional write), and nothing of the open unit of work
+ * counts: another member of the sink's group applied those records (a
+ * zombie that lost the partition without knowing still writes from where
+ * it was). With no position stored yet there is nothing to fence.
  *
  * ---- Reading ----
  * Each read call (invoice, customer_invoices, each_invoice, positions,
@@ -138,7 +139,8 @@ int sf_store_retry(sf_store *s, uint32_t p, const sf_stream_entry *e, sf_error *
 
 /* Make the open unit of work durable, effects and positions together (the
  * model above); readers see it after. A no-op when none is open. On
- * failure nothing of the unit counts (its positions are not stored). */
+ * failure (SF_ESTALE: fenced, above) nothing of the unit counts (its
+ * positions are not stored). */
 int sf_store_commit(sf_store *s, sf_error *err);
 
 /* Drop the open unit of work (none: nothing). Nothing of it counts. */
