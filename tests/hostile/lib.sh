@@ -210,8 +210,6 @@ raw_http() {
     sed -n '1s/^HTTP\/1\.[01] \([0-9]*\).*/\1/p' "$tmp/head"
 }
 
-# metric NAME -> its value in the server's /metrics (NAME with its labels).
-metric() { curl -s -m 10 "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # wait_caught_up SECONDS STATUS_ARGS...: until the three sinks of the running
 # server report a lag of 0 in /metrics and `shopflow status STATUS_ARGS`

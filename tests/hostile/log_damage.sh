@@ -27,7 +27,6 @@ ingest=$("$shopflow" keys create --data "$base" --role ingest | tail -1)
 analyst=$("$shopflow" keys create --data "$base" --role analyst | tail -1)
 seg0=log/p0000/00000000000000000000.seg
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 archived() { find "$1/archive" -name '*.ndjson.gz' -exec gzip -dc {} + 2>/dev/null | wc -l; }
 facts() { sqlite3 "$1/warehouse.db" 'SELECT count(*) FROM fact_sales'; }
 # caught_up DIR N: every sink has applied everything and holds N records.

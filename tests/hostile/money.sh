@@ -29,16 +29,6 @@ py() { python3 "$here/money.py" "$@"; }
 py gen "$tmp"
 records=$tmp/records.json
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for() { # wait_for METRIC VALUE (a minute at most)
-    for _ in $(seq 600); do
-        [[ "$(metric "$1")" == "$2" ]] && return 0
-        kill -0 "$SERVER_PID" 2> /dev/null || fail "the server stopped"
-        sleep 0.1
-    done
-    fail "$1 is $(metric "$1"), expected $2"
-}
-
 # The per-line limits, at the gateway: each bad body is a 400 naming the
 # field and the limit, and nothing of it is appended.
 refused_over_http() {

@@ -39,7 +39,6 @@ rc=0
 analyst=$("$shopflow" keys create --data "$d" --role analyst | tail -1)
 ingest=$("$shopflow" keys create --data "$d" --role ingest | tail -1)
 get() { curl -sf -H "Authorization: Bearer $analyst" "http://127.0.0.1:$PORT/v1/$1"; }
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 start_server "$d"
 grep -q "event=warehouse_upgraded .*from=3 to=5" "$d.server.log" ||
     fail "no word of the upgrade: $(cat "$d.server.log")"

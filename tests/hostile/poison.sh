@@ -36,14 +36,6 @@ data="$tmp/data"
 head -2001 "$tmp/rows.csv" > "$tmp/first.csv"
 (head -1 "$tmp/rows.csv"; tail -n +2002 "$tmp/rows.csv") > "$tmp/second.csv"
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for() { # wait_for METRIC VALUE
-    for _ in $(seq 600); do
-        [[ "$(metric "$1")" == "$2" ]] && return 0
-        sleep 0.1
-    done
-    fail "$1 is $(metric "$1"), expected $2"
-}
 facts() { sqlite3 "$data/warehouse.db" "SELECT count(*) FROM fact_sales"; }
 archived() { find "$data/archive" -name '*.ndjson.gz' -exec gzip -dc {} + 2>/dev/null | wc -l; }
 history_lines() { "$history" "$data/history" 536365 17850 | sed 's/.* lines=\([0-9]*\).*/\1/'; }

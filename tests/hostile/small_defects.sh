@@ -32,14 +32,6 @@ trap cleanup EXIT
 head -1001 "$tmp/rows.csv" > "$tmp/first.csv"
 (head -1 "$tmp/rows.csv"; tail -n +1002 "$tmp/rows.csv") > "$tmp/second.csv"
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for() { # wait_for METRIC VALUE
-    for _ in $(seq 600); do
-        [[ "$(metric "$1")" == "$2" ]] && return 0
-        sleep 0.1
-    done
-    fail "$1 is $(metric "$1"), expected $2"
-}
 archived() { find "$1/archive" -name '*.ndjson.gz' -exec gzip -dc {} + 2> /dev/null | wc -l; }
 
 # 1. Stale temporary files of the archive.

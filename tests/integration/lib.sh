@@ -80,6 +80,21 @@ start_server() {
     fail "server did not start in 10 s: $(cat "$log")"
 }
 
+# metric NAME: its value in the running server's /metrics (NAME with its
+# labels, as the exposition writes it); empty when absent.
+metric() { curl -s -m 10 "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# wait_for METRIC VALUE: until the server's METRIC is VALUE (60 s at most;
+# failing at once when the server is gone).
+wait_for() {
+    for _ in $(seq 600); do
+        [[ "$(metric "$1")" == "$2" ]] && return 0
+        [[ -z ${SERVER_PID:-} ]] || kill -0 "$SERVER_PID" 2> /dev/null || fail "the server stopped"
+        sleep 0.1
+    done
+    fail "$1 is $(metric "$1"), expected $2"
+}
+
 # stop_server: SIGTERM, and the server must exit 0.
 stop_server() {
     kill -TERM "$SERVER_PID"

@@ -17,14 +17,6 @@ head -1001 "$tmp/rows.csv" > "$tmp/first.csv"
 (head -1 "$tmp/rows.csv"; tail -n +1002 "$tmp/rows.csv") > "$tmp/second.csv"
 key=$("$shopflow" keys create --data "$data" --role ingest | tail -1)
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-wait_for() { # wait_for METRIC VALUE
-    for _ in $(seq 600); do
-        [[ "$(metric "$1")" == "$2" ]] && return 0
-        sleep 0.1
-    done
-    fail "$1 is $(metric "$1"), expected $2"
-}
 
 start_server "$data" --archive-max-wait 100ms
 [[ $(post "$key" text/csv "$tmp/first.csv") == 200 ]] || fail "first post: $(cat "$tmp/resp")"
