@@ -106,6 +106,8 @@ static int open_parts(sf_stack *st, const sf_stack_config *cfg, sf_error *err)
     g.warehouse = st->warehouse;
     if (!g.assets)
         g.assets = &sf_web_assets; /* the dashboard this binary was built with */
+    if (!g.openapi)
+        g.openapi = &sf_openapi_doc; /* and its OpenAPI document, or none */
     g.more_metrics = sf_sink_service_metrics;
     g.more_metrics_ctx = st->service;
     return sf_gateway_start(&g, &st->gateway, err);

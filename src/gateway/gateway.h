@@ -18,6 +18,8 @@
  *   GET  /healthz           the process is up
  *   GET  /readyz            the stream accepts writes
  *   GET  /metrics           Prometheus text
+ *   GET  /openapi.json      the API's OpenAPI document (docs/openapi.yaml;
+ *                           static.c), when cfg.openapi is set
  *   GET  /, /assets/...     the dashboard (static.c), when cfg.assets is set
  */
 #ifndef SF_GATEWAY_H
@@ -58,6 +60,8 @@ typedef struct sf_gateway_config {
     struct sf_warehouse *warehouse;
     /* The dashboard's files for / and /assets/ (static.h), or NULL: 404. */
     const struct sf_assets *assets;
+    /* The OpenAPI document for /openapi.json (static.h), or NULL: 404. */
+    const struct sf_assets *openapi;
     /* More Prometheus text for /metrics (the sinks'), or NULL. */
     void (*more_metrics)(void *ctx, struct sf_buf *out);
     void *more_metrics_ctx;

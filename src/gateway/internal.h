@@ -28,6 +28,7 @@ typedef enum route {
     ROUTE_CUSTOMER_INVOICE,  /* /v1/customers/{id}/invoices/{no} */
     ROUTE_BI,                /* /v1/bi/{question} */
     ROUTE_STATIC,            /* / and /assets/...: the dashboard (static.c) */
+    ROUTE_OPENAPI,           /* /openapi.json (static.c) */
     ROUTE_OTHER,
     ROUTE_COUNT
 } route;
@@ -269,6 +270,9 @@ enum MHD_Result sf_read_route(request *r, const char *method);
 
 /* The dashboard's files (static.c): GET / and /assets/.... */
 enum MHD_Result sf_static_route(request *r, const char *url, const char *method);
+
+/* The OpenAPI document (static.c): GET /openapi.json, no key needed. */
+enum MHD_Result sf_openapi_route(request *r, const char *method);
 
 /* Match url to a route, filling r's path parameters (read.c). */
 route sf_match_route(request *r, const char *url);

@@ -26,6 +26,7 @@ static const char *const route_names[ROUTE_COUNT] = {
     "/v1/customers/{id}/invoices/{invoice_no}",
     "/v1/bi/{question}",
     "/ (dashboard)",
+    "/openapi.json",
     "other",
 };
 

@@ -58,7 +58,8 @@ route sf_match_route(request *r, const char *url)
     } fixed[] = {{"/v1/transactions", ROUTE_INGEST},
                  {"/healthz", ROUTE_HEALTHZ},
                  {"/readyz", ROUTE_READYZ},
-                 {"/metrics", ROUTE_METRICS}};
+                 {"/metrics", ROUTE_METRICS},
+                 {"/openapi.json", ROUTE_OPENAPI}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(url, fixed[i].path) == 0)
             return fixed[i].rt;

@@ -294,6 +294,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return sf_read_route(r, method);
     if (r->route == ROUTE_STATIC)
         return sf_static_route(r, url, method);
+    if (r->route == ROUTE_OPENAPI)
+        return sf_openapi_route(r, method);
     return small_route(r, method);
 }
 

@@ -1,6 +1,8 @@
 /*
  * static.c - serving the embedded dashboard files (static.h): GET / and
- * /assets/..., with the headers a browser needs to cache them safely.
+ * /assets/..., with the headers a browser needs to cache them safely; and
+ * the OpenAPI document, GET /openapi.json, the same way (no-cache and its
+ * ETag, like index.html: a new binary's document shows at once).
  *
  *   index.html        Cache-Control: no-cache (revalidated each load with its
  *                     ETag, so a new binary's dashboard shows at once)
@@ -111,17 +113,9 @@ static const char *header(request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-enum MHD_Result sf_static_route(request *r, const char *url, const char *method)
+/* Queue a, or a 304 when the client's copy is fresh. */
+static enum MHD_Result serve(request *r, const sf_asset *a)
 {
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return sf_respond_not_allowed(r, "GET, HEAD");
-    const sf_assets *all = r->g->cfg.assets;
-    const sf_asset *a = sf_assets_find(all, url);
-    if (!a) {
-        if (all && all->count == 0 && all->missing && strcmp(url, "/") == 0)
-            return sf_respond_error(r, 404, "not_found", all->missing, NULL);
-        return sf_respond_error(r, 404, "not_found", "no such file", NULL);
-    }
     bool gz = a->gzip && accepts_gzip(header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
     const char *etag = gz ? a->gzip_etag : a->etag;
     bool fresh = etag_matches(header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag);
@@ -140,4 +134,31 @@ enum MHD_Result sf_static_route(request *r, const char *url, const char *method)
     r->answered = true;
     r->status = status;
     return rc;
+}
+
+enum MHD_Result sf_static_route(request *r, const char *url, const char *method)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return sf_respond_not_allowed(r, "GET, HEAD");
+    const sf_assets *all = r->g->cfg.assets;
+    const sf_asset *a = sf_assets_find(all, url);
+    if (!a) {
+        if (all && all->count == 0 && all->missing && strcmp(url, "/") == 0)
+            return sf_respond_error(r, 404, "not_found", all->missing, NULL);
+        return sf_respond_error(r, 404, "not_found", "no such file", NULL);
+    }
+    return serve(r, a);
+}
+
+enum MHD_Result sf_openapi_route(request *r, const char *method)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return sf_respond_not_allowed(r, "GET, HEAD");
+    const sf_assets *doc = r->g->cfg.openapi;
+    const sf_asset *a = sf_assets_find(doc, "/openapi.json");
+    if (!a)
+        return sf_respond_error(
+            r, 404, "not_found",
+            doc && doc->missing ? doc->missing : "this server has no OpenAPI document", NULL);
+    return serve(r, a);
 }

@@ -1,6 +1,7 @@
 /*
- * static.h - files the gateway serves as they are: the dashboard (web/),
- * embedded in the binary at build time.
+ * static.h - files the gateway serves as they are: the dashboard (web/) and
+ * the OpenAPI document (docs/openapi.yaml as JSON), embedded in the binary
+ * at build time.
  *
  * The build turns web/dist into a generated C file (web/embed.c writes it)
  * holding one sf_asset per file, so the binary needs nothing beside it at
@@ -36,7 +37,10 @@ typedef struct sf_assets {
 /* The asset for a request path: "/" is "/index.html". NULL when absent. */
 const sf_asset *sf_assets_find(const sf_assets *a, const char *url);
 
-/* The table the `shopflow` program links (generated at build time). */
+/* The tables the `shopflow` program links (generated at build time): the
+ * dashboard's files, and the OpenAPI document (one file, /openapi.json,
+ * made from docs/openapi.yaml by openapi/CMakeLists.txt). */
 extern const sf_assets sf_web_assets;
+extern const sf_assets sf_openapi_doc;
 
 #endif
