@@ -175,12 +175,15 @@ const ingestSchema = checker.doc.paths['/v1/transactions'].post.requestBody.cont
 function bodyFor(media) {
   if (media === 'application/json') return JSON.stringify([fresh(), fresh({ StockCode: '71053' })]);
   if (/csv/.test(media))
-    return `InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,event_id\r\n590002,22633,"HAND WARMER, UNION JACK",6,2011-12-10 09:05:00,1.85,90001,United Kingdom,openapi-${process.pid}-${++seq}\r\n`;
+    return 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,event_id\r\n' +
+      `590002,22633,"HAND WARMER, UNION JACK",6,2011-12-10 09:05:00,1.85,90001,United Kingdom,` +
+      `openapi-${process.pid}-${++seq}\r\n`;
   return `${JSON.stringify(fresh())}\n${JSON.stringify(fresh({ InvoiceNo: '590003' }))}\n`;
 }
 
 function post(key, ctype, body, more = []) {
-  const headers = [...(key ? [bearer(key)] : []), ...(ctype ? [['Content-Type', ctype]] : []), ...more];
+  const headers = [...(key ? [bearer(key)] : []), ...(ctype ? [['Content-Type', ctype]] : [])];
+  headers.push(...more);
   return { method: 'POST', path: '/v1/transactions', headers, body };
 }
 
