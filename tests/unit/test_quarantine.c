@@ -59,11 +59,12 @@ static void make_records(sf_record *recs, int n, int from)
     }
 }
 
-static void appended(void *ctx, int status, const uint32_t *parts, const uint64_t *offsets,
+static void appended(void *ctx, int status, const uint32_t *parts, const sf_pos *positions,
                      const char *errmsg)
 {
     (void)parts, (void)errmsg;
-    *(int *)ctx = status == 0 && offsets[0] == BAD ? 1 : -1;
+    uint64_t at;
+    *(int *)ctx = status == 0 && sf_pos_u64(&positions[0], &at) && at == BAD ? 1 : -1;
 }
 
 /* PostgreSQL: each test starts from an empty database. */
@@ -194,7 +195,7 @@ static int note(void *ctx, const sf_quarantined *q)
     seen *s = ctx;
     s->n++;
     s->p = q->partition;
-    s->offset = q->offset;
+    s->offset = ut_off(&q->pos);
     s->same_bytes = q->len == bad_len && memcmp(q->data, bad, bad_len) == 0;
     s->has_reason = q->reason && strstr(q->reason, "do not add up") && q->at && strlen(q->at) == 24;
     return 0;
@@ -218,11 +219,11 @@ static void assert_set_aside(sf_sink *k, int n)
 
 static uint64_t position(sf_sink *k)
 {
-    uint64_t next = 0;
+    sf_pos next = {0};
     sf_error err = {0};
     if (k->ops->resume(k, &next, 1, &err) != 0)
         fail_msg("resume: %s", err.msg);
-    return next;
+    return ut_off(&next);
 }
 
 static int run(sf_stream *s, sf_sink *k, sf_runner_stats *st, sf_error *err)
@@ -322,13 +323,13 @@ static void test_crash(void **state)
         unput(dir, "raw/transactions/dt=2010-12-01/"
                    "part-0000-00000000000000000011-00000000000000000020.ndjson.gz");
     } else {
-        uint64_t next;
+        sf_pos next;
         sf_stream_batch b;
         sf_record scratch;
         bool stopped = false;
         assert_int_equal(k->ops->resume(k, &next, 1, &err), 0);
         assert_int_equal(sf_stream_batch_init(&b, 64, 1 << 16, &err), 0);
-        assert_int_equal(sf_stream_read(s, 0, 0, &b, &err), 0);
+        assert_int_equal(sf_stream_read(s, 0, UT_AT(0), &b, &err), 0);
         assert_int_equal(b.count, BEFORE + 1 + AFTER);
         if (sf_sink_apply_checked(k, 0, &b, &scratch, &stopped, &err) != 0)
             fail_msg("apply: %s", err.msg);
@@ -389,13 +390,13 @@ static void test_retry(void **state)
     sf_record fixed;
     ut_make(&fixed, "536003", "FIXED", "THE FIXED LINE", 2, UT_T0 + 600, 1500, 12001,
             "United Kingdom");
-    if (k->ops->retry(k, 0, BAD, &fixed, &err) != 0)
+    if (k->ops->retry(k, 0, UT_AT(BAD), &fixed, &err) != 0)
         fail_msg("retry: %s", err.msg);
     assert_int_equal(records_in(name, dir, k), BEFORE + AFTER + 1);
     assert_set_aside(k, 0);
-    assert_int_equal(k->ops->retry(k, 0, BAD, &fixed, &err), SF_ENOENT);
+    assert_int_equal(k->ops->retry(k, 0, UT_AT(BAD), &fixed, &err), SF_ENOENT);
     assert_non_null(strstr(err.msg, "offset 10 is not in its quarantine"));
-    assert_int_equal(k->ops->retry(k, 0, 3, &fixed, &err), SF_ENOENT);
+    assert_int_equal(k->ops->retry(k, 0, UT_AT(3), &fixed, &err), SF_ENOENT);
     assert_int_equal(records_in(name, dir, k), BEFORE + AFTER + 1);
     if (strcmp(name, "warehouse") == 0) /* in its place: the offset it stands for */
         assert_int_equal(sql_count(dir, "SELECT count(*) FROM fact_sales WHERE log_offset = 10 "
@@ -425,7 +426,7 @@ static void mirror(failing *f)
     atomic_store(&f->base.quarantined, atomic_load(&f->inner->quarantined));
 }
 
-static int f_resume(sf_sink *s, uint64_t *next, uint32_t n, sf_error *err)
+static int f_resume(sf_sink *s, sf_pos *next, uint32_t n, sf_error *err)
 {
     failing *f = (failing *)s;
     return f->inner->ops->resume(f->inner, next, n, err);
@@ -440,7 +441,7 @@ static int f_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *e
 }
 
 static int f_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                        uint64_t next, sf_error *err)
+                        const sf_pos *next, sf_error *err)
 {
     failing *f = (failing *)s;
     return f->inner->ops->quarantine(f->inner, p, e, reason, next, err);
@@ -449,7 +450,7 @@ static int f_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const 
 static int f_flush(sf_sink *s, bool all, sf_error *err)
 {
     failing *f = (failing *)s;
-    uint64_t next;
+    sf_pos next;
     if (all && f->failures > 0) {
         f->failures--;
         f->inner->ops->resume(f->inner, &next, 1, err); /* rolls the open transaction back */
@@ -533,14 +534,14 @@ static void test_entry_check(void **state)
     uint8_t packed[SF_PACK_MAX];
     int len = sf_record_pack(&r, packed, sizeof packed);
     char why[SF_QUARANTINE_REASON_MAX] = "";
-    sf_stream_entry e = {7, packed, (uint32_t)len};
+    sf_stream_entry e = {ut_pos(7), packed, (uint32_t)len};
     assert_true(sf_entry_check(&e, &back, why, sizeof why));
     assert_string_equal(back.invoice_no, "536365");
     e.len = 3;
     assert_false(sf_entry_check(&e, &back, why, sizeof why));
     assert_non_null(strstr(why, "3 bytes, shorter than a packed record's header"));
     static const uint8_t json[] = "{\"invoice_no\":\"536365\",\"quantity\":6,\"more\":\"....\"}";
-    e = (sf_stream_entry){8, json, sizeof json - 1};
+    e = (sf_stream_entry){ut_pos(8), json, sizeof json - 1};
     assert_false(sf_entry_check(&e, &back, why, sizeof why));
     assert_non_null(strstr(why, "format byte 0x7b ('{'), not 1"));
 }

@@ -124,11 +124,11 @@ static int64_t make(batch *t, uint64_t first, size_t n)
                 1250 + (int64_t)i, 12000 + (int32_t)(i % 3), "France");
         sum += (int64_t)r.quantity * r.unit_price;
         int len = sf_record_pack(&r, t->data[i], sizeof t->data[i]);
-        t->e[i] = (sf_stream_entry){first + i, t->data[i], (uint32_t)len};
+        t->e[i] = (sf_stream_entry){ut_pos(first + i), t->data[i], (uint32_t)len};
     }
     t->b.entries = t->e;
     t->b.count = t->b.cap = n;
-    t->b.next_offset = first + n;
+    t->b.next = ut_pos(first + n);
     return sum;
 }
 
@@ -166,10 +166,10 @@ static totals seen(const fixture *f)
 
 static uint64_t position(sf_warehouse *w, uint32_t p)
 {
-    uint64_t next[3];
+    sf_pos next[3];
     sf_error err = {0};
     assert_int_equal(sf_warehouse_positions(w, next, 3, &err), 0);
-    return next[p];
+    return ut_off(&next[p]);
 }
 
 /* ---- the contract ---- */
@@ -257,13 +257,13 @@ typedef struct listed {
     size_t len;
 } listed;
 
-static int on_quarantined(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+static int on_quarantined(void *ctx, uint32_t p, const sf_pos *pos, const char *reason,
                           const char *at, const uint8_t *data, size_t len)
 {
     (void)at, (void)data;
     listed *l = ctx;
     l->n++;
-    l->p = p, l->offset = offset, l->len = len;
+    l->p = p, l->offset = ut_off(pos), l->len = len;
     snprintf(l->reason, sizeof l->reason, "%s", reason);
     return 0;
 }
@@ -277,10 +277,10 @@ static void test_quarantine(void **state)
     sf_warehouse *w = open_wh(&f, false);
     int64_t sum = make(t, 0, 4);
     assert_int_equal(sf_warehouse_load(w, 2, &t->b, &err), 0);
-    sf_stream_entry bad = {4, (const uint8_t *)"{not}", 5};
-    assert_int_equal(
-        sf_warehouse_quarantine(w, 2, &bad, "not a record", "2026-12-05T17:20:30.123Z", 5, &err),
-        0);
+    sf_stream_entry bad = {ut_pos(4), (const uint8_t *)"{not}", 5};
+    assert_int_equal(sf_warehouse_quarantine(w, 2, &bad, "not a record", "2026-12-05T17:20:30.123Z",
+                                             UT_AT(5), &err),
+                     0);
     assert_int_equal(sf_warehouse_commit(w, &err), 0);
     assert_true(position(w, 2) == 5);
     listed l = {0};

@@ -207,13 +207,22 @@ int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_er
                : 0;
 }
 
+int sf_wh_offset_of(const sf_pos *pos, uint32_t p, uint64_t *out, sf_error *err)
+{
+    if (sf_pos_u64(pos, out) && *out < SF_WH_OFFSET_LIMIT)
+        return 0;
+    char text[SF_POS_TEXT_MAX];
+    sf_pos_format(pos, text, sizeof text);
+    return sf_error_set(err, SF_ERANGE, "partition %u: offset %s is beyond 2^40", p, text);
+}
+
 int sf_wh_rollup_entry(wh_rollup *r, const sf_stream_entry *e, uint32_t p, sf_record *rec,
                        char date[SF_TIME_TEXT_LEN + 1], sf_error *err)
 {
-    if (e->offset >= SF_WH_OFFSET_LIMIT)
-        return sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
-                            (unsigned long long)e->offset);
-    int rc = sf_stream_entry_record(e, p, rec, err);
+    uint64_t offset;
+    int rc = sf_wh_offset_of(&e->pos, p, &offset, err);
+    if (rc == 0)
+        rc = sf_stream_entry_record(e, p, rec, err);
     if (rc < 0)
         return rc;
     sf_time_format(rec->invoice_date, date);

@@ -128,6 +128,10 @@ void sf_wh_rollup_free(wh_rollup *r);
  * holds far fewer records. */
 #define SF_WH_OFFSET_LIMIT (UINT64_C(1) << 40)
 
+/* Position pos of partition p as an offset below SF_WH_OFFSET_LIMIT into
+ * *out; SF_ERANGE otherwise. */
+int sf_wh_offset_of(const sf_pos *pos, uint32_t p, uint64_t *out, sf_error *err);
+
 /* Decode entry e of partition p into rec and its date text ("YYYY-MM-DD
  * HH:MM:SS") and add it to the rollups: what every adapter's load does
  * with a line before writing its fact row. */

@@ -344,20 +344,20 @@ static int pg_open(const sf_location *loc, const sf_warehouse_opts *opts, sf_war
 }
 
 /* The positions in rows (log_partition, next_offset, ...) into next. */
-static void positions_of(const PGresult *res, uint64_t *next, uint32_t nparts)
+static void positions_of(const PGresult *res, sf_pos *next, uint32_t nparts)
 {
     for (int i = 0; i < PQntuples(res); i++) {
         long long p = strtoll(PQgetvalue(res, i, 0), NULL, 10);
         if (p >= 0 && p < nparts)
-            next[p] = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+            sf_pos_from_u64(&next[p], strtoull(PQgetvalue(res, i, 1), NULL, 10));
     }
 }
 
-static int pg_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_error *err)
+static int pg_positions(sf_warehouse *base, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     pg_wh *w = (pg_wh *)base;
     for (uint32_t p = 0; p < nparts; p++)
-        next[p] = 0;
+        next[p].len = 0;
     if (w->offsets) { /* inside read(): its rows, read with its BEGIN (one round trip) */
         positions_of(w->offsets, next, nparts);
         return 0;
@@ -448,21 +448,21 @@ static int fence(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
     if (b->count == 0)
         return 0;
-    uint64_t at = p < w->nnext ? w->next[p] : UINT64_MAX;
-    int rc = 0;
-    if (at == UINT64_MAX) {
+    uint64_t at = p < w->nnext ? w->next[p] : UINT64_MAX, first;
+    int rc = sf_wh_offset_of(&b->entries[0].pos, p, &first, err);
+    if (rc == 0 && at == UINT64_MAX) {
         char sql[96];
         snprintf(sql, sizeof sql,
                  "SELECT next_offset FROM sink_offsets WHERE log_partition = %u FOR UPDATE", p);
         char *v = query_value(w, sql, err, &rc);
-        at = v ? strtoull(v, NULL, 10) : b->entries[0].offset; /* none stored: no fence */
+        at = v ? strtoull(v, NULL, 10) : first; /* none stored: no fence */
         free(v);
     }
-    if (rc == 0 && at != b->entries[0].offset)
+    if (rc == 0 && at != first)
         rc = sf_error_set(err, SF_ESTALE,
                           "warehouse: partition %u: a batch from offset %llu, but the warehouse "
                           "is at %llu (another member loaded it): refused",
-                          p, (unsigned long long)b->entries[0].offset, (unsigned long long)at);
+                          p, (unsigned long long)first, (unsigned long long)at);
     return rc;
 }
 
@@ -486,9 +486,12 @@ static int stage_facts(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error 
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         char date[SF_TIME_TEXT_LEN + 1];
-        rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &r, date, err);
+        uint64_t offset;
+        rc = sf_wh_offset_of(&b->entries[i].pos, p, &offset, err);
         if (rc == 0)
-            fact_row(facts, &r, p, b->entries[i].offset, date);
+            rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &r, date, err);
+        if (rc == 0)
+            fact_row(facts, &r, p, offset, date);
     }
     if (rc == 0 && facts->len >= FLUSH_BYTES)
         rc = sf_pg_flush(w, STAGE_FACTS, err);
@@ -501,10 +504,11 @@ static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
     int rc = open_txn(w, err);
     if (rc < 0)
         return rc;
-    if ((rc = fence(w, p, b, err)) == 0)
+    uint64_t next;
+    if ((rc = fence(w, p, b, err)) == 0 && (rc = sf_wh_offset_of(&b->next, p, &next, err)) == 0)
         rc = stage_facts(w, p, b, err);
     if (rc == 0)
-        rc = set_next(w, p, b->next_offset, err);
+        rc = set_next(w, p, next, err);
     if (rc < 0)
         rollback(w);
     else
@@ -532,22 +536,25 @@ static int exec_params(pg_wh *w, const char *sql, int n, const char *const *para
 }
 
 static int pg_quarantine(sf_warehouse *base, uint32_t p, const sf_stream_entry *e,
-                         const char *reason, const char *at, uint64_t next, sf_error *err)
+                         const char *reason, const char *at, const sf_pos *next, sf_error *err)
 {
     pg_wh *w = (pg_wh *)base;
     sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
-    char part[16], offset[24];
+    char part[16], offset[SF_POS_TEXT_MAX];
+    uint64_t after;
     snprintf(part, sizeof part, "%u", p);
-    snprintf(offset, sizeof offset, "%llu", (unsigned long long)e->offset);
+    sf_pos_format(&e->pos, offset, sizeof offset);
     const char *params[] = {part, offset, reason, (const char *)e->data, at};
-    int rc = open_txn(w, err);
+    int rc = sf_wh_offset_of(next, p, &after, err);
+    if (rc == 0)
+        rc = open_txn(w, err);
     if (rc == 0)
         rc = fence(w, p, &one, err);
     if (rc == 0)
         rc = exec_params(w, "INSERT INTO sink_quarantine VALUES ($1, $2, $3, $4, $5)", 5, params, 4,
                          e->len, NULL, err);
     if (rc == 0)
-        rc = set_next(w, p, next, err);
+        rc = set_next(w, p, after, err);
     if (rc < 0)
         rollback(w);
     else
@@ -559,9 +566,9 @@ static int pg_retry(sf_warehouse *base, uint32_t p, const sf_stream_entry *e, sf
 {
     pg_wh *w = (pg_wh *)base;
     sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
-    char part[16], offset[24];
+    char part[16], offset[SF_POS_TEXT_MAX];
     snprintf(part, sizeof part, "%u", p);
-    snprintf(offset, sizeof offset, "%llu", (unsigned long long)e->offset);
+    sf_pos_format(&e->pos, offset, sizeof offset);
     const char *params[] = {part, offset};
     long changed = 0;
     int rc = open_txn(w, err);
@@ -571,9 +578,9 @@ static int pg_retry(sf_warehouse *base, uint32_t p, const sf_stream_entry *e, sf
                          2, params, 0, 0, &changed, err);
     if (rc == 0 && changed != 1)
         rc = sf_error_set(err, SF_ENOENT,
-                          "warehouse: partition %u offset %llu is not in its quarantine (retried "
+                          "warehouse: partition %u offset %s is not in its quarantine (retried "
                           "already?)",
-                          p, (unsigned long long)e->offset);
+                          p, offset);
     if (rc == 0)
         rc = stage_facts(w, p, &one, err);
     if (rc < 0)
@@ -596,9 +603,10 @@ static int pg_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx
         char reason[SF_ERROR_MSG_MAX], at[64];
         snprintf(reason, sizeof reason, "%.*s", PQgetlength(res, i, 2), PQgetvalue(res, i, 2));
         snprintf(at, sizeof at, "%.*s", PQgetlength(res, i, 3), PQgetvalue(res, i, 3));
-        rc = fn(ctx, (uint32_t)sf_get_be64((const uint8_t *)PQgetvalue(res, i, 0)),
-                sf_get_be64((const uint8_t *)PQgetvalue(res, i, 1)), reason, at,
-                (const uint8_t *)PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
+        sf_pos pos;
+        sf_pos_from_u64(&pos, sf_get_be64((const uint8_t *)PQgetvalue(res, i, 1)));
+        rc = fn(ctx, (uint32_t)sf_get_be64((const uint8_t *)PQgetvalue(res, i, 0)), &pos, reason,
+                at, (const uint8_t *)PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
     }
     PQclear(res);
     if (w->reader)

@@ -435,14 +435,14 @@ static int wh_open(const sf_location *loc, const sf_warehouse_opts *opts, sf_war
     return 0;
 }
 
-static int wh_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_error *err)
+static int wh_positions(sf_warehouse *base, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
     int sync = w->pipe ? sf_wh_pipe_sync(w, err) : 0;
     if (sync < 0)
         return sync;
     for (uint32_t p = 0; p < nparts; p++)
-        next[p] = 0;
+        next[p].len = 0;
     if (query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'sink_offsets'") <= 0)
         return 0; /* a reader before the first load */
     sqlite3_stmt *q;
@@ -453,7 +453,7 @@ static int wh_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         int64_t p = sqlite3_column_int64(q, 0);
         if (p >= 0 && p < nparts)
-            next[p] = (uint64_t)sqlite3_column_int64(q, 1);
+            sf_pos_from_u64(&next[p], (uint64_t)sqlite3_column_int64(q, 1));
     }
     sqlite3_finalize(q);
     return rc == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "positions");
@@ -490,7 +490,7 @@ static int wh_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_
 }
 
 static int wh_quarantine(sf_warehouse *base, uint32_t p, const sf_stream_entry *e,
-                         const char *reason, const char *at, uint64_t next, sf_error *err)
+                         const char *reason, const char *at, const sf_pos *next, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
     if (w->reader)
@@ -520,10 +520,13 @@ static int wh_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx
                                       -1, &q, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, "sink_quarantine");
     int step = SQLITE_DONE, stop = 0;
-    while (rc == 0 && !stop && (step = sqlite3_step(q)) == SQLITE_ROW)
-        stop = fn(ctx, (uint32_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1),
+    while (rc == 0 && !stop && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        sf_pos pos;
+        sf_pos_from_u64(&pos, (uint64_t)sqlite3_column_int64(q, 1));
+        stop = fn(ctx, (uint32_t)sqlite3_column_int64(q, 0), &pos,
                   (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
                   sqlite3_column_blob(q, 4), (size_t)sqlite3_column_bytes(q, 4));
+    }
     if (rc == 0 && !stop && step != SQLITE_DONE)
         rc = sf_wh_fail(w, err, "sink_quarantine");
     sqlite3_finalize(q);

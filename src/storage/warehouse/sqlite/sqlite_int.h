@@ -126,7 +126,7 @@ void sf_wh_pipe_stop(sqlite_wh *w);
 int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
 /* The port's quarantine and retry (warehouse.h), through the writer like a load. */
 int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, const char *reason,
-                          const char *at, uint64_t next, sf_error *err);
+                          const char *at, const sf_pos *next, sf_error *err);
 int sf_wh_pipe_retry(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
 int sf_wh_pipe_commit(sqlite_wh *w, bool wait, sf_error *err);
 int sf_wh_pipe_sync(sqlite_wh *w, sf_error *err);

@@ -598,17 +598,22 @@ static int load_item(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, bool re
     if (!it)
         return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     it->partition = p;
-    it->next_offset = b->next_offset;
     it->fenced = b->count > 0 && !retry;
     it->retry = retry;
     it->records = (uint32_t)b->count;
-    it->first_offset = b->count ? b->entries[0].offset : 0;
+    it->first_offset = 0;
+    rc = retry ? 0 : sf_wh_offset_of(&b->next, p, &it->next_offset, err);
+    if (rc == 0 && b->count)
+        rc = sf_wh_offset_of(&b->entries[0].pos, p, &it->first_offset, err);
     sf_record rec;
     char date[SF_TIME_TEXT_LEN + 1];
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
-        rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &rec, date, err);
+        uint64_t offset;
+        rc = sf_wh_offset_of(&b->entries[i].pos, p, &offset, err);
         if (rc == 0)
-            pack_fact(&it->facts, &rec, date, b->entries[i].offset);
+            rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &rec, date, err);
+        if (rc == 0)
+            pack_fact(&it->facts, &rec, date, offset);
     }
     if (rc == 0 && sf_buf_failed(&it->facts))
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -633,17 +638,20 @@ int sf_wh_pipe_retry(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, sf_erro
 }
 
 int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, const char *reason,
-                          const char *at, uint64_t next, sf_error *err)
+                          const char *at, const sf_pos *next, sf_error *err)
 {
+    uint64_t first, after;
     int rc = take_failure(w, err);
+    if (rc == 0 && (rc = sf_wh_offset_of(&e->pos, p, &first, err)) == 0)
+        rc = sf_wh_offset_of(next, p, &after, err);
     if (rc < 0)
         return rc;
     wh_item *it = item_new(w->pipe, ITEM_QUARANTINE);
     if (!it)
         return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     it->partition = p;
-    it->first_offset = e->offset;
-    it->next_offset = next;
+    it->first_offset = first;
+    it->next_offset = after;
     it->fenced = true;
     sf_buf_add(&it->facts, at, strlen(at) + 1);
     sf_buf_add(&it->facts, reason, strlen(reason) + 1);
