@@ -506,9 +506,12 @@ static void test_sqlite_upgrade(void **state)
     sf_sink_close(open_sink("warehouse", dir, SF_BAD_ENTRY_STOP));
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE sink_quarantine; PRAGMA user_version = 4", NULL, NULL, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE sink_quarantine; ALTER TABLE sink_offsets DROP "
+                                  "COLUMN next_pos; ALTER TABLE sink_offsets DROP COLUMN ordinal; "
+                                  "PRAGMA user_version = 4",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     sf_sink_places at = {.data_dir = dir};
     sf_sink *k = NULL;
@@ -519,8 +522,55 @@ static void test_sqlite_upgrade(void **state)
     k = open_sink("warehouse", dir, SF_BAD_ENTRY_STOP);
     assert_set_aside(k, 0);
     sf_sink_close(k);
-    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 5);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 6);
     assert_int_equal(sql_count(dir, "SELECT count(*) FROM sink_quarantine"), 0);
+    ut_tmpdir_remove(dir);
+}
+
+/* SQLite schema 5 (before wide positions), with a position and an entry
+ * set aside: a reader reads it as it is; the sink upgrades it to 6, the
+ * ordinal starting at the next offset (so new fact_ids follow the old),
+ * the entry kept under its offset. */
+static void test_sqlite_upgrade_5(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "warehouse.db");
+    sf_sink_close(open_sink("warehouse", dir, SF_BAD_ENTRY_STOP));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE sink_quarantine; ALTER TABLE sink_offsets DROP COLUMN next_pos; "
+                     "ALTER TABLE sink_offsets DROP COLUMN ordinal; "
+                     "CREATE TABLE sink_quarantine (log_partition INTEGER NOT NULL,"
+                     "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
+                     "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));"
+                     "INSERT INTO sink_offsets VALUES (0, 12);"
+                     "INSERT INTO sink_quarantine VALUES (0, 7, 'why', x'00', 'then');"
+                     "PRAGMA user_version = 5",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    sf_sink_places at = {.data_dir = dir};
+    sf_sink *k = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_sink_open("warehouse", &at, NULL, true, &k, &err), 0);
+    assert_int_equal(position(k), 12); /* read as it is */
+    seen s = {0};
+    assert_int_equal(k->ops->quarantined(k, note, &s, &err), 0);
+    assert_true(s.n == 1 && s.offset == 7);
+    sf_sink_close(k);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 5);
+    k = open_sink("warehouse", dir, SF_BAD_ENTRY_STOP);
+    assert_int_equal(position(k), 12);
+    sf_sink_close(k);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(sql_count(dir, "SELECT ordinal FROM sink_offsets WHERE log_partition = 0"),
+                     12);
+    assert_int_equal(sql_count(dir, "SELECT log_offset FROM sink_quarantine WHERE log_pos = x''"),
+                     7);
     ut_tmpdir_remove(dir);
 }
 
@@ -559,6 +609,7 @@ int main(void)
         FOR_SINK(archive),
         cmocka_unit_test(test_applied_counts_commits),
         cmocka_unit_test(test_sqlite_upgrade),
+        cmocka_unit_test(test_sqlite_upgrade_5),
         cmocka_unit_test(test_entry_check),
     };
     const struct CMUnitTest pg_tests[] = {

@@ -76,9 +76,10 @@ typedef struct sqlite_wh {
     sqlite3 *db;
     sqlite3_stmt *facts; /* FACT_ROWS rows at once */
     bool reader;
-    bool in_txn;   /* loader: the writer thread's (it alone uses db while running) */
-    bool open;     /* loader: batches loaded since the last commit (the caller's side) */
-    bool unsynced; /* loader: a commit_later() since the last sync of the WAL (caller's side) */
+    int64_t version; /* the file's schema version (a reader may read the one before) */
+    bool in_txn;     /* loader: the writer thread's (it alone uses db while running) */
+    bool open;       /* loader: batches loaded since the last commit (the caller's side) */
+    bool unsynced;   /* loader: a commit_later() since the last sync of the WAL (caller's side) */
     /* loader, the writer thread's: records loaded and entries set aside in
      * its open transaction; and, added when it commits, all so far. */
     uint64_t txn_records, txn_quarantined;
