@@ -495,24 +495,31 @@ static void test_applied_counts_commits(void **state)
     ut_tmpdir_remove(dir);
 }
 
-/* SQLite schema 4 (before sink_quarantine): readers refuse it and say to
- * run the sink once, which upgrades it in place. */
-static void test_sqlite_upgrade(void **state)
+/* The columns schema 6 added, gone (then sql makes an older file). */
+#define BEFORE_6                                                                                   \
+    "DROP TABLE sink_quarantine; ALTER TABLE sink_offsets DROP COLUMN next_pos; "                  \
+    "ALTER TABLE sink_offsets DROP COLUMN ordinal; "
+
+/* A new warehouse in a new folder dir, made older by sql. */
+static void older_warehouse(char dir[UT_PATH_MAX], const char *sql)
 {
-    (void)state;
-    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    char path[UT_PATH_MAX];
     ut_tmpdir(dir);
     ut_join(path, dir, "warehouse.db");
     sf_sink_close(open_sink("warehouse", dir, SF_BAD_ENTRY_STOP));
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "DROP TABLE sink_quarantine; ALTER TABLE sink_offsets DROP "
-                                  "COLUMN next_pos; ALTER TABLE sink_offsets DROP COLUMN ordinal; "
-                                  "PRAGMA user_version = 4",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+}
+
+/* SQLite schema 4 (before sink_quarantine): readers refuse it and say to
+ * run the sink once, which upgrades it in place. */
+static void test_sqlite_upgrade(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    older_warehouse(dir, BEFORE_6 "PRAGMA user_version = 4");
     sf_sink_places at = {.data_dir = dir};
     sf_sink *k = NULL;
     sf_error err = {0};
@@ -534,25 +541,14 @@ static void test_sqlite_upgrade(void **state)
 static void test_sqlite_upgrade_5(void **state)
 {
     (void)state;
-    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
-    ut_tmpdir(dir);
-    ut_join(path, dir, "warehouse.db");
-    sf_sink_close(open_sink("warehouse", dir, SF_BAD_ENTRY_STOP));
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db,
-                     "DROP TABLE sink_quarantine; ALTER TABLE sink_offsets DROP COLUMN next_pos; "
-                     "ALTER TABLE sink_offsets DROP COLUMN ordinal; "
-                     "CREATE TABLE sink_quarantine (log_partition INTEGER NOT NULL,"
-                     "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
-                     "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));"
-                     "INSERT INTO sink_offsets VALUES (0, 12);"
-                     "INSERT INTO sink_quarantine VALUES (0, 7, 'why', x'00', 'then');"
-                     "PRAGMA user_version = 5",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
+    char dir[UT_PATH_MAX];
+    older_warehouse(dir, BEFORE_6
+                    "CREATE TABLE sink_quarantine (log_partition INTEGER NOT NULL,"
+                    "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
+                    "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));"
+                    "INSERT INTO sink_offsets VALUES (0, 12);"
+                    "INSERT INTO sink_quarantine VALUES (0, 7, 'why', x'00', 'then');"
+                    "PRAGMA user_version = 5");
     sf_sink_places at = {.data_dir = dir};
     sf_sink *k = NULL;
     sf_error err = {0};
