@@ -180,7 +180,8 @@ static int archive_resume(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *e
 }
 
 /* The longest key: prefix, day, partition, two positions of 129 digits. */
-#define KEY_MAX (sizeof PREFIX + 16 + 16 + 2 * SF_POS_TEXT_MAX + 16)
+#define KEY_MAX SF_ARCHIVE_KEY_MAX
+_Static_assert(sizeof PREFIX + 16 + 16 + 2 * SF_POS_TEXT_MAX + 16 <= KEY_MAX, "archive keys");
 
 /* The key of p's object of records first..last of day. */
 static void object_key(char key[KEY_MAX], uint32_t p, int64_t day, const sf_pos *first,
@@ -256,8 +257,11 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
         if (rc < 0)
             return rc;
         int64_t day = day_of(r.invoice_date);
-        /* After a hole (offsets lost for good, stream.h) a new object: an
-         * object holds LAST - FIRST + 1 records, as its name says. */
+        /* Where positions skip (a hole of the local log, a gap of Kafka,
+         * and between any two records of a stream of wide positions) a new
+         * object: every object holds LAST - FIRST + 1 records, one per
+         * position, as its name says, so FIRST + line index is each
+         * record's position (archive_restore.h, import_archive.c). */
         if (b->used &&
             (day != b->day || b->len >= a->opts.max_bytes || !follows(&e->pos, &b->last)) &&
             (rc = close_object(a, p, err)) < 0)

@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/pack.h"
@@ -198,6 +199,19 @@ static int note(void *ctx, const sf_quarantined *q)
     s->offset = ut_off(&q->pos);
     s->same_bytes = q->len == bad_len && memcmp(q->data, bad, bad_len) == 0;
     s->has_reason = q->reason && strstr(q->reason, "do not add up") && q->at && strlen(q->at) == 24;
+    return 0;
+}
+
+typedef struct wide_seen {
+    int n;
+    sf_pos pos;
+} wide_seen;
+
+static int note_wide(void *ctx, const sf_quarantined *q)
+{
+    wide_seen *s = ctx;
+    s->n++;
+    s->pos = q->pos;
     return 0;
 }
 
@@ -592,9 +606,68 @@ static void test_entry_check(void **state)
     assert_non_null(strstr(why, "format byte 0x7b ('{'), not 1"));
 }
 
+/* Position k of a stream of Kinesis-like positions: 56 digits, 1,000 apart. */
+static sf_pos kinesis(int k)
+{
+    static const char seq[] = "49590338271490256608559692538361571095921575989136588898";
+    sf_pos p;
+    assert_int_equal(sf_pos_parse(seq, strlen(seq), &p, NULL), 0);
+    for (int i = 0; i < 1000 * k; i++)
+        assert_int_equal(sf_pos_add_one(&p, NULL), 0);
+    return p;
+}
+
+/* Every sink on a stream of wide, sparse positions: it applies the
+ * records, sets an entry aside at its position, and resumes past the last
+ * (the archive after its highest LAST, its objects named in full decimal). */
+static void test_wide_positions(void **state)
+{
+    const char *name = *state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    enum { N = 6 };
+    static sf_record recs[N];
+    static uint8_t data[N][SF_PACK_MAX];
+    sf_stream_entry e[N];
+    make_records(recs, N, 0);
+    for (int i = 0; i < N; i++) {
+        int len = sf_record_pack(&recs[i], data[i], sizeof data[i]);
+        e[i] = (sf_stream_entry){kinesis(i), data[i], (uint32_t)len};
+    }
+    e[3].data = bad, e[3].len = bad_len; /* not a record: set aside */
+    sf_stream_batch b = {.entries = e, .count = N, .cap = N, .next = kinesis(N - 1)};
+    assert_int_equal(sf_pos_add_one(&b.next, NULL), 0);
+    sf_sink *k = open_sink(name, dir, SF_BAD_ENTRY_QUARANTINE);
+    sf_pos next[1];
+    sf_record scratch;
+    bool stopped = false;
+    sf_error err = {0};
+    assert_int_equal(k->ops->resume(k, next, 1, &err), 0);
+    if (sf_sink_apply_checked(k, 0, &b, &scratch, &stopped, &err) != 0 ||
+        sf_sink_flush(k, true, &err) != 0)
+        fail_msg("%s: %s", name, err.msg);
+    assert_int_equal(records_in(name, dir, k), N - 1);
+    assert_int_equal(k->ops->resume(k, next, 1, &err), 0);
+    assert_int_equal(sf_pos_cmp(&next[0], &b.next), 0);
+    wide_seen l = {0};
+    assert_int_equal(k->ops->quarantined(k, note_wide, &l, &err), 0);
+    sf_pos third = kinesis(3);
+    assert_true(l.n == 1 && sf_pos_cmp(&l.pos, &third) == 0);
+    sf_sink_close(k);
+    if (strcmp(name, "archive") == 0) {
+        char at[UT_PATH_MAX];
+        ut_join(at, dir,
+                "archive/quarantine/part-0000-"
+                "49590338271490256608559692538361571095921575989136591898.bin");
+        assert_int_equal(access(at, F_OK), 0);
+    }
+    ut_tmpdir_remove(dir);
+}
+
 #define FOR_SINK(name)                                                                             \
     cmocka_unit_test_prestate(test_stop, name), cmocka_unit_test_prestate(test_quarantine, name),  \
-        cmocka_unit_test_prestate(test_crash, name), cmocka_unit_test_prestate(test_retry, name)
+        cmocka_unit_test_prestate(test_crash, name), cmocka_unit_test_prestate(test_retry, name),  \
+        cmocka_unit_test_prestate(test_wide_positions, name)
 
 int main(void)
 {
