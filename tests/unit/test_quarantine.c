@@ -625,6 +625,8 @@ static void test_wide_positions(void **state)
     const char *name = *state;
     char dir[UT_PATH_MAX];
     ut_tmpdir(dir);
+    if (pg_url)
+        reset_pg();
     enum { N = 6 };
     static sf_record recs[N];
     static uint8_t data[N][SF_PACK_MAX];
