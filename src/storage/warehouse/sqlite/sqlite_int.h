@@ -121,7 +121,9 @@ int sf_wh_sqlite_fill_heads(sqlite_wh *w, sf_error *err);
  * w->facts, w->st); stop: it finishes what is queued and ends. load/commit
  * are the port's (commit: wait for durability or not); sync waits until the
  * writer is idle and returns its failure, if any. */
-extern const wh_store_ops sf_wh_sqlite_deferred;
+extern const wh_store_ops sf_wh_sqlite_deferred; /* in sqlite_store.c */
+/* The writer: apply the writes recorded in w->ops (sqlite_store.c). */
+int sf_wh_sqlite_apply_ops(sqlite_wh *w, sf_error *err);
 int sf_wh_pipe_start(sqlite_wh *w, sf_error *err);
 void sf_wh_pipe_stop(sqlite_wh *w);
 int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
