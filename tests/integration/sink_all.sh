@@ -14,7 +14,8 @@ for s in archive history warehouse; do
     grep -q "^$s: 20,000 records applied by this run, lag 0$" <<<"$out" || fail "$s: $out"
 done
 "$shopflow" status --data "$tmp/d" --json |
-    jq -e '.sinks.archive.lag == 0 and .sinks.history.lag == 0 and .sinks.warehouse.lag == 0' \
+    jq -e '.sinks.archive.lag == 0 and .sinks.history.lag == 0 and .sinks.warehouse.lag == 0
+           and ([.sinks[].lag_exact] | all)' \
         >/dev/null || fail "status: $("$shopflow" status --data "$tmp/d" --json)"
 [[ $(sqlite3 "$tmp/d/warehouse.db" 'SELECT count(*) FROM fact_sales') -eq 20000 ]] || fail "warehouse rows"
 [[ $(find "$tmp/d/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc | wc -l) -eq 20000 ]] ||
