@@ -22,16 +22,19 @@
 // --parent   exit when this process is gone (a test script killed without
 //            running its trap leaves no emulator behind).
 //
+// A PUT to s3rver is made atomic here, as S3's are (atomicPuts, below).
 // SIGTERM or SIGINT closes every connection and server and exits 0.
 // s3rver needs node's OpenSSL legacy provider: its ListObjectsV2
 // continuation tokens are DES-encrypted, and without the provider the second
 // page of a listing fails. This script refuses to start without it rather
 // than fail there.
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 function usage(msg) {
   process.stderr.write(`emulators.mjs: ${msg}\n`);
@@ -74,6 +77,44 @@ const S3rver = require('s3rver');
 const dynalite = require('dynalite');
 const kinesalite = require('kinesalite');
 
+// s3rver 3.7.1 streams a PUT's body straight into the object's file: a
+// request cut short (its client killed mid-upload) leaves a short or empty
+// object behind, and a re-put empties the old object before the new bytes
+// come. S3 itself never does either: a body shorter than its Content-Length
+// is refused (IncompleteBody) and nothing is stored, and an object is
+// replaced only by a whole new one. The tests check shopflow against S3's
+// behaviour (a crashed sink's half-sent PUT must not become an object), so
+// here each PUT's body is read whole first, refused when cut short, and
+// written to a temporary file renamed over the object.
+function atomicPuts(store, S3Error) {
+  const put = store.putObject.bind(store);
+  let seq = 0;
+  store.putObject = async function putObject(object) {
+    if (!(object.content instanceof IncomingMessage)) return put(object); // multipart, copies
+    const req = object.content;
+    const body = await new Promise((ok, fail) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => ok(Buffer.concat(chunks)));
+      req.on('error', fail);
+      req.on('close', () => { if (!req.complete) fail(new Error('the request was cut short')); });
+    }).catch(() => null);
+    const want = Number(req.headers['content-length']);
+    if (body === null || (Number.isInteger(want) && body.length !== want)) {
+      throw new S3Error('IncompleteBody',
+                        'You did not provide the number of bytes specified by the Content-Length HTTP header');
+    }
+    const path = this.getResourcePath(object.bucket, object.key, 'object');
+    const tmp = this.getResourcePath(object.bucket, object.key, `sftmp${process.pid}.${seq++}`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, body);
+    await rename(tmp, path);
+    const md5 = createHash('md5').update(body).digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: body.length, md5 };
+  };
+}
+
 const ownData = !opts.data;
 const data = opts.data || mkdtempSync(join(tmpdir(), 'sf-aws-'));
 for (const d of ['s3', 'dynamodb', 'kinesis']) mkdirSync(join(data, d), { recursive: true });
@@ -95,6 +136,7 @@ function listen(server, port) {
 }
 
 const s3 = new S3rver({ address: host, port: opts.ports.s3, directory: join(data, 's3'), silent: true });
+atomicPuts(s3.store, require('s3rver/lib/models/error'));
 const ms = opts.stateMs;
 const ddb = track(dynalite({ path: join(data, 'dynamodb'), createTableMs: ms, deleteTableMs: ms,
                              updateTableMs: ms }));

@@ -5,7 +5,8 @@
 #    the sink retries, catches up, and the bucket holds every record once,
 #    with the figures sqlite3 computes from the CSV (objects read back with
 #    curl, not through shopflow);
-#  - `status` reads its position from the bucket: lag 0;
+#  - `status` reads its position from the bucket: lag 0; with S3 away it
+#    fails at once, saying so;
 #  - `import --from-archive s3://...` rebuilds a log identical to the
 #    original (`log dump`), and a second rebuild loads nothing.
 #   usage: s3_archive.sh SHOPFLOW DATA_GZ
@@ -24,7 +25,7 @@ args=(sink archive --data "$tmp/d" --objects "$loc" --archive-object-size 256K)
 
 for k in $(seq 4); do
     "$shopflow" "${args[@]}" > /dev/null 2>>"$tmp/sink.log" &
-    sleep "$((RANDOM % 2)).$(printf '%03d' $((RANDOM % 1000)))"
+    sleep "0.$(printf '%03d' $((RANDOM % 800 + 200)))" # leaves most of the work for below
     kill -KILL $! 2>/dev/null || true
     wait $! 2>/dev/null || true
 done
@@ -32,6 +33,7 @@ done
 # The emulator goes away under a running sink, and comes back.
 lag() { "$shopflow" status --data "$tmp/d" --objects "$loc" --json | jq .sinks.archive.lag; }
 before=$(lag)
+[[ $before -gt 100000 ]] || fail "the killed sinks left too little to do ($before records) for the outage below"
 "$shopflow" "${args[@]}" --once > "$tmp/once.out" 2>>"$tmp/sink.log" &
 pid=$!
 for _ in $(seq 100); do # until it has put something more
@@ -39,7 +41,14 @@ for _ in $(seq 100); do # until it has put something more
     sleep 0.1
 done
 aws_stop
-sleep 3
+t0=$SECONDS
+# status says what is wrong, at once, while S3 is away.
+if "$shopflow" status --data "$tmp/d" --objects "$loc" > /dev/null 2> "$tmp/status.err"; then
+    fail "status succeeded with the emulator stopped"
+fi
+grep -q "S3 ListObjectsV2 (bucket $SF_TEST_NAME): no answer from $AWS_ENDPOINT_URL_S3" "$tmp/status.err" ||
+    fail "status with S3 away: $(cat "$tmp/status.err")"
+sleep $((3 - (SECONDS - t0) > 0 ? 3 - (SECONDS - t0) : 0))
 aws_restart
 wait $pid || fail "the sink failed while the emulator was away: $(tail -3 "$tmp/sink.log")"
 grep -q " records applied" "$tmp/once.out" || fail "sink: $(cat "$tmp/once.out")"
