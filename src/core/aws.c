@@ -314,6 +314,11 @@ static void set_method(CURL *c, entry *e, sf_aws_service service)
         curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
         curl_easy_setopt(c, CURLOPT_SEEKDATA, e);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+        /* libcurl adds "Expect: 100-continue" (unsigned) to an upload and
+         * would wait a round trip for the 100 before the body: send the
+         * body at once (S3 allows it; the header must stay, as removing it
+         * would sign an empty one). */
+        curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
     } else if (strcmp(m, "GET") == 0)
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     else if (strcmp(m, "HEAD") == 0)
