@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "sinks/sink.h"
 
@@ -67,8 +68,25 @@ static void print_damage(const sf_partition_info *info, uint64_t *const at[SF_SI
                sf_cli_text("data"), sf_cli_text("data"));
 }
 
+/* "objects":N,"last_object":KEY|null,"location":"..." (with a comma after). */
+static void print_archive_json(const sf_archive_summary *arc)
+{
+    sf_buf b = SF_BUF_INIT;
+    sf_buf_printf(&b, "\"objects\":%llu,\"last_object\":", (unsigned long long)arc->objects);
+    if (arc->last[0])
+        sf_buf_json_string(&b, arc->last, strlen(arc->last));
+    else
+        sf_buf_puts(&b, "null");
+    sf_buf_puts(&b, ",\"location\":");
+    sf_buf_json_string(&b, arc->location, strlen(arc->location));
+    sf_buf_puts(&b, ",");
+    if (!sf_buf_failed(&b))
+        fputs(b.data, stdout);
+    sf_buf_free(&b);
+}
+
 static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], uint32_t n,
-                  bool json)
+                  const sf_archive_summary *arc, bool json)
 {
     if (!json) {
         printf("%-9s %14s", "partition", "log end");
@@ -84,6 +102,11 @@ static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], u
         for (int k = 0; k < SF_SINKS; k++)
             printf("%s lag: %llu records\n", sf_sink_names[k],
                    (unsigned long long)lag_of(info, at[k], n));
+        if (arc->exists)
+            printf("archive: %llu objects in %s%s%s\n", (unsigned long long)arc->objects,
+                   arc->location, arc->last[0] ? ", the last " : "", arc->last);
+        else
+            printf("archive: none yet at %s\n", arc->location);
         print_damage(info, at, n);
         return;
     }
@@ -93,8 +116,11 @@ static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], u
                (unsigned long long)info[p].end_offset, (unsigned long long)info[p].missing);
     printf("],\"sinks\":{");
     for (int k = 0; k < SF_SINKS; k++) {
-        printf("%s\"%s\":{\"lag\":%llu,\"offsets\":[", k ? "," : "", sf_sink_names[k],
+        printf("%s\"%s\":{\"lag\":%llu,", k ? "," : "", sf_sink_names[k],
                (unsigned long long)lag_of(info, at[k], n));
+        if (k == 0)
+            print_archive_json(arc);
+        printf("\"offsets\":[");
         for (uint32_t p = 0; p < n; p++)
             printf("%s%llu", p ? "," : "", (unsigned long long)at[k][p]);
         printf("]}");
@@ -124,8 +150,12 @@ static int run_status(int argc, char **argv)
         rc = sf_stream_info(s, p, &info[p], &err);
     for (int k = 0; rc == 0 && k < SF_SINKS; k++)
         rc = position(sf_sink_names[k], at[k], n, &err);
+    sf_archive_summary arc;
+    sf_sink_places places = sf_cli_places();
     if (rc == 0)
-        print(info, at, n, sf_cli_num("json"));
+        rc = sf_archive_describe(&places, &arc, &err);
+    if (rc == 0)
+        print(info, at, n, &arc, sf_cli_num("json"));
     else
         fprintf(stderr, "shopflow status: %s\n", err.msg);
     free(info);
@@ -148,11 +178,12 @@ const sf_command sf_cmd_status = {
     "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
     "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
     "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
+    "Then the archive's objects: how many, where, and the last (an S3 archive, --objects\n"
+    "s3://BUCKET/PREFIX, is listed as any other; one that cannot be reached is an error).\n"
     "What is found wrong follows: acknowledged offsets the log no longer holds, and sinks\n"
     "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
     "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
-    "\"sinks\": {\"archive\": {\"lag\": N, \"offsets\": [...]}, \"history\": {...}, "
-    "\"warehouse\":\n"
-    "{...}}}.\n",
+    "\"sinks\": {\"archive\": {\"lag\": N, \"objects\": N, \"last_object\": KEY or null,\n"
+    "\"location\": ..., \"offsets\": [...]}, \"history\": {...}, \"warehouse\": {...}}}.\n",
     run_status,
 };

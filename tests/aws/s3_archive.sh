@@ -55,6 +55,9 @@ grep -q " records applied" "$tmp/once.out" || fail "sink: $(cat "$tmp/once.out")
 grep -q 'event=s3_retries .*network=[1-9]' "$tmp/sink.log" ||
     fail "no retry was logged: the emulator did not go away under the sink"
 [[ $(lag) -eq 0 ]] || fail "status after the run: lag $(lag)"
+st=$("$shopflow" status --data "$tmp/d" --objects "$loc")
+[[ $st == *"archive: "[0-9]*" objects in $loc, the last raw/transactions/dt=2011-12-09/part-"* ]] ||
+    fail "status does not describe the archive: $st"
 out=$("$shopflow" "${args[@]}" --once)
 [[ $out == *" 0 records applied"* ]] || fail "a run after it archived again: $out"
 
@@ -69,6 +72,8 @@ while :; do
     [[ -n $token ]] || break
 done
 sed "s|^|$s3/|" "$tmp/keys" | xargs curl -sf | gzip -dc > "$tmp/archive.ndjson"
+[[ $("$shopflow" status --data "$tmp/d" --objects "$loc" --json | jq .sinks.archive.objects) -eq \
+    $(wc -l < "$tmp/keys") ]] || fail "status counts other objects than the bucket lists"
 [[ $(wc -l < "$tmp/archive.ndjson") -eq 541909 ]] ||
     fail "the bucket holds $(wc -l < "$tmp/archive.ndjson") records in $(wc -l < "$tmp/keys") objects"
 [[ $(jq -r .event_id "$tmp/archive.ndjson" | sort -u | wc -l) -eq 541909 ]] ||
