@@ -5,6 +5,10 @@
 #                       export the AWS_* settings that point shopflow at them
 #   aws_stop            stop them (by PID; also done by the EXIT trap)
 #   aws_restart         aws_stop, then start again on the same ports and data
+#   aws_test SHOPFLOW DATA_GZ   the start of a test script that CTest runs so:
+#                       the integration helpers (tests/integration/lib.sh),
+#                       $shopflow, $data, a fresh $tmp, aws_start in it, and at
+#                       exit background jobs killed, emulators stopped, $tmp gone
 #
 # The environment the test gets:
 #   AWS_ENDPOINT_URL_S3 / _DYNAMODB / _KINESIS   http://127.0.0.1:PORT
@@ -73,4 +77,12 @@ aws_stop() {
 aws_restart() {
     aws_stop
     _aws_launch
+}
+
+aws_test() {
+    source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+    shopflow=${1:?usage: TEST SHOPFLOW DATA_GZ} data=${2:?usage: TEST SHOPFLOW DATA_GZ}
+    tmp=$(mktemp -d)
+    aws_start "$tmp"
+    trap 'kill $(jobs -p) 2>/dev/null || true; aws_stop; rm -rf "$tmp"' EXIT
 }

@@ -11,13 +11,8 @@
 #    original (`log dump`), and a second rebuild loads nothing.
 #   usage: s3_archive.sh SHOPFLOW DATA_GZ
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/../integration/lib.sh"
-source "$here/lib.sh"
-shopflow=$1 data=$2
-tmp=$(mktemp -d)
-aws_start "$tmp"
-trap 'kill $(jobs -p) 2>/dev/null || true; aws_stop; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+aws_test "$@"
 loc="s3://$SF_TEST_NAME/shop"
 args=(sink archive --data "$tmp/d" --objects "$loc" --archive-object-size 256K)
 

@@ -5,13 +5,8 @@
 # with curl, holds the posted rows, with the figures sqlite3 computes.
 #   usage: s3_serve.sh SHOPFLOW DATA_GZ
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/../integration/lib.sh"
-source "$here/lib.sh"
-shopflow=$1 data=$2
-tmp=$(mktemp -d)
-aws_start "$tmp"
-trap 'kill $(jobs -p) 2>/dev/null || true; aws_stop; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+aws_test "$@"
 loc="s3://$SF_TEST_NAME/shop"
 gzip -dc "$data" > "$tmp/data.csv"
 head -20001 "$tmp/data.csv" > "$tmp/part.csv"

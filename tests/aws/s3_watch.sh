@@ -6,13 +6,8 @@
 # same bytes already in done/: only the source is deleted, nothing loaded).
 #   usage: s3_watch.sh SHOPFLOW DATA_GZ
 set -euo pipefail
-here=$(dirname "$0")
-source "$here/../integration/lib.sh"
-source "$here/lib.sh"
-shopflow=$1 data=$2
-tmp=$(mktemp -d)
-aws_start "$tmp"
-trap 'aws_stop; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+aws_test "$@"
 b=$AWS_ENDPOINT_URL_S3/$SF_TEST_NAME
 curl -sf -X PUT "$b" > /dev/null
 put() { curl -sf -X PUT --data-binary "@$2" "$b/$1" > /dev/null; }
