@@ -25,7 +25,7 @@
  *    expired credentials, a missing bucket and an endpoint that does not
  *    answer are reported there, at start (PROBE_ATTEMPTS tries), with AWS's
  *    code and message, not at the first put. Later requests ride out an
- *    outage of about two minutes (40 tries with backoff) before failing.
+ *    outage of up to S3_RETRY_SECONDS (30 s) before failing.
  *  - del asks HEAD first: S3's DELETE answers 204 for a key that is not
  *    there, and the port promises SF_ENOENT.
  *  - One request at a time per handle is the port's rule; a mutex makes it
@@ -45,6 +45,8 @@
 /* Tries of the request at open: an endpoint that does not answer is
  * reported at start within a second, not after the long retries of a put. */
 #define PROBE_ATTEMPTS 4
+/* No new try of a request starts later than this after its first. */
+#define S3_RETRY_SECONDS 30
 
 typedef struct s3_store {
     sf_objects base;
@@ -281,9 +283,13 @@ static int s3_open(const sf_location *loc, const sf_objects_opts *opts, sf_objec
         sf_aws_opts ao;
         sf_aws_opts_default(&ao);
         ao.max_in_flight = set.in_flight;
-        /* Ride out an outage of a minute or two rather than fail the sink. */
-        ao.max_attempts = 40;
-        ao.max_retry_seconds = 120;
+        /* Ride out a short outage inside a request; a longer one fails the
+         * sink, which serve restarts (and a supervisor a lone `sink`). The
+         * bound is also how long a stop can wait on a request that gets no
+         * answer: serve's SIGTERM with S3 gone took 147 s with 120 here,
+         * 54 s with 30 (the put under way, then the last flush's). */
+        ao.max_attempts = 20;
+        ao.max_retry_seconds = S3_RETRY_SECONDS;
         s->path_style = set.path_style >= 0 ? set.path_style : cfg.endpoint_from_env;
         rc = sf_aws_open(&cfg, &ao, &s->aws, err);
         sf_aws_config_free(&cfg);
