@@ -41,7 +41,7 @@ sqlite3.h               storage/warehouse/sqlite                                
 lmdb.h                  storage/store/lmdb                                       mdb_
 libpq-fe.h              storage/warehouse/postgres                               PQ
 librdkafka/rdkafka.h    stream/kafka/                                            rd_kafka_
-curl/curl.h             replay/                                                  curl_
+curl/curl.h             replay/,core/aws                                         curl_
 microhttpd.h            gateway/                                                 MHD_
 '
 
@@ -155,6 +155,8 @@ want=(
     "$(plant cli/main.c '#include <sqlite3.h>') #include <sqlite3.h>: the engine's library is for its adapter only (storage/warehouse/sqlite)"
     "$(plant sinks/history.c 'static void planted(void) { mdb_env_sync(0, 1); /* mdb_txn_begin( */ }') calls mdb_env_sync(): the engine's library is for its adapter only (storage/store/lmdb)"
     "$(plant storage/store/lmdb/lmdb.c '#include <libpq-fe.h>') #include <libpq-fe.h>: the engine's library is for its adapter only (storage/warehouse/postgres)"
+    "$(plant core/location.c '#include <curl/curl.h>') #include <curl/curl.h>: the engine's library is for its adapter only (replay/,core/aws)"
+    "$(plant storage/objects/objects.c 'static void planted2(void) { curl_easy_init(); }') calls curl_easy_init(): the engine's library is for its adapter only (replay/,core/aws)"
     "$(plant query/bi.c '#include "storage/warehouse/warehouse_adapter.h"') #include \"storage/warehouse/warehouse_adapter.h\": the adapter header of storage/warehouse/, for its front and adapters only"
 )
 if got=$(check "$tmp/src"); then

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "sinks/sink.h"
 
@@ -95,6 +96,23 @@ static void print_damage(const sf_partition_info *info, sf_pos *const at[SF_SINK
                sf_cli_text("data"), sf_cli_text("data"));
 }
 
+/* "objects":N,"last_object":KEY|null,"location":"..." (with a comma after). */
+static void print_archive_json(const sf_archive_summary *arc)
+{
+    sf_buf b = SF_BUF_INIT;
+    sf_buf_printf(&b, "\"objects\":%llu,\"last_object\":", (unsigned long long)arc->objects);
+    if (arc->last[0])
+        sf_buf_json_string(&b, arc->last, strlen(arc->last));
+    else
+        sf_buf_puts(&b, "null");
+    sf_buf_puts(&b, ",\"location\":");
+    sf_buf_json_string(&b, arc->location, strlen(arc->location));
+    sf_buf_puts(&b, ",");
+    if (!sf_buf_failed(&b))
+        fputs(b.data, stdout);
+    sf_buf_free(&b);
+}
+
 /* "N records" (", at most" when an upper bound) and/or "N ms behind". */
 static void print_lag(const char *name, const behind *b)
 {
@@ -107,7 +125,7 @@ static void print_lag(const char *name, const behind *b)
 }
 
 static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n,
-                       const behind lag[SF_SINKS])
+                       const behind lag[SF_SINKS], const sf_archive_summary *arc)
 {
     char text[SF_POS_TEXT_MAX];
     printf("%-9s %14s", "partition", "log end");
@@ -125,11 +143,16 @@ static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
     }
     for (int k = 0; k < SF_SINKS; k++)
         print_lag(sf_sink_names[k], &lag[k]);
+    if (arc->exists)
+        printf("archive: %llu objects in %s%s%s\n", (unsigned long long)arc->objects, arc->location,
+               arc->last[0] ? ", the last " : "", arc->last);
+    else
+        printf("archive: none yet at %s\n", arc->location);
     print_damage(info, at, n);
 }
 
 static void print_json(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n,
-                       const behind lag[SF_SINKS])
+                       const behind lag[SF_SINKS], const sf_archive_summary *arc)
 {
     printf("{\"partitions\":[");
     for (uint32_t p = 0; p < n; p++) {
@@ -143,7 +166,10 @@ static void print_json(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
                (unsigned long long)lag[k].records, lag[k].exact ? "true" : "false");
         if (lag[k].has_ms)
             printf(",\"lag_ms\":%llu", (unsigned long long)lag[k].ms);
-        printf(",\"offsets\":[");
+        printf(",");
+        if (k == 0)
+            print_archive_json(arc);
+        printf("\"offsets\":[");
         for (uint32_t p = 0; p < n; p++) {
             printf("%s", p ? "," : "");
             print_json_pos(&at[k][p]);
@@ -176,10 +202,14 @@ static int run_status(int argc, char **argv)
     for (int k = 0; rc == 0 && k < SF_SINKS; k++)
         if ((rc = position(sf_sink_names[k], at[k], n, &err)) == 0)
             rc = lag_of(s, at[k], n, &lag[k], &err);
+    sf_archive_summary arc;
+    sf_sink_places places = sf_cli_places();
+    if (rc == 0)
+        rc = sf_archive_describe(&places, &arc, &err);
     if (rc == 0 && sf_cli_num("json"))
-        print_json(info, at, n, lag);
+        print_json(info, at, n, lag, &arc);
     else if (rc == 0)
-        print_text(info, at, n, lag);
+        print_text(info, at, n, lag, &arc);
     else
         fprintf(stderr, "shopflow status: %s\n", err.msg);
     free(info);
@@ -204,11 +234,13 @@ const sf_command sf_cmd_status = {
     "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
     "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
     "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
+    "Then the archive's objects: how many, where, and the last (an S3 archive, --objects\n"
+    "s3://BUCKET/PREFIX, is listed as any other; one that cannot be reached is an error).\n"
     "What is found wrong follows: acknowledged offsets the log no longer holds, and sinks\n"
     "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
     "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
-    "\"sinks\": {\"archive\": {\"lag\": N, \"lag_exact\": BOOL, [\"lag_ms\": N,] \"offsets\":\n"
-    "[...]}, \"history\": {...}, \"warehouse\": {...}}}; a position wider than 64 bits\n"
-    "(Kinesis) is a string of its digits.\n",
+    "\"sinks\": {\"archive\": {\"lag\": N, \"lag_exact\": BOOL, [\"lag_ms\": N,] \"objects\": N,\n"
+    "\"last_object\": KEY or null, \"location\": ..., \"offsets\": [...]}, \"history\": {...},\n"
+    "\"warehouse\": {...}}}; a position wider than 64 bits (Kinesis) is a string of its digits.\n",
     run_status,
 };

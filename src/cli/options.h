@@ -47,7 +47,9 @@
 /* The sinks' stores (sinks/sink.h, sf_sink_places): all three, or one;
  * each with its adapter's settings. */
 #define SF_OPT_OBJECTS                                                                             \
-    SF_CLI_ROW("objects", SF_SET_STRING, "", 0, 0, "archive object store (default DATA/archive)"), \
+    SF_CLI_ROW("objects", SF_SET_STRING, "", 0, 0,                                                 \
+               "archive object store (default DATA/archive; s3://BUCKET[/PREFIX] for S3, "         \
+               "AWS settings as the aws CLI reads them: docs/deploy.md)"),                         \
         SF_OPT_ADAPTER("objects")
 #define SF_OPT_STORE                                                                               \
     SF_CLI_ROW("store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)"),          \

@@ -550,3 +550,30 @@ int sf_archive_sink_new(sf_objects *objects, const sf_archive_opts *opts, sf_sin
     *out = &a->base;
     return 0;
 }
+
+static int count_object(void *ctx, const char *key)
+{
+    sf_archive_summary *out = ctx;
+    out->objects++;
+    if (strcmp(key, out->last) > 0)
+        snprintf(out->last, sizeof out->last, "%s", key);
+    return 0;
+}
+
+int sf_archive_describe(const sf_sink_places *at, sf_archive_summary *out, sf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sf_sink_location("archive", at, out->location, sizeof out->location);
+    sf_objects *o = NULL;
+    sf_objects_opts oo = {true, at->objects_opt.extra, at->objects_opt.nextra};
+    int rc = sf_objects_open(out->location, &oo, &o, err);
+    if (rc == SF_ENOENT) {
+        sf_error_clear(err);
+        return 0;
+    }
+    out->exists = rc == 0;
+    if (rc == 0)
+        rc = sf_objects_list(o, PREFIX, count_object, out, err);
+    sf_objects_close(o);
+    return rc;
+}

@@ -176,4 +176,17 @@ void sf_sink_close(sf_sink *s);
 int sf_sink_stored_position(const char *name, const sf_sink_places *at, sf_pos *next, uint32_t n,
                             sf_error *err);
 
+/* What the archive holds (archive.c), for `status`: its objects under
+ * raw/transactions/ and the greatest key (the newest day's last
+ * partition), listed through the objects port opened read-only. exists is
+ * false, with no error, when the store is not there yet. */
+typedef struct sf_archive_summary {
+    char location[4096];
+    bool exists;
+    uint64_t objects;
+    char last[160]; /* "" when there is none */
+} sf_archive_summary;
+
+int sf_archive_describe(const sf_sink_places *at, sf_archive_summary *out, sf_error *err);
+
 #endif

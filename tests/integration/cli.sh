@@ -83,7 +83,14 @@ done
 d=$tmp/new/nested/data
 run 1 sink history --data "$d" --once --store "nosuch:$tmp/h"
 has err "store: no adapter for 'nosuch:' in 'nosuch:$tmp/h' (known: lmdb)"
-run 1 status --data "$d" --objects "s3://bucket/prefix"; has err "(known: file)"
+run 1 status --data "$d" --objects "gcs://bucket/prefix"; has err "(known: file, s3)"
+# S3 without credentials is refused at start, saying where it looked.
+(
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE
+    export HOME=$tmp AWS_REGION=us-east-1
+    run 1 status --data "$d" --objects "s3://bucket/prefix"
+)
+has err "no AWS credentials for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
 run 0 sink history --data "$d" --once --store "lmdb:$tmp/h"; has out '1 records applied'
 run 1 status --data "$d" --store "$tmp/h" --store-opt mapsize=1G
 has err "$tmp/h: an LMDB store takes no store option ('mapsize=1G')"

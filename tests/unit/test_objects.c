@@ -5,7 +5,9 @@
  * read-only open that makes nothing, settings and schemes refused. Then
  * the front's put_many for adapters without one, and what is the file
  * adapter's own: a crashed put's leftovers, a folder that cannot be made,
- * a file where the store should be.
+ * a file where the store should be. And the s3 adapter's own, against
+ * s3rver (tests/aws/with_emulators.sh starts it; a fresh bucket per test):
+ * paged listings, credentials refused at open, its settings.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
 
 #include "storage/objects/objects_adapter.h" /* the ops, for the front's fallback */
 #include "support.h"
@@ -33,9 +36,24 @@ static void file_location(const char *dir, char *out, size_t cap)
     snprintf(out, cap, "file:%s/store", dir);
 }
 
+/* A fresh bucket on the emulator (AWS_ENDPOINT_URL_S3), under a prefix. */
+static void s3_location(const char *dir, char *out, size_t cap)
+{
+    static int n;
+    (void)dir;
+    snprintf(out, cap, "s3://%s-%d/store/x", getenv("SF_TEST_NAME"), ++n);
+}
+
+/* The s3 row is the last: left out when no emulator runs (no node). */
 static const adapter adapters[] = {
     {"file", file_location},
+    {"s3", s3_location},
 };
+
+static bool have_s3(void)
+{
+    return getenv("AWS_ENDPOINT_URL_S3") && getenv("SF_TEST_NAME");
+}
 
 #define LOC_MAX (UT_PATH_MAX + 32)
 
@@ -329,6 +347,94 @@ static void test_file_reader(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* ---- the s3 adapter's own ---- */
+
+static int count_keys(void *ctx, const char *key)
+{
+    (void)key;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int stop_at_3(void *ctx, const char *key)
+{
+    (void)key;
+    return ++*(int *)ctx == 3;
+}
+
+/* More keys than one ListObjectsV2 page holds (1000): every one listed once;
+ * the prefix of the location is not part of the keys; a callback stops it. */
+static void test_s3_paging(void **state)
+{
+    (void)state;
+    char loc[LOC_MAX];
+    s3_location(NULL, loc, sizeof loc);
+    sf_objects *o;
+    sf_error err = {0};
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
+    enum { N = 1105 };
+    static sf_object_put puts[N];
+    static char keys[N][32];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "raw/p/%05d %s", i, i % 2 ? "a+b" : "c&d");
+        puts[i] = (sf_object_put){keys[i], keys[i], strlen(keys[i]), (unsigned)(i % 3)};
+    }
+    assert_int_equal(sf_objects_put_many(o, puts, N, &err), 0);
+    int n = 0;
+    assert_int_equal(sf_objects_list(o, "raw/", count_keys, &n, &err), 0);
+    assert_int_equal(n, N);
+    n = 0;
+    assert_int_equal(sf_objects_list(o, "raw/p/0000", count_keys, &n, &err), 0);
+    assert_int_equal(n, 10);
+    n = 0;
+    assert_int_equal(sf_objects_list(o, "", stop_at_3, &n, &err), 0);
+    assert_int_equal(n, 3);
+    void *data;
+    size_t len;
+    assert_int_equal(sf_objects_get(o, keys[7], &data, &len, &err), 0);
+    assert_int_equal(len, strlen(keys[7]));
+    assert_memory_equal(data, keys[7], len);
+    free(data);
+    assert_int_equal(sf_objects_put(o, "empty", "", 0, &err), 0);
+    assert_int_equal(sf_objects_get(o, "empty", &data, &len, &err), 0);
+    assert_int_equal(len, 0);
+    free(data);
+    sf_objects_close(o);
+}
+
+/* Credentials s3rver does not know are refused at open, clearly and without
+ * the secret; a bucket that is not there with create=false too. */
+static void test_s3_refused(void **state)
+{
+    (void)state;
+    char loc[LOC_MAX];
+    s3_location(NULL, loc, sizeof loc);
+    sf_objects *o;
+    sf_error err = {0};
+    setenv("AWS_ACCESS_KEY_ID", "AKIANOTKNOWN", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "the-secret-never-shown", 1);
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), SF_EPERM);
+    assert_non_null(strstr(err.msg, "S3 ListObjectsV2 (bucket "));
+    assert_non_null(strstr(err.msg, "HTTP 403"));
+    assert_non_null(strstr(err.msg, "access key id AKIANOTKNOWN from the environment"));
+    assert_null(strstr(err.msg, "the-secret-never-shown"));
+    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+    const char *no_create[] = {"create=false"};
+    sf_objects_opts opts = {.extra = no_create, .nextra = 1};
+    assert_int_equal(sf_objects_open(loc, &opts, &o, &err), SF_ENOENT);
+    assert_non_null(strstr(err.msg, "does not exist (create=false)"));
+    const char *bad[] = {"in-flight=0"};
+    opts.extra = bad;
+    assert_int_equal(sf_objects_open(loc, &opts, &o, &err), SF_EUSAGE);
+    assert_int_equal(sf_objects_open("s3://A_B/x", NULL, &o, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "not a bucket name"));
+    unsetenv("AWS_REGION");
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "no AWS region for S3"));
+    setenv("AWS_REGION", "us-east-1", 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest contract[] = {
@@ -342,9 +448,22 @@ int main(void)
         cmocka_unit_test(test_file_leftovers),
         cmocka_unit_test(test_file_reader),
     };
+    const struct CMUnitTest s3_own[] = {
+        cmocka_unit_test(test_s3_paging),
+        cmocka_unit_test(test_s3_refused),
+    };
+    size_t nadapters = sizeof adapters / sizeof adapters[0];
+    if (!have_s3()) {
+        fprintf(stderr, "objects: the s3 adapter is skipped: no S3 emulator (node is not "
+                        "installed; tests/aws/with_emulators.sh starts s3rver when it is)\n");
+        nadapters--;
+    }
     int failed =
         ut_run_per_adapter("objects contract", contract, sizeof contract / sizeof *contract,
-                           adapters, sizeof adapters[0], sizeof adapters / sizeof adapters[0]);
-    return failed +
-           cmocka_run_group_tests_name("objects front, file adapter", front_and_file, NULL, NULL);
+                           adapters, sizeof adapters[0], nadapters);
+    failed +=
+        cmocka_run_group_tests_name("objects front, file adapter", front_and_file, NULL, NULL);
+    if (have_s3())
+        failed += cmocka_run_group_tests_name("objects s3 adapter", s3_own, NULL, NULL);
+    return failed;
 }

@@ -7,10 +7,12 @@
 #include "storage/objects/objects_adapter.h"
 
 extern const sf_objects_ops sf_objects_file_ops;
+extern const sf_objects_ops sf_objects_s3_ops;
 
 /* The adapters and their schemes; the first is the default (a bare path). */
 static const sf_adapter adapters[] = {
     {{"file"}, &sf_objects_file_ops},
+    {{"s3"}, &sf_objects_s3_ops},
 };
 
 int sf_objects_open(const char *location, const sf_objects_opts *opts, sf_objects **out,

@@ -5,6 +5,8 @@
  *
  * Adapters (objects.c's table; each a folder under storage/objects/):
  *   file  "file:DIR" or a bare path   objects are files under DIR (file/)
+ *   s3    "s3://BUCKET[/PREFIX]"      objects in an S3 bucket (s3/; AWS settings
+ *                                     as core/aws.h reads them)
  * The handle is opaque; callers use only the functions below.
  *
  * Exactly-once (DESIGN §3a): an object store has no transactions, so its
