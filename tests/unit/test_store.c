@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/aws.h"
 #include "core/pack.h"
 #include "storage/store/store.h"
 #include "support.h"
@@ -500,6 +501,110 @@ static void test_lmdb_folder(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* ---- the DynamoDB adapter's own (against dynalite) ---- */
+
+/* One request straight to the emulator, as another program would. */
+static int dynamo_call(const char *op, const char *body)
+{
+    sf_aws_config c;
+    sf_aws *a;
+    sf_error err = {0};
+    assert_int_equal(sf_aws_config_load(&c, SF_AWS_DYNAMODB, &err), 0);
+    assert_int_equal(sf_aws_open(&c, NULL, &a, &err), 0);
+    sf_aws_config_free(&c);
+    sf_aws_request rq = {.op = op, .resource = "test", .body = body, .body_len = strlen(body)};
+    int rc = sf_aws_call(a, &rq, &err);
+    sf_buf_free(&rq.resp);
+    sf_aws_close(a);
+    return rc;
+}
+
+/* A table of another key schema is refused, saying why. */
+static void test_dynamo_schema(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32], body[512];
+    dynamodb_location(NULL, loc, sizeof loc);
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"%s\",\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":"
+             "\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"id\",\"AttributeType\":"
+             "\"S\"}],\"BillingMode\":\"PAY_PER_REQUEST\"}",
+             loc + strlen("dynamodb://"));
+    assert_int_equal(dynamo_call("CreateTable", body), 0);
+    sf_store *s;
+    sf_error err = {0};
+    int rc = sf_store_open(loc, NULL, &s, &err);
+    assert_int_equal(rc, SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "another key schema"));
+}
+
+/* A crash after the headers, before the checkpoint (the checkpoint taken
+ * away): the batch applied again is counted once. */
+static void test_dynamo_replay(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32], body[512];
+    dynamodb_location(NULL, loc, sizeof loc);
+    sf_store *s;
+    sf_error err = {0};
+    batch bt;
+    seen v;
+    assert_int_equal(sf_store_open(loc, NULL, &s, &err), 0);
+    make(&bt, 0, first, 4);
+    assert_int_equal(sf_store_apply(s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    sf_store_close(s);
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"%s\",\"Key\":{\"pk\":{\"S\":\"POS#0\"},\"sk\":{\"S\":\"#\"}}}",
+             loc + strlen("dynamodb://"));
+    assert_int_equal(dynamo_call("DeleteItem", body), 0);
+    assert_int_equal(sf_store_open(loc, NULL, &s, &err), 0);
+    assert_true(position(s, 0) == 0);
+    assert_int_equal(sf_store_apply(s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    assert_true(position(s, 0) == 4);
+    assert_int_equal(invoice(s, "536365", &v), 0);
+    assert_true(v.lines == 3 && v.h.lines == 3);
+    assert_true(v.h.total == 2 * 6 * 2550 - 2 * 3390 && v.h.units == 10);
+    everything e = {0};
+    assert_int_equal(sf_store_each_invoice(s, count_header, count_line, &e, &err), 0);
+    assert_true(e.invoices == 2 && e.lines == 0);
+    sf_store_close(s);
+}
+
+/* Two writers of one partition: the one that lost it (a zombie) is fenced
+ * at its checkpoint, and its header of an invoice the other moved on is
+ * refused before it overwrites the newer one. */
+static void test_dynamo_zombie(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32];
+    dynamodb_location(NULL, loc, sizeof loc);
+    sf_store *zombie, *owner;
+    sf_error err = {0};
+    batch bt;
+    seen v;
+    assert_int_equal(sf_store_open(loc, NULL, &zombie, &err), 0);
+    assert_int_equal(sf_store_open(loc, NULL, &owner, &err), 0);
+    make(&bt, 0, first, 4);
+    assert_int_equal(sf_store_apply(zombie, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(zombie, &err), 0);
+    assert_true(position(owner, 0) == 4);
+    const line more[] = {{"536366", "22632", 6, T0 + 120, 1850, 17850}};
+    make(&bt, 4, more, 1);
+    assert_int_equal(sf_store_apply(owner, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(owner, &err), 0);
+    /* The zombie still believes the partition is at 4. */
+    assert_int_equal(sf_store_apply(zombie, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(zombie, &err), SF_ESTALE);
+    assert_non_null(strstr(err.msg, "partition 0"));
+    assert_true(position(owner, 0) == 5);
+    assert_int_equal(invoice(owner, "536366", &v), 0);
+    assert_true(v.lines == 2 && v.h.lines == 2);
+    sf_store_close(zombie);
+    sf_store_close(owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest contract[] = {
@@ -514,6 +619,11 @@ int main(void)
     const struct CMUnitTest lmdb[] = {
         cmocka_unit_test(test_lmdb_folder),
     };
+    const struct CMUnitTest dynamodb[] = {
+        cmocka_unit_test(test_dynamo_schema),
+        cmocka_unit_test(test_dynamo_replay),
+        cmocka_unit_test(test_dynamo_zombie),
+    };
     size_t nadapters = sizeof adapters / sizeof adapters[0];
     if (!have_dynamodb()) {
         fprintf(stderr, "store: the dynamodb adapter is skipped: no DynamoDB emulator (node is not "
@@ -522,5 +632,8 @@ int main(void)
     }
     int failed = ut_run_per_adapter("store contract", contract, sizeof contract / sizeof *contract,
                                     adapters, sizeof adapters[0], nadapters);
-    return failed + cmocka_run_group_tests_name("lmdb adapter", lmdb, NULL, NULL);
+    failed += cmocka_run_group_tests_name("lmdb adapter", lmdb, NULL, NULL);
+    if (have_dynamodb())
+        failed += cmocka_run_group_tests_name("dynamodb adapter", dynamodb, NULL, NULL);
+    return failed;
 }
