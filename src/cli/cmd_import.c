@@ -346,7 +346,8 @@ static int watch_folder(const import_args *a)
 {
     sf_error err = {0};
     int lock = -1;
-    int rc = sf_watch_lock(a->watch, &lock, &err);
+    bool store = sf_watch_is_store(a->watch); /* an object store's prefix: no folder lock */
+    int rc = store ? 0 : sf_watch_lock(a->watch, &lock, &err);
     if (rc < 0) {
         if (rc == SF_EUSAGE)
             return sf_cli_usage_error(&sf_cmd_import, "%s", err.msg);
@@ -358,11 +359,12 @@ static int watch_folder(const import_args *a)
     sf_ledger_path(a->data, a->stream, ledger, sizeof ledger);
     if (sf_cli_make_data_dir(a->data, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
-        close(lock);
+        if (lock >= 0)
+            close(lock);
         return SF_EXIT_FAIL;
     }
-    sf_watch_opts o = {a->watch,          location, ledger,     (uint32_t)a->partitions,
-                       (size_t)a->window, a->opts,  a->settle_s};
+    sf_watch_opts o = {a->watch,          location, ledger,      (uint32_t)a->partitions,
+                       (size_t)a->window, a->opts,  a->settle_s, sf_cli_port_opts("objects")};
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     sf_logf(SF_LOG_INFO, "watch_started", "dir=%s every=%.3f settle=%.3f once=%d",
@@ -370,7 +372,7 @@ static int watch_folder(const import_args *a)
     int status = SF_EXIT_OK;
     do {
         sf_watch_stats st;
-        if (sf_watch_scan(&o, &stop, &st, &err) < 0) {
+        if ((store ? sf_watch_scan_store : sf_watch_scan)(&o, &stop, &st, &err) < 0) {
             char qe[SF_ERROR_MSG_MAX + 64];
             sf_logf(SF_LOG_ERROR, "watch_scan_failed", "dir=%s reason=%s",
                     sf_logq(a->watch, q, sizeof q), sf_logq(err.msg, qe, sizeof qe));
@@ -382,7 +384,8 @@ static int watch_folder(const import_args *a)
             nap(a->every_s);
     } while (!a->once && !stop);
     sf_logf(SF_LOG_INFO, "watch_stopped", "dir=%s", sf_logq(a->watch, q, sizeof q));
-    close(lock);
+    if (lock >= 0)
+        close(lock);
     return a->once ? status : SF_EXIT_OK;
 }
 
@@ -452,6 +455,10 @@ const sf_command sf_cmd_import = {
     "(event=import_file, rows, imported, duplicates, seconds). SIGTERM/SIGINT: the file under\n"
     "way is finished, then exit 0.\n"
     "--once: one scan, then exit (1 if a file failed or the scan could not run). The log is\n"
-    "opened only while there are files to import, so a server can use it in between.\n",
+    "opened only while there are files to import, so a server can use it in between.\n"
+    "--watch s3://BUCKET/PREFIX/ (any --objects location): the same over the objects directly\n"
+    "under PREFIX/, moved to PREFIX/done/ or PREFIX/failed/ by a copy and a delete (a scan\n"
+    "killed in between is completed by the next); no --settle (a put is whole), no lock (one\n"
+    "watcher per prefix); --objects-opt for its adapter.\n",
     run_import,
 };

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "core/decoder.h"
+#include "core/location.h"
 
 typedef struct sf_watch_opts {
     const char *dir;      /* the watched folder */
@@ -36,6 +37,9 @@ typedef struct sf_watch_opts {
     size_t dedup_window;  /* the window for records with ids of their own (import.h) */
     sf_decode_opts decode;
     double settle_s; /* a file is taken once its mtime is this old */
+    /* dir as an object store location (sf_watch_is_store): its adapter's
+     * settings (--objects-opt), borrowed. */
+    sf_adapter_settings objects_opt;
 } sf_watch_opts;
 
 typedef struct sf_watch_stats {
@@ -59,5 +63,21 @@ int sf_watch_lock(const char *dir, int *fd, sf_error *err);
  */
 int sf_watch_scan(const sf_watch_opts *o, volatile sig_atomic_t *stop, sf_watch_stats *st,
                   sf_error *err);
+
+/*
+ * The watched place may also be a prefix of an object store
+ * ("s3://BUCKET/PREFIX/", any adapter of the objects port; watch_objects.c):
+ * the objects directly under it are imported as files are, then moved to
+ * PREFIX/done/ or PREFIX/failed/ (with NAME.errors.txt). An object store has
+ * no rename: a move is a put of the same bytes and a delete of the source,
+ * and a scan killed between the two is completed by the next (it finds the
+ * same bytes under done/ and only deletes the source). A put is atomic, so
+ * there is no settle time; there is no lock either (run one watcher per
+ * prefix; the import ledger keeps two from importing twice into one log).
+ */
+bool sf_watch_is_store(const char *where);
+
+int sf_watch_scan_store(const sf_watch_opts *o, volatile sig_atomic_t *stop, sf_watch_stats *st,
+                        sf_error *err);
 
 #endif

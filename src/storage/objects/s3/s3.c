@@ -22,8 +22,10 @@
  *    "a writer's store is made"), and logs s3_bucket_created; `create=false`
  *    refuses instead. A reader's open of an absent bucket is SF_ENOENT.
  *  - Open lists one key (ListObjectsV2, max-keys=1): missing, wrong or
- *    expired credentials and a missing bucket are reported there, at start,
- *    with AWS's code and message, not at the first put.
+ *    expired credentials, a missing bucket and an endpoint that does not
+ *    answer are reported there, at start (PROBE_ATTEMPTS tries), with AWS's
+ *    code and message, not at the first put. Later requests ride out an
+ *    outage of about two minutes (40 tries with backoff) before failing.
  *  - del asks HEAD first: S3's DELETE answers 204 for a key that is not
  *    there, and the port promises SF_ENOENT.
  *  - One request at a time per handle is the port's rule; a mutex makes it
@@ -40,6 +42,9 @@
 
 #define SF_S3_PUT_MAX (512u << 20)
 #define S3_KEY_MAX    1024 /* S3's limit on a key, in bytes */
+/* Tries of the request at open: an endpoint that does not answer is
+ * reported at start within a second, not after the long retries of a put. */
+#define PROBE_ATTEMPTS 4
 
 typedef struct s3_store {
     sf_objects base;
@@ -183,7 +188,7 @@ static int aim(s3_store *s, call *c, const char *op, const char *method, const c
 
 /* ListObjectsV2 of the store's prefix + sub, from token (NULL: the start). */
 static int list_page(s3_store *s, call *c, const char *sub, const char *token, unsigned max_keys,
-                     sf_error *err)
+                     unsigned attempts, sf_error *err)
 {
     int rc = aim(s, c, "ListObjectsV2", "GET", NULL, err);
     if (rc < 0)
@@ -199,6 +204,7 @@ static int list_page(s3_store *s, call *c, const char *sub, const char *token, u
     if (sf_buf_failed(&c->query))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     c->rq.query = c->query.data;
+    c->rq.max_attempts = attempts;
     return sf_aws_call(s->aws, &c->rq, err);
 }
 
@@ -233,7 +239,7 @@ static int create_bucket(s3_store *s, sf_error *err)
 static int probe(s3_store *s, bool reader, bool create, sf_error *err)
 {
     call c;
-    int rc = list_page(s, &c, "", NULL, 1, err);
+    int rc = list_page(s, &c, "", NULL, 1, PROBE_ATTEMPTS, err);
     bool no_bucket = rc == SF_ENOENT;
     call_free(&c);
     if (!no_bucket)
@@ -345,6 +351,21 @@ static int put_batch(s3_store *s, put_job *jobs, size_t n, sf_error *err)
     return rc;
 }
 
+/* One line for a put_many that needed retries: S3 (or the network) had
+ * trouble, and rode it out or not. */
+static void log_retries(const s3_store *s, size_t n, const sf_aws_stats *a, const sf_aws_stats *b)
+{
+    if (b->retries == a->retries)
+        return;
+    char q[S3_KEY_MAX + 96];
+    sf_logf(SF_LOG_INFO, "s3_retries",
+            "where=%s objects=%zu retries=%llu throttled=%llu server=%llu network=%llu",
+            sf_logq(s->where, q, sizeof q), n, (unsigned long long)(b->retries - a->retries),
+            (unsigned long long)(b->retries_throttled - a->retries_throttled),
+            (unsigned long long)(b->retries_server - a->retries_server),
+            (unsigned long long)(b->retries_network - a->retries_network));
+}
+
 static int s3_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err)
 {
     s3_store *s = (s3_store *)o;
@@ -369,12 +390,16 @@ static int s3_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_er
         for (size_t i = 0; i < n; i++) /* qsort moved them: point at their own text again */
             jobs[i].c.rq.path = jobs[i].c.path.data, jobs[i].c.rq.resource = jobs[i].c.resource;
         pthread_mutex_lock(&s->mu);
+        sf_aws_stats before, after;
+        sf_aws_stats_get(s->aws, &before);
         for (size_t i = 0, end; i < n && rc == 0; i = end) {
             for (end = i + 1; end < n && jobs[end].put->batch == jobs[i].put->batch;)
                 end++;
             rc = put_batch(s, jobs + i, end - i, err);
         }
+        sf_aws_stats_get(s->aws, &after);
         pthread_mutex_unlock(&s->mu);
+        log_retries(s, n, &before, &after);
     }
     for (size_t i = 0; i < made; i++)
         call_free(&jobs[i].c);
@@ -426,7 +451,7 @@ static int s3_list(sf_objects *o, const char *prefix, int (*fn)(void *ctx, const
     pthread_mutex_lock(&s->mu);
     do {
         call c;
-        rc = list_page(s, &c, prefix, token.len ? token.data : NULL, 1000, err);
+        rc = list_page(s, &c, prefix, token.len ? token.data : NULL, 1000, 0, err);
         if (rc == 0)
             rc = each_key(s, &c.rq.resp, fn, ctx, &token, err);
         call_free(&c);
