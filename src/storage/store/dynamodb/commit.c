@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/logline.h"
 #include "storage/store/dynamodb/writer_int.h"
 
 /* ---- a header item ---- */
@@ -414,6 +415,23 @@ static int put_checkpoint(dynamo *d, uint32_t p, uint64_t next, sf_error *err)
     return rc;
 }
 
+/* One line per commit whose requests needed retries (throttled, 5xx, the
+ * network): an operator sees an outage ridden out, or a table too slow. */
+static void log_retries(dynamo *d)
+{
+    sf_aws_stats st, *was = &d->retries_logged;
+    sf_aws_stats_get(d->w, &st);
+    if (st.retries == was->retries)
+        return;
+    sf_logf(SF_LOG_WARN, "dynamodb_retries",
+            "table=%s retries=%llu throttled=%llu server=%llu network=%llu", d->table,
+            (unsigned long long)(st.retries - was->retries),
+            (unsigned long long)(st.retries_throttled - was->retries_throttled),
+            (unsigned long long)(st.retries_server - was->retries_server),
+            (unsigned long long)(st.retries_network - was->retries_network));
+    *was = st;
+}
+
 int sf_dynamo_commit(sf_store *st, sf_error *err)
 {
     dynamo *d = (dynamo *)st;
@@ -433,5 +451,6 @@ int sf_dynamo_commit(sf_store *st, sf_error *err)
         if (u->parts[p].in_unit)
             rc = put_checkpoint(d, p, u->parts[p].next, err);
     sf_dynamo_unit_free(d);
+    log_retries(d);
     return rc;
 }

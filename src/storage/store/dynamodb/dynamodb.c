@@ -307,8 +307,12 @@ static int create_table(dynamo *d, sf_aws *a, sf_error *err)
  * may be). */
 static int probe(dynamo *d, bool reader, bool create, sf_error *err)
 {
+    /* Few tries: an endpoint that does not answer is said at start (status
+     * reports it at once); later requests ride out an outage. */
+    sf_aws_opts quick = d->aws_opts;
+    quick.max_attempts = 4;
     sf_aws *a;
-    int rc = dy_client_take(d, &a, err);
+    int rc = sf_aws_open(&d->config, &quick, &a, err);
     if (rc < 0)
         return rc;
     char status[32];
@@ -348,7 +352,7 @@ static int probe(dynamo *d, bool reader, bool create, sf_error *err)
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    dy_client_put(d, a);
+    sf_aws_close(a);
     return rc;
 }
 

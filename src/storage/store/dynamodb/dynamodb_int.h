@@ -66,6 +66,7 @@ typedef struct dynamo {
     uint64_t *known;
     bool *known_set, *known_stored;
     uint32_t nknown;
+    sf_aws_stats retries_logged; /* the writer's client's, as last said in the log */
 } dynamo;
 
 /* ---- requests (dynamodb.c) ---- */
