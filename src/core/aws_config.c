@@ -186,8 +186,8 @@ static int load_credentials(sf_aws_config *c, profile *p, const char *name, cons
             return err ? err->code : SF_EUSAGE;
         c->session_token = p->token;
         p->token = NULL;
-        snprintf(c->credentials_from, sizeof c->credentials_from, "profile '%s' (%s or %s)", name,
-                 cred_path, conf_path);
+        snprintf(c->credentials_from, sizeof c->credentials_from,
+                 "profile '%.64s' (%.110s or %.110s)", name, cred_path, conf_path);
         return 0;
     }
     if (p->elsewhere[0])
@@ -227,7 +227,8 @@ static int load_region(sf_aws_config *c, const profile *p, const char *name, con
         snprintf(c->region_from, sizeof c->region_from, "the environment (%s)", from);
     else if (p->region[0]) {
         r = p->region;
-        snprintf(c->region_from, sizeof c->region_from, "profile '%s' (%s)", name, conf_path);
+        snprintf(c->region_from, sizeof c->region_from, "profile '%.64s' (%.240s)", name,
+                 conf_path);
     } else
         return sf_error_set(err, SF_EUSAGE,
                             "no AWS region for %s: set AWS_REGION (or AWS_DEFAULT_REGION), or "

@@ -19,8 +19,7 @@
 #include "core/logline.h"
 #include "core/progress.h"
 #include "sinks/import.h"
-
-#define REPORT_ROWS_MAX 1000 /* invalid rows listed in a report */
+#include "sinks/watch_internal.h"
 
 int sf_watch_lock(const char *dir, int *fd, sf_error *err)
 {
@@ -46,7 +45,7 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static bool temporary_name(const char *name)
+bool sf_watch_temporary_name(const char *name)
 {
     return name[0] == '.' || ends_with(name, ".tmp") || ends_with(name, ".part") ||
            strstr(name, ".tmp.") != NULL;
@@ -74,7 +73,7 @@ static int list_ready(const sf_watch_opts *o, char ***out, size_t *n, sf_watch_s
         char path[4096];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", o->dir, e->d_name);
-        if (temporary_name(e->d_name) || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        if (sf_watch_temporary_name(e->d_name) || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             continue;
         double age = (double)(now.tv_sec - sb.st_mtim.tv_sec) +
                      (double)(now.tv_nsec - sb.st_mtim.tv_nsec) / 1e9;
@@ -132,16 +131,10 @@ static int move_into(const sf_watch_opts *o, const char *name, const char *sub, 
     return sf_error_set(err, SF_EIO, "%s: too many files named %s", folder, name);
 }
 
-typedef struct report {
-    const char *name;
-    sf_buf text;
-    uint64_t rows;
-} report;
-
-static int collect_error(void *ctx, const sf_decode_error *e)
+int sf_watch_collect_error(void *ctx, const sf_decode_error *e)
 {
-    report *r = ctx;
-    if (e->fatal || r->rows++ >= REPORT_ROWS_MAX)
+    sf_watch_report *r = ctx;
+    if (e->fatal || r->rows++ >= SF_WATCH_REPORT_ROWS_MAX)
         return 0; /* a fatal error comes back as the import's error too */
     char msg[SF_ERROR_MSG_MAX + 256];
     sf_decode_error_format_in(e, r->name, msg, sizeof msg);
@@ -149,15 +142,41 @@ static int collect_error(void *ctx, const sf_decode_error *e)
     return 0;
 }
 
+void sf_watch_report_end(sf_watch_report *r, const char *why)
+{
+    if (r->rows > SF_WATCH_REPORT_ROWS_MAX)
+        sf_buf_printf(&r->text, "... and %llu more invalid rows\n",
+                      (unsigned long long)(r->rows - SF_WATCH_REPORT_ROWS_MAX));
+    sf_buf_printf(&r->text, "%s\n", why);
+}
+
+void sf_watch_log_done(const char *name, const sf_import_result *res, double secs,
+                       const char *moved)
+{
+    char q[4400];
+    sf_logf(SF_LOG_INFO, "import_file",
+            "file=%s status=done rows=%llu imported=%llu duplicates=%llu seconds=%.3f moved_to=%s",
+            sf_logq(name, q, sizeof q), (unsigned long long)res->rows,
+            (unsigned long long)res->imported, (unsigned long long)res->duplicates, secs, moved);
+}
+
+void sf_watch_log_failed(const char *name, const sf_import_result *res, const char *why,
+                         double secs, const char *moved)
+{
+    char q[4400], qwhy[SF_ERROR_MSG_MAX + 256];
+    sf_logf(SF_LOG_WARN, "import_file",
+            "file=%s status=failed invalid_rows=%llu reason=%s moved_to=%s "
+            "report=%s.errors.txt seconds=%.3f",
+            sf_logq(name, q, sizeof q), (unsigned long long)res->invalid,
+            sf_logq(why, qwhy, sizeof qwhy), moved, moved, secs);
+}
+
 /* Write the report beside the failed file (moved = "failed/NAME..."),
  * atomically. */
-static int write_report(const sf_watch_opts *o, const char *moved, report *r, const char *why,
-                        sf_error *err)
+static int write_report(const sf_watch_opts *o, const char *moved, sf_watch_report *r,
+                        const char *why, sf_error *err)
 {
-    if (r->rows > REPORT_ROWS_MAX)
-        sf_buf_printf(&r->text, "... and %llu more invalid rows\n",
-                      (unsigned long long)(r->rows - REPORT_ROWS_MAX));
-    sf_buf_printf(&r->text, "%s\n", why);
+    sf_watch_report_end(r, why);
     char path[4400], tmp[4500];
     snprintf(path, sizeof path, "%s/%s.errors.txt", o->dir, moved);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -178,33 +197,24 @@ static int write_report(const sf_watch_opts *o, const char *moved, report *r, co
 static int take_file(const sf_watch_opts *o, sf_import_target *t, const char *name,
                      sf_watch_stats *st, sf_error *err)
 {
-    char path[4096], moved[4200], q[4400], why[SF_ERROR_MSG_MAX + 64];
+    char path[4096], moved[4200], why[SF_ERROR_MSG_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", o->dir, name);
-    report r = {name, SF_BUF_INIT, 0};
+    sf_watch_report r = {name, SF_BUF_INIT, 0};
     sf_import_result res;
     sf_error ierr = {0};
     double t0 = sf_monotonic();
-    int rc = sf_import_file(t, path, &o->decode, collect_error, &r, NULL, &res, &ierr);
+    int rc = sf_import_file(t, path, &o->decode, sf_watch_collect_error, &r, NULL, &res, &ierr);
     double secs = sf_monotonic() - t0;
     if (rc == 0 && (rc = move_into(o, name, "done", moved, sizeof moved, err)) == 0) {
         st->done++;
-        sf_logf(SF_LOG_INFO, "import_file",
-                "file=%s status=done rows=%llu imported=%llu duplicates=%llu seconds=%.3f "
-                "moved_to=%s",
-                sf_logq(name, q, sizeof q), (unsigned long long)res.rows,
-                (unsigned long long)res.imported, (unsigned long long)res.duplicates, secs, moved);
+        sf_watch_log_done(name, &res, secs, moved);
     } else if (rc < 0 && res.input_error) {
         /* The file's own message names the path given; name it as in DIR. */
         snprintf(why, sizeof why, "%s", ierr.msg);
         if ((rc = move_into(o, name, "failed", moved, sizeof moved, err)) == 0 &&
             (rc = write_report(o, moved, &r, why, err)) == 0) {
             st->failed++;
-            char qwhy[sizeof why + 64];
-            sf_logf(SF_LOG_WARN, "import_file",
-                    "file=%s status=failed invalid_rows=%llu reason=%s moved_to=%s "
-                    "report=%s.errors.txt seconds=%.3f",
-                    sf_logq(name, q, sizeof q), (unsigned long long)res.invalid,
-                    sf_logq(why, qwhy, sizeof qwhy), moved, moved, secs);
+            sf_watch_log_failed(name, &res, why, secs, moved);
         }
     } else if (rc < 0 && !res.input_error && ierr.code) {
         *err = ierr; /* the stream's: leave the file for the next scan */

@@ -29,19 +29,12 @@
 #include "core/progress.h"
 #include "sinks/import.h"
 #include "sinks/watch.h"
+#include "sinks/watch_internal.h"
 #include "storage/objects/objects.h"
-
-#define REPORT_ROWS_MAX 1000 /* invalid rows listed in a report */
 
 bool sf_watch_is_store(const char *where)
 {
     return strstr(where, "://") != NULL;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 typedef struct names {
@@ -59,8 +52,7 @@ static int by_name(const void *a, const void *b)
 static int note_ready(void *ctx, const char *key)
 {
     names *ns = ctx;
-    if (strchr(key, '/') || key[0] == '.' || ends_with(key, ".tmp") || ends_with(key, ".part") ||
-        strstr(key, ".tmp."))
+    if (strchr(key, '/') || sf_watch_temporary_name(key))
         return 0;
     if (ns->n == ns->cap) {
         size_t cap = ns->cap ? ns->cap * 2 : 16;
@@ -76,49 +68,39 @@ static int note_ready(void *ctx, const char *key)
     return 0;
 }
 
-/* Put data under sub/name (or sub/name.K when other bytes hold that name),
- * unless the same bytes are there already, then delete name. The key it
- * went to is written into moved. */
-static int move_object(sf_objects *o, const char *name, const char *sub, const void *data,
-                       size_t len, char *moved, size_t cap, sf_error *err)
+/* The key under sub/ for name: sub/NAME, or sub/NAME.K when other bytes
+ * hold that one; *same says these bytes are there already (a scan killed
+ * after the copy). */
+static int target_key(sf_objects *o, const char *sub, const char *name, const void *data,
+                      size_t len, char *key, size_t cap, bool *same, sf_error *err)
 {
     for (unsigned k = 0; k < 10000; k++) {
-        if (k == 0)
-            snprintf(moved, cap, "%s/%s", sub, name);
-        else
-            snprintf(moved, cap, "%s/%s.%u", sub, name, k);
+        snprintf(key, cap, k ? "%s/%s.%u" : "%s/%s", sub, name, k);
         void *there = NULL;
         size_t tl = 0;
-        int rc = sf_objects_get(o, moved, &there, &tl, err);
-        bool same = rc == 0 && tl == len && memcmp(there, data, len) == 0;
+        int rc = sf_objects_get(o, key, &there, &tl, err);
+        *same = rc == 0 && tl == len && memcmp(there, data, len) == 0;
         free(there);
         if (rc < 0 && rc != SF_ENOENT)
             return rc;
-        if (rc == 0 && !same)
-            continue; /* another object of that name: the next name */
-        if (rc == SF_ENOENT && (rc = sf_objects_put(o, moved, data, len, err)) < 0)
-            return rc;
-        rc = sf_objects_del(o, name, err);
-        return rc == SF_ENOENT ? 0 : rc; /* gone already: moved all the same */
+        if (rc == SF_ENOENT || *same)
+            return 0;
     }
     return sf_error_set(err, SF_EIO, "%s: too many objects named %s", sub, name);
 }
 
-typedef struct report {
-    const char *name;
-    sf_buf text;
-    uint64_t rows;
-} report;
-
-static int collect_error(void *ctx, const sf_decode_error *e)
+/* Move name to its key under sub/ (written into moved): a put of its bytes
+ * unless they are there already, then a delete of the source. */
+static int move_object(sf_objects *o, const char *name, const char *sub, const void *data,
+                       size_t len, char *moved, size_t cap, sf_error *err)
 {
-    report *r = ctx;
-    if (e->fatal || r->rows++ >= REPORT_ROWS_MAX)
-        return 0; /* a fatal error comes back as the import's error too */
-    char msg[SF_ERROR_MSG_MAX + 256];
-    sf_decode_error_format_in(e, r->name, msg, sizeof msg);
-    sf_buf_printf(&r->text, "%s\n", msg);
-    return 0;
+    bool same;
+    int rc = target_key(o, sub, name, data, len, moved, cap, &same, err);
+    if (rc == 0 && !same)
+        rc = sf_objects_put(o, moved, data, len, err);
+    if (rc == 0 && (rc = sf_objects_del(o, name, err)) == SF_ENOENT)
+        rc = 0; /* gone already: moved all the same */
+    return rc;
 }
 
 /* The import's message names the temporary file: name the object instead. */
@@ -144,40 +126,18 @@ static int write_temp(const char *path, const void *data, size_t len, sf_error *
     return ok ? 0 : sf_error_set(err, SF_EIO, "%s: cannot write a temporary copy", path);
 }
 
-/* The name under failed/ that the object goes to: the first that is free
- * or holds these bytes already (a scan killed after moving it). */
-static int failed_name(sf_objects *store, const char *name, const void *data, size_t len,
-                       char *moved, size_t cap, sf_error *err)
-{
-    for (unsigned k = 0; k < 10000; k++) {
-        snprintf(moved, cap, k ? "failed/%s.%u" : "failed/%s", name, k);
-        void *there = NULL;
-        size_t tl = 0;
-        int g = sf_objects_get(store, moved, &there, &tl, err);
-        bool taken = g == 0 && !(tl == len && memcmp(there, data, len) == 0);
-        free(there);
-        if (g < 0 && g != SF_ENOENT)
-            return g;
-        if (!taken)
-            return 0;
-    }
-    return sf_error_set(err, SF_EIO, "failed: too many objects named %s", name);
-}
-
 /* An object that cannot be imported: its report (invalid rows, then why) as
  * failed/NAME.errors.txt, then the object moved beside it. The report goes
  * first: a scan killed in between leaves no failed/ object without one. */
-static int fail_object(sf_objects *store, const char *name, const void *data, size_t len, report *r,
-                       const char *why, char *moved, size_t cap, sf_error *err)
+static int fail_object(sf_objects *store, const char *name, const void *data, size_t len,
+                       sf_watch_report *r, const char *why, char *moved, size_t cap, sf_error *err)
 {
-    if (r->rows > REPORT_ROWS_MAX)
-        sf_buf_printf(&r->text, "... and %llu more invalid rows\n",
-                      (unsigned long long)(r->rows - REPORT_ROWS_MAX));
-    sf_buf_printf(&r->text, "%s\n", why);
+    sf_watch_report_end(r, why);
     if (sf_buf_failed(&r->text))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     char report_key[4300];
-    int rc = failed_name(store, name, data, len, moved, cap, err);
+    bool same;
+    int rc = target_key(store, "failed", name, data, len, moved, cap, &same, err);
     snprintf(report_key, sizeof report_key, "%s.errors.txt", moved);
     if (rc == 0)
         rc = sf_objects_put(store, report_key, r->text.data, r->text.len, err);
@@ -188,7 +148,7 @@ static int fail_object(sf_objects *store, const char *name, const void *data, si
 static int take_object(const sf_watch_opts *o, sf_import_target *t, sf_objects *store,
                        const char *tmpdir, const char *name, sf_watch_stats *st, sf_error *err)
 {
-    char tmp[4400], moved[4200], q[4400], why[SF_ERROR_MSG_MAX + 64];
+    char tmp[4400], moved[4200], why[SF_ERROR_MSG_MAX + 64];
     void *data = NULL;
     size_t len = 0;
     int rc = sf_objects_get(store, name, &data, &len, err);
@@ -197,33 +157,24 @@ static int take_object(const sf_watch_opts *o, sf_import_target *t, sf_objects *
     snprintf(tmp, sizeof tmp, "%s/%s", tmpdir, name);
     if (rc == 0)
         rc = write_temp(tmp, data, len, err);
-    report r = {name, SF_BUF_INIT, 0};
+    sf_watch_report r = {name, SF_BUF_INIT, 0};
     sf_import_result res = {0};
     sf_error ierr = {0};
     double t0 = sf_monotonic();
     if (rc == 0)
-        rc = sf_import_file(t, tmp, &o->decode, collect_error, &r, NULL, &res, &ierr);
+        rc = sf_import_file(t, tmp, &o->decode, sf_watch_collect_error, &r, NULL, &res, &ierr);
     unlink(tmp);
     double secs = sf_monotonic() - t0;
     if (rc == 0 &&
         (rc = move_object(store, name, "done", data, len, moved, sizeof moved, err)) == 0) {
         st->done++;
-        sf_logf(SF_LOG_INFO, "import_file",
-                "file=%s status=done rows=%llu imported=%llu duplicates=%llu seconds=%.3f "
-                "moved_to=%s",
-                sf_logq(name, q, sizeof q), (unsigned long long)res.rows,
-                (unsigned long long)res.imported, (unsigned long long)res.duplicates, secs, moved);
+        sf_watch_log_done(name, &res, secs, moved);
     } else if (rc < 0 && res.input_error) {
         snprintf(why, sizeof why, "%s", ierr.msg);
         name_object(why, sizeof why, tmp, o->dir, name);
         if ((rc = fail_object(store, name, data, len, &r, why, moved, sizeof moved, err)) == 0) {
             st->failed++;
-            char qwhy[sizeof why + 64];
-            sf_logf(SF_LOG_WARN, "import_file",
-                    "file=%s status=failed invalid_rows=%llu reason=%s moved_to=%s "
-                    "report=%s.errors.txt seconds=%.3f",
-                    sf_logq(name, q, sizeof q), (unsigned long long)res.invalid,
-                    sf_logq(why, qwhy, sizeof qwhy), moved, moved, secs);
+            sf_watch_log_failed(name, &res, why, secs, moved);
         }
     } else if (rc < 0 && !res.input_error && ierr.code) {
         *err = ierr; /* the stream's: leave the object for the next scan */
