@@ -37,7 +37,7 @@ int dy_header_decode(yajl_val item, dy_header *out, sf_error *err)
 {
     memset(out, 0, sizeof *out);
     sf_invoice_header *h = &out->h;
-    long long date, customer = SF_NO_CUSTOMER, kind, lines, part;
+    long long date = 0, customer = SF_NO_CUSTOMER, kind = 0, lines = 0, part = 0;
     const char *c = dy_attr(item, "c", "N"), *co = dy_attr(item, "co", "S"),
                *t = dy_attr(item, "t", "S"), *u = dy_attr(item, "u", "S"),
                *th = dy_attr(item, "th", "S"), *pk = dy_attr(item, "pk", "S");
@@ -440,7 +440,7 @@ typedef struct q_ctx {
 static int on_entry(void *ctx, yajl_val item)
 {
     q_ctx *c = ctx;
-    long long p;
+    long long p = 0;
     const char *o = dy_attr(item, "o", "S"), *at = dy_attr(item, "at", "S"),
                *why = dy_attr(item, "why", "S"), *e = dy_attr(item, "e", "B");
     uint64_t offset;
