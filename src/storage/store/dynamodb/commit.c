@@ -178,7 +178,36 @@ typedef struct put_req {
     sf_aws_request rq;
     sf_buf body;
     u_invoice *v;
+    long long version; /* of the header put */
+    uint64_t through;
 } put_req;
+
+typedef struct seen_header {
+    bool found;
+    dy_header h;
+    sf_error *err;
+} seen_header;
+
+static int on_seen_header(void *ctx, yajl_val item)
+{
+    seen_header *c = ctx;
+    c->found = dy_header_decode(item, &c->h, c->err) == 0;
+    return 0;
+}
+
+/* Whether a header put that failed its condition after a retry is this
+ * writer's own (its first try stored it, the answer was lost): the header
+ * stored now has the version and the position it wrote. */
+static bool own_header(dynamo *d, const put_req *r, sf_error *err)
+{
+    char pk[DY_KEY_MAX];
+    dy_invoice_pk(r->v->no, r->v->len, pk);
+    const char *pkp = pk, *sk = "#";
+    seen_header c = {.err = err};
+    return r->rq.attempts > 1 &&
+           dy_batch_get(d, d->w, &pkp, &sk, 1, on_seen_header, &c, err) == 0 && c.found &&
+           c.h.version == r->version && c.h.through == r->through;
+}
 
 static int stale_header(dynamo *d, const u_invoice *v, sf_error *err)
 {
@@ -213,7 +242,7 @@ static int put_headers(dynamo *d, sf_error *err)
         if (!count(u, v, &h, &o))
             continue;
         put_req *r = &reqs[n++];
-        r->v = v;
+        r->v = v, r->version = o.version, r->through = o.through;
         put_header_body(d, &r->body, &o);
         if (sf_buf_failed(&r->body)) {
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -227,9 +256,10 @@ static int put_headers(dynamo *d, sf_error *err)
     if (rc == 0)
         rc = drc;
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && reqs[i].rq.rc == SF_ESTALE)
+        bool stale = reqs[i].rq.rc == SF_ESTALE;
+        if (rc == 0 && stale && !own_header(d, &reqs[i], err))
             rc = stale_header(d, reqs[i].v, err);
-        else if (rc == 0 && reqs[i].rq.rc < 0) {
+        else if (rc == 0 && !stale && reqs[i].rq.rc < 0) {
             *err = reqs[i].rq.err;
             rc = sf_error_prefix(err, "history: invoice %.*s's header: ", (int)reqs[i].v->len,
                                  reqs[i].v->no);
@@ -296,7 +326,8 @@ static int on_one_header(void *ctx, yajl_val item)
 
 /* A single-item request (PutItem, DeleteItem) on the table: body is the
  * rest of the request after TableName. */
-static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *rest, sf_error *err)
+static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *rest,
+                    unsigned *attempts, sf_error *err)
 {
     sf_buf body = SF_BUF_INIT;
     sf_buf_puts(&body, "{\"TableName\":");
@@ -306,9 +337,33 @@ static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *r
     sf_buf_add(&body, "}", 1);
     char res[DY_TABLE_MAX + DY_KEY_MAX + 32];
     snprintf(res, sizeof res, "table %s, %s", d->table, what);
-    int rc = dy_call(d, d->w, op, &body, res, NULL, err);
+    int rc = dy_call(d, d->w, op, &body, res, NULL, attempts, err);
     sf_buf_free(&body);
     return rc;
+}
+
+typedef struct cp_ctx {
+    uint64_t *at;
+    bool found;
+} cp_ctx;
+
+static int on_checkpoint(void *ctx, yajl_val item)
+{
+    cp_ctx *c = ctx;
+    const char *at = dy_attr(item, "at", "S");
+    c->found = at && dy_pos_parse(at, strlen(at), c->at, NULL) == 0;
+    return 0;
+}
+
+/* p's stored checkpoint into *at; SF_ENOENT when there is none. */
+static int read_checkpoint(dynamo *d, uint32_t p, uint64_t *at, sf_error *err)
+{
+    char pk[24];
+    snprintf(pk, sizeof pk, "POS#%u", p);
+    const char *pkp = pk, *sk = "#";
+    cp_ctx c = {at, false};
+    int rc = dy_batch_get(d, d->w, &pkp, &sk, 1, on_checkpoint, &c, err);
+    return rc < 0 ? rc : c.found ? 0 : SF_ENOENT;
 }
 
 static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
@@ -334,7 +389,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
         sf_buf_add(&b, ",", 1);
         dy_put_b(&b, "r", t->data, t->len);
         sf_buf_add(&b, "}", 1);
-        rc = one_call(d, "PutItem", lsk, &b, err);
+        rc = one_call(d, "PutItem", lsk, &b, NULL, err);
         sf_invoice_header h = c.found ? c.h.h : (sf_invoice_header){0};
         if (!c.found) {
             h.date = r.invoice_date, h.customer_id = r.customer_id, h.kind = r.kind;
@@ -353,7 +408,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
                         c.found ? c.h.version + 1 : 1};
         sf_buf_reset(&b);
         put_header_body(d, &b, &o);
-        if (rc == 0 && (rc = dy_call(d, d->w, "PutItem", &b, pk, NULL, err)) == SF_ESTALE)
+        if (rc == 0 && (rc = dy_call(d, d->w, "PutItem", &b, pk, NULL, NULL, err)) == SF_ESTALE)
             rc = sf_error_set(err, SF_ESTALE,
                               "history: invoice %s's header changed under this retry: refused",
                               r.invoice_no);
@@ -365,7 +420,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
             sf_buf_puts(&b, "\"Item\":{");
             dy_put_key(&b, cpk, csk);
             sf_buf_add(&b, "}", 1);
-            rc = one_call(d, "PutItem", csk, &b, err);
+            rc = one_call(d, "PutItem", csk, &b, NULL, err);
         }
     }
     if (rc == 0) { /* the entry goes: the line is counted */
@@ -373,7 +428,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
         sf_buf_puts(&b, "\"Key\":{");
         dy_put_key(&b, "Q", qsk);
         sf_buf_add(&b, "}", 1);
-        rc = one_call(d, "DeleteItem", qsk, &b, err);
+        rc = one_call(d, "DeleteItem", qsk, &b, NULL, err);
     }
     sf_buf_free(&b);
     sf_buf_free(&c.rt);
@@ -401,8 +456,14 @@ static int put_checkpoint(dynamo *d, uint32_t p, uint64_t next, sf_error *err)
     } else
         sf_buf_puts(&b, "},\"ConditionExpression\":\"attribute_not_exists(#k)\","
                         "\"ExpressionAttributeNames\":{\"#k\":\"pk\"}");
-    int rc = one_call(d, "PutItem", pk, &b, err);
+    unsigned attempts = 0;
+    int rc = one_call(d, "PutItem", pk, &b, &attempts, err);
     sf_buf_free(&b);
+    uint64_t now = 0;
+    /* Failed its condition after a retry: its first try may have stored it
+     * (the answer lost); then the checkpoint holds what this writer wrote. */
+    if (rc == SF_ESTALE && attempts > 1 && read_checkpoint(d, p, &now, err) == 0 && now == next)
+        rc = 0;
     if (rc == SF_ESTALE) {
         d->known_set[p] = false; /* read again before the next batch */
         return sf_error_set(err, SF_ESTALE,

@@ -112,7 +112,7 @@ int dy_parse(dynamo *d, const char *op, sf_buf *resp, yajl_val *out, sf_error *e
 }
 
 int dy_call(dynamo *d, sf_aws *a, const char *op, const sf_buf *body, const char *resource,
-            yajl_val *out, sf_error *err)
+            yajl_val *out, unsigned *attempts, sf_error *err)
 {
     sf_aws_request rq = {0};
     if (out)
@@ -124,6 +124,8 @@ int dy_call(dynamo *d, sf_aws *a, const char *op, const sf_buf *body, const char
     rq.body = body->data;
     rq.body_len = body->len;
     int rc = sf_aws_call(a, &rq, err);
+    if (attempts)
+        *attempts = rq.attempts;
     if (rc == 0 && out)
         rc = dy_parse(d, op, &rq.resp, out, err);
     sf_buf_free(&rq.resp);
@@ -249,7 +251,7 @@ static int describe(dynamo *d, sf_aws *a, char status[32], bool *right, sf_error
     sf_buf_add(&body, "}", 1);
     char res[DY_TABLE_MAX + 8];
     snprintf(res, sizeof res, "table %s", d->table);
-    int rc = dy_call(d, a, "DescribeTable", &body, res, &t, err);
+    int rc = dy_call(d, a, "DescribeTable", &body, res, &t, NULL, err);
     sf_buf_free(&body);
     status[0] = '\0';
     *right = false;
@@ -293,7 +295,7 @@ static int create_table(dynamo *d, sf_aws *a, sf_error *err)
                 "\"BillingMode\":\"PAY_PER_REQUEST\"}");
     char res[DY_TABLE_MAX + 8];
     snprintf(res, sizeof res, "table %s", d->table);
-    int rc = dy_call(d, a, "CreateTable", &body, res, NULL, err);
+    int rc = dy_call(d, a, "CreateTable", &body, res, NULL, NULL, err);
     sf_buf_free(&body);
     if (rc == SF_EBUSY) /* made by another process meanwhile */
         return 0;

@@ -76,10 +76,11 @@ int dy_client_take(dynamo *d, sf_aws **out, sf_error *err);
 void dy_client_put(dynamo *d, sf_aws *a);
 
 /* One JSON request: op on the table with body; *out the parsed answer
- * (yajl_tree_free it; may be NULL for an empty one). rc as the client's
- * (SF_ESTALE: a condition failed; SF_ENOENT: no such table). */
+ * (yajl_tree_free it; may be NULL for an empty one), *attempts (when not
+ * NULL) the tries it took. rc as the client's (SF_ESTALE: a condition
+ * failed; SF_ENOENT: no such table). */
 int dy_call(dynamo *d, sf_aws *a, const char *op, const sf_buf *body, const char *resource,
-            yajl_val *out, sf_error *err);
+            yajl_val *out, unsigned *attempts, sf_error *err);
 
 /* v's text ("" when v is not a string). */
 static inline const char *dy_str(yajl_val v)

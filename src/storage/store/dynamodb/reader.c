@@ -90,7 +90,7 @@ static int each_item(dynamo *d, sf_aws *a, const char *op, const sf_buf *rest, d
         }
         sf_buf_add(&body, "}", 1);
         yajl_val t = NULL;
-        rc = dy_call(d, a, op, &body, res, &t, err);
+        rc = dy_call(d, a, op, &body, res, &t, NULL, err);
         const char *ip[] = {"Items", NULL}, *lp[] = {"LastEvaluatedKey", NULL};
         yajl_val items = rc == 0 ? yajl_tree_get(t, ip, yajl_t_array) : NULL;
         for (size_t i = 0; items && rc == 0 && i < YAJL_GET_ARRAY(items)->len; i++)

@@ -80,12 +80,12 @@ static u_invoice *unit_invoice(dy_unit *u, uint32_t p, const sf_record *r)
 {
     if ((u->ninv + 1) * 2 > u->nslots && rehash(u) < 0)
         return NULL;
+    u_invoice *v = dy_unit_find(u, r->invoice_no, r->invoice_no_len);
+    if (v)
+        return v;
     size_t k = hash(r->invoice_no, r->invoice_no_len) & (u->nslots - 1);
-    for (; u->slots[k]; k = (k + 1) & (u->nslots - 1)) {
-        u_invoice *v = &u->inv[u->slots[k] - 1];
-        if (v->len == r->invoice_no_len && memcmp(v->no, r->invoice_no, v->len) == 0)
-            return v;
-    }
+    while (u->slots[k])
+        k = (k + 1) & (u->nslots - 1);
     if (u->ninv == u->cap_inv) {
         size_t cap = u->cap_inv ? 2 * u->cap_inv : 256;
         u_invoice *inv = realloc(u->inv, cap * sizeof *inv);
@@ -93,7 +93,7 @@ static u_invoice *unit_invoice(dy_unit *u, uint32_t p, const sf_record *r)
             return NULL;
         u->inv = inv, u->cap_inv = cap;
     }
-    u_invoice *v = &u->inv[u->ninv];
+    v = &u->inv[u->ninv];
     memset(v, 0, sizeof *v);
     memcpy(v->no, r->invoice_no, r->invoice_no_len);
     v->len = (uint8_t)r->invoice_no_len;
