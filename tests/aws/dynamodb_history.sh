@@ -2,8 +2,9 @@
 # The history sink on DynamoDB (dynalite), with the whole bundled file:
 #  - killed with SIGKILL at random moments and restarted, then the emulator
 #    stopped for about 3 s mid-run and restarted on the same port and data:
-#    the sink retries (the log says so) and catches up; `status` reads its
-#    positions from the table: lag 0; a run after it applies nothing;
+#    the sink retries (the log says so) and catches up; `status` says the
+#    table is unreachable meanwhile, then reads its positions from it: lag 0;
+#    a run after it applies nothing;
 #  - the whole history equals the LMDB adapter's, uninterrupted, on the same
 #    log (sf_test_history: every invoice with its lines, digest for digest);
 #  - served from the table: invoice 536365 has 7 lines totalling 139.12,
@@ -43,6 +44,10 @@ for _ in $(seq 100); do # until it has committed something more
     sleep 0.1
 done
 aws_stop
+! "$shopflow" status --data "$tmp/d" --store "$loc" > /dev/null 2> "$tmp/status.err" ||
+    fail "status with DynamoDB away exited 0"
+grep -q "DynamoDB DescribeTable.*no answer from" "$tmp/status.err" ||
+    fail "status did not say DynamoDB is unreachable: $(cat "$tmp/status.err")"
 sleep 3
 aws_restart
 wait $pid || fail "the sink failed while the emulator was away: $(tail -3 "$tmp/sink.log")"
