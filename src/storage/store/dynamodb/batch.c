@@ -279,12 +279,18 @@ static void written(sf_aws_request *rq, void *ctx)
         yajl_val item = yajl_tree_get(YAJL_GET_ARRAY(left)->values[k], ip, yajl_t_object);
         const char *pk = item ? dy_attr(item, "pk", "S") : NULL,
                    *sk = item ? dy_attr(item, "sk", "S") : NULL;
-        for (unsigned j = 0; pk && sk && j < s->n; j++)
-            if (strcmp(pk, item_pk(w, s->items[j])) == 0 &&
-                strcmp(sk, item_sk(w, s->items[j])) == 0) {
-                send_again(w, s->items[j]);
-                break;
-            }
+        unsigned j = 0;
+        while (
+            pk && sk && j < s->n &&
+            (strcmp(pk, item_pk(w, s->items[j])) != 0 || strcmp(sk, item_sk(w, s->items[j])) != 0))
+            j++;
+        if (pk && sk && j < s->n)
+            send_again(w, s->items[j]);
+        else if (rc == 0) /* never dropped unsaid */
+            rc = sf_error_set(&perr, SF_EIO,
+                              "%s: BatchWriteItem left an item unprocessed that was not sent "
+                              "(%s / %s)",
+                              w->d->where, pk ? pk : "?", sk ? sk : "?");
     }
     if (left && YAJL_GET_ARRAY(left)->len > 0 && w->nagain > 0)
         w->again_at = sf_monotonic() + 0.05 * (double)(1u << (w->round < 6 ? w->round : 6)),
