@@ -25,6 +25,7 @@ typedef struct header_out {
     const sf_buf *rt;   /* stored rt elements, or NULL */
     const char *rt_add; /* one more ("P#POS"), or NULL */
     long long version;  /* the new one: 1 for a new header */
+    const char *writer;
 } header_out;
 
 static void header_item(sf_buf *b, const header_out *o)
@@ -69,6 +70,8 @@ static void header_item(sf_buf *b, const header_out *o)
     }
     sf_buf_add(b, ",", 1);
     dy_put_n(b, "v", o->version);
+    sf_buf_add(b, ",", 1);
+    dy_put_s(b, "w", o->writer, strlen(o->writer));
 }
 
 /* A PutItem request body: the item, conditional on the stored version
@@ -149,10 +152,11 @@ static int read_headers(dynamo *d, sf_error *err)
 /* ---- 3. the headers, counted and put ---- */
 
 /* v's new header into *h and o (false: no line of the unit is new to it). */
-static bool count(dy_unit *u, u_invoice *v, sf_invoice_header *h, header_out *o)
+static bool count(dynamo *d, u_invoice *v, sf_invoice_header *h, header_out *o)
 {
+    const dy_unit *u = d->unit;
     *h = v->found ? v->stored.h : v->first;
-    *o = (header_out){v->no, v->len, h, v->partition, false, 0, &v->rt, NULL, 1};
+    *o = (header_out){v->no, v->len, h, v->partition, false, 0, &v->rt, NULL, 1, d->writer};
     if (v->found) {
         o->partition = v->stored.partition;
         o->through_set = v->stored.through != UINT64_MAX;
@@ -195,18 +199,21 @@ static int on_seen_header(void *ctx, yajl_val item)
     return 0;
 }
 
-/* Whether a header put that failed its condition after a retry is this
- * writer's own (its first try stored it, the answer was lost): the header
- * stored now has the version and the position it wrote. */
+/* Whether a header put that failed its condition was this writer's own
+ * write whose answer was lost (a dropped connection: the client, or libcurl
+ * by itself on a kept-alive connection, sent it again, and the second try
+ * found the first's work): the header now has the version, the position
+ * and the writer id it put. The try count cannot tell (libcurl's own
+ * resend is not counted). */
 static bool own_header(dynamo *d, const put_req *r, sf_error *err)
 {
     char pk[DY_KEY_MAX];
     dy_invoice_pk(r->v->no, r->v->len, pk);
     const char *pkp = pk, *sk = "#";
     seen_header c = {.err = err};
-    return r->rq.attempts > 1 &&
-           dy_batch_get(d, d->w, &pkp, &sk, 1, on_seen_header, &c, err) == 0 && c.found &&
-           c.h.version == r->version && c.h.through == r->through;
+    return dy_batch_get(d, d->w, &pkp, &sk, 1, on_seen_header, &c, err) == 0 && c.found &&
+           c.h.version == r->version && c.h.through == r->through &&
+           strcmp(c.h.writer, d->writer) == 0;
 }
 
 static int stale_header(dynamo *d, const u_invoice *v, sf_error *err)
@@ -239,7 +246,7 @@ static int put_headers(dynamo *d, sf_error *err)
         }
         sf_invoice_header h;
         header_out o;
-        if (!count(u, v, &h, &o))
+        if (!count(d, v, &h, &o))
             continue;
         put_req *r = &reqs[n++];
         r->v = v, r->version = o.version, r->through = o.through;
@@ -326,8 +333,7 @@ static int on_one_header(void *ctx, yajl_val item)
 
 /* A single-item request (PutItem, DeleteItem) on the table: body is the
  * rest of the request after TableName. */
-static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *rest,
-                    unsigned *attempts, sf_error *err)
+static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *rest, sf_error *err)
 {
     sf_buf body = SF_BUF_INIT;
     sf_buf_puts(&body, "{\"TableName\":");
@@ -337,7 +343,7 @@ static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *r
     sf_buf_add(&body, "}", 1);
     char res[DY_TABLE_MAX + DY_KEY_MAX + 32];
     snprintf(res, sizeof res, "table %s, %s", d->table, what);
-    int rc = dy_call(d, d->w, op, &body, res, NULL, attempts, err);
+    int rc = dy_call(d, d->w, op, &body, res, NULL, err);
     sf_buf_free(&body);
     return rc;
 }
@@ -345,24 +351,29 @@ static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *r
 typedef struct cp_ctx {
     uint64_t *at;
     bool found;
+    char writer[20];
 } cp_ctx;
 
 static int on_checkpoint(void *ctx, yajl_val item)
 {
     cp_ctx *c = ctx;
     const char *at = dy_attr(item, "at", "S");
+    const char *w = dy_attr(item, "w", "S");
     c->found = at && dy_pos_parse(at, strlen(at), c->at, NULL) == 0;
+    snprintf(c->writer, sizeof c->writer, "%s", w ? w : "");
     return 0;
 }
 
-/* p's stored checkpoint into *at; SF_ENOENT when there is none. */
-static int read_checkpoint(dynamo *d, uint32_t p, uint64_t *at, sf_error *err)
+/* p's stored checkpoint into *at, and whether this writer put it;
+ * SF_ENOENT when there is none. */
+static int read_checkpoint(dynamo *d, uint32_t p, uint64_t *at, bool *mine, sf_error *err)
 {
     char pk[24];
     snprintf(pk, sizeof pk, "POS#%u", p);
     const char *pkp = pk, *sk = "#";
-    cp_ctx c = {at, false};
+    cp_ctx c = {at, false, ""};
     int rc = dy_batch_get(d, d->w, &pkp, &sk, 1, on_checkpoint, &c, err);
+    *mine = strcmp(c.writer, d->writer) == 0;
     return rc < 0 ? rc : c.found ? 0 : SF_ENOENT;
 }
 
@@ -389,7 +400,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
         sf_buf_add(&b, ",", 1);
         dy_put_b(&b, "r", t->data, t->len);
         sf_buf_add(&b, "}", 1);
-        rc = one_call(d, "PutItem", lsk, &b, NULL, err);
+        rc = one_call(d, "PutItem", lsk, &b, err);
         sf_invoice_header h = c.found ? c.h.h : (sf_invoice_header){0};
         if (!c.found) {
             h.date = r.invoice_date, h.customer_id = r.customer_id, h.kind = r.kind;
@@ -405,10 +416,11 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
                         c.found ? c.h.through : 0,
                         &c.rt,
                         key,
-                        c.found ? c.h.version + 1 : 1};
+                        c.found ? c.h.version + 1 : 1,
+                        d->writer};
         sf_buf_reset(&b);
         put_header_body(d, &b, &o);
-        if (rc == 0 && (rc = dy_call(d, d->w, "PutItem", &b, pk, NULL, NULL, err)) == SF_ESTALE)
+        if (rc == 0 && (rc = dy_call(d, d->w, "PutItem", &b, pk, NULL, err)) == SF_ESTALE)
             rc = sf_error_set(err, SF_ESTALE,
                               "history: invoice %s's header changed under this retry: refused",
                               r.invoice_no);
@@ -420,7 +432,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
             sf_buf_puts(&b, "\"Item\":{");
             dy_put_key(&b, cpk, csk);
             sf_buf_add(&b, "}", 1);
-            rc = one_call(d, "PutItem", csk, &b, NULL, err);
+            rc = one_call(d, "PutItem", csk, &b, err);
         }
     }
     if (rc == 0) { /* the entry goes: the line is counted */
@@ -428,7 +440,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
         sf_buf_puts(&b, "\"Key\":{");
         dy_put_key(&b, "Q", qsk);
         sf_buf_add(&b, "}", 1);
-        rc = one_call(d, "DeleteItem", qsk, &b, NULL, err);
+        rc = one_call(d, "DeleteItem", qsk, &b, err);
     }
     sf_buf_free(&b);
     sf_buf_free(&c.rt);
@@ -448,6 +460,8 @@ static int put_checkpoint(dynamo *d, uint32_t p, uint64_t next, sf_error *err)
     dy_put_key(&b, pk, "#");
     sf_buf_add(&b, ",", 1);
     dy_put_s(&b, "at", at, dy_pos_text(next, at));
+    sf_buf_add(&b, ",", 1);
+    dy_put_s(&b, "w", d->writer, strlen(d->writer));
     if (d->known_stored[p]) {
         sf_buf_puts(&b, "},\"ConditionExpression\":\"#a = :a\",\"ExpressionAttributeNames\":"
                         "{\"#a\":\"at\"},\"ExpressionAttributeValues\":{\":a\":{\"S\":");
@@ -456,13 +470,13 @@ static int put_checkpoint(dynamo *d, uint32_t p, uint64_t next, sf_error *err)
     } else
         sf_buf_puts(&b, "},\"ConditionExpression\":\"attribute_not_exists(#k)\","
                         "\"ExpressionAttributeNames\":{\"#k\":\"pk\"}");
-    unsigned attempts = 0;
-    int rc = one_call(d, "PutItem", pk, &b, &attempts, err);
+    int rc = one_call(d, "PutItem", pk, &b, err);
     sf_buf_free(&b);
     uint64_t now = 0;
-    /* Failed its condition after a retry: its first try may have stored it
-     * (the answer lost); then the checkpoint holds what this writer wrote. */
-    if (rc == SF_ESTALE && attempts > 1 && read_checkpoint(d, p, &now, err) == 0 && now == next)
+    bool mine = false;
+    /* Failed its condition: its own write whose answer was lost when the
+     * checkpoint holds the position and the writer id it put (own_header). */
+    if (rc == SF_ESTALE && read_checkpoint(d, p, &now, &mine, err) == 0 && now == next && mine)
         rc = 0;
     if (rc == SF_ESTALE) {
         d->known_set[p] = false; /* read again before the next batch */

@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/logline.h"
 #include "core/progress.h"
@@ -112,7 +114,7 @@ int dy_parse(dynamo *d, const char *op, sf_buf *resp, yajl_val *out, sf_error *e
 }
 
 int dy_call(dynamo *d, sf_aws *a, const char *op, const sf_buf *body, const char *resource,
-            yajl_val *out, unsigned *attempts, sf_error *err)
+            yajl_val *out, sf_error *err)
 {
     sf_aws_request rq = {0};
     if (out)
@@ -124,8 +126,6 @@ int dy_call(dynamo *d, sf_aws *a, const char *op, const sf_buf *body, const char
     rq.body = body->data;
     rq.body_len = body->len;
     int rc = sf_aws_call(a, &rq, err);
-    if (attempts)
-        *attempts = rq.attempts;
     if (rc == 0 && out)
         rc = dy_parse(d, op, &rq.resp, out, err);
     sf_buf_free(&rq.resp);
@@ -251,7 +251,7 @@ static int describe(dynamo *d, sf_aws *a, char status[32], bool *right, sf_error
     sf_buf_add(&body, "}", 1);
     char res[DY_TABLE_MAX + 8];
     snprintf(res, sizeof res, "table %s", d->table);
-    int rc = dy_call(d, a, "DescribeTable", &body, res, &t, NULL, err);
+    int rc = dy_call(d, a, "DescribeTable", &body, res, &t, err);
     sf_buf_free(&body);
     status[0] = '\0';
     *right = false;
@@ -295,7 +295,7 @@ static int create_table(dynamo *d, sf_aws *a, sf_error *err)
                 "\"BillingMode\":\"PAY_PER_REQUEST\"}");
     char res[DY_TABLE_MAX + 8];
     snprintf(res, sizeof res, "table %s", d->table);
-    int rc = dy_call(d, a, "CreateTable", &body, res, NULL, NULL, err);
+    int rc = dy_call(d, a, "CreateTable", &body, res, NULL, err);
     sf_buf_free(&body);
     if (rc == SF_EBUSY) /* made by another process meanwhile */
         return 0;
@@ -375,6 +375,20 @@ static void dy_close(sf_store *st)
     free(d);
 }
 
+/* A random id for this handle's writes (getrandom; the clock and the
+ * process id if it fails): who put a header or a checkpoint. */
+static void writer_id(dynamo *d)
+{
+    uint64_t r;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec << 20 ^
+            (uint64_t)getpid();
+    }
+    snprintf(d->writer, sizeof d->writer, "%016llx", (unsigned long long)r);
+}
+
 static int dy_open(const sf_location *loc, const sf_store_opts *opts, sf_store **out, sf_error *err)
 {
     dy_settings set;
@@ -385,6 +399,7 @@ static int dy_open(const sf_location *loc, const sf_store_opts *opts, sf_store *
     if (!d)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     d->base.ops = &sf_store_dynamodb_ops;
+    writer_id(d);
     pthread_mutex_init(&d->pool_mu, NULL);
     sf_aws_opts_default(&d->aws_opts);
     d->aws_opts.max_in_flight = set.in_flight;

@@ -11,14 +11,16 @@
  *        c customer (N, absent without one), k kind (N), co country (S),
  *        n lines (N), t total milli-units (S), u units (S), p partition (N),
  *        th the position its totals count through (S, POS TEXT), rt the
- *        retried lines it counts (L of S "P#POS", absent when none), v version (N)
+ *        retried lines it counts (L of S "P#POS", absent when none), v version
+ *        (N), w the writer that put it (S: a random id per open handle)
  *   pk "INV#" no     sk "L#" P "#" POS         a line from the stream: r the
  *                                               packed record (B, core/pack.h)
  *   pk "INV#" no     sk "R#" P "#" POS         a line retried from the
  *                                               dead-letter area: r as above
  *   pk "CUST#" id    sk DATE16 no              a customer's invoice (no
  *                                               attributes but the key)
- *   pk "POS#" P      sk "#"                    a partition's checkpoint: at (S, POS TEXT)
+ *   pk "POS#" P      sk "#"                    a partition's checkpoint: at (S, POS
+ *                                               TEXT), w the writer that put it (S)
  *   pk "Q"           sk P "#" POS              an entry set aside: at (S), why
  *                                               (S), e the entry's bytes (B)
  * POS TEXT is a position as decimal digits after their count in three
@@ -66,6 +68,7 @@ typedef struct dynamo {
     uint64_t *known;
     bool *known_set, *known_stored;
     uint32_t nknown;
+    char writer[20];             /* this handle's random id, in its headers and checkpoints ("w") */
     sf_aws_stats retries_logged; /* the writer's client's, as last said in the log */
 } dynamo;
 
@@ -76,11 +79,10 @@ int dy_client_take(dynamo *d, sf_aws **out, sf_error *err);
 void dy_client_put(dynamo *d, sf_aws *a);
 
 /* One JSON request: op on the table with body; *out the parsed answer
- * (yajl_tree_free it; may be NULL for an empty one), *attempts (when not
- * NULL) the tries it took. rc as the client's (SF_ESTALE: a condition
- * failed; SF_ENOENT: no such table). */
+ * (yajl_tree_free it; may be NULL for an empty one). rc as the client's
+ * (SF_ESTALE: a condition failed; SF_ENOENT: no such table). */
 int dy_call(dynamo *d, sf_aws *a, const char *op, const sf_buf *body, const char *resource,
-            yajl_val *out, unsigned *attempts, sf_error *err);
+            yajl_val *out, sf_error *err);
 
 /* v's text ("" when v is not a string). */
 static inline const char *dy_str(yajl_val v)
@@ -167,6 +169,7 @@ typedef struct dy_header {
     uint32_t partition;
     uint64_t through;
     long long version;
+    char writer[20];  /* who wrote it ("" if not said) */
     yajl_val retried; /* the rt list (in the parsed item), or NULL */
 } dy_header;
 int dy_header_decode(yajl_val item, dy_header *out, sf_error *err);

@@ -40,7 +40,8 @@ int dy_header_decode(yajl_val item, dy_header *out, sf_error *err)
     long long date = 0, customer = SF_NO_CUSTOMER, kind = 0, lines = 0, part = 0;
     const char *c = dy_attr(item, "c", "N"), *co = dy_attr(item, "co", "S"),
                *t = dy_attr(item, "t", "S"), *u = dy_attr(item, "u", "S"),
-               *th = dy_attr(item, "th", "S"), *pk = dy_attr(item, "pk", "S");
+               *th = dy_attr(item, "th", "S"), *pk = dy_attr(item, "pk", "S"),
+               *w = dy_attr(item, "w", "S");
     bool ok = number(dy_attr(item, "d", "N"), INT64_MIN, INT64_MAX, &date) &&
               (!c || number(c, 1, INT32_MAX, &customer)) &&
               number(dy_attr(item, "k", "N"), 0, 255, &kind) &&
@@ -63,6 +64,7 @@ int dy_header_decode(yajl_val item, dy_header *out, sf_error *err)
     memcpy(h->country, co, h->country_len + 1);
     const char *rp[] = {"rt", "L", NULL};
     out->retried = yajl_tree_get(item, rp, yajl_t_array);
+    snprintf(out->writer, sizeof out->writer, "%s", w ? w : "");
     return 0;
 }
 
@@ -90,7 +92,7 @@ static int each_item(dynamo *d, sf_aws *a, const char *op, const sf_buf *rest, d
         }
         sf_buf_add(&body, "}", 1);
         yajl_val t = NULL;
-        rc = dy_call(d, a, op, &body, res, &t, NULL, err);
+        rc = dy_call(d, a, op, &body, res, &t, err);
         const char *ip[] = {"Items", NULL}, *lp[] = {"LastEvaluatedKey", NULL};
         yajl_val items = rc == 0 ? yajl_tree_get(t, ip, yajl_t_array) : NULL;
         for (size_t i = 0; items && rc == 0 && i < YAJL_GET_ARRAY(items)->len; i++)
