@@ -143,9 +143,16 @@ const char *dy_attr(yajl_val item, const char *name, const char *type)
 
 size_t dy_pos_text(uint64_t pos, char out[DY_POS_TEXT_MAX])
 {
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)pos);
-    return (size_t)snprintf(out, DY_POS_TEXT_MAX, "%03d%s", n, digits);
+    char digits[24], *p = digits + sizeof digits;
+    do
+        *--p = (char)('0' + pos % 10);
+    while (pos /= 10);
+    size_t n = (size_t)(digits + sizeof digits - p);
+    out[0] = (char)('0' + n / 100), out[1] = (char)('0' + n / 10 % 10),
+    out[2] = (char)('0' + n % 10);
+    memcpy(out + 3, p, n);
+    out[3 + n] = '\0';
+    return 3 + n;
 }
 
 int dy_pos_parse(const char *text, size_t len, uint64_t *pos, sf_error *err)
@@ -166,23 +173,37 @@ int dy_pos_parse(const char *text, size_t len, uint64_t *pos, sf_error *err)
     return 0;
 }
 
+/* "name":{"T": (no printf: these are most of a unit's bytes) */
+static void put_name(sf_buf *b, const char *name, char type)
+{
+    char t[8] = "\":{\"T\":";
+    t[4] = type;
+    sf_buf_add(b, "\"", 1);
+    sf_buf_puts(b, name);
+    sf_buf_add(b, t, 7);
+}
+
 void dy_put_s(sf_buf *b, const char *name, const char *s, size_t n)
 {
-    sf_buf_printf(b, "\"%s\":{\"S\":", name);
+    put_name(b, name, 'S');
     sf_buf_json_string(b, s, n);
     sf_buf_add(b, "}", 1);
 }
 
 void dy_put_n(sf_buf *b, const char *name, long long v)
 {
-    sf_buf_printf(b, "\"%s\":{\"N\":\"%lld\"}", name, v);
+    put_name(b, name, 'N');
+    sf_buf_add(b, "\"", 1);
+    sf_buf_int(b, v);
+    sf_buf_add(b, "\"}", 2);
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void dy_put_b(sf_buf *b, const char *name, const uint8_t *data, size_t n)
 {
-    sf_buf_printf(b, "\"%s\":{\"B\":\"", name);
+    put_name(b, name, 'B');
+    sf_buf_add(b, "\"", 1);
     char q[4];
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)data[i] << 16 | (i + 1 < n ? (uint32_t)data[i + 1] << 8 : 0) |
@@ -229,7 +250,10 @@ void dy_put_key(sf_buf *b, const char *pk, const char *sk)
 
 void dy_invoice_pk(const char *invoice_no, size_t len, char out[DY_KEY_MAX])
 {
-    snprintf(out, DY_KEY_MAX, "INV#%.*s", (int)len, invoice_no);
+    len = len < SF_INVOICE_NO_MAX ? len : SF_INVOICE_NO_MAX;
+    memcpy(out, "INV#", 4);
+    memcpy(out + 4, invoice_no, len);
+    out[4 + len] = '\0';
 }
 
 void dy_customer_sk(int64_t date, const char *invoice_no, size_t len, char out[DY_KEY_MAX])

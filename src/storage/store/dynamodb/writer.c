@@ -298,10 +298,10 @@ static int fence(dynamo *d, uint32_t p, const sf_stream_entry *first, sf_error *
 
 void dy_line_sk(uint32_t p, uint64_t pos, char lead, char out[DY_KEY_MAX])
 {
-    char pt[DY_POS_TEXT_MAX], ot[DY_POS_TEXT_MAX];
-    dy_pos_text(p, pt);
-    dy_pos_text(pos, ot);
-    snprintf(out, DY_KEY_MAX, "%c#%s#%s", lead, pt, ot);
+    out[0] = lead, out[1] = '#';
+    size_t n = 2 + dy_pos_text(p, out + 2);
+    out[n++] = '#';
+    dy_pos_text(pos, out + n);
 }
 
 /* The item of a line: its key, r the packed record. */
