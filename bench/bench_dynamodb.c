@@ -194,6 +194,71 @@ static double cpu_now(void)
            ru.ru_stime.tv_usec / 1e6;
 }
 
+typedef struct sent {
+    size_t done, failed, unprocessed;
+} sent;
+
+/* Send every body, in_flight at once over one multi handle. */
+static void send_all(const bodies *bs, const char *endpoint, const char *sigv4, const char *userpwd,
+                     unsigned in_flight, sent *out)
+{
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.0");
+    hdr = curl_slist_append(hdr, "X-Amz-Target: DynamoDB_20120810.BatchWriteItem");
+    CURLM *m = curl_multi_init();
+    call *calls = calloc(in_flight, sizeof *calls);
+    size_t next = 0;
+    unsigned busy = 0;
+    for (unsigned i = 0; i < in_flight; i++) {
+        calls[i].h = curl_easy_init();
+        curl_easy_setopt(calls[i].h, CURLOPT_URL, endpoint);
+        curl_easy_setopt(calls[i].h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(calls[i].h, CURLOPT_AWS_SIGV4, sigv4);
+        curl_easy_setopt(calls[i].h, CURLOPT_USERPWD, userpwd);
+        curl_easy_setopt(calls[i].h, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(calls[i].h, CURLOPT_WRITEDATA, &calls[i].resp);
+        curl_easy_setopt(calls[i].h, CURLOPT_PRIVATE, &calls[i]);
+        if (next < bs->n) {
+            curl_easy_setopt(calls[i].h, CURLOPT_POSTFIELDS, bs->b[next].data);
+            curl_easy_setopt(calls[i].h, CURLOPT_POSTFIELDSIZE, (long)bs->b[next++].len);
+            curl_multi_add_handle(m, calls[i].h);
+            busy++;
+        }
+    }
+    while (busy > 0) {
+        int running, left;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            call *c;
+            long code = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            if (msg->data.result != CURLE_OK || code != 200)
+                out->failed++;
+            else if (c->resp.data && !strstr(c->resp.data, "\"UnprocessedItems\":{}"))
+                out->unprocessed++;
+            sf_buf_reset(&c->resp);
+            curl_multi_remove_handle(m, c->h);
+            out->done++, busy--;
+            if (next < bs->n) {
+                curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, bs->b[next].data);
+                curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)bs->b[next++].len);
+                curl_multi_add_handle(m, c->h);
+                busy++;
+            }
+        }
+        if (busy)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    for (unsigned i = 0; i < in_flight; i++) {
+        curl_easy_cleanup(calls[i].h);
+        sf_buf_free(&calls[i].resp);
+    }
+    free(calls);
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hdr);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -206,12 +271,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_dynamodb: set AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION and the keys\n");
         return 2;
     }
-    unsigned inflight = argc > 3 ? (unsigned)atoi(argv[3]) : 16;
+    unsigned in_flight = argc > 3 ? (unsigned)atoi(argv[3]) : 16;
     char loc[DY_TABLE_MAX + 16];
     snprintf(loc, sizeof loc, "dynamodb://%s", argv[2]);
     sf_store *st;
     sf_error err = {0};
-    if (sf_store_open(loc, NULL, &st, &err) < 0) {
+    if (sf_store_open(loc, NULL, &st, &err) < 0) { /* the table, made as the adapter makes it */
         fprintf(stderr, "bench_dynamodb: %s\n", err.msg);
         return 1;
     }
@@ -222,60 +287,18 @@ int main(int argc, char **argv)
     char sigv4[128], userpwd[512];
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:dynamodb", region);
     snprintf(userpwd, sizeof userpwd, "%s:%s", key, secret);
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.0");
-    hdr = curl_slist_append(hdr, "X-Amz-Target: DynamoDB_20120810.BatchWriteItem");
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURLM *m = curl_multi_init();
-    call *calls = calloc(inflight, sizeof *calls);
-    size_t next = 0, done = 0, unprocessed = 0, failed = 0;
+    sent n = {0};
     double t0 = bench_now(), c0 = cpu_now();
-    for (unsigned i = 0; i < inflight; i++) {
-        calls[i].h = curl_easy_init();
-        curl_easy_setopt(calls[i].h, CURLOPT_URL, endpoint);
-        curl_easy_setopt(calls[i].h, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(calls[i].h, CURLOPT_AWS_SIGV4, sigv4);
-        curl_easy_setopt(calls[i].h, CURLOPT_USERPWD, userpwd);
-        curl_easy_setopt(calls[i].h, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(calls[i].h, CURLOPT_WRITEDATA, &calls[i].resp);
-        curl_easy_setopt(calls[i].h, CURLOPT_PRIVATE, &calls[i]);
-    }
-    unsigned busy = 0;
-    for (unsigned i = 0; i < inflight && next < bs.n; i++, busy++) {
-        curl_easy_setopt(calls[i].h, CURLOPT_POSTFIELDS, bs.b[next].data);
-        curl_easy_setopt(calls[i].h, CURLOPT_POSTFIELDSIZE, (long)bs.b[next++].len);
-        curl_multi_add_handle(m, calls[i].h);
-    }
-    while (busy > 0) {
-        int running, left;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(m, &left))) {
-            call *c;
-            long code = 0;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-            if (msg->data.result != CURLE_OK || code != 200)
-                failed++;
-            else if (c->resp.data && !strstr(c->resp.data, "\"UnprocessedItems\":{}"))
-                unprocessed++;
-            sf_buf_reset(&c->resp);
-            curl_multi_remove_handle(m, c->h);
-            done++, busy--;
-            if (next < bs.n) {
-                curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, bs.b[next].data);
-                curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)bs.b[next++].len);
-                curl_multi_add_handle(m, c->h);
-                busy++;
-            }
-        }
-        if (busy)
-            curl_multi_poll(m, NULL, 0, 100, NULL);
-    }
+    send_all(&bs, endpoint, sigv4, userpwd, in_flight, &n);
     double wall = bench_now() - t0, cpu = cpu_now() - c0;
     printf("bare libcurl: %zu items in %zu BatchWriteItem requests (%u in flight): %.2f s wall, "
            "%.0f items/s, CPU %.2f s (%.1f us/item); %zu requests failed, %zu left items "
            "unprocessed\n",
-           bs.items, done, inflight, wall, bs.items / wall, cpu, cpu / bs.items * 1e6, failed,
-           unprocessed);
-    return failed ? 1 : 0;
+           bs.items, n.done, in_flight, wall, bs.items / wall, cpu, cpu / bs.items * 1e6, n.failed,
+           n.unprocessed);
+    for (size_t i = 0; i < bs.n; i++)
+        sf_buf_free(&bs.b[i]);
+    free(bs.b);
+    return n.failed ? 1 : 0;
 }
