@@ -138,24 +138,27 @@ static int stat_log(sf_stream *s, bool json)
             fprintf(stderr, "shopflow log: %s\n", err.msg);
             return SF_EXIT_FAIL;
         }
-        records += info.end_offset - info.start_offset;
+        sf_lag stored;
+        uint64_t end = 0;
+        char start_text[SF_POS_TEXT_MAX], end_text[SF_POS_TEXT_MAX];
+        sf_pos_format(&info.start, start_text, sizeof start_text);
+        sf_pos_format(&info.end, end_text, sizeof end_text);
+        if (sf_stream_lag(s, i, &info.start, &stored, &err) == 0 && stored.has_records)
+            records += stored.records;
         bytes += info.bytes;
-        if (info.missing)
+        if (info.missing && sf_pos_u64(&info.end, &end))
             fprintf(stderr,
                     "shopflow log: partition %u: found: acknowledged offsets %llu to %llu are "
                     "missing; run `shopflow log verify`, then `shopflow log repair`\n",
-                    i, (unsigned long long)(info.end_offset - info.missing),
-                    (unsigned long long)info.end_offset - 1);
+                    i, (unsigned long long)(end - info.missing), (unsigned long long)end - 1);
         if (json)
-            printf("%s{\"partition\":%u,\"start_offset\":%llu,\"end_offset\":%llu,\"bytes\":%llu,"
+            printf("%s{\"partition\":%u,\"start_offset\":%s,\"end_offset\":%s,\"bytes\":%llu,"
                    "\"segments\":%u,\"missing\":%llu}",
-                   i ? "," : "", i, (unsigned long long)info.start_offset,
-                   (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
+                   i ? "," : "", i, start_text, end_text, (unsigned long long)info.bytes,
                    info.segments, (unsigned long long)info.missing);
         else
-            printf("%-9u %14llu %14llu %14llu %9u\n", i, (unsigned long long)info.start_offset,
-                   (unsigned long long)info.end_offset, (unsigned long long)info.bytes,
-                   info.segments);
+            printf("%-9u %14s %14s %14llu %9u\n", i, start_text, end_text,
+                   (unsigned long long)info.bytes, info.segments);
     }
     if (json) {
         printf("],\"records\":%llu,\"bytes\":%llu}\n", (unsigned long long)records,
@@ -178,23 +181,27 @@ static void print_hole(uint32_t p, const sf_stream_hole *h)
     if (!gmtime_r(&t, &tm) || !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
         snprintf(when, sizeof when, "%lld", (long long)h->marked_at);
     sf_json_quote(h->reason, reason, sizeof reason);
+    uint64_t from = 0, to = 0; /* holes are the local log's: offsets */
+    sf_pos_u64(&h->from, &from);
+    sf_pos_u64(&h->to, &to);
     printf("{\"partition\":%u,\"offset\":%llu,\"hole\":{\"last_offset\":%llu,\"count\":%llu,"
            "\"marked_at\":\"%s\",\"reason\":%s}}\n",
-           p, (unsigned long long)h->from, (unsigned long long)h->to - 1,
-           (unsigned long long)(h->to - h->from), when, reason);
+           p, (unsigned long long)from, (unsigned long long)to - 1, (unsigned long long)(to - from),
+           when, reason);
 }
 
 /* Print entries of one partition from *from on, up to *budget of them
  * (0 = no limit); advances *from. Returns 0 or SF_EXIT_FAIL. */
-static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *budget, bool limited,
+static int print_partition(sf_stream *s, uint32_t p, sf_pos *from, uint64_t *budget, bool limited,
                            sf_stream_batch *b)
 {
-    char json[SF_JSON_RECORD_MAX];
+    char json[SF_JSON_RECORD_MAX], at[SF_POS_TEXT_MAX];
     for (;;) {
         sf_error err = {0};
-        int rc = sf_stream_read(s, p, *from, b, &err);
-        if (rc == SF_ERANGE && b->next_offset > *from) {
-            *from = b->next_offset; /* removed by retention: start where the log starts */
+        int rc = sf_stream_read(s, p, from, b, &err);
+        bool ahead = sf_pos_cmp(&b->next, from) > 0;
+        if (rc == SF_ERANGE && ahead) {
+            *from = b->next; /* removed by retention: start where the log starts */
             continue;
         }
         if (rc < 0) {
@@ -204,13 +211,13 @@ static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *b
                 fprintf(stderr, "shopflow log: partition %u: %s\n", p, err.msg);
             return SF_EXIT_FAIL;
         }
-        if (b->count == 0 && b->next_offset > *from) {
+        if (b->count == 0 && ahead) {
             if (limited && *budget == 0)
                 return 0;
-            if (b->hole.to > b->hole.from)
+            if (sf_pos_cmp(&b->hole.to, &b->hole.from) > 0)
                 print_hole(p, &b->hole);
             *budget -= limited;
-            *from = b->next_offset;
+            *from = b->next;
             continue;
         }
         if (b->count == 0)
@@ -225,12 +232,12 @@ static int print_partition(sf_stream *s, uint32_t p, uint64_t *from, uint64_t *b
                         err.code ? err.msg : "a record too large to print");
                 return SF_EXIT_FAIL;
             }
-            printf("{\"partition\":%u,\"offset\":%llu,%s\n", p,
-                   (unsigned long long)b->entries[i].offset, json + 1);
+            sf_pos_format(&b->entries[i].pos, at, sizeof at);
+            printf("{\"partition\":%u,\"offset\":%s,%s\n", p, at, json + 1);
             if (limited)
                 (*budget)--;
         }
-        *from = b->next_offset;
+        *from = b->next;
     }
 }
 
@@ -241,7 +248,8 @@ static int dump_log(sf_stream *s, sf_stream_batch *b)
     for (uint32_t p = 0; p < n; p++) {
         if (partition() >= 0 && (uint32_t)partition() != p)
             continue;
-        uint64_t from = (uint64_t)sf_cli_num("from");
+        sf_pos from;
+        sf_pos_from_u64(&from, (uint64_t)sf_cli_num("from"));
         if (print_partition(s, p, &from, &budget, limit != 0, b) != 0)
             return SF_EXIT_FAIL;
     }
@@ -253,18 +261,14 @@ static int tail_log(sf_stream *s, sf_stream_batch *b)
     uint32_t n = sf_stream_partitions(s);
     uint64_t last = (uint64_t)sf_cli_num("lines");
     bool follow = sf_cli_num("follow");
-    uint64_t *next = calloc(n, sizeof *next);
+    sf_pos *next = calloc(n, sizeof *next);
     if (!next)
         return SF_EXIT_FAIL;
     int status = SF_EXIT_OK;
     for (uint32_t p = 0; p < n && status == SF_EXIT_OK; p++) {
-        sf_partition_info info;
         sf_error err = {0};
-        if (sf_stream_info(s, p, &info, &err) < 0)
+        if (sf_stream_tail_start(s, p, last, &next[p], &err) < 0)
             status = SF_EXIT_FAIL;
-        next[p] = info.end_offset > last ? info.end_offset - last : 0;
-        if (next[p] < info.start_offset)
-            next[p] = info.start_offset;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -48,7 +48,8 @@ static int args(check_args *a)
  * never past a mark read after it. */
 static int witnesses(const check_args *a, uint32_t n, uint64_t *witness, sf_error *err)
 {
-    uint64_t *marks = calloc(n, sizeof *marks), *at = calloc((size_t)n * SF_SINKS, sizeof *at);
+    uint64_t *marks = calloc(n, sizeof *marks);
+    sf_pos *at = calloc((size_t)n * SF_SINKS, sizeof *at);
     int rc = marks && at ? 0 : sf_error_set(err, SF_ENOMEM, "out of memory");
     sf_sink_places places = sf_cli_places();
     for (int k = 0; rc == 0 && a->data && k < SF_SINKS; k++)
@@ -57,7 +58,9 @@ static int witnesses(const check_args *a, uint32_t n, uint64_t *witness, sf_erro
         rc = sf_log_marks(a->log, n, marks, err);
     for (int k = 0; rc == 0 && k < SF_SINKS; k++)
         for (uint32_t p = 0; p < n; p++) {
-            uint64_t pos = at[(size_t)k * n + p];
+            uint64_t pos;
+            if (!sf_pos_u64(&at[(size_t)k * n + p], &pos))
+                pos = UINT64_MAX; /* not the local log's: no witness of it */
             if (pos > marks[p])
                 fprintf(stderr,
                         "note: partition %u: the %s sink has applied offsets up to %llu, past "

@@ -37,7 +37,8 @@ static sf_setting settings[] = {
     SF_OPT_PLACES,
     SF_CLI_ROW("partition", SF_SET_INT, "-1", -1, SF_STREAM_PARTITIONS_MAX - 1,
                "the entry's partition (show, retry)"),
-    SF_CLI_ROW("offset", SF_SET_INT, "-1", -1, INT64_MAX, "the entry's offset (show, retry)"),
+    SF_CLI_ROW("offset", SF_SET_STRING, "", 0, 0,
+               "the entry's position, decimal (its offset on a local log or Kafka; show, retry)"),
     SF_CLI_ROW("record", SF_SET_STRING, "", 0, 0,
                "retry: the fixed record, a JSON or CSV file (- for standard input)"),
     SF_OPT_JSON("list: one JSON object per entry"),
@@ -54,10 +55,14 @@ typedef struct visit {
     sf_error err;
 } visit;
 
+/* --offset, parsed by check_args: the position asked for, if one is. */
+static sf_pos asked;
+static bool has_asked;
+
 static bool wanted(const sf_quarantined *q)
 {
     return (sf_cli_num("partition") < 0 || q->partition == (uint64_t)sf_cli_num("partition")) &&
-           (sf_cli_num("offset") < 0 || q->offset == (uint64_t)sf_cli_num("offset"));
+           (!has_asked || sf_pos_cmp(&q->pos, &asked) == 0);
 }
 
 /* ---- what bytes hold ---- */
@@ -118,7 +123,7 @@ static bool text_like(const uint8_t *b, size_t len)
 /* The record q's bytes hold now (0), or why none (-1, in why). */
 static int record_of(const sf_quarantined *q, sf_record *r, char *why, size_t cap)
 {
-    sf_stream_entry e = {q->offset, q->data, (uint32_t)q->len};
+    sf_stream_entry e = {q->pos, q->data, (uint32_t)q->len};
     char packed[SF_QUARANTINE_REASON_MAX];
     if (sf_entry_check(&e, r, packed, sizeof packed))
         return 0;
@@ -142,18 +147,24 @@ static int list_entry(void *ctx, const sf_quarantined *q)
     visit *v = ctx;
     if (!wanted(q))
         return 0;
+    char at[SF_POS_TEXT_MAX];
+    uint64_t small;
+    sf_pos_format(&q->pos, at, sizeof at);
     if (sf_cli_num("json")) {
         char reason[2 * SF_ERROR_MSG_MAX];
         sf_json_quote(q->reason, reason, sizeof reason);
-        printf("{\"sink\":\"%s\",\"partition\":%u,\"offset\":%llu,\"bytes\":%zu,"
+        /* a number for an offset, as before; a string of digits when wider */
+        bool quote = !sf_pos_u64(&q->pos, &small);
+        printf("{\"sink\":\"%s\",\"partition\":%u,\"offset\":%s%s%s,\"bytes\":%zu,"
                "\"quarantined_at\":\"%s\",\"reason\":%s}\n",
-               v->sink, q->partition, (unsigned long long)q->offset, q->len, q->at, reason);
+               v->sink, q->partition, quote ? "\"" : "", at, quote ? "\"" : "", q->len, q->at,
+               reason);
     } else {
         if (v->seen == 0)
             printf("%-10s %9s %20s %7s  %-24s  %s\n", "sink", "partition", "offset", "bytes",
                    "quarantined at", "reason");
-        printf("%-10s %9u %20llu %7zu  %-24s  %s\n", v->sink, q->partition,
-               (unsigned long long)q->offset, q->len, q->at, q->reason);
+        printf("%-10s %9u %20s %7zu  %-24s  %s\n", v->sink, q->partition, at, q->len, q->at,
+               q->reason);
     }
     v->seen++;
     return 0;
@@ -179,9 +190,10 @@ static int show_entry(void *ctx, const sf_quarantined *q)
     visit *v = ctx;
     if (!wanted(q))
         return 0;
-    printf("%s%s sink: partition %u offset %llu, set aside %s\n  reason: %s\n  %zu bytes:\n",
-           v->seen++ ? "\n" : "", v->sink, q->partition, (unsigned long long)q->offset, q->at,
-           q->reason, q->len);
+    char at[SF_POS_TEXT_MAX];
+    sf_pos_format(&q->pos, at, sizeof at);
+    printf("%s%s sink: partition %u offset %s, set aside %s\n  reason: %s\n  %zu bytes:\n",
+           v->seen++ ? "\n" : "", v->sink, q->partition, at, q->at, q->reason, q->len);
     hex_dump(q->data, q->len);
     sf_record r;
     char why[SF_ERROR_MSG_MAX], json[SF_JSON_RECORD_MAX];
@@ -189,8 +201,8 @@ static int show_entry(void *ctx, const sf_quarantined *q)
         printf("  holds a record now (`shopflow quarantine retry` applies it):\n  %s\n", json);
     else
         printf("  holds no record: %s\n  (`shopflow quarantine retry --partition %u --offset "
-               "%llu --record FILE` applies the record you give instead)\n",
-               why, q->partition, (unsigned long long)q->offset);
+               "%s --record FILE` applies the record you give instead)\n",
+               why, q->partition, at);
     return 0;
 }
 
@@ -199,7 +211,7 @@ static int show_entry(void *ctx, const sf_quarantined *q)
 /* An entry to retry, with the record it gets, or why none. */
 typedef struct pending {
     uint32_t p;
-    uint64_t offset;
+    sf_pos pos;
     bool ok;
     sf_record r;
     char why[SF_ERROR_MSG_MAX];
@@ -225,7 +237,7 @@ static int note_entry(void *ctx, const sf_quarantined *q)
         ps->at = more, ps->cap = cap;
     }
     pending *e = &ps->at[ps->n++];
-    *e = (pending){.p = q->partition, .offset = q->offset};
+    *e = (pending){.p = q->partition, .pos = q->pos};
     if (ps->given) {
         e->r = *ps->given;
         e->ok = true;
@@ -242,14 +254,16 @@ static void retry_noted(visit *v, const pendings *ps)
         const pending *e = &ps->at[i];
         sf_error err = {0};
         v->seen++;
-        if (e->ok && sf_sink_retry(v->open, e->p, e->offset, &e->r, &err) == 0) {
-            printf("%s: partition %u offset %llu: applied, and out of the quarantine\n", v->sink,
-                   e->p, (unsigned long long)e->offset);
+        char at[SF_POS_TEXT_MAX];
+        sf_pos_format(&e->pos, at, sizeof at);
+        if (e->ok && sf_sink_retry(v->open, e->p, &e->pos, &e->r, &err) == 0) {
+            printf("%s: partition %u offset %s: applied, and out of the quarantine\n", v->sink,
+                   e->p, at);
             v->done++;
             continue;
         }
-        printf("%s: partition %u offset %llu: kept in the quarantine: %s\n", v->sink, e->p,
-               (unsigned long long)e->offset, e->ok ? err.msg : e->why);
+        printf("%s: partition %u offset %s: kept in the quarantine: %s\n", v->sink, e->p, at,
+               e->ok ? err.msg : e->why);
         v->kept++;
     }
 }
@@ -297,7 +311,12 @@ static int visit_sink(visit *v, const char *name)
 static int check_args(const char *verb, sf_record *given, bool *has_given)
 {
     const char *sink = sf_cli_text("sink"), *record = sf_cli_text("record");
-    bool entry = sf_cli_num("partition") >= 0 && sf_cli_num("offset") >= 0;
+    const char *offset = sf_cli_text("offset");
+    sf_error bad = {0};
+    has_asked = *offset != '\0';
+    if (has_asked && sf_pos_parse(offset, strlen(offset), &asked, &bad) < 0)
+        return sf_cli_usage_error(&sf_cmd_quarantine, "--offset: %s", bad.msg);
+    bool entry = sf_cli_num("partition") >= 0 && has_asked;
     if (!verb || (strcmp(verb, "list") && strcmp(verb, "show") && strcmp(verb, "retry")))
         return sf_cli_usage_error(&sf_cmd_quarantine, "say what to do: list, show or retry");
     if (strcmp(sink, "all") && strcmp(sink, "archive") && strcmp(sink, "history") &&
@@ -324,13 +343,12 @@ static int check_args(const char *verb, sf_record *given, bool *has_given)
 /* What the pass came to, and the exit status. */
 static int conclude(const visit *v, bool failed)
 {
-    bool entry = sf_cli_num("partition") >= 0 && sf_cli_num("offset") >= 0;
+    bool entry = sf_cli_num("partition") >= 0 && has_asked;
     if (strcmp(v->verb, "list") == 0 && v->seen == 0 && !sf_cli_num("json"))
         printf("no entries set aside\n");
     if (strcmp(v->verb, "show") == 0 && v->seen == 0) {
-        fprintf(stderr,
-                "shopflow quarantine: no entry at partition %lld offset %lld is set aside\n",
-                (long long)sf_cli_num("partition"), (long long)sf_cli_num("offset"));
+        fprintf(stderr, "shopflow quarantine: no entry at partition %lld offset %s is set aside\n",
+                (long long)sf_cli_num("partition"), sf_cli_text("offset"));
         return SF_EXIT_FAIL;
     }
     if (strcmp(v->verb, "retry") == 0 && v->seen == 0) {

@@ -24,41 +24,69 @@ static sf_setting settings[] = {
 
 /* A sink's position: next[p] for each partition; zeros for a sink whose
  * backend was never created (it has not started). */
-static int position(const char *name, uint64_t *next, uint32_t n, sf_error *err)
+static int position(const char *name, sf_pos *next, uint32_t n, sf_error *err)
 {
     sf_sink_places at = sf_cli_places();
     return sf_sink_stored_position(name, &at, next, n, err);
 }
 
-static uint64_t lag_of(const sf_partition_info *info, const uint64_t *at, uint32_t n)
+/* How far a sink is behind, summed over the partitions, as the stream's
+ * adapter counts it (stream.h, sf_stream_lag). */
+typedef struct behind {
+    uint64_t records, ms;
+    bool has_records, exact, has_ms;
+} behind;
+
+static int lag_of(sf_stream *s, const sf_pos *at, uint32_t n, behind *out, sf_error *err)
 {
-    uint64_t lag = 0;
-    for (uint32_t p = 0; p < n; p++)
-        lag += info[p].end_offset > at[p] ? info[p].end_offset - at[p] : 0;
-    return lag;
+    *out = (behind){.exact = true};
+    for (uint32_t p = 0; p < n; p++) {
+        sf_lag lag;
+        int rc = sf_stream_lag(s, p, &at[p], &lag, err);
+        if (rc < 0)
+            return rc;
+        out->has_records |= lag.has_records;
+        out->records += lag.records;
+        out->exact &= !lag.has_records || lag.records_exact;
+        if (lag.has_ms && (!out->has_ms || lag.ms > out->ms))
+            out->ms = lag.ms; /* the partition furthest behind */
+        out->has_ms |= lag.has_ms;
+    }
+    return 0;
+}
+
+/* A position in JSON: a number when it is a 64-bit offset (what every
+ * local and Kafka position is), else its decimal as a string (a JSON
+ * number of 56 digits would lose digits in most readers). */
+static void print_json_pos(const sf_pos *pos)
+{
+    char text[SF_POS_TEXT_MAX];
+    uint64_t v;
+    sf_pos_format(pos, text, sizeof text);
+    printf(sf_pos_u64(pos, &v) ? "%s" : "\"%s\"", text);
 }
 
 /* What is wrong with the log, as found: acknowledged records it does not
  * hold, sinks past its end (they will stop there: runner.c). */
-static void print_damage(const sf_partition_info *info, uint64_t *const at[SF_SINKS], uint32_t n)
+static void print_damage(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n)
 {
     bool damaged = false;
     for (uint32_t p = 0; p < n; p++) {
-        if (info[p].missing) {
+        uint64_t end = 0, pos;
+        bool offsets = sf_pos_u64(&info[p].end, &end);
+        if (info[p].missing && offsets) {
             damaged = true;
             printf("partition %u: found: acknowledged offsets %llu to %llu are missing from the "
                    "log\n",
-                   p, (unsigned long long)(info[p].end_offset - info[p].missing),
-                   (unsigned long long)info[p].end_offset - 1);
+                   p, (unsigned long long)(end - info[p].missing), (unsigned long long)end - 1);
         }
         for (int k = 0; k < SF_SINKS; k++)
-            if (at[k][p] > info[p].end_offset) {
+            if (sf_pos_cmp(&at[k][p], &info[p].end) > 0 && offsets && sf_pos_u64(&at[k][p], &pos)) {
                 damaged = true;
                 printf("partition %u: found: the %s sink is at %llu, past the log's end (%llu): "
                        "the log lost %llu records it applied\n",
-                       p, sf_sink_names[k], (unsigned long long)at[k][p],
-                       (unsigned long long)info[p].end_offset,
-                       (unsigned long long)(at[k][p] - info[p].end_offset));
+                       p, sf_sink_names[k], (unsigned long long)pos, (unsigned long long)end,
+                       (unsigned long long)(pos - end));
             }
     }
     if (damaged)
@@ -67,36 +95,59 @@ static void print_damage(const sf_partition_info *info, uint64_t *const at[SF_SI
                sf_cli_text("data"), sf_cli_text("data"));
 }
 
-static void print(const sf_partition_info *info, uint64_t *const at[SF_SINKS], uint32_t n,
-                  bool json)
+/* "N records" (", at most" when an upper bound) and/or "N ms behind". */
+static void print_lag(const char *name, const behind *b)
 {
-    if (!json) {
-        printf("%-9s %14s", "partition", "log end");
-        for (int k = 0; k < SF_SINKS; k++)
-            printf(" %14s", sf_sink_names[k]);
-        printf("\n");
-        for (uint32_t p = 0; p < n; p++) {
-            printf("%-9u %14llu", p, (unsigned long long)info[p].end_offset);
-            for (int k = 0; k < SF_SINKS; k++)
-                printf(" %14llu", (unsigned long long)at[k][p]);
-            printf("\n");
+    printf("%s lag:", name);
+    if (b->has_records || !b->has_ms)
+        printf(" %s%llu records", b->exact ? "" : "at most ", (unsigned long long)b->records);
+    if (b->has_ms)
+        printf("%s %llu ms behind", b->has_records ? "," : "", (unsigned long long)b->ms);
+    printf("\n");
+}
+
+static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n,
+                       const behind lag[SF_SINKS])
+{
+    char text[SF_POS_TEXT_MAX];
+    printf("%-9s %14s", "partition", "log end");
+    for (int k = 0; k < SF_SINKS; k++)
+        printf(" %14s", sf_sink_names[k]);
+    printf("\n");
+    for (uint32_t p = 0; p < n; p++) {
+        sf_pos_format(&info[p].end, text, sizeof text);
+        printf("%-9u %14s", p, text);
+        for (int k = 0; k < SF_SINKS; k++) {
+            sf_pos_format(&at[k][p], text, sizeof text);
+            printf(" %14s", text);
         }
-        for (int k = 0; k < SF_SINKS; k++)
-            printf("%s lag: %llu records\n", sf_sink_names[k],
-                   (unsigned long long)lag_of(info, at[k], n));
-        print_damage(info, at, n);
-        return;
+        printf("\n");
     }
+    for (int k = 0; k < SF_SINKS; k++)
+        print_lag(sf_sink_names[k], &lag[k]);
+    print_damage(info, at, n);
+}
+
+static void print_json(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n,
+                       const behind lag[SF_SINKS])
+{
     printf("{\"partitions\":[");
-    for (uint32_t p = 0; p < n; p++)
-        printf("%s{\"partition\":%u,\"end_offset\":%llu,\"missing\":%llu}", p ? "," : "", p,
-               (unsigned long long)info[p].end_offset, (unsigned long long)info[p].missing);
+    for (uint32_t p = 0; p < n; p++) {
+        printf("%s{\"partition\":%u,\"end_offset\":", p ? "," : "", p);
+        print_json_pos(&info[p].end);
+        printf(",\"missing\":%llu}", (unsigned long long)info[p].missing);
+    }
     printf("],\"sinks\":{");
     for (int k = 0; k < SF_SINKS; k++) {
-        printf("%s\"%s\":{\"lag\":%llu,\"offsets\":[", k ? "," : "", sf_sink_names[k],
-               (unsigned long long)lag_of(info, at[k], n));
-        for (uint32_t p = 0; p < n; p++)
-            printf("%s%llu", p ? "," : "", (unsigned long long)at[k][p]);
+        printf("%s\"%s\":{\"lag\":%llu,\"lag_exact\":%s", k ? "," : "", sf_sink_names[k],
+               (unsigned long long)lag[k].records, lag[k].exact ? "true" : "false");
+        if (lag[k].has_ms)
+            printf(",\"lag_ms\":%llu", (unsigned long long)lag[k].ms);
+        printf(",\"offsets\":[");
+        for (uint32_t p = 0; p < n; p++) {
+            printf("%s", p ? "," : "");
+            print_json_pos(&at[k][p]);
+        }
         printf("]}");
     }
     printf("}}\n");
@@ -115,17 +166,20 @@ static int run_status(int argc, char **argv)
     rc = sf_stream_open(location, &sopts, &s, &err);
     uint32_t n = rc == 0 ? sf_stream_partitions(s) : 0;
     sf_partition_info *info = calloc(n ? n : 1, sizeof *info);
-    uint64_t *at[SF_SINKS] = {calloc(n ? n : 1, sizeof(uint64_t)),
-                              calloc(n ? n : 1, sizeof(uint64_t)),
-                              calloc(n ? n : 1, sizeof(uint64_t))};
+    sf_pos *at[SF_SINKS] = {calloc(n ? n : 1, sizeof(sf_pos)), calloc(n ? n : 1, sizeof(sf_pos)),
+                            calloc(n ? n : 1, sizeof(sf_pos))};
+    behind lag[SF_SINKS];
     if (rc == 0 && (!info || !at[0] || !at[1] || !at[2]))
         rc = sf_error_set(&err, SF_ENOMEM, "out of memory");
     for (uint32_t p = 0; rc == 0 && p < n; p++)
         rc = sf_stream_info(s, p, &info[p], &err);
     for (int k = 0; rc == 0 && k < SF_SINKS; k++)
-        rc = position(sf_sink_names[k], at[k], n, &err);
-    if (rc == 0)
-        print(info, at, n, sf_cli_num("json"));
+        if ((rc = position(sf_sink_names[k], at[k], n, &err)) == 0)
+            rc = lag_of(s, at[k], n, &lag[k], &err);
+    if (rc == 0 && sf_cli_num("json"))
+        print_json(info, at, n, lag);
+    else if (rc == 0)
+        print_text(info, at, n, lag);
     else
         fprintf(stderr, "shopflow status: %s\n", err.msg);
     free(info);
@@ -144,15 +198,17 @@ const sf_command sf_cmd_status = {
     "                       [--objects LOCATION] [--store LOCATION] [--warehouse LOCATION]\n"
     "\n"
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
-    "would resume at (its stored position), with the lag in records. Each sink's store is\n"
+    "would resume at (its stored position), with the lag as the stream counts it: records\n"
+    "(exact on a local log; at most that many on Kafka, whose offsets may skip) and/or time\n"
+    "behind where the stream tells it. Each sink's store is\n"
     "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
     "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
     "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
     "What is found wrong follows: acknowledged offsets the log no longer holds, and sinks\n"
     "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
     "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
-    "\"sinks\": {\"archive\": {\"lag\": N, \"offsets\": [...]}, \"history\": {...}, "
-    "\"warehouse\":\n"
-    "{...}}}.\n",
+    "\"sinks\": {\"archive\": {\"lag\": N, \"lag_exact\": BOOL, [\"lag_ms\": N,] \"offsets\":\n"
+    "[...]}, \"history\": {...}, \"warehouse\": {...}}}; a position wider than 64 bits\n"
+    "(Kinesis) is a string of its digits.\n",
     run_status,
 };

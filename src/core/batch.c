@@ -35,8 +35,10 @@ void sf_stream_batch_free(sf_stream_batch *b)
 
 int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, sf_error *err)
 {
-    if (sf_record_unpack(e->data, e->len, r) < 0)
-        return sf_error_set(err, SF_ECORRUPT, "partition %u offset %llu: not a record", p,
-                            (unsigned long long)e->offset);
+    if (sf_record_unpack(e->data, e->len, r) < 0) {
+        char at[SF_POS_TEXT_MAX];
+        sf_pos_format(&e->pos, at, sizeof at);
+        return sf_error_set(err, SF_ECORRUPT, "partition %u offset %s: not a record", p, at);
+    }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * batch.h - what a read of the stream fills: a reusable batch of entries
- * (packed records, core/pack.h) of one partition, with the position to read
- * from next and the hole the read skipped.
+ * (packed records, core/pack.h) of one partition, each with its position
+ * (core/pos.h), with the position to read from next and the hole the read
+ * skipped.
  *
  * It is in core, not in the stream port, because the layers beside the
  * stream take batches too: the sinks read them from the stream and hand
@@ -16,11 +17,13 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/pos.h"
 #include "core/record.h"
 
-/* One record read back. data points into the batch's buffer. */
+/* One record read back: its position in the partition (core/pos.h; the
+ * local log's and Kafka's offset). data points into the batch's buffer. */
 typedef struct sf_stream_entry {
-    uint64_t offset;
+    sf_pos pos;
     const uint8_t *data; /* packed record (core/pack.h) */
     uint32_t len;
 } sf_stream_entry;
@@ -32,10 +35,10 @@ typedef struct sf_stream_entry {
 
 #define SF_STREAM_HOLE_REASON_MAX 200
 
-/* Offsets [from, to) lost for good (stream/local/local.h): no record will
+/* Positions [from, to) lost for good (stream/local/local.h): no record will
  * ever be there. from == to: none. */
 typedef struct sf_stream_hole {
-    uint64_t from, to;
+    sf_pos from, to;
     int64_t marked_at; /* when `log repair` recorded it (Unix seconds) */
     char reason[SF_STREAM_HOLE_REASON_MAX + 1];
 } sf_stream_hole;
@@ -46,9 +49,11 @@ typedef struct sf_stream_batch {
     size_t buf_cap;
     sf_stream_entry *entries;
     size_t cap;           /* entries that fit */
-    size_t count;         /* entries filled by the last read */
-    uint64_t next_offset; /* where the next read should start */
-    sf_stream_hole hole;  /* the hole the last read skipped (then count is 0) */
+    size_t count;        /* entries filled by the last read */
+    sf_pos next;         /* where the next read starts, set by the adapter: past
+                            the last entry, or past a hole or gap (never computed
+                            by the reader as a +1) */
+    sf_stream_hole hole; /* the hole the last read skipped (then count is 0) */
 } sf_stream_batch;
 
 /* Allocate a batch for up to max_entries entries and buf_bytes of data.
@@ -57,7 +62,7 @@ int sf_stream_batch_init(sf_stream_batch *b, size_t max_entries, size_t buf_byte
 void sf_stream_batch_free(sf_stream_batch *b);
 
 /* Unpack the record of entry e (read from partition p) into *r. Returns 0,
- * or SF_ECORRUPT naming the partition and offset. */
+ * or SF_ECORRUPT naming the partition and position. */
 int sf_stream_entry_record(const sf_stream_entry *e, uint32_t p, sf_record *r, sf_error *err);
 
 #endif

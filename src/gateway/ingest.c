@@ -277,7 +277,7 @@ static const char *event_id_at(const packed *p, size_t at, size_t len, size_t *e
     return ev;
 }
 
-static void on_appended(void *ctx, int status, const uint32_t *parts, const uint64_t *offsets,
+static void on_appended(void *ctx, int status, const uint32_t *parts, const sf_pos *positions,
                         const char *errmsg)
 {
     request *r = ctx;
@@ -288,7 +288,7 @@ static void on_appended(void *ctx, int status, const uint32_t *parts, const uint
         if (!r->reserved[i])
             continue;
         if (status == 0)
-            sf_dedup_commit(r->g->dedup, parts[i], offsets[i], ev, evn);
+            sf_dedup_commit(r->g->dedup, parts[i], &positions[i], ev, evn);
         else
             sf_dedup_release(r->g->dedup, ev, evn);
     }

@@ -196,9 +196,11 @@ static void render_stream(sf_gateway *g, sf_buf *t)
     for (uint32_t p = 0; p < sf_stream_partitions(g->stream); p++) {
         sf_partition_info info;
         sf_error err = {0};
-        if (sf_stream_info(g->stream, p, &info, &err) == 0)
-            sf_buf_printf(t, "shopflow_log_end_offset{partition=\"%u\"} %llu\n", p,
-                          (unsigned long long)info.end_offset);
+        char end[SF_POS_TEXT_MAX];
+        if (sf_stream_info(g->stream, p, &info, &err) == 0) {
+            sf_pos_format(&info.end, end, sizeof end);
+            sf_buf_printf(t, "shopflow_log_end_offset{partition=\"%u\"} %s\n", p, end);
+        }
     }
 }
 

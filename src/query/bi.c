@@ -520,7 +520,12 @@ static int read_offsets(sf_warehouse *wh, sf_bi_result *res, sf_error *err)
         memset(all, 0, SF_STREAM_PARTITIONS_MAX * sizeof *all);
     else if (!(all = calloc(SF_STREAM_PARTITIONS_MAX, sizeof *all)))
         return oom(err);
-    int rc = sf_warehouse_positions(wh, all, SF_STREAM_PARTITIONS_MAX, err);
+    sf_pos *pos = calloc(SF_STREAM_PARTITIONS_MAX, sizeof *pos);
+    int rc = pos ? sf_warehouse_positions(wh, pos, SF_STREAM_PARTITIONS_MAX, err) : oom(err);
+    for (uint32_t p = 0; rc == 0 && p < SF_STREAM_PARTITIONS_MAX; p++)
+        if (!sf_pos_u64(&pos[p], &all[p]))
+            all[p] = 0; /* not an offset */
+    free(pos);
     uint32_t n = SF_STREAM_PARTITIONS_MAX;
     while (n > 0 && all[n - 1] == 0)
         n--;

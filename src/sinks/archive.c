@@ -11,9 +11,12 @@
  *
  *   raw/transactions/dt=YYYY-MM-DD/part-PPPP-FIRST-LAST.ndjson.gz
  *
- * with the partition and the first and last offsets zero-padded (keys sort
- * in stream order). The keys are the sink's stored position: on start it
- * lists them and resumes each partition after the highest LAST. A crash
+ * with the partition zero-padded to 4 digits and the first and last
+ * positions in decimal: up to 2^64 - 1 (the local log's and Kafka's
+ * offsets) zero-padded to 20 digits, so keys sort in stream order, and
+ * wider ones (Kinesis sequence numbers) in full (see pos_text). The keys
+ * are the sink's stored position: on start it lists them and resumes each
+ * partition after the highest LAST. A crash
  * loses only buffered records, which are read again, and an object is
  * written atomically (objects.h) before it counts, so every record lands in
  * exactly one object. Compression is deterministic (no time in the gzip
@@ -59,7 +62,7 @@ typedef struct buffer {
     char *text; /* NDJSON */
     size_t len, cap;
     uint64_t records;
-    uint64_t first, last;
+    sf_pos first, last;
     int64_t day;  /* days since the epoch of its records */
     double since; /* when its first record came */
     bool used;
@@ -71,7 +74,7 @@ typedef struct archive {
     sf_archive_opts opts;
     buffer *bufs;
     uint32_t nparts;
-    uint64_t *resume_at; /* while listing */
+    sf_pos *resume_at; /* while listing */
     sf_archive_writer *writer;
     uint64_t buffered; /* NDJSON bytes in the open objects of all partitions */
 } archive;
@@ -87,20 +90,59 @@ static int64_t day_of(int64_t t)
     return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 }
 
-/* "…/part-PPPP-FIRST-LAST.ndjson.gz" or "quarantine/part-PPPP-OFFSET.bin":
- * note partition and last offset. */
+/* A position as object names write it: zero-padded to 20 digits when it
+ * is a 64-bit offset (the names of every archive written before positions
+ * were wider), else its full decimal. */
+static void pos_text(const sf_pos *pos, char out[SF_POS_TEXT_MAX])
+{
+    uint64_t v;
+    if (sf_pos_u64(pos, &v))
+        snprintf(out, SF_POS_TEXT_MAX, "%020llu", (unsigned long long)v);
+    else
+        sf_pos_format(pos, out, SF_POS_TEXT_MAX);
+}
+
+/* The position written at s (digits, maybe zero-padded) into *out; *end
+ * past it. false when s has no digits or too many. */
+static bool name_pos(const char *s, const char **end, sf_pos *out)
+{
+    size_t n = strspn(s, "0123456789"), zeros = 0;
+    while (zeros + 1 < n && s[zeros] == '0')
+        zeros++;
+    *end = s + n;
+    return n > 0 && sf_pos_parse(s + zeros, n - zeros, out, NULL) == 0;
+}
+
+/* "…/part-PPPP-FIRST-LAST.ndjson.gz" or "…/part-PPPP-POS.bin": partition,
+ * first and last position (POS twice for one entry set aside). */
+static bool parse_name(const char *name, unsigned *part, sf_pos *first, sf_pos *last,
+                       const char *suffix)
+{
+    int used = 0;
+    const char *at;
+    if (sscanf(name, "part-%u-%n", part, &used) != 1 || used == 0 ||
+        !name_pos(name + used, &at, first))
+        return false;
+    *last = *first;
+    if (*at == '-' && !name_pos(at + 1, &at, last))
+        return false;
+    return strcmp(at, suffix) == 0;
+}
+
+/* "…/part-PPPP-FIRST-LAST.ndjson.gz" or "quarantine/part-PPPP-POS.bin":
+ * note partition and the position after the last. */
 static int note_object(void *ctx, const char *key)
 {
     archive *a = ctx;
     const char *name = strrchr(key, '/');
     unsigned part;
-    unsigned long long first, last;
-    char tail[8];
-    bool raw = name && sscanf(name, "/part-%u-%llu-%llu.ndjson.gz", &part, &first, &last) == 3;
-    bool set_aside = !raw && name && sscanf(name, "/part-%u-%llu.%7s", &part, &last, tail) == 3 &&
-                     strcmp(tail, "bin") == 0;
-    if ((raw || set_aside) && part < a->nparts && last + 1 > a->resume_at[part])
-        a->resume_at[part] = last + 1;
+    sf_pos first, last;
+    if (!name || !(parse_name(name + 1, &part, &first, &last, ".ndjson.gz") ||
+                   parse_name(name + 1, &part, &first, &last, ".bin")))
+        return 0;
+    if (part < a->nparts && sf_pos_add_one(&last, NULL) == 0 &&
+        sf_pos_cmp(&last, &a->resume_at[part]) > 0)
+        a->resume_at[part] = last;
     return 0;
 }
 
@@ -112,7 +154,7 @@ static void free_buffers(archive *a)
     a->bufs = NULL;
 }
 
-static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+static int archive_resume(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     archive *a = (archive *)s;
     sf_archive_writer_free(a->writer);
@@ -129,7 +171,7 @@ static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     a->nparts = nparts;
     a->resume_at = next;
     for (uint32_t p = 0; p < nparts; p++)
-        next[p] = 0;
+        next[p].len = 0;
     rc = sf_objects_list(a->objects, PREFIX, note_object, a, err);
     if (rc == 0)
         rc = sf_objects_list(a->objects, QUARANTINE, note_object, a, err);
@@ -137,14 +179,28 @@ static int archive_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error 
     return rc;
 }
 
+/* The longest key: prefix, day, partition, two positions of 129 digits. */
+#define KEY_MAX SF_ARCHIVE_KEY_MAX
+_Static_assert(sizeof PREFIX + 16 + 16 + 2 * SF_POS_TEXT_MAX + 16 <= KEY_MAX, "archive keys");
+
 /* The key of p's object of records first..last of day. */
-static void object_key(char key[128], uint32_t p, int64_t day, uint64_t first, uint64_t last)
+static void object_key(char key[KEY_MAX], uint32_t p, int64_t day, const sf_pos *first,
+                       const sf_pos *last)
 {
-    char date[SF_TIME_TEXT_LEN + 1];
+    char date[SF_TIME_TEXT_LEN + 1], from[SF_POS_TEXT_MAX], to[SF_POS_TEXT_MAX];
     sf_time_format(day * 86400, date);
     date[10] = '\0';
-    snprintf(key, 128, PREFIX "dt=%s/part-%04u-%020llu-%020llu.ndjson.gz", date, p,
-             (unsigned long long)first, (unsigned long long)last);
+    pos_text(first, from);
+    pos_text(last, to);
+    snprintf(key, KEY_MAX, PREFIX "dt=%s/part-%04u-%s-%s.ndjson.gz", date, p, from, to);
+}
+
+/* Whether at follows last with no position between (then an object's
+ * records are LAST - FIRST + 1, as its name says). */
+static bool follows(const sf_pos *at, const sf_pos *last)
+{
+    uint64_t a, l;
+    return sf_pos_u64(at, &a) && sf_pos_u64(last, &l) && a == l + 1;
 }
 
 /* Close partition p's open object: it goes to the writer. */
@@ -153,8 +209,8 @@ static int close_object(archive *a, uint32_t p, sf_error *err)
     buffer *b = &a->bufs[p];
     if (!b->used)
         return 0;
-    char key[128];
-    object_key(key, p, b->day, b->first, b->last);
+    char key[KEY_MAX];
+    object_key(key, p, b->day, &b->first, &b->last);
     b->used = false;
     a->buffered -= b->len;
     return sf_archive_writer_add(a->writer, p, b->day, b->records, key, &b->text, &b->len, &b->cap,
@@ -201,18 +257,22 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
         if (rc < 0)
             return rc;
         int64_t day = day_of(r.invoice_date);
-        /* After a hole (offsets lost for good, stream.h) a new object: an
-         * object holds LAST - FIRST + 1 records, as its name says. */
-        if (b->used && (day != b->day || b->len >= a->opts.max_bytes || e->offset != b->last + 1) &&
+        /* Where positions skip (a hole of the local log, a gap of Kafka,
+         * and between any two records of a stream of wide positions) a new
+         * object: every object holds LAST - FIRST + 1 records, one per
+         * position, as its name says, so FIRST + line index is each
+         * record's position (archive_restore.h, import_archive.c). */
+        if (b->used &&
+            (day != b->day || b->len >= a->opts.max_bytes || !follows(&e->pos, &b->last)) &&
             (rc = close_object(a, p, err)) < 0)
             return rc;
         int n = sf_json_encode(&r, json, sizeof json);
         if (!b->used) {
-            *b = (buffer){b->text, 0, b->cap, 0, e->offset, e->offset, day, sf_monotonic(), true};
+            *b = (buffer){b->text, 0, b->cap, 0, e->pos, e->pos, day, sf_monotonic(), true};
         }
         if (n < 0 || append_line(b, json, (size_t)n) < 0)
             return sf_error_set(err, SF_ENOMEM, "archive: out of memory buffering");
-        b->last = e->offset;
+        b->last = e->pos;
         b->records++;
         a->buffered += (uint64_t)n + 1;
         if (a->buffered > BUFFERED_MAX_OBJECTS * a->opts.max_bytes &&
@@ -247,27 +307,31 @@ static void archive_close(sf_sink *s)
 
 /* ---- the quarantine: objects under quarantine/ ---- */
 
-static void quarantine_key(char key[96], uint32_t p, uint64_t offset, const char *ext)
+#define QKEY_MAX (sizeof QUARANTINE + 16 + SF_POS_TEXT_MAX + 8)
+
+static void quarantine_key(char key[QKEY_MAX], uint32_t p, const sf_pos *pos, const char *ext)
 {
-    snprintf(key, 96, QUARANTINE "part-%04u-%020llu.%s", p, (unsigned long long)offset, ext);
+    char at[SF_POS_TEXT_MAX];
+    pos_text(pos, at);
+    snprintf(key, QKEY_MAX, QUARANTINE "part-%04u-%s.%s", p, at, ext);
 }
 
 /* The position past e is the name of its .bin: put after everything of p
  * before e (see the top of the file), so next is where reading goes on,
  * never where the sink resumes. */
 static int archive_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                              uint64_t next, sf_error *err)
+                              const sf_pos *next, sf_error *err)
 {
     archive *a = (archive *)s;
     (void)next;
-    char at[SF_QUARANTINE_TIME_LEN + 1], jkey[96], bkey[96];
+    char at[SF_QUARANTINE_TIME_LEN + 1], jkey[QKEY_MAX], bkey[QKEY_MAX], pos[SF_POS_TEXT_MAX];
     sf_quarantine_now(at);
-    quarantine_key(jkey, p, e->offset, "json");
-    quarantine_key(bkey, p, e->offset, "bin");
+    quarantine_key(jkey, p, &e->pos, "json");
+    quarantine_key(bkey, p, &e->pos, "bin");
+    sf_pos_format(&e->pos, pos, sizeof pos);
     sf_buf meta = SF_BUF_INIT;
-    sf_buf_printf(&meta,
-                  "{\"partition\":%u,\"offset\":%llu,\"bytes\":%u,\"quarantined_at\":\"%s\",", p,
-                  (unsigned long long)e->offset, e->len, at);
+    sf_buf_printf(&meta, "{\"partition\":%u,\"offset\":%s,\"bytes\":%u,\"quarantined_at\":\"%s\",",
+                  p, pos, e->len, at);
     sf_buf_puts(&meta, "\"reason\":");
     sf_buf_json_string(&meta, reason, strlen(reason));
     sf_buf_puts(&meta, "}\n");
@@ -314,23 +378,24 @@ static int by_name(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-/* The entry whose bytes are at key bkey (…/part-PPPP-OFFSET.bin) and its
+/* The entry whose bytes are at key bkey (…/part-PPPP-POS.bin) and its
  * .json beside it, to fn. */
 static int list_one(archive *a, const char *bkey, int (*fn)(void *ctx, const sf_quarantined *q),
                     void *ctx, sf_error *err)
 {
-    char jkey[96];
+    char jkey[QKEY_MAX];
     unsigned p;
-    unsigned long long offset;
-    if (sscanf(bkey, QUARANTINE "part-%u-%llu.bin", &p, &offset) != 2)
+    sf_pos pos, last;
+    if (strncmp(bkey, QUARANTINE, strlen(QUARANTINE)) != 0 ||
+        !parse_name(bkey + strlen(QUARANTINE), &p, &pos, &last, ".bin") ||
+        sf_pos_cmp(&pos, &last) != 0)
         return 0;
-    quarantine_key(jkey, p, offset, "json");
+    quarantine_key(jkey, p, &pos, "json");
     void *bytes = NULL, *meta = NULL;
     size_t blen, mlen;
     int rc = sf_objects_get(a->objects, bkey, &bytes, &blen, err);
     if (rc == 0 && (rc = sf_objects_get(a->objects, jkey, &meta, &mlen, err)) == SF_ENOENT) {
-        sf_quarantined q = {p,         offset, "(no .json beside it: reason unknown)",
-                            "unknown", bytes,  blen};
+        sf_quarantined q = {p, pos, "(no .json beside it: reason unknown)", "unknown", bytes, blen};
         rc = fn(ctx, &q); /* put by hand, or damaged: listed all the same */
         free(bytes);
         return rc;
@@ -349,7 +414,7 @@ static int list_one(archive *a, const char *bkey, int (*fn)(void *ctx, const sf_
     if (rc == 0 && (!reason || !at))
         rc =
             sf_error_set(err, SF_ECORRUPT, "archive: %s is not what the archive sink writes", jkey);
-    sf_quarantined q = {p, offset, reason, at, bytes, blen};
+    sf_quarantined q = {p, pos, reason, at, bytes, blen};
     if (rc == 0)
         rc = fn(ctx, &q);
     yajl_tree_free(doc);
@@ -376,17 +441,17 @@ static int archive_quarantined(sf_sink *s, int (*fn)(void *ctx, const sf_quarant
     return rc;
 }
 
-/* The record's own object, part-PPPP-OFFSET-OFFSET under its day, put
+/* The record's own object, part-PPPP-POS-POS under its day, put
  * durably (the same record always makes the same object). */
-static int put_retried(archive *a, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+static int put_retried(archive *a, uint32_t p, const sf_pos *pos, const sf_record *r, sf_error *err)
 {
-    char json[SF_JSON_RECORD_MAX], key[128];
+    char json[SF_JSON_RECORD_MAX], key[KEY_MAX];
     int n = sf_json_encode(r, json, sizeof json);
     buffer b = {0};
     if (n < 0 || append_line(&b, json, (size_t)n) < 0)
         return sf_error_set(err, SF_ENOMEM, "archive: out of memory");
     int64_t day = day_of(r->invoice_date);
-    object_key(key, p, day, offset, offset);
+    object_key(key, p, day, pos, pos);
     sf_archive_writer *w = NULL;
     int rc = sf_archive_writer_new(a->objects, a->opts.gzip_level, p + 1, NULL, &w, err);
     if (rc == 0)
@@ -401,8 +466,8 @@ static int put_retried(archive *a, uint32_t p, uint64_t offset, const sf_record 
 /* The object of p's offset (part-P-O-O under any day) a retry cut short
  * may have put: its key into found. */
 typedef struct earlier {
-    char name[64];
-    char found[128];
+    char name[KEY_MAX];
+    char found[KEY_MAX];
 } earlier;
 
 static int note_earlier(void *ctx, const char *key)
@@ -419,32 +484,35 @@ static int note_earlier(void *ctx, const char *key)
  * puts the same object again. One for the same offset under another day (a
  * retry cut short that was given another record) goes before: a crash then
  * leaves neither, and the entry still set aside. */
-static int archive_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+static int archive_retry(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_record *r,
+                         sf_error *err)
 {
     archive *a = (archive *)s;
-    char jkey[96], bkey[96];
-    quarantine_key(jkey, p, offset, "json");
-    quarantine_key(bkey, p, offset, "bin");
+    char jkey[QKEY_MAX], bkey[QKEY_MAX], at[SF_POS_TEXT_MAX];
+    quarantine_key(jkey, p, pos, "json");
+    quarantine_key(bkey, p, pos, "bin");
+    pos_text(pos, at);
+    char plain[SF_POS_TEXT_MAX];
+    sf_pos_format(pos, plain, sizeof plain);
     void *bytes = NULL;
     size_t len;
     int rc = sf_objects_get(a->objects, bkey, &bytes, &len, err);
     free(bytes);
     if (rc == SF_ENOENT)
         return sf_error_set(err, SF_ENOENT,
-                            "archive: partition %u offset %llu is not in its quarantine (retried "
+                            "archive: partition %u offset %s is not in its quarantine (retried "
                             "already?)",
-                            p, (unsigned long long)offset);
+                            p, plain);
     earlier e = {.found = ""};
-    char key[128];
-    snprintf(e.name, sizeof e.name, "part-%04u-%020llu-%020llu.ndjson.gz", p,
-             (unsigned long long)offset, (unsigned long long)offset);
-    object_key(key, p, day_of(r->invoice_date), offset, offset);
+    char key[KEY_MAX];
+    snprintf(e.name, sizeof e.name, "part-%04u-%s-%s.ndjson.gz", p, at, at);
+    object_key(key, p, day_of(r->invoice_date), pos, pos);
     if (rc == 0)
         rc = sf_objects_list(a->objects, PREFIX, note_earlier, &e, err);
     if (rc == 0 && e.found[0] && strcmp(e.found, key) != 0)
         rc = sf_objects_del(a->objects, e.found, err);
     if (rc == 0)
-        rc = put_retried(a, p, offset, r, err);
+        rc = put_retried(a, p, pos, r, err);
     if (rc == 0)
         rc = sf_objects_del(a->objects, bkey, err);
     if (rc == 0 && (rc = sf_objects_del(a->objects, jkey, err)) == SF_ENOENT)

@@ -4,9 +4,15 @@
  * the record of truth.
  *
  * An archive object's name says where its records were in the stream
- * (part-P-FIRST-LAST: partition P, offsets FIRST to LAST, one NDJSON line
- * each, in order: archive.c), so the record at (P, offset) is line
- * offset - FIRST of the object that covers it. The objects are found and
+ * (part-P-FIRST-LAST: partition P, positions FIRST to LAST, one NDJSON
+ * line each, in order: archive.c), so the record at (P, offset) is line
+ * offset - FIRST of the object that covers it. That holds for every object
+ * the sink ever wrote, of any stream: it starts a new object wherever
+ * positions skip, so an object's positions are consecutive (a stream of
+ * wide, sparse positions, Kinesis, gets one object per record that way;
+ * an index of positions inside the object would let it batch them, issue
+ * 18). Repair restores a local log, whose positions are 64-bit offsets:
+ * names of wider positions are not read here. The objects are found and
  * checked by the archive import's own code (import.h, sf_archive_set); an
  * object is decoded when first asked for, and kept packed until a record
  * of another object is asked for (repair asks in offset order).

@@ -18,8 +18,6 @@
 #include "core/parallel.h"
 #include "storage/objects/objects.h"
 
-#define KEY_MAX 128
-
 typedef struct slot {
     char *text; /* NDJSON */
     size_t len, cap;
@@ -30,7 +28,7 @@ typedef struct slot {
     uint32_t nth;   /* objects of p before it in the generation */
     int64_t day;    /* of its records */
     unsigned batch; /* its put batch */
-    char key[KEY_MAX];
+    char key[SF_ARCHIVE_KEY_MAX];
 } slot;
 
 typedef struct generation {

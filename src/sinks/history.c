@@ -83,7 +83,7 @@ static int history_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_er
     return wrote(hs, sf_store_apply(hs->store, p, b, err), b->count, 0);
 }
 
-static int history_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+static int history_resume(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     history *hs = (history *)s;
     end_unit(hs, false, err); /* a failed run's batches are read again */
@@ -112,7 +112,7 @@ static void history_close(sf_sink *s)
 /* ---- the quarantine: the store's dead-letter area ---- */
 
 static int history_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                              uint64_t next, sf_error *err)
+                              const sf_pos *next, sf_error *err)
 {
     history *hs = (history *)s;
     char at[SF_QUARANTINE_TIME_LEN + 1];
@@ -125,11 +125,11 @@ typedef struct lister {
     void *ctx;
 } lister;
 
-static int list_one(void *ctx, uint32_t p, uint64_t offset, const char *reason, const char *at,
+static int list_one(void *ctx, uint32_t p, const sf_pos *pos, const char *reason, const char *at,
                     const uint8_t *data, size_t len)
 {
     lister *l = ctx;
-    sf_quarantined q = {p, offset, reason, at, data, len};
+    sf_quarantined q = {p, *pos, reason, at, data, len};
     return l->fn(l->ctx, &q);
 }
 
@@ -142,14 +142,15 @@ static int history_quarantined(sf_sink *s, int (*fn)(void *ctx, const sf_quarant
 
 /* The retried record, packed as the entry it stands for, in a unit of work
  * of its own (committed here, durably). */
-static int history_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+static int history_retry(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_record *r,
+                         sf_error *err)
 {
     history *hs = (history *)s;
     if (hs->open)
         return sf_error_set(err, SF_EBUSY, "history: a retry while batches are being applied");
     uint8_t packed[SF_PACK_MAX];
     int len = sf_record_pack(r, packed, sizeof packed);
-    sf_stream_entry e = {offset, packed, (uint32_t)len};
+    sf_stream_entry e = {*pos, packed, (uint32_t)len};
     int rc = wrote(hs, sf_store_retry(hs->store, p, &e, err), 0, 0);
     return rc < 0 ? rc : end_unit(hs, true, err);
 }

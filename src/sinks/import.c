@@ -122,9 +122,9 @@ static void flight_free(flight *f)
 }
 
 /* Each event id of f reserved in the window: committed at its place in the
- * log (parts, offsets), or released (parts NULL). */
+ * log (parts, positions), or released (parts NULL). */
 static void settle_window(sf_dedup *d, const flight *f, const uint32_t *parts,
-                          const uint64_t *offsets)
+                          const sf_pos *positions)
 {
     size_t at = 0;
     for (size_t i = 0; f->nwindowed && i < f->n; at += f->lens[i++]) {
@@ -134,22 +134,23 @@ static void settle_window(sf_dedup *d, const flight *f, const uint32_t *parts,
             sf_packed_keys(f->data + at, f->lens[i], &id, &idlen, &inv, &invlen) < 0)
             continue;
         if (parts)
-            sf_dedup_commit(d, parts[i], offsets[i], id, idlen);
+            sf_dedup_commit(d, parts[i], &positions[i], id, idlen);
         else
             sf_dedup_release(d, id, idlen);
     }
 }
 
 /* The stream's callback: the batch is durable, or failed. */
-static void appended(void *ctx, int status, const uint32_t *partitions, const uint64_t *offsets,
+static void appended(void *ctx, int status, const uint32_t *partitions, const sf_pos *positions,
                      const char *errmsg)
 {
     flight *f = ctx;
     sf_importer *im = f->im;
     if (status == 0)
-        sf_ledger_landed(im->t->ledger, f->data, f->lens, partitions, offsets, f->n, f->nreserved);
+        sf_ledger_landed(im->t->ledger, f->data, f->lens, partitions, positions, f->n,
+                         f->nreserved);
     if (f->nwindowed) /* then t->d was made before f was sent */
-        settle_window(im->t->d, f, status == 0 ? partitions : NULL, offsets);
+        settle_window(im->t->d, f, status == 0 ? partitions : NULL, positions);
     pthread_mutex_lock(&im->mu);
     if (status == 0) {
         atomic_fetch_add(&im->imported, f->n);

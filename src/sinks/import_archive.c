@@ -7,7 +7,11 @@
  * import needs: sorted by (P, FIRST), the objects replay each partition in
  * its order, and FIRST + line index is each record's original offset, which
  * names records that have no event id of their own ("arc-P-OFFSET": the
- * import ledger keeps these as it keeps a file's rows, ledger.h).
+ * import ledger keeps these as it keeps a file's rows, ledger.h). The sink
+ * keeps an object's positions consecutive (archive.c), so that holds for
+ * any stream; names of positions wider than 64 bits (a Kinesis stream's
+ * archive) are not read yet: `import --from-archive` rebuilds local logs
+ * and Kafka topics from archives of them.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -326,16 +326,19 @@ int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row, bool *reserved, sf_e
 }
 
 void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
-                      const uint32_t *parts, const uint64_t *offsets, size_t n, size_t reserved)
+                      const uint32_t *parts, const sf_pos *positions, size_t n, size_t reserved)
 {
     pthread_mutex_lock(&l->mu);
     size_t at = 0;
     for (size_t i = 0; i < n; at += lens[i++]) {
         sf_ledger_landing *g = &l->landing[parts[i] % l->partitions];
-        if (!g->count || offsets[i] < g->min)
-            g->min = offsets[i];
-        if (!g->count || offsets[i] > g->max) {
-            g->max = offsets[i];
+        uint64_t offset;
+        if (!sf_pos_u64(&positions[i], &offset))
+            offset = UINT64_MAX; /* not an offset: never exact, the log is read (and refused) */
+        if (!g->count || offset < g->min)
+            g->min = offset;
+        if (!g->count || offset > g->max) {
+            g->max = offset;
             g->newest = data + at, g->newest_len = lens[i];
         }
         g->count++;

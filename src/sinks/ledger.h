@@ -13,6 +13,10 @@
  *
  * The log is the truth and the ledger a summary of it that can always be
  * made again: it records up to which offset of each partition it has read
+ * (stream positions that fit in 64 bits: imports append to the local log
+ * or to Kafka, whose positions are offsets, and the row ranges are of the
+ * file, not of the stream; a stream of wider positions is refused with
+ * SF_ERANGE when the ledger reads it)
  * (with a fingerprint of the entry before, to tell the log it was read
  * from); on open it reads the log from there to the end and adds every id
  * of its forms it finds, whoever appended it (import, or replay over HTTP,
@@ -109,9 +113,9 @@ int sf_ledger_reserve(sf_ledger *l, size_t h, uint64_t row, bool *reserved, sf_e
 
 /* From the stream's callback (any thread): an append of n packed records
  * (data, lens: as given to the stream) is durable at these partitions and
- * offsets; `reserved` of them were rows reserved in l. */
+ * positions; `reserved` of them were rows reserved in l. */
 void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
-                      const uint32_t *parts, const uint64_t *offsets, size_t n, size_t reserved);
+                      const uint32_t *parts, const sf_pos *positions, size_t n, size_t reserved);
 
 /* ---- with the log and the file (ledger_log.c) ---- */
 

@@ -71,14 +71,29 @@ static uint64_t print_of(const sf_stream_entry *e)
 static int entry_print(sf_stream *s, uint32_t p, uint64_t at, uint64_t *print, sf_error *err)
 {
     sf_stream_batch b;
+    sf_pos from;
+    sf_pos_from_u64(&from, at);
     int rc = sf_stream_batch_init(&b, 1, 4096, err);
-    if (rc == 0 && (rc = sf_stream_read(s, p, at, &b, err)) == 0)
-        *print = b.count && b.entries[0].offset == at ? print_of(&b.entries[0]) : 0;
+    if (rc == 0 && (rc = sf_stream_read(s, p, &from, &b, err)) == 0)
+        *print = b.count && sf_pos_cmp(&b.entries[0].pos, &from) == 0 ? print_of(&b.entries[0]) : 0;
     if (rc == SF_ERANGE) { /* removed by retention: nothing to compare */
         *print = 0;
         rc = 0;
     }
     sf_stream_batch_free(&b);
+    return rc;
+}
+
+/* The start and end of partition p as offsets; SF_ERANGE for a stream
+ * whose positions are wider (ledger.h). */
+static int info_offsets(sf_stream *s, uint32_t p, uint64_t *start, uint64_t *end, sf_error *err)
+{
+    sf_partition_info info;
+    int rc = sf_stream_info(s, p, &info, err);
+    if (rc == 0 && (rc = sf_pos_to_u64(&info.start, start, err)) == 0)
+        rc = sf_pos_to_u64(&info.end, end, err);
+    if (rc == SF_ERANGE)
+        sf_error_prefix(err, "the import ledger keeps 64-bit offsets: ");
     return rc;
 }
 
@@ -93,19 +108,18 @@ static int check_log(sf_ledger *l, sf_stream *s, char *why, size_t cap, sf_error
         return 0;
     }
     for (uint32_t p = 0; p < parts; p++) {
-        sf_partition_info info;
-        uint64_t print;
-        int rc = sf_stream_info(s, p, &info, err);
+        uint64_t print, start, end;
+        int rc = info_offsets(s, p, &start, &end, err);
         if (rc < 0)
             return rc;
-        if (l->end[p] > info.end_offset) {
+        if (l->end[p] > end) {
             snprintf(why, cap,
                      "it has read partition %" PRIu32 " to offset %" PRIu64
                      ", but the log ends at %" PRIu64 ": not this log, or its tail was lost",
-                     p, l->end[p], info.end_offset);
+                     p, l->end[p], end);
             return 0;
         }
-        if (l->end[p] == 0 || l->end[p] - 1 < info.start_offset)
+        if (l->end[p] == 0 || l->end[p] - 1 < start)
             continue;
         if ((rc = entry_print(s, p, l->end[p] - 1, &print, err)) < 0)
             return rc;
@@ -129,29 +143,33 @@ typedef struct reading {
 /* Read partition p from the ledger's position to its end into l. */
 static int read_partition(sf_ledger *l, sf_stream *s, uint32_t p, reading *rd, sf_error *err)
 {
-    sf_partition_info info;
-    int rc = sf_stream_info(s, p, &info, err);
-    uint64_t at = l->end[p];
-    if (rc == 0 && at < info.start_offset) {
+    uint64_t start, end, at = l->end[p], next, last_at;
+    int rc = info_offsets(s, p, &start, &end, err);
+    if (rc == 0 && at < start) {
         sf_logf(SF_LOG_WARN, "ledger_gap",
                 "partition=%" PRIu32 " from=%" PRIu64 " to=%" PRIu64
                 " reason=\"removed by retention before the import ledger read them: a file "
                 "whose rows were there is not known to be imported\"",
-                p, at, info.start_offset - 1);
-        at = info.start_offset;
+                p, at, start - 1);
+        at = start;
     }
+    sf_pos from;
+    sf_pos_from_u64(&from, at);
     /* A read that skipped a hole has no entry but moved on (stream.h): go
      * past it, so that the rows after a hole are known too. */
-    while (rc == 0 && (rc = sf_stream_read(s, p, at, &rd->b, err)) == 0 &&
-           (rd->b.count || rd->b.next_offset > at)) {
-        if ((rc = sf_ledger_add_entries(l, rd->b.entries, rd->b.count, err)) < 0)
+    while (rc == 0 && (rc = sf_stream_read(s, p, &from, &rd->b, err)) == 0 &&
+           (rd->b.count || sf_pos_cmp(&rd->b.next, &from) > 0)) {
+        if ((rc = sf_ledger_add_entries(l, rd->b.entries, rd->b.count, err)) < 0 ||
+            (rc = sf_pos_to_u64(&rd->b.next, &next, err)) < 0)
             break;
         const sf_stream_entry *last = rd->b.count ? &rd->b.entries[rd->b.count - 1] : NULL;
-        l->end[p] = rd->b.next_offset;
+        l->end[p] = next;
         /* as entry_print: nothing to print before a position past a hole */
-        l->print[p] = last && last->offset + 1 == l->end[p] ? print_of(last) : 0;
+        l->print[p] = last && sf_pos_u64(&last->pos, &last_at) && last_at + 1 == next
+                          ? print_of(last)
+                          : 0;
         l->dirty = true;
-        at = rd->b.next_offset;
+        from = rd->b.next;
         rd->done += rd->b.count;
         sf_progress_update(&rd->progress, rd->done, rd->done, rd->total);
     }
@@ -164,10 +182,9 @@ static int read_past(sf_ledger *l, sf_stream *s, uint64_t *read, sf_error *err)
     reading rd = {0};
     int rc = sf_stream_batch_init(&rd.b, 4096, 1 << 20, err);
     for (uint32_t p = 0; rc == 0 && p < l->partitions; p++) {
-        sf_partition_info info;
-        if ((rc = sf_stream_info(s, p, &info, err)) == 0 && info.end_offset > l->end[p])
-            rd.total +=
-                info.end_offset - (l->end[p] > info.start_offset ? l->end[p] : info.start_offset);
+        uint64_t start, end;
+        if ((rc = info_offsets(s, p, &start, &end, err)) == 0 && end > l->end[p])
+            rd.total += end - (l->end[p] > start ? l->end[p] : start);
     }
     sf_progress_init(&rd.progress, stderr, "import ledger");
     for (uint32_t p = 0; rc == 0 && p < l->partitions; p++)

@@ -104,7 +104,7 @@ const char *sf_sink_name(const sf_sink *s)
     return s->ops->name;
 }
 
-int sf_sink_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+int sf_sink_resume(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     return s->ops->resume(s, next, nparts, err);
 }
@@ -125,7 +125,7 @@ bool sf_sink_has_quarantine(const sf_sink *s)
 }
 
 int sf_sink_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                       uint64_t next, sf_error *err)
+                       const sf_pos *next, sf_error *err)
 {
     return s->ops->quarantine(s, p, e, reason, next, err);
 }
@@ -136,7 +136,7 @@ int sf_sink_quarantined(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarant
     return s->ops->quarantined(s, fn, ctx, err);
 }
 
-int sf_sink_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+int sf_sink_retry(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_record *r, sf_error *err)
 {
-    return s->ops->retry(s, p, offset, r, err);
+    return s->ops->retry(s, p, pos, r, err);
 }

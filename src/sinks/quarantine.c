@@ -70,22 +70,24 @@ static int bad_entry(sf_sink *sink, uint32_t p, const sf_stream_batch *b, size_t
 {
     const sf_stream_entry *e = &b->entries[k];
     const char *name = sf_sink_name(sink);
+    char at[SF_POS_TEXT_MAX];
+    sf_pos_format(&e->pos, at, sizeof at);
     if (sink->on_bad_entry != SF_BAD_ENTRY_QUARANTINE || !sf_sink_has_quarantine(sink)) {
         *stopped = true;
         return sf_error_set(err, SF_ECORRUPT,
-                            "the %s sink stops at partition %u offset %llu: %s. Nothing after it "
+                            "the %s sink stops at partition %u offset %s: %s. Nothing after it "
                             "in partition %u is applied: to set it aside and go on, run the sink "
                             "with --on-bad-entry quarantine, then see it with `shopflow "
                             "quarantine list` (docs/operations.md)",
-                            name, p, (unsigned long long)e->offset, why, p);
+                            name, p, at, why, p);
     }
-    uint64_t next = k + 1 < b->count ? b->entries[k + 1].offset : b->next_offset;
+    const sf_pos *next = k + 1 < b->count ? &b->entries[k + 1].pos : &b->next;
     int rc = sf_sink_quarantine(sink, p, e, why, next, err);
     if (rc < 0)
         return rc;
     char q[SF_QUARANTINE_REASON_MAX + 64];
-    sf_logf(SF_LOG_WARN, "sink_quarantined", "sink=%s partition=%u offset=%llu bytes=%u reason=%s",
-            name, p, (unsigned long long)e->offset, e->len, sf_logq(why, q, sizeof q));
+    sf_logf(SF_LOG_WARN, "sink_quarantined", "sink=%s partition=%u offset=%s bytes=%u reason=%s",
+            name, p, at, e->len, sf_logq(why, q, sizeof q));
     return 0;
 }
 
@@ -103,7 +105,7 @@ int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, s
             sf_stream_batch run = *b;
             run.entries = b->entries + i;
             run.count = k - i;
-            run.next_offset = k < b->count ? b->entries[k].offset : b->next_offset;
+            run.next = k < b->count ? b->entries[k].pos : b->next;
             int rc = sf_sink_apply(sink, p, &run, err);
             if (rc < 0)
                 return rc;

@@ -33,7 +33,7 @@
  * during the callback that receives it only. */
 typedef struct sf_quarantined {
     uint32_t partition;
-    uint64_t offset;
+    sf_pos pos;          /* its position in the partition */
     const char *reason;  /* why it is not a record */
     const char *at;      /* when it was set aside: "2026-12-05T17:20:30.123Z" (UTC) */
     const uint8_t *data; /* its bytes, as read from the stream */

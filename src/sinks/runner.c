@@ -24,7 +24,7 @@
  * gateway takes a write (cli/stack.c).
  *
  * A hole in the stream (offsets lost for good, stream.h) comes as a batch
- * of no entries whose next_offset is past it: the sink is handed that
+ * of no entries whose next position is past it: the sink is handed that
  * empty batch, so that a sink storing its position with its effects moves
  * past the hole too, and the pass counts as progress.
  *
@@ -61,35 +61,38 @@
 #include "sinks/quarantine.h"
 #include "sinks/sink.h"
 
-static uint64_t lag_of(sf_stream *s, const uint64_t *next, const uint8_t *owned, uint32_t n)
+/* Records behind in the partitions this runner owns, as the stream counts
+ * them (sf_stream_lag; a partition that counts none adds 0). */
+static uint64_t lag_of(sf_stream *s, const sf_pos *next, const uint8_t *owned, uint32_t n)
 {
     uint64_t lag = 0;
     for (uint32_t p = 0; p < n; p++) {
-        sf_partition_info info;
+        sf_lag behind;
         sf_error err = {0};
-        if (owned[p] && sf_stream_info(s, p, &info, &err) == 0 && info.end_offset > next[p])
-            lag += info.end_offset - next[p];
+        if (owned[p] && sf_stream_lag(s, p, &next[p], &behind, &err) == 0 && behind.has_records)
+            lag += behind.records;
     }
     return lag;
 }
 
-/* The sum of the next offsets of the partitions this runner owns. */
-static uint64_t sum_of(const uint64_t *next, const uint8_t *owned, uint32_t n)
+/* The sum of the next positions of the partitions this runner owns, those
+ * that are 64-bit offsets. */
+static uint64_t sum_of(const sf_pos *next, const uint8_t *owned, uint32_t n)
 {
-    uint64_t sum = 0;
+    uint64_t sum = 0, at;
     for (uint32_t p = 0; p < n; p++)
-        sum += owned[p] ? next[p] : 0;
+        sum += owned[p] && sf_pos_u64(&next[p], &at) ? at : 0;
     return sum;
 }
 
 typedef struct member {
     sf_sink *sink;
-    uint64_t *next;
+    sf_pos *next;
     uint32_t n;
     bool failed; /* the run failed: leave without flushing (the next run redoes it) */
 } member;
 
-int sf_runner_check_positions(sf_stream *s, const char *name, const uint64_t *next, uint32_t n,
+int sf_runner_check_positions(sf_stream *s, const char *name, const sf_pos *next, uint32_t n,
                               sf_error *err)
 {
     /* Over Kafka a new leader's high watermark may lag what was read for
@@ -102,9 +105,15 @@ int sf_runner_check_positions(sf_stream *s, const char *name, const uint64_t *ne
         int rc = sf_stream_info(s, p, &info, err);
         if (rc < 0)
             return rc;
-        if (next[p] <= info.end_offset)
+        uint64_t at, end;
+        if (sf_pos_cmp(&next[p], &info.end) <= 0)
             continue;
-        uint64_t lost = next[p] - info.end_offset;
+        if (!sf_pos_u64(&next[p], &at) || !sf_pos_u64(&info.end, &end))
+            return sf_error_set(err, SF_ECORRUPT,
+                                "partition %u: the %s sink's stored position is past the "
+                                "stream's end",
+                                p, name);
+        uint64_t lost = at - end;
         return sf_error_set(
             err, SF_ECORRUPT,
             "partition %u: the %s sink's stored position is %llu, past the log's end (%llu): the "
@@ -112,15 +121,14 @@ int sf_runner_check_positions(sf_stream *s, const char *name, const uint64_t *ne
             "rather than go on at a lower offset. Run `shopflow log verify --data DIR`, then "
             "`shopflow log repair --data DIR` (it restores them from the archive, or marks them "
             "lost), and start again",
-            p, name, (unsigned long long)next[p], (unsigned long long)info.end_offset,
-            (unsigned long long)lost, lost == 1 ? "record" : "records",
-            (unsigned long long)info.end_offset, (unsigned long long)next[p] - 1);
+            p, name, (unsigned long long)at, (unsigned long long)end, (unsigned long long)lost,
+            lost == 1 ? "record" : "records", (unsigned long long)end, (unsigned long long)at - 1);
     }
     return 0;
 }
 
 /* Where sink resumes, into next[0..n), refused past the log's end. */
-static int resume_checked(sf_stream *s, sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
+static int resume_checked(sf_stream *s, sf_sink *sink, sf_pos *next, uint32_t n, sf_error *err)
 {
     int rc = sf_sink_resume(sink, next, n, err);
     return rc < 0 ? rc : sf_runner_check_positions(s, sf_sink_name(sink), next, n, err);
@@ -129,14 +137,14 @@ static int resume_checked(sf_stream *s, sf_sink *sink, uint64_t *next, uint32_t 
 int sf_runner_check_sink(sf_stream *s, sf_sink *sink, sf_error *err)
 {
     uint32_t n = sf_stream_partitions(s);
-    uint64_t *next = calloc(n, sizeof *next);
+    sf_pos *next = calloc(n, sizeof *next);
     int rc = next ? resume_checked(s, sink, next, n, err)
                   : sf_error_set(err, SF_ENOMEM, "out of memory");
     free(next);
     return rc;
 }
 
-int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t *next, uint32_t n,
+int sf_sink_stored_position(const char *name, const sf_sink_places *at, sf_pos *next, uint32_t n,
                             sf_error *err)
 {
     memset(next, 0, n * sizeof *next);
@@ -155,10 +163,10 @@ int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t
 }
 
 /* The group gave us parts: they resume where the sink's store says now. */
-static int on_assigned(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err)
+static int on_assigned(void *ctx, const uint32_t *parts, size_t n, sf_pos *from, sf_error *err)
 {
     member *m = ctx;
-    uint64_t *stored = calloc(m->n, sizeof *stored);
+    sf_pos *stored = calloc(m->n, sizeof *stored);
     if (!stored)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     int rc = sf_sink_resume(m->sink, stored, m->n, err);
@@ -193,25 +201,30 @@ typedef struct reading {
 /* Read and apply one batch of partition p, adding the entries applied to
  * *applied; *moved is set when the position moved (past a hole, with no
  * entry). */
-static int step(sf_stream *s, sf_sink *sink, uint32_t p, uint64_t *next, reading *rd,
+static int step(sf_stream *s, sf_sink *sink, uint32_t p, sf_pos *next, reading *rd,
                 uint64_t *applied, bool *moved, sf_error *err)
 {
     sf_stream_batch *b = &rd->b;
-    int rc = sf_stream_read(s, p, next[p], b, err);
-    if (rc == SF_ERANGE && b->next_offset > next[p]) {
+    int rc = sf_stream_read(s, p, &next[p], b, err);
+    bool ahead = sf_pos_cmp(&b->next, &next[p]) > 0;
+    if (rc == SF_ERANGE && ahead) {
         /* Removed by retention before this sink saw it: say so, go on. */
+        char from[SF_POS_TEXT_MAX], to[SF_POS_TEXT_MAX];
+        sf_pos last = b->next;
+        sf_pos_sub_one(&last, NULL); /* for people: the last one removed */
+        sf_pos_format(&next[p], from, sizeof from);
+        sf_pos_format(&last, to, sizeof to);
         return sf_error_set(err, SF_ERANGE,
-                            "partition %u: records %llu to %llu were removed by retention "
+                            "partition %u: records %s to %s were removed by retention "
                             "before the %s sink read them",
-                            p, (unsigned long long)next[p], (unsigned long long)b->next_offset - 1,
-                            sf_sink_name(sink));
+                            p, from, to, sf_sink_name(sink));
     }
-    if (rc < 0 || (b->count == 0 && b->next_offset <= next[p]))
+    if (rc < 0 || (b->count == 0 && !ahead))
         return rc;
     if ((rc = sf_sink_apply_checked(sink, p, b, rd->scratch, &rd->stopped, err)) < 0)
         return rc;
-    *moved |= b->next_offset > next[p];
-    next[p] = b->next_offset;
+    *moved |= ahead;
+    next[p] = b->next;
     *applied += b->count;
     return 0;
 }
@@ -228,7 +241,7 @@ static void pause_100ms(void)
  * this runner had applied since the sink's last commit is rolled back; say
  * so and read again from the positions the store holds now, so nothing is
  * applied twice and nothing is skipped. */
-static int refetch(sf_sink *sink, uint64_t *next, uint32_t n, sf_error *err)
+static int refetch(sf_sink *sink, sf_pos *next, uint32_t n, sf_error *err)
 {
     char q[SF_ERROR_MSG_MAX + 64];
     sf_logf(SF_LOG_WARN, "sink_fenced", "sink=%s msg=%s", sf_sink_name(sink),
@@ -249,7 +262,7 @@ static int serve_group(sf_stream *s, uint8_t *owned, bool *wait, sf_error *err)
 }
 
 /* One batch from each owned partition; *pass is the records applied. */
-static int one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, uint64_t *next, uint32_t n,
+static int one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, sf_pos *next, uint32_t n,
                     reading *rd, uint64_t *pass, bool *moved, sf_error *err)
 {
     *pass = 0;
@@ -295,7 +308,7 @@ static void note_committed(sf_runner_stats *stats, sf_sink *sink, const tally *t
  * runner reads it again from the stored positions). A commit of the
  * warehouse's writer still under way then may make the lag read low until
  * the next read; only a zombie member of a group gets here. */
-static int refetch_forgiving(sf_sink *sink, tally *t, uint64_t *next, uint32_t n, sf_error *err)
+static int refetch_forgiving(sf_sink *sink, tally *t, sf_pos *next, uint32_t n, sf_error *err)
 {
     uint64_t done = atomic_load(&sink->committed) - t->base[0] + atomic_load(&sink->quarantined) -
                     t->base[1] + t->forgiven;
@@ -327,7 +340,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
                   sf_progress *progress, sf_runner_stats *stats, sf_error *err)
 {
     uint32_t n = sf_stream_partitions(s);
-    uint64_t *next = calloc(n, sizeof *next);
+    sf_pos *next = calloc(n, sizeof *next);
     uint8_t *owned = calloc(n, 1);
     reading rd = {.scratch = malloc(sizeof *rd.scratch)};
     sf_runner_stats local;

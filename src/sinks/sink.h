@@ -26,8 +26,8 @@ struct sf_quarantined;
 
 typedef struct sf_sink_ops {
     const char *name;
-    /* Fill next[0..nparts) with the offset to resume each partition at. */
-    int (*resume)(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err);
+    /* Fill next[0..nparts) with the position to resume each partition at. */
+    int (*resume)(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *err);
     /* Apply batch b of partition p; entries follow on from the last ones.
      * A sink with a fence (history, warehouse) checks, in the transaction
      * of the effects, that b starts at p's stored position, and otherwise
@@ -43,16 +43,16 @@ typedef struct sf_sink_ops {
      * the transaction that moves p's position to next (past e), fenced as
      * apply is: follows on from the last entries applied. */
     int (*quarantine)(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                      uint64_t next, sf_error *err);
-    /* Call fn for each entry set aside, by partition and offset, until fn
+                      const sf_pos *next, sf_error *err);
+    /* Call fn for each entry set aside, by partition and position, until fn
      * returns nonzero (then return what it returned). */
     int (*quarantined)(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarantined *q), void *ctx,
                        sf_error *err);
-    /* Apply r as the entry set aside at (p, offset) and remove that entry,
+    /* Apply r as the entry set aside at (p, pos) and remove that entry,
      * in one transaction (the archive: the record's object first, then the
      * entry; putting it again gives the same object). SF_ENOENT, with
      * nothing applied, when no such entry is set aside. */
-    int (*retry)(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err);
+    int (*retry)(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_record *r, sf_error *err);
 } sf_sink_ops;
 
 /* What the runner does with an entry that is not a record (another
@@ -81,16 +81,16 @@ struct sf_sink {
 /* The calls on a sink, for everyone but the sinks themselves (each as its
  * sf_sink_ops entry says). */
 const char *sf_sink_name(const sf_sink *s);
-int sf_sink_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err);
+int sf_sink_resume(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *err);
 int sf_sink_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
 int sf_sink_flush(sf_sink *s, bool all, sf_error *err);
 /* Whether the sink has a dead-letter area (quarantine, quarantined, retry). */
 bool sf_sink_has_quarantine(const sf_sink *s);
 int sf_sink_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                       uint64_t next, sf_error *err);
+                       const sf_pos *next, sf_error *err);
 int sf_sink_quarantined(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarantined *q), void *ctx,
                         sf_error *err);
-int sf_sink_retry(sf_sink *s, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err);
+int sf_sink_retry(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_record *r, sf_error *err);
 
 /* Atomic, so another thread (the /metrics of `serve`) may read them while
  * the runner writes them. */
@@ -100,7 +100,8 @@ typedef struct sf_runner_stats {
     _Atomic bool bad_entry;       /* the run stopped at an entry that is not a record */
     _Atomic uint64_t lag;         /* records of the stream the sink's store does not hold yet
                                      (not read, or read and not committed), at the last look */
-    _Atomic uint64_t position;    /* sum of the partitions' next offsets (0 until resumed) */
+    _Atomic uint64_t position;    /* sum of the partitions' next positions that are 64-bit
+                                     offsets (local, Kafka; 0 until resumed) */
     _Atomic uint64_t durable;     /* the same, as of the last flush of everything: what the
                                      sink's store holds for certain */
 } sf_runner_stats;
@@ -118,7 +119,7 @@ int sf_runner_run(sf_stream *stream, sf_sink *sink, bool once, volatile sig_atom
 /* Stop a sink whose stored position next[0..n) is past the end of the
  * log (runner.c): SF_ECORRUPT naming partition, position, end, the
  * records lost and the repair; 0 when every position is within the log. */
-int sf_runner_check_positions(sf_stream *stream, const char *name, const uint64_t *next, uint32_t n,
+int sf_runner_check_positions(sf_stream *stream, const char *name, const sf_pos *next, uint32_t n,
                               sf_error *err);
 
 /* The same for sink's stored positions (asked with its resume). */
@@ -172,7 +173,7 @@ void sf_sink_close(sf_sink *s);
  * would (runner.c), through its port opened read-only; zeros for a sink
  * whose store is not there yet (SF_ENOENT). What `status` shows and `log
  * verify` takes as witnesses. */
-int sf_sink_stored_position(const char *name, const sf_sink_places *at, uint64_t *next, uint32_t n,
+int sf_sink_stored_position(const char *name, const sf_sink_places *at, sf_pos *next, uint32_t n,
                             sf_error *err);
 
 #endif

@@ -44,7 +44,7 @@ static void note_committed(wh_sink *s)
     atomic_store(&s->base.quarantined, quarantined - s->since[1]);
 }
 
-static int wh_resume(sf_sink *s, uint64_t *next, uint32_t nparts, sf_error *err)
+static int wh_resume(sf_sink *s, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     return sf_warehouse_positions(((wh_sink *)s)->wh, next, nparts, err);
 }
@@ -90,7 +90,7 @@ static void wh_close_sink(sf_sink *s)
 }
 
 static int wh_set_aside(sf_sink *base, uint32_t p, const sf_stream_entry *e, const char *reason,
-                        uint64_t next, sf_error *err)
+                        const sf_pos *next, sf_error *err)
 {
     wh_sink *s = (wh_sink *)base;
     char at[SF_QUARANTINE_TIME_LEN + 1];
@@ -107,11 +107,11 @@ typedef struct lister {
     void *ctx;
 } lister;
 
-static int list_one(void *ctx, uint32_t p, uint64_t offset, const char *reason, const char *at,
+static int list_one(void *ctx, uint32_t p, const sf_pos *pos, const char *reason, const char *at,
                     const uint8_t *data, size_t len)
 {
     lister *l = ctx;
-    sf_quarantined q = {p, offset, reason, at, data, len};
+    sf_quarantined q = {p, *pos, reason, at, data, len};
     return l->fn(l->ctx, &q);
 }
 
@@ -125,12 +125,12 @@ static int wh_quarantined(sf_sink *base, int (*fn)(void *ctx, const sf_quarantin
 
 /* The retried record, packed as the entry it stands for, in a transaction
  * of its own (committed here, durably). */
-static int wh_retry(sf_sink *base, uint32_t p, uint64_t offset, const sf_record *r, sf_error *err)
+static int wh_retry(sf_sink *base, uint32_t p, const sf_pos *pos, const sf_record *r, sf_error *err)
 {
     wh_sink *s = (wh_sink *)base;
     uint8_t packed[SF_PACK_MAX];
     int len = sf_record_pack(r, packed, sizeof packed);
-    sf_stream_entry e = {offset, packed, (uint32_t)len};
+    sf_stream_entry e = {*pos, packed, (uint32_t)len};
     int rc = sf_warehouse_retry(s->wh, p, &e, err);
     return rc < 0 ? rc : wh_commit(s, true, err);
 }

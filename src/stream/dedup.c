@@ -4,8 +4,9 @@
  * An open-addressing table of (hash, state, references) with linear probing
  * and backward-shift deletion (no tombstones, so lookups stay short however
  * many ids come and go), plus a ring per partition of the committed hashes
- * with their offsets, in commit order: an entry leaves its ring when the
- * partition's newest offset is ceil(window / partitions) past it, and its id
+ * with their offsets, in commit order: an entry leaves its ring when it is
+ * full, or when the partition's newest offset is ceil(window / partitions)
+ * past it (positions that fit in 64 bits only, see dedup.h), and its id
  * leaves the table with the last ring entry that holds it (an id the log
  * holds twice is in a ring twice). Unbounded (window 0): no rings, nothing
  * leaves, and the table grows.
@@ -31,7 +32,7 @@ typedef struct key {
 
 typedef struct entry {
     key k;
-    uint64_t offset;
+    uint64_t offset; /* UINT64_MAX: a wide position (no offset arithmetic) */
 } entry;
 
 typedef struct ring {
@@ -173,8 +174,11 @@ static void evict(sf_dedup *d, ring *r)
 
 /* Add k, appended at offset of partition, to the window; what is now out of
  * the partition's window leaves. Caller holds mu. */
-static void commit_key(sf_dedup *d, uint32_t partition, uint64_t offset, key k)
+static void commit_key(sf_dedup *d, uint32_t partition, const sf_pos *pos, key k)
 {
+    uint64_t offset;
+    if (!sf_pos_u64(pos, &offset))
+        offset = UINT64_MAX;
     size_t i = find(d, k);
     if (empty(&d->slots[i])) {
         if (!make_room(d))
@@ -193,6 +197,8 @@ static void commit_key(sf_dedup *d, uint32_t partition, uint64_t offset, key k)
         evict(d, r);
     r->e[(r->head + r->count++) % d->per] = (entry){k, offset};
     d->slots[i].refs++;
+    if (offset == UINT64_MAX)
+        return; /* wide: the ring's size alone bounds the window */
     if (offset > r->newest || r->count == 1)
         r->newest = offset;
     while (r->count && r->e[r->head].offset + d->per <= r->newest)
@@ -217,11 +223,12 @@ sf_dedup_state sf_dedup_reserve(sf_dedup *d, const char *id, size_t len)
     return st;
 }
 
-void sf_dedup_commit(sf_dedup *d, uint32_t partition, uint64_t offset, const char *id, size_t len)
+void sf_dedup_commit(sf_dedup *d, uint32_t partition, const sf_pos *pos, const char *id,
+                     size_t len)
 {
     key k = hash_id(id, len);
     pthread_mutex_lock(&d->mu);
-    commit_key(d, partition, offset, k);
+    commit_key(d, partition, pos, k);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -261,13 +268,16 @@ int sf_dedup_load_except(sf_dedup *d, sf_stream *s, bool (*skip)(const char *id,
     int rc = sf_stream_batch_init(&b, 4096, 1 << 20, err);
     for (uint32_t p = 0; rc == 0 && p < parts; p++) {
         sf_partition_info info;
-        if ((rc = sf_stream_info(s, p, &info, err)) < 0)
+        sf_pos at;
+        if (d->per)
+            rc = sf_stream_tail_start(s, p, d->per, &at, err);
+        else if ((rc = sf_stream_info(s, p, &info, err)) == 0)
+            at = info.start; /* unbounded: every record still stored */
+        if (rc < 0)
             break;
-        uint64_t at = d->per && info.end_offset > d->per ? info.end_offset - d->per : 0;
-        if (at < info.start_offset)
-            at = info.start_offset;
         /* A read that skipped a hole has no entry but moved on (stream.h). */
-        while ((rc = sf_stream_read(s, p, at, &b, err)) == 0 && (b.count || b.next_offset > at)) {
+        while ((rc = sf_stream_read(s, p, &at, &b, err)) == 0 &&
+               (b.count || sf_pos_cmp(&b.next, &at) > 0)) {
             pthread_mutex_lock(&d->mu);
             for (size_t i = 0; i < b.count; i++) {
                 const char *id, *inv;
@@ -275,10 +285,10 @@ int sf_dedup_load_except(sf_dedup *d, sf_stream *s, bool (*skip)(const char *id,
                 if (sf_packed_keys(b.entries[i].data, b.entries[i].len, &id, &idlen, &inv,
                                    &invlen) == 0 &&
                     idlen && !(skip && skip(id, idlen)))
-                    commit_key(d, p, b.entries[i].offset, hash_id(id, idlen));
+                    commit_key(d, p, &b.entries[i].pos, hash_id(id, idlen));
             }
             pthread_mutex_unlock(&d->mu);
-            at = b.next_offset;
+            at = b.next;
         }
     }
     sf_stream_batch_free(&b);

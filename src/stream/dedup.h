@@ -14,12 +14,15 @@
  * What the window holds: a window of W ids over a stream of P partitions
  * remembers, for each partition, the event ids among its last ceil(W / P)
  * records (records without an id take their places too). At least those:
- * an id leaves when an id committed later in its partition is ceil(W / P)
- * offsets past it, so records without ids push it out only when the next
- * id comes. It is per partition because that is what can be rebuilt from
- * the log: on start each partition's last ceil(W / P) records are read, so
- * a restart or a crash keeps every id the window promised, whatever the mix
- * of partitions the ids came in.
+ * an id leaves when ceil(W / P) ids were committed after it in its
+ * partition, or, where positions are 64-bit offsets (local, Kafka), when
+ * an id committed later is ceil(W / P) offsets past it, so records without
+ * ids push it out only when the next id comes. (Where positions are wide
+ * and sparse, Kinesis, only the count of ids applies.) It is per partition
+ * because that is what can be rebuilt from the log: on start each
+ * partition is read from sf_stream_tail_start(ceil(W / P)), so a restart
+ * or a crash keeps every id the window promised, whatever the mix of
+ * partitions the ids came in.
  *
  * The window is not a second store that could disagree with the log: the
  * log is read again to make it. Batch import does not rely on it for the
@@ -68,9 +71,10 @@ int sf_dedup_load_except(sf_dedup *d, sf_stream *s, bool (*skip)(const char *id,
 /* Look up an id and reserve it when new. Thread-safe. */
 sf_dedup_state sf_dedup_reserve(sf_dedup *d, const char *id, size_t len);
 
-/* The reserved id was appended at offset of partition: it enters the
+/* The reserved id was appended at position pos of partition: it enters the
  * window, and the ids of that partition now out of it leave. */
-void sf_dedup_commit(sf_dedup *d, uint32_t partition, uint64_t offset, const char *id, size_t len);
+void sf_dedup_commit(sf_dedup *d, uint32_t partition, const sf_pos *pos, const char *id,
+                     size_t len);
 
 /* The reserved id was not appended: forget it. */
 void sf_dedup_release(sf_dedup *d, const char *id, size_t len);

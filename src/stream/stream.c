@@ -82,19 +82,19 @@ typedef struct waiter {
     int status;
     size_t n;
     uint32_t *partitions;
-    uint64_t *offsets;
+    sf_pos *positions;
     sf_error *err;
 } waiter;
 
-static void wake(void *ctx, int status, const uint32_t *partitions, const uint64_t *offsets,
+static void wake(void *ctx, int status, const uint32_t *partitions, const sf_pos *positions,
                  const char *errmsg)
 {
     waiter *w = ctx;
     pthread_mutex_lock(&w->mu);
     w->status = status;
     if (status == 0) {
-        if (w->offsets)
-            memcpy(w->offsets, offsets, w->n * sizeof *offsets);
+        if (w->positions)
+            memcpy(w->positions, positions, w->n * sizeof *positions);
         if (w->partitions)
             memcpy(w->partitions, partitions, w->n * sizeof *partitions);
     } else {
@@ -106,9 +106,9 @@ static void wake(void *ctx, int status, const uint32_t *partitions, const uint64
 }
 
 int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *partitions,
-                     uint64_t *offsets, sf_error *err)
+                     sf_pos *positions, sf_error *err)
 {
-    waiter w = {.n = n, .partitions = partitions, .offsets = offsets, .err = err};
+    waiter w = {.n = n, .partitions = partitions, .positions = positions, .err = err};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     int rc = sf_stream_append_async(s, recs, n, wake, &w, err);
@@ -124,7 +124,7 @@ int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *pa
     return rc;
 }
 
-int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
+int sf_stream_read(sf_stream *s, uint32_t partition, const sf_pos *from, sf_stream_batch *batch,
                    sf_error *err)
 {
     if (partition >= s->ops->partitions(s))
@@ -145,12 +145,13 @@ bool sf_stream_end_is_witness(const sf_stream *s)
 
 uint64_t sf_stream_total_end(sf_stream *s)
 {
+    static const sf_pos zero;
     uint64_t total = 0;
     for (uint32_t p = 0; p < sf_stream_partitions(s); p++) {
-        sf_partition_info info;
+        sf_lag lag;
         sf_error err = {0};
-        if (sf_stream_info(s, p, &info, &err) == 0)
-            total += info.end_offset;
+        if (sf_stream_lag(s, p, &zero, &lag, &err) == 0 && lag.has_records)
+            total += lag.records;
     }
     return total;
 }
@@ -160,6 +161,59 @@ int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_
     if (partition >= s->ops->partitions(s))
         return sf_error_set(err, SF_EINVAL, "no partition %u", partition);
     return s->ops->info(s, partition, out, err);
+}
+
+int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out,
+                  sf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (partition >= s->ops->partitions(s))
+        return sf_error_set(err, SF_EINVAL, "no partition %u", partition);
+    return s->ops->lag(s, partition, from, out, err);
+}
+
+int sf_stream_tail_start(sf_stream *s, uint32_t partition, uint64_t max_records, sf_pos *out,
+                         sf_error *err)
+{
+    if (partition >= s->ops->partitions(s))
+        return sf_error_set(err, SF_EINVAL, "no partition %u", partition);
+    return s->ops->tail_start(s, partition, max_records, out, err);
+}
+
+/* The partition's start and end as 64-bit offsets. */
+static int offsets_of(sf_stream *s, uint32_t partition, uint64_t *start, uint64_t *end,
+                      sf_error *err)
+{
+    sf_partition_info info;
+    int rc = s->ops->info(s, partition, &info, err);
+    if (rc == 0 && (rc = sf_pos_to_u64(&info.start, start, err)) == 0)
+        rc = sf_pos_to_u64(&info.end, end, err);
+    return rc;
+}
+
+int sf_stream_offsets_lag(sf_stream *s, uint32_t partition, const sf_pos *from, bool exact,
+                          sf_lag *out, sf_error *err)
+{
+    uint64_t start, end, at;
+    int rc = offsets_of(s, partition, &start, &end, err);
+    if (rc < 0)
+        return rc;
+    out->has_records = true;
+    out->records_exact = exact;
+    out->records = sf_pos_u64(from, &at) && at < end ? end - at : 0;
+    return 0;
+}
+
+int sf_stream_offsets_tail_start(sf_stream *s, uint32_t partition, uint64_t max_records,
+                                 sf_pos *out, sf_error *err)
+{
+    uint64_t start, end;
+    int rc = offsets_of(s, partition, &start, &end, err);
+    if (rc < 0)
+        return rc;
+    uint64_t at = end > max_records ? end - max_records : 0;
+    sf_pos_from_u64(out, at < start ? start : at);
+    return 0;
 }
 
 void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out)

@@ -14,14 +14,28 @@
  * Guarantees every adapter gives:
  *  - a record's partition is sf_stream_partition_of(invoice_no), so all lines
  *    of an invoice are in one partition, in the order they were appended;
- *  - offsets in a partition are 0, 1, 2, ... with no gaps; an offset whose
- *    record was lost for good (the local log's repair, when the archive no
- *    longer held it) is a hole: readers skip it, are told so (batch.hole),
- *    and it is never given to another record;
+ *  - each record has a position in its partition (core/pos.h: an unsigned
+ *    integer of up to 432 bits); positions strictly increase in the order
+ *    of the records, may skip, and are never given to another record. Where
+ *    the next read starts is what the adapter says (the batch's `next`),
+ *    never a reader's +1; how far a reader is behind is what the adapter
+ *    says (sf_stream_lag);
  *  - when an append reports success, its records are durable (fsync'd or
  *    acknowledged by all in-sync replicas) and readable;
  *  - an append that fails leaves none of its records readable;
  *  - readers see only records whose append has succeeded.
+ *
+ * What each adapter adds about positions:
+ *  - the local log numbers a partition's records 0, 1, 2, ... (its offsets)
+ *    with no gaps; an offset whose record was lost for good (`log repair`,
+ *    when the archive no longer held it) is a hole: readers skip it, are
+ *    told so (batch.hole), and it is never given to another record; its lag
+ *    is an exact record count;
+ *  - Kafka's positions are its offsets: dense in a plain topic, with gaps
+ *    where transactions left control records or compaction removed some;
+ *    its lag (high watermark - position) is an upper bound then;
+ *  - (issue 18) Kinesis's are its sequence numbers: sparse and wide; its
+ *    lag is a time behind.
  *
  * Kafka (stream/kafka/kafka.c) keeps the first three. It cannot take back
  * records a broker may already hold, so a failed append there is one of two
@@ -40,6 +54,7 @@
 
 #include "core/batch.h"
 #include "core/error.h"
+#include "core/pos.h"
 #include "core/record.h"
 
 #define SF_STREAM_PARTITIONS_DEFAULT 8
@@ -48,11 +63,11 @@
 typedef struct sf_stream sf_stream;
 
 /* Called once per append, from a thread of the stream's, when the records
- * are durable (status 0; offsets[i] is record i's offset in its partition,
- * valid during the call) or the append failed (status < 0, message in
- * errmsg; no record of it is readable). */
+ * are durable (status 0; positions[i] is record i's position in its
+ * partition partitions[i], valid during the call) or the append failed
+ * (status < 0, message in errmsg; no record of it is readable). */
 typedef void (*sf_append_done)(void *ctx, int status, const uint32_t *partitions,
-                               const uint64_t *offsets, const char *errmsg);
+                               const sf_pos *positions, const char *errmsg);
 
 typedef struct sf_stream_opts {
     uint32_t partitions;        /* when creating; 0 = default (8) */
@@ -69,11 +84,12 @@ typedef struct sf_stream_opts {
     size_t nextra;
 } sf_stream_opts;
 
-/* Per-partition figures for `log stat` and metrics. */
+/* Per-partition figures for `log stat`, `status` and metrics. */
 typedef struct sf_partition_info {
-    uint64_t start_offset; /* first offset still stored (after retention) */
-    uint64_t end_offset;   /* next offset to be written = records appended */
-    uint64_t bytes;        /* bytes stored */
+    sf_pos start;   /* the first position still stored (after retention) */
+    sf_pos end;     /* where a read past every record now stored starts (the
+                       local log: the next offset = records appended) */
+    uint64_t bytes; /* bytes stored (0: the adapter does not know) */
     uint32_t segments;
     uint64_t missing; /* acknowledged offsets the log does not hold (a damaged
                          local log read before `log repair`; reads stop there) */
@@ -139,26 +155,26 @@ int sf_stream_append_async(sf_stream *s, const sf_record *recs, size_t n, sf_app
 int sf_stream_append_packed_async(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
                                   sf_append_done done, void *ctx, sf_error *err);
 
-/* Append and wait until durable. offsets (may be NULL) receives each
- * record's offset, partitions (may be NULL) its partition. */
+/* Append and wait until durable. positions (may be NULL) receives each
+ * record's position, partitions (may be NULL) its partition. */
 int sf_stream_append(sf_stream *s, const sf_record *recs, size_t n, uint32_t *partitions,
-                     uint64_t *offsets, sf_error *err);
+                     sf_pos *positions, sf_error *err);
 
 /*
- * Read entries of a partition from offset `from` on, as many as fit in the
- * batch, never past the durable end. batch->count is 0 at the end; then
- * batch->next_offset is the end. A hole is never inside a batch: a read
- * stops before one, and a read that starts at (or in) one skips it and
- * returns at once with count 0, batch->hole saying what was skipped and
- * next_offset past it (so a loop that reads until next_offset stops
- * moving never stops at a hole, and a batch's first entry is always at
- * `from` or past a hole only when count is 0). Returns 0, SF_ERANGE when
- * `from` was removed by retention (next_offset then says where the log
+ * Read entries of a partition from position `from` on, as many as fit in
+ * the batch, never past the durable end. batch->count is 0 at the end; then
+ * batch->next is the end. A hole is never inside a batch: a read stops
+ * before one, and a read that starts at (or in) one skips it and returns at
+ * once with count 0, batch->hole saying what was skipped and next past it
+ * (so a loop that reads until next stops moving never stops at a hole, and
+ * a batch's first entry is at `from` or past it only where positions skip:
+ * a hole, when count is 0, or a gap of the backend). Returns 0, SF_ERANGE
+ * when `from` was removed by retention (next then says where the partition
  * starts), SF_ECORRUPT when stored bytes fail their checksum or
  * acknowledged records are missing (the message names partition, file,
  * offset, byte and the repair).
  */
-int sf_stream_read(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
+int sf_stream_read(sf_stream *s, uint32_t partition, const sf_pos *from, sf_stream_batch *batch,
                    sf_error *err);
 
 uint32_t sf_stream_partitions(const sf_stream *s);
@@ -169,8 +185,32 @@ uint32_t sf_stream_partitions(const sf_stream *s);
 bool sf_stream_end_is_witness(const sf_stream *s);
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
 
-/* The sum of the partitions' end offsets: every record appended so far (a
- * partition whose info cannot be read counts 0). */
+/* How far a reader at `from` is behind the end of a partition, in what the
+ * backend knows: a record count, exact or an upper bound, and/or a time. */
+typedef struct sf_lag {
+    bool has_records;   /* records is known */
+    bool records_exact; /* ... and exact (the local log); else an upper bound
+                           (Kafka: high watermark - position counts gaps) */
+    uint64_t records;   /* records from `from` to the end */
+    bool has_ms;        /* ms is known (Kinesis: MillisBehindLatest) */
+    uint64_t ms;        /* how long ago the newest record read was appended */
+} sf_lag;
+
+/* Fill *out for a reader of partition whose next read starts at from
+ * (a position past the end is 0 behind). 0, or an error. */
+int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out,
+                  sf_error *err);
+
+/* The position from which the last max_records records of partition are
+ * read (its start when it holds fewer): what a rebuild of a window of the
+ * newest records reads from. Where positions skip, the window read may hold
+ * fewer (Kafka: gaps) records. 0, or an error. */
+int sf_stream_tail_start(sf_stream *s, uint32_t partition, uint64_t max_records, sf_pos *out,
+                         sf_error *err);
+
+/* Every record appended so far: the sum of the partitions' record counts
+ * from their first position (sf_stream_lag from 0; a partition whose count
+ * is unknown counts 0). */
 uint64_t sf_stream_total_end(sf_stream *s);
 void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
 
@@ -192,7 +232,7 @@ void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
 typedef struct sf_stream_group {
     const char *name; /* the sink's name: one group per sink */
     void *ctx;
-    int (*assigned)(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err);
+    int (*assigned)(void *ctx, const uint32_t *parts, size_t n, sf_pos *from, sf_error *err);
     int (*revoked)(void *ctx, const uint32_t *parts, size_t n, bool lost, sf_error *err);
 } sf_stream_group;
 

@@ -22,6 +22,14 @@
  * acknowledgements of an append) in st's histogram. Caller serialises. */
 void sf_stream_stats_latency(sf_stream_stats *st, double seconds);
 
+/* lag and tail_start for an adapter whose positions are 64-bit offsets
+ * (local, Kafka), from info(): records = end - from, exact as said;
+ * the tail starts at max(start, end - max_records). */
+int sf_stream_offsets_lag(sf_stream *s, uint32_t partition, const sf_pos *from, bool exact,
+                          sf_lag *out, sf_error *err);
+int sf_stream_offsets_tail_start(sf_stream *s, uint32_t partition, uint64_t max_records,
+                                 sf_pos *out, sf_error *err);
+
 typedef struct sf_stream_ops {
     /* loc->rest is what follows the scheme (the whole path when bare). */
     int (*open)(const sf_location *loc, const sf_stream_opts *opts, sf_stream **out, sf_error *err);
@@ -29,10 +37,13 @@ typedef struct sf_stream_ops {
      * their lengths; the adapter copies them before returning. */
     int (*append_async)(sf_stream *s, const uint8_t *data, const uint32_t *lens, size_t n,
                         sf_append_done done, void *ctx, sf_error *err);
-    int (*read)(sf_stream *s, uint32_t partition, uint64_t from, sf_stream_batch *batch,
+    int (*read)(sf_stream *s, uint32_t partition, const sf_pos *from, sf_stream_batch *batch,
                 sf_error *err);
     uint32_t (*partitions)(const sf_stream *s);
     int (*info)(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err);
+    int (*lag)(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out, sf_error *err);
+    int (*tail_start)(sf_stream *s, uint32_t partition, uint64_t max_records, sf_pos *out,
+                      sf_error *err);
     void (*stats)(sf_stream *s, sf_stream_stats *out);
     void (*close)(sf_stream *s);
     /* Consumer groups (see sf_stream_join); NULL in adapters without. */

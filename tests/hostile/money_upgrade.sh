@@ -30,7 +30,7 @@ gzip -dc "$fx/history.mdb.gz" > "$d/history/data.mdb"
 
 rc=0
 "$shopflow" report --data "$d" > /dev/null 2> "$tmp/err" || rc=$?
-[[ $rc -ne 0 ]] && grep -q "schema version 3; this shopflow uses version 5: run the sink" "$tmp/err" ||
+[[ $rc -ne 0 ]] && grep -q "schema version 3; this shopflow uses version 6: run the sink" "$tmp/err" ||
     fail "a reader of a schema 3 file: exit $rc, $(cat "$tmp/err")"
 
 # serve, as an upgraded user starts it: its warehouse sink upgrades the file
@@ -41,7 +41,7 @@ ingest=$("$shopflow" keys create --data "$d" --role ingest | tail -1)
 get() { curl -sf -H "Authorization: Bearer $analyst" "http://127.0.0.1:$PORT/v1/$1"; }
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 start_server "$d"
-grep -q "event=warehouse_upgraded .*from=3 to=5" "$d.server.log" ||
+grep -q "event=warehouse_upgraded .*from=3 to=6" "$d.server.log" ||
     fail "no word of the upgrade: $(cat "$d.server.log")"
 for sink in history warehouse; do
     for _ in $(seq 100); do
@@ -59,7 +59,7 @@ done
 get "customers/17850/invoices?limit=5" | cmp -s - "$tmp/answers/customer-17850.json" ||
     fail "GET /v1/customers/17850/invoices differs from the old answer"
 stop_server
-[[ $(sqlite3 "$d/warehouse.db" "PRAGMA user_version") == 5 ]] || fail "user_version after serve"
+[[ $(sqlite3 "$d/warehouse.db" "PRAGMA user_version") == 6 ]] || fail "user_version after serve"
 for p in day month year; do
     "$shopflow" report --data "$d" --period "$p" --limit 1000 --format json |
         cmp -s - "$tmp/answers/report-$p.json" || fail "report --period $p --format json differs"

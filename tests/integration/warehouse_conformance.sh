@@ -80,12 +80,12 @@ empty=$(pg_new_db empty)
 rc=0
 "$bi" "$empty" sales > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -eq 4 ]] && grep -q "no shopflow tables yet" "$tmp/err" || fail "empty: $rc $(cat "$tmp/err")"
-"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 7"
+"$PG_BIN/psql" -X -q -d "$url" -c "UPDATE shopflow_schema SET version = 8"
 for cmd in "report --warehouse $url" "sink warehouse --data $tmp/f --once --warehouse $url"; do
     rc=0
     # shellcheck disable=SC2086
     "$shopflow" $cmd > /dev/null 2> "$tmp/err" || rc=$?
-    [[ $rc -ne 0 ]] && grep -q "has schema version 7, newer" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
+    [[ $rc -ne 0 ]] && grep -q "has schema version 8, newer" "$tmp/err" || fail "$cmd: $(cat "$tmp/err")"
 done
 
 # 2. A slice of the bundled file: the first half imported and loaded by serve's
@@ -151,16 +151,20 @@ old_indexes() {
     done
     echo "$sql"
 }
+# (and before wide stream positions: sink_offsets' next_pos and ordinal)
+no_positions_sqlite="ALTER TABLE sink_offsets DROP COLUMN next_pos;
+    ALTER TABLE sink_offsets DROP COLUMN ordinal;"
+no_positions_pg="ALTER TABLE sink_offsets DROP COLUMN next_pos, DROP COLUMN ordinal;"
 no_high_halves="DROP INDEX IF EXISTS bi_sales_wide; DROP INDEX IF EXISTS bi_invoice_wide;
     ALTER TABLE bi_sales DROP COLUMN revenue_hi; ALTER TABLE bi_sales DROP COLUMN units_hi;
     ALTER TABLE bi_invoice DROP COLUMN revenue_hi; ALTER TABLE bi_invoice DROP COLUMN units_hi;"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 -c "ALTER TABLE bi_rank_head DROP COLUMN top;
-    DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine;
+    DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine; $no_positions_pg
     $(old_indexes ") INCLUDE (customer_id, invoice_date, units, lines") $no_high_halves
     DELETE FROM shopflow_schema WHERE version >= 4"
 sqlite3 -batch "$tmp/s/warehouse.db" \
     "$(old_indexes ", customer_id, invoice_date, units, lines") $no_high_halves
-     DROP TABLE sink_quarantine; PRAGMA user_version = 3"
+     DROP TABLE sink_quarantine; $no_positions_sqlite PRAGMA user_version = 3"
 rc=0
 "$shopflow" report --warehouse "$url" > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "schema version 3.*once to migrate it" "$tmp/err" ||
@@ -170,10 +174,10 @@ rc=0
 [[ $rc -ne 0 ]] && grep -q "schema version 3.*once to upgrade it" "$tmp/err" ||
     fail "a reader of a schema 3 file: $(cat "$tmp/err")"
 "$shopflow" sink warehouse --data "$tmp/s" --once --warehouse "$url" 2> "$tmp/err" > /dev/null
-grep -q "event=warehouse_upgraded .*from=3 to=6" "$tmp/err" || fail "migration 3 to 6: $(cat "$tmp/err")"
+grep -q "event=warehouse_upgraded .*from=3 to=7" "$tmp/err" || fail "migration 3 to 7: $(cat "$tmp/err")"
 "$shopflow" sink warehouse --data "$tmp/s" --once 2> "$tmp/err" > /dev/null
-grep -q "event=warehouse_upgraded .*from=3 to=5" "$tmp/err" || fail "upgrade 3 to 5: $(cat "$tmp/err")"
-[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 5 ]] || fail "user_version"
+grep -q "event=warehouse_upgraded .*from=3 to=6" "$tmp/err" || fail "upgrade 3 to 6: $(cat "$tmp/err")"
+[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 6 ]] || fail "user_version"
 "$PG_BIN/psql" -X -At -d "$url" -c "$pg_tops" -c "$pg_invoice_tops" | cmp -s - "$tmp/tops" ||
     fail "the tops made by migration 4 differ from the loaded ones"
 wh_compare "schema 3 migrated" "$tmp/s" "$url"
@@ -186,10 +190,10 @@ sqlite3 -batch "$tmp/s/warehouse.db" "SELECT * FROM bi_rank_head ORDER BY 1, 2, 
 [[ $(wc -l < "$tmp/heads") -gt 100 ]] || fail "too few ranking heads: $(wc -l < "$tmp/heads")"
 sqlite3 -batch "$tmp/s/warehouse.db" \
     "DROP TABLE bi_rank_head; DROP TABLE sink_quarantine; $(old_indexes "") $no_high_halves
-     PRAGMA user_version = 2"
+     $no_positions_sqlite PRAGMA user_version = 2"
 "$PG_BIN/psql" -X -q -d "$url" -v ON_ERROR_STOP=1 \
     -c "DROP TABLE bi_rank_head; DROP TABLE bi_invoice_top; DROP TABLE sink_quarantine;
-        $(old_indexes "") $no_high_halves DELETE FROM shopflow_schema WHERE version >= 3"
+        $no_positions_pg $(old_indexes "") $no_high_halves DELETE FROM shopflow_schema WHERE version >= 3"
 rc=0
 "$shopflow" report --data "$tmp/s" > /dev/null 2> "$tmp/err" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "schema version 2.*once to upgrade it" "$tmp/err" ||
@@ -202,10 +206,10 @@ rc=0
 "$shopflow" sink warehouse --data "$tmp/s" --once --warehouse "$url" > /dev/null
 sqlite3 -batch "$tmp/s/warehouse.db" "SELECT * FROM bi_rank_head ORDER BY 1, 2, 3" |
     cmp -s - "$tmp/heads" || fail "the upgraded SQLite file's heads differ from the loaded ones"
-[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 5 ]] || fail "user_version"
+[[ $(sqlite3 -batch "$tmp/s/warehouse.db" "PRAGMA user_version") == 6 ]] || fail "user_version"
 sqlite3 -batch "$tmp/s/warehouse.db" "SELECT count(*) FROM sink_quarantine" > /dev/null ||
     fail "no sink_quarantine after the upgrade"
 "$PG_BIN/psql" -X -At -d "$url" -c "$pg_tops" -c "$pg_invoice_tops" | cmp -s - "$tmp/tops" ||
-    fail "the tops after migrations 3 to 6 differ from the loaded ones"
+    fail "the tops after migrations 3 to 7 differ from the loaded ones"
 wh_compare upgraded "$tmp/s" "$url"
 echo "ok: the sqlite and postgres adapters hold the same rows and give the same answers"

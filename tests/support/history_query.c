@@ -73,11 +73,14 @@ static int on_line(void *ctx, const sf_record *r)
     return 0;
 }
 
-static int on_quarantined(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+static int on_quarantined(void *ctx, uint32_t p, const sf_pos *pos, const char *reason,
                           const char *at, const uint8_t *data, size_t len)
 {
     (void)at; /* when differs from run to run */
     tally *t = ctx;
+    uint64_t offset = 0; /* the digest as before positions were wider: the offset's bytes */
+    if (!sf_pos_u64(pos, &offset))
+        offset = UINT64_MAX;
     XXH64_reset(t->one, 1);
     XXH64_update(t->one, &p, sizeof p);
     XXH64_update(t->one, &offset, sizeof offset);

@@ -18,14 +18,16 @@
 #include "core/pack.h"
 #include "stream/stream.h"
 
-static void done(void *ctx, int status, const uint32_t *parts, const uint64_t *offsets,
+static void done(void *ctx, int status, const uint32_t *parts, const sf_pos *positions,
                  const char *errmsg)
 {
     int *rc = ctx;
     *rc = status;
-    if (status == 0)
-        printf("poison %u %llu\n", parts[0], (unsigned long long)offsets[0]);
-    else
+    char at[SF_POS_TEXT_MAX];
+    if (status == 0) {
+        sf_pos_format(&positions[0], at, sizeof at);
+        printf("poison %u %s\n", parts[0], at);
+    } else
         fprintf(stderr, "append: %s\n", errmsg ? errmsg : "failed");
 }
 

@@ -375,3 +375,11 @@ int ut_run_per_adapter(const char *group, const struct CMUnitTest *tests, size_t
     free(names);
     return rc;
 }
+
+uint64_t ut_off(const sf_pos *p)
+{
+    uint64_t v = 0;
+    if (!sf_pos_u64(p, &v))
+        fail_msg("a position wider than 64 bits where an offset was expected");
+    return v;
+}

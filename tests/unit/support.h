@@ -13,6 +13,19 @@
 #include <stdint.h>
 
 #include "core/decoder.h"
+#include "core/pos.h"
+
+/* Stream positions of the local log and Kafka are 64-bit offsets: a
+ * position from one (ut_pos, or UT_AT as a const sf_pos *), and back
+ * (ut_off, which fails the test when the position is wider). */
+static inline sf_pos ut_pos(uint64_t v)
+{
+    sf_pos p;
+    sf_pos_from_u64(&p, v);
+    return p;
+}
+#define UT_AT(v) ((const sf_pos[]){ut_pos(v)})
+uint64_t ut_off(const sf_pos *p);
 
 #define UT_HEADER                                                                                  \
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"

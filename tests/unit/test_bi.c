@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/pack.h"
+#include "support.h"
 #include "query/bi.h"
 #include "storage/warehouse/rollup.h"
 
@@ -207,10 +208,10 @@ static void load_records(const char *path, int n)
         sf_record_derive(&r);
         int len = sf_record_pack(&r, data[i], sizeof data[i]);
         assert_true(len > 0);
-        entries[i] = (sf_stream_entry){(uint64_t)i, data[i], (uint32_t)len};
+        entries[i] = (sf_stream_entry){ut_pos((uint64_t)i), data[i], (uint32_t)len};
     }
     sf_stream_batch b = {0};
-    b.entries = entries, b.count = (size_t)n, b.cap = (size_t)n, b.next_offset = (uint64_t)n;
+    b.entries = entries, b.count = (size_t)n, b.cap = (size_t)n, b.next = ut_pos((uint64_t)n);
     assert_int_equal(sf_warehouse_load(w, 0, &b, &err), 0);
     assert_int_equal(sf_warehouse_commit(w, &err), 0);
     sf_warehouse_close(w);

@@ -59,10 +59,11 @@ static sf_stream *make_log(const char *dir)
 static void read_batch(sf_stream *s, uint64_t from, size_t n, sf_stream_batch *b)
 {
     sf_error err = {0};
-    if (sf_stream_batch_init(b, n, 1 << 16, &err) != 0 || sf_stream_read(s, 0, from, b, &err) != 0)
+    if (sf_stream_batch_init(b, n, 1 << 16, &err) != 0 ||
+        sf_stream_read(s, 0, UT_AT(from), b, &err) != 0)
         fail_msg("read from %llu: %s", (unsigned long long)from, err.msg);
     assert_int_equal(b->count, n);
-    assert_int_equal(b->entries[0].offset, from);
+    assert_int_equal(ut_off(&b->entries[0].pos), from);
 }
 
 /* The warehouse under test: SQLite in dir, or PostgreSQL at SF_TEST_PG_URL. */
@@ -242,7 +243,7 @@ typedef struct zombie {
     int resumes, refused;
 } zombie;
 
-static int z_resume(sf_sink *s, uint64_t *next, uint32_t n, sf_error *err)
+static int z_resume(sf_sink *s, sf_pos *next, uint32_t n, sf_error *err)
 {
     zombie *z = (zombie *)s;
     if (z->resumes++ == 0) {

@@ -38,7 +38,7 @@ static void test_dedup_window(void **state)
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
         /* Reserved but not yet appended: others must retry. */
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_IN_FLIGHT);
-        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
+        sf_dedup_commit(d, 0, UT_AT((uint64_t)i), id, strlen(id));
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_SEEN);
     }
     assert_int_equal(sf_dedup_count(d), 100);
@@ -46,7 +46,7 @@ static void test_dedup_window(void **state)
     for (int i = 100; i < 150; i++) {
         id_of(id, sizeof id, i);
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
-        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
+        sf_dedup_commit(d, 0, UT_AT((uint64_t)i), id, strlen(id));
     }
     assert_int_equal(sf_dedup_count(d), 100);
     for (int i = 0; i < 150; i++) {
@@ -75,7 +75,7 @@ static void test_dedup_churn(void **state)
     for (int i = 0; i < 20000; i++) {
         id_of(id, sizeof id, i);
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
-        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
+        sf_dedup_commit(d, 0, UT_AT((uint64_t)i), id, strlen(id));
         if (i % 997 == 0)
             for (int j = i > 999 ? i - 999 : 0; j <= i; j++) {
                 id_of(id, sizeof id, j);
@@ -126,10 +126,10 @@ static void test_dedup_per_partition(void **state)
     char id[32];
     assert_int_equal(sf_dedup_new(7, 2, &d, &err), 0); /* 4 records of each partition */
     assert_int_equal(sf_dedup_per_partition(d), 4);
-    sf_dedup_commit(d, 1, 0, "b0", 2);
+    sf_dedup_commit(d, 1, UT_AT(0), "b0", 2);
     for (int i = 0; i < 10; i++) {
         id_of(id, sizeof id, i);
-        sf_dedup_commit(d, 0, (uint64_t)i, id, strlen(id));
+        sf_dedup_commit(d, 0, UT_AT((uint64_t)i), id, strlen(id));
     }
     for (int i = 0; i < 10; i++) {
         id_of(id, sizeof id, i);
@@ -140,18 +140,18 @@ static void test_dedup_per_partition(void **state)
     }
     assert_int_equal(sf_dedup_reserve(d, "b0", 2), SF_DEDUP_SEEN); /* partition 1 is quiet */
     /* Records without ids take their places: offset 13 leaves 10..13. */
-    sf_dedup_commit(d, 0, 13, "late", 4);
+    sf_dedup_commit(d, 0, UT_AT(13), "late", 4);
     id_of(id, sizeof id, 9);
     assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
     sf_dedup_release(d, id, strlen(id));
     /* An id twice in partition 1, at 1 and 3. */
-    sf_dedup_commit(d, 1, 1, "x", 1);
-    sf_dedup_commit(d, 1, 3, "x", 1);
-    sf_dedup_commit(d, 1, 5, "y", 1); /* 0 and 1 leave */
+    sf_dedup_commit(d, 1, UT_AT(1), "x", 1);
+    sf_dedup_commit(d, 1, UT_AT(3), "x", 1);
+    sf_dedup_commit(d, 1, UT_AT(5), "y", 1); /* 0 and 1 leave */
     assert_int_equal(sf_dedup_reserve(d, "b0", 2), SF_DEDUP_NEW);
     sf_dedup_release(d, "b0", 2);
     assert_int_equal(sf_dedup_reserve(d, "x", 1), SF_DEDUP_SEEN);
-    sf_dedup_commit(d, 1, 7, "z", 1); /* 3 leaves */
+    sf_dedup_commit(d, 1, UT_AT(7), "z", 1); /* 3 leaves */
     assert_int_equal(sf_dedup_reserve(d, "x", 1), SF_DEDUP_NEW);
     sf_dedup_release(d, "x", 1);
     sf_dedup_free(d);
@@ -161,7 +161,7 @@ static void test_dedup_per_partition(void **state)
     for (int i = 0; i < 5000; i++) {
         id_of(id, sizeof id, i);
         assert_int_equal(sf_dedup_reserve(d, id, strlen(id)), SF_DEDUP_NEW);
-        sf_dedup_commit(d, (uint32_t)i % 3, (uint64_t)i, id, strlen(id));
+        sf_dedup_commit(d, (uint32_t)i % 3, UT_AT((uint64_t)i), id, strlen(id));
     }
     assert_int_equal(sf_dedup_count(d), 5000);
     for (int i = 0; i < 5000; i += 7) {
@@ -186,7 +186,7 @@ static void test_dedup_load_per_partition(void **state)
     enum { N = 300, W = 40 };
     static sf_record recs[N];
     static uint32_t parts[N];
-    static uint64_t offs[N];
+    static sf_pos offs[N];
     for (int i = 0; i < N; i++) {
         char inv[16];
         snprintf(inv, sizeof inv, "5%05d", i % 37 + (i < 100 ? 0 : 1000)); /* uneven */
@@ -203,13 +203,13 @@ static void test_dedup_load_per_partition(void **state)
     uint64_t end[4] = {0};
     for (int i = 0; i < N; i++) {
         if (recs[i].event_id_len)
-            sf_dedup_commit(live, parts[i], offs[i], recs[i].event_id, recs[i].event_id_len);
-        end[parts[i]] = offs[i] + 1;
+            sf_dedup_commit(live, parts[i], &offs[i], recs[i].event_id, recs[i].event_id_len);
+        end[parts[i]] = ut_off(&offs[i]) + 1;
     }
     for (int i = 0; i < N; i++) {
         if (!recs[i].event_id_len)
             continue;
-        bool in = offs[i] + W / 4 >= end[parts[i]];
+        bool in = ut_off(&offs[i]) + W / 4 >= end[parts[i]];
         sf_dedup_state want = in ? SF_DEDUP_SEEN : SF_DEDUP_NEW;
         const char *ev = recs[i].event_id;
         assert_int_equal(sf_dedup_reserve(loaded, ev, recs[i].event_id_len), want);

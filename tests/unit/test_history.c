@@ -109,13 +109,27 @@ static void test_layout(void **state)
     uint8_t k[64], v[128];
     assert_int_equal(sf_history_position_key(0x01020304, k), 5);
     assert_memory_equal(k, "o\x01\x02\x03\x04", 5);
-    uint64_t next = 0;
+    sf_pos next = {0};
     sf_put_be64(v, 1234567);
     assert_int_equal(sf_history_position_decode(v, 8, &next, NULL), 0);
-    assert_true(next == 1234567);
+    assert_true(ut_off(&next) == 1234567);
     sf_error err = {0};
     assert_int_equal(sf_history_position_decode(v, 7, &next, &err), SF_ECORRUPT);
     assert_non_null(strstr(err.msg, "7 bytes"));
+    /* A 64-bit position is written as before, 8 bytes; a wider one as its
+     * stored form (core/pos.h), never 8 bytes long. */
+    next = ut_pos(1234567);
+    assert_int_equal(sf_history_position_encode(&next, v), 8);
+    assert_true(sf_get_be64(v) == 1234567);
+    sf_pos wide, back_pos;
+    assert_int_equal(sf_pos_parse("18446744073709551616", 20, &wide, NULL), 0);
+    assert_int_equal(sf_history_position_encode(&wide, v), 10);
+    assert_memory_equal(v, "\x09\x01\0\0\0\0\0\0\0\0", 10);
+    assert_int_equal(sf_history_position_decode(v, 10, &back_pos, NULL), 0);
+    assert_int_equal(sf_pos_cmp(&back_pos, &wide), 0);
+    /* the stored form of a position that fits 64 bits is not one here */
+    assert_int_equal(sf_history_position_decode("\x03\x01\x02\x03", 4, &back_pos, NULL),
+                     SF_ECORRUPT);
 
     assert_int_equal(sf_history_invoice_key("C536379", 7, k), 8);
     assert_memory_equal(k, "iC536379", 8);
@@ -146,17 +160,26 @@ static void test_layout(void **state)
     assert_int_equal(sf_history_customer_key_parse(k, 19, &date, &inv, &len, NULL), SF_ECORRUPT);
 
     /* 'q' partition offset -> when, reason length (u16), reason, bytes. */
-    assert_int_equal(sf_history_quarantine_key(3, 0x0102, k), 13);
+    assert_int_equal(sf_history_quarantine_key(3, UT_AT(0x0102), k), 13);
     assert_memory_equal(k, "q\0\0\0\x03\0\0\0\0\0\0\x01\x02", 13);
+    /* wider: eight 0xff, then the stored form; sorts after every 64-bit one */
+    uint8_t kw[SF_HISTORY_QUARANTINE_KEY_MAX], kmax[SF_HISTORY_QUARANTINE_KEY_MAX];
+    assert_int_equal(sf_history_quarantine_key(3, &wide, kw), 5 + 8 + 10);
+    assert_memory_equal(kw + 5, "\xff\xff\xff\xff\xff\xff\xff\xff\x09\x01", 10);
+    assert_int_equal(sf_history_quarantine_key(3, UT_AT(UINT64_MAX), kmax), 13);
+    assert_true(memcmp(kmax, kw, 13) == 0 && memcmp(k, kw, 13) < 0);
     sf_history_quarantined q = {
-        3, 0x0102, "2026-12-05T17:20:30.123Z", "not a record", 12, (const uint8_t *)"{x}", 3};
+        3, ut_pos(0x0102), "2026-12-05T17:20:30.123Z", "not a record", 12, (const uint8_t *)"{x}",
+        3};
     size_t vlen = sf_history_quarantine_encode(&q, NULL);
     assert_int_equal(vlen, 24 + 2 + 12 + 3);
     assert_int_equal(sf_history_quarantine_encode(&q, v), vlen);
     assert_memory_equal(v, "2026-12-05T17:20:30.123Z\0\x0cnot a record{x}", vlen);
     sf_history_quarantined back;
     assert_int_equal(sf_history_quarantine_decode(k, 13, v, vlen, &back, NULL), 0);
-    assert_true(back.partition == 3 && back.offset == 0x0102 && back.reason_len == 12);
+    assert_true(back.partition == 3 && ut_off(&back.pos) == 0x0102 && back.reason_len == 12);
+    assert_int_equal(sf_history_quarantine_decode(kw, 5 + 8 + 10, v, vlen, &back, NULL), 0);
+    assert_int_equal(sf_pos_cmp(&back.pos, &wide), 0);
     assert_memory_equal(back.at, q.at, 24);
     assert_true(back.len == 3 && memcmp(back.data, "{x}", 3) == 0);
     v[25] = 40; /* a reason longer than the value */
@@ -227,8 +250,8 @@ static void test_old_header_goes_on(void **state)
     sf_stream_entry *e = calloc(N, sizeof *e);
     assert_non_null(e);
     for (int i = 0; i < N; i++)
-        e[i] = (sf_stream_entry){(uint64_t)i + 1, packed, (uint32_t)plen};
-    sf_stream_batch b = {.entries = e, .cap = N, .count = N, .next_offset = N + 1};
+        e[i] = (sf_stream_entry){ut_pos((uint64_t)i + 1), packed, (uint32_t)plen};
+    sf_stream_batch b = {.entries = e, .cap = N, .count = N, .next = ut_pos(N + 1)};
     assert_int_equal(sf_history_sink_new(st, &h, &err), 0);
     assert_int_equal(h->ops->apply(h, 0, &b, &err), 0);
     assert_int_equal(h->ops->flush(h, true, &err), 0);

@@ -111,13 +111,13 @@ static size_t read_all(sf_stream *s, uint32_t p, uint64_t from, size_t cap, uint
     assert_int_equal(sf_stream_batch_init(&b, cap, 1 << 16, &err), 0);
     size_t n = 0;
     for (;;) {
-        if (sf_stream_read(s, p, from, &b, &err) != 0)
+        if (sf_stream_read(s, p, UT_AT(from), &b, &err) != 0)
             fail_msg("read %u@%llu: %s", p, (unsigned long long)from, err.msg);
         if (b.count == 0)
             break;
         for (size_t i = 0; i < b.count; i++) {
             sf_record r;
-            assert_int_equal(b.entries[i].offset, from + i);
+            assert_int_equal(ut_off(&b.entries[i].pos), from + i);
             assert_int_equal(sf_stream_entry_record(&b.entries[i], p, &r, &err), 0);
             const char *ev;
             size_t evn;
@@ -128,7 +128,7 @@ static size_t read_all(sf_stream *s, uint32_t p, uint64_t from, size_t cap, uint
             assert_int_equal(sf_stream_partition_of(inv, invn, PARTS), p);
         }
         n += b.count;
-        from = b.next_offset;
+        from = ut_off(&b.next);
     }
     *end = from;
     sf_stream_batch_free(&b);
@@ -141,7 +141,7 @@ static void test_append_read(void **state)
     enum { N = 3000 };
     sf_record *recs = calloc(N, sizeof *recs);
     uint32_t *parts = calloc(N, sizeof *parts);
-    uint64_t *offs = calloc(N, sizeof *offs);
+    sf_pos *offs = calloc(N, sizeof *offs);
     assert_non_null(recs);
     for (int i = 0; i < N; i++)
         ut_make_numbered(&recs[i], i);
@@ -152,14 +152,15 @@ static void test_append_read(void **state)
     for (uint32_t p = 0; p < PARTS; p++) {
         sf_partition_info info;
         assert_int_equal(sf_stream_info(w, p, &info, &err), 0);
-        before[p] = info.end_offset;
+        before[p] = ut_off(&info.end);
     }
     assert_int_equal(sf_stream_append(w, recs, N, parts, offs, &err), 0);
     uint64_t count[PARTS] = {0};
     for (int i = 0; i < N; i++) {
         assert_int_equal(parts[i],
                          sf_stream_partition_of(recs[i].invoice_no, recs[i].invoice_no_len, PARTS));
-        assert_int_equal(offs[i], before[parts[i]] + count[parts[i]]++); /* in order, no gaps */
+        assert_int_equal(ut_off(&offs[i]),
+                         before[parts[i]] + count[parts[i]]++); /* in order, no gaps */
     }
     sf_stream_stats st;
     sf_stream_stats_get(w, &st);
@@ -172,11 +173,11 @@ static void test_append_read(void **state)
         uint64_t end;
         sf_partition_info info;
         assert_int_equal(sf_stream_info(r, p, &info, &err), 0);
-        assert_int_equal(info.end_offset, before[p] + count[p]);
+        assert_int_equal(ut_off(&info.end), before[p] + count[p]);
         /* Batches smaller than what librdkafka hands over at once (the rest
          * is carried over), then larger; then back from the middle (a seek). */
         assert_int_equal(read_all(r, p, before[p], 7, &end), count[p]);
-        assert_int_equal(end, info.end_offset);
+        assert_int_equal(end, ut_off(&info.end));
         assert_int_equal(read_all(r, p, before[p], 4096, &end), count[p]);
         assert_int_equal(read_all(r, p, before[p] + count[p] / 2, 100, &end),
                          count[p] - count[p] / 2);
@@ -211,8 +212,8 @@ static void test_fetch_refused(void **state)
         rd_kafka_mock_push_request_errors(mock, 1 /* Fetch */, 2,
                                           RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE,
                                           RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE);
-        assert_int_equal(read_all(r, p, 0, 50, &end), info.end_offset);
-        assert_int_equal(end, info.end_offset);
+        assert_int_equal(read_all(r, p, 0, 50, &end), ut_off(&info.end));
+        assert_int_equal(end, ut_off(&info.end));
     }
     sf_stream_close(r);
 }
@@ -246,7 +247,7 @@ static long pipelined_retry(const char *topic, const char *inflight)
     sf_partition_info info;
     assert_int_equal(sf_stream_info(s, 0, &info, &err), 0);
     sf_stream_close(s);
-    return rc == 0 ? (long)info.end_offset : -1;
+    return rc == 0 ? (long)ut_off(&info.end) : -1;
 }
 
 /* Why the integration tests run the producer with one request in flight
@@ -282,7 +283,7 @@ static void test_failed_append(void **state)
     assert_int_equal(rc, SF_EIO); /* none stored: an ordinary failure, a retry is safe */
     assert_non_null(strstr(err.msg, "none of them is stored"));
     assert_int_equal(sf_stream_info(w, p, &after, &err), 0);
-    assert_int_equal(after.end_offset, before.end_offset);
+    assert_int_equal(ut_off(&after.end), ut_off(&before.end));
     sf_stream_stats st;
     sf_stream_stats_get(w, &st);
     assert_int_equal(st.failures, 1);
@@ -297,14 +298,14 @@ typedef struct calls {
     uint64_t stored[PARTS];
 } calls;
 
-static int on_assigned(void *ctx, const uint32_t *parts, size_t n, uint64_t *from, sf_error *err)
+static int on_assigned(void *ctx, const uint32_t *parts, size_t n, sf_pos *from, sf_error *err)
 {
     (void)err;
     calls *c = ctx;
     c->assigned++;
     c->nassigned = n;
     for (size_t i = 0; i < n; i++)
-        from[i] = c->stored[parts[i]];
+        from[i] = ut_pos(c->stored[parts[i]]);
     return 0;
 }
 
@@ -345,10 +346,10 @@ static void test_group(void **state)
     sf_stream_batch b;
     assert_int_equal(sf_stream_batch_init(&b, 10, 1 << 16, &err), 0);
     for (uint32_t p = 0; p < PARTS; p++) {
-        if (sf_stream_read(r, p, c.stored[p], &b, &err) != 0)
+        if (sf_stream_read(r, p, UT_AT(c.stored[p]), &b, &err) != 0)
             fail_msg("read: %s", err.msg);
         assert_true(b.count > 0);
-        assert_int_equal(b.entries[0].offset, c.stored[p]);
+        assert_int_equal(ut_off(&b.entries[0].pos), c.stored[p]);
     }
     sf_stream_batch_free(&b);
     sf_stream_leave(r);

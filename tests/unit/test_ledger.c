@@ -229,7 +229,7 @@ static void make(sf_record *r, size_t i, const char *id)
 /* Records appended to s with these ids (NULL: none); packed (may be NULL)
  * gets them as the stream was given them, lens their lengths. */
 static void append_ids(sf_stream *s, const char *const *ids, size_t n, uint32_t *parts,
-                       uint64_t *offsets, uint8_t *packed, uint32_t *lens)
+                       sf_pos *offsets, uint8_t *packed, uint32_t *lens)
 {
     sf_record *recs = calloc(n, sizeof *recs);
     size_t at = 0;
@@ -379,7 +379,7 @@ static void import_rows(sf_ledger *l, sf_stream *s, const sf_ledger_key *k, uint
     char prefix[40], (*text)[80] = calloc(n, sizeof *text);
     const char **ids = calloc(n, sizeof *ids);
     uint32_t *parts = calloc(n, sizeof *parts), *lens = calloc(n, sizeof *lens);
-    uint64_t *offsets = calloc(n, sizeof *offsets);
+    sf_pos *offsets = calloc(n, sizeof *offsets);
     uint8_t *packed = malloc(n * SF_PACK_MAX);
     sf_ledger_key_prefix(k, prefix, sizeof prefix);
     size_t m = 0;

@@ -48,7 +48,7 @@ static sf_stream *open_log(const char *dir, const sf_stream_opts *opts)
     return s;
 }
 
-static void append_range(sf_stream *s, int from, int n, uint32_t *parts, uint64_t *offs)
+static void append_range(sf_stream *s, int from, int n, uint32_t *parts, sf_pos *offs)
 {
     sf_record *recs = calloc((size_t)n, sizeof *recs);
     assert_non_null(recs);
@@ -71,21 +71,21 @@ static uint64_t read_all(sf_stream *s, uint32_t p, uint64_t from, const int *whi
     assert_int_equal(sf_stream_batch_init(&b, 37, 4096, &err), 0); /* small: many reads */
     uint64_t at = from, n = 0;
     for (;;) {
-        int rc = sf_stream_read(s, p, at, &b, &err);
+        int rc = sf_stream_read(s, p, UT_AT(at), &b, &err);
         if (rc != 0)
             fail_msg("read p%u@%llu: rc %d: %s", p, (unsigned long long)at, rc, err.msg);
         if (b.count == 0)
             break;
         for (size_t k = 0; k < b.count; k++, at++, n++) {
             sf_record got, want;
-            assert_int_equal(b.entries[k].offset, at);
+            assert_int_equal(ut_off(&b.entries[k].pos), at);
             assert_int_equal(sf_record_unpack(b.entries[k].data, b.entries[k].len, &got), 0);
             if (which) {
                 make_record(&want, which[at]);
                 assert_true(sf_record_equal(&got, &want));
             }
         }
-        assert_int_equal(b.next_offset, at);
+        assert_int_equal(ut_off(&b.next), at);
     }
     assert_int_equal(at, expect_end);
     sf_stream_batch_free(&b);
@@ -100,7 +100,7 @@ typedef struct layout {
 
 /* Where records from..from+n must land (parts/offs, when given, are what
  * the log answered for them, checked against that). */
-static void layout_expect(layout *l, int from, int n, const uint32_t *parts, const uint64_t *offs)
+static void layout_expect(layout *l, int from, int n, const uint32_t *parts, const sf_pos *offs)
 {
     for (int i = 0; i < n; i++) {
         sf_record r;
@@ -108,7 +108,7 @@ static void layout_expect(layout *l, int from, int n, const uint32_t *parts, con
         uint32_t p = sf_stream_partition_of(r.invoice_no, r.invoice_no_len, 8);
         if (parts) {
             assert_int_equal(parts[i], p);
-            assert_int_equal(offs[i], l->end[p]); /* contiguous, in order */
+            assert_int_equal(ut_off(&offs[i]), l->end[p]); /* contiguous, in order */
         }
         l->which[p] = realloc(l->which[p], (size_t)(l->end[p] + 1) * sizeof(int));
         l->which[p][l->end[p]++] = from + i;
@@ -118,7 +118,7 @@ static void layout_expect(layout *l, int from, int n, const uint32_t *parts, con
 static void layout_append(layout *l, sf_stream *s, int from, int n)
 {
     uint32_t *parts = calloc((size_t)n, sizeof *parts);
-    uint64_t *offs = calloc((size_t)n, sizeof *offs);
+    sf_pos *offs = calloc((size_t)n, sizeof *offs);
     append_range(s, from, n, parts, offs);
     layout_expect(l, from, n, parts, offs);
     free(parts);
@@ -152,10 +152,10 @@ static void test_append_read_reopen(void **state)
     sf_stream_batch b;
     sf_error err = {0};
     sf_stream_batch_init(&b, 10, 1 << 16, &err);
-    assert_int_equal(sf_stream_read(s, 0, l.end[0], &b, &err), 0);
+    assert_int_equal(sf_stream_read(s, 0, UT_AT(l.end[0]), &b, &err), 0);
     assert_int_equal(b.count, 0);
-    assert_int_equal(sf_stream_read(s, 0, l.end[0] + 1, &b, &err), SF_ERANGE);
-    assert_int_equal(sf_stream_read(s, 8, 0, &b, &err), SF_EINVAL);
+    assert_int_equal(sf_stream_read(s, 0, UT_AT(l.end[0] + 1), &b, &err), SF_ERANGE);
+    assert_int_equal(sf_stream_read(s, 8, UT_AT(0), &b, &err), SF_EINVAL);
     sf_stream_batch_free(&b);
     /* No consumer groups here: joining says so, and every partition is the
      * caller's from the first look. */
@@ -288,7 +288,7 @@ static void test_corrupt_middle_is_reported(void **state)
     sf_stream_batch b;
     sf_error err = {0};
     sf_stream_batch_init(&b, 10, 1 << 16, &err);
-    assert_int_equal(sf_stream_read(s, 0, 0, &b, &err), SF_ECORRUPT);
+    assert_int_equal(sf_stream_read(s, 0, UT_AT(0), &b, &err), SF_ECORRUPT);
     assert_non_null(strstr(err.msg, "checksum"));
     sf_stream_batch_free(&b);
     sf_stream_close(s);
@@ -310,8 +310,8 @@ static void test_segments_and_index(void **state)
     sf_error err = {0};
     assert_int_equal(sf_stream_info(s, 5, &info, &err), 0);
     assert_true(info.segments > 5);
-    assert_int_equal(info.start_offset, 0);
-    assert_int_equal(info.end_offset, l.end[5]);
+    assert_int_equal(ut_off(&info.start), 0);
+    assert_int_equal(ut_off(&info.end), l.end[5]);
     layout_check(&l, s);
     /* Reads starting in the middle of segments, at every offset. */
     for (uint64_t from = 0; from < l.end[5]; from += 7)
@@ -344,14 +344,14 @@ static void test_retention(void **state)
     sf_partition_info info;
     sf_error err = {0};
     assert_int_equal(sf_stream_info(s, 4, &info, &err), 0);
-    assert_true(info.start_offset > 0);
+    assert_true(ut_off(&info.start) > 0);
     assert_true(info.bytes <= 16384 + 8192);
     sf_stream_batch b;
     sf_stream_batch_init(&b, 10, 1 << 16, &err);
-    assert_int_equal(sf_stream_read(s, 4, 0, &b, &err), SF_ERANGE);
-    assert_int_equal(b.next_offset, info.start_offset);
+    assert_int_equal(sf_stream_read(s, 4, UT_AT(0), &b, &err), SF_ERANGE);
+    assert_int_equal(ut_off(&b.next), ut_off(&info.start));
     sf_stream_batch_free(&b);
-    read_all(s, 4, info.start_offset, l.which[4], l.end[4]);
+    read_all(s, 4, ut_off(&info.start), l.which[4], l.end[4]);
     sf_stream_close(s);
     layout_free(&l);
     ut_tmpdir_remove(dir);
@@ -406,7 +406,7 @@ static void test_concurrent_appenders_share_fsyncs(void **state)
     uint64_t total = 0;
     for (uint32_t p = 0; p < 8; p++) {
         uint64_t at = 0;
-        while (sf_stream_read(s, p, at, &b, &err) == 0 && b.count) {
+        while (sf_stream_read(s, p, UT_AT(at), &b, &err) == 0 && b.count) {
             for (size_t k = 0; k < b.count; k++) {
                 sf_record r;
                 assert_int_equal(sf_record_unpack(b.entries[k].data, b.entries[k].len, &r), 0);
@@ -416,7 +416,7 @@ static void test_concurrent_appenders_share_fsyncs(void **state)
                 seen[i] = 1;
                 total++;
             }
-            at = b.next_offset;
+            at = ut_off(&b.next);
         }
     }
     assert_int_equal(total, THREADS * EACH);

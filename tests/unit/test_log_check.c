@@ -51,14 +51,14 @@ static book *new_log(const char *dir, int n)
     assert_int_equal(sf_stream_open(dir, NULL, &s, &err), 0);
     sf_record *recs = calloc((size_t)n, sizeof *recs);
     uint32_t *parts = calloc((size_t)n, sizeof *parts);
-    uint64_t *offs = calloc((size_t)n, sizeof *offs);
+    sf_pos *offs = calloc((size_t)n, sizeof *offs);
     for (int i = 0; i < n; i++)
         make_record(&recs[i], i);
     assert_int_equal(sf_stream_append(s, recs, (size_t)n, parts, offs, &err), 0);
     for (int i = 0; i < n; i++) {
-        bk->which[parts[i]][offs[i]] = i;
-        if (offs[i] + 1 > bk->end[parts[i]])
-            bk->end[parts[i]] = offs[i] + 1;
+        bk->which[parts[i]][ut_off(&offs[i])] = i;
+        if (ut_off(&offs[i]) + 1 > bk->end[parts[i]])
+            bk->end[parts[i]] = ut_off(&offs[i]) + 1;
     }
     sf_stream_close(s);
     free(recs);
@@ -125,7 +125,7 @@ static void test_mark_is_exact_after_a_kill(void **state)
         sf_record r;
         make_record(&r, 11);
         uint32_t p;
-        uint64_t off;
+        sf_pos off;
         if (sf_stream_open(dir, NULL, &s, &err) != 0 || sf_stream_append(s, &r, 1, &p, &off, &err))
             _exit(2);
         _exit(0);
@@ -142,7 +142,7 @@ static void test_mark_is_exact_after_a_kill(void **state)
     assert_int_equal(sf_stream_open(dir, &ro, &s, &err), 0);
     sf_partition_info info;
     assert_int_equal(sf_stream_info(s, p, &info, &err), 0);
-    assert_int_equal(mark_of(dir, p), info.end_offset); /* what the dead writer acknowledged */
+    assert_int_equal(mark_of(dir, p), ut_off(&info.end)); /* what the dead writer acknowledged */
     assert_int_equal(info.missing, 0);
     sf_stream_close(s);
     ut_tmpdir_remove(dir);
@@ -182,9 +182,9 @@ static void test_recovery_refuses_below_the_mark(void **state)
     assert_int_equal(info.missing, 1);
     sf_stream_batch b;
     sf_stream_batch_init(&b, 4096, 1 << 20, &err);
-    assert_int_equal(sf_stream_read(s, 2, 0, &b, &err), 0);
+    assert_int_equal(sf_stream_read(s, 2, UT_AT(0), &b, &err), 0);
     assert_int_equal(b.count, bk->end[2] - 1);
-    assert_int_equal(sf_stream_read(s, 2, b.next_offset, &b, &err), SF_ECORRUPT);
+    assert_int_equal(sf_stream_read(s, 2, UT_AT(ut_off(&b.next)), &b, &err), SF_ECORRUPT);
     assert_non_null(strstr(err.msg, "were acknowledged but are missing"));
     sf_stream_batch_free(&b);
     sf_stream_close(s);
@@ -325,21 +325,21 @@ static uint64_t read_through(sf_stream *s, uint32_t p, uint64_t from, uint64_t *
     sf_stream_batch_init(&b, 16, 1 << 16, &err);
     uint64_t n = 0;
     for (;;) {
-        assert_int_equal(sf_stream_read(s, p, from, &b, &err), 0);
-        if (b.count == 0 && b.next_offset == from)
+        assert_int_equal(sf_stream_read(s, p, UT_AT(from), &b, &err), 0);
+        if (b.count == 0 && ut_off(&b.next) == from)
             break;
         if (b.count == 0) { /* a hole: skipped, said */
-            assert_true(b.hole.to > b.hole.from);
-            assert_int_equal(b.next_offset, b.hole.to);
+            assert_true(sf_pos_cmp(&b.hole.to, &b.hole.from) > 0);
+            assert_int_equal(ut_off(&b.next), ut_off(&b.hole.to));
             assert_non_null(strstr(b.hole.reason, "not in the archive"));
             (*holes)++;
-            *hole_from = b.hole.from;
-            *hole_to = b.hole.to;
+            *hole_from = ut_off(&b.hole.from);
+            *hole_to = ut_off(&b.hole.to);
         }
         for (size_t i = 0; i < b.count; i++)
-            assert_int_equal(b.entries[i].offset, from + i); /* a batch never spans a hole */
+            assert_int_equal(ut_off(&b.entries[i].pos), from + i); /* a batch never spans a hole */
         n += b.count;
-        from = b.next_offset;
+        from = ut_off(&b.next);
     }
     sf_stream_batch_free(&b);
     return n;
@@ -387,13 +387,13 @@ static void test_holes_are_skipped_said_and_never_reused(void **state)
     /* The next record of partition 4 comes after the hole. */
     sf_record r;
     uint32_t p = 0;
-    uint64_t off = 0;
+    sf_pos off = {0};
     for (int i = NREC; p != 4; i++) {
         make_record(&r, i);
         p = sf_stream_partition_of(r.invoice_no, r.invoice_no_len, 8);
     }
     assert_int_equal(sf_stream_append(s, &r, 1, &p, &off, &err), 0);
-    assert_int_equal(off, bk->end[4]);
+    assert_int_equal(ut_off(&off), bk->end[4]);
     sf_stream_close(s);
     /* verify: a recorded hole is no problem. */
     seen sn = {0};

@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/pack.h"
@@ -59,11 +60,12 @@ static void make_records(sf_record *recs, int n, int from)
     }
 }
 
-static void appended(void *ctx, int status, const uint32_t *parts, const uint64_t *offsets,
+static void appended(void *ctx, int status, const uint32_t *parts, const sf_pos *positions,
                      const char *errmsg)
 {
     (void)parts, (void)errmsg;
-    *(int *)ctx = status == 0 && offsets[0] == BAD ? 1 : -1;
+    uint64_t at;
+    *(int *)ctx = status == 0 && sf_pos_u64(&positions[0], &at) && at == BAD ? 1 : -1;
 }
 
 /* PostgreSQL: each test starts from an empty database. */
@@ -194,9 +196,22 @@ static int note(void *ctx, const sf_quarantined *q)
     seen *s = ctx;
     s->n++;
     s->p = q->partition;
-    s->offset = q->offset;
+    s->offset = ut_off(&q->pos);
     s->same_bytes = q->len == bad_len && memcmp(q->data, bad, bad_len) == 0;
     s->has_reason = q->reason && strstr(q->reason, "do not add up") && q->at && strlen(q->at) == 24;
+    return 0;
+}
+
+typedef struct wide_seen {
+    int n;
+    sf_pos pos;
+} wide_seen;
+
+static int note_wide(void *ctx, const sf_quarantined *q)
+{
+    wide_seen *s = ctx;
+    s->n++;
+    s->pos = q->pos;
     return 0;
 }
 
@@ -218,11 +233,11 @@ static void assert_set_aside(sf_sink *k, int n)
 
 static uint64_t position(sf_sink *k)
 {
-    uint64_t next = 0;
+    sf_pos next = {0};
     sf_error err = {0};
     if (k->ops->resume(k, &next, 1, &err) != 0)
         fail_msg("resume: %s", err.msg);
-    return next;
+    return ut_off(&next);
 }
 
 static int run(sf_stream *s, sf_sink *k, sf_runner_stats *st, sf_error *err)
@@ -322,13 +337,13 @@ static void test_crash(void **state)
         unput(dir, "raw/transactions/dt=2010-12-01/"
                    "part-0000-00000000000000000011-00000000000000000020.ndjson.gz");
     } else {
-        uint64_t next;
+        sf_pos next;
         sf_stream_batch b;
         sf_record scratch;
         bool stopped = false;
         assert_int_equal(k->ops->resume(k, &next, 1, &err), 0);
         assert_int_equal(sf_stream_batch_init(&b, 64, 1 << 16, &err), 0);
-        assert_int_equal(sf_stream_read(s, 0, 0, &b, &err), 0);
+        assert_int_equal(sf_stream_read(s, 0, UT_AT(0), &b, &err), 0);
         assert_int_equal(b.count, BEFORE + 1 + AFTER);
         if (sf_sink_apply_checked(k, 0, &b, &scratch, &stopped, &err) != 0)
             fail_msg("apply: %s", err.msg);
@@ -389,13 +404,13 @@ static void test_retry(void **state)
     sf_record fixed;
     ut_make(&fixed, "536003", "FIXED", "THE FIXED LINE", 2, UT_T0 + 600, 1500, 12001,
             "United Kingdom");
-    if (k->ops->retry(k, 0, BAD, &fixed, &err) != 0)
+    if (k->ops->retry(k, 0, UT_AT(BAD), &fixed, &err) != 0)
         fail_msg("retry: %s", err.msg);
     assert_int_equal(records_in(name, dir, k), BEFORE + AFTER + 1);
     assert_set_aside(k, 0);
-    assert_int_equal(k->ops->retry(k, 0, BAD, &fixed, &err), SF_ENOENT);
+    assert_int_equal(k->ops->retry(k, 0, UT_AT(BAD), &fixed, &err), SF_ENOENT);
     assert_non_null(strstr(err.msg, "offset 10 is not in its quarantine"));
-    assert_int_equal(k->ops->retry(k, 0, 3, &fixed, &err), SF_ENOENT);
+    assert_int_equal(k->ops->retry(k, 0, UT_AT(3), &fixed, &err), SF_ENOENT);
     assert_int_equal(records_in(name, dir, k), BEFORE + AFTER + 1);
     if (strcmp(name, "warehouse") == 0) /* in its place: the offset it stands for */
         assert_int_equal(sql_count(dir, "SELECT count(*) FROM fact_sales WHERE log_offset = 10 "
@@ -425,7 +440,7 @@ static void mirror(failing *f)
     atomic_store(&f->base.quarantined, atomic_load(&f->inner->quarantined));
 }
 
-static int f_resume(sf_sink *s, uint64_t *next, uint32_t n, sf_error *err)
+static int f_resume(sf_sink *s, sf_pos *next, uint32_t n, sf_error *err)
 {
     failing *f = (failing *)s;
     return f->inner->ops->resume(f->inner, next, n, err);
@@ -440,7 +455,7 @@ static int f_apply(sf_sink *s, uint32_t p, const sf_stream_batch *b, sf_error *e
 }
 
 static int f_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                        uint64_t next, sf_error *err)
+                        const sf_pos *next, sf_error *err)
 {
     failing *f = (failing *)s;
     return f->inner->ops->quarantine(f->inner, p, e, reason, next, err);
@@ -449,7 +464,7 @@ static int f_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, const 
 static int f_flush(sf_sink *s, bool all, sf_error *err)
 {
     failing *f = (failing *)s;
-    uint64_t next;
+    sf_pos next;
     if (all && f->failures > 0) {
         f->failures--;
         f->inner->ops->resume(f->inner, &next, 1, err); /* rolls the open transaction back */
@@ -494,21 +509,31 @@ static void test_applied_counts_commits(void **state)
     ut_tmpdir_remove(dir);
 }
 
-/* SQLite schema 4 (before sink_quarantine): readers refuse it and say to
- * run the sink once, which upgrades it in place. */
-static void test_sqlite_upgrade(void **state)
+/* The columns schema 6 added, gone (then sql makes an older file). */
+#define BEFORE_6                                                                                   \
+    "DROP TABLE sink_quarantine; ALTER TABLE sink_offsets DROP COLUMN next_pos; "                  \
+    "ALTER TABLE sink_offsets DROP COLUMN ordinal; "
+
+/* A new warehouse in a new folder dir, made older by sql. */
+static void older_warehouse(char dir[UT_PATH_MAX], const char *sql)
 {
-    (void)state;
-    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    char path[UT_PATH_MAX];
     ut_tmpdir(dir);
     ut_join(path, dir, "warehouse.db");
     sf_sink_close(open_sink("warehouse", dir, SF_BAD_ENTRY_STOP));
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "DROP TABLE sink_quarantine; PRAGMA user_version = 4", NULL, NULL, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
+}
+
+/* SQLite schema 4 (before sink_quarantine): readers refuse it and say to
+ * run the sink once, which upgrades it in place. */
+static void test_sqlite_upgrade(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    older_warehouse(dir, BEFORE_6 "PRAGMA user_version = 4");
     sf_sink_places at = {.data_dir = dir};
     sf_sink *k = NULL;
     sf_error err = {0};
@@ -518,8 +543,44 @@ static void test_sqlite_upgrade(void **state)
     k = open_sink("warehouse", dir, SF_BAD_ENTRY_STOP);
     assert_set_aside(k, 0);
     sf_sink_close(k);
-    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 5);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 6);
     assert_int_equal(sql_count(dir, "SELECT count(*) FROM sink_quarantine"), 0);
+    ut_tmpdir_remove(dir);
+}
+
+/* SQLite schema 5 (before wide positions), with a position and an entry
+ * set aside: a reader reads it as it is; the sink upgrades it to 6, the
+ * ordinal starting at the next offset (so new fact_ids follow the old),
+ * the entry kept under its offset. */
+static void test_sqlite_upgrade_5(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX];
+    older_warehouse(dir, BEFORE_6
+                    "CREATE TABLE sink_quarantine (log_partition INTEGER NOT NULL,"
+                    "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
+                    "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));"
+                    "INSERT INTO sink_offsets VALUES (0, 12);"
+                    "INSERT INTO sink_quarantine VALUES (0, 7, 'why', x'00', 'then');"
+                    "PRAGMA user_version = 5");
+    sf_sink_places at = {.data_dir = dir};
+    sf_sink *k = NULL;
+    sf_error err = {0};
+    assert_int_equal(sf_sink_open("warehouse", &at, NULL, true, &k, &err), 0);
+    assert_int_equal(position(k), 12); /* read as it is */
+    seen s = {0};
+    assert_int_equal(k->ops->quarantined(k, note, &s, &err), 0);
+    assert_true(s.n == 1 && s.offset == 7);
+    sf_sink_close(k);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 5);
+    k = open_sink("warehouse", dir, SF_BAD_ENTRY_STOP);
+    assert_int_equal(position(k), 12);
+    sf_sink_close(k);
+    assert_int_equal(sql_count(dir, "PRAGMA user_version"), 6);
+    assert_int_equal(sql_count(dir, "SELECT ordinal FROM sink_offsets WHERE log_partition = 0"),
+                     12);
+    assert_int_equal(sql_count(dir, "SELECT log_offset FROM sink_quarantine WHERE log_pos = x''"),
+                     7);
     ut_tmpdir_remove(dir);
 }
 
@@ -533,21 +594,82 @@ static void test_entry_check(void **state)
     uint8_t packed[SF_PACK_MAX];
     int len = sf_record_pack(&r, packed, sizeof packed);
     char why[SF_QUARANTINE_REASON_MAX] = "";
-    sf_stream_entry e = {7, packed, (uint32_t)len};
+    sf_stream_entry e = {ut_pos(7), packed, (uint32_t)len};
     assert_true(sf_entry_check(&e, &back, why, sizeof why));
     assert_string_equal(back.invoice_no, "536365");
     e.len = 3;
     assert_false(sf_entry_check(&e, &back, why, sizeof why));
     assert_non_null(strstr(why, "3 bytes, shorter than a packed record's header"));
     static const uint8_t json[] = "{\"invoice_no\":\"536365\",\"quantity\":6,\"more\":\"....\"}";
-    e = (sf_stream_entry){8, json, sizeof json - 1};
+    e = (sf_stream_entry){ut_pos(8), json, sizeof json - 1};
     assert_false(sf_entry_check(&e, &back, why, sizeof why));
     assert_non_null(strstr(why, "format byte 0x7b ('{'), not 1"));
 }
 
+/* Position k of a stream of Kinesis-like positions: 56 digits, 1,000 apart. */
+static sf_pos kinesis(int k)
+{
+    static const char seq[] = "49590338271490256608559692538361571095921575989136588898";
+    sf_pos p;
+    assert_int_equal(sf_pos_parse(seq, strlen(seq), &p, NULL), 0);
+    for (int i = 0; i < 1000 * k; i++)
+        assert_int_equal(sf_pos_add_one(&p, NULL), 0);
+    return p;
+}
+
+/* Every sink on a stream of wide, sparse positions: it applies the
+ * records, sets an entry aside at its position, and resumes past the last
+ * (the archive after its highest LAST, its objects named in full decimal). */
+static void test_wide_positions(void **state)
+{
+    const char *name = *state;
+    char dir[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    if (pg_url)
+        reset_pg();
+    enum { N = 6 };
+    static sf_record recs[N];
+    static uint8_t data[N][SF_PACK_MAX];
+    sf_stream_entry e[N];
+    make_records(recs, N, 0);
+    for (int i = 0; i < N; i++) {
+        int len = sf_record_pack(&recs[i], data[i], sizeof data[i]);
+        e[i] = (sf_stream_entry){kinesis(i), data[i], (uint32_t)len};
+    }
+    e[3].data = bad, e[3].len = bad_len; /* not a record: set aside */
+    sf_stream_batch b = {.entries = e, .count = N, .cap = N, .next = kinesis(N - 1)};
+    assert_int_equal(sf_pos_add_one(&b.next, NULL), 0);
+    sf_sink *k = open_sink(name, dir, SF_BAD_ENTRY_QUARANTINE);
+    sf_pos next[1];
+    sf_record scratch;
+    bool stopped = false;
+    sf_error err = {0};
+    assert_int_equal(k->ops->resume(k, next, 1, &err), 0);
+    if (sf_sink_apply_checked(k, 0, &b, &scratch, &stopped, &err) != 0 ||
+        sf_sink_flush(k, true, &err) != 0)
+        fail_msg("%s: %s", name, err.msg);
+    assert_int_equal(records_in(name, dir, k), N - 1);
+    assert_int_equal(k->ops->resume(k, next, 1, &err), 0);
+    assert_int_equal(sf_pos_cmp(&next[0], &b.next), 0);
+    wide_seen l = {0};
+    assert_int_equal(k->ops->quarantined(k, note_wide, &l, &err), 0);
+    sf_pos third = kinesis(3);
+    assert_true(l.n == 1 && sf_pos_cmp(&l.pos, &third) == 0);
+    sf_sink_close(k);
+    if (strcmp(name, "archive") == 0) {
+        char at[UT_PATH_MAX];
+        ut_join(at, dir,
+                "archive/quarantine/part-0000-"
+                "49590338271490256608559692538361571095921575989136591898.bin");
+        assert_int_equal(access(at, F_OK), 0);
+    }
+    ut_tmpdir_remove(dir);
+}
+
 #define FOR_SINK(name)                                                                             \
     cmocka_unit_test_prestate(test_stop, name), cmocka_unit_test_prestate(test_quarantine, name),  \
-        cmocka_unit_test_prestate(test_crash, name), cmocka_unit_test_prestate(test_retry, name)
+        cmocka_unit_test_prestate(test_crash, name), cmocka_unit_test_prestate(test_retry, name),  \
+        cmocka_unit_test_prestate(test_wide_positions, name)
 
 int main(void)
 {
@@ -558,6 +680,7 @@ int main(void)
         FOR_SINK(archive),
         cmocka_unit_test(test_applied_counts_commits),
         cmocka_unit_test(test_sqlite_upgrade),
+        cmocka_unit_test(test_sqlite_upgrade_5),
         cmocka_unit_test(test_entry_check),
     };
     const struct CMUnitTest pg_tests[] = {

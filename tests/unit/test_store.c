@@ -112,19 +112,19 @@ static void make(batch *bt, uint64_t from, const line *lines, size_t n)
         ut_make(&r, lines[i].invoice, lines[i].stock, "A THING", lines[i].qty, lines[i].date,
                 lines[i].price, lines[i].customer, "United Kingdom");
         int len = sf_record_pack(&r, bt->data[i], sizeof bt->data[i]);
-        bt->e[i] = (sf_stream_entry){from + i, bt->data[i], (uint32_t)len};
+        bt->e[i] = (sf_stream_entry){ut_pos(from + i), bt->data[i], (uint32_t)len};
     }
     bt->b.entries = bt->e;
     bt->b.cap = bt->b.count = n;
-    bt->b.next_offset = from + n;
+    bt->b.next = ut_pos(from + n);
 }
 
 static uint64_t position(sf_store *s, uint32_t p)
 {
-    uint64_t next[4];
+    sf_pos next[4];
     sf_error err = {0};
     assert_int_equal(sf_store_positions(s, next, 4, &err), 0);
-    return next[p];
+    return ut_off(&next[p]);
 }
 
 /* What an invoice read gives. */
@@ -261,7 +261,7 @@ static void test_fence(void **state)
         rc = sf_store_commit(f.s, &err);
     assert_int_equal(rc, SF_ESTALE);
     /* An empty batch (a hole skipped) moves the position on. */
-    sf_stream_batch hole = {.next_offset = 9};
+    sf_stream_batch hole = {.next = ut_pos(9)};
     assert_int_equal(sf_store_apply(f.s, 0, &hole, &err), 0);
     assert_int_equal(sf_store_commit(f.s, &err), 0);
     assert_true(position(f.s, 0) == 9);
@@ -357,12 +357,12 @@ typedef struct listed {
     size_t len;
 } listed;
 
-static int on_quarantined(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+static int on_quarantined(void *ctx, uint32_t p, const sf_pos *pos, const char *reason,
                           const char *at, const uint8_t *data, size_t len)
 {
     listed *l = ctx;
     l->n++;
-    l->p = p, l->offset = offset, l->len = len;
+    l->p = p, l->offset = ut_off(pos), l->len = len;
     snprintf(l->reason, sizeof l->reason, "%s", reason);
     snprintf(l->at, sizeof l->at, "%s", at);
     memcpy(l->data, data, len < sizeof l->data ? len : sizeof l->data);
@@ -379,9 +379,9 @@ static void test_quarantine(void **state)
     sf_error err = {0};
     make(&bt, 0, first, 2);
     assert_int_equal(sf_store_apply(f.s, 0, &bt.b, &err), 0);
-    sf_stream_entry bad = {2, (const uint8_t *)"{not}", 5};
+    sf_stream_entry bad = {ut_pos(2), (const uint8_t *)"{not}", 5};
     const char *at = "2026-12-05T17:20:30.123Z";
-    assert_int_equal(sf_store_set_aside(f.s, 0, &bad, "not a record", at, 3, &err), 0);
+    assert_int_equal(sf_store_set_aside(f.s, 0, &bad, "not a record", at, UT_AT(3), &err), 0);
     assert_int_equal(sf_store_commit(f.s, &err), 0);
     assert_true(position(f.s, 0) == 3);
     assert_int_equal(sf_store_quarantined(f.s, on_quarantined, &l, &err), 0);
@@ -390,8 +390,8 @@ static void test_quarantine(void **state)
     assert_string_equal(l.at, at);
     assert_memory_equal(l.data, "{not}", 5);
     /* Fenced as apply is. */
-    sf_stream_entry late = {1, (const uint8_t *)"x", 1};
-    int rc = sf_store_set_aside(f.s, 0, &late, "x", at, 2, &err);
+    sf_stream_entry late = {ut_pos(1), (const uint8_t *)"x", 1};
+    int rc = sf_store_set_aside(f.s, 0, &late, "x", at, UT_AT(2), &err);
     if (rc == 0)
         rc = sf_store_commit(f.s, &err);
     assert_int_equal(rc, SF_ESTALE);

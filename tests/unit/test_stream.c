@@ -6,6 +6,14 @@
  *    (sf_stream_partition_of) in append order, each at the position its
  *    append reported, and a read from a batch's next position goes on
  *    where it stopped; a read at the end is empty and stays there;
+ *  - positions strictly increase within a partition, and a batch's next
+ *    position is past its last entry's (the reader never adds one);
+ *  - tail start: reading from sf_stream_tail_start(k) gives a suffix of
+ *    the partition of at most k records (all of them when k is at least
+ *    the count, none when k is 0);
+ *  - lag: from the start, the records of the partition (exactly, or at
+ *    least, as the adapter says), from the middle what is left, from the
+ *    end nothing;
  *  - a read-only open reads what a writer appended;
  *  - a setting the adapter does not take, and an unknown scheme, are
  *    usage errors.
@@ -101,28 +109,83 @@ static sf_stream *open_stream(const char *at, bool read_only)
 
 /* Read partition p from `from` to its end in batches of up to cap entries:
  * the records, in order, into got (their positions into at); how many. */
-static size_t read_all(sf_stream *s, uint32_t p, uint64_t from, size_t cap, sf_record *got,
-                       uint64_t *at, size_t max, uint64_t *end)
+static size_t read_all(sf_stream *s, uint32_t p, sf_pos from, size_t cap, sf_record *got,
+                       sf_pos *at, size_t max, sf_pos *end)
 {
     sf_stream_batch b;
     sf_error err = {0};
     assert_int_equal(sf_stream_batch_init(&b, cap, cap * SF_STREAM_ENTRY_MAX, &err), 0);
     size_t n = 0;
     for (;;) {
-        assert_int_equal(sf_stream_read(s, p, from, &b, &err), 0);
+        assert_int_equal(sf_stream_read(s, p, &from, &b, &err), 0);
         for (size_t i = 0; i < b.count; i++, n++) {
             assert_true(n < max);
             assert_int_equal(sf_stream_entry_record(&b.entries[i], p, &got[n], &err), 0);
-            at[n] = b.entries[i].offset;
-            assert_true(n == 0 || at[n] > at[n - 1]); /* ordered */
+            at[n] = b.entries[i].pos;
+            assert_true(sf_pos_cmp(&at[n], &from) >= 0);
+            assert_true(n == 0 || sf_pos_cmp(&at[n], &at[n - 1]) > 0); /* strictly increasing */
         }
-        if (b.count == 0 && b.next_offset == from)
+        if (b.count) /* next is past the last entry */
+            assert_true(sf_pos_cmp(&b.next, &b.entries[b.count - 1].pos) > 0);
+        if (b.count == 0 && sf_pos_cmp(&b.next, &from) == 0)
             break;
-        from = b.next_offset;
+        assert_true(sf_pos_cmp(&b.next, &from) > 0);
+        from = b.next;
     }
     *end = from;
     sf_stream_batch_free(&b);
     return n;
+}
+
+/* The lag from the start (n records), from mid (left of them) and from the
+ * end (none), as the adapter counts: records, exact or at least; or a
+ * time behind. */
+static void check_lag(sf_stream *s, uint32_t p, size_t n, const sf_pos *mid, size_t left,
+                      const sf_pos *end)
+{
+    const sf_pos zero = {0};
+    const sf_pos *from[] = {&zero, mid, end};
+    const size_t want[] = {n, left, 0};
+    for (int i = 0; i < 3; i++) {
+        sf_lag lag;
+        sf_error err = {0};
+        assert_int_equal(sf_stream_lag(s, p, from[i], &lag, &err), 0);
+        assert_true(lag.has_records || lag.has_ms);
+        if (lag.has_records && lag.records_exact)
+            assert_int_equal(lag.records, want[i]);
+        else if (lag.has_records)
+            assert_true(lag.records >= want[i]); /* an upper bound */
+        if (i == 2)
+            assert_true(!lag.has_records || lag.records == 0);
+    }
+    sf_lag lag;
+    sf_error err = {0};
+    assert_int_equal(sf_stream_lag(s, PARTS, end, &lag, &err), SF_EINVAL);
+}
+
+/* Reading from the tail start of k gives the partition's last records, at
+ * most k of them: all for k >= n, none for 0. */
+static void check_tail(sf_stream *s, uint32_t p, size_t n, sf_record *got, sf_pos *pos, size_t max)
+{
+    sf_pos *all = calloc(max, sizeof *all);
+    assert_non_null(all);
+    sf_pos end;
+    const sf_pos zero = {0};
+    assert_int_equal(read_all(s, p, zero, 64, got, all, max, &end), n);
+    const uint64_t ks[] = {0, 1, 5, n, n + 10};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        sf_pos from, again;
+        sf_error err = {0};
+        assert_int_equal(sf_stream_tail_start(s, p, ks[i], &from, &err), 0);
+        size_t m = read_all(s, p, from, 64, got, pos, max, &again);
+        assert_true(m <= ks[i] && m <= n);
+        if (ks[i] >= n)
+            assert_int_equal(m, n);
+        for (size_t j = 0; j < m; j++) /* a suffix */
+            assert_true(sf_pos_cmp(&pos[j], &all[n - m + j]) == 0);
+        assert_true(sf_pos_cmp(&again, &end) == 0);
+    }
+    free(all);
 }
 
 /* ---- the contract ---- */
@@ -136,7 +199,7 @@ static void test_append_read(void **state)
     a->make(at, sizeof at, &undo);
     sf_record *recs = calloc(N, sizeof *recs), *got = calloc(N, sizeof *got);
     uint32_t *parts = calloc(N, sizeof *parts);
-    uint64_t *offs = calloc(N, sizeof *offs), *pos = calloc(N, sizeof *pos);
+    sf_pos *offs = calloc(N, sizeof *offs), *pos = calloc(N, sizeof *pos);
     assert_true(recs && got && parts && offs && pos);
     for (int i = 0; i < N; i++)
         ut_make_numbered(&recs[i], i);
@@ -148,9 +211,10 @@ static void test_append_read(void **state)
 
     sf_stream *r = open_stream(at, true); /* a reader beside no writer */
     size_t total = 0;
+    const sf_pos zero = {0};
     for (uint32_t p = 0; p < PARTS; p++) {
-        uint64_t end, again;
-        size_t n = read_all(r, p, 0, 7, got, pos, N, &end);
+        sf_pos end, again;
+        size_t n = read_all(r, p, zero, 7, got, pos, N, &end);
         total += n;
         size_t k = 0; /* the records of p, in append order, where the append said */
         for (int i = 0; i < N; i++) {
@@ -159,19 +223,21 @@ static void test_append_read(void **state)
             assert_int_equal(parts[i], sf_stream_partition_of(recs[i].invoice_no,
                                                               recs[i].invoice_no_len, PARTS));
             assert_true(k < n);
-            assert_true(pos[k] == offs[i]);
+            assert_true(sf_pos_cmp(&pos[k], &offs[i]) == 0);
             assert_string_equal(got[k].event_id, recs[i].event_id);
             assert_string_equal(got[k].invoice_no, recs[i].invoice_no);
             k++;
         }
         assert_int_equal(k, n);
-        uint64_t mid = n ? pos[n / 2] : end;
+        sf_pos mid = n ? pos[n / 2] : end;
         /* At the end: empty, and still the end. */
         assert_int_equal(read_all(r, p, end, 64, got, pos, N, &again), 0);
-        assert_true(again == end);
+        assert_true(sf_pos_cmp(&again, &end) == 0);
         /* From the middle, in bigger batches: the rest. */
         assert_int_equal(read_all(r, p, mid, 4096, got, pos, N, &again), n - n / 2);
-        assert_true(again == end);
+        assert_true(sf_pos_cmp(&again, &end) == 0);
+        check_lag(r, p, n, &mid, n - n / 2, &end);
+        check_tail(r, p, n, got, pos, N);
     }
     assert_int_equal(total, N);
     sf_stream_close(r);

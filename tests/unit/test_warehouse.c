@@ -124,11 +124,11 @@ static int64_t make(batch *t, uint64_t first, size_t n)
                 1250 + (int64_t)i, 12000 + (int32_t)(i % 3), "France");
         sum += (int64_t)r.quantity * r.unit_price;
         int len = sf_record_pack(&r, t->data[i], sizeof t->data[i]);
-        t->e[i] = (sf_stream_entry){first + i, t->data[i], (uint32_t)len};
+        t->e[i] = (sf_stream_entry){ut_pos(first + i), t->data[i], (uint32_t)len};
     }
     t->b.entries = t->e;
     t->b.count = t->b.cap = n;
-    t->b.next_offset = first + n;
+    t->b.next = ut_pos(first + n);
     return sum;
 }
 
@@ -166,10 +166,10 @@ static totals seen(const fixture *f)
 
 static uint64_t position(sf_warehouse *w, uint32_t p)
 {
-    uint64_t next[3];
+    sf_pos next[3];
     sf_error err = {0};
     assert_int_equal(sf_warehouse_positions(w, next, 3, &err), 0);
-    return next[p];
+    return ut_off(&next[p]);
 }
 
 /* ---- the contract ---- */
@@ -257,13 +257,13 @@ typedef struct listed {
     size_t len;
 } listed;
 
-static int on_quarantined(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+static int on_quarantined(void *ctx, uint32_t p, const sf_pos *pos, const char *reason,
                           const char *at, const uint8_t *data, size_t len)
 {
     (void)at, (void)data;
     listed *l = ctx;
     l->n++;
-    l->p = p, l->offset = offset, l->len = len;
+    l->p = p, l->offset = ut_off(pos), l->len = len;
     snprintf(l->reason, sizeof l->reason, "%s", reason);
     return 0;
 }
@@ -277,10 +277,10 @@ static void test_quarantine(void **state)
     sf_warehouse *w = open_wh(&f, false);
     int64_t sum = make(t, 0, 4);
     assert_int_equal(sf_warehouse_load(w, 2, &t->b, &err), 0);
-    sf_stream_entry bad = {4, (const uint8_t *)"{not}", 5};
-    assert_int_equal(
-        sf_warehouse_quarantine(w, 2, &bad, "not a record", "2026-12-05T17:20:30.123Z", 5, &err),
-        0);
+    sf_stream_entry bad = {ut_pos(4), (const uint8_t *)"{not}", 5};
+    assert_int_equal(sf_warehouse_quarantine(w, 2, &bad, "not a record", "2026-12-05T17:20:30.123Z",
+                                             UT_AT(5), &err),
+                     0);
     assert_int_equal(sf_warehouse_commit(w, &err), 0);
     assert_true(position(w, 2) == 5);
     listed l = {0};
@@ -310,6 +310,88 @@ static void test_quarantine(void **state)
     ut_tmpdir_remove(f.dir);
 }
 
+/* Positions as Kinesis gives them: sparse sequence numbers of 56 digits.
+ * Entry i of the batch is at KINESIS + 1000 * (first + i). */
+#define KINESIS "49590338271490256608559692538361571095921575989136588898"
+
+static sf_pos wide_at(uint64_t k)
+{
+    sf_pos p;
+    assert_int_equal(sf_pos_parse(KINESIS, strlen(KINESIS), &p, NULL), 0);
+    for (uint64_t i = 0; i < 1000 * k; i++) /* small k only */
+        assert_int_equal(sf_pos_add_one(&p, NULL), 0);
+    return p;
+}
+
+static void make_wide(batch *t, uint64_t first, size_t n)
+{
+    make(t, first, n);
+    for (size_t i = 0; i < n; i++)
+        t->e[i].pos = wide_at(first + i);
+    t->b.next = wide_at(first + n - 1);
+    assert_int_equal(sf_pos_add_one(&t->b.next, NULL), 0); /* just past the last */
+}
+
+typedef struct wide_listed {
+    int n;
+    sf_pos pos;
+} wide_listed;
+
+static int on_wide(void *ctx, uint32_t p, const sf_pos *pos, const char *reason, const char *at,
+                   const uint8_t *data, size_t len)
+{
+    (void)p, (void)reason, (void)at, (void)data, (void)len;
+    wide_listed *l = ctx;
+    l->n++;
+    l->pos = *pos;
+    return 0;
+}
+
+/* Sparse positions wider than 64 bits: stored and read back exactly, the
+ * fence compares them, an entry set aside there is listed at its position,
+ * and the records all load (fact_id counts records, not positions). */
+static void test_wide_positions(void **state)
+{
+    fixture f;
+    start(state, &f);
+    batch *t = calloc(1, sizeof *t);
+    sf_error err = {0};
+    sf_warehouse *w = open_wh(&f, false);
+    make_wide(t, 0, 6);
+    sf_pos after = t->b.next;
+    assert_int_equal(sf_warehouse_load(w, 1, &t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit(w, &err), 0);
+    sf_pos next[3];
+    assert_int_equal(sf_warehouse_positions(w, next, 3, &err), 0);
+    assert_int_equal(sf_pos_cmp(&next[1], &after), 0);
+    assert_true(next[0].len == 0 && next[2].len == 0);
+    /* the next batch from elsewhere is refused */
+    make_wide(t, 7, 2);
+    int rc = sf_warehouse_load(w, 1, &t->b, &err);
+    if (rc == 0)
+        rc = sf_warehouse_commit(w, &err);
+    assert_int_equal(rc, SF_ESTALE);
+    assert_non_null(strstr(err.msg, "495903382714902566085596925383615710959215759891365"));
+    /* an entry set aside at a wide position, then more records after it */
+    sf_stream_entry bad = {after, (const uint8_t *)"{not}", 5};
+    sf_pos past = wide_at(7);
+    assert_int_equal(sf_warehouse_quarantine(w, 1, &bad, "not a record", "2026-12-05T17:20:30.123Z",
+                                             &past, &err),
+                     0);
+    make_wide(t, 7, 3);
+    assert_int_equal(sf_warehouse_load(w, 1, &t->b, &err), 0);
+    assert_int_equal(sf_warehouse_commit(w, &err), 0);
+    assert_true(seen(&f).lines == 9);
+    wide_listed l = {0};
+    assert_int_equal(sf_warehouse_quarantined(w, on_wide, &l, &err), 0);
+    assert_true(l.n == 1 && sf_pos_cmp(&l.pos, &after) == 0);
+    assert_int_equal(sf_warehouse_positions(w, next, 3, &err), 0);
+    assert_int_equal(sf_pos_cmp(&next[1], &t->b.next), 0);
+    sf_warehouse_close(w);
+    free(t);
+    ut_tmpdir_remove(f.dir);
+}
+
 static void test_settings(void **state)
 {
     const adapter *a = *state;
@@ -333,9 +415,9 @@ static void test_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest contract[] = {
-        cmocka_unit_test(test_reader_first), cmocka_unit_test(test_load_commit),
-        cmocka_unit_test(test_fence),        cmocka_unit_test(test_quarantine),
-        cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_reader_first),   cmocka_unit_test(test_load_commit),
+        cmocka_unit_test(test_fence),          cmocka_unit_test(test_quarantine),
+        cmocka_unit_test(test_wide_positions), cmocka_unit_test(test_settings),
     };
     return ut_run_per_adapter("warehouse contract", contract, sizeof contract / sizeof *contract,
                               adapters, sizeof adapters[0], sizeof adapters / sizeof adapters[0]);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/pack.h"
+#include "support.h"
 #include "storage/warehouse/warehouse_adapter.h" /* the ops, to see commit_later is there */
 
 #define MAX_ROWS 256
@@ -48,12 +49,12 @@ static int64_t make_batch(test_batch *t, uint64_t first, size_t n)
         sum += (int64_t)r.quantity * r.unit_price;
         int len = sf_record_pack(&r, t->data[i], sizeof t->data[i]);
         assert_true(len > 0);
-        t->entries[i] = (sf_stream_entry){first + i, t->data[i], (uint32_t)len};
+        t->entries[i] = (sf_stream_entry){ut_pos(first + i), t->data[i], (uint32_t)len};
     }
     t->b.entries = t->entries;
     t->b.count = n;
     t->b.cap = MAX_ROWS;
-    t->b.next_offset = first + n;
+    t->b.next = ut_pos(first + n);
     return sum;
 }
 
@@ -121,11 +122,11 @@ static void test_later_then_commit(void **state)
     sum += make_batch(f->t, 200, 56);
     assert_int_equal(sf_warehouse_load(w, 0, &f->t->b, &err), 0);
     assert_int_equal(sf_warehouse_commit(w, &err), 0);
-    uint64_t next[3];
+    sf_pos next[3];
     assert_int_equal(sf_warehouse_positions(w, next, 3, &err), 0);
-    assert_int_equal(next[0], 256);
-    assert_int_equal(next[1], 120);
-    assert_int_equal(next[2], 0);
+    assert_int_equal(ut_off(&next[0]), 256);
+    assert_int_equal(ut_off(&next[1]), 120);
+    assert_int_equal(ut_off(&next[2]), 0);
     int64_t count, stored;
     facts_of(f->path, &count, &stored);
     assert_int_equal(count, 376);
@@ -150,9 +151,9 @@ static void test_failure_after_later(void **state)
         rc = sf_warehouse_commit(w, &err);
     assert_true(rc < 0);
     assert_non_null(strstr(err.msg, "warehouse"));
-    uint64_t next[1];
+    sf_pos next[1];
     assert_int_equal(sf_warehouse_positions(w, next, 1, &err), 0);
-    assert_int_equal(next[0], 100);
+    assert_int_equal(ut_off(&next[0]), 100);
     int64_t count, stored;
     facts_of(f->path, &count, &stored);
     assert_int_equal(count, 100);
@@ -161,7 +162,7 @@ static void test_failure_after_later(void **state)
     assert_int_equal(sf_warehouse_load(w, 0, &f->t->b, &err), 0);
     assert_int_equal(sf_warehouse_commit(w, &err), 0);
     assert_int_equal(sf_warehouse_positions(w, next, 1, &err), 0);
-    assert_int_equal(next[0], 130);
+    assert_int_equal(ut_off(&next[0]), 130);
     facts_of(f->path, &count, &stored);
     assert_int_equal(count, 130);
     assert_int_equal(stored, sum);

@@ -134,7 +134,7 @@ static void *appender(void *arg)
         ut_make(&r, inv, "85123A", "WHITE HANGING HEART T-LIGHT HOLDER", 6, UT_T0 + i, 2550, 17850,
                 "United Kingdom");
         uint32_t part;
-        uint64_t off;
+        sf_pos off;
         sf_error err = {0};
         if (sf_stream_append(j->s, &r, 1, &part, &off, &err) != 0)
             return (void *)1;
@@ -208,12 +208,12 @@ static void test_log_appends_beside_the_zeroer(void **state)
         assert_int_equal(sf_stream_batch_init(&b, 512, 1u << 20, &err), 0);
         uint64_t at = 0;
         for (;;) {
-            assert_int_equal(sf_stream_read(s, p, at, &b, &err), 0);
+            assert_int_equal(sf_stream_read(s, p, UT_AT(at), &b, &err), 0);
             if (b.count == 0)
                 break;
-            at = b.next_offset;
+            at = ut_off(&b.next);
         }
-        assert_int_equal(at, info.end_offset);
+        assert_int_equal(at, ut_off(&info.end));
         total += at;
         sf_stream_batch_free(&b);
     }

@@ -29,7 +29,7 @@ void sf_store_close(sf_store *s)
         s->ops->close(s);
 }
 
-int sf_store_positions(sf_store *s, uint64_t *next, uint32_t nparts, sf_error *err)
+int sf_store_positions(sf_store *s, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     return s->ops->positions(s, next, nparts, err);
 }
@@ -40,7 +40,7 @@ int sf_store_apply(sf_store *s, uint32_t p, const sf_stream_batch *b, sf_error *
 }
 
 int sf_store_set_aside(sf_store *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                       const char *at, uint64_t next, sf_error *err)
+                       const char *at, const sf_pos *next, sf_error *err)
 {
     return s->ops->set_aside(s, p, e, reason, at, next, err);
 }

@@ -117,10 +117,10 @@ typedef struct sf_invoice_header {
 
 /* next[0..nparts): where each partition resumes (0 if none is stored), as
  * committed: an open unit of work is not seen. */
-int sf_store_positions(sf_store *s, uint64_t *next, uint32_t nparts, sf_error *err);
+int sf_store_positions(sf_store *s, sf_pos *next, uint32_t nparts, sf_error *err);
 
 /* Add batch b of partition p (its entries packed records, in order) and
- * p's new position (b->next_offset) to the open unit of work, fenced (an
+ * p's new position (b->next) to the open unit of work, fenced (an
  * empty batch, a hole skipped, only moves the position). Each record is
  * a line of its invoice after those stored; a new invoice takes the date,
  * customer, country and kind of its first line and, with a customer, a
@@ -133,9 +133,9 @@ int sf_store_apply(sf_store *s, uint32_t p, const sf_stream_batch *b, sf_error *
  * time), and p's new position next, to the open unit of work, fenced as
  * apply: e must be at p's position. On failure the unit is rolled back. */
 int sf_store_set_aside(sf_store *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                       const char *at, uint64_t next, sf_error *err);
+                       const char *at, const sf_pos *next, sf_error *err);
 
-/* Add the record packed in e as the entry set aside at (p, e->offset) (a
+/* Add the record packed in e as the entry set aside at (p, e->pos) (a
  * line after its invoice's stored ones), and that entry's removal, to the
  * open unit of work; positions stay. SF_ENOENT, the unit rolled back, when
  * no such entry is set aside. */
@@ -150,9 +150,9 @@ int sf_store_commit(sf_store *s, sf_error *err);
 /* Drop the open unit of work (none: nothing). Nothing of it counts. */
 void sf_store_rollback(sf_store *s);
 
-/* fn for each entry set aside, by partition and offset, until fn returns
+/* fn for each entry set aside, by partition and position, until fn returns
  * nonzero (then that is returned). reason and at are NUL-terminated. */
-typedef int (*sf_store_quarantined_fn)(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+typedef int (*sf_store_quarantined_fn)(void *ctx, uint32_t p, const sf_pos *pos, const char *reason,
                                        const char *at, const uint8_t *data, size_t len);
 int sf_store_quarantined(sf_store *s, sf_store_quarantined_fn fn, void *ctx, sf_error *err);
 

@@ -26,10 +26,10 @@ typedef struct sf_store_ops {
      * opts is never NULL. */
     int (*open)(const sf_location *loc, const sf_store_opts *opts, sf_store **out, sf_error *err);
     void (*close)(sf_store *s);
-    int (*positions)(sf_store *s, uint64_t *next, uint32_t nparts, sf_error *err);
+    int (*positions)(sf_store *s, sf_pos *next, uint32_t nparts, sf_error *err);
     int (*apply)(sf_store *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
     int (*set_aside)(sf_store *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                     const char *at, uint64_t next, sf_error *err);
+                     const char *at, const sf_pos *next, sf_error *err);
     int (*retry)(sf_store *s, uint32_t p, const sf_stream_entry *e, sf_error *err);
     int (*commit)(sf_store *s, sf_error *err);
     void (*rollback)(sf_store *s);

@@ -207,12 +207,42 @@ int sf_wh_rollup_add(wh_rollup *r, const sf_record *rec, const char *date, sf_er
                : 0;
 }
 
+int sf_wh_ordinal_check(uint32_t p, uint64_t ordinal, uint64_t records, sf_error *err)
+{
+    if (ordinal <= SF_WH_ORDINAL_LIMIT && records <= SF_WH_ORDINAL_LIMIT - ordinal)
+        return 0;
+    return sf_error_set(err, SF_ERANGE,
+                        "warehouse: partition %u: %llu records loaded, more than 2^40 (fact_id)", p,
+                        (unsigned long long)ordinal);
+}
+
+int64_t sf_wh_pos_int(const sf_pos *pos)
+{
+    uint64_t v;
+    return sf_pos_u64(pos, &v) && v <= INT64_MAX ? (int64_t)v : -1;
+}
+
+size_t sf_wh_pos_blob(const sf_pos *pos, uint8_t *out)
+{
+    return sf_wh_pos_int(pos) >= 0 ? 0 : sf_pos_encode(pos, out);
+}
+
+int sf_wh_pos_get(int64_t value, const void *blob, size_t len, sf_pos *out, sf_error *err)
+{
+    if (blob && len)
+        return sf_pos_decode(blob, len, out, err) < 0
+                   ? sf_error_prefix(err, "warehouse: a stored position: ")
+                   : 0;
+    if (value < 0)
+        return sf_error_set(err, SF_ECORRUPT, "warehouse: a stored position of %lld",
+                            (long long)value);
+    sf_pos_from_u64(out, (uint64_t)value);
+    return 0;
+}
+
 int sf_wh_rollup_entry(wh_rollup *r, const sf_stream_entry *e, uint32_t p, sf_record *rec,
                        char date[SF_TIME_TEXT_LEN + 1], sf_error *err)
 {
-    if (e->offset >= SF_WH_OFFSET_LIMIT)
-        return sf_error_set(err, SF_ERANGE, "partition %u: offset %llu is beyond 2^40", p,
-                            (unsigned long long)e->offset);
     int rc = sf_stream_entry_record(e, p, rec, err);
     if (rc < 0)
         return rc;

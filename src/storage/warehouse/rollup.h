@@ -124,9 +124,26 @@ int sf_wh_rollup_write(wh_rollup *r, sf_error *err);
 void sf_wh_rollup_reset(wh_rollup *r);
 void sf_wh_rollup_free(wh_rollup *r);
 
-/* Offsets are 40 bits of fact_id (partition × 2^40 + offset); a partition
- * holds far fewer records. */
-#define SF_WH_OFFSET_LIMIT (UINT64_C(1) << 40)
+/* fact_id is partition × 2^40 + ordinal, the ordinal being the records of
+ * the partition loaded before it (sink_offsets.ordinal, docs/warehouse.md):
+ * a partition holds far fewer. */
+#define SF_WH_ORDINAL_LIMIT (UINT64_C(1) << 40)
+
+/* The ordinal `records` past `ordinal`, checked against the limit: 0, or
+ * SF_ERANGE naming partition p. */
+int sf_wh_ordinal_check(uint32_t p, uint64_t ordinal, uint64_t records, sf_error *err);
+
+/* How both adapters keep a position (docs/warehouse.md): in an integer
+ * column (log_offset, next_offset) when it is below 2^63 (every local and
+ * Kafka position), else -1 there and its stored form (core/pos.h) in a
+ * binary column beside it (log_pos, next_pos; empty or NULL for the
+ * others). */
+int64_t sf_wh_pos_int(const sf_pos *pos);
+/* The stored form for the binary column into out (SF_POS_STORED_MAX bytes):
+ * its length, 0 when the integer column holds the position. */
+size_t sf_wh_pos_blob(const sf_pos *pos, uint8_t *out);
+/* The position from the two columns (blob may be NULL or empty). */
+int sf_wh_pos_get(int64_t value, const void *blob, size_t len, sf_pos *out, sf_error *err);
 
 /* Decode entry e of partition p into rec and its date text ("YYYY-MM-DD
  * HH:MM:SS") and add it to the rollups: what every adapter's load does

@@ -33,7 +33,7 @@ void sf_warehouse_close(sf_warehouse *w)
         w->ops->close(w);
 }
 
-int sf_warehouse_positions(sf_warehouse *w, uint64_t *next, uint32_t nparts, sf_error *err)
+int sf_warehouse_positions(sf_warehouse *w, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     return w->ops->positions(w, next, nparts, err);
 }
@@ -59,7 +59,7 @@ void sf_warehouse_committed(sf_warehouse *w, uint64_t *records, uint64_t *quaran
 }
 
 int sf_warehouse_quarantine(sf_warehouse *w, uint32_t p, const sf_stream_entry *e,
-                            const char *reason, const char *at, uint64_t next, sf_error *err)
+                            const char *reason, const char *at, const sf_pos *next, sf_error *err)
 {
     return w->ops->quarantine(w, p, e, reason, at, next, err);
 }

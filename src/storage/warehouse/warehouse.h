@@ -108,7 +108,7 @@ typedef int (*sf_wh_customer_fn)(void *ctx, const sf_wh_customer *row, sf_error 
 typedef int (*sf_wh_invoice_fn)(void *ctx, const sf_wh_invoice *row, sf_error *err);
 
 /* An entry set aside (sink_quarantine): pointers valid during the call. */
-typedef int (*sf_wh_quarantined_fn)(void *ctx, uint32_t p, uint64_t offset, const char *reason,
+typedef int (*sf_wh_quarantined_fn)(void *ctx, uint32_t p, const sf_pos *pos, const char *reason,
                                     const char *at, const uint8_t *data, size_t len);
 
 /* What a top_* query asks for: the first `limit` of each period of grain
@@ -150,10 +150,10 @@ void sf_warehouse_close(sf_warehouse *w);
 
 /* next[0..nparts): where each partition resumes (0 if never loaded), as
  * committed. */
-int sf_warehouse_positions(sf_warehouse *w, uint64_t *next, uint32_t nparts, sf_error *err);
+int sf_warehouse_positions(sf_warehouse *w, sf_pos *next, uint32_t nparts, sf_error *err);
 
 /* Add batch b of partition p (entries follow on from its position) and p's
- * new position (b->next_offset) to the open transaction (begun by the first
+ * new position (b->next) to the open transaction (begun by the first
  * load after a commit). Fenced: a batch whose first entry is not at p's
  * stored position is refused, SF_ESTALE (another loader moved it). On
  * failure the whole open transaction is rolled back. Nothing is visible to
@@ -184,15 +184,15 @@ void sf_warehouse_committed(sf_warehouse *w, uint64_t *records, uint64_t *quaran
  * time, text) and p's new position next to the open transaction, fenced as
  * a load: e must be at p's position. */
 int sf_warehouse_quarantine(sf_warehouse *w, uint32_t p, const sf_stream_entry *e,
-                            const char *reason, const char *at, uint64_t next, sf_error *err);
+                            const char *reason, const char *at, const sf_pos *next, sf_error *err);
 
-/* Add the record packed in e as the entry set aside at (p, e->offset), and
+/* Add the record packed in e as the entry set aside at (p, e->pos), and
  * that entry's removal, to the open transaction; positions stay. If no
  * such entry is set aside, the transaction fails (SF_ENOENT), now or at its
  * commit. */
 int sf_warehouse_retry(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
 
-/* fn for each entry set aside, by partition and offset, until it returns
+/* fn for each entry set aside, by partition and position, until it returns
  * nonzero (returned). On a loader, call it with no transaction open. */
 int sf_warehouse_quarantined(sf_warehouse *w, sf_wh_quarantined_fn fn, void *ctx, sf_error *err);
 

@@ -23,7 +23,7 @@ typedef struct sf_warehouse_ops {
      * is never NULL. */
     int (*open)(const sf_location *loc, const sf_warehouse_opts *opts, sf_warehouse **out,
                 sf_error *err);
-    int (*positions)(sf_warehouse *w, uint64_t *next, uint32_t nparts, sf_error *err);
+    int (*positions)(sf_warehouse *w, sf_pos *next, uint32_t nparts, sf_error *err);
     int (*load)(sf_warehouse *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
     int (*commit)(sf_warehouse *w, sf_error *err);
     int (*read)(sf_warehouse *w, int (*fn)(sf_warehouse *w, void *ctx, sf_error *err), void *ctx,
@@ -40,7 +40,7 @@ typedef struct sf_warehouse_ops {
     /* Optional (NULL: commit). */
     int (*commit_later)(sf_warehouse *w, sf_error *err);
     int (*quarantine)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, const char *reason,
-                      const char *at, uint64_t next, sf_error *err);
+                      const char *at, const sf_pos *next, sf_error *err);
     int (*retry)(sf_warehouse *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
     int (*quarantined)(sf_warehouse *w, sf_wh_quarantined_fn fn, void *ctx, sf_error *err);
     void (*committed)(sf_warehouse *w, uint64_t *records, uint64_t *quarantined);

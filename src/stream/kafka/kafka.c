@@ -77,7 +77,7 @@ typedef struct pending {
     sf_append_done done;
     void *ctx;
     uint32_t *parts;
-    uint64_t *offsets;
+    sf_pos *positions; /* each record's offset */
     slot slots[];
 } pending;
 
@@ -425,7 +425,7 @@ static void finish(pending *pd)
         sf_logf(SF_LOG_ERROR, "kafka_append_failed", "topic=%s records=%zu msg=%s", k->topic, pd->n,
                 sf_logq(msg, q, sizeof q));
     }
-    pd->done(pd->ctx, status, pd->parts, pd->offsets, status ? msg : NULL);
+    pd->done(pd->ctx, status, pd->parts, pd->positions, status ? msg : NULL);
     free(pd);
 }
 
@@ -456,7 +456,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         note_failure(pd, 1, rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED, false,
                      rd_kafka_err2str(m->err));
     else
-        pd->offsets[sl->i] = (uint64_t)m->offset;
+        sf_pos_from_u64(&pd->positions[sl->i], (uint64_t)m->offset);
     release(pd, 1);
 }
 
@@ -464,13 +464,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static pending *prepare(sf_kafka *k, const uint8_t *data, const uint32_t *lens, size_t n,
                         sf_error *err)
 {
-    pending *pd = calloc(1, sizeof *pd + n * (sizeof(slot) + sizeof(uint32_t) + sizeof(uint64_t)));
+    pending *pd = calloc(1, sizeof *pd + n * (sizeof(slot) + sizeof(uint32_t) + sizeof(sf_pos)));
     if (!pd) {
         sf_error_set(err, SF_ENOMEM, "out of memory queueing %zu records", n);
         return NULL;
     }
-    pd->offsets = (uint64_t *)(pd->slots + n);
-    pd->parts = (uint32_t *)(pd->offsets + n);
+    pd->parts = (uint32_t *)(pd->slots + n);
+    pd->positions = (sf_pos *)(pd->parts + n); /* bytes only: no alignment */
     pd->k = k;
     pd->n = n;
     for (size_t i = 0, at = 0; i < n; at += lens[i], i++) {
@@ -609,12 +609,21 @@ static void kafka_close(sf_stream *s)
     free(k);
 }
 
+/* High watermark - position: an upper bound, for transactions' control
+ * records and compaction leave offsets that hold no record. */
+static int kafka_lag(sf_stream *s, uint32_t p, const sf_pos *from, sf_lag *out, sf_error *err)
+{
+    return sf_stream_offsets_lag(s, p, from, false, out, err);
+}
+
 const sf_stream_ops sf_stream_kafka_ops = {
     .open = kafka_open,
     .append_async = kafka_append,
     .read = sf_kafka_read,
     .partitions = kafka_partitions,
     .info = sf_kafka_info,
+    .lag = kafka_lag,
+    .tail_start = sf_stream_offsets_tail_start,
     .stats = kafka_stats,
     .close = kafka_close,
     .join = sf_kafka_join,

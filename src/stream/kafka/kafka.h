@@ -61,7 +61,7 @@ int sf_kafka_conf(sf_kafka *k, bool consumer, const char *group, rd_kafka_conf_t
                   sf_error *err);
 
 /* reader.c */
-int sf_kafka_read(sf_stream *s, uint32_t p, uint64_t from, sf_stream_batch *b, sf_error *err);
+int sf_kafka_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batch *b, sf_error *err);
 int sf_kafka_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *err);
 int sf_kafka_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out, sf_error *err);
 int sf_kafka_owned(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);

@@ -332,8 +332,10 @@ static int take(kreader *r, uint32_t p, rd_kafka_message_t *m, sf_stream_batch *
     if (b->count == b->cap || *used + m->len > b->buf_cap)
         return 0;
     memcpy(b->buf + *used, m->payload, m->len);
-    b->entries[b->count++] =
-        (sf_stream_entry){(uint64_t)m->offset, b->buf + *used, (uint32_t)m->len};
+    sf_stream_entry *e = &b->entries[b->count++];
+    sf_pos_from_u64(&e->pos, (uint64_t)m->offset);
+    e->data = b->buf + *used;
+    e->len = (uint32_t)m->len;
     *used += m->len;
     r->parts[p].pos = (uint64_t)m->offset + 1;
     *taken = true;
@@ -390,7 +392,7 @@ static int at_end(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, boo
         return sf_error_set(err, SF_EIO, "kafka topic %s partition %u: %s", r->k->topic, p,
                             rd_kafka_err2str(e));
     if ((int64_t)from < lo) {
-        b->next_offset = (uint64_t)lo;
+        sf_pos_from_u64(&b->next, (uint64_t)lo);
         return sf_error_set(err, SF_ERANGE,
                             "kafka topic %s partition %u: offset %llu was removed "
                             "(the partition starts at %lld)",
@@ -401,7 +403,7 @@ static int at_end(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, boo
 }
 
 /* The broker refused to fetch from the reader's position (offset out of
- * range). Before the partition's start: SF_ERANGE (next_offset says where
+ * range). Before the partition's start: SF_ERANGE (b->next says where
  * it starts). At or past its end: *end (what was read stays in b). Else
  * the records exist (a new leader whose high watermark lags, say): the
  * fetch is restarted there and the read goes on, for reporting the end
@@ -472,14 +474,21 @@ static int fill(kreader *r, uint32_t p, uint64_t from, sf_stream_batch *b, sf_er
     }
 }
 
-int sf_kafka_read(sf_stream *s, uint32_t p, uint64_t from, sf_stream_batch *b, sf_error *err)
+int sf_kafka_read(sf_stream *s, uint32_t p, const sf_pos *at, sf_stream_batch *b, sf_error *err)
 {
     sf_kafka *k = (sf_kafka *)s;
+    uint64_t from;
+    if (!sf_pos_u64(at, &from) || from > INT64_MAX) {
+        char text[SF_POS_TEXT_MAX];
+        sf_pos_format(at, text, sizeof text);
+        return sf_error_set(err, SF_ERANGE, "kafka topic %s partition %u: %s is not an offset",
+                            k->topic, p, text);
+    }
     kreader *r = reader_of_thread(k, err);
     if (!r)
         return err ? err->code : SF_ENOMEM;
     b->count = 0;
-    b->next_offset = from;
+    b->next = *at;
     kpart *kp = &r->parts[p];
     int rc = 0;
     if (!kp->active && r->grouped)
@@ -494,8 +503,8 @@ int sf_kafka_read(sf_stream *s, uint32_t p, uint64_t from, sf_stream_batch *b, s
         rc = serve_main(r, err);
     if (rc == 0)
         rc = fill(r, p, from, b, err);
-    if (rc == 0 && b->count)
-        b->next_offset = b->entries[b->count - 1].offset + 1;
+    if (rc == 0 && b->count) /* after the last record: a gap past it is skipped by the fetch */
+        sf_pos_from_u64(&b->next, kp->pos);
     return rc;
 }
 
@@ -520,8 +529,8 @@ int sf_kafka_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *er
             return sf_error_set(err, SF_EIO, "kafka topic %s partition %u: %s", k->topic, p,
                                 rd_kafka_err2str(e));
     }
-    out->start_offset = (uint64_t)lo;
-    out->end_offset = (uint64_t)hi;
+    sf_pos_from_u64(&out->start, (uint64_t)lo);
+    sf_pos_from_u64(&out->end, (uint64_t)hi);
     return 0; /* bytes and segments: not told by the Kafka protocol shopflow uses */
 }
 
@@ -539,16 +548,18 @@ static int list_parts(const rd_kafka_topic_partition_list_t *l, uint32_t *parts,
 static void on_assign(kreader *r, rd_kafka_topic_partition_list_t *l)
 {
     uint32_t *parts = calloc((size_t)l->cnt + 1, sizeof *parts);
-    uint64_t *from = calloc((size_t)l->cnt + 1, sizeof *from);
-    int n = parts && from ? list_parts(l, parts, r->k->nparts) : 0;
-    int rc = parts && from ? 0 : sf_error_set(&r->cb_err, SF_ENOMEM, "out of memory");
+    sf_pos *from = calloc((size_t)l->cnt + 1, sizeof *from);
+    uint64_t *at = calloc((size_t)l->cnt + 1, sizeof *at);
+    int n = parts && from && at ? list_parts(l, parts, r->k->nparts) : 0;
+    int rc = parts && from && at ? 0 : sf_error_set(&r->cb_err, SF_ENOMEM, "out of memory");
     if (rc == 0 && !r->closing && r->g.assigned)
         rc = r->g.assigned(r->g.ctx, parts, (size_t)n, from, &r->cb_err);
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = activate(r, parts[i], from[i], &r->cb_err);
+        if ((rc = sf_pos_to_u64(&from[i], &at[i], &r->cb_err)) == 0)
+            rc = activate(r, parts[i], at[i], &r->cb_err);
     for (int i = 0, j = 0; rc == 0 && i < l->cnt; i++)
         if (j < n && l->elems[i].partition == (int32_t)parts[j]) {
-            l->elems[i].offset = (int64_t)from[j++];
+            l->elems[i].offset = (int64_t)at[j++];
             r->owned[l->elems[i].partition] = 1;
         }
     if (rc == 0) {
@@ -561,6 +572,7 @@ static void on_assign(kreader *r, rd_kafka_topic_partition_list_t *l)
     }
     free(parts);
     free(from);
+    free(at);
 }
 
 static void on_revoke(kreader *r, rd_kafka_topic_partition_list_t *l)

@@ -57,8 +57,8 @@ _Static_assert(ENTRY_HEADER + SF_PACK_MAX <= SF_STREAM_ENTRY_MAX, "entries fit a
 typedef struct request {
     struct request *next;
     size_t n;
+    sf_pos *positions; /* given to done; each record's offset */
     uint32_t *parts;
-    uint64_t *offsets;
     uint32_t *lens;
     uint8_t *data; /* packed records, one after the other */
     size_t bytes;
@@ -313,16 +313,16 @@ static int log_append_async(sf_stream *s, const uint8_t *data, const uint32_t *l
             return sf_error_set(err, SF_EINVAL, "record %zu is not a packed record", i);
         bytes += lens[i];
     }
-    size_t need = sizeof(request) + n * (sizeof(uint32_t) * 2 + sizeof(uint64_t)) + bytes;
+    size_t need = sizeof(request) + n * (sizeof(uint32_t) * 2 + sizeof(sf_pos)) + bytes;
     request *r = need <= BLOCK_BYTES ? sf_freelist_get(&log->blocks) : malloc(need);
     if (!r)
         return sf_error_set(err, SF_ENOMEM, "out of memory queueing %zu records", n);
     r->next = NULL;
     r->n = n;
-    r->offsets = (uint64_t *)(r + 1);
-    r->parts = (uint32_t *)(r->offsets + n);
+    r->parts = (uint32_t *)(r + 1);
     r->lens = r->parts + n;
-    r->data = (uint8_t *)(r->lens + n);
+    r->positions = (sf_pos *)(r->lens + n); /* bytes only: no alignment */
+    r->data = (uint8_t *)(r->positions + n);
     r->bytes = bytes;
     r->done = done;
     r->ctx = ctx;
@@ -401,7 +401,7 @@ static int stage_entry(sf_log *log, request *r, size_t i, const uint8_t *payload
     sf_entry_header(h, len, sf_entry_checksum(offset, payload, len), offset);
     memcpy(h + ENTRY_HEADER, payload, len);
     p->stage_len += ENTRY_HEADER + len;
-    r->offsets[i] = offset;
+    sf_pos_from_u64(&r->positions[i], offset);
     return 0;
 }
 
@@ -602,7 +602,7 @@ static void commit_group(sf_log *log, request *list)
     }
     while (list) {
         request *next = list->next;
-        list->done(list->ctx, status, list->parts, list->offsets, status ? msg : NULL);
+        list->done(list->ctx, status, list->parts, list->positions, status ? msg : NULL);
         request_free(log, list);
         list = next;
     }
@@ -645,14 +645,17 @@ static uint64_t durable_end(sf_log *log, uint32_t i)
     return atomic_load(&p->end); /* no writer ever ran here: what recovery found */
 }
 
-static int log_read(sf_stream *s, uint32_t partition_id, uint64_t from, sf_stream_batch *batch,
-                    sf_error *err)
+static int log_read(sf_stream *s, uint32_t partition_id, const sf_pos *at,
+                    sf_stream_batch *batch, sf_error *err)
 {
     sf_log *log = (sf_log *)s;
-    uint64_t end = durable_end(log, partition_id);
-    if (from > end)
-        return sf_error_set(err, SF_ERANGE, "offset %llu is past the end (%llu) of partition %u",
-                            (unsigned long long)from, (unsigned long long)end, partition_id);
+    uint64_t end = durable_end(log, partition_id), from;
+    if (!sf_pos_u64(at, &from) || from > end) {
+        char text[SF_POS_TEXT_MAX];
+        sf_pos_format(at, text, sizeof text);
+        return sf_error_set(err, SF_ERANGE, "offset %s is past the end (%llu) of partition %u",
+                            text, (unsigned long long)end, partition_id);
+    }
     return sf_partition_read(&log->parts[partition_id], from, end, batch, err);
 }
 
@@ -667,8 +670,13 @@ static int log_info(sf_stream *s, uint32_t i, sf_partition_info *out, sf_error *
     sf_log *log = (sf_log *)s;
     uint64_t end = durable_end(log, i);
     sf_partition_info_get(&log->parts[i], end, out);
-    out->end_offset = end;
+    sf_pos_from_u64(&out->end, end);
     return 0;
+}
+
+static int log_lag(sf_stream *s, uint32_t i, const sf_pos *from, sf_lag *out, sf_error *err)
+{
+    return sf_stream_offsets_lag(s, i, from, true, out, err);
 }
 
 static void log_stats(sf_stream *s, sf_stream_stats *out)
@@ -729,6 +737,8 @@ const sf_stream_ops sf_stream_local_ops = {
     .read = log_read,
     .partitions = log_partitions,
     .info = log_info,
+    .lag = log_lag,
+    .tail_start = sf_stream_offsets_tail_start,
     .stats = log_stats,
     .close = log_close,
     .end_is_witness = true,

@@ -348,12 +348,15 @@ static int parse_entries(partition *p, cursor *c, sf_stream_batch *b, uint8_t *b
                                (unsigned long long)(e.offset + e.count - 1),
                                (unsigned long long)c->at);
             sf_hole_get(&e, &b->hole);
-            b->hole.from = c->at; /* what this read skipped */
+            sf_pos_from_u64(&b->hole.from, c->at); /* what this read skipped */
             c->at = e.offset + e.count;
             *consumed = used + e.size;
             return 0;
         }
-        b->entries[b->count++] = (sf_stream_entry){e.offset, e.payload, e.len};
+        sf_stream_entry *out = &b->entries[b->count++];
+        sf_pos_from_u64(&out->pos, e.offset);
+        out->data = e.payload;
+        out->len = e.len;
         used += e.size;
         c->at++;
     }
@@ -414,29 +417,28 @@ static int missing(partition *p, const cursor *c, sf_error *err)
                    (unsigned long long)c->pos);
 }
 
-/* Say that a read skipped a hole, every time: never silently. */
-static void report_hole(partition *p, const sf_stream_hole *h)
+/* Say that a read skipped a hole [from, to), every time: never silently. */
+static void report_hole(partition *p, const sf_stream_hole *h, uint64_t from, uint64_t to)
 {
     atomic_fetch_add(&p->hole_skips, 1);
-    atomic_fetch_add(&p->hole_offsets, h->to - h->from);
+    atomic_fetch_add(&p->hole_offsets, to - from);
     char q[2 * SF_STREAM_HOLE_REASON_MAX + 8];
     sf_logf(SF_LOG_WARN, "log_hole_skipped",
             "partition=%u from=%llu to=%llu marked_at=%lld reason=%s "
             "msg=\"offsets lost for good (shopflow log repair): no record will ever be there\"",
-            p->id, (unsigned long long)h->from, (unsigned long long)h->to - 1,
-            (long long)h->marked_at, sf_logq(h->reason, q, sizeof q));
+            p->id, (unsigned long long)from, (unsigned long long)to - 1, (long long)h->marked_at, sf_logq(h->reason, q, sizeof q));
 }
 
 int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b, sf_error *err)
 {
     b->count = 0;
-    b->next_offset = from;
-    b->hole.from = b->hole.to = 0;
+    sf_pos_from_u64(&b->next, from);
+    b->hole.from.len = b->hole.to.len = 0;
     if (from >= end)
         return 0;
     pthread_rwlock_rdlock(&p->lock);
     if (p->nsegs == 0 || from < p->segs[0].base) {
-        b->next_offset = p->nsegs ? p->segs[0].base : 0;
+        sf_pos_from_u64(&b->next, p->nsegs ? p->segs[0].base : 0);
         pthread_rwlock_unlock(&p->lock);
         if (p->nsegs == 0)
             return sf_error_set(err, SF_ECORRUPT,
@@ -469,9 +471,9 @@ int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch
     if (rc >= 0 && b->count == 0 && !c.stop && c.at < c.end)
         rc = missing(p, &c, err);
     pthread_rwlock_unlock(&p->lock);
-    b->next_offset = c.at;
-    if (rc >= 0 && b->hole.to > b->hole.from)
-        report_hole(p, &b->hole);
+    sf_pos_from_u64(&b->next, c.at);
+    if (rc >= 0 && c.stop && b->count == 0 && c.at > from)
+        report_hole(p, &b->hole, from, c.at);
     return rc < 0 ? rc : 0;
 }
 
@@ -580,8 +582,8 @@ void sf_partition_info_get(partition *p, uint64_t end, sf_partition_info *out)
     if (p->read_only && p->nsegs)
         count_new_entries(p, end);
     pthread_rwlock_rdlock(&p->lock);
-    out->start_offset = p->nsegs ? p->segs[0].base : 0;
-    out->end_offset = atomic_load(&p->end);
+    sf_pos_from_u64(&out->start, p->nsegs ? p->segs[0].base : 0);
+    sf_pos_from_u64(&out->end, atomic_load(&p->end));
     out->segments = (uint32_t)p->nsegs;
     out->missing = p->missing;
     out->bytes = 0;

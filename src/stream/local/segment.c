@@ -114,8 +114,8 @@ size_t sf_hole_frame(uint8_t *buf, uint64_t offset, uint64_t count, int64_t at, 
 
 void sf_hole_get(const entry_view *e, sf_stream_hole *out)
 {
-    out->from = e->offset;
-    out->to = e->offset + e->count;
+    sf_pos_from_u64(&out->from, e->offset);
+    sf_pos_from_u64(&out->to, e->offset + e->count);
     out->marked_at = (int64_t)get64(e->payload + 8);
     size_t n = e->len - HOLE_HEADER;
     memcpy(out->reason, e->payload + HOLE_HEADER, n);

@@ -20,12 +20,51 @@ size_t sf_history_position_key(uint32_t partition, uint8_t *key)
     return SF_HISTORY_POSITION_KEY_LEN;
 }
 
-int sf_history_position_decode(const void *val, size_t len, uint64_t *next, sf_error *err)
+/* POS (history_keys.h) into out; its length. */
+static size_t put_pos(const sf_pos *pos, uint8_t *out, bool in_key)
 {
-    if (len != SF_HISTORY_POSITION_VALUE_LEN)
-        return sf_error_set(err, SF_ECORRUPT, "history: a stored position of %zu bytes, not 8",
+    uint64_t v;
+    if (sf_pos_u64(pos, &v)) {
+        sf_put_be64(out, v);
+        return 8;
+    }
+    size_t n = 0;
+    if (in_key) {
+        memset(out, 0xff, 8);
+        n = 8;
+    }
+    return n + sf_pos_encode(pos, out + n);
+}
+
+/* POS at in[0..len) (all of it) into *out; false if it is not one. */
+static bool get_pos(const uint8_t *in, size_t len, bool in_key, sf_pos *out)
+{
+    if (len == 8) {
+        sf_pos_from_u64(out, sf_get_be64(in));
+        return true;
+    }
+    if (in_key) {
+        static const uint8_t wide[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        if (len < 8 || memcmp(in, wide, 8) != 0)
+            return false;
+        in += 8, len -= 8;
+    }
+    /* written so only when wider than 64 bits */
+    return sf_pos_decode(in, len, out, NULL) == 0 && out->len > 8;
+}
+
+size_t sf_history_position_encode(const sf_pos *next, uint8_t *val)
+{
+    return put_pos(next, val, false);
+}
+
+int sf_history_position_decode(const void *val, size_t len, sf_pos *next, sf_error *err)
+{
+    if (!get_pos(val, len, false, next))
+        return sf_error_set(err, SF_ECORRUPT,
+                            "history: a stored position of %zu bytes is not one (8 bytes, or "
+                            "the stored form of a position wider than 64 bits)",
                             len);
-    *next = sf_get_be64(val);
     return 0;
 }
 
@@ -147,12 +186,11 @@ int sf_history_decode_header(const void *val, size_t len, sf_invoice_header *h, 
     return 0;
 }
 
-size_t sf_history_quarantine_key(uint32_t partition, uint64_t offset, uint8_t *key)
+size_t sf_history_quarantine_key(uint32_t partition, const sf_pos *pos, uint8_t *key)
 {
     key[0] = SF_HISTORY_KEY_QUARANTINE;
     sf_put_be32(key + 1, partition);
-    sf_put_be64(key + 5, offset);
-    return SF_HISTORY_QUARANTINE_KEY_LEN;
+    return 5 + put_pos(pos, key + 5, true);
 }
 
 size_t sf_history_quarantine_encode(const sf_history_quarantined *q, uint8_t *val)
@@ -172,14 +210,13 @@ int sf_history_quarantine_decode(const void *key, size_t klen, const void *val, 
                                  sf_history_quarantined *q, sf_error *err)
 {
     const uint8_t *k = key, *v = val;
-    if (klen != SF_HISTORY_QUARANTINE_KEY_LEN || k[0] != SF_HISTORY_KEY_QUARANTINE ||
-        vlen < QUARANTINE_HEAD)
+    if (klen < SF_HISTORY_QUARANTINE_KEY_LEN || k[0] != SF_HISTORY_KEY_QUARANTINE ||
+        vlen < QUARANTINE_HEAD || !get_pos(k + 5, klen - 5, true, &q->pos))
         return sf_error_set(err, SF_ECORRUPT, "history: a damaged quarantine entry");
     size_t rlen = (size_t)v[QUARANTINE_HEAD - 2] << 8 | v[QUARANTINE_HEAD - 1];
     if (rlen > vlen - QUARANTINE_HEAD)
         return sf_error_set(err, SF_ECORRUPT, "history: a damaged quarantine entry");
     q->partition = (uint32_t)k[1] << 24 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 8 | k[4];
-    q->offset = sf_get_be64(k + 5);
     q->at = (const char *)v;
     q->reason = (const char *)v + QUARANTINE_HEAD;
     q->reason_len = rlen;

@@ -71,10 +71,10 @@ int sf_lmdb_commit(lm_txn *t, sf_error *err);
 void sf_lmdb_abort(lm_txn *t);
 
 /* The port's operations (writer.c, reader.c). */
-int sf_lmdb_positions(sf_store *s, uint64_t *next, uint32_t nparts, sf_error *err);
+int sf_lmdb_positions(sf_store *s, sf_pos *next, uint32_t nparts, sf_error *err);
 int sf_lmdb_apply(sf_store *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
 int sf_lmdb_set_aside(sf_store *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                      const char *at, uint64_t next, sf_error *err);
+                      const char *at, const sf_pos *next, sf_error *err);
 int sf_lmdb_retry(sf_store *s, uint32_t p, const sf_stream_entry *e, sf_error *err);
 int sf_lmdb_commit_unit(sf_store *s, sf_error *err);
 void sf_lmdb_rollback(sf_store *s);

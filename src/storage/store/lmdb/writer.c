@@ -96,12 +96,12 @@ static int apply_record(lm_txn *t, current *cur, const sf_record *r, const uint8
 
 /* p's stored position into *at (0 when none is stored; *stored says
  * whether one is). */
-static int stored_position(lm_txn *t, uint32_t p, uint64_t *at, bool *stored, sf_error *err)
+static int stored_position(lm_txn *t, uint32_t p, sf_pos *at, bool *stored, sf_error *err)
 {
     uint8_t okey[SF_HISTORY_POSITION_KEY_LEN];
     const void *v;
     size_t n;
-    *at = 0;
+    at->len = 0;
     *stored = false;
     int rc = sf_lmdb_get(t, okey, sf_history_position_key(p, okey), &v, &n, err);
     if (rc == SF_ENOENT)
@@ -116,16 +116,20 @@ static int stored_position(lm_txn *t, uint32_t p, uint64_t *at, bool *stored, sf
  * commit replaces. */
 static int fence(lm_txn *t, uint32_t p, const sf_stream_entry *first, sf_error *err)
 {
-    uint64_t stored;
+    sf_pos stored;
     bool any;
     int rc = stored_position(t, p, &stored, &any, err);
     if (rc < 0 || !any || !first) /* no entry (a hole skipped): the position moves on */
         return rc;
-    if (stored != first->offset)
+    if (sf_pos_cmp(&stored, &first->pos) != 0) {
+        char from[SF_POS_TEXT_MAX], at[SF_POS_TEXT_MAX];
+        sf_pos_format(&first->pos, from, sizeof from);
+        sf_pos_format(&stored, at, sizeof at);
         return sf_error_set(err, SF_ESTALE,
-                            "history: partition %u: a batch from offset %llu, but the store is at "
-                            "%llu (another member applied it): refused",
-                            p, (unsigned long long)first->offset, (unsigned long long)stored);
+                            "history: partition %u: a batch from offset %s, but the store is at "
+                            "%s (another member applied it): refused",
+                            p, from, at);
+    }
     return 0;
 }
 
@@ -136,11 +140,11 @@ static int unit(lmdb_store *s, sf_error *err)
 }
 
 /* Store p's position as next in the open unit of work. */
-static int put_position(lmdb_store *s, uint32_t p, uint64_t next, sf_error *err)
+static int put_position(lmdb_store *s, uint32_t p, const sf_pos *next, sf_error *err)
 {
-    uint8_t okey[SF_HISTORY_POSITION_KEY_LEN], oval[SF_HISTORY_POSITION_VALUE_LEN];
-    sf_put_be64(oval, next);
-    return sf_lmdb_put(s->w, okey, sf_history_position_key(p, okey), oval, sizeof oval, err);
+    uint8_t okey[SF_HISTORY_POSITION_KEY_LEN], oval[SF_HISTORY_POSITION_VALUE_MAX];
+    size_t n = sf_history_position_encode(next, oval);
+    return sf_lmdb_put(s->w, okey, sf_history_position_key(p, okey), oval, n, err);
 }
 
 /* rc, after rolling the unit of work back if it failed. */
@@ -168,24 +172,24 @@ int sf_lmdb_apply(sf_store *st, uint32_t p, const sf_stream_batch *b, sf_error *
     if (rc == 0)
         rc = close_invoice(s->w, &cur, err);
     if (rc == 0)
-        rc = put_position(s, p, b->next_offset, err);
+        rc = put_position(s, p, &b->next, err);
     return ended(s, rc);
 }
 
 int sf_lmdb_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, const char *reason,
-                      const char *at, uint64_t next, sf_error *err)
+                      const char *at, const sf_pos *next, sf_error *err)
 {
     lmdb_store *s = (lmdb_store *)st;
-    sf_history_quarantined q = {p,       e->offset, at, reason, strnlen(reason, UINT16_MAX),
+    sf_history_quarantined q = {p,       e->pos, at, reason, strnlen(reason, UINT16_MAX),
                                 e->data, e->len};
     size_t vlen = sf_history_quarantine_encode(&q, NULL);
-    uint8_t key[SF_HISTORY_QUARANTINE_KEY_LEN], *val = malloc(vlen);
+    uint8_t key[SF_HISTORY_QUARANTINE_KEY_MAX], *val = malloc(vlen);
     int rc = val ? unit(s, err) : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
         rc = fence(s->w, p, e, err);
     if (rc == 0) {
         sf_history_quarantine_encode(&q, val);
-        rc = sf_lmdb_put(s->w, key, sf_history_quarantine_key(p, e->offset, key), val, vlen, err);
+        rc = sf_lmdb_put(s->w, key, sf_history_quarantine_key(p, &e->pos, key), val, vlen, err);
     }
     if (rc == 0)
         rc = put_position(s, p, next, err);
@@ -196,8 +200,10 @@ int sf_lmdb_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, const 
 int sf_lmdb_retry(sf_store *st, uint32_t p, const sf_stream_entry *e, sf_error *err)
 {
     lmdb_store *s = (lmdb_store *)st;
-    uint8_t key[SF_HISTORY_QUARANTINE_KEY_LEN];
-    size_t klen = sf_history_quarantine_key(p, e->offset, key);
+    uint8_t key[SF_HISTORY_QUARANTINE_KEY_MAX];
+    size_t klen = sf_history_quarantine_key(p, &e->pos, key);
+    char text[SF_POS_TEXT_MAX];
+    sf_pos_format(&e->pos, text, sizeof text);
     const void *v;
     size_t vlen;
     current cur = {0};
@@ -205,9 +211,9 @@ int sf_lmdb_retry(sf_store *st, uint32_t p, const sf_stream_entry *e, sf_error *
     int rc = unit(s, err);
     if (rc == 0 && (rc = sf_lmdb_get(s->w, key, klen, &v, &vlen, err)) == SF_ENOENT)
         rc = sf_error_set(err, SF_ENOENT,
-                          "history: partition %u offset %llu is not in its quarantine (retried "
+                          "history: partition %u offset %s is not in its quarantine (retried "
                           "already?)",
-                          p, (unsigned long long)e->offset);
+                          p, text);
     if (rc == 0)
         rc = sf_stream_entry_record(e, p, &r, err);
     /* The line goes after the invoice's stored lines: all of them came
@@ -237,7 +243,7 @@ void sf_lmdb_rollback(sf_store *st)
     s->w = NULL;
 }
 
-int sf_lmdb_positions(sf_store *st, uint64_t *next, uint32_t nparts, sf_error *err)
+int sf_lmdb_positions(sf_store *st, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     lm_txn *t = NULL;
     int rc = sf_lmdb_begin((lmdb_store *)st, false, &t, err);
@@ -266,7 +272,7 @@ static int list_one(void *ctx, const void *key, size_t klen, const void *val, si
     memcpy(at, hq.at, SF_STORE_TIME_LEN);
     at[SF_STORE_TIME_LEN] = '\0';
     snprintf(reason, sizeof reason, "%.*s", (int)hq.reason_len, hq.reason);
-    l->rc = l->fn(l->ctx, hq.partition, hq.offset, reason, at, hq.data, hq.len);
+    l->rc = l->fn(l->ctx, hq.partition, &hq.pos, reason, at, hq.data, hq.len);
     return l->rc;
 }
 

@@ -36,7 +36,7 @@
 #include "core/timefmt.h"
 #include "storage/warehouse/postgres/postgres_int.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* TEXT as bytes: the "C" collation. */
 #define TEXT_C "TEXT COLLATE \"C\" NOT NULL"
@@ -157,6 +157,17 @@ static const char *const migration[SCHEMA_VERSION] = {
     ("CREATE TABLE sink_quarantine (log_partition BIGINT NOT NULL, log_offset BIGINT NOT NULL,"
      "  reason " TEXT_C ", bytes BYTEA NOT NULL, quarantined_at " TEXT_C ","
      "  PRIMARY KEY (log_partition, log_offset));"),
+    /* 7: stream positions (issue 16 item 3; SQLite's version 6). A
+     * position wider than 63 bits is next_offset (log_offset) -1 and its
+     * stored form (core/pos.h) in next_pos (log_pos); ordinal counts the
+     * records loaded, and fact_id is partition x 2^40 + ordinal: it starts
+     * at next_offset, so new fact_ids follow the old ones. */
+    ("ALTER TABLE sink_offsets ADD COLUMN next_pos BYTEA,"
+     "  ADD COLUMN ordinal BIGINT NOT NULL DEFAULT 0;"
+     "UPDATE sink_offsets SET ordinal = next_offset;"
+     "ALTER TABLE sink_quarantine ADD COLUMN log_pos BYTEA NOT NULL DEFAULT ''::bytea,"
+     "  DROP CONSTRAINT sink_quarantine_pkey, ADD PRIMARY KEY (log_partition, log_offset, "
+     "log_pos);"),
 };
 
 /* Any number: one lock per database, taken by its loader. */
@@ -174,7 +185,7 @@ static void pg_close(sf_warehouse *base)
     sf_wh_ranked_free(&w->ranked);
     for (int i = 0; i < NSTAGE; i++)
         sf_buf_free(&w->stage[i]);
-    free(w->next);
+    free(w->part);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
@@ -343,25 +354,44 @@ static int pg_open(const sf_location *loc, const sf_warehouse_opts *opts, sf_war
     return 0;
 }
 
-/* The positions in rows (log_partition, next_offset, ...) into next. */
-static void positions_of(const PGresult *res, uint64_t *next, uint32_t nparts)
+/* The position of row i of res from its next_offset (text, column c) and
+ * its next_pos as hex (column h). */
+static int pos_of_row(const PGresult *res, int i, int c, int h, sf_pos *out, sf_error *err)
 {
-    for (int i = 0; i < PQntuples(res); i++) {
-        long long p = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (p >= 0 && p < nparts)
-            next[p] = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+    const char *hex = PQgetvalue(res, i, h);
+    size_t n = strlen(hex) / 2;
+    uint8_t blob[SF_POS_STORED_MAX];
+    if (n > sizeof blob)
+        return sf_error_set(err, SF_ECORRUPT, "warehouse: a stored position of %zu bytes", n);
+    for (size_t k = 0; k < n; k++) {
+        unsigned byte;
+        if (sscanf(hex + 2 * k, "%2x", &byte) != 1)
+            return sf_error_set(err, SF_ECORRUPT, "warehouse: a stored position is not hex");
+        blob[k] = (uint8_t)byte;
     }
+    return sf_wh_pos_get(strtoll(PQgetvalue(res, i, c), NULL, 10), blob, n, out, err);
 }
 
-static int pg_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_error *err)
+/* The positions in rows (log_partition, next_offset, ...) into next, the
+ * hex of next_pos in column h. */
+static int positions_of(const PGresult *res, int h, sf_pos *next, uint32_t nparts, sf_error *err)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        long long p = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (p >= 0 && p < nparts)
+            rc = pos_of_row(res, i, 1, h, &next[p], err);
+    }
+    return rc;
+}
+
+static int pg_positions(sf_warehouse *base, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     pg_wh *w = (pg_wh *)base;
     for (uint32_t p = 0; p < nparts; p++)
-        next[p] = 0;
-    if (w->offsets) { /* inside read(): its rows, read with its BEGIN (one round trip) */
-        positions_of(w->offsets, next, nparts);
-        return 0;
-    }
+        next[p].len = 0;
+    if (w->offsets) /* inside read(): its rows, read with its BEGIN (one round trip) */
+        return positions_of(w->offsets, 3, next, nparts, err);
     int rc;
     /* A sink (re)starts here: after a broken connection, connect again. */
     if (!w->in_txn && PQstatus(w->conn) == CONNECTION_BAD && (rc = sf_pg_reconnect(w, err)) < 0)
@@ -370,11 +400,12 @@ static int pg_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_
     if (rc < 0 || !exists)
         return rc; /* a reader before the first load */
     free(exists);
-    PGresult *res = PQexec(w->conn, "SELECT log_partition, next_offset FROM sink_offsets");
+    PGresult *res = PQexec(
+        w->conn, "SELECT log_partition, next_offset, encode(next_pos, 'hex') FROM sink_offsets");
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = sf_pg_fail(w, res, err, "positions");
     else
-        positions_of(res, next, nparts);
+        rc = positions_of(res, 2, next, nparts, err);
     PQclear(res);
     return rc;
 }
@@ -387,39 +418,57 @@ static void rollback(pg_wh *w)
     w->txn_records = w->txn_quarantined = 0;
     for (int i = 0; i < NSTAGE; i++)
         sf_buf_reset(&w->stage[i]);
-    for (uint32_t p = 0; p < w->nnext; p++)
-        w->next[p] = UINT64_MAX;
+    if (w->part)
+        memset(w->part, 0, w->npart * sizeof *w->part);
     sf_wh_rollup_reset(&w->roll);
     PQclear(w->presence);
     w->presence = NULL;
 }
 
-/* Remember partition p's position after the open transaction. */
-static int set_next(pg_wh *w, uint32_t p, uint64_t next, sf_error *err)
+/* Partition p's sink_offsets row in the open transaction: read and
+ * locked until the commit at its first load, then as the loads moved it. */
+static int part_of(pg_wh *w, uint32_t p, struct pg_part **out, sf_error *err)
 {
-    if (p >= w->nnext) {
+    if (p >= w->npart) {
         uint32_t n = p + 16;
-        uint64_t *a = realloc(w->next, n * sizeof *a);
+        struct pg_part *a = realloc(w->part, n * sizeof *a);
         if (!a)
             return sf_error_set(err, SF_ENOMEM, "out of memory");
-        for (uint32_t i = w->nnext; i < n; i++)
-            a[i] = UINT64_MAX;
-        w->next = a, w->nnext = n;
+        memset(a + w->npart, 0, (n - w->npart) * sizeof *a);
+        w->part = a, w->npart = n;
     }
-    w->next[p] = next;
-    return 0;
+    struct pg_part *pp = *out = &w->part[p];
+    if (pp->known)
+        return 0;
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "SELECT next_offset, encode(next_pos, 'hex'), ordinal FROM sink_offsets "
+             "WHERE log_partition = %u FOR UPDATE",
+             p);
+    PGresult *res = PQexec(w->conn, sql);
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : sf_pg_fail(w, res, err, "position");
+    if (rc == 0 && PQntuples(res) == 1) { /* none stored: no fence, ordinal 0 */
+        rc = pos_of_row(res, 0, 0, 1, &pp->next, err);
+        pp->ordinal = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+        pp->stored = true;
+    }
+    PQclear(res);
+    pp->known = rc == 0;
+    return rc;
 }
 
 /* Stream the staged facts to the server every FLUSH_BYTES. */
 #define FLUSH_BYTES (8u << 20)
 
-/* The COPY text row of record r at (p, offset) into b. */
-static void fact_row(sf_buf *b, const sf_record *r, uint32_t p, uint64_t offset, const char *date)
+/* The COPY text row of record r, the ordinal-th of partition p, at
+ * log_offset (sf_wh_pos_int) into b. */
+static void fact_row(sf_buf *b, const sf_record *r, uint32_t p, uint64_t ordinal,
+                     int64_t log_offset, const char *date)
 {
     const char *kind = sf_kind_name((sf_kind)r->kind);
-    sf_pg_int(b, (int64_t)(((uint64_t)p << 40) | offset), true);
+    sf_pg_int(b, (int64_t)(((uint64_t)p << 40) | ordinal), true);
     sf_pg_int(b, p, false);
-    sf_pg_int(b, (int64_t)offset, false);
+    sf_pg_int(b, log_offset, false);
     sf_pg_text(b, r->invoice_no, r->invoice_no_len, false);
     sf_pg_text(b, r->stock_code, r->stock_code_len, false);
     sf_pg_text(b, r->description, r->description_len, false);
@@ -444,26 +493,17 @@ static void fact_row(sf_buf *b, const sf_record *r, uint32_t p, uint64_t offset,
  * knowing (a zombie) is refused, SF_ESTALE, rather than loading records
  * twice. (The loader's advisory lock already keeps two loaders apart; this
  * holds even if a zombie keeps its session.) */
-static int fence(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+static int fence(const struct pg_part *pp, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
-    if (b->count == 0)
+    if (b->count == 0 || !pp->stored || sf_pos_cmp(&pp->next, &b->entries[0].pos) == 0)
         return 0;
-    uint64_t at = p < w->nnext ? w->next[p] : UINT64_MAX;
-    int rc = 0;
-    if (at == UINT64_MAX) {
-        char sql[96];
-        snprintf(sql, sizeof sql,
-                 "SELECT next_offset FROM sink_offsets WHERE log_partition = %u FOR UPDATE", p);
-        char *v = query_value(w, sql, err, &rc);
-        at = v ? strtoull(v, NULL, 10) : b->entries[0].offset; /* none stored: no fence */
-        free(v);
-    }
-    if (rc == 0 && at != b->entries[0].offset)
-        rc = sf_error_set(err, SF_ESTALE,
-                          "warehouse: partition %u: a batch from offset %llu, but the warehouse "
-                          "is at %llu (another member loaded it): refused",
-                          p, (unsigned long long)b->entries[0].offset, (unsigned long long)at);
-    return rc;
+    char from[SF_POS_TEXT_MAX], at[SF_POS_TEXT_MAX];
+    sf_pos_format(&b->entries[0].pos, from, sizeof from);
+    sf_pos_format(&pp->next, at, sizeof at);
+    return sf_error_set(err, SF_ESTALE,
+                        "warehouse: partition %u: a batch from offset %s, but the warehouse "
+                        "is at %s (another member loaded it): refused",
+                        p, from, at);
 }
 
 /* The open transaction, begun if there is none (a loader's). */
@@ -479,17 +519,19 @@ static int open_txn(pg_wh *w, sf_error *err)
 }
 
 /* The facts and rollups of b's entries into the open transaction. */
-static int stage_facts(pg_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err)
+static int stage_facts(pg_wh *w, struct pg_part *pp, uint32_t p, const sf_stream_batch *b,
+                       sf_error *err)
 {
     sf_buf *facts = &w->stage[STAGE_FACTS];
-    int rc = 0;
+    int rc = sf_wh_ordinal_check(p, pp->ordinal, b->count, err);
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         char date[SF_TIME_TEXT_LEN + 1];
         rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &r, date, err);
         if (rc == 0)
-            fact_row(facts, &r, p, b->entries[i].offset, date);
+            fact_row(facts, &r, p, pp->ordinal++, sf_wh_pos_int(&b->entries[i].pos), date);
     }
+    pp->moved = true;
     if (rc == 0 && facts->len >= FLUSH_BYTES)
         rc = sf_pg_flush(w, STAGE_FACTS, err);
     return rc;
@@ -501,15 +543,28 @@ static int pg_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_
     int rc = open_txn(w, err);
     if (rc < 0)
         return rc;
-    if ((rc = fence(w, p, b, err)) == 0)
-        rc = stage_facts(w, p, b, err);
+    struct pg_part *pp;
+    if ((rc = part_of(w, p, &pp, err)) == 0 && (rc = fence(pp, p, b, err)) == 0)
+        rc = stage_facts(w, pp, p, b, err);
     if (rc == 0)
-        rc = set_next(w, p, b->next_offset, err);
+        pp->next = b->next, pp->stored = true;
     if (rc < 0)
         rollback(w);
     else
         w->txn_records += b->count;
     return rc;
+}
+
+/* The log_pos (next_pos) of pos as bytea text ("\\x..."; empty when the
+ * integer column holds pos: sf_wh_pos_blob) into out. */
+static void pos_hex(const sf_pos *pos, char out[2 + 2 * SF_POS_STORED_MAX + 1])
+{
+    uint8_t blob[SF_POS_STORED_MAX];
+    size_t n = sf_wh_pos_blob(pos, blob);
+    memcpy(out, "\\x", 2);
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 + 2 * i, 3, "%02x", blob[i]);
+    out[2 + 2 * n] = '\0';
 }
 
 /* sql with the text parameters params[0..n), bytes binary as parameter
@@ -532,22 +587,24 @@ static int exec_params(pg_wh *w, const char *sql, int n, const char *const *para
 }
 
 static int pg_quarantine(sf_warehouse *base, uint32_t p, const sf_stream_entry *e,
-                         const char *reason, const char *at, uint64_t next, sf_error *err)
+                         const char *reason, const char *at, const sf_pos *next, sf_error *err)
 {
     pg_wh *w = (pg_wh *)base;
     sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
-    char part[16], offset[24];
+    char part[16], offset[24], pos[2 + 2 * SF_POS_STORED_MAX + 1];
     snprintf(part, sizeof part, "%u", p);
-    snprintf(offset, sizeof offset, "%llu", (unsigned long long)e->offset);
-    const char *params[] = {part, offset, reason, (const char *)e->data, at};
+    snprintf(offset, sizeof offset, "%lld", (long long)sf_wh_pos_int(&e->pos));
+    pos_hex(&e->pos, pos);
+    const char *params[] = {part, offset, reason, (const char *)e->data, at, pos};
+    struct pg_part *pp;
     int rc = open_txn(w, err);
+    if (rc == 0 && (rc = part_of(w, p, &pp, err)) == 0)
+        rc = fence(pp, p, &one, err);
     if (rc == 0)
-        rc = fence(w, p, &one, err);
+        rc = exec_params(w, "INSERT INTO sink_quarantine VALUES ($1, $2, $3, $4, $5, $6::bytea)", 6,
+                         params, 4, e->len, NULL, err);
     if (rc == 0)
-        rc = exec_params(w, "INSERT INTO sink_quarantine VALUES ($1, $2, $3, $4, $5)", 5, params, 4,
-                         e->len, NULL, err);
-    if (rc == 0)
-        rc = set_next(w, p, next, err);
+        pp->next = *next, pp->stored = pp->moved = true;
     if (rc < 0)
         rollback(w);
     else
@@ -559,23 +616,27 @@ static int pg_retry(sf_warehouse *base, uint32_t p, const sf_stream_entry *e, sf
 {
     pg_wh *w = (pg_wh *)base;
     sf_stream_batch one = {.entries = (sf_stream_entry *)e, .count = 1};
-    char part[16], offset[24];
+    char part[16], offset[24], pos[2 + 2 * SF_POS_STORED_MAX + 1], text[SF_POS_TEXT_MAX];
     snprintf(part, sizeof part, "%u", p);
-    snprintf(offset, sizeof offset, "%llu", (unsigned long long)e->offset);
-    const char *params[] = {part, offset};
+    snprintf(offset, sizeof offset, "%lld", (long long)sf_wh_pos_int(&e->pos));
+    pos_hex(&e->pos, pos);
+    sf_pos_format(&e->pos, text, sizeof text);
+    const char *params[] = {part, offset, pos};
     long changed = 0;
+    struct pg_part *pp;
     int rc = open_txn(w, err);
-    if (rc == 0)
+    if (rc == 0 && (rc = part_of(w, p, &pp, err)) == 0) /* its ordinal moves */
         rc = exec_params(w,
-                         "DELETE FROM sink_quarantine WHERE log_partition = $1 AND log_offset = $2",
-                         2, params, 0, 0, &changed, err);
+                         "DELETE FROM sink_quarantine WHERE log_partition = $1 AND log_offset = $2 "
+                         "AND log_pos = $3::bytea",
+                         3, params, 0, 0, &changed, err);
     if (rc == 0 && changed != 1)
         rc = sf_error_set(err, SF_ENOENT,
-                          "warehouse: partition %u offset %llu is not in its quarantine (retried "
+                          "warehouse: partition %u offset %s is not in its quarantine (retried "
                           "already?)",
-                          p, (unsigned long long)e->offset);
+                          p, text);
     if (rc == 0)
-        rc = stage_facts(w, p, &one, err);
+        rc = stage_facts(w, pp, p, &one, err);
     if (rc < 0)
         rollback(w);
     return rc;
@@ -587,8 +648,8 @@ static int pg_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx
     if (w->reader)
         pthread_mutex_lock(&w->lock);
     PGresult *res = PQexecParams(w->conn,
-                                 "SELECT log_partition, log_offset, reason, quarantined_at, bytes "
-                                 "FROM sink_quarantine ORDER BY 1, 2",
+                                 "SELECT log_partition, log_offset, reason, quarantined_at, bytes, "
+                                 "log_pos FROM sink_quarantine ORDER BY 1, log_offset < 0, 2, 6",
                                  0, NULL, NULL, NULL, NULL, 1);
     int rc =
         PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : sf_pg_fail(w, res, err, "sink_quarantine");
@@ -596,9 +657,13 @@ static int pg_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx
         char reason[SF_ERROR_MSG_MAX], at[64];
         snprintf(reason, sizeof reason, "%.*s", PQgetlength(res, i, 2), PQgetvalue(res, i, 2));
         snprintf(at, sizeof at, "%.*s", PQgetlength(res, i, 3), PQgetvalue(res, i, 3));
-        rc = fn(ctx, (uint32_t)sf_get_be64((const uint8_t *)PQgetvalue(res, i, 0)),
-                sf_get_be64((const uint8_t *)PQgetvalue(res, i, 1)), reason, at,
-                (const uint8_t *)PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
+        sf_pos pos;
+        rc = sf_wh_pos_get((int64_t)sf_get_be64((const uint8_t *)PQgetvalue(res, i, 1)),
+                           PQgetvalue(res, i, 5), (size_t)PQgetlength(res, i, 5), &pos, err);
+        if (rc == 0)
+            rc =
+                fn(ctx, (uint32_t)sf_get_be64((const uint8_t *)PQgetvalue(res, i, 0)), &pos, reason,
+                   at, (const uint8_t *)PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
     }
     PQclear(res);
     if (w->reader)
@@ -619,10 +684,17 @@ static int pg_commit(sf_warehouse *base, sf_error *err)
     if (!w->in_txn)
         return 0;
     sf_buf *offsets = &w->stage[STAGE_OFFSETS];
-    for (uint32_t p = 0; p < w->nnext; p++)
-        if (w->next[p] != UINT64_MAX) {
+    for (uint32_t p = 0; p < w->npart; p++)
+        if (w->part[p].moved) {
+            char hex[2 + 2 * SF_POS_STORED_MAX + 1];
+            pos_hex(&w->part[p].next, hex);
             sf_pg_int(offsets, p, true);
-            sf_pg_int(offsets, (int64_t)w->next[p], false);
+            sf_pg_int(offsets, sf_wh_pos_int(&w->part[p].next), false);
+            if (hex[2])
+                sf_pg_text(offsets, hex, strlen(hex), false);
+            else
+                sf_pg_null(offsets);
+            sf_pg_int(offsets, (int64_t)w->part[p].ordinal, false);
             sf_pg_end_row(offsets);
         }
     int rc = sf_pg_flush(w, STAGE_FACTS, err);

@@ -28,7 +28,9 @@
 #define BEGIN_READ "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
 #define LOADED     "SELECT to_regclass('bi_sales') IS NOT NULL"
 /* xmin: the transaction that wrote the row, new at every load. */
-#define OFFSETS "SELECT log_partition, next_offset, xmin::text FROM sink_offsets ORDER BY 1"
+#define OFFSETS                                                                                    \
+    "SELECT log_partition, next_offset, xmin::text, encode(next_pos, 'hex') FROM sink_offsets "    \
+    "ORDER BY 1"
 
 /* Run sql (statements, the last one a query): its last result, or NULL. */
 static PGresult *query(pg_wh *w, const char *sql, sf_error *err)

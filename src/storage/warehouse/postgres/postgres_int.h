@@ -91,8 +91,14 @@ typedef struct pg_wh {
     bool prepared[NPREPARED];
     wh_rollup roll;
     sf_buf stage[NSTAGE];
-    uint64_t *next; /* per partition: its position after the open txn, or UINT64_MAX */
-    uint32_t nnext;
+    /* Per partition, in the open transaction: its sink_offsets row, read
+     * (FOR UPDATE) at its first load and moved by each. */
+    struct pg_part {
+        bool known, stored, moved; /* read; a row (or a load) gave a position; to write */
+        sf_pos next;
+        uint64_t ordinal; /* records of the partition loaded: the next fact_id's */
+    } * part;
+    uint32_t npart;
     /* Records loaded and entries set aside in the open transaction; and,
      * added when it commits, all so far. */
     uint64_t txn_records, txn_quarantined;

@@ -57,7 +57,8 @@ static const char *const stage_name[NSTAGE] = {
 static const char merge_sql[] =
     ("INSERT INTO fact_sales SELECT * FROM stage_fact_sales;"
      "INSERT INTO sink_offsets SELECT * FROM stage_sink_offsets ON CONFLICT (log_partition) "
-     "  DO UPDATE SET next_offset = excluded.next_offset;"
+     "  DO UPDATE SET next_offset = excluded.next_offset, next_pos = excluded.next_pos,"
+     "  ordinal = excluded.ordinal;"
      "INSERT INTO bi_sales AS t SELECT * FROM stage_bi_sales ON CONFLICT (grain, period) DO UPDATE "
      "  SET " ADD_TOTALS ", lines = t.lines + excluded.lines,"
      "  invoices = t.invoices + excluded.invoices, customers = t.customers + excluded.customers;"

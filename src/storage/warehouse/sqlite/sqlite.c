@@ -9,8 +9,10 @@
  * aggregated in memory (rollup.c) and written once per key when the
  * transaction commits, so the rows of a day cost one upsert per product
  * rather than one per line.
- * fact_sales is a rowid table whose rowid is the record's place in the
- * stream (partition × 2^40 + offset): a B-tree keyed by an integer, which
+ * fact_sales is a rowid table whose rowid is the record's place in its
+ * partition's load (partition × 2^40 + ordinal, the records of the
+ * partition loaded before it: sink_offsets.ordinal), an integer that only
+ * grows whatever the stream's positions look like: a B-tree keyed by one, which
  * SQLite appends to fastest, and no secondary index (the BI questions read
  * the rollups; measured in docs/benchmarks.md).
  *
@@ -49,7 +51,8 @@
 #include "storage/warehouse/sqlite/sqlite_int.h"
 
 #define SCHEMA_VERSION                                                                             \
-    5 /* 3: bi_rank_head; 4: 128-bit totals (revenue_hi, units_hi); 5: sink_quarantine */
+    6 /* 3: bi_rank_head; 4: 128-bit totals (revenue_hi, units_hi); 5: sink_quarantine;            \
+         6: stream positions (next_pos, ordinal; log_pos) */
 
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=FULL;"
@@ -94,8 +97,10 @@ static const char schema[] =
      "  country TEXT NOT NULL, last_seen TEXT NOT NULL);"
      "CREATE TABLE IF NOT EXISTS dim_date (date_key TEXT PRIMARY KEY, year INTEGER NOT NULL,"
      "  month INTEGER NOT NULL, day INTEGER NOT NULL, weekday INTEGER NOT NULL);"
+     /* 6: a position wider than 63 bits is next_offset -1 and its stored
+      * form in next_pos (NULL otherwise); ordinal: records loaded */
      "CREATE TABLE IF NOT EXISTS sink_offsets (log_partition INTEGER PRIMARY KEY,"
-     "  next_offset INTEGER NOT NULL);"
+     "  next_offset INTEGER NOT NULL, next_pos BLOB, ordinal INTEGER NOT NULL DEFAULT 0);"
      "CREATE TABLE IF NOT EXISTS bi_sales (grain TEXT NOT NULL, period TEXT NOT NULL,"
      "  revenue_milli INTEGER NOT NULL, units INTEGER NOT NULL, lines INTEGER NOT NULL,"
      "  invoices INTEGER NOT NULL, customers INTEGER NOT NULL," TOTALS_HI ","
@@ -120,7 +125,8 @@ static const char schema[] =
       * (sinks/quarantine.h) in the transaction that moves its position. */
      "CREATE TABLE IF NOT EXISTS sink_quarantine (log_partition INTEGER NOT NULL,"
      "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
-     "  quarantined_at TEXT NOT NULL, PRIMARY KEY (log_partition, log_offset));");
+     "  quarantined_at TEXT NOT NULL, log_pos BLOB NOT NULL DEFAULT x'',"
+     "  PRIMARY KEY (log_partition, log_offset, log_pos));");
 
 /* Totals add in 128 bits: the stored (hi, lo) plus the transaction's
  * (dhi, dlo), by shopflow_hi and shopflow_lo (add_functions, below: on the
@@ -137,9 +143,11 @@ static const char schema[] =
  * new to the bucket (see there); dimensions keep their latest line's text. */
 static const char *const statements[NSTMT] = {
     [ST_FACT] = "INSERT INTO fact_sales VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_OFFSET] = ("INSERT INTO sink_offsets VALUES (?,?) ON CONFLICT (log_partition) DO UPDATE "
-                   "SET next_offset = excluded.next_offset"),
-    [ST_POSITION] = "SELECT next_offset FROM sink_offsets WHERE log_partition = ?",
+    [ST_OFFSET] = ("INSERT INTO sink_offsets VALUES (?,?,?,?) ON CONFLICT (log_partition) DO "
+                   "UPDATE SET next_offset = excluded.next_offset, next_pos = excluded.next_pos, "
+                   "ordinal = excluded.ordinal"),
+    [ST_POSITION] =
+        "SELECT next_offset, next_pos, ordinal FROM sink_offsets WHERE log_partition = ?",
     [ST_SALES] = ("INSERT OR FAIL INTO bi_sales VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT "
                   "DO UPDATE SET " SALES_TOTALS ", lines = lines + ?5, "
                   "invoices = invoices + ?6, customers = customers + ?7"),
@@ -168,8 +176,9 @@ static const char *const statements[NSTMT] = {
                          "(last_seen, country)"),
     [ST_DIM_DATE] = "INSERT OR IGNORE INTO dim_date VALUES (?,?,?,?,?)",
     [ST_HEAD_PUT] = "INSERT OR REPLACE INTO bi_rank_head VALUES (?,?,?,?,?)",
-    [ST_QUARANTINE] = "INSERT INTO sink_quarantine VALUES (?,?,?,?,?)",
-    [ST_UNQUARANTINE] = "DELETE FROM sink_quarantine WHERE log_partition = ? AND log_offset = ?",
+    [ST_QUARANTINE] = "INSERT INTO sink_quarantine VALUES (?,?,?,?,?,?)",
+    [ST_UNQUARANTINE] = ("DELETE FROM sink_quarantine WHERE log_partition = ? AND log_offset = ? "
+                         "AND log_pos = ?"),
 };
 
 int sf_wh_fail(sqlite_wh *w, sf_error *err, const char *what)
@@ -240,10 +249,32 @@ static const char upgrade_4[] =
      "ALTER TABLE bi_invoice ADD COLUMN units_hi INTEGER NOT NULL DEFAULT 0;"
      "DROP INDEX bi_invoice_day; DROP INDEX bi_invoice_month; DROP INDEX bi_invoice_year;");
 
-/* Bring a version 2, 3 or 4 file to this version, in the caller's transaction. */
+/* Version 5 -> 6, stream positions (issue 16 item 3): each partition's
+ * ordinal starts at its next offset, so the fact_ids to come (partition ×
+ * 2^40 + ordinal) follow those of the offsets loaded so far and never meet
+ * one; positions written so far all fit next_offset. The quarantine gains
+ * log_pos in its key (a table of a few rows, copied). Before version 5 it
+ * does not exist yet: the schema text makes it. */
+static const char upgrade_6_offsets[] =
+    ("ALTER TABLE sink_offsets ADD COLUMN next_pos BLOB;"
+     "ALTER TABLE sink_offsets ADD COLUMN ordinal INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE sink_offsets SET ordinal = next_offset;");
+static const char upgrade_6_quarantine[] =
+    ("ALTER TABLE sink_quarantine RENAME TO sink_quarantine_5;"
+     "CREATE TABLE sink_quarantine (log_partition INTEGER NOT NULL,"
+     "  log_offset INTEGER NOT NULL, reason TEXT NOT NULL, bytes BLOB NOT NULL,"
+     "  quarantined_at TEXT NOT NULL, log_pos BLOB NOT NULL DEFAULT x'',"
+     "  PRIMARY KEY (log_partition, log_offset, log_pos));"
+     "INSERT INTO sink_quarantine SELECT *, x'' FROM sink_quarantine_5;"
+     "DROP TABLE sink_quarantine_5;");
+
+/* Bring a version 2 to 5 file to this version, in the caller's transaction. */
 static int upgrade(sqlite_wh *w, int64_t version, sf_error *err)
 {
     if ((version < 4 && sqlite3_exec(w->db, upgrade_4, NULL, NULL, NULL) != SQLITE_OK) ||
+        sqlite3_exec(w->db, upgrade_6_offsets, NULL, NULL, NULL) != SQLITE_OK ||
+        (version == 5 &&
+         sqlite3_exec(w->db, upgrade_6_quarantine, NULL, NULL, NULL) != SQLITE_OK) ||
         sqlite3_exec(w->db, schema, NULL, NULL, NULL) != SQLITE_OK) /* 5: sink_quarantine */
         return sf_wh_fail(w, err, "upgrade the schema");
     return version == 2 ? sf_wh_sqlite_fill_heads(w, err) : 0; /* 3: bi_rank_head */
@@ -260,7 +291,11 @@ static int ensure_schema(sqlite_wh *w, const char *location, sf_error *err)
         query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'fact_sales'");
     int64_t version = query_int(w->db, "PRAGMA user_version");
     bool old = version >= 2 && version<SCHEMA_VERSION, upgrading = exists> 0 && old && !w->reader;
-    if (exists > 0 && version != SCHEMA_VERSION && !upgrading)
+    /* A reader of a version 5 file (written by shopflow before positions
+     * were wide) reads it as it is: its positions are next_offset. */
+    bool readable = w->reader && version == SCHEMA_VERSION - 1;
+    w->version = exists > 0 && !upgrading ? version : SCHEMA_VERSION;
+    if (exists > 0 && version != SCHEMA_VERSION && !upgrading && !readable)
         return sf_error_set(err, SF_ECORRUPT,
                             "warehouse %s has schema version %lld; this shopflow uses version %d: "
                             "%s",
@@ -435,28 +470,31 @@ static int wh_open(const sf_location *loc, const sf_warehouse_opts *opts, sf_war
     return 0;
 }
 
-static int wh_positions(sf_warehouse *base, uint64_t *next, uint32_t nparts, sf_error *err)
+static int wh_positions(sf_warehouse *base, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
     int sync = w->pipe ? sf_wh_pipe_sync(w, err) : 0;
     if (sync < 0)
         return sync;
     for (uint32_t p = 0; p < nparts; p++)
-        next[p] = 0;
+        next[p].len = 0;
     if (query_int(w->db, "SELECT count(*) FROM sqlite_master WHERE name = 'sink_offsets'") <= 0)
         return 0; /* a reader before the first load */
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(w->db, "SELECT log_partition, next_offset FROM sink_offsets", -1, &q,
-                           NULL) != SQLITE_OK)
+    const char *sql = w->version >= 6
+                          ? "SELECT log_partition, next_offset, next_pos FROM sink_offsets"
+                          : "SELECT log_partition, next_offset, NULL FROM sink_offsets";
+    if (sqlite3_prepare_v2(w->db, sql, -1, &q, NULL) != SQLITE_OK)
         return sf_wh_fail(w, err, "positions");
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    int rc, bad = 0;
+    while (bad == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         int64_t p = sqlite3_column_int64(q, 0);
         if (p >= 0 && p < nparts)
-            next[p] = (uint64_t)sqlite3_column_int64(q, 1);
+            bad = sf_wh_pos_get(sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
+                                (size_t)sqlite3_column_bytes(q, 2), &next[p], err);
     }
     sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "positions");
+    return bad < 0 ? bad : rc == SQLITE_DONE ? 0 : sf_wh_fail(w, err, "positions");
 }
 
 static int wh_load(sf_warehouse *base, uint32_t p, const sf_stream_batch *b, sf_error *err)
@@ -490,7 +528,7 @@ static int wh_read(sf_warehouse *base, int (*fn)(sf_warehouse *w, void *ctx, sf_
 }
 
 static int wh_quarantine(sf_warehouse *base, uint32_t p, const sf_stream_entry *e,
-                         const char *reason, const char *at, uint64_t next, sf_error *err)
+                         const char *reason, const char *at, const sf_pos *next, sf_error *err)
 {
     sqlite_wh *w = (sqlite_wh *)base;
     if (w->reader)
@@ -514,16 +552,24 @@ static int wh_quarantined(sf_warehouse *base, sf_wh_quarantined_fn fn, void *ctx
     bool locked = rc == 0 && w->reader; /* readers: one at a time */
     if (locked)
         pthread_mutex_lock(&w->lock);
-    if (rc == 0 && sqlite3_prepare_v2(w->db,
-                                      "SELECT log_partition, log_offset, reason, quarantined_at, "
-                                      "bytes FROM sink_quarantine ORDER BY 1, 2",
-                                      -1, &q, NULL) != SQLITE_OK)
+    /* by partition and position: the wide ones (log_offset -1) last */
+    const char *sql = w->version >= 6
+                          ? "SELECT log_partition, log_offset, reason, quarantined_at, bytes, "
+                            "log_pos FROM sink_quarantine ORDER BY 1, log_offset < 0, 2, 6"
+                          : "SELECT log_partition, log_offset, reason, quarantined_at, bytes, "
+                            "x'' FROM sink_quarantine ORDER BY 1, 2";
+    if (rc == 0 && sqlite3_prepare_v2(w->db, sql, -1, &q, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, "sink_quarantine");
     int step = SQLITE_DONE, stop = 0;
-    while (rc == 0 && !stop && (step = sqlite3_step(q)) == SQLITE_ROW)
-        stop = fn(ctx, (uint32_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1),
+    while (rc == 0 && !stop && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        sf_pos pos;
+        if ((rc = sf_wh_pos_get(sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 5),
+                                (size_t)sqlite3_column_bytes(q, 5), &pos, err)) < 0)
+            break;
+        stop = fn(ctx, (uint32_t)sqlite3_column_int64(q, 0), &pos,
                   (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3),
                   sqlite3_column_blob(q, 4), (size_t)sqlite3_column_bytes(q, 4));
+    }
     if (rc == 0 && !stop && step != SQLITE_DONE)
         rc = sf_wh_fail(w, err, "sink_quarantine");
     sqlite3_finalize(q);

@@ -76,9 +76,10 @@ typedef struct sqlite_wh {
     sqlite3 *db;
     sqlite3_stmt *facts; /* FACT_ROWS rows at once */
     bool reader;
-    bool in_txn;   /* loader: the writer thread's (it alone uses db while running) */
-    bool open;     /* loader: batches loaded since the last commit (the caller's side) */
-    bool unsynced; /* loader: a commit_later() since the last sync of the WAL (caller's side) */
+    int64_t version; /* the file's schema version (a reader may read the one before) */
+    bool in_txn;     /* loader: the writer thread's (it alone uses db while running) */
+    bool open;       /* loader: batches loaded since the last commit (the caller's side) */
+    bool unsynced;   /* loader: a commit_later() since the last sync of the WAL (caller's side) */
     /* loader, the writer thread's: records loaded and entries set aside in
      * its open transaction; and, added when it commits, all so far. */
     uint64_t txn_records, txn_quarantined;
@@ -120,13 +121,15 @@ int sf_wh_sqlite_fill_heads(sqlite_wh *w, sf_error *err);
  * w->facts, w->st); stop: it finishes what is queued and ends. load/commit
  * are the port's (commit: wait for durability or not); sync waits until the
  * writer is idle and returns its failure, if any. */
-extern const wh_store_ops sf_wh_sqlite_deferred;
+extern const wh_store_ops sf_wh_sqlite_deferred; /* in sqlite_store.c */
+/* The writer: apply the writes recorded in w->ops (sqlite_store.c). */
+int sf_wh_sqlite_apply_ops(sqlite_wh *w, sf_error *err);
 int sf_wh_pipe_start(sqlite_wh *w, sf_error *err);
 void sf_wh_pipe_stop(sqlite_wh *w);
 int sf_wh_pipe_load(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, sf_error *err);
 /* The port's quarantine and retry (warehouse.h), through the writer like a load. */
 int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, const char *reason,
-                          const char *at, uint64_t next, sf_error *err);
+                          const char *at, const sf_pos *next, sf_error *err);
 int sf_wh_pipe_retry(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, sf_error *err);
 int sf_wh_pipe_commit(sqlite_wh *w, bool wait, sf_error *err);
 int sf_wh_pipe_sync(sqlite_wh *w, sf_error *err);

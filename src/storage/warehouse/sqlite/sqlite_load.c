@@ -44,11 +44,11 @@ typedef struct wh_item {
     struct wh_item *next;
     int kind;
     uint32_t partition;
-    uint64_t first_offset; /* of the batch's first entry, for the fence */
-    uint64_t next_offset;
-    bool fenced;  /* the batch has entries: check first_offset */
+    sf_pos first; /* of the batch's first entry, for the fence */
+    sf_pos after; /* the partition's position after the item */
+    bool fenced;  /* the batch has entries: check first */
     bool durable; /* ITEM_COMMIT: sync the WAL after it (commit(), not commit_later()) */
-    bool retry;   /* ITEM_FACTS: the record set aside at first_offset, applied again */
+    bool retry;   /* ITEM_FACTS: the record set aside at first, applied again */
     uint32_t records;
     /* ITEM_FACTS: the facts; ITEM_QUARANTINE: the time and the reason (each
      * with its NUL), then the entry's bytes */
@@ -70,7 +70,7 @@ struct wh_pipe {
 /* One fact row, then its texts (invoice, stock code, description, country),
  * padded to 8 bytes. */
 typedef struct packed_fact {
-    uint64_t offset;
+    int64_t log_offset; /* the position, or -1 when wider than 63 bits (sf_wh_pos_int) */
     int64_t unit_price;
     int32_t quantity, customer;
     uint16_t size, description_len;
@@ -78,7 +78,7 @@ typedef struct packed_fact {
     char date[SF_TIME_TEXT_LEN];
 } packed_fact;
 
-static void pack_fact(sf_buf *b, const sf_record *r, const char *date, uint64_t offset)
+static void pack_fact(sf_buf *b, const sf_record *r, const char *date, int64_t offset)
 {
     static const char zeros[8] = {0};
     size_t texts =
@@ -105,15 +105,16 @@ static void pack_fact(sf_buf *b, const sf_record *r, const char *date, uint64_t 
     sf_buf_add(b, zeros, size - sizeof f - texts);
 }
 
-/* Bind fact f of partition p as the row starting at parameter col of s; the
- * texts stay in the item until the statement has run. */
-static void bind_fact(sqlite3_stmt *s, int col, uint32_t p, const packed_fact *f)
+/* Bind fact f of partition p, the ordinal-th of its partition, as the row
+ * starting at parameter col of s; the texts stay in the item until the
+ * statement has run. */
+static void bind_fact(sqlite3_stmt *s, int col, uint32_t p, uint64_t ordinal, const packed_fact *f)
 {
     const char *t = (const char *)(f + 1);
     const char *kind = sf_kind_name((sf_kind)f->kind);
-    sqlite3_bind_int64(s, col, (sqlite3_int64)(((uint64_t)p << 40) | f->offset));
+    sqlite3_bind_int64(s, col, (sqlite3_int64)(((uint64_t)p << 40) | ordinal));
     sqlite3_bind_int64(s, col + 1, p);
-    sqlite3_bind_int64(s, col + 2, (sqlite3_int64)f->offset);
+    sqlite3_bind_int64(s, col + 2, f->log_offset);
     sf_wh_text(s, col + 3, t, f->invoice_len);
     t += f->invoice_len;
     sf_wh_text(s, col + 4, t, f->code_len);
@@ -142,31 +143,70 @@ static void bind_fact(sqlite3_stmt *s, int col, uint32_t p, const packed_fact *f
  * A sink that lost the partition to another member without knowing (a
  * zombie) is refused, SF_ESTALE, rather than loading records twice; like
  * every writer failure it reaches the sink through the next call. */
-static int fence(sqlite_wh *w, const wh_item *it, sf_error *err)
+/* Writer: the item's partition's row of sink_offsets as stored, or as
+ * loaded earlier in this transaction: its position into *at (0 if none:
+ * *stored false) and its ordinal. */
+static int position_row(sqlite_wh *w, const wh_item *it, sf_pos *at, bool *stored,
+                        uint64_t *ordinal, sf_error *err)
 {
     sqlite3_stmt *q = w->st[ST_POSITION];
     sqlite3_bind_int64(q, 1, it->partition);
-    int step = sqlite3_step(q);
-    bool stored = step == SQLITE_ROW;
-    uint64_t at = stored ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    int step = sqlite3_step(q), rc = 0;
+    *stored = step == SQLITE_ROW;
+    at->len = 0;
+    *ordinal = *stored ? (uint64_t)sqlite3_column_int64(q, 2) : 0;
+    if (*stored)
+        rc = sf_wh_pos_get(sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
+                           (size_t)sqlite3_column_bytes(q, 1), at, err);
     sqlite3_reset(q);
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         return sf_wh_fail(w, err, "position");
-    if (stored && it->fenced && at != it->first_offset)
-        return sf_error_set(err, SF_ESTALE,
-                            "warehouse: partition %u: a batch from offset %llu, but the warehouse "
-                            "is at %llu (another member loaded it): refused",
-                            it->partition, (unsigned long long)it->first_offset,
-                            (unsigned long long)at);
-    return 0;
+    return rc;
 }
 
-/* Writer: p's position after the item, in the transaction. */
-static int put_position(sqlite_wh *w, const wh_item *it, sf_error *err)
+static int fence(sqlite_wh *w, const wh_item *it, uint64_t *ordinal, sf_error *err)
 {
-    sqlite3_bind_int64(w->st[ST_OFFSET], 1, it->partition);
-    sqlite3_bind_int64(w->st[ST_OFFSET], 2, (sqlite3_int64)it->next_offset);
-    return sf_wh_run(w, w->st[ST_OFFSET], err);
+    sf_pos at;
+    bool stored;
+    int rc = position_row(w, it, &at, &stored, ordinal, err);
+    if (rc == 0 && stored && it->fenced && sf_pos_cmp(&at, &it->first) != 0) {
+        char from[SF_POS_TEXT_MAX], now[SF_POS_TEXT_MAX];
+        sf_pos_format(&it->first, from, sizeof from);
+        sf_pos_format(&at, now, sizeof now);
+        return sf_error_set(err, SF_ESTALE,
+                            "warehouse: partition %u: a batch from offset %s, but the warehouse "
+                            "is at %s (another member loaded it): refused",
+                            it->partition, from, now);
+    }
+    return rc;
+}
+
+/* Writer: p's position next and its ordinal, in the transaction. */
+static int put_position(sqlite_wh *w, uint32_t p, const sf_pos *next, uint64_t ordinal,
+                        sf_error *err)
+{
+    uint8_t blob[SF_POS_STORED_MAX];
+    size_t n = sf_wh_pos_blob(next, blob);
+    sqlite3_stmt *q = w->st[ST_OFFSET];
+    sqlite3_bind_int64(q, 1, p);
+    sqlite3_bind_int64(q, 2, sf_wh_pos_int(next));
+    if (n)
+        sqlite3_bind_blob(q, 3, blob, (int)n, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, 3);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)ordinal);
+    return sf_wh_run(w, q, err);
+}
+
+/* Bind the quarantine's key for the item's entry (partition, log_offset,
+ * log_pos) at parameters 1, 2 and col. */
+static void bind_entry_key(sqlite3_stmt *q, const wh_item *it, int col)
+{
+    uint8_t blob[SF_POS_STORED_MAX];
+    size_t n = sf_wh_pos_blob(&it->first, blob);
+    sqlite3_bind_int64(q, 1, it->partition);
+    sqlite3_bind_int64(q, 2, sf_wh_pos_int(&it->first));
+    sqlite3_bind_blob(q, col, blob, (int)n, SQLITE_TRANSIENT);
 }
 
 /* Writer: an entry set aside, and the position past it. */
@@ -175,15 +215,16 @@ static int insert_quarantine(sqlite_wh *w, const wh_item *it, sf_error *err)
     const char *at = it->facts.data, *reason = at + strlen(at) + 1;
     const char *bytes = reason + strlen(reason) + 1;
     sqlite3_stmt *q = w->st[ST_QUARANTINE];
-    int rc = fence(w, it, err);
+    uint64_t ordinal;
+    int rc = fence(w, it, &ordinal, err);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(q, 1, it->partition);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)it->first_offset);
+    bind_entry_key(q, it, 6);
     sqlite3_bind_text(q, 3, reason, -1, SQLITE_STATIC);
     sqlite3_bind_blob(q, 4, bytes, (int)(it->facts.data + it->facts.len - bytes), SQLITE_STATIC);
     sqlite3_bind_text(q, 5, at, -1, SQLITE_STATIC);
-    if ((rc = sf_wh_run(w, q, err)) == 0 && (rc = put_position(w, it, err)) == 0)
+    if ((rc = sf_wh_run(w, q, err)) == 0 &&
+        (rc = put_position(w, it->partition, &it->after, ordinal, err)) == 0)
         w->txn_quarantined++;
     return rc;
 }
@@ -192,204 +233,53 @@ static int insert_quarantine(sqlite_wh *w, const wh_item *it, sf_error *err)
 static int unquarantine(sqlite_wh *w, const wh_item *it, sf_error *err)
 {
     sqlite3_stmt *q = w->st[ST_UNQUARANTINE];
-    sqlite3_bind_int64(q, 1, it->partition);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)it->first_offset);
+    bind_entry_key(q, it, 3);
     int rc = sf_wh_run(w, q, err);
-    if (rc == 0 && sqlite3_changes(w->db) != 1)
+    if (rc == 0 && sqlite3_changes(w->db) != 1) {
+        char at[SF_POS_TEXT_MAX];
+        sf_pos_format(&it->first, at, sizeof at);
         rc = sf_error_set(err, SF_ENOENT,
-                          "warehouse: partition %u offset %llu is not in its quarantine "
+                          "warehouse: partition %u offset %s is not in its quarantine "
                           "(retried already?)",
-                          it->partition, (unsigned long long)it->first_offset);
+                          it->partition, at);
+    }
     return rc;
 }
 
-/* Writer: insert an item's facts, FACT_ROWS per statement, and its position
- * (a retry: no position, its entry out of the quarantine instead). */
+/* Writer: insert an item's facts, FACT_ROWS per statement, numbered from
+ * the partition's ordinal on, and its position and ordinal after them (a
+ * retry: its entry out of the quarantine, the position as it was). */
 static int insert_facts(sqlite_wh *w, const wh_item *it, sf_error *err)
 {
     const packed_fact *group[FACT_ROWS];
     const char *at = it->facts.data, *end = at + it->facts.len;
-    int n = 0, rc = it->retry ? unquarantine(w, it, err) : fence(w, it, err);
+    uint64_t ordinal = 0;
+    sf_pos stored;
+    bool any;
+    int n = 0, rc = it->retry ? unquarantine(w, it, err) : fence(w, it, &ordinal, err);
+    if (rc == 0 && it->retry)
+        rc = position_row(w, it, &stored, &any, &ordinal, err);
+    if (rc == 0)
+        rc = sf_wh_ordinal_check(it->partition, ordinal, it->records, err);
     while (rc == 0 && at < end) {
         group[n++] = (const packed_fact *)at;
         at += group[n - 1]->size;
         if (n == FACT_ROWS) {
             for (int i = 0; i < n; i++)
-                bind_fact(w->facts, 1 + i * FACT_COLUMNS, it->partition, group[i]);
+                bind_fact(w->facts, 1 + i * FACT_COLUMNS, it->partition, ordinal++, group[i]);
             rc = sf_wh_run(w, w->facts, err);
             n = 0;
         }
     }
     for (int i = 0; rc == 0 && i < n; i++) {
-        bind_fact(w->st[ST_FACT], 1, it->partition, group[i]);
+        bind_fact(w->st[ST_FACT], 1, it->partition, ordinal++, group[i]);
         rc = sf_wh_run(w, w->st[ST_FACT], err);
     }
-    if (rc == 0 && !it->retry && (rc = put_position(w, it, err)) == 0)
+    if (rc == 0)
+        rc = put_position(w, it->partition, it->retry ? &stored : &it->after, ordinal, err);
+    if (rc == 0 && !it->retry)
         w->txn_records += it->records;
     return rc;
-}
-
-/* ---- the rollup writes, recorded by the caller and applied by the writer ---- */
-
-enum {
-    OP_PRESENCE,
-    OP_LIST,
-    OP_HEAD,
-    OP_SALES,
-    OP_INVOICE,
-    OP_DIM_PRODUCT,
-    OP_DIM_CUSTOMER,
-    OP_DIM_DATE
-};
-
-/* One store write: its integers, its totals (revenue, units: 128-bit), up
- * to three texts (each followed by a NUL) after it. */
-typedef struct op_head {
-    uint32_t op, size;
-    uint32_t len[3];
-    int64_t v[6];
-    sf_i128 total[2];
-} op_head;
-
-static int record_totals(sqlite_wh *w, uint32_t op, const int64_t v[6], sf_i128 revenue,
-                         sf_i128 units, const char *t0, size_t l0, const char *t1, size_t l1,
-                         const char *t2, size_t l2, sf_error *err)
-{
-    static const char zeros[8] = {0};
-    op_head h = {op, 0, {(uint32_t)l0, (uint32_t)l1, (uint32_t)l2}, {0}, {revenue, units}};
-    memcpy(h.v, v, sizeof h.v);
-    size_t body = l0 + l1 + l2 + 3;
-    h.size = (uint32_t)((sizeof h + body + 7u) & ~(size_t)7u);
-    sf_buf_add(&w->ops, &h, sizeof h);
-    sf_buf_add(&w->ops, t0 ? t0 : "", l0);
-    sf_buf_add(&w->ops, zeros, 1);
-    sf_buf_add(&w->ops, t1 ? t1 : "", l1);
-    sf_buf_add(&w->ops, zeros, 1);
-    sf_buf_add(&w->ops, t2 ? t2 : "", l2);
-    sf_buf_add(&w->ops, zeros, h.size - sizeof h - body + 1);
-    return sf_buf_failed(&w->ops) ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
-}
-
-static int record(sqlite_wh *w, uint32_t op, const int64_t v[6], const char *t0, size_t l0,
-                  const char *t1, size_t l1, const char *t2, size_t l2, sf_error *err)
-{
-    return record_totals(w, op, v, 0, 0, t0, l0, t1, l1, t2, l2, err);
-}
-
-static int d_presence_get(void *self, const char *invoice,
-                          int (*fn)(void *ctx, int32_t customer, const char *hours, size_t len,
-                                    sf_error *err),
-                          void *ctx, sf_error *err)
-{
-    return sf_wh_sqlite_store.presence_get(((sqlite_wh *)self)->rd, invoice, fn, ctx, err);
-}
-
-static int d_list_get(void *self, bool product, sf_grain g, const char *period, const char **text,
-                      size_t *len, sf_error *err)
-{
-    return sf_wh_sqlite_store.list_get(((sqlite_wh *)self)->rd, product, g, period, text, len, err);
-}
-
-static int d_presence_put(void *self, const char *invoice, int32_t customer, const char *hours,
-                          size_t len, sf_error *err)
-{
-    int64_t v[6] = {customer};
-    return record(self, OP_PRESENCE, v, invoice, strlen(invoice), hours, len, NULL, 0, err);
-}
-
-static int d_list_put(void *self, bool product, sf_grain g, const char *period, int64_t n,
-                      const char *a, size_t alen, const char *b, size_t blen, sf_error *err)
-{
-    int64_t v[6] = {product, g, n};
-    return record(self, OP_LIST, v, period, strlen(period), a, alen, b, blen, err);
-}
-
-static int d_head_put(void *self, const char *list, sf_grain g, const char *period, int64_t entries,
-                      const char *head, size_t len, sf_error *err)
-{
-    int64_t v[6] = {g, entries};
-    return record(self, OP_HEAD, v, list, strlen(list), period, strlen(period), head, len, err);
-}
-
-static int d_sales_put(void *self, sf_grain g, const char *period, const sales_val *s,
-                       sf_error *err)
-{
-    int64_t v[6] = {g, s->lines, s->invoices, s->customers};
-    return record_totals(self, OP_SALES, v, s->revenue, s->units, period, strlen(period), NULL, 0,
-                         NULL, 0, err);
-}
-
-static int d_invoice_put(void *self, const char *invoice, int32_t customer, const char *date,
-                         sf_i128 revenue, sf_i128 units, int64_t lines, sf_error *err)
-{
-    int64_t v[6] = {customer, lines};
-    return record_totals(self, OP_INVOICE, v, revenue, units, invoice, strlen(invoice), date,
-                         strlen(date), NULL, 0, err);
-}
-
-static int d_dim_product_put(void *self, const char *code, const char *description, size_t len,
-                             bool non_product, const char *seen, sf_error *err)
-{
-    int64_t v[6] = {non_product};
-    return record(self, OP_DIM_PRODUCT, v, code, strlen(code), description, len, seen,
-                  SF_TIME_TEXT_LEN, err);
-}
-
-static int d_dim_customer_put(void *self, int32_t customer, const char *country, size_t len,
-                              const char *seen, sf_error *err)
-{
-    int64_t v[6] = {customer};
-    return record(self, OP_DIM_CUSTOMER, v, country, len, seen, SF_TIME_TEXT_LEN, NULL, 0, err);
-}
-
-static int d_dim_date_put(void *self, const char *date_key, int year, int month, int day,
-                          int weekday, sf_error *err)
-{
-    int64_t v[6] = {year, month, day, weekday};
-    return record(self, OP_DIM_DATE, v, date_key, strlen(date_key), NULL, 0, NULL, 0, err);
-}
-
-const wh_store_ops sf_wh_sqlite_deferred = {
-    .presence_get = d_presence_get,
-    .presence_put = d_presence_put,
-    .list_get = d_list_get,
-    .list_put = d_list_put,
-    .head_put = d_head_put,
-    .sales_put = d_sales_put,
-    .invoice_put = d_invoice_put,
-    .dim_product_put = d_dim_product_put,
-    .dim_customer_put = d_dim_customer_put,
-    .dim_date_put = d_dim_date_put,
-};
-
-/* Writer: apply one recorded write through the real store. */
-static int apply_op(sqlite_wh *w, const op_head *h, sf_error *err)
-{
-    const wh_store_ops *s = &sf_wh_sqlite_store;
-    const char *t0 = (const char *)(h + 1), *t1 = t0 + h->len[0] + 1, *t2 = t1 + h->len[1] + 1;
-    const int64_t *v = h->v;
-    switch (h->op) {
-    case OP_PRESENCE:
-        return s->presence_put(w, t0, (int32_t)v[0], t1, h->len[1], err);
-    case OP_LIST:
-        return s->list_put(w, v[0] != 0, (sf_grain)v[1], t0, v[2], t1, h->len[1], t2, h->len[2],
-                           err);
-    case OP_HEAD:
-        return s->head_put(w, t0, (sf_grain)v[0], t1, v[1], t2, h->len[2], err);
-    case OP_SALES: {
-        sales_val sv = {h->total[0], h->total[1], v[1], v[2], v[3]};
-        return s->sales_put(w, (sf_grain)v[0], t0, &sv, err);
-    }
-    case OP_INVOICE:
-        return s->invoice_put(w, t0, (int32_t)v[0], t1, h->total[0], h->total[1], v[1], err);
-    case OP_DIM_PRODUCT:
-        return s->dim_product_put(w, t0, t1, h->len[1], v[0] != 0, t2, err);
-    case OP_DIM_CUSTOMER:
-        return s->dim_customer_put(w, (int32_t)v[0], t0, h->len[0], t1, err);
-    case OP_DIM_DATE:
-        return s->dim_date_put(w, t0, (int)v[0], (int)v[1], (int)v[2], (int)v[3], err);
-    }
-    return sf_error_set(err, SF_EFAILED, "warehouse: unknown recorded write %u", h->op);
 }
 
 /* ---- the writer thread ---- */
@@ -442,11 +332,8 @@ static int run_item(sqlite_wh *w, const wh_item *it, sf_error *err)
         return insert_facts(w, it, err);
     if (rc == 0 && it->kind == ITEM_QUARANTINE)
         return insert_quarantine(w, it, err);
-    for (size_t at = 0; rc == 0 && at < w->ops.len;) {
-        const op_head *h = (const op_head *)(w->ops.data + at);
-        rc = apply_op(w, h, err);
-        at += h->size;
-    }
+    if (rc == 0)
+        rc = sf_wh_sqlite_apply_ops(w, err);
     if (rc == 0 && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = sf_wh_fail(w, err, "commit");
     if (rc == 0) {
@@ -598,17 +485,19 @@ static int load_item(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, bool re
     if (!it)
         return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     it->partition = p;
-    it->next_offset = b->next_offset;
+    it->after = b->next;
     it->fenced = b->count > 0 && !retry;
     it->retry = retry;
     it->records = (uint32_t)b->count;
-    it->first_offset = b->count ? b->entries[0].offset : 0;
+    it->first.len = 0;
+    if (b->count)
+        it->first = b->entries[0].pos;
     sf_record rec;
     char date[SF_TIME_TEXT_LEN + 1];
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         rc = sf_wh_rollup_entry(&w->roll, &b->entries[i], p, &rec, date, err);
         if (rc == 0)
-            pack_fact(&it->facts, &rec, date, b->entries[i].offset);
+            pack_fact(&it->facts, &rec, date, sf_wh_pos_int(&b->entries[i].pos));
     }
     if (rc == 0 && sf_buf_failed(&it->facts))
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -633,7 +522,7 @@ int sf_wh_pipe_retry(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, sf_erro
 }
 
 int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, const char *reason,
-                          const char *at, uint64_t next, sf_error *err)
+                          const char *at, const sf_pos *next, sf_error *err)
 {
     int rc = take_failure(w, err);
     if (rc < 0)
@@ -642,8 +531,8 @@ int sf_wh_pipe_quarantine(sqlite_wh *w, uint32_t p, const sf_stream_entry *e, co
     if (!it)
         return abort_txn(w, sf_error_set(err, SF_ENOMEM, "out of memory"));
     it->partition = p;
-    it->first_offset = e->offset;
-    it->next_offset = next;
+    it->first = e->pos;
+    it->after = *next;
     it->fenced = true;
     sf_buf_add(&it->facts, at, strlen(at) + 1);
     sf_buf_add(&it->facts, reason, strlen(reason) + 1);
