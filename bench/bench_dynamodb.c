@@ -70,7 +70,7 @@ typedef struct inv {
     sf_record first;
     uint32_t lines;
     sf_i128 total, units;
-    uint64_t through;
+    sf_pos through;
     uint32_t p;
 } inv;
 
@@ -102,7 +102,7 @@ static void close_invoice(bodies *bs, inv *v, sf_buf *a)
     sf_buf_add(a, ",", 1);
     dy_put_n(a, "p", v->p);
     sf_buf_add(a, ",", 1);
-    dy_put_s(a, "th", t, dy_pos_text(v->through, t));
+    dy_put_s(a, "th", t, dy_pos_text(&v->through, t));
     sf_buf_add(a, ",", 1);
     dy_put_n(a, "v", 1);
     add_item(bs, a);
@@ -133,13 +133,13 @@ static int build(const char *log, bodies *bs)
     sf_buf a = SF_BUF_INIT;
     for (uint32_t p = 0; p < sf_stream_partitions(s); p++) {
         inv v = {0};
-        uint64_t at = 0;
+        sf_pos at = {0};
         for (;;) {
-            if (sf_stream_read(s, p, at, &b, &err) < 0) {
+            if (sf_stream_read(s, p, &at, &b, &err) < 0) {
                 fprintf(stderr, "bench_dynamodb: %s\n", err.msg);
                 return 1;
             }
-            if (b.count == 0 && b.next_offset == at)
+            if (b.count == 0 && sf_pos_cmp(&b.next, &at) == 0)
                 break;
             for (size_t i = 0; i < b.count; i++) {
                 sf_record r;
@@ -149,13 +149,13 @@ static int build(const char *log, bodies *bs)
                                memcmp(v.first.invoice_no, r.invoice_no, r.invoice_no_len) != 0))
                     close_invoice(bs, &v, &a);
                 if (!v.open)
-                    v = (inv){true, r, 0, 0, 0, 0, p};
+                    v = (inv){true, r, 0, 0, 0, {0}, p};
                 v.lines++, v.units += r.quantity, v.total += sf_record_amount(&r);
-                v.through = b.entries[i].offset;
+                v.through = b.entries[i].pos;
                 char pk[DY_KEY_MAX], sk[DY_KEY_MAX], pt[DY_POS_TEXT_MAX], ot[DY_POS_TEXT_MAX];
                 dy_invoice_pk(r.invoice_no, r.invoice_no_len, pk);
-                dy_pos_text(p, pt);
-                dy_pos_text(b.entries[i].offset, ot);
+                dy_num_text(p, pt);
+                dy_pos_text(&b.entries[i].pos, ot);
                 snprintf(sk, sizeof sk, "L#%s#%s", pt, ot);
                 sf_buf_reset(&a);
                 dy_put_key(&a, pk, sk);
@@ -163,7 +163,7 @@ static int build(const char *log, bodies *bs)
                 dy_put_b(&a, "r", b.entries[i].data, b.entries[i].len);
                 add_item(bs, &a);
             }
-            at = b.next_offset;
+            at = b.next;
         }
         close_invoice(bs, &v, &a);
     }

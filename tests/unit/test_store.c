@@ -450,6 +450,52 @@ static void test_each_invoice(void **state)
     finish(&f);
 }
 
+/* Positions past 64 bits (a Kinesis sequence number's 56 digits), sparse:
+ * stored, fenced and read back as they are; lines in stream order. */
+static void test_wide_positions(void **state)
+{
+    fixture f;
+    start(state, &f);
+    batch bt;
+    seen v;
+    sf_error err = {0};
+    sf_pos at, next, stored[4];
+    const char *seq = "49590338271490256608559692538361571095921575989136588898";
+    assert_int_equal(sf_pos_parse(seq, strlen(seq), &at, &err), 0);
+    make(&bt, 0, first, 3);
+    for (size_t i = 0; i < 3; i++) { /* sparse: every other number */
+        bt.e[i].pos = at;
+        assert_int_equal(sf_pos_add_one(&at, &err), 0);
+        assert_int_equal(sf_pos_add_one(&at, &err), 0);
+    }
+    bt.b.next = at;
+    assert_int_equal(sf_store_apply(f.s, 1, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(f.s, &err), 0);
+    assert_int_equal(sf_store_positions(f.s, stored, 4, &err), 0);
+    assert_int_equal(sf_pos_cmp(&stored[1], &at), 0);
+    assert_int_equal(invoice(f.s, "536365", &v), 0);
+    assert_true(v.lines == 3 && v.h.lines == 3);
+    assert_string_equal(v.stock[2], "71053");
+    /* The fence: a batch from the wrong wide position is refused. */
+    next = at;
+    assert_int_equal(sf_pos_add_one(&next, &err), 0);
+    make(&bt, 0, first + 3, 1);
+    bt.e[0].pos = next;
+    int rc = sf_store_apply(f.s, 1, &bt.b, &err);
+    if (rc == 0)
+        rc = sf_store_commit(f.s, &err);
+    assert_int_equal(rc, SF_ESTALE);
+    bt.e[0].pos = at; /* from where it is: taken */
+    assert_int_equal(sf_pos_add_one(&next, &err), 0);
+    bt.b.next = next;
+    assert_int_equal(sf_store_apply(f.s, 1, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(f.s, &err), 0);
+    assert_int_equal(sf_store_positions(f.s, stored, 4, &err), 0);
+    assert_int_equal(sf_pos_cmp(&stored[1], &next), 0);
+    assert_int_equal(invoice(f.s, "536366", &v), 0);
+    finish(&f);
+}
+
 static void test_settings(void **state)
 {
     const adapter *a = *state;
@@ -614,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_each_invoice),
+        cmocka_unit_test(test_wide_positions),
         cmocka_unit_test(test_settings),
     };
     const struct CMUnitTest lmdb[] = {

@@ -21,7 +21,7 @@ typedef struct header_out {
     const sf_invoice_header *h;
     uint32_t partition;
     bool through_set;
-    uint64_t through;
+    sf_pos through;
     const sf_buf *rt;   /* stored rt elements, or NULL */
     const char *rt_add; /* one more ("P#POS"), or NULL */
     long long version;  /* the new one: 1 for a new header */
@@ -54,7 +54,7 @@ static void header_item(sf_buf *b, const header_out *o)
     if (o->through_set) {
         char t[DY_POS_TEXT_MAX];
         sf_buf_add(b, ",", 1);
-        dy_put_s(b, "th", t, dy_pos_text(o->through, t));
+        dy_put_s(b, "th", t, dy_pos_text(&o->through, t));
     }
     bool stored_rt = o->rt && o->rt->len > 0;
     if (stored_rt || o->rt_add) {
@@ -156,17 +156,17 @@ static bool count(dynamo *d, u_invoice *v, sf_invoice_header *h, header_out *o)
 {
     const dy_unit *u = d->unit;
     *h = v->found ? v->stored.h : v->first;
-    *o = (header_out){v->no, v->len, h, v->partition, false, 0, &v->rt, NULL, 1, d->writer};
+    *o = (header_out){v->no, v->len, h, v->partition, false, {0}, &v->rt, NULL, 1, d->writer};
     if (v->found) {
         o->partition = v->stored.partition;
-        o->through_set = v->stored.through != UINT64_MAX;
+        o->through_set = v->stored.through_set;
         o->through = v->stored.through;
         o->version = v->stored.version + 1;
     }
     bool any = false;
     for (size_t i = v->line0; i != SIZE_MAX; i = u->lines[i].next) {
         const u_line *l = &u->lines[i];
-        if (o->through_set && l->pos <= o->through)
+        if (o->through_set && sf_pos_cmp(&l->pos, &o->through) <= 0)
             continue; /* counted already: its batch is applied again */
         h->lines++;
         h->units += l->qty;
@@ -183,7 +183,7 @@ typedef struct put_req {
     sf_buf body;
     u_invoice *v;
     long long version; /* of the header put */
-    uint64_t through;
+    sf_pos through;
 } put_req;
 
 typedef struct seen_header {
@@ -212,8 +212,8 @@ static bool own_header(dynamo *d, const put_req *r, sf_error *err)
     const char *pkp = pk, *sk = "#";
     seen_header c = {.err = err};
     return dy_batch_get(d, d->w, &pkp, &sk, 1, on_seen_header, &c, err) == 0 && c.found &&
-           c.h.version == r->version && c.h.through == r->through &&
-           strcmp(c.h.writer, d->writer) == 0;
+           c.h.version == r->version && c.h.through_set &&
+           sf_pos_cmp(&c.h.through, &r->through) == 0 && strcmp(c.h.writer, d->writer) == 0;
 }
 
 static int stale_header(dynamo *d, const u_invoice *v, sf_error *err)
@@ -237,7 +237,7 @@ static int put_headers(dynamo *d, sf_error *err)
     size_t n = 0;
     for (size_t i = 0; rc == 0 && i < u->ninv; i++) {
         u_invoice *v = &u->inv[i];
-        if (v->found && v->stored.partition != v->partition && v->stored.through != UINT64_MAX) {
+        if (v->found && v->stored.partition != v->partition && v->stored.through_set) {
             rc = sf_error_set(err, SF_ECORRUPT,
                               "history: invoice %.*s has lines in partitions %u and %u: a "
                               "history store keeps an invoice in one partition",
@@ -349,7 +349,7 @@ static int one_call(dynamo *d, const char *op, const char *what, const sf_buf *r
 }
 
 typedef struct cp_ctx {
-    uint64_t *at;
+    sf_pos *at;
     bool found;
     char writer[20];
 } cp_ctx;
@@ -366,7 +366,7 @@ static int on_checkpoint(void *ctx, yajl_val item)
 
 /* p's stored checkpoint into *at, and whether this writer put it;
  * SF_ENOENT when there is none. */
-static int read_checkpoint(dynamo *d, uint32_t p, uint64_t *at, bool *mine, sf_error *err)
+static int read_checkpoint(dynamo *d, uint32_t p, sf_pos *at, bool *mine, sf_error *err)
 {
     char pk[24];
     snprintf(pk, sizeof pk, "POS#%u", p);
@@ -385,8 +385,8 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
                  : 0;
     char pk[DY_KEY_MAX], lsk[DY_KEY_MAX], qsk[DY_KEY_MAX], key[DY_KEY_MAX];
     dy_invoice_pk(r.invoice_no, r.invoice_no_len, pk);
-    dy_line_sk(t->p, t->pos, 'R', lsk);
-    dy_quarantine_sk(t->p, t->pos, qsk);
+    dy_line_sk(t->p, &t->pos, 'R', lsk);
+    dy_quarantine_sk(t->p, &t->pos, qsk);
     snprintf(key, sizeof key, "%s", lsk + 2); /* "P#POS" */
     const char *hsk = "#", *pkp = pk;
     one_header c = {.key = key, .err = err};
@@ -412,8 +412,8 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
                         r.invoice_no_len,
                         &h,
                         c.found ? c.h.partition : t->p,
-                        c.found && c.h.through != UINT64_MAX,
-                        c.found ? c.h.through : 0,
+                        c.found && c.h.through_set,
+                        c.h.through,
                         &c.rt,
                         key,
                         c.found ? c.h.version + 1 : 1,
@@ -449,9 +449,9 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
 
 /* ---- 6. checkpoints ---- */
 
-static int put_checkpoint(dynamo *d, uint32_t p, uint64_t next, sf_error *err)
+static int put_checkpoint(dynamo *d, uint32_t p, const sf_pos *next, sf_error *err)
 {
-    if (d->known_stored[p] && d->known[p] == next)
+    if (d->known_stored[p] && sf_pos_cmp(&d->known[p], next) == 0)
         return 0;
     char pk[24], at[DY_POS_TEXT_MAX], old[DY_POS_TEXT_MAX];
     snprintf(pk, sizeof pk, "POS#%u", p);
@@ -465,28 +465,29 @@ static int put_checkpoint(dynamo *d, uint32_t p, uint64_t next, sf_error *err)
     if (d->known_stored[p]) {
         sf_buf_puts(&b, "},\"ConditionExpression\":\"#a = :a\",\"ExpressionAttributeNames\":"
                         "{\"#a\":\"at\"},\"ExpressionAttributeValues\":{\":a\":{\"S\":");
-        sf_buf_json_string(&b, old, dy_pos_text(d->known[p], old));
+        sf_buf_json_string(&b, old, dy_pos_text(&d->known[p], old));
         sf_buf_puts(&b, "}}");
     } else
         sf_buf_puts(&b, "},\"ConditionExpression\":\"attribute_not_exists(#k)\","
                         "\"ExpressionAttributeNames\":{\"#k\":\"pk\"}");
     int rc = one_call(d, "PutItem", pk, &b, err);
     sf_buf_free(&b);
-    uint64_t now = 0;
+    sf_pos now = {0};
     bool mine = false;
     /* Failed its condition: its own write whose answer was lost when the
      * checkpoint holds the position and the writer id it put (own_header). */
-    if (rc == SF_ESTALE && read_checkpoint(d, p, &now, &mine, err) == 0 && now == next && mine)
+    if (rc == SF_ESTALE && read_checkpoint(d, p, &now, &mine, err) == 0 &&
+        sf_pos_cmp(&now, next) == 0 && mine)
         rc = 0;
     if (rc == SF_ESTALE) {
         d->known_set[p] = false; /* read again before the next batch */
         return sf_error_set(err, SF_ESTALE,
-                            "history: partition %u: its checkpoint moved from %llu under this "
+                            "history: partition %u: its checkpoint moved from %s under this "
                             "writer (another member applied its records): refused",
-                            p, (unsigned long long)d->known[p]);
+                            p, (sf_pos_format(&d->known[p], old, sizeof old), old));
     }
     if (rc == 0)
-        d->known[p] = next, d->known_stored[p] = true;
+        d->known[p] = *next, d->known_stored[p] = true;
     return rc;
 }
 
@@ -524,7 +525,7 @@ int sf_dynamo_commit(sf_store *st, sf_error *err)
         rc = retry_one(d, &u->retries[i], err);
     for (uint32_t p = 0; rc == 0 && p < u->nparts; p++)
         if (u->parts[p].in_unit)
-            rc = put_checkpoint(d, p, u->parts[p].next, err);
+            rc = put_checkpoint(d, p, &u->parts[p].next, err);
     sf_dynamo_unit_free(d);
     log_retries(d);
     return rc;

@@ -141,35 +141,38 @@ const char *dy_attr(yajl_val item, const char *name, const char *type)
 
 /* ---- the layout's pieces ---- */
 
-size_t dy_pos_text(uint64_t pos, char out[DY_POS_TEXT_MAX])
+size_t dy_num_text(uint64_t v, char out[DY_POS_TEXT_MAX])
 {
     char digits[24], *p = digits + sizeof digits;
     do
-        *--p = (char)('0' + pos % 10);
-    while (pos /= 10);
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
     size_t n = (size_t)(digits + sizeof digits - p);
-    out[0] = (char)('0' + n / 100), out[1] = (char)('0' + n / 10 % 10),
-    out[2] = (char)('0' + n % 10);
+    out[0] = '0', out[1] = (char)('0' + n / 10), out[2] = (char)('0' + n % 10);
     memcpy(out + 3, p, n);
     out[3 + n] = '\0';
     return 3 + n;
 }
 
-int dy_pos_parse(const char *text, size_t len, uint64_t *pos, sf_error *err)
+size_t dy_pos_text(const sf_pos *pos, char out[DY_POS_TEXT_MAX])
 {
-    size_t n =
-        len > 3 ? (size_t)((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0')) : 0;
-    uint64_t v = 0;
-    bool ok = len > 3 && n == len - 3 && n <= 20 && strspn(text, "0123456789") >= len;
-    for (size_t i = 3; ok && i < len; i++) {
-        unsigned dgt = (unsigned)(text[i] - '0');
-        ok = v <= (UINT64_MAX - dgt) / 10;
-        v = v * 10 + dgt;
-    }
-    if (!ok)
+    uint64_t v;
+    if (sf_pos_u64(pos, &v))
+        return dy_num_text(v, out);
+    size_t n = sf_pos_format(pos, out + 3, DY_POS_TEXT_MAX - 3);
+    out[0] = (char)('0' + n / 100), out[1] = (char)('0' + n / 10 % 10),
+    out[2] = (char)('0' + n % 10);
+    return 3 + n;
+}
+
+int dy_pos_parse(const char *text, size_t len, sf_pos *pos, sf_error *err)
+{
+    size_t n = len > 3 && strspn(text, "0123456789") >= 3
+                   ? (size_t)((text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0'))
+                   : 0;
+    if (n == 0 || n != len - 3 || sf_pos_parse(text + 3, n, pos, NULL) < 0)
         return sf_error_set(err, SF_ECORRUPT, "history: a damaged stored position '%.*s'",
                             (int)(len < 40 ? len : 40), text);
-    *pos = v;
     return 0;
 }
 

@@ -41,13 +41,14 @@
 
 #include "core/aws.h"
 #include "core/buf.h"
+#include "core/pos.h"
 #include "storage/store/store_adapter.h"
 
 #define DY_TABLE_MAX    256
-#define DY_POS_TEXT_MAX 160 /* 3 + the digits of a 432-bit number, and a NUL */
-#define DY_POOL_MAX     16  /* idle reader clients kept */
-#define DY_BATCH_WRITE  25  /* BatchWriteItem's limit */
-#define DY_BATCH_GET    100 /* BatchGetItem's limit */
+#define DY_POS_TEXT_MAX (3 + SF_POS_DIGITS_MAX + 1) /* count, digits, NUL */
+#define DY_POOL_MAX     16                          /* idle reader clients kept */
+#define DY_BATCH_WRITE  25                          /* BatchWriteItem's limit */
+#define DY_BATCH_GET    100                         /* BatchGetItem's limit */
 #define DY_KEY_MAX      (5 + SF_INVOICE_NO_MAX + 2 * DY_POS_TEXT_MAX + 8)
 
 typedef struct dy_unit dy_unit; /* the open unit of work (writer.c) */
@@ -65,7 +66,7 @@ typedef struct dynamo {
     dy_unit *unit; /* NULL when none is open */
     /* The checkpoints this writer knows (read by positions or at a first
      * apply, then its own commits): the fence's "previous checkpoint". */
-    uint64_t *known;
+    sf_pos *known;
     bool *known_set, *known_stored;
     uint32_t nknown;
     char writer[20];             /* this handle's random id, in its headers and checkpoints ("w") */
@@ -100,9 +101,11 @@ const char *dy_attr(yajl_val item, const char *name, const char *type);
 /* ---- the layout's pieces (dynamodb.c) ---- */
 
 /* A position's text (see above) into out; its length. */
-size_t dy_pos_text(uint64_t pos, char out[DY_POS_TEXT_MAX]);
+size_t dy_pos_text(const sf_pos *pos, char out[DY_POS_TEXT_MAX]);
+/* The same form of a partition number. */
+size_t dy_num_text(uint64_t v, char out[DY_POS_TEXT_MAX]);
 /* Back from text[0..len); SF_ECORRUPT when it is not one. */
-int dy_pos_parse(const char *text, size_t len, uint64_t *pos, sf_error *err);
+int dy_pos_parse(const char *text, size_t len, sf_pos *pos, sf_error *err);
 
 /* Append `"name":{"S":"..."}` (JSON-escaped), `{"N":...}`, `{"B":base64}`. */
 void dy_put_s(sf_buf *b, const char *name, const char *s, size_t n);
@@ -146,10 +149,10 @@ void dy_writes_reset(dy_writes *w);
 void dy_writes_free(dy_writes *w);
 
 /* ---- the port's operations (writer.c, reader.c) ---- */
-int sf_dynamo_positions(sf_store *s, uint64_t *next, uint32_t nparts, sf_error *err);
+int sf_dynamo_positions(sf_store *s, sf_pos *next, uint32_t nparts, sf_error *err);
 int sf_dynamo_apply(sf_store *s, uint32_t p, const sf_stream_batch *b, sf_error *err);
 int sf_dynamo_set_aside(sf_store *s, uint32_t p, const sf_stream_entry *e, const char *reason,
-                        const char *at, uint64_t next, sf_error *err);
+                        const char *at, const sf_pos *next, sf_error *err);
 int sf_dynamo_retry(sf_store *s, uint32_t p, const sf_stream_entry *e, sf_error *err);
 int sf_dynamo_commit(sf_store *s, sf_error *err);
 void sf_dynamo_rollback(sf_store *s);
@@ -167,7 +170,8 @@ int sf_dynamo_each_invoice(sf_store *s, sf_store_header_fn on_header, sf_store_l
 typedef struct dy_header {
     sf_invoice_header h;
     uint32_t partition;
-    uint64_t through;
+    bool through_set; /* false: it counts no line from the stream */
+    sf_pos through;
     long long version;
     char writer[20];  /* who wrote it ("" if not said) */
     yajl_val retried; /* the rt list (in the parsed item), or NULL */

@@ -51,7 +51,7 @@ int dy_header_decode(yajl_val item, dy_header *out, sf_error *err)
               strlen(co) <= SF_COUNTRY_MAX && t && u &&
               sf_parse_i128(t, strlen(t), 0, &h->total) == SF_NUM_OK &&
               sf_parse_i128(u, strlen(u), 0, &h->units) == SF_NUM_OK;
-    out->through = UINT64_MAX; /* none: it counts no line from the stream */
+    out->through_set = th != NULL; /* none: it counts no line from the stream */
     if (ok && th)
         ok = dy_pos_parse(th, strlen(th), &out->through, NULL) == 0;
     if (!ok)
@@ -136,12 +136,12 @@ static bool counted(inv_ctx *c, const char *sk)
     }
     char pt[DY_POS_TEXT_MAX];
     const char *hash = strchr(sk + 2, '#');
-    uint64_t pos;
-    if (c->h.through == UINT64_MAX || !hash ||
-        (size_t)(hash - sk - 2) != dy_pos_text(c->h.partition, pt) ||
+    sf_pos pos;
+    if (!c->h.through_set || !hash || (size_t)(hash - sk - 2) != dy_num_text(c->h.partition, pt) ||
         memcmp(sk + 2, pt, (size_t)(hash - sk - 2)) != 0)
         return false;
-    return dy_pos_parse(hash + 1, strlen(hash + 1), &pos, NULL) == 0 && pos <= c->h.through;
+    return dy_pos_parse(hash + 1, strlen(hash + 1), &pos, NULL) == 0 &&
+           sf_pos_cmp(&pos, &c->h.through) <= 0;
 }
 
 static int on_invoice_item(void *ctx, yajl_val item)
@@ -445,19 +445,19 @@ static int on_entry(void *ctx, yajl_val item)
     long long p = 0;
     const char *o = dy_attr(item, "o", "S"), *at = dy_attr(item, "at", "S"),
                *why = dy_attr(item, "why", "S"), *e = dy_attr(item, "e", "B");
-    uint64_t offset;
+    sf_pos pos;
     size_t elen = e ? strlen(e) : 0;
     uint8_t *data = malloc(elen / 4 * 3 + 1);
     long n = e && data ? dy_unbase64(e, data, elen / 4 * 3 + 1) : 0;
     int rc = 0;
     if (!number(dy_attr(item, "p", "N"), 0, UINT32_MAX, &p) || !o || !at || !why || n < 0 ||
-        !data || dy_pos_parse(o, strlen(o), &offset, NULL) < 0)
+        !data || dy_pos_parse(o, strlen(o), &pos, NULL) < 0)
         rc = sf_error_set(c->err, data ? SF_ECORRUPT : SF_ENOMEM,
                           "history: a damaged quarantine entry");
     if (rc == 0) {
         char reason[SF_ERROR_MSG_MAX];
         snprintf(reason, sizeof reason, "%s", why);
-        rc = c->fn(c->ctx, (uint32_t)p, offset, reason, at, data, (size_t)n);
+        rc = c->fn(c->ctx, (uint32_t)p, &pos, reason, at, data, (size_t)n);
     }
     free(data);
     return rc;

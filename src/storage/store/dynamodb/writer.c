@@ -109,7 +109,7 @@ static u_invoice *unit_invoice(dy_unit *u, uint32_t p, const sf_record *r)
     return v;
 }
 
-static int add_line(dy_unit *u, u_invoice *v, uint64_t pos, const sf_record *r)
+static int add_line(dy_unit *u, u_invoice *v, const sf_pos *pos, const sf_record *r)
 {
     if (u->nlines == u->cap_lines) {
         size_t cap = u->cap_lines ? 2 * u->cap_lines : 4096;
@@ -119,7 +119,7 @@ static int add_line(dy_unit *u, u_invoice *v, uint64_t pos, const sf_record *r)
         u->lines = lines, u->cap_lines = cap;
     }
     size_t i = u->nlines++;
-    u->lines[i] = (u_line){pos, sf_record_amount(r), r->quantity, SIZE_MAX};
+    u->lines[i] = (u_line){*pos, sf_record_amount(r), r->quantity, SIZE_MAX};
     if (v->last == SIZE_MAX)
         v->line0 = i;
     else
@@ -197,7 +197,7 @@ static int know(dynamo *d, uint32_t p)
 {
     if (p < d->nknown)
         return 0;
-    uint64_t *k = realloc(d->known, (p + 1) * sizeof *k);
+    sf_pos *k = realloc(d->known, (p + 1) * sizeof *k);
     if (k)
         d->known = k;
     bool *s = k ? realloc(d->known_set, (p + 1) * sizeof *s) : NULL;
@@ -208,14 +208,14 @@ static int know(dynamo *d, uint32_t p)
         return SF_ENOMEM;
     d->known_stored = t;
     for (uint32_t i = d->nknown; i <= p; i++)
-        d->known[i] = 0, d->known_set[i] = d->known_stored[i] = false;
+        sf_pos_from_u64(&d->known[i], 0), d->known_set[i] = d->known_stored[i] = false;
     d->nknown = p + 1;
     return 0;
 }
 
 typedef struct pos_ctx {
     dynamo *d;
-    uint64_t *next;
+    sf_pos *next;
     uint32_t nparts;
     sf_error *err;
 } pos_ctx;
@@ -226,7 +226,7 @@ static int on_position(void *ctx, yajl_val item)
     const char *pk = dy_attr(item, "pk", "S"), *at = dy_attr(item, "at", "S");
     char *end;
     unsigned long p = pk ? strtoul(pk + 4, &end, 10) : 0;
-    uint64_t pos;
+    sf_pos pos;
     if (!pk || !at || *end || p >= c->nparts)
         return sf_error_set(c->err, SF_ECORRUPT, "%s: a damaged checkpoint", c->d->where);
     int rc = dy_pos_parse(at, strlen(at), &pos, c->err);
@@ -239,7 +239,7 @@ static int on_position(void *ctx, yajl_val item)
 }
 
 /* Read the checkpoints of partitions [from, from + n) into next[from..]. */
-static int read_positions(dynamo *d, uint64_t *next, uint32_t from, uint32_t n, sf_error *err)
+static int read_positions(dynamo *d, sf_pos *next, uint32_t from, uint32_t n, sf_error *err)
 {
     char(*pks)[24] = calloc(n ? n : 1, sizeof *pks);
     const char **pk = calloc(n ? n : 1, sizeof *pk), **sk = calloc(n ? n : 1, sizeof *sk);
@@ -247,8 +247,9 @@ static int read_positions(dynamo *d, uint64_t *next, uint32_t from, uint32_t n, 
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         snprintf(pks[i], sizeof pks[i], "POS#%u", from + i);
         pk[i] = pks[i], sk[i] = "#";
-        next[from + i] = 0;
-        d->known[from + i] = 0, d->known_set[from + i] = true, d->known_stored[from + i] = false;
+        sf_pos_from_u64(&next[from + i], 0);
+        sf_pos_from_u64(&d->known[from + i], 0);
+        d->known_set[from + i] = true, d->known_stored[from + i] = false;
     }
     sf_aws *a = NULL;
     pos_ctx c = {d, next, from + n, err};
@@ -265,7 +266,7 @@ static int read_positions(dynamo *d, uint64_t *next, uint32_t from, uint32_t n, 
     return rc;
 }
 
-int sf_dynamo_positions(sf_store *st, uint64_t *next, uint32_t nparts, sf_error *err)
+int sf_dynamo_positions(sf_store *st, sf_pos *next, uint32_t nparts, sf_error *err)
 {
     return nparts ? read_positions((dynamo *)st, next, 0, nparts, err) : 0;
 }
@@ -277,7 +278,7 @@ static int fence(dynamo *d, uint32_t p, const sf_stream_entry *first, sf_error *
     dy_unit *u = d->unit;
     int rc = unit_part(u, p) < 0 ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
     if (rc == 0 && (p >= d->nknown || !d->known_set[p])) {
-        uint64_t *tmp = calloc(p + 1, sizeof *tmp);
+        sf_pos *tmp = calloc(p + 1, sizeof *tmp);
         rc =
             tmp ? read_positions(d, tmp, p, 1, err) : sf_error_set(err, SF_ENOMEM, "out of memory");
         free(tmp);
@@ -285,21 +286,24 @@ static int fence(dynamo *d, uint32_t p, const sf_stream_entry *first, sf_error *
     if (rc < 0 || !first)
         return rc;
     bool any = u->parts[p].in_unit || d->known_stored[p];
-    uint64_t at = u->parts[p].in_unit ? u->parts[p].next : d->known[p];
-    if (any && at != first->offset)
-        return sf_error_set(err, SF_ESTALE,
-                            "history: partition %u: a batch from offset %llu, but the store is at "
-                            "%llu (another member applied it): refused",
-                            p, (unsigned long long)first->offset, (unsigned long long)at);
-    return 0;
+    const sf_pos *at = u->parts[p].in_unit ? &u->parts[p].next : &d->known[p];
+    if (!any || sf_pos_cmp(at, &first->pos) == 0)
+        return 0;
+    char from[SF_POS_TEXT_MAX], there[SF_POS_TEXT_MAX];
+    sf_pos_format(&first->pos, from, sizeof from);
+    sf_pos_format(at, there, sizeof there);
+    return sf_error_set(err, SF_ESTALE,
+                        "history: partition %u: a batch from position %s, but the store is at %s "
+                        "(another member applied it): refused",
+                        p, from, there);
 }
 
 /* ---- apply, set aside, retry ---- */
 
-void dy_line_sk(uint32_t p, uint64_t pos, char lead, char out[DY_KEY_MAX])
+void dy_line_sk(uint32_t p, const sf_pos *pos, char lead, char out[DY_KEY_MAX])
 {
     out[0] = lead, out[1] = '#';
-    size_t n = 2 + dy_pos_text(p, out + 2);
+    size_t n = 2 + dy_num_text(p, out + 2);
     out[n++] = '#';
     dy_pos_text(pos, out + n);
 }
@@ -327,34 +331,34 @@ int sf_dynamo_apply(sf_store *st, uint32_t p, const sf_stream_batch *b, sf_error
         if ((rc = sf_stream_entry_record(e, p, &r, err)) < 0)
             break;
         u_invoice *v = unit_invoice(d->unit, p, &r);
-        if (!v || add_line(d->unit, v, e->offset, &r) < 0) {
+        if (!v || add_line(d->unit, v, &e->pos, &r) < 0) {
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }
         dy_invoice_pk(r.invoice_no, r.invoice_no_len, pk);
-        dy_line_sk(p, e->offset, 'L', sk);
+        dy_line_sk(p, &e->pos, 'L', sk);
         line_item(&item, pk, sk, e->data, e->len);
         rc = dy_writes_put(d->unit->writes, pk, sk, &item, err);
     }
     sf_buf_free(&item);
     if (rc == 0) {
         d->unit->parts[p].in_unit = true;
-        d->unit->parts[p].next = b->next_offset;
+        d->unit->parts[p].next = b->next;
         rc = dy_writes_pump(d->unit->writes, err);
     }
     return dy_ended(d, rc);
 }
 
-void dy_quarantine_sk(uint32_t p, uint64_t pos, char out[DY_KEY_MAX])
+void dy_quarantine_sk(uint32_t p, const sf_pos *pos, char out[DY_KEY_MAX])
 {
     char pt[DY_POS_TEXT_MAX], ot[DY_POS_TEXT_MAX];
-    dy_pos_text(p, pt);
+    dy_num_text(p, pt);
     dy_pos_text(pos, ot);
     snprintf(out, DY_KEY_MAX, "%s#%s", pt, ot);
 }
 
 int sf_dynamo_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, const char *reason,
-                        const char *at, uint64_t next, sf_error *err)
+                        const char *at, const sf_pos *next, sf_error *err)
 {
     dynamo *d = (dynamo *)st;
     int rc = begin(d, err);
@@ -363,13 +367,13 @@ int sf_dynamo_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, cons
     if (rc < 0)
         return dy_ended(d, rc);
     char sk[DY_KEY_MAX], ot[DY_POS_TEXT_MAX];
-    dy_quarantine_sk(p, e->offset, sk);
+    dy_quarantine_sk(p, &e->pos, sk);
     sf_buf item = SF_BUF_INIT;
     dy_put_key(&item, "Q", sk);
     sf_buf_add(&item, ",", 1);
     dy_put_n(&item, "p", p);
     sf_buf_add(&item, ",", 1);
-    dy_put_s(&item, "o", ot, dy_pos_text(e->offset, ot));
+    dy_put_s(&item, "o", ot, dy_pos_text(&e->pos, ot));
     sf_buf_add(&item, ",", 1);
     dy_put_s(&item, "at", at, SF_STORE_TIME_LEN);
     sf_buf_add(&item, ",", 1);
@@ -382,7 +386,7 @@ int sf_dynamo_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, cons
     sf_buf_free(&item);
     if (rc == 0) {
         d->unit->parts[p].in_unit = true;
-        d->unit->parts[p].next = next;
+        d->unit->parts[p].next = *next;
         rc = dy_writes_pump(d->unit->writes, err);
     }
     return dy_ended(d, rc);
@@ -399,7 +403,9 @@ int sf_dynamo_retry(sf_store *st, uint32_t p, const sf_stream_entry *e, sf_error
 {
     dynamo *d = (dynamo *)st;
     char sk[DY_KEY_MAX];
-    dy_quarantine_sk(p, e->offset, sk);
+    dy_quarantine_sk(p, &e->pos, sk);
+    char text[SF_POS_TEXT_MAX];
+    sf_pos_format(&e->pos, text, sizeof text);
     const char *pk = "Q", *skp = sk;
     bool there = false;
     sf_record r;
@@ -408,9 +414,9 @@ int sf_dynamo_retry(sf_store *st, uint32_t p, const sf_stream_entry *e, sf_error
         rc = dy_batch_get(d, d->w, &pk, &skp, 1, has_item, &there, err);
     if (rc == 0 && !there)
         rc = sf_error_set(err, SF_ENOENT,
-                          "history: partition %u offset %llu is not in its quarantine (retried "
+                          "history: partition %u position %s is not in its quarantine (retried "
                           "already?)",
-                          p, (unsigned long long)e->offset);
+                          p, text);
     if (rc == 0)
         rc = sf_stream_entry_record(e, p, &r, err);
     if (rc == 0 && e->len > SF_PACK_MAX)
@@ -422,7 +428,7 @@ int sf_dynamo_retry(sf_store *st, uint32_t p, const sf_stream_entry *e, sf_error
     if (rc == 0) {
         u->retries = more;
         u_retry *t = &u->retries[u->nretries++];
-        t->p = p, t->pos = e->offset, t->len = e->len;
+        t->p = p, t->pos = e->pos, t->len = e->len;
         memcpy(t->data, e->data, e->len);
     }
     return dy_ended(d, rc);

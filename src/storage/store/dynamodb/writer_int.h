@@ -22,7 +22,7 @@ typedef struct u_invoice {
 } u_invoice;
 
 typedef struct u_line {
-    uint64_t pos;
+    sf_pos pos;
     int64_t amount;
     int32_t qty;
     size_t next; /* the invoice's next line, or SIZE_MAX */
@@ -30,14 +30,14 @@ typedef struct u_line {
 
 typedef struct u_retry {
     uint32_t p;
-    uint64_t pos;
+    sf_pos pos;
     size_t len;
     uint8_t data[SF_PACK_MAX];
 } u_retry;
 
 typedef struct u_part {
     bool in_unit; /* the unit moves its position */
-    uint64_t next;
+    sf_pos next;
 } u_part;
 
 struct dy_unit {
@@ -56,8 +56,8 @@ struct dy_unit {
 
 /* The sort keys of a line ('L' from the stream, 'R' retried) and of an
  * entry set aside, into out. */
-void dy_line_sk(uint32_t p, uint64_t pos, char lead, char out[DY_KEY_MAX]);
-void dy_quarantine_sk(uint32_t p, uint64_t pos, char out[DY_KEY_MAX]);
+void dy_line_sk(uint32_t p, const sf_pos *pos, char lead, char out[DY_KEY_MAX]);
+void dy_quarantine_sk(uint32_t p, const sf_pos *pos, char out[DY_KEY_MAX]);
 
 /* The unit's invoice invoice_no[0..len), or NULL. */
 u_invoice *dy_unit_find(dy_unit *u, const char *invoice_no, size_t len);
