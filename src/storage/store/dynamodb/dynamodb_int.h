@@ -25,7 +25,7 @@
  *                                               (S), e the entry's bytes (B)
  * POS TEXT is a position as decimal digits after their count in three
  * digits ("0010" is 0, "003536" is 536), so that text order is number order
- * for any width (positions grow to sf_pos's 432 bits: dy_pos_text is the one
+ * for any width (an sf_pos has up to 129 digits: dy_pos_text is the one
  * place that writes them). P is a partition in the same form. DATE16 is the
  * date + 2^63 as 16 lowercase hex digits: (date, number) order as bytes,
  * which is the port's listing order (store.h, sf_store_after).
