@@ -8,8 +8,12 @@
 //
 // Listens on 127.0.0.1 at a free port and prints "http://127.0.0.1:PORT".
 // Each PATTERN (a regular expression) drops the answer of the first request
-// whose body matches it, once. Every request is logged on stderr as
-// "forwarded" or "dropped" with its X-Amz-Target.
+// whose body matches it, once. A PATTERN written "unprocessed:REGEX" does
+// not drop: the first BatchWriteItem matching REGEX goes upstream with the
+// first half of its items only, and is answered with the others as
+// UnprocessedItems (what DynamoDB does when a partition is busy). Every
+// request is logged on stderr as "forwarded", "dropped" or "held back N",
+// with its X-Amz-Target.
 import { createServer, request } from 'node:http';
 
 const [target, ...patterns] = process.argv.slice(2);
@@ -17,30 +21,50 @@ if (!target || patterns.length === 0) {
   process.stderr.write('usage: drop_answers.mjs TARGET_URL PATTERN...\n');
   process.exit(2);
 }
-const pending = patterns.map((p) => new RegExp(p));
+const pending = patterns.map((p) => ({
+  hold: p.startsWith('unprocessed:'),
+  re: new RegExp(p.replace(/^unprocessed:/, '')),
+}));
 const up = new URL(target);
 
 const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    const body = Buffer.concat(chunks);
+    let body = Buffer.concat(chunks);
     const text = body.toString('utf8');
-    const i = pending.findIndex((re) => re.test(text));
-    const drop = i >= 0;
-    if (drop) pending.splice(i, 1);
+    const i = pending.findIndex((f) => f.re.test(text));
+    const fault = i >= 0 ? pending.splice(i, 1)[0] : null;
+    const drop = fault !== null && !fault.hold;
+    let held = null;
+    if (fault && fault.hold) {
+      const call = JSON.parse(text);
+      const table = Object.keys(call.RequestItems)[0];
+      const items = call.RequestItems[table];
+      held = { [table]: items.slice(Math.ceil(items.length / 2)) };
+      call.RequestItems[table] = items.slice(0, Math.ceil(items.length / 2));
+      body = Buffer.from(JSON.stringify(call));
+    }
+    const headers = { ...req.headers, 'content-length': String(body.length) };
     const fwd = request({ host: up.hostname, port: up.port, method: req.method, path: req.url,
-                          headers: req.headers }, (ures) => {
+                          headers }, (ures) => {
       const out = [];
       ures.on('data', (c) => out.push(c));
       ures.on('end', () => {
-        process.stderr.write(`${drop ? 'dropped' : 'forwarded'} ${req.headers['x-amz-target']} ${ures.statusCode}\n`);
+        const what = drop ? 'dropped' : held ? `held back ${Object.values(held)[0].length}` : 'forwarded';
+        process.stderr.write(`${what} ${req.headers['x-amz-target']} ${ures.statusCode}\n`);
         if (drop) {
           req.socket.destroy();
           return;
         }
+        let answer = Buffer.concat(out);
+        if (held && ures.statusCode === 200) {
+          answer = Buffer.from(JSON.stringify({ UnprocessedItems: held }));
+          delete ures.headers['x-amz-crc32']; /* the body changed */
+          ures.headers['content-length'] = String(answer.length);
+        }
         res.writeHead(ures.statusCode, ures.headers);
-        res.end(Buffer.concat(out));
+        res.end(answer);
       });
     });
     fwd.on('error', () => req.socket.destroy());

@@ -8,7 +8,9 @@
 # that they were its own (no event=sink_fenced: the runner would read again
 # and apply the unit a second time, harmlessly but saying that another
 # member took the partition), with the history equal to the LMDB adapter's
-# on the same log, digest for digest.
+# on the same log, digest for digest. And a later BatchWriteItem of lines is
+# answered with half its items as UnprocessedItems (the proxy wrote only the
+# other half): the sink sends those again.
 #   usage: dynamodb_lost_answers.sh SHOPFLOW DATA_GZ HISTORY_QUERY
 set -euo pipefail
 here=$(dirname "$0")
@@ -28,7 +30,8 @@ want=$("$query" "$tmp/d/history" 536365 17850)
 "${SF_NODE:-node}" "$here/drop_answers.mjs" "$AWS_ENDPOINT_URL_DYNAMODB" \
     '"RequestItems".*"PutRequest"' \
     'INV#536365"\},"sk":\{"S":"#"\}.*"ConditionExpression"' \
-    'POS#0"\},"sk":\{"S":"#"\}.*"ConditionExpression"' > "$tmp/proxy.out" 2> "$tmp/proxy.log" &
+    'POS#0"\},"sk":\{"S":"#"\}.*"ConditionExpression"' \
+    'unprocessed:"RequestItems".*"PutRequest".*"L#' > "$tmp/proxy.out" 2> "$tmp/proxy.log" &
 for _ in $(seq 100); do
     [[ -s $tmp/proxy.out ]] && break
     sleep 0.05
@@ -39,9 +42,10 @@ AWS_ENDPOINT_URL_DYNAMODB=$(head -1 "$tmp/proxy.out") \
     fail "the sink stopped on its own lost answers: $(tail -3 "$tmp/sink.log")"
 [[ $(grep -c '^dropped' "$tmp/proxy.log") -eq 3 ]] ||
     fail "the proxy dropped $(grep -c '^dropped' "$tmp/proxy.log") answers, not 3: $(cat "$tmp/proxy.log")"
+grep -q '^held back [1-9]' "$tmp/proxy.log" || fail "the proxy held nothing back: $(cat "$tmp/proxy.log")"
 grep -q 'event=dynamodb_retries .*network=[1-9]' "$tmp/sink.log" || fail "no retry was logged"
 ! grep -q 'event=sink_fenced' "$tmp/sink.log" ||
     fail "its own writes were taken for another member's: $(grep sink_fenced "$tmp/sink.log")"
 got=$("$query" "$loc" 536365 17850)
 [[ "$got" == "$want" ]] || fail "DynamoDB holds: $got; LMDB: $want"
-echo "ok: 3 answers lost (lines, a new header, a checkpoint), the sink's own writes recognised; $got"
+echo "ok: 3 answers lost (lines, a new header, a checkpoint), the sink's own writes recognised; items left unprocessed sent again; $got"
