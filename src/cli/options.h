@@ -52,7 +52,9 @@
                "AWS settings as the aws CLI reads them: docs/deploy.md)"),                         \
         SF_OPT_ADAPTER("objects")
 #define SF_OPT_STORE                                                                               \
-    SF_CLI_ROW("store", SF_SET_STRING, "", 0, 0, "history store (default DATA/history)"),          \
+    SF_CLI_ROW("store", SF_SET_STRING, "", 0, 0,                                                   \
+               "history store (default DATA/history; dynamodb://TABLE for DynamoDB: "              \
+               "docs/dynamodb.md)"),                                                               \
         SF_OPT_ADAPTER("store")
 #define SF_OPT_WAREHOUSE                                                                           \
     SF_CLI_ROW("warehouse", SF_SET_STRING, "", 0, 0,                                               \

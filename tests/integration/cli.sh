@@ -82,7 +82,7 @@ done
 # the adapter, which refuses what it does not take.
 d=$tmp/new/nested/data
 run 1 sink history --data "$d" --once --store "nosuch:$tmp/h"
-has err "store: no adapter for 'nosuch:' in 'nosuch:$tmp/h' (known: lmdb)"
+has err "store: no adapter for 'nosuch:' in 'nosuch:$tmp/h' (known: lmdb, dynamodb)"
 run 1 status --data "$d" --objects "gcs://bucket/prefix"; has err "(known: file, s3)"
 # S3 without credentials is refused at start, saying where it looked.
 (

@@ -4,18 +4,27 @@
 # first, date ranges, every role and token case, 404s, 405s, bad
 # parameters, and the sinks' lag in /metrics. The expected answers are
 # computed by the sqlite3 tool straight from the CSV.
-#   usage: serve_history.sh SHOPFLOW DATA_GZ
+# With "dynamodb" the history is kept in DynamoDB (dynalite, started here:
+# tests/aws/lib.sh), so the same suite runs against both history adapters.
+#   usage: serve_history.sh SHOPFLOW DATA_GZ [dynamodb]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 shopflow=$1
 tmp=$(mktemp -d)
 SERVER_PID=
-trap 'kill $SERVER_PID 2>/dev/null && wait $SERVER_PID; rm -rf "$tmp" || true' EXIT
+store=()
+if [[ ${3:-} == dynamodb ]]; then
+    source "$(dirname "$0")/../aws/lib.sh"
+    aws_start "$tmp"
+    store=(--store "dynamodb://$SF_TEST_NAME")
+fi
+trap 'kill $SERVER_PID 2>/dev/null && wait $SERVER_PID; ! declare -F aws_stop > /dev/null || aws_stop
+      rm -rf "$tmp" || true' EXIT
 data="$tmp/data"
 gzip -dc "$2" > "$tmp/all.csv"
 
 "$shopflow" import "$tmp/all.csv" --data "$data" > /dev/null
-start_server "$data" --sinks archive,history,warehouse
+start_server "$data" --sinks archive,history,warehouse "${store[@]}"
 base="http://127.0.0.1:$PORT"
 for _ in $(seq 2400); do
     curl -s "$base/metrics" > "$tmp/metrics"

@@ -16,6 +16,7 @@
  * Then what is the LMDB adapter's own: a folder that cannot be made.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/aws.h"
 #include "core/pack.h"
 #include "storage/store/store.h"
 #include "support.h"
@@ -43,9 +45,24 @@ static void lmdb_location(const char *dir, char *out, size_t cap)
     snprintf(out, cap, "lmdb:%s/history", dir);
 }
 
+/* A fresh table on the emulator (AWS_ENDPOINT_URL_DYNAMODB). */
+static void dynamodb_location(const char *dir, char *out, size_t cap)
+{
+    static int n;
+    (void)dir;
+    snprintf(out, cap, "dynamodb://%s-%d", getenv("SF_TEST_NAME"), ++n);
+}
+
+/* The dynamodb row is the last: left out when no emulator runs (no node). */
 static const adapter adapters[] = {
     {"lmdb", lmdb_location},
+    {"dynamodb", dynamodb_location},
 };
+
+static bool have_dynamodb(void)
+{
+    return getenv("AWS_ENDPOINT_URL_DYNAMODB") && getenv("SF_TEST_NAME");
+}
 
 /* ---- helpers ---- */
 
@@ -433,6 +450,52 @@ static void test_each_invoice(void **state)
     finish(&f);
 }
 
+/* Positions past 64 bits (a Kinesis sequence number's 56 digits), sparse:
+ * stored, fenced and read back as they are; lines in stream order. */
+static void test_wide_positions(void **state)
+{
+    fixture f;
+    start(state, &f);
+    batch bt;
+    seen v;
+    sf_error err = {0};
+    sf_pos at, next, stored[4];
+    const char *seq = "49590338271490256608559692538361571095921575989136588898";
+    assert_int_equal(sf_pos_parse(seq, strlen(seq), &at, &err), 0);
+    make(&bt, 0, first, 3);
+    for (size_t i = 0; i < 3; i++) { /* sparse: every other number */
+        bt.e[i].pos = at;
+        assert_int_equal(sf_pos_add_one(&at, &err), 0);
+        assert_int_equal(sf_pos_add_one(&at, &err), 0);
+    }
+    bt.b.next = at;
+    assert_int_equal(sf_store_apply(f.s, 1, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(f.s, &err), 0);
+    assert_int_equal(sf_store_positions(f.s, stored, 4, &err), 0);
+    assert_int_equal(sf_pos_cmp(&stored[1], &at), 0);
+    assert_int_equal(invoice(f.s, "536365", &v), 0);
+    assert_true(v.lines == 3 && v.h.lines == 3);
+    assert_string_equal(v.stock[2], "71053");
+    /* The fence: a batch from the wrong wide position is refused. */
+    next = at;
+    assert_int_equal(sf_pos_add_one(&next, &err), 0);
+    make(&bt, 0, first + 3, 1);
+    bt.e[0].pos = next;
+    int rc = sf_store_apply(f.s, 1, &bt.b, &err);
+    if (rc == 0)
+        rc = sf_store_commit(f.s, &err);
+    assert_int_equal(rc, SF_ESTALE);
+    bt.e[0].pos = at; /* from where it is: taken */
+    assert_int_equal(sf_pos_add_one(&next, &err), 0);
+    bt.b.next = next;
+    assert_int_equal(sf_store_apply(f.s, 1, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(f.s, &err), 0);
+    assert_int_equal(sf_store_positions(f.s, stored, 4, &err), 0);
+    assert_int_equal(sf_pos_cmp(&stored[1], &next), 0);
+    assert_int_equal(invoice(f.s, "536366", &v), 0);
+    finish(&f);
+}
+
 static void test_settings(void **state)
 {
     const adapter *a = *state;
@@ -484,6 +547,110 @@ static void test_lmdb_folder(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* ---- the DynamoDB adapter's own (against dynalite) ---- */
+
+/* One request straight to the emulator, as another program would. */
+static int dynamo_call(const char *op, const char *body)
+{
+    sf_aws_config c;
+    sf_aws *a;
+    sf_error err = {0};
+    assert_int_equal(sf_aws_config_load(&c, SF_AWS_DYNAMODB, &err), 0);
+    assert_int_equal(sf_aws_open(&c, NULL, &a, &err), 0);
+    sf_aws_config_free(&c);
+    sf_aws_request rq = {.op = op, .resource = "test", .body = body, .body_len = strlen(body)};
+    int rc = sf_aws_call(a, &rq, &err);
+    sf_buf_free(&rq.resp);
+    sf_aws_close(a);
+    return rc;
+}
+
+/* A table of another key schema is refused, saying why. */
+static void test_dynamo_schema(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32], body[512];
+    dynamodb_location(NULL, loc, sizeof loc);
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"%s\",\"KeySchema\":[{\"AttributeName\":\"id\",\"KeyType\":"
+             "\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"id\",\"AttributeType\":"
+             "\"S\"}],\"BillingMode\":\"PAY_PER_REQUEST\"}",
+             loc + strlen("dynamodb://"));
+    assert_int_equal(dynamo_call("CreateTable", body), 0);
+    sf_store *s;
+    sf_error err = {0};
+    int rc = sf_store_open(loc, NULL, &s, &err);
+    assert_int_equal(rc, SF_EUSAGE);
+    assert_non_null(strstr(err.msg, "another key schema"));
+}
+
+/* A crash after the headers, before the checkpoint (the checkpoint taken
+ * away): the batch applied again is counted once. */
+static void test_dynamo_replay(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32], body[512];
+    dynamodb_location(NULL, loc, sizeof loc);
+    sf_store *s;
+    sf_error err = {0};
+    batch bt;
+    seen v;
+    assert_int_equal(sf_store_open(loc, NULL, &s, &err), 0);
+    make(&bt, 0, first, 4);
+    assert_int_equal(sf_store_apply(s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    sf_store_close(s);
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"%s\",\"Key\":{\"pk\":{\"S\":\"POS#0\"},\"sk\":{\"S\":\"#\"}}}",
+             loc + strlen("dynamodb://"));
+    assert_int_equal(dynamo_call("DeleteItem", body), 0);
+    assert_int_equal(sf_store_open(loc, NULL, &s, &err), 0);
+    assert_true(position(s, 0) == 0);
+    assert_int_equal(sf_store_apply(s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    assert_true(position(s, 0) == 4);
+    assert_int_equal(invoice(s, "536365", &v), 0);
+    assert_true(v.lines == 3 && v.h.lines == 3);
+    assert_true(v.h.total == 2 * 6 * 2550 - 2 * 3390 && v.h.units == 10);
+    everything e = {0};
+    assert_int_equal(sf_store_each_invoice(s, count_header, count_line, &e, &err), 0);
+    assert_true(e.invoices == 2 && e.lines == 0);
+    sf_store_close(s);
+}
+
+/* Two writers of one partition: the one that lost it (a zombie) is fenced
+ * at its checkpoint, and its header of an invoice the other moved on is
+ * refused before it overwrites the newer one. */
+static void test_dynamo_zombie(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32];
+    dynamodb_location(NULL, loc, sizeof loc);
+    sf_store *zombie, *owner;
+    sf_error err = {0};
+    batch bt;
+    seen v;
+    assert_int_equal(sf_store_open(loc, NULL, &zombie, &err), 0);
+    assert_int_equal(sf_store_open(loc, NULL, &owner, &err), 0);
+    make(&bt, 0, first, 4);
+    assert_int_equal(sf_store_apply(zombie, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(zombie, &err), 0);
+    assert_true(position(owner, 0) == 4);
+    const line more[] = {{"536366", "22632", 6, T0 + 120, 1850, 17850}};
+    make(&bt, 4, more, 1);
+    assert_int_equal(sf_store_apply(owner, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(owner, &err), 0);
+    /* The zombie still believes the partition is at 4. */
+    assert_int_equal(sf_store_apply(zombie, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(zombie, &err), SF_ESTALE);
+    assert_non_null(strstr(err.msg, "partition 0"));
+    assert_true(position(owner, 0) == 5);
+    assert_int_equal(invoice(owner, "536366", &v), 0);
+    assert_true(v.lines == 2 && v.h.lines == 2);
+    sf_store_close(zombie);
+    sf_store_close(owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest contract[] = {
@@ -493,13 +660,27 @@ int main(void)
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_each_invoice),
+        cmocka_unit_test(test_wide_positions),
         cmocka_unit_test(test_settings),
     };
     const struct CMUnitTest lmdb[] = {
         cmocka_unit_test(test_lmdb_folder),
     };
-    int failed =
-        ut_run_per_adapter("store contract", contract, sizeof contract / sizeof *contract, adapters,
-                           sizeof adapters[0], sizeof adapters / sizeof adapters[0]);
-    return failed + cmocka_run_group_tests_name("lmdb adapter", lmdb, NULL, NULL);
+    const struct CMUnitTest dynamodb[] = {
+        cmocka_unit_test(test_dynamo_schema),
+        cmocka_unit_test(test_dynamo_replay),
+        cmocka_unit_test(test_dynamo_zombie),
+    };
+    size_t nadapters = sizeof adapters / sizeof adapters[0];
+    if (!have_dynamodb()) {
+        fprintf(stderr, "store: the dynamodb adapter is skipped: no DynamoDB emulator (node is not "
+                        "installed; tests/aws/with_emulators.sh starts dynalite when it is)\n");
+        nadapters--;
+    }
+    int failed = ut_run_per_adapter("store contract", contract, sizeof contract / sizeof *contract,
+                                    adapters, sizeof adapters[0], nadapters);
+    failed += cmocka_run_group_tests_name("lmdb adapter", lmdb, NULL, NULL);
+    if (have_dynamodb())
+        failed += cmocka_run_group_tests_name("dynamodb adapter", dynamodb, NULL, NULL);
+    return failed;
 }

@@ -5,10 +5,12 @@
 #include "storage/store/store_adapter.h"
 
 extern const sf_store_ops sf_store_lmdb_ops;
+extern const sf_store_ops sf_store_dynamodb_ops;
 
 /* The adapters and their schemes; the first is the default (a bare path). */
 static const sf_adapter adapters[] = {
     {{"lmdb"}, &sf_store_lmdb_ops},
+    {{"dynamodb"}, &sf_store_dynamodb_ops},
 };
 
 int sf_store_open(const char *location, const sf_store_opts *opts, sf_store **out, sf_error *err)

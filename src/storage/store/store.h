@@ -10,7 +10,10 @@
  * (the LMDB adapter's keys: storage/store/lmdb/history_keys.h).
  *
  * Adapters (store.c's table; each a folder under storage/store/):
- *   lmdb  "lmdb:DIR" or a bare path   one LMDB environment (lmdb/)
+ *   lmdb      "lmdb:DIR" or a bare path   one LMDB environment (lmdb/)
+ *   dynamodb  "dynamodb://TABLE"           one DynamoDB table (dynamodb/,
+ *                                          docs/dynamodb.md): the second
+ *                                          model below
  * The handle is opaque; callers use only the functions below.
  *
  * ---- Writing: a unit of work, exactly once ----
@@ -81,7 +84,8 @@ typedef struct sf_store_opts {
      * yet (for those who only look, such as status). */
     bool read_only;
     /* Adapter settings as "key=value" strings (borrowed for the open;
-     * --store-opt). The LMDB adapter takes none (SF_EUSAGE). */
+     * --store-opt). The LMDB adapter takes none (SF_EUSAGE); DynamoDB's:
+     * storage/store/dynamodb/dynamodb.c. */
     const char *const *extra;
     size_t nextra;
 } sf_store_opts;
