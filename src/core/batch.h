@@ -48,7 +48,7 @@ typedef struct sf_stream_batch {
     uint8_t *buf;
     size_t buf_cap;
     sf_stream_entry *entries;
-    size_t cap;           /* entries that fit */
+    size_t cap;          /* entries that fit */
     size_t count;        /* entries filled by the last read */
     sf_pos next;         /* where the next read starts, set by the adapter: past
                             the last entry, or past a hole or gap (never computed

@@ -165,9 +165,8 @@ static int read_partition(sf_ledger *l, sf_stream *s, uint32_t p, reading *rd, s
         const sf_stream_entry *last = rd->b.count ? &rd->b.entries[rd->b.count - 1] : NULL;
         l->end[p] = next;
         /* as entry_print: nothing to print before a position past a hole */
-        l->print[p] = last && sf_pos_u64(&last->pos, &last_at) && last_at + 1 == next
-                          ? print_of(last)
-                          : 0;
+        l->print[p] =
+            last && sf_pos_u64(&last->pos, &last_at) && last_at + 1 == next ? print_of(last) : 0;
         l->dirty = true;
         from = rd->b.next;
         rd->done += rd->b.count;

@@ -223,8 +223,7 @@ sf_dedup_state sf_dedup_reserve(sf_dedup *d, const char *id, size_t len)
     return st;
 }
 
-void sf_dedup_commit(sf_dedup *d, uint32_t partition, const sf_pos *pos, const char *id,
-                     size_t len)
+void sf_dedup_commit(sf_dedup *d, uint32_t partition, const sf_pos *pos, const char *id, size_t len)
 {
     key k = hash_id(id, len);
     pthread_mutex_lock(&d->mu);

@@ -163,8 +163,7 @@ int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_
     return s->ops->info(s, partition, out, err);
 }
 
-int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out,
-                  sf_error *err)
+int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out, sf_error *err)
 {
     memset(out, 0, sizeof *out);
     if (partition >= s->ops->partitions(s))

@@ -198,8 +198,7 @@ typedef struct sf_lag {
 
 /* Fill *out for a reader of partition whose next read starts at from
  * (a position past the end is 0 behind). 0, or an error. */
-int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out,
-                  sf_error *err);
+int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out, sf_error *err);
 
 /* The position from which the last max_records records of partition are
  * read (its start when it holds fewer): what a rebuild of a window of the

@@ -645,8 +645,8 @@ static uint64_t durable_end(sf_log *log, uint32_t i)
     return atomic_load(&p->end); /* no writer ever ran here: what recovery found */
 }
 
-static int log_read(sf_stream *s, uint32_t partition_id, const sf_pos *at,
-                    sf_stream_batch *batch, sf_error *err)
+static int log_read(sf_stream *s, uint32_t partition_id, const sf_pos *at, sf_stream_batch *batch,
+                    sf_error *err)
 {
     sf_log *log = (sf_log *)s;
     uint64_t end = durable_end(log, partition_id), from;

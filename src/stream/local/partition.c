@@ -426,7 +426,8 @@ static void report_hole(partition *p, const sf_stream_hole *h, uint64_t from, ui
     sf_logf(SF_LOG_WARN, "log_hole_skipped",
             "partition=%u from=%llu to=%llu marked_at=%lld reason=%s "
             "msg=\"offsets lost for good (shopflow log repair): no record will ever be there\"",
-            p->id, (unsigned long long)from, (unsigned long long)to - 1, (long long)h->marked_at, sf_logq(h->reason, q, sizeof q));
+            p->id, (unsigned long long)from, (unsigned long long)to - 1, (long long)h->marked_at,
+            sf_logq(h->reason, q, sizeof q));
 }
 
 int sf_partition_read(partition *p, uint64_t from, uint64_t end, sf_stream_batch *b, sf_error *err)
