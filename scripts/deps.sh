@@ -17,7 +17,7 @@ build_pkgs=(build-essential cmake pkg-config git
 build_pkgs+=(libdeflate-dev)
 # GnuTLS: the gateway's HTTPS certificate (libmicrohttpd does the TLS with it).
 build_pkgs+=(libgnutls28-dev)
-test_pkgs=(clang libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
+test_pkgs=(clang clang-format libclang-rt-14-dev libcmocka-dev sqlite3 jq perl curl)
 # The TLS tests make their certificates, and try old TLS versions, with openssl.
 test_pkgs+=(openssl)
 # The hostile suite's raw sockets (malformed requests, idle connections) and its exact
