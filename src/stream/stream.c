@@ -15,11 +15,13 @@
 
 extern const sf_stream_ops sf_stream_local_ops;
 extern const sf_stream_ops sf_stream_kafka_ops;
+extern const sf_stream_ops sf_stream_kinesis_ops;
 
 /* The adapters and their schemes; the first is the default (a bare path). */
 static const sf_adapter adapters[] = {
     {{"local"}, &sf_stream_local_ops},
     {{"kafka"}, &sf_stream_kafka_ops},
+    {{"kinesis"}, &sf_stream_kinesis_ops},
 };
 
 int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err)
@@ -163,8 +165,7 @@ int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_
     return s->ops->info(s, partition, out, err);
 }
 
-int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out,
-                  sf_error *err)
+int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *out, sf_error *err)
 {
     memset(out, 0, sizeof *out);
     if (partition >= s->ops->partitions(s))
