@@ -132,7 +132,10 @@ int sf_stream_read(sf_stream *s, uint32_t partition, const sf_pos *from, sf_stre
     if (partition >= s->ops->partitions(s))
         return sf_error_set(err, SF_EINVAL, "no partition %u (the stream has %u)", partition,
                             s->ops->partitions(s));
-    return s->ops->read(s, partition, from, batch, err);
+    sf_pos at = *from; /* from may point into batch */
+    int rc = s->ops->read(s, partition, &at, batch, err);
+    batch->from = at;
+    return rc;
 }
 
 uint32_t sf_stream_partitions(const sf_stream *s)
