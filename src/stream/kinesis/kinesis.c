@@ -287,7 +287,8 @@ static int take_partitions(sf_kinesis *k, described *d, sf_error *err)
     k->shards = d->open;
     d->open = NULL;
     k->nparts = (uint32_t)d->nopen;
-    if (!(k->seen_end = calloc(k->nparts, sizeof *k->seen_end)))
+    if (!(k->seen_end = calloc(k->nparts, sizeof *k->seen_end)) ||
+        !(k->end_asked = calloc(k->nparts, sizeof *k->end_asked)))
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     for (uint32_t p = 0; p < k->nparts; p++)
         k->seen_end[p] = k->shards[p].first;
@@ -342,6 +343,7 @@ static void kinesis_close(sf_stream *s)
     sf_aws_config_free(&k->cfg);
     free(k->shards);
     free(k->seen_end);
+    free(k->end_asked);
     pthread_mutex_destroy(&k->readers_mu);
     pthread_mutex_destroy(&k->ctl_mu);
     pthread_mutex_destroy(&k->mu);

@@ -59,7 +59,8 @@ typedef struct sf_kinesis {
 
     pthread_mutex_t mu; /* guards what follows */
     sf_stream_stats stats;
-    sf_pos *seen_end; /* per partition: past the newest record appended or read here */
+    sf_pos *seen_end;  /* per partition: past the newest record appended or read here */
+    double *end_asked; /* per partition: when info() last read on to the end (monotonic s) */
 
     pthread_mutex_t readers_mu;
     kreader *readers;

@@ -337,18 +337,6 @@ int sf_kinesis_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batc
     return 0;
 }
 
-int sf_kinesis_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *err)
-{
-    (void)err;
-    sf_kinesis *k = (sf_kinesis *)s;
-    memset(out, 0, sizeof *out);
-    out->start = k->shards[p].first;
-    pthread_mutex_lock(&k->mu);
-    out->end = k->seen_end[p];
-    pthread_mutex_unlock(&k->mu);
-    return 0;
-}
-
 /* ---- counting ---- */
 
 typedef struct count {
@@ -358,6 +346,7 @@ typedef struct count {
     bool has_before;   /* a record before the window was seen */
     sf_pos before_end; /* past the last of them */
     sf_pos after_skip; /* past the skip-th window record */
+    sf_pos end;        /* past the last record seen (0: none) */
     long long ms;      /* the last MillisBehindLatest */
     bool complete;     /* read to the tip */
 } count;
@@ -382,6 +371,7 @@ static int count_records(sf_kinesis *k, uint32_t p, const sf_pos *from, count *c
             sf_pos_add_one(&seq, NULL);
             if (sf_pos_cmp(&seq, from) <= 0)
                 continue;
+            ct->end = seq;
             if (arrival && arrival < ct->cutoff) {
                 ct->has_before = true;
                 ct->before_end = seq;
@@ -396,6 +386,31 @@ static int count_records(sf_kinesis *k, uint32_t p, const sf_pos *from, count *c
     }
     cursor_drop(&c);
     pthread_mutex_unlock(&k->ctl_mu);
+    if (rc == 0 && ct->complete && !sf_pos_is_zero(&ct->end))
+        sf_kinesis_saw(k, p, &ct->end);
+    return rc;
+}
+
+/* Start: the shard's first sequence number. End: past the newest record
+ * known here, after reading on from there to the shard's tip (at most once
+ * a second per shard: /metrics and status ask often). */
+int sf_kinesis_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *err)
+{
+    sf_kinesis *k = (sf_kinesis *)s;
+    memset(out, 0, sizeof *out);
+    out->start = k->shards[p].first;
+    double now = now_s();
+    pthread_mutex_lock(&k->mu);
+    bool ask = now - k->end_asked[p] >= 1.0;
+    if (ask)
+        k->end_asked[p] = now;
+    sf_pos from = k->seen_end[p];
+    pthread_mutex_unlock(&k->mu);
+    count ct = {.skip = UINT64_MAX};
+    int rc = ask ? count_records(k, p, &from, &ct, LAG_COUNT_MAX, err) : 0;
+    pthread_mutex_lock(&k->mu);
+    out->end = k->seen_end[p];
+    pthread_mutex_unlock(&k->mu);
     return rc;
 }
 
