@@ -17,7 +17,8 @@
  * for records it did not store (ProvisionedThroughputExceededException,
  * InternalFailure): only those are sent again, each as it was (same data,
  * so the same event id), first in their shard's queue, after a backoff with
- * full jitter that grows while the shard keeps refusing (a throttled shard).
+ * full jitter that grows while the shard refuses whole calls (a throttled
+ * shard) and starts again from its base when a call stored some records.
  * A record that Kinesis stored before a refused one of the same call lands
  * ahead of it: an invoice's lines may then be out of order (Kinesis's own
  * rule: strict order needs PutRecord one by one).
@@ -339,6 +340,8 @@ static int read_answer(kwriter *w, squeue *s, uint32_t p, sf_error *err)
     if (refused) {
         s->nsent = refused;
         requeue(w, s, 0, why);
+        if (kept) /* near its limit, not over it: a short wait */
+            s->throttles = 0;
         back_off(s);
         sf_logf(SF_LOG_DEBUG, "kinesis_resend", "stream=%s shard=%s refused=%zu stored=%zu code=%s",
                 w->k->name, w->k->shards[p].id, refused, kept, why);
@@ -410,9 +413,20 @@ static void *writer_main(void *arg)
             else if (!s->busy && s->len && s->not_before - now < wait)
                 wait = s->not_before - now;
         }
+        if (!w->inflight) { /* shards backing off only: wait, woken by a new append */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            long ns = until.tv_nsec + (long)(wait * 1e9);
+            until.tv_sec += ns / 1000000000L;
+            until.tv_nsec = ns % 1000000000L;
+            pthread_mutex_lock(&w->mu);
+            if (!w->in_head && !w->stopping)
+                pthread_cond_timedwait(&w->cv, &w->mu, &until);
+            pthread_mutex_unlock(&w->mu);
+            continue;
+        }
         sf_error err = {0};
-        int ms = w->inflight ? IDLE_POLL_MS : (int)(wait * 1000) + 1;
-        if (sf_aws_poll(w->aws, ms, &err) < 0)
+        if (sf_aws_poll(w->aws, IDLE_POLL_MS, &err) < 0)
             sf_logf(SF_LOG_ERROR, "kinesis_client_failed", "stream=%s", w->k->name);
     }
     return NULL;
