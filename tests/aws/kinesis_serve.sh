@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The pipeline on Kinesis (kinesalite): `serve --stream kinesis://...` behind
 # a proxy that refuses every third record of PutRecords the first time it is
-# sent (tests/aws/kinesis_faults.mjs), 20,000 rows replayed with event ids
+# sent (tests/aws/kinesis_faults.mjs), 100,000 rows replayed with event ids
 # while the server is SIGKILLed and started again; then `sink all` SIGKILLed
 # three times and finished with --once. Checks: the refused records were
 # sent again and no record reached Kinesis twice (the proxy's count); every
 # row once in every sink (fact_sales count and sum as sqlite3 computes them
 # from the CSV; the archive's records; the history's lines); status says the
 # sinks are 0 behind.
-#   usage: kinesis_serve.sh SHOPFLOW DATA_GZ   (SF_TEST_KINESIS_ROWS: rows, 20000)
+#   usage: kinesis_serve.sh SHOPFLOW DATA_GZ   (SF_TEST_KINESIS_ROWS: rows, 100000: about 2 minutes)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 aws_test "$@"
-rows=${SF_TEST_KINESIS_ROWS:-20000}
+rows=${SF_TEST_KINESIS_ROWS:-100000}
 stream="kinesis://$SF_TEST_NAME"
 direct=$AWS_ENDPOINT_URL_KINESIS
 
