@@ -224,6 +224,10 @@ const sf_command sf_cmd_serve = {
     "--stream kafka://HOST:PORT[,HOST:PORT]/TOPIC appends to Kafka instead (a 200 then means\n"
     "every in-sync replica has the records); --stream-opt KEY=VALUE (repeatable, or @FILE of\n"
     "KEY=VALUE lines) passes librdkafka settings: SASL, TLS, tuning (docs/deploy.md).\n"
+    "--stream kinesis://STREAM_NAME appends to a Kinesis data stream (a 200 then means every\n"
+    "record has its sequence number); the AWS settings as the aws CLI reads them\n"
+    "(AWS_REGION, credentials, AWS_ENDPOINT_URL_KINESIS); the stream is created with\n"
+    "--partitions shards when absent; --stream-opt in-flight=N, create=false.\n"
     "\n",
     run_serve,
 };

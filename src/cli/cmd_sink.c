@@ -182,6 +182,8 @@ const sf_command sf_cmd_sink = {
     "On a Kafka stream (--stream kafka://...; --stream-opt KEY=VALUE for librdkafka) each\n"
     "sink joins its consumer group, so several processes of one sink share the partitions;\n"
     "positions stay in the sink's own store (docs/deploy.md).\n"
+    "On Kinesis (--stream kinesis://STREAM_NAME) each sink reads every shard, its positions\n"
+    "(sequence numbers) in its own store; run one process per sink.\n"
     "\n",
     run_sink,
 };

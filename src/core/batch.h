@@ -54,7 +54,21 @@ typedef struct sf_stream_batch {
                             the last entry, or past a hole or gap (never computed
                             by the reader as a +1) */
     sf_stream_hole hole; /* the hole the last read skipped (then count is 0) */
+    sf_pos from;         /* where the last read started (set by sf_stream_read): the
+                            first entry is here, or past it where positions skip
+                            (Kinesis's sequence numbers always do) */
 } sf_stream_batch;
+
+/* The position a batch of entries follows on from, for a fence that checks
+ * a batch starts at a stored position: its `from` when a read set it (not
+ * 0, not past the first entry), else its first entry's own (a batch built
+ * by hand, or the first read of a partition). count must be > 0. */
+static inline const sf_pos *sf_stream_batch_start(const sf_stream_batch *b)
+{
+    if (!sf_pos_is_zero(&b->from) && sf_pos_cmp(&b->from, &b->entries[0].pos) <= 0)
+        return &b->from;
+    return &b->entries[0].pos;
+}
 
 /* Allocate a batch for up to max_entries entries and buf_bytes of data.
  * Free with sf_stream_batch_free. */

@@ -105,6 +105,8 @@ int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, s
             sf_stream_batch run = *b;
             run.entries = b->entries + i;
             run.count = k - i;
+            if (i > 0)
+                run.from = b->entries[i].pos;
             run.next = k < b->count ? b->entries[k].pos : b->next;
             int rc = sf_sink_apply(sink, p, &run, err);
             if (rc < 0)

@@ -15,11 +15,13 @@
 
 extern const sf_stream_ops sf_stream_local_ops;
 extern const sf_stream_ops sf_stream_kafka_ops;
+extern const sf_stream_ops sf_stream_kinesis_ops;
 
 /* The adapters and their schemes; the first is the default (a bare path). */
 static const sf_adapter adapters[] = {
     {{"local"}, &sf_stream_local_ops},
     {{"kafka"}, &sf_stream_kafka_ops},
+    {{"kinesis"}, &sf_stream_kinesis_ops},
 };
 
 int sf_stream_open(const char *location, const sf_stream_opts *opts, sf_stream **out, sf_error *err)
@@ -130,7 +132,10 @@ int sf_stream_read(sf_stream *s, uint32_t partition, const sf_pos *from, sf_stre
     if (partition >= s->ops->partitions(s))
         return sf_error_set(err, SF_EINVAL, "no partition %u (the stream has %u)", partition,
                             s->ops->partitions(s));
-    return s->ops->read(s, partition, from, batch, err);
+    sf_pos at = *from; /* from may point into batch */
+    int rc = s->ops->read(s, partition, &at, batch, err);
+    batch->from = at;
+    return rc;
 }
 
 uint32_t sf_stream_partitions(const sf_stream *s)

@@ -273,7 +273,7 @@ int sf_dynamo_positions(sf_store *st, sf_pos *next, uint32_t nparts, sf_error *e
 
 /* The fence: first (NULL: a hole, nothing to check) must be at p's
  * position, the unit's or else the stored one. */
-static int fence(dynamo *d, uint32_t p, const sf_stream_entry *first, sf_error *err)
+static int fence(dynamo *d, uint32_t p, const sf_pos *first, sf_error *err)
 {
     dy_unit *u = d->unit;
     int rc = unit_part(u, p) < 0 ? sf_error_set(err, SF_ENOMEM, "out of memory") : 0;
@@ -287,10 +287,10 @@ static int fence(dynamo *d, uint32_t p, const sf_stream_entry *first, sf_error *
         return rc;
     bool any = u->parts[p].in_unit || d->known_stored[p];
     const sf_pos *at = u->parts[p].in_unit ? &u->parts[p].next : &d->known[p];
-    if (!any || sf_pos_cmp(at, &first->pos) == 0)
+    if (!any || sf_pos_cmp(at, first) == 0)
         return 0;
     char from[SF_POS_TEXT_MAX], there[SF_POS_TEXT_MAX];
-    sf_pos_format(&first->pos, from, sizeof from);
+    sf_pos_format(first, from, sizeof from);
     sf_pos_format(at, there, sizeof there);
     return sf_error_set(err, SF_ESTALE,
                         "history: partition %u: a batch from position %s, but the store is at %s "
@@ -322,7 +322,7 @@ int sf_dynamo_apply(sf_store *st, uint32_t p, const sf_stream_batch *b, sf_error
     dynamo *d = (dynamo *)st;
     int rc = begin(d, err);
     if (rc == 0)
-        rc = fence(d, p, b->count ? &b->entries[0] : NULL, err);
+        rc = fence(d, p, b->count ? sf_stream_batch_start(b) : NULL, err);
     sf_buf item = SF_BUF_INIT;
     char pk[DY_KEY_MAX], sk[DY_KEY_MAX];
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
@@ -363,7 +363,7 @@ int sf_dynamo_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, cons
     dynamo *d = (dynamo *)st;
     int rc = begin(d, err);
     if (rc == 0)
-        rc = fence(d, p, e, err);
+        rc = fence(d, p, &e->pos, err);
     if (rc < 0)
         return dy_ended(d, rc);
     char sk[DY_KEY_MAX], ot[DY_POS_TEXT_MAX];

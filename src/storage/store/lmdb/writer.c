@@ -114,16 +114,16 @@ static int stored_position(lm_txn *t, uint32_t p, sf_pos *at, bool *stored, sf_e
 /* The fence (store.h), inside the write transaction: LMDB has one writer
  * at a time, across processes, so the position read here is the one the
  * commit replaces. */
-static int fence(lm_txn *t, uint32_t p, const sf_stream_entry *first, sf_error *err)
+static int fence(lm_txn *t, uint32_t p, const sf_pos *first, sf_error *err)
 {
     sf_pos stored;
     bool any;
     int rc = stored_position(t, p, &stored, &any, err);
     if (rc < 0 || !any || !first) /* no entry (a hole skipped): the position moves on */
         return rc;
-    if (sf_pos_cmp(&stored, &first->pos) != 0) {
+    if (sf_pos_cmp(&stored, first) != 0) {
         char from[SF_POS_TEXT_MAX], at[SF_POS_TEXT_MAX];
-        sf_pos_format(&first->pos, from, sizeof from);
+        sf_pos_format(first, from, sizeof from);
         sf_pos_format(&stored, at, sizeof at);
         return sf_error_set(err, SF_ESTALE,
                             "history: partition %u: a batch from offset %s, but the store is at "
@@ -162,7 +162,7 @@ int sf_lmdb_apply(sf_store *st, uint32_t p, const sf_stream_batch *b, sf_error *
     if (rc < 0)
         return rc;
     current cur = {0};
-    rc = fence(s->w, p, b->count ? &b->entries[0] : NULL, err);
+    rc = fence(s->w, p, b->count ? sf_stream_batch_start(b) : NULL, err);
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
         sf_record r;
         rc = sf_stream_entry_record(&b->entries[i], p, &r, err);
@@ -186,7 +186,7 @@ int sf_lmdb_set_aside(sf_store *st, uint32_t p, const sf_stream_entry *e, const 
     uint8_t key[SF_HISTORY_QUARANTINE_KEY_MAX], *val = malloc(vlen);
     int rc = val ? unit(s, err) : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = fence(s->w, p, e, err);
+        rc = fence(s->w, p, e ? &e->pos : NULL, err);
     if (rc == 0) {
         sf_history_quarantine_encode(&q, val);
         rc = sf_lmdb_put(s->w, key, sf_history_quarantine_key(p, &e->pos, key), val, vlen, err);

@@ -495,10 +495,10 @@ static void fact_row(sf_buf *b, const sf_record *r, uint32_t p, uint64_t ordinal
  * holds even if a zombie keeps its session.) */
 static int fence(const struct pg_part *pp, uint32_t p, const sf_stream_batch *b, sf_error *err)
 {
-    if (b->count == 0 || !pp->stored || sf_pos_cmp(&pp->next, &b->entries[0].pos) == 0)
+    if (b->count == 0 || !pp->stored || sf_pos_cmp(&pp->next, sf_stream_batch_start(b)) == 0)
         return 0;
     char from[SF_POS_TEXT_MAX], at[SF_POS_TEXT_MAX];
-    sf_pos_format(&b->entries[0].pos, from, sizeof from);
+    sf_pos_format(sf_stream_batch_start(b), from, sizeof from);
     sf_pos_format(&pp->next, at, sizeof at);
     return sf_error_set(err, SF_ESTALE,
                         "warehouse: partition %u: a batch from offset %s, but the warehouse "

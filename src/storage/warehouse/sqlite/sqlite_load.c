@@ -491,7 +491,7 @@ static int load_item(sqlite_wh *w, uint32_t p, const sf_stream_batch *b, bool re
     it->records = (uint32_t)b->count;
     it->first.len = 0;
     if (b->count)
-        it->first = b->entries[0].pos;
+        it->first = retry ? b->entries[0].pos : *sf_stream_batch_start(b);
     sf_record rec;
     char date[SF_TIME_TEXT_LEN + 1];
     for (size_t i = 0; rc == 0 && i < b->count; i++) {
