@@ -86,7 +86,7 @@ static int number(const char *key, const char *v, unsigned long long lo, unsigne
 
 static int setting(sf_kinesis *k, const char *key, const char *v, bool *create, sf_error *err)
 {
-    unsigned long long x;
+    unsigned long long x = 0;
     int rc = 0;
     if (strcmp(key, "in-flight") == 0) {
         if ((rc = number(key, v, 1, 64, &x, err)) == 0)
