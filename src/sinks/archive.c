@@ -335,7 +335,7 @@ static int archive_quarantine(sf_sink *s, uint32_t p, const sf_stream_entry *e, 
     sf_buf_puts(&meta, "\"reason\":");
     sf_buf_json_string(&meta, reason, strlen(reason));
     sf_buf_puts(&meta, "}\n");
-    sf_object_put puts[2] = {{jkey, meta.data, meta.len, 0}, {bkey, e->data, e->len, 1}};
+    sf_object_put puts[2] = {{jkey, meta.data, meta.len, 0, 0}, {bkey, e->data, e->len, 1, 0}};
     int rc = close_object(a, p, err);
     if (rc == 0)
         rc = sf_archive_writer_flush(a->writer, true, err);

@@ -177,7 +177,7 @@ static int write_generation(sf_archive_writer *w, sf_error *err)
         slot *s = &g->slots[i];
         if (!s->gz)
             rc = sf_error_set(err, SF_ENOMEM, "archive: cannot compress %s", s->key);
-        puts[i] = (sf_object_put){s->key, s->gz, s->gz_len, s->batch};
+        puts[i] = (sf_object_put){s->key, s->gz, s->gz_len, s->batch, s->p};
     }
     if (rc == 0)
         rc = sf_objects_put_many(w->objects, puts, g->n, err);

@@ -18,7 +18,9 @@
  *  - the writer puts a generation with one sf_objects_put_many, numbered in
  *    batches so that each batch holds at most one object of a partition
  *    and, as far as the partitions' days agree, objects of one day only
- *    (one folder, so one folder sync);
+ *    (one folder, so one folder sync); each partition is a chain of its
+ *    own, since only a partition's own objects need an order (S3 then puts
+ *    one partition's next object while another's is still on its way);
  *  - generations are put one after the other.
  *
  * A crash loses only objects not yet put, whose records the sink reads again.

@@ -7,10 +7,13 @@
  * adapter's own: a crashed put's leftovers, a folder that cannot be made,
  * a file where the store should be. And the s3 adapter's own, against
  * s3rver (tests/aws/with_emulators.sh starts it; a fresh bucket per test):
- * paged listings, credentials refused at open, its settings.
+ * paged listings, put_many's chains (in order within one, side by side
+ * across), credentials refused at open, its settings.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +93,8 @@ static void make_puts(sf_object_put *puts, char keys[][64], char bodies[][32], s
     for (size_t i = 0; i < n; i++) {
         snprintf(keys[i], 64, "raw/dt=%zu/part-%zu.gz", i % 3, i);
         snprintf(bodies[i], 32, "body %zu", i);
-        puts[i] = (sf_object_put){keys[i], bodies[i], strlen(bodies[i]), (unsigned)(7 - i % 4)};
+        puts[i] = (sf_object_put){keys[i], bodies[i], strlen(bodies[i]), (unsigned)(7 - i % 4),
+                                  (unsigned)(i % 3)};
     }
 }
 
@@ -173,7 +177,7 @@ static void test_put_many(void **state)
     int n = 0;
     assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
     assert_int_equal(n, N);
-    sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0}, {"raw/../y", "y", 1, 0}};
+    sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0, 0}, {"raw/../y", "y", 1, 0, 0}};
     assert_int_equal(sf_objects_put_many(o, bad, 2, &err), SF_EINVAL);
     assert_non_null(strstr(err.msg, "raw/../y"));
     sf_objects_close(o);
@@ -297,7 +301,7 @@ static void test_file_leftovers(void **state)
     assert_int_equal(sf_objects_put(o, "/abs", "x", 1, &err), SF_EINVAL);
     unlink(path);
 
-    sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0}, {"raw/../y", "y", 1, 0}};
+    sf_object_put bad[2] = {{"raw/dt=9/x", "x", 1, 0, 0}, {"raw/../y", "y", 1, 0, 0}};
     assert_int_equal(sf_objects_put_many(o, bad, 2, &err), SF_EINVAL);
     n = 0;
     assert_int_equal(sf_objects_list(o, "", count, &n, &err), 0);
@@ -305,7 +309,7 @@ static void test_file_leftovers(void **state)
 
     ut_join(path, dir, "store/file");
     ut_write_file(path, "f", 1);
-    sf_object_put blocked[2] = {{"raw/dt=9/ok", "x", 1, 0}, {"file/under", "y", 1, 1}};
+    sf_object_put blocked[2] = {{"raw/dt=9/ok", "x", 1, 0, 0}, {"file/under", "y", 1, 1, 0}};
     assert_int_equal(sf_objects_put_many(o, blocked, 2, &err), SF_EIO);
     n = 0;
     assert_int_equal(sf_objects_list(o, "raw/dt=9", count, &n, &err), 0);
@@ -377,7 +381,7 @@ static void test_s3_paging(void **state)
     static char keys[N][32];
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], sizeof keys[i], "raw/p/%05d %s", i, i % 2 ? "a+b" : "c&d");
-        puts[i] = (sf_object_put){keys[i], keys[i], strlen(keys[i]), (unsigned)(i % 3)};
+        puts[i] = (sf_object_put){keys[i], keys[i], strlen(keys[i]), (unsigned)(i % 3), 0};
     }
     assert_int_equal(sf_objects_put_many(o, puts, N, &err), 0);
     int n = 0;
@@ -399,6 +403,90 @@ static void test_s3_paging(void **state)
     assert_int_equal(sf_objects_get(o, "empty", &data, &len, &err), 0);
     assert_int_equal(len, 0);
     free(data);
+    sf_objects_close(o);
+}
+
+/* What one listing of test_s3_chains's store showed. */
+enum { CHAIN1 = 4 };
+typedef struct sighting {
+    bool slow, after_slow, chain1[CHAIN1];
+} sighting;
+
+typedef struct watch {
+    const char *loc;
+    atomic_bool stop;
+    int looks, out_of_order, pipelined, failed;
+} watch;
+
+static int sight(void *ctx, const char *key)
+{
+    sighting *s = ctx;
+    if (strstr(key, "c0-a-sf-delay-"))
+        s->slow = true;
+    else if (strcmp(key, "c0-b") == 0)
+        s->after_slow = true;
+    else if (strncmp(key, "c1-", 3) == 0 && key[3] >= '0' && key[3] < '0' + CHAIN1)
+        s->chain1[key[3] - '0'] = true;
+    return 0;
+}
+
+/* Lists the store over and over while put_many runs (its own handle):
+ * counts listings that show an object before one of its chain's earlier
+ * batch, and those that show chain 1 done while chain 0's first is not. */
+static void *watcher(void *arg)
+{
+    watch *w = arg;
+    sf_objects_opts ro = {.read_only = true};
+    sf_objects *o;
+    sf_error err = {0};
+    if (sf_objects_open(w->loc, &ro, &o, &err) < 0) {
+        w->failed = 1;
+        return NULL;
+    }
+    while (!atomic_load(&w->stop)) {
+        sighting s = {0};
+        if (sf_objects_list(o, "", sight, &s, &err) < 0) {
+            w->failed = 1;
+            break;
+        }
+        w->looks++;
+        w->out_of_order += s.after_slow && !s.slow;
+        for (int i = 1; i < CHAIN1; i++)
+            w->out_of_order += s.chain1[i] && !s.chain1[i - 1];
+        w->pipelined += s.chain1[CHAIN1 - 1] && !s.slow;
+    }
+    sf_objects_close(o);
+    return NULL;
+}
+
+/* put_many's order is by batch within a chain, and only there: a chain's
+ * object is never visible before its chain's earlier batches, and one slow
+ * PUT (the emulator holds back a key with sf-delay-MS in it) does not hold
+ * up another chain. */
+static void test_s3_chains(void **state)
+{
+    (void)state;
+    char loc[LOC_MAX];
+    s3_location(NULL, loc, sizeof loc);
+    sf_objects *o;
+    sf_error err = {0};
+    assert_int_equal(sf_objects_open(loc, NULL, &o, &err), 0);
+    sf_object_put puts[2 + CHAIN1] = {{"c0-a-sf-delay-1500", "a", 1, 0, 0}, {"c0-b", "b", 1, 1, 0}};
+    char keys[CHAIN1][8];
+    for (unsigned i = 0; i < CHAIN1; i++) {
+        snprintf(keys[i], sizeof keys[i], "c1-%u", i);
+        puts[2 + i] = (sf_object_put){keys[i], keys[i], strlen(keys[i]), i, 1};
+    }
+    watch w = {.loc = loc};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, watcher, &w), 0);
+    assert_int_equal(sf_objects_put_many(o, puts, 2 + CHAIN1, &err), 0);
+    atomic_store(&w.stop, true);
+    pthread_join(t, NULL);
+    assert_int_equal(w.failed, 0);
+    assert_true(w.looks > 0);
+    assert_int_equal(w.out_of_order, 0);
+    assert_true(w.pipelined > 0);
     sf_objects_close(o);
 }
 
@@ -450,6 +538,7 @@ int main(void)
     };
     const struct CMUnitTest s3_own[] = {
         cmocka_unit_test(test_s3_paging),
+        cmocka_unit_test(test_s3_chains),
         cmocka_unit_test(test_s3_refused),
     };
     size_t nadapters = sizeof adapters / sizeof adapters[0];

@@ -51,14 +51,20 @@ typedef struct sf_objects_opts {
     size_t nextra;
 } sf_objects_opts;
 
-/* One object of a put_many: its key and bytes (borrowed for the call), and
- * its batch: every object of a lower batch is durable before any object of
- * a higher batch becomes visible. */
+/* One object of a put_many: its key and bytes (borrowed for the call), its
+ * batch and its chain: every object of a lower batch of its chain is durable
+ * before it becomes visible. Objects of different chains are in no order,
+ * so an adapter may put a chain's later batches while another chain's
+ * earlier ones are still on their way (S3 does: one slow PUT then holds up
+ * only its own chain). One chain for all (chain 0): ordered by batch
+ * throughout. An adapter may order more than asked (the file adapter orders
+ * by batch only, across chains), never less. */
 typedef struct sf_object_put {
     const char *key;
     const void *data;
     size_t len;
     unsigned batch;
+    unsigned chain;
 } sf_object_put;
 
 /* Open the store at location (opts NULL: a writer, no settings). A writer's
@@ -71,10 +77,10 @@ int sf_objects_open(const char *location, const sf_objects_opts *opts, sf_object
 int sf_objects_put(sf_objects *o, const char *key, const void *data, size_t len, sf_error *err);
 
 /* Put n objects with distinct keys, each atomically; all are durable when
- * it returns 0. Ordered by batch only: after a crash, objects of one batch
- * may be visible in any combination (each whole or not at all), but none of
- * a batch unless all of the lower batches are. On an error, some may be
- * put. */
+ * it returns 0. Ordered by batch within a chain only: after a crash, objects
+ * of one batch of a chain may be visible in any combination (each whole or
+ * not at all), but none of them unless all of the lower batches of that
+ * chain are. On an error, some may be put. */
 int sf_objects_put_many(sf_objects *o, const sf_object_put *puts, size_t n, sf_error *err);
 
 /* The object's bytes into *data (malloc'd: the caller frees it) and *len.
