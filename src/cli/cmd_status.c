@@ -38,7 +38,8 @@ typedef struct behind {
     bool has_records, exact, has_ms;
 } behind;
 
-static int lag_of(sf_stream *s, const sf_pos *at, uint32_t n, behind *out, sf_error *err)
+static int lag_of(sf_stream *s, const sf_pos *at, uint32_t n, sf_lag *each, behind *out,
+                  sf_error *err)
 {
     *out = (behind){.exact = true};
     for (uint32_t p = 0; p < n; p++) {
@@ -46,6 +47,7 @@ static int lag_of(sf_stream *s, const sf_pos *at, uint32_t n, behind *out, sf_er
         int rc = sf_stream_lag(s, p, &at[p], &lag, err);
         if (rc < 0)
             return rc;
+        each[p] = lag;
         out->has_records |= lag.has_records;
         out->records += lag.records;
         out->exact &= !lag.has_records || lag.records_exact;
@@ -124,8 +126,40 @@ static void print_lag(const char *name, const behind *b)
     printf("\n");
 }
 
+/* One partition's lag as a cell: "N" records ("<=N" when an upper bound),
+ * "M ms" behind, or both. */
+static void lag_cell(const sf_lag *lag, char *out, size_t cap)
+{
+    int n = 0;
+    if (lag->has_records || !lag->has_ms)
+        n = snprintf(out, cap, "%s%llu", lag->records_exact || !lag->has_records ? "" : "<=",
+                     (unsigned long long)lag->records);
+    if (lag->has_ms && n >= 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, "%s%llu ms", n ? ", " : "", (unsigned long long)lag->ms);
+}
+
+/* The lag of every sink in every partition (shard): where a sink is
+ * behind, and on which partition. */
+static void print_lag_table(sf_lag *const each[SF_SINKS], uint32_t n)
+{
+    char cell[64];
+    printf("%-9s", "lag");
+    for (int k = 0; k < SF_SINKS; k++)
+        printf(" %20s", sf_sink_names[k]);
+    printf("\n");
+    for (uint32_t p = 0; p < n; p++) {
+        printf("%-9u", p);
+        for (int k = 0; k < SF_SINKS; k++) {
+            lag_cell(&each[k][p], cell, sizeof cell);
+            printf(" %20s", cell);
+        }
+        printf("\n");
+    }
+}
+
 static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n,
-                       const behind lag[SF_SINKS], const sf_archive_summary *arc)
+                       sf_lag *const each[SF_SINKS], const behind lag[SF_SINKS],
+                       const sf_archive_summary *arc)
 {
     char text[SF_POS_TEXT_MAX];
     printf("%-9s %14s", "partition", "log end");
@@ -141,6 +175,7 @@ static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
         }
         printf("\n");
     }
+    print_lag_table(each, n);
     for (int k = 0; k < SF_SINKS; k++)
         print_lag(sf_sink_names[k], &lag[k]);
     if (arc->exists)
@@ -151,8 +186,29 @@ static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
     print_damage(info, at, n);
 }
 
+/* "lag_per_partition":[{"records":N,"exact":B,"ms":M}...] (each key only
+ * when the stream tells it), with a comma after. */
+static void print_lag_json(const sf_lag *each, uint32_t n)
+{
+    printf("\"lag_per_partition\":[");
+    for (uint32_t p = 0; p < n; p++) {
+        const char *sep = "";
+        printf("%s{", p ? "," : "");
+        if (each[p].has_records) {
+            printf("\"records\":%llu,\"exact\":%s", (unsigned long long)each[p].records,
+                   each[p].records_exact ? "true" : "false");
+            sep = ",";
+        }
+        if (each[p].has_ms)
+            printf("%s\"ms\":%llu", sep, (unsigned long long)each[p].ms);
+        printf("}");
+    }
+    printf("],");
+}
+
 static void print_json(const sf_partition_info *info, sf_pos *const at[SF_SINKS], uint32_t n,
-                       const behind lag[SF_SINKS], const sf_archive_summary *arc)
+                       sf_lag *const each[SF_SINKS], const behind lag[SF_SINKS],
+                       const sf_archive_summary *arc)
 {
     printf("{\"partitions\":[");
     for (uint32_t p = 0; p < n; p++) {
@@ -169,6 +225,7 @@ static void print_json(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
         printf(",");
         if (k == 0)
             print_archive_json(arc);
+        print_lag_json(each[k], n);
         printf("\"offsets\":[");
         for (uint32_t p = 0; p < n; p++) {
             printf("%s", p ? "," : "");
@@ -194,28 +251,31 @@ static int run_status(int argc, char **argv)
     sf_partition_info *info = calloc(n ? n : 1, sizeof *info);
     sf_pos *at[SF_SINKS] = {calloc(n ? n : 1, sizeof(sf_pos)), calloc(n ? n : 1, sizeof(sf_pos)),
                             calloc(n ? n : 1, sizeof(sf_pos))};
+    sf_lag *each[SF_SINKS] = {calloc(n ? n : 1, sizeof(sf_lag)), calloc(n ? n : 1, sizeof(sf_lag)),
+                              calloc(n ? n : 1, sizeof(sf_lag))};
     behind lag[SF_SINKS];
-    if (rc == 0 && (!info || !at[0] || !at[1] || !at[2]))
+    if (rc == 0 && (!info || !at[0] || !at[1] || !at[2] || !each[0] || !each[1] || !each[2]))
         rc = sf_error_set(&err, SF_ENOMEM, "out of memory");
     for (uint32_t p = 0; rc == 0 && p < n; p++)
         rc = sf_stream_info(s, p, &info[p], &err);
     for (int k = 0; rc == 0 && k < SF_SINKS; k++)
         if ((rc = position(sf_sink_names[k], at[k], n, &err)) == 0)
-            rc = lag_of(s, at[k], n, &lag[k], &err);
+            rc = lag_of(s, at[k], n, each[k], &lag[k], &err);
     sf_archive_summary arc;
     sf_sink_places places = sf_cli_places();
     if (rc == 0)
         rc = sf_archive_describe(&places, &arc, &err);
     if (rc == 0 && sf_cli_num("json"))
-        print_json(info, at, n, lag, &arc);
+        print_json(info, at, n, each, lag, &arc);
     else if (rc == 0)
-        print_text(info, at, n, lag, &arc);
+        print_text(info, at, n, each, lag, &arc);
     else
         fprintf(stderr, "shopflow status: %s\n", err.msg);
     free(info);
-    free(at[0]);
-    free(at[1]);
-    free(at[2]);
+    for (int k = 0; k < SF_SINKS; k++) {
+        free(at[k]);
+        free(each[k]);
+    }
     sf_stream_close(s);
     sf_cli_settings_free();
     return rc == 0 ? SF_EXIT_OK : SF_EXIT_FAIL;
@@ -230,7 +290,8 @@ const sf_command sf_cmd_status = {
     "For each partition of the stream log of DIR: its end offset, and the offset each sink\n"
     "would resume at (its stored position), with the lag as the stream counts it: records\n"
     "(exact on a local log; at most that many on Kafka, whose offsets may skip) and/or time\n"
-    "behind where the stream tells it. Each sink's store is\n"
+    "behind where the stream tells it (Kinesis: MillisBehindLatest), per partition (shard) and\n"
+    "summed for each sink. Each sink's store is\n"
     "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
     "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
     "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
@@ -240,7 +301,8 @@ const sf_command sf_cmd_status = {
     "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
     "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
     "\"sinks\": {\"archive\": {\"lag\": N, \"lag_exact\": BOOL, [\"lag_ms\": N,] \"objects\": N,\n"
-    "\"last_object\": KEY or null, \"location\": ..., \"offsets\": [...]}, \"history\": {...},\n"
+    "\"last_object\": KEY or null, \"location\": ..., \"lag_per_partition\": [{[\"records\": N,\n"
+    "\"exact\": BOOL,] [\"ms\": N]}...], \"offsets\": [...]}, \"history\": {...},\n"
     "\"warehouse\": {...}}}; a position wider than 64 bits (Kinesis) is a string of its digits.\n",
     run_status,
 };

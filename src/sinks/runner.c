@@ -63,14 +63,23 @@
 
 /* Records behind in the partitions this runner owns, as the stream counts
  * them (sf_stream_lag; a partition that counts none adds 0). */
-static uint64_t lag_of(sf_stream *s, const sf_pos *next, const uint8_t *owned, uint32_t n)
+static uint64_t lag_of(sf_stream *s, const sf_pos *next, const uint8_t *owned, uint32_t n,
+                       sf_runner_stats *stats)
 {
     uint64_t lag = 0;
     for (uint32_t p = 0; p < n; p++) {
         sf_lag behind;
         sf_error err = {0};
-        if (owned[p] && sf_stream_lag(s, p, &next[p], &behind, &err) == 0 && behind.has_records)
-            lag += behind.records;
+        if (!owned[p] || sf_stream_lag(s, p, &next[p], &behind, &err) < 0)
+            continue;
+        lag += behind.has_records ? behind.records : 0;
+        if (stats->parts && p < stats->nparts) {
+            sf_part_lag *pl = &stats->parts[p];
+            atomic_store(&pl->records, behind.records);
+            atomic_store(&pl->ms, behind.ms);
+            atomic_store(&pl->has_records, behind.has_records);
+            atomic_store(&pl->has_ms, behind.has_ms);
+        }
     }
     return lag;
 }
@@ -360,7 +369,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     bool grouped = rc == 0 && joined == SF_STREAM_GROUPED;
     if (rc == 0 && !grouped)
         memset(owned, 1, n); /* no group: every partition is ours */
-    uint64_t total = rc == 0 ? lag_of(s, next, owned, n) : 0;
+    uint64_t total = rc == 0 ? lag_of(s, next, owned, n, stats) : 0;
     t.stream_lag = total;
     atomic_store(&stats->lag, total);
     atomic_store(&stats->position, rc == 0 ? sum_of(next, owned, n) : 0);
@@ -386,7 +395,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             sf_progress_update(progress, t.handed, t.handed, total);
         if (rc < 0)
             break;
-        t.stream_lag = lag_of(s, next, owned, n);
+        t.stream_lag = lag_of(s, next, owned, n, stats);
         note_committed(stats, sink, &t);
         atomic_store(&stats->position, sum_of(next, owned, n));
         /* A fence's refusal may come with a flush too: a sink may apply
@@ -411,7 +420,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         pause_100ms();
     }
     rc = end_run(sink, rc, stop && *stop, &rd, stats, err);
-    t.stream_lag = next && owned ? lag_of(s, next, owned, n) : 0;
+    t.stream_lag = next && owned ? lag_of(s, next, owned, n, stats) : 0;
     note_committed(stats, sink, &t);
     m.failed = rc < 0;
     if (grouped)

@@ -30,7 +30,7 @@ typedef struct worker {
     sf_sink *sink;
     pthread_t thread;
     bool started;
-    sf_runner_stats stats; /* of the current run */
+    sf_runner_stats stats; /* of the current run; stats.parts is per partition */
     _Atomic uint64_t errors;
     _Atomic bool stopped; /* at an entry that is not a record: not run again */
     pthread_mutex_t lock; /* guards last_error and the rate sample */
@@ -119,9 +119,12 @@ int sf_sink_service_start(sf_stream *stream, sf_sink **sinks, size_t n, sf_sink_
     svc->stream = stream;
     svc->w = w;
     svc->n = n;
+    uint32_t nparts = sf_stream_partitions(stream);
     for (size_t i = 0; i < n; i++) {
         w[i].svc = svc;
         w[i].sink = sinks[i];
+        w[i].stats.parts = calloc(nparts ? nparts : 1, sizeof *w[i].stats.parts);
+        w[i].stats.nparts = w[i].stats.parts ? nparts : 0; /* no memory: no per-partition series */
         w[i].rate_at = sf_monotonic();
         pthread_mutex_init(&w[i].lock, NULL);
         if (pthread_create(&w[i].thread, NULL, run_worker, &w[i]) != 0) {
@@ -192,6 +195,38 @@ static double rate_of(worker *w)
     return r;
 }
 
+/* Each sink's lag in each partition (shard), where the stream tells it:
+ * records (local log, Kafka) and time behind (Kinesis's MillisBehindLatest).
+ * A series is left out while its figure is unknown (not looked at yet, or
+ * not told by this stream). */
+static void partition_lag_metrics(const sf_sink_service *svc, sf_buf *out)
+{
+    static const struct {
+        const char *name, *help;
+    } m[] = {
+        {"shopflow_sink_partition_lag_records",
+         "Records of a partition the sink has not read yet, where the stream counts them "
+         "(at most that many on Kafka)."},
+        {"shopflow_sink_partition_lag_ms",
+         "How far behind the newest record of a partition (a Kinesis shard) the sink reads, in "
+         "milliseconds (MillisBehindLatest)."},
+    };
+    for (int k = 0; k < 2; k++) {
+        sf_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", m[k].name, m[k].help, m[k].name);
+        for (size_t i = 0; i < svc->n; i++) {
+            const worker *w = &svc->w[i];
+            for (uint32_t p = 0; p < w->stats.nparts; p++) {
+                sf_part_lag *pl = &w->stats.parts[p];
+                if (!atomic_load(k == 0 ? &pl->has_records : &pl->has_ms))
+                    continue;
+                sf_buf_printf(out, "%s{sink=\"%s\",partition=\"%u\"} %llu\n", m[k].name,
+                              sf_sink_name(w->sink), p,
+                              (unsigned long long)atomic_load(k == 0 ? &pl->records : &pl->ms));
+            }
+        }
+    }
+}
+
 void sf_sink_service_metrics(void *service, sf_buf *out)
 {
     sf_sink_service *svc = service;
@@ -233,6 +268,7 @@ void sf_sink_service_metrics(void *service, sf_buf *out)
                 sf_buf_printf(out, "%d\n", atomic_load(&w->stopped) ? 1 : 0);
         }
     }
+    partition_lag_metrics(svc, out);
 }
 
 void sf_sink_service_stop(sf_sink_service *svc)
@@ -248,6 +284,7 @@ void sf_sink_service_stop(sf_sink_service *svc)
                     (unsigned long long)atomic_load(&svc->w[i].sink->quarantined));
         }
         pthread_mutex_destroy(&svc->w[i].lock);
+        free(svc->w[i].stats.parts);
     }
     free(svc->w);
     free(svc);

@@ -92,6 +92,15 @@ int sf_sink_quarantined(sf_sink *s, int (*fn)(void *ctx, const struct sf_quarant
                         sf_error *err);
 int sf_sink_retry(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_record *r, sf_error *err);
 
+/* One partition's lag at the runner's last look (sf_stream_lag, as the
+ * stream tells it: records on the local log and Kafka, MillisBehindLatest
+ * on Kinesis). */
+typedef struct sf_part_lag {
+    _Atomic uint64_t records;
+    _Atomic uint64_t ms;
+    _Atomic bool has_records, has_ms;
+} sf_part_lag;
+
 /* Atomic, so another thread (the /metrics of `serve`) may read them while
  * the runner writes them. */
 typedef struct sf_runner_stats {
@@ -104,6 +113,11 @@ typedef struct sf_runner_stats {
                                      offsets (local, Kafka; 0 until resumed) */
     _Atomic uint64_t durable;     /* the same, as of the last flush of everything: what the
                                      sink's store holds for certain */
+    /* Set by the caller (may be NULL, borrowed): each partition's lag, for
+     * partitions below nparts; a run leaves partitions it does not own as
+     * they were. */
+    sf_part_lag *parts;
+    uint32_t nparts;
 } sf_runner_stats;
 
 struct sf_progress;

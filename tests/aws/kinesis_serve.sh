@@ -70,6 +70,21 @@ archived=$(find "$tmp/run/archive" -name '*.ndjson.gz' -exec cat {} + | gzip -dc
     sort -u | wc -l) -eq $rows ]] || fail "the archive's event ids are not the $rows rows'"
 status=$("$shopflow" status --stream "$stream" --data "$tmp/run" --json)
 [[ $(jq '[.sinks[].lag] | add' <<< "$status") -eq 0 ]] || fail "status: $status"
+# Lag per shard: every sink, each of the 4 shards, records counted and time behind told.
+jq -e '[.sinks[].lag_per_partition] | length == 3 and all(length == 4) and
+       all(.[][]; .records == 0 and .exact and (.ms | type) == "number")' <<< "$status" \
+    > /dev/null || fail "status per shard: $status"
+"$shopflow" status --stream "$stream" --data "$tmp/run" |
+    grep -q '^3  *0, [0-9]* ms  *0, [0-9]* ms  *0, [0-9]* ms$' || fail "status text per shard"
+# /metrics of a server running the sinks: each sink's lag per shard, in ms, once it has read.
+# (It listens once its event-id window is rebuilt from the stream's 100,000 records.)
+SERVER_START_SECONDS=120 start_server "$tmp/run" --stream "$stream"
+for k in archive history warehouse; do
+    for p in 0 1 2 3; do
+        wait_for "shopflow_sink_partition_lag_ms{sink=\"$k\",partition=\"$p\"}" 0
+    done
+done
+stop_server
 dups=$(awk '$1 == "duplicates" { gsub(",", "", $2); print $2 }' "$tmp/replay.out")
 echo "ok: serve and sink all on kinesis:// ($rows rows; $(jq .refused <<< "$faults") records refused" \
     "and re-sent; $(grep -c 'event=server_started' "$tmp/gw.server.log") server starts; $dups" \

@@ -63,7 +63,8 @@ same_figures() {
 }
 
 # start_server DATA_DIR [ARGS...]: run `shopflow serve` on a free loopback
-# port; sets SERVER_PID and PORT, logs to DATA_DIR.server.log.
+# port; sets SERVER_PID and PORT, logs to DATA_DIR.server.log. It may take
+# SERVER_START_SECONDS (10) to listen.
 start_server() {
     local dir=$1
     shift
@@ -71,13 +72,13 @@ start_server() {
     : > "$log"
     "$shopflow" serve --data "$dir" --listen 127.0.0.1:0 "$@" 2>>"$log" &
     SERVER_PID=$!
-    for _ in $(seq 200); do
+    for _ in $(seq $((${SERVER_START_SECONDS:-10} * 20))); do
         PORT=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$log" | tail -1)
         [[ -n "$PORT" ]] && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || fail "server did not start: $(cat "$log")"
         sleep 0.05
     done
-    fail "server did not start in 10 s: $(cat "$log")"
+    fail "server did not start in ${SERVER_START_SECONDS:-10} s: $(cat "$log")"
 }
 
 # metric NAME: its value in the running server's /metrics (NAME with its
