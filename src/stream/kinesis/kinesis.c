@@ -17,7 +17,9 @@
  * Settings (--stream-opt key=value): in-flight=N (PutRecords calls on the
  * wire at once, 1-64, default 8), read-interval-ms=N (the least time between
  * two GetRecords of one shard by one reader, default 200: Kinesis allows 5
- * per second per shard), window-seconds=N (the event-id window's rebuild
+ * per second per shard), read-bytes-per-second=N (what one reader takes from
+ * a shard at most, default 2,000,000: Kinesis's 2 MB/s; 0: no pacing, for
+ * emulators and benchmarks), window-seconds=N (the event-id window's rebuild
  * reads records no older than this, default 86400: a day, Kinesis's default
  * retention), create=true|false.
  *
@@ -33,6 +35,7 @@
 
 #define IN_FLIGHT_DEFAULT   8
 #define READ_GAP_DEFAULT    200
+#define READ_RATE_DEFAULT   2e6 /* bytes per second per shard: Kinesis's read limit */
 #define WINDOW_DEFAULT      86400
 #define ACTIVE_WAIT_SECONDS 300 /* CreateStream takes ~30 s on AWS */
 
@@ -94,6 +97,9 @@ static int setting(sf_kinesis *k, const char *key, const char *v, bool *create, 
     } else if (strcmp(key, "read-interval-ms") == 0) {
         if ((rc = number(key, v, 0, 10000, &x, err)) == 0)
             k->read_gap_ms = (unsigned)x;
+    } else if (strcmp(key, "read-bytes-per-second") == 0) {
+        if ((rc = number(key, v, 0, 1ull << 40, &x, err)) == 0)
+            k->read_rate = (double)x;
     } else if (strcmp(key, "window-seconds") == 0) {
         if ((rc = number(key, v, 1, 365ull * 86400, &x, err)) == 0)
             k->window_seconds = x;
@@ -104,7 +110,7 @@ static int setting(sf_kinesis *k, const char *key, const char *v, bool *create, 
     } else {
         rc = sf_error_set(err, SF_EUSAGE,
                           "kinesis stream option %s: unknown (in-flight, read-interval-ms, "
-                          "window-seconds, create)",
+                          "read-bytes-per-second, window-seconds, create)",
                           key);
     }
     return rc;
@@ -114,6 +120,7 @@ static int take_settings(sf_kinesis *k, bool *create, sf_error *err)
 {
     k->in_flight = IN_FLIGHT_DEFAULT;
     k->read_gap_ms = READ_GAP_DEFAULT;
+    k->read_rate = READ_RATE_DEFAULT;
     k->window_seconds = WINDOW_DEFAULT;
     *create = true;
     for (size_t i = 0; i < k->opts.nextra; i++) {

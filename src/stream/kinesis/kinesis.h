@@ -47,6 +47,8 @@ typedef struct sf_kinesis {
     sf_aws_config cfg;    /* each thread's client is opened from this */
     unsigned in_flight;   /* PutRecords calls at once (in-flight=N) */
     unsigned read_gap_ms; /* least time between two GetRecords of a shard (read-interval-ms) */
+    double read_rate;     /* bytes per second one reader takes from a shard, 0: any
+                             (read-bytes-per-second) */
     uint64_t
         window_seconds; /* the dedup window's rebuild reads no older records (window-seconds) */
     uint32_t nparts;

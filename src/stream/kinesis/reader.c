@@ -15,9 +15,9 @@
  *
  * Limits. Kinesis allows 5 GetRecords per second per shard and 2 MB/s: a
  * cursor waits read-interval-ms (200) after a call, and longer after a
- * large answer (its bytes at 2 MB/s), before the next; throttling answers
- * that still come (several readers of one shard) are retried with backoff by
- * the client. A call that comes back empty while MillisBehindLatest says the
+ * large answer (its bytes at read-bytes-per-second, 2 MB/s), before the
+ * next; throttling answers that still come (several readers of one shard)
+ * are retried with backoff by the client. A call that comes back empty while MillisBehindLatest says the
  * shard holds newer records is made again (at most EMPTY_CALLS times per
  * read), so a read is empty only at the shard's end.
  *
@@ -38,7 +38,6 @@
 #define GET_LIMIT     10000  /* GetRecords: records per call (Kinesis's most) */
 #define EMPTY_CALLS   20     /* empty answers before a shard behind its tip counts as ended */
 #define LAG_COUNT_MAX 100000 /* records a lag count reads at most */
-#define READ_RATE     2e6    /* bytes per second per shard */
 
 typedef struct kcursor {
     char *iter;   /* the shard iterator, NULL: none yet (or the shard ended) */
@@ -325,8 +324,8 @@ int sf_kinesis_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batc
             rc = deliver(k, p, kp, b, &used, err);
         if (rc == 0 && b->count == 0 && cursor_at_tip(&kp->c))
             break;
-        double wait = (double)used / READ_RATE;
-        kp->c.next_call += wait;
+        if (k->read_rate > 0) /* the bytes delivered, at the shard's read rate */
+            kp->c.next_call += (double)used / k->read_rate;
     }
     if (rc < 0) {
         kp->valid = false;

@@ -168,7 +168,8 @@ static void settle(kwriter *w, const rref *r, const char *why, bool doubt, bool 
         pd->doubt |= doubt;
         pd->throttled |= throttled;
         if (!pd->why[0])
-            snprintf(pd->why, sizeof pd->why, "%.*s", (int)sizeof pd->why - 1, why); /* cut if long */
+            snprintf(pd->why, sizeof pd->why, "%.*s", (int)sizeof pd->why - 1,
+                     why); /* cut if long */
     } else {
         pd->acked++;
     }
