@@ -91,6 +91,22 @@ static int bad_entry(sf_sink *sink, uint32_t p, const sf_stream_batch *b, size_t
     return 0;
 }
 
+/* The batch's first entry is set aside: the sink's stores fence that on
+ * the entry's own position, but the sink is at the batch's start, which is
+ * before it where positions skip (Kinesis's sequence numbers always do; a
+ * gap of Kafka). Move the position there first, as past a gap: nothing of
+ * the partition lies between. */
+static int move_to_first(sf_sink *sink, uint32_t p, const sf_stream_batch *b, sf_error *err)
+{
+    if (sf_pos_cmp(sf_stream_batch_start(b), &b->entries[0].pos) == 0)
+        return 0;
+    sf_stream_batch gap = *b;
+    gap.count = 0;
+    gap.next = b->entries[0].pos;
+    memset(&gap.hole, 0, sizeof gap.hole);
+    return sf_sink_apply(sink, p, &gap, err);
+}
+
 int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, sf_record *scratch,
                           bool *stopped, sf_error *err)
 {
@@ -114,7 +130,9 @@ int sf_sink_apply_checked(sf_sink *sink, uint32_t p, const sf_stream_batch *b, s
         }
         if (k == b->count)
             break;
-        int rc = bad_entry(sink, p, b, k, why, stopped, err);
+        int rc = k == 0 ? move_to_first(sink, p, b, err) : 0;
+        if (rc == 0)
+            rc = bad_entry(sink, p, b, k, why, stopped, err);
         if (rc < 0)
             return rc;
         i = k + 1;

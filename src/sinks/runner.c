@@ -299,7 +299,16 @@ typedef struct tally {
     uint64_t handed;     /* entries handed to the sink since (records and entries set aside) */
     uint64_t forgiven;   /* of those, dropped with a transaction a fence refused */
     uint64_t stream_lag; /* records of the stream past what was read, at the last look */
+    unsigned fenced;     /* fence refusals since the runner last made everything durable */
 } tally;
+
+/* A fence refuses a batch when another writer moved the sink's stored
+ * position (a zombie member of a group): the runner reads the positions
+ * again and goes on. Refused this many times in a row without making
+ * anything durable in between, it is not that: the batch itself does not
+ * fit the store, and reading again would loop for ever. The run fails,
+ * with the fence's message. */
+#define FENCED_MAX 8
 
 /* What the sink's store committed since the run began, and the lag: the
  * stream's records not read, and those read but not committed. */
@@ -319,11 +328,40 @@ static void note_committed(sf_runner_stats *stats, sf_sink *sink, const tally *t
  * the next read; only a zombie member of a group gets here. */
 static int refetch_forgiving(sf_sink *sink, tally *t, sf_pos *next, uint32_t n, sf_error *err)
 {
+    if (++t->fenced > FENCED_MAX) {
+        sf_error_prefix(err,
+                        "the %s sink's store refused the same batch %u times in a row "
+                        "(not a second writer): ",
+                        sf_sink_name(sink), FENCED_MAX + 1);
+        return SF_ESTALE;
+    }
     uint64_t done = atomic_load(&sink->committed) - t->base[0] + atomic_load(&sink->quarantined) -
                     t->base[1] + t->forgiven;
     if (t->handed > done)
         t->forgiven += t->handed - done;
     return refetch(sink, next, n, err);
+}
+
+/* After a pass that moved (progressed), flush what is due by size or age;
+ * after one that found nothing new, flush everything: then *caught_up, and
+ * the runner's positions are durable. A fence's refusal may come with a
+ * flush too: a sink may apply behind the call (the SQLite warehouse's
+ * writer thread). */
+static int after_pass(sf_sink *sink, tally *t, sf_pos *next, const uint8_t *owned, uint32_t n,
+                      bool progressed, sf_runner_stats *stats, bool *caught_up, sf_error *err)
+{
+    *caught_up = false;
+    int rc = sf_sink_flush(sink, !progressed, err);
+    if (rc == SF_ESTALE)
+        rc = refetch_forgiving(sink, t, next, n, err);
+    else if (rc == 0)
+        t->fenced = 0; /* what was applied went in */
+    note_committed(stats, sink, t);
+    if (rc == 0 && !progressed && t->fenced == 0) {
+        atomic_store(&stats->durable, sum_of(next, owned, n));
+        *caught_up = true;
+    }
+    return rc;
 }
 
 /* The end of a run (rc so far): asked to stop, everything is flushed. A
@@ -398,24 +436,11 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         t.stream_lag = lag_of(s, next, owned, n, stats);
         note_committed(stats, sink, &t);
         atomic_store(&stats->position, sum_of(next, owned, n));
-        /* A fence's refusal may come with a flush too: a sink may apply
-         * behind the call (the SQLite warehouse's writer thread). */
-        if (pass > 0 || moved) {
-            rc = sf_sink_flush(sink, false, err); /* what is due by size or age */
-            if (rc == SF_ESTALE)
-                rc = refetch_forgiving(sink, &t, next, n, err);
-            note_committed(stats, sink, &t);
+        bool caught_up;
+        rc = after_pass(sink, &t, next, owned, n, pass > 0 || moved, stats, &caught_up, err);
+        if (rc < 0 || !caught_up)
             continue;
-        }
-        rc = sf_sink_flush(sink, true, err); /* caught up */
-        if (rc == SF_ESTALE) {
-            rc = refetch_forgiving(sink, &t, next, n, err);
-            continue;
-        }
-        note_committed(stats, sink, &t);
-        if (rc == 0)
-            atomic_store(&stats->durable, sum_of(next, owned, n));
-        if (rc < 0 || once)
+        if (once)
             break;
         pause_100ms();
     }
