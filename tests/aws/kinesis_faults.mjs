@@ -3,6 +3,7 @@
 // its limits, to show that shopflow re-sends the refused records only.
 //
 //   node kinesis_faults.mjs --upstream http://127.0.0.1:PORT --stats FILE [--every N]
+//                           [--block FILE]
 //
 // Prints {"port":P} on its first line. Every other request goes through as
 // it is. Of a PutRecords, each record seen for the first time whose ordinal
@@ -12,6 +13,8 @@
 // the request's order with FailedRecordCount. After each PutRecords, FILE
 // holds {"refused":R,"forwarded":F,"resent_forwarded_twice":D}: D counts
 // records (by their data) passed on more than once, which must stay 0.
+// While the file --block names exists, every record is refused (a stream
+// that cannot keep up at all).
 import http from 'node:http';
 
 const args = Object.fromEntries(
@@ -20,7 +23,7 @@ const upstream = new URL(args.upstream);
 const every = Number(args.every || 3);
 const seen = new Map(); // data -> times passed on
 let ordinal = 0, refused = 0, forwarded = 0, twice = 0;
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 function send(req, body, target) {
   return new Promise((resolve, reject) => {
@@ -51,9 +54,10 @@ const server = http.createServer((req, res) => {
       }
       const q = JSON.parse(body);
       const keep = [], refuse = new Set();
+      const blocked = args.block && existsSync(args.block);
       q.Records.forEach((rec, i) => {
         ordinal++;
-        if (!seen.has(rec.Data) && ordinal % every === 0) refuse.add(i);
+        if (blocked || (!seen.has(rec.Data) && ordinal % every === 0)) refuse.add(i);
         else keep.push(rec);
       });
       let answers = [];
