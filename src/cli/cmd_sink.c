@@ -51,7 +51,7 @@ static int run_one(const char *name, bool show_progress, sf_error *err)
     if (rc == 0) {
         sink->on_bad_entry = on_bad_entry;
         sf_progress progress;
-        sf_runner_stats st;
+        sf_runner_stats st = {0};
         bool once = sf_cli_num("once");
         char label[32];
         snprintf(label, sizeof label, "sink %s", name);

@@ -390,7 +390,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     sf_pos *next = calloc(n, sizeof *next);
     uint8_t *owned = calloc(n, 1);
     reading rd = {.scratch = malloc(sizeof *rd.scratch)};
-    sf_runner_stats local;
+    sf_runner_stats local = {0};
     if (!stats)
         stats = &local;
     stats_reset(stats);

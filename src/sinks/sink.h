@@ -102,7 +102,8 @@ typedef struct sf_part_lag {
 } sf_part_lag;
 
 /* Atomic, so another thread (the /metrics of `serve`) may read them while
- * the runner writes them. */
+ * the runner writes them. The caller zeroes it before its first run (= {0})
+ * and may then set parts; a run resets the rest. */
 typedef struct sf_runner_stats {
     _Atomic uint64_t applied;     /* records the sink committed during this run */
     _Atomic uint64_t quarantined; /* entries it set aside and committed during this run */

@@ -256,7 +256,7 @@ static void test_stop(void **state)
     ut_tmpdir(dir);
     sf_stream *s = make_log(dir);
     sf_sink *k = open_sink(name, dir, SF_BAD_ENTRY_STOP);
-    sf_runner_stats st;
+    sf_runner_stats st = {0};
     sf_error err = {0};
     assert_int_equal(run(s, k, &st, &err), SF_ECORRUPT);
     assert_true(atomic_load(&st.bad_entry));
@@ -283,7 +283,7 @@ static void test_quarantine(void **state)
     ut_tmpdir(dir);
     sf_stream *s = make_log(dir);
     sf_sink *k = open_sink(name, dir, SF_BAD_ENTRY_QUARANTINE);
-    sf_runner_stats st;
+    sf_runner_stats st = {0};
     sf_error err = {0};
     if (run(s, k, &st, &err) != 0)
         fail_msg("run: %s", err.msg);
@@ -331,7 +331,7 @@ static void test_crash(void **state)
     sf_sink *k = open_sink(name, dir, SF_BAD_ENTRY_QUARANTINE);
     sf_error err = {0};
     if (strcmp(name, "archive") == 0) {
-        sf_runner_stats st;
+        sf_runner_stats st = {0};
         assert_int_equal(run(s, k, &st, &err), 0);
         unput(dir, "quarantine/part-0000-00000000000000000010.bin");
         unput(dir, "raw/transactions/dt=2010-12-01/"
@@ -360,7 +360,7 @@ static void test_crash(void **state)
         assert_int_equal(position(k), 0);
         assert_int_equal(records_in(name, dir, k), 0);
     }
-    sf_runner_stats st;
+    sf_runner_stats st = {0};
     if (run(s, k, &st, &err) != 0)
         fail_msg("run: %s", err.msg);
     assert_int_equal(atomic_load(&st.quarantined), 1);
@@ -393,7 +393,7 @@ static void test_retry(void **state)
     ut_tmpdir(dir);
     sf_stream *s = make_log(dir);
     sf_sink *k = open_sink(name, dir, SF_BAD_ENTRY_QUARANTINE);
-    sf_runner_stats st;
+    sf_runner_stats st = {0};
     sf_error err = {0};
     assert_int_equal(run(s, k, &st, &err), 0);
     sf_sink_close(k);
@@ -492,7 +492,7 @@ static void test_applied_counts_commits(void **state)
     failing f = {.base = {.ops = &failing_ops, .on_bad_entry = SF_BAD_ENTRY_QUARANTINE},
                  .inner = open_sink("history", dir, SF_BAD_ENTRY_QUARANTINE),
                  .failures = 1};
-    sf_runner_stats st;
+    sf_runner_stats st = {0};
     sf_error err = {0};
     assert_int_equal(run(s, &f.base, &st, &err), SF_EIO);
     assert_int_equal(atomic_load(&st.applied), 0);
