@@ -20,18 +20,10 @@ cd "$(dirname "$0")/.."
 build=${1:-build-bench}
 runs=${2:-3}
 shopflow=$build/src/shopflow
-if [[ ! -x $shopflow || ! -x $build/bench/bench_dynamodb ]]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHOPFLOW_TESTS=OFF \
-        -DSHOPFLOW_DASHBOARD=OFF >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target shopflow-cli bench_dynamodb >/dev/null
-fi
-mods=$build/aws-emulators
-bash tests/aws/install.sh tests/aws "$mods" >/dev/null
-export SF_AWS_MODULES=$PWD/$mods/node_modules SF_AWS_EMULATORS=$PWD/tests/aws/emulators.mjs
-source tests/aws/lib.sh
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-dynamodb.XXXXXX")
-aws_start "$tmp"
-trap 'aws_stop; rm -rf "$tmp"' EXIT
+source bench/lib.sh
+[[ -x $shopflow && -x $build/bench/bench_dynamodb ]] ||
+    bench_release "$build" shopflow-cli bench_dynamodb
+bench_aws "$build" dynamodb
 
 "$shopflow" import --data "$tmp/d" data/online_retail.csv.gz >/dev/null
 echo "machine: nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"

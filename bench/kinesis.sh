@@ -28,18 +28,9 @@ cd "$(dirname "$0")/.."
 shopflow=${1:-build-bench/src/shopflow}
 runs=${2:-3}
 rows=${3:-100000}
-if [[ ! -x $shopflow ]]; then
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSHOPFLOW_TESTS=OFF \
-        -DSHOPFLOW_DASHBOARD=OFF >/dev/null
-    cmake --build build-bench -j"$(nproc)" --target shopflow-cli >/dev/null
-fi
-mods=build-bench/aws-emulators
-bash tests/aws/install.sh tests/aws "$mods" >/dev/null
-export SF_AWS_MODULES=$PWD/$mods/node_modules SF_AWS_EMULATORS=$PWD/tests/aws/emulators.mjs
-source tests/aws/lib.sh
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-kinesis.XXXXXX")
-aws_start "$tmp"
-trap 'kill $(jobs -p) 2>/dev/null || true; aws_stop; rm -rf "$tmp"' EXIT
+source bench/lib.sh
+[[ -x $shopflow ]] || bench_release build-bench shopflow-cli
+bench_aws build-bench kinesis
 ep=$AWS_ENDPOINT_URL_KINESIS
 sign=(--aws-sigv4 "aws:amz:us-east-1:kinesis" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
       -H "Content-Type: application/x-amz-json-1.1")
@@ -119,24 +110,14 @@ read_shards() { # STREAM MODE: prints the records read
 for i in $(seq "$runs"); do
     # shopflow appends
     s=bench-s$i
-    : > "$tmp/gw.log"
     key=$("$shopflow" keys create --data "$tmp/gw$i" --role ingest | tail -1)
-    "$shopflow" serve --data "$tmp/gw$i" --listen 127.0.0.1:0 --stream "kinesis://$s" \
-        --sinks none --partitions 4 2>> "$tmp/gw.log" &
-    gw=$!
-    port=""
-    for _ in $(seq 600); do
-        port=$(sed -n 's/.*event=server_started .*port=\([0-9]*\).*/\1/p' "$tmp/gw.log" | tail -1)
-        [[ -n $port ]] && break
-        sleep 0.05
-    done
-    [[ -n $port ]] || { echo "serve did not start: $(cat "$tmp/gw.log")" >&2; exit 1; }
-    c0=$(cpu_of "$gw")
-    timed "$tmp/t" "$shopflow" replay "$tmp/rows.csv" --url "http://127.0.0.1:$port" \
-        --key "$key" --batch 500 --connections 8 > "$tmp/replay.out"
-    c1=$(cpu_of "$gw")
-    kill -TERM "$gw"
-    wait "$gw" || true
+    bench_serve "$tmp/gw$i" --stream "kinesis://$s" --sinks none --partitions 4
+    c0=$(cpu_of "$pid")
+    timed "$tmp/t" "$shopflow" replay "$tmp/rows.csv" --url "$url" --key "$key" --batch 500 \
+        --connections 8 > "$tmp/replay.out"
+    c1=$(cpu_of "$pid")
+    kill -TERM "$pid"
+    wait "$pid" || true
     report "shopflow append" "$i" "$(cut -d' ' -f1 "$tmp/t")" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"
 
     # curl appends

@@ -17,18 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shopflow=${1:-build-bench/src/shopflow}
 runs=${2:-3}
-if [[ ! -x $shopflow ]]; then
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSHOPFLOW_TESTS=OFF \
-        -DSHOPFLOW_DASHBOARD=OFF >/dev/null
-    cmake --build build-bench -j"$(nproc)" --target shopflow-cli >/dev/null
-fi
-mods=build-bench/aws-emulators
-bash tests/aws/install.sh tests/aws "$mods" >/dev/null
-export SF_AWS_MODULES=$PWD/$mods/node_modules SF_AWS_EMULATORS=$PWD/tests/aws/emulators.mjs
-source tests/aws/lib.sh
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-s3.XXXXXX")
-aws_start "$tmp"
-trap 'aws_stop; rm -rf "$tmp"' EXIT
+source bench/lib.sh
+[[ -x $shopflow ]] || bench_release build-bench shopflow-cli
+bench_aws build-bench s3
 
 "$shopflow" import --data "$tmp/d" data/online_retail.csv.gz >/dev/null
 "$shopflow" sink archive --data "$tmp/d" --objects "$tmp/files" --once >/dev/null
