@@ -556,7 +556,7 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
     t.stream_lag = pt.next ? lag_of(s, &pt, stats) : 0;
     note_committed(stats, sink, &t);
     m.failed = rc < 0;
-    if (grouped)
+    if (joined)
         sf_stream_leave(s);
     sf_stream_batch_free(&rd.b);
     free(rd.scratch);

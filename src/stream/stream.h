@@ -134,8 +134,9 @@ struct sf_stream_group;
 /* What sf_stream_join made of the caller. */
 typedef enum sf_stream_membership {
     SF_STREAM_GROUPED,   /* a member of the group: sf_stream_owned says which partitions */
-    SF_STREAM_UNGROUPED, /* the stream has no groups (local) or they are turned off: the
-                            caller owns every partition and no callback runs */
+    SF_STREAM_UNGROUPED, /* the stream has no groups (local) or they are turned off, or
+                            (Kinesis) a group is one member at a time and the caller is it:
+                            the caller owns every partition and no callback runs */
 } sf_stream_membership;
 
 /*
@@ -257,6 +258,12 @@ void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
  *    sink restarts from its stored positions.
  * The callbacks run on the joining thread, only inside sf_stream_owned and
  * sf_stream_leave, never during a read: between two applied batches.
+ *
+ * Kinesis's groups are one member at a time (a lease: stream/kinesis/
+ * lease.c): join takes the group's lease or fails (SF_EBUSY) naming the
+ * process that holds it; the member then owns every partition
+ * (SF_STREAM_UNGROUPED), and once its lease is lost its reads fail
+ * (SF_EFAILED, naming who took it), so that it stops.
  */
 typedef struct sf_stream_group {
     const char *name; /* the sink's name: one group per sink */

@@ -9,7 +9,11 @@
  *    their lineage; a runner opened before the reshard follows it in its
  *    own process and hands a sink no record of a child before it has
  *    finished (read to its end) every parent, every record once, each
- *    invoice's lines in append order.
+ *    invoice's lines in append order;
+ *  - leases (stream/kinesis/lease.c): a second member of a sink's group is
+ *    refused naming the holder; a lease released is taken at once, an
+ *    expired one is taken over; a holder whose lease was taken from it
+ *    fails its reads, saying who took it.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -317,6 +321,80 @@ static void test_reshard(void **state)
     sf_stream_close(w);
 }
 
+/* ---- leases ---- */
+
+static void put_lease(const char *key, const char *host, long long pid, long long exp_ms)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"shopflow-leases\",\"Item\":{\"pk\":{\"S\":\"%s\"},"
+             "\"h\":{\"S\":\"someone-else\"},\"host\":{\"S\":\"%s\"},\"pid\":{\"N\":\"%lld\"},"
+             "\"since\":{\"N\":\"1700000000\"},\"exp\":{\"N\":\"%lld\"},\"v\":{\"N\":\"7\"}}}",
+             key, host, pid, exp_ms);
+    int rc;
+    free(api(SF_AWS_DYNAMODB, "PutItem", body, &rc));
+    assert_int_equal(rc, 0);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int join(sf_stream *s, sf_error *err)
+{
+    sf_stream_group g = {.name = "history"};
+    sf_stream_membership how = SF_STREAM_GROUPED;
+    int rc = sf_stream_join(s, &g, &how, err);
+    assert_int_equal(how, SF_STREAM_UNGROUPED);
+    return rc;
+}
+
+static void test_lease(void **state)
+{
+    (void)state;
+    char name[160], key[300], host[256], me[320];
+    snprintf(name, sizeof name, "%s-lease", getenv("SF_TEST_NAME"));
+    snprintf(key, sizeof key, "shopflow.%s.history", name);
+    gethostname(host, sizeof host);
+    snprintf(me, sizeof me, "pid %ld on %s", (long)getpid(), host);
+    sf_stream_close(open_at(name, false, NULL)); /* made */
+    sf_stream *a = open_at(name, true, "lease-seconds=3"), *b = open_at(name, true, NULL);
+    sf_error err = {0};
+    assert_int_equal(join(a, &err), 0);
+    assert_int_equal(join(b, &err), SF_EBUSY); /* held, by a live process */
+    assert_non_null(strstr(err.msg, me));
+    assert_non_null(strstr(err.msg, "lease-wait"));
+    sf_stream_leave(a); /* released: taken at once */
+    assert_int_equal(join(b, &err), 0);
+    sf_stream_leave(b);
+
+    /* Held elsewhere until 2 s from now: refused, then taken once expired. */
+    put_lease(key, "elsewhere", 1, now_ms() + 2000);
+    assert_int_equal(join(a, &err), SF_EBUSY);
+    assert_non_null(strstr(err.msg, "pid 1 on elsewhere"));
+    sleep(3);
+    assert_int_equal(join(a, &err), 0);
+
+    /* Taken from a: its reads fail within a renewal (1 s), naming the taker. */
+    put_lease(key, "elsewhere", 2, now_ms() + 60000);
+    sf_stream_batch batch;
+    assert_int_equal(sf_stream_batch_init(&batch, 16, 1 << 16, &err), 0);
+    int rc = 0;
+    for (int i = 0; i < 50 && rc == 0; i++) {
+        rc = sf_stream_read(a, 0, UT_AT(0), &batch, &err);
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    assert_int_equal(rc, SF_EFAILED);
+    assert_non_null(strstr(err.msg, "taken over by pid 2 on elsewhere"));
+    sf_stream_leave(a);
+    sf_stream_batch_free(&batch);
+    sf_stream_close(a);
+    sf_stream_close(b);
+}
+
 int main(void)
 {
     if (!getenv("AWS_ENDPOINT_URL_KINESIS") || !getenv("SF_TEST_NAME")) {
@@ -326,6 +404,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reshard),
+        cmocka_unit_test(test_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,13 @@
  * a shard at most, default 2,000,000: Kinesis's 2 MB/s; 0: no pacing, for
  * emulators and benchmarks), window-seconds=N (the event-id window's rebuild
  * reads records no older than this, default 86400: a day, Kinesis's default
- * retention), create=true|false.
+ * retention), create=true|false; and the sinks' leases (lease.c):
+ * lease-table=NAME|none (the DynamoDB table, default shopflow-leases; none:
+ * no lease, one process per sink is then the operator's to keep),
+ * lease-group=PREFIX (default shopflow.STREAM_NAME: a sink's lease is
+ * PREFIX.SINK), lease-seconds=N (how long a lease lasts unrenewed, 3-600,
+ * default 10), lease-wait=N (seconds a second process waits for a held
+ * lease before it gives up, default 0).
  *
  * Appends: writer.c. Reads, info, lag, tail start: reader.c.
  */
@@ -26,10 +32,12 @@
 #include "core/logline.h"
 #include "stream/kinesis/kinesis.h"
 
-#define IN_FLIGHT_DEFAULT 8
-#define READ_GAP_DEFAULT  200
-#define READ_RATE_DEFAULT 2e6 /* bytes per second per shard: Kinesis's read limit */
-#define WINDOW_DEFAULT    86400
+#define IN_FLIGHT_DEFAULT     8
+#define READ_GAP_DEFAULT      200
+#define READ_RATE_DEFAULT     2e6 /* bytes per second per shard: Kinesis's read limit */
+#define WINDOW_DEFAULT        86400
+#define LEASE_TABLE_DEFAULT   "shopflow-leases"
+#define LEASE_SECONDS_DEFAULT 10
 
 extern const sf_stream_ops sf_stream_kinesis_ops;
 
@@ -71,6 +79,19 @@ static int number(const char *key, const char *v, unsigned long long lo, unsigne
     return 0;
 }
 
+/* A text setting: 1 to 255 of the characters DynamoDB names take. */
+static int text(const char *key, const char *v, char *out, size_t cap, sf_error *err)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= cap ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return sf_error_set(err, SF_EUSAGE,
+                            "kinesis stream option %s: 1 to %zu letters, digits, '.', '_' or '-'",
+                            key, cap - 1);
+    memcpy(out, v, n + 1);
+    return 0;
+}
+
 static int setting(sf_kinesis *k, const char *key, const char *v, bool *create, sf_error *err)
 {
     unsigned long long x = 0;
@@ -91,10 +112,21 @@ static int setting(sf_kinesis *k, const char *key, const char *v, bool *create, 
         if (strcmp(v, "true") && strcmp(v, "false"))
             return sf_error_set(err, SF_EUSAGE, "kinesis stream option create: true or false");
         *create = strcmp(v, "true") == 0;
+    } else if (strcmp(key, "lease-table") == 0) {
+        rc = text(key, v, k->lease_table, sizeof k->lease_table, err);
+    } else if (strcmp(key, "lease-group") == 0) {
+        rc = text(key, v, k->lease_group, sizeof k->lease_group, err);
+    } else if (strcmp(key, "lease-seconds") == 0) {
+        if ((rc = number(key, v, 3, 600, &x, err)) == 0)
+            k->lease_seconds = (unsigned)x;
+    } else if (strcmp(key, "lease-wait") == 0) {
+        if ((rc = number(key, v, 0, 3600, &x, err)) == 0)
+            k->lease_wait = (unsigned)x;
     } else {
         rc = sf_error_set(err, SF_EUSAGE,
                           "kinesis stream option %s: unknown (in-flight, read-interval-ms, "
-                          "read-bytes-per-second, window-seconds, create)",
+                          "read-bytes-per-second, window-seconds, create, lease-table, "
+                          "lease-group, lease-seconds, lease-wait)",
                           key);
     }
     return rc;
@@ -106,6 +138,9 @@ static int take_settings(sf_kinesis *k, bool *create, sf_error *err)
     k->read_gap_ms = READ_GAP_DEFAULT;
     k->read_rate = READ_RATE_DEFAULT;
     k->window_seconds = WINDOW_DEFAULT;
+    k->lease_seconds = LEASE_SECONDS_DEFAULT;
+    snprintf(k->lease_table, sizeof k->lease_table, "%s", LEASE_TABLE_DEFAULT);
+    snprintf(k->lease_group, sizeof k->lease_group, "shopflow.%s", k->name);
     *create = true;
     for (size_t i = 0; i < k->opts.nextra; i++) {
         const char *kv = k->opts.extra[i], *eq = strchr(kv, '=');
@@ -164,6 +199,7 @@ static void kinesis_close(sf_stream *s)
 {
     sf_kinesis *k = (sf_kinesis *)s;
     sf_kinesis_writer_stop(k);
+    sf_kinesis_leases_free(k);
     sf_kinesis_readers_free(k);
     sf_aws_close(k->ctl);
     sf_aws_config_free(&k->cfg);
@@ -198,5 +234,7 @@ const sf_stream_ops sf_stream_kinesis_ops = {
     .tail_start = sf_kinesis_tail_start,
     .stats = kinesis_stats,
     .close = kinesis_close,
+    .join = sf_kinesis_join,
+    .leave = sf_kinesis_leave,
     .lineage = sf_kinesis_lineage,
 };

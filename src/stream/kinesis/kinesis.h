@@ -8,8 +8,9 @@
  * (core/aws.h: a client is used by one thread at a time); reader.c reads,
  * with one client and one set of shard iterators per reading thread (the
  * sinks of `serve` read one stream from several threads at their own
- * positions, as with Kafka's consumer per thread); json.c holds the JSON
- * and base64 helpers.
+ * positions, as with Kafka's consumer per thread); lease.c keeps the lease
+ * that lets one process at a time run a sink; json.c holds the JSON and
+ * base64 helpers.
  *
  * Partitions are shards by number: partition p is shard "shardId-" and p
  * in 12 digits, open or closed. Kinesis numbers a stream's shards 0, 1, 2,
@@ -71,6 +72,7 @@ typedef struct kroute {
 
 typedef struct kreader kreader;
 typedef struct kwriter kwriter;
+typedef struct klease klease;
 
 typedef struct sf_kinesis {
     sf_stream base;
@@ -103,6 +105,11 @@ typedef struct sf_kinesis {
 
     pthread_mutex_t readers_mu;
     kreader *readers;
+
+    _Atomic(klease *) lease; /* the leases of this handle's groups (lease.c), once joined */
+    char lease_table[256];
+    char lease_group[256];
+    unsigned lease_seconds, lease_wait;
 } sf_kinesis;
 
 /* kinesis.c: an AWS client for this stream's service (a thread's own). */
@@ -155,6 +162,15 @@ int sf_kinesis_lag(sf_stream *s, uint32_t p, const sf_pos *from, sf_lag *out, sf
 int sf_kinesis_tail_start(sf_stream *s, uint32_t p, uint64_t max_records, sf_pos *out,
                           sf_error *err);
 void sf_kinesis_readers_free(sf_kinesis *k);
+
+/* lease.c: the port's groups, one process at a time per group */
+int sf_kinesis_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership *out,
+                    sf_error *err);
+void sf_kinesis_leave(sf_stream *s);
+/* The calling thread's lease is lost: SF_EFAILED naming who took it
+ * (0 when it holds one, or none). Cheap: read before each read. */
+int sf_kinesis_lease_check(sf_kinesis *k, sf_error *err);
+void sf_kinesis_leases_free(sf_kinesis *k);
 
 /* json.c */
 /* Append data[0..n) as base64 (RFC 4648, padded). */

@@ -367,7 +367,9 @@ int sf_kinesis_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batc
     b->count = 0;
     b->next = *from;
     memset(&b->hole, 0, sizeof b->hole);
-    int rc = read_nothing(k, p, from, err);
+    int rc = sf_kinesis_lease_check(k, err);
+    if (rc == 0)
+        rc = read_nothing(k, p, from, err);
     if (rc != 0)
         return rc < 0 ? rc : 0;
     kreader *r = reader_of_thread(k, p, err);
