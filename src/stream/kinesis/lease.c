@@ -216,6 +216,19 @@ static int get(klease *l, const char *key, holder *h, sf_error *err)
     return rc;
 }
 
+/* The condition that the item is still token's (and at count `version`,
+ * when not negative), and the request's end. */
+static void held_by(sf_buf *b, const char *token, long long version)
+{
+    sf_buf_printf(b,
+                  ",\"ConditionExpression\":\"#h = :h%s\",\"ExpressionAttributeNames\":"
+                  "{\"#h\":\"h\"%s},\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}",
+                  version >= 0 ? " AND #v = :v" : "", version >= 0 ? ",\"#v\":\"v\"" : "", token);
+    if (version >= 0)
+        sf_buf_printf(b, ",\":v\":{\"N\":\"%lld\"}", version);
+    sf_buf_puts(b, "}}");
+}
+
 /* Put m's item: on being absent (prev NULL), or on prev still holding it
  * (its holder, and its count when check_version). SF_ESTALE when not. */
 static int put(klease *l, member *m, const holder *prev, bool check_version, sf_error *err)
@@ -231,18 +244,10 @@ static int put(klease *l, member *m, const holder *prev, bool check_version, sf_
                   wall_ms() + (long long)l->k->lease_seconds * 1000, m->version + 1);
     sf_buf_json_string(&b, l->host, strlen(l->host));
     sf_buf_puts(&b, "}}");
-    if (!prev) {
+    if (!prev)
         sf_buf_puts(&b, ",\"ConditionExpression\":\"attribute_not_exists(pk)\"}");
-    } else {
-        sf_buf_printf(&b,
-                      ",\"ConditionExpression\":\"#h = :h%s\",\"ExpressionAttributeNames\":"
-                      "{\"#h\":\"h\"%s},\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}",
-                      check_version ? " AND #v = :v" : "", check_version ? ",\"#v\":\"v\"" : "",
-                      prev->token);
-        if (check_version)
-            sf_buf_printf(&b, ",\":v\":{\"N\":\"%lld\"}", prev->version);
-        sf_buf_puts(&b, "}}");
-    }
+    else
+        held_by(&b, prev->token, check_version ? prev->version : -1);
     int rc = call(l, "PutItem", &b, NULL, err);
     if (rc == 0) {
         m->version++;
@@ -258,10 +263,7 @@ static void release(klease *l, member *m)
     table_field(l, &b);
     sf_buf_puts(&b, ",\"Key\":");
     key_field(&b, m->key, true);
-    sf_buf_printf(&b,
-                  ",\"ConditionExpression\":\"#h = :h\",\"ExpressionAttributeNames\":{\"#h\":"
-                  "\"h\"},\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}}}",
-                  m->token);
+    held_by(&b, m->token, -1);
     sf_error err = {0};
     if (call(l, "DeleteItem", &b, NULL, &err) == 0)
         sf_logf(SF_LOG_INFO, "kinesis_lease_released", "lease=%s", m->key);
