@@ -173,6 +173,7 @@ static int kinesis_open(const sf_location *loc, const sf_stream_opts *opts, sf_s
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->ctl_mu, NULL);
     pthread_mutex_init(&k->readers_mu, NULL);
+    pthread_mutex_init(&k->lease_mu, NULL);
     bool may_create;
     int rc = parse_name(k, loc->rest, err);
     if (rc == 0)
@@ -204,6 +205,7 @@ static void kinesis_close(sf_stream *s)
     sf_aws_close(k->ctl);
     sf_aws_config_free(&k->cfg);
     sf_kinesis_shards_free(k);
+    pthread_mutex_destroy(&k->lease_mu);
     pthread_mutex_destroy(&k->readers_mu);
     pthread_mutex_destroy(&k->ctl_mu);
     pthread_mutex_destroy(&k->mu);

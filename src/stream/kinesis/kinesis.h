@@ -106,7 +106,8 @@ typedef struct sf_kinesis {
     pthread_mutex_t readers_mu;
     kreader *readers;
 
-    _Atomic(klease *) lease; /* the leases of this handle's groups (lease.c), once joined */
+    pthread_mutex_t lease_mu; /* one start of the leases per handle */
+    _Atomic(klease *) lease;  /* the leases of this handle's groups (lease.c), once joined */
     char lease_table[256];
     char lease_group[256];
     unsigned lease_seconds, lease_wait;

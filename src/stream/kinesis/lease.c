@@ -459,10 +459,10 @@ int sf_kinesis_join(sf_stream *s, const sf_stream_group *g, sf_stream_membership
     if (strcmp(k->lease_table, "none") == 0)
         return 0;
     int rc = 0;
-    pthread_mutex_lock(&k->readers_mu); /* (a lock every member takes) one start per handle */
+    pthread_mutex_lock(&k->lease_mu);
     if (!k->lease)
         rc = start(k, err);
-    pthread_mutex_unlock(&k->readers_mu);
+    pthread_mutex_unlock(&k->lease_mu);
     member *m = rc == 0 ? calloc(1, sizeof *m) : NULL;
     if (rc < 0 || !m)
         return rc < 0 ? rc : sf_error_set(err, SF_ENOMEM, "out of memory");
