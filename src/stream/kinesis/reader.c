@@ -21,6 +21,15 @@
  * shard holds newer records is made again (at most EMPTY_CALLS times per
  * read), so a read is empty only at the shard's end.
  *
+ * Closed shards (a reshard, shards.c). A shard the table knows closed is
+ * read on to its end, not to its tip: the read that finds no
+ * NextShardIterator (or ChildShards) with every record delivered gives the
+ * shard's end (EndingSequenceNumber + 1) as next, and a read from there on,
+ * or of a gone shard, makes no call. A shard that ends while the table says
+ * it is open makes the table be listed again first. A position below a
+ * shard's first sequence number is refused (it is another stream's). A
+ * thread whose group lease was lost (lease.c) has its reads refused.
+ *
  * Lag: MillisBehindLatest of the cursor's last call when the caller reads
  * there, else counted by reading from the position to the end (up to
  * LAG_COUNT_MAX records: then only the time). The tail start counts the
