@@ -17,9 +17,10 @@
  * cursor waits read-interval-ms (200) after a call, and longer after a
  * large answer (its bytes at read-bytes-per-second, 2 MB/s), before the
  * next; throttling answers that still come (several readers of one shard)
- * are retried with backoff by the client. A call that comes back empty while MillisBehindLatest says the
- * shard holds newer records is made again (at most EMPTY_CALLS times per
- * read), so a read is empty only at the shard's end.
+ * are retried with backoff by the client. A call that comes back empty
+ * while MillisBehindLatest says the shard holds newer records is made again
+ * (at most EMPTY_CALLS times per read), so a read is empty only at the
+ * shard's end.
  *
  * Closed shards (a reshard, shards.c). A shard the table knows closed is
  * read on to its end, not to its tip: the read that finds no
