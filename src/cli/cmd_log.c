@@ -151,13 +151,18 @@ static int stat_log(sf_stream *s, bool json)
                     "shopflow log: partition %u: found: acknowledged offsets %llu to %llu are "
                     "missing; run `shopflow log verify`, then `shopflow log repair`\n",
                     i, (unsigned long long)(end - info.missing), (unsigned long long)end - 1);
+        char label[32];
+        snprintf(label, sizeof label, "%u%s", i,
+                 info.gone     ? " gone"
+                 : info.closed ? " closed"
+                               : "");
         if (json)
             printf("%s{\"partition\":%u,\"start_offset\":%s,\"end_offset\":%s,\"bytes\":%llu,"
-                   "\"segments\":%u,\"missing\":%llu}",
+                   "\"segments\":%u,\"missing\":%llu,\"closed\":%s}",
                    i ? "," : "", i, start_text, end_text, (unsigned long long)info.bytes,
-                   info.segments, (unsigned long long)info.missing);
+                   info.segments, (unsigned long long)info.missing, info.closed ? "true" : "false");
         else
-            printf("%-9u %14s %14s %14llu %9u\n", i, start_text, end_text,
+            printf("%-9s %14s %14s %14llu %9u\n", label, start_text, end_text,
                    (unsigned long long)info.bytes, info.segments);
     }
     if (json) {
@@ -349,6 +354,9 @@ const sf_command sf_cmd_log = {
     "read-only, also while a server writes to it. Only durable records are shown.\n"
     "On Kafka (--stream kafka://HOST:PORT/TOPIC, --stream-opt KEY=VALUE for librdkafka)\n"
     "start and end are the partitions' watermarks; bytes and segments are not known (0).\n"
+    "On Kinesis (--stream kinesis://STREAM_NAME) partitions are shards by number, start and\n"
+    "end sequence numbers; a shard closed by a reshard is marked `closed` (\"closed\": true),\n"
+    "and its end is its own (the last sequence number it could hold, + 1).\n"
     "\n"
     "  stat    per partition: first and end offset, bytes, segments (--json: one object);\n"
     "          acknowledged offsets the log no longer holds are named on stderr\n"

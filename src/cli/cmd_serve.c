@@ -227,7 +227,9 @@ const sf_command sf_cmd_serve = {
     "--stream kinesis://STREAM_NAME appends to a Kinesis data stream (a 200 then means every\n"
     "record has its sequence number); the AWS settings as the aws CLI reads them\n"
     "(AWS_REGION, credentials, AWS_ENDPOINT_URL_KINESIS); the stream is created with\n"
-    "--partitions shards when absent; --stream-opt in-flight=N, create=false.\n"
+    "--partitions shards when absent; --stream-opt in-flight=N, create=false; a reshard is\n"
+    "followed as it runs, and each sink holds a lease (lease-table=NAME, lease-seconds=N,\n"
+    "lease-wait=N, lease-group=PREFIX: shopflow help sink).\n"
     "\n",
     run_serve,
 };

@@ -183,7 +183,12 @@ const sf_command sf_cmd_sink = {
     "sink joins its consumer group, so several processes of one sink share the partitions;\n"
     "positions stay in the sink's own store (docs/deploy.md).\n"
     "On Kinesis (--stream kinesis://STREAM_NAME) each sink reads every shard, its positions\n"
-    "(sequence numbers) in its own store; run one process per sink.\n"
+    "(sequence numbers) in its own store, and follows a reshard (a split or merge) as it\n"
+    "runs: a shard is read once its parents are read to their end. One process per sink:\n"
+    "each holds a lease in a DynamoDB table (--stream-opt lease-table=NAME, default\n"
+    "shopflow-leases; none: no lease), and a second one is refused, naming the holder; a\n"
+    "lease left by a killed process expires after lease-seconds (10), or at once on the same\n"
+    "host (docs/operations.md).\n"
     "\n",
     run_sink,
 };

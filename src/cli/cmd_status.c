@@ -126,6 +126,14 @@ static void print_lag(const char *name, const behind *b)
     printf("\n");
 }
 
+/* The partition's number, and what it is when not open (a Kinesis shard
+ * closed by a reshard, or gone past retention). */
+static const char *partition_label(uint32_t p, const sf_partition_info *info, char out[32])
+{
+    snprintf(out, 32, "%u%s", p, info->gone ? " gone" : info->closed ? " closed" : "");
+    return out;
+}
+
 /* One partition's lag as a cell: "N" records ("<=N" when an upper bound),
  * "M ms" behind, or both. */
 static void lag_cell(const sf_lag *lag, char *out, size_t cap)
@@ -140,15 +148,15 @@ static void lag_cell(const sf_lag *lag, char *out, size_t cap)
 
 /* The lag of every sink in every partition (shard): where a sink is
  * behind, and on which partition. */
-static void print_lag_table(sf_lag *const each[SF_SINKS], uint32_t n)
+static void print_lag_table(const sf_partition_info *info, sf_lag *const each[SF_SINKS], uint32_t n)
 {
-    char cell[64];
+    char cell[64], label[32];
     printf("%-9s", "lag");
     for (int k = 0; k < SF_SINKS; k++)
         printf(" %20s", sf_sink_names[k]);
     printf("\n");
     for (uint32_t p = 0; p < n; p++) {
-        printf("%-9u", p);
+        printf("%-9s", partition_label(p, &info[p], label));
         for (int k = 0; k < SF_SINKS; k++) {
             lag_cell(&each[k][p], cell, sizeof cell);
             printf(" %20s", cell);
@@ -167,15 +175,16 @@ static void print_text(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
         printf(" %14s", sf_sink_names[k]);
     printf("\n");
     for (uint32_t p = 0; p < n; p++) {
+        char label[32];
         sf_pos_format(&info[p].end, text, sizeof text);
-        printf("%-9u %14s", p, text);
+        printf("%-9s %14s", partition_label(p, &info[p], label), text);
         for (int k = 0; k < SF_SINKS; k++) {
             sf_pos_format(&at[k][p], text, sizeof text);
             printf(" %14s", text);
         }
         printf("\n");
     }
-    print_lag_table(each, n);
+    print_lag_table(info, each, n);
     for (int k = 0; k < SF_SINKS; k++)
         print_lag(sf_sink_names[k], &lag[k]);
     if (arc->exists)
@@ -214,7 +223,8 @@ static void print_json(const sf_partition_info *info, sf_pos *const at[SF_SINKS]
     for (uint32_t p = 0; p < n; p++) {
         printf("%s{\"partition\":%u,\"end_offset\":", p ? "," : "", p);
         print_json_pos(&info[p].end);
-        printf(",\"missing\":%llu}", (unsigned long long)info[p].missing);
+        printf(",\"missing\":%llu,\"closed\":%s}", (unsigned long long)info[p].missing,
+               info[p].closed ? "true" : "false");
     }
     printf("],\"sinks\":{");
     for (int k = 0; k < SF_SINKS; k++) {
@@ -291,18 +301,20 @@ const sf_command sf_cmd_status = {
     "would resume at (its stored position), with the lag as the stream counts it: records\n"
     "(exact on a local log; at most that many on Kafka, whose offsets may skip) and/or time\n"
     "behind where the stream tells it (Kinesis: MillisBehindLatest), per partition (shard) and\n"
-    "summed for each sink. Each sink's store is\n"
-    "asked through its port, opened read-only (as `sink` takes them: DIR/archive,\n"
-    "DIR/history, DIR/warehouse.db, or --objects, --store, --warehouse, e.g. a PostgreSQL\n"
-    "warehouse); one not there yet is a sink that has not started (0), and nothing is made.\n"
-    "Then the archive's objects: how many, where, and the last (an S3 archive, --objects\n"
-    "s3://BUCKET/PREFIX, is listed as any other; one that cannot be reached is an error).\n"
-    "What is found wrong follows: acknowledged offsets the log no longer holds, and sinks\n"
-    "past the log's end (they stop there: run `shopflow log verify`, then `shopflow log\n"
-    "repair`). --json prints {\"partitions\": [{\"partition\", \"end_offset\", \"missing\"}...],\n"
-    "\"sinks\": {\"archive\": {\"lag\": N, \"lag_exact\": BOOL, [\"lag_ms\": N,] \"objects\": N,\n"
-    "\"last_object\": KEY or null, \"location\": ..., \"lag_per_partition\": [{[\"records\": N,\n"
-    "\"exact\": BOOL,] [\"ms\": N]}...], \"offsets\": [...]}, \"history\": {...},\n"
-    "\"warehouse\": {...}}}; a position wider than 64 bits (Kinesis) is a string of its digits.\n",
+    "summed for each sink; a Kinesis shard closed by a reshard is marked `closed` (`gone`\n"
+    "past its retention). Each sink's store is asked through its port, opened read-only\n"
+    "(as `sink` takes them: DIR/archive, DIR/history, DIR/warehouse.db, or --objects,\n"
+    "--store, --warehouse, e.g. a PostgreSQL warehouse); one not there yet is a sink that\n"
+    "has not started (0), and nothing is made. Then the archive's objects: how many, where,\n"
+    "and the last (an S3 archive, --objects s3://BUCKET/PREFIX, is listed as any other; one\n"
+    "that cannot be reached is an error). What is found wrong follows: acknowledged offsets\n"
+    "the log no longer holds, and sinks past the log's end (they stop there: run `shopflow\n"
+    "log verify`, then `shopflow log repair`). --json prints {\"partitions\": [{\"partition\",\n"
+    "\"end_offset\", \"missing\", \"closed\"}...], \"sinks\": {\"archive\": {\"lag\": N,\n"
+    "\"lag_exact\": BOOL, [\"lag_ms\": N,] \"objects\": N, \"last_object\": KEY or null,\n"
+    "\"location\": ..., \"lag_per_partition\": [{[\"records\": N, \"exact\": BOOL,] [\"ms\": "
+    "N]}...],\n"
+    "\"offsets\": [...]}, \"history\": {...}, \"warehouse\": {...}}}; a position wider than\n"
+    "64 bits (Kinesis) is a string of its digits.\n",
     run_status,
 };

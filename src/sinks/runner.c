@@ -40,6 +40,20 @@
  * set aside in the sink's quarantine, as the sink's on_bad_entry says. A
  * run stopped at one first makes durable what it applied before it.
  *
+ * Partitions that close (stream.h; Kinesis's reshards). A partition is read
+ * only once the runner has finished its parents: each is closed and the
+ * runner's position in it is at its end (the read past its last record
+ * gave that end as next, an empty batch the sink stores like a hole's). So
+ * the records of an invoice that went on in a child after a split or merge
+ * reach the sink after those in the parent; a crash resumes from the
+ * stored positions and waits the same way. When the stream gains
+ * partitions while the runner reads (a reshard), the runner makes
+ * everything applied durable (flush), then resumes every partition from
+ * the sink's store with room for the new ones and reads on: it follows the
+ * reshard in its own process (a sink's store accepts partitions it has no
+ * position for: they start at 0). Partitions waiting for their parents
+ * count nothing in the lag.
+ *
  * stats->applied counts what the sink's store committed, read from the
  * sink's own counters: records of a run that failed and was rolled back
  * are applied again by the next run, and counted then, once.
@@ -61,16 +75,72 @@
 #include "sinks/quarantine.h"
 #include "sinks/sink.h"
 
-/* Records behind in the partitions this runner owns, as the stream counts
- * them (sf_stream_lag; a partition that counts none adds 0). */
-static uint64_t lag_of(sf_stream *s, const sf_pos *next, const uint8_t *owned, uint32_t n,
-                       sf_runner_stats *stats)
+/* The runner's partitions: where each is read next, whether it is ours,
+ * and whether its parents are finished (it may be read). */
+typedef struct run_parts {
+    sf_pos *next;
+    uint8_t *owned, *ready;
+    uint32_t n;
+} run_parts;
+
+/* Room for n partitions (the new ones zeroed). */
+static int parts_room(run_parts *pt, uint32_t n, sf_error *err)
 {
+    sf_pos *next = realloc(pt->next, (n ? n : 1) * sizeof *next);
+    if (next)
+        pt->next = next;
+    uint8_t *owned = next ? realloc(pt->owned, n ? n : 1) : NULL;
+    if (owned)
+        pt->owned = owned;
+    uint8_t *ready = owned ? realloc(pt->ready, n ? n : 1) : NULL;
+    if (!ready)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    pt->ready = ready;
+    if (n > pt->n) {
+        memset(pt->next + pt->n, 0, (n - pt->n) * sizeof *pt->next);
+        memset(pt->owned + pt->n, 0, n - pt->n);
+    }
+    memset(pt->ready, 0, n); /* asked again */
+    pt->n = n;
+    return 0;
+}
+
+static void parts_free(run_parts *pt)
+{
+    free(pt->next);
+    free(pt->owned);
+    free(pt->ready);
+}
+
+/* Whether p may be read: owned, and every parent it has finished (closed,
+ * and read to its end). Once so, it stays so until the positions are read
+ * again from the store. */
+static bool readable(sf_stream *s, run_parts *pt, uint32_t p)
+{
+    if (!pt->owned[p] || pt->ready[p])
+        return pt->owned[p];
+    sf_partition_lineage l, up;
+    sf_stream_lineage(s, p, &l);
+    for (uint32_t i = 0; i < l.nparents; i++) {
+        uint32_t q = l.parents[i];
+        sf_stream_lineage(s, q, &up);
+        if (q >= pt->n || !up.closed || (!up.gone && sf_pos_cmp(&pt->next[q], &up.end) < 0))
+            return false;
+    }
+    pt->ready[p] = 1;
+    return true;
+}
+
+/* Records behind in the partitions this runner may read now, as the
+ * stream counts them (sf_stream_lag; a partition that counts none adds 0). */
+static uint64_t lag_of(sf_stream *s, run_parts *pt, sf_runner_stats *stats)
+{
+    const sf_pos *next = pt->next;
     uint64_t lag = 0;
-    for (uint32_t p = 0; p < n; p++) {
+    for (uint32_t p = 0; p < pt->n; p++) {
         sf_lag behind;
         sf_error err = {0};
-        if (!owned[p] || sf_stream_lag(s, p, &next[p], &behind, &err) < 0)
+        if (!readable(s, pt, p) || sf_stream_lag(s, p, &next[p], &behind, &err) < 0)
             continue;
         lag += behind.has_records ? behind.records : 0;
         if (stats->parts && p < stats->nparts) {
@@ -86,11 +156,11 @@ static uint64_t lag_of(sf_stream *s, const sf_pos *next, const uint8_t *owned, u
 
 /* The sum of the next positions of the partitions this runner owns, those
  * that are 64-bit offsets. */
-static uint64_t sum_of(const sf_pos *next, const uint8_t *owned, uint32_t n)
+static uint64_t sum_of(const run_parts *pt)
 {
     uint64_t sum = 0, at;
-    for (uint32_t p = 0; p < n; p++)
-        sum += owned[p] && sf_pos_u64(&next[p], &at) ? at : 0;
+    for (uint32_t p = 0; p < pt->n; p++)
+        sum += pt->owned[p] && sf_pos_u64(&pt->next[p], &at) ? at : 0;
     return sum;
 }
 
@@ -270,17 +340,38 @@ static int serve_group(sf_stream *s, uint8_t *owned, bool *wait, sf_error *err)
     return rc;
 }
 
-/* One batch from each owned partition; *pass is the records applied. */
-static int one_pass(sf_stream *s, sf_sink *sink, const uint8_t *owned, sf_pos *next, uint32_t n,
-                    reading *rd, uint64_t *pass, bool *moved, sf_error *err)
+/* One batch from each partition that may be read; *pass is the records
+ * applied. */
+static int one_pass(sf_stream *s, sf_sink *sink, run_parts *pt, reading *rd, uint64_t *pass,
+                    bool *moved, sf_error *err)
 {
     *pass = 0;
     *moved = false;
     int rc = 0;
-    for (uint32_t p = 0; rc == 0 && p < n; p++)
-        if (owned[p])
-            rc = step(s, sink, p, next, rd, pass, moved, err);
+    for (uint32_t p = 0; rc == 0 && p < pt->n; p++)
+        if (readable(s, pt, p))
+            rc = step(s, sink, p, pt->next, rd, pass, moved, err);
     return rc;
+}
+
+/* The stream has more partitions than the runner (a reshard added them):
+ * everything applied made durable, then every partition resumed from the
+ * sink's store, with room for the new ones. */
+static int grow(sf_stream *s, sf_sink *sink, run_parts *pt, member *m, bool grouped, sf_error *err)
+{
+    uint32_t was = pt->n, now = sf_stream_partitions(s);
+    int rc = sf_sink_flush(sink, true, err);
+    if (rc == 0)
+        rc = parts_room(pt, now, err);
+    if (rc < 0)
+        return rc;
+    m->next = pt->next;
+    m->n = now;
+    if (!grouped)
+        memset(pt->owned + was, 1, now - was);
+    sf_logf(SF_LOG_INFO, "sink_partitions_grew", "sink=%s from=%u to=%u", sf_sink_name(sink), was,
+            now);
+    return resume_checked(s, sink, pt->next, now, err);
 }
 
 static void stats_reset(sf_runner_stats *stats)
@@ -326,7 +417,7 @@ static void note_committed(sf_runner_stats *stats, sf_sink *sink, const tally *t
  * runner reads it again from the stored positions). A commit of the
  * warehouse's writer still under way then may make the lag read low until
  * the next read; only a zombie member of a group gets here. */
-static int refetch_forgiving(sf_sink *sink, tally *t, sf_pos *next, uint32_t n, sf_error *err)
+static int refetch_forgiving(sf_sink *sink, tally *t, run_parts *pt, sf_error *err)
 {
     if (++t->fenced > FENCED_MAX) {
         sf_error_prefix(err,
@@ -339,7 +430,8 @@ static int refetch_forgiving(sf_sink *sink, tally *t, sf_pos *next, uint32_t n, 
                     t->base[1] + t->forgiven;
     if (t->handed > done)
         t->forgiven += t->handed - done;
-    return refetch(sink, next, n, err);
+    memset(pt->ready, 0, pt->n);
+    return refetch(sink, pt->next, pt->n, err);
 }
 
 /* After a pass that moved (progressed), flush what is due by size or age;
@@ -347,18 +439,18 @@ static int refetch_forgiving(sf_sink *sink, tally *t, sf_pos *next, uint32_t n, 
  * the runner's positions are durable. A fence's refusal may come with a
  * flush too: a sink may apply behind the call (the SQLite warehouse's
  * writer thread). */
-static int after_pass(sf_sink *sink, tally *t, sf_pos *next, const uint8_t *owned, uint32_t n,
-                      bool progressed, sf_runner_stats *stats, bool *caught_up, sf_error *err)
+static int after_pass(sf_sink *sink, tally *t, run_parts *pt, bool progressed,
+                      sf_runner_stats *stats, bool *caught_up, sf_error *err)
 {
     *caught_up = false;
     int rc = sf_sink_flush(sink, !progressed, err);
     if (rc == SF_ESTALE)
-        rc = refetch_forgiving(sink, t, next, n, err);
+        rc = refetch_forgiving(sink, t, pt, err);
     else if (rc == 0)
         t->fenced = 0; /* what was applied went in */
     note_committed(stats, sink, t);
     if (rc == 0 && !progressed && t->fenced == 0) {
-        atomic_store(&stats->durable, sum_of(next, owned, n));
+        atomic_store(&stats->durable, sum_of(pt));
         *caught_up = true;
     }
     return rc;
@@ -383,39 +475,55 @@ static int end_run(sf_sink *sink, int rc, bool asked, const reading *rd, sf_runn
     return SF_ECORRUPT;
 }
 
+/* The start of a run: room for the stream's partitions, where each
+ * resumes, the group joined (*joined: to leave at the end; *grouped: the
+ * group says which partitions are ours, else all are). */
+static int begin_run(sf_stream *s, sf_sink *sink, run_parts *pt, member *m,
+                     const sf_stream_group *g, bool *joined, bool *grouped, sf_error *err)
+{
+    int rc = parts_room(pt, sf_stream_partitions(s), err);
+    m->next = pt->next;
+    m->n = pt->n;
+    if (rc == 0)
+        rc = resume_checked(s, sink, pt->next, pt->n, err);
+    sf_stream_membership how = SF_STREAM_UNGROUPED;
+    if (rc == 0)
+        rc = sf_stream_join(s, g, &how, err);
+    *joined = rc == 0;
+    *grouped = rc == 0 && how == SF_STREAM_GROUPED;
+    if (rc == 0 && !*grouped)
+        memset(pt->owned, 1, pt->n); /* no group: every partition is ours */
+    return rc;
+}
+
 int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t *stop,
                   sf_progress *progress, sf_runner_stats *stats, sf_error *err)
 {
-    uint32_t n = sf_stream_partitions(s);
-    sf_pos *next = calloc(n, sizeof *next);
-    uint8_t *owned = calloc(n, 1);
+    run_parts pt = {0};
     reading rd = {.scratch = malloc(sizeof *rd.scratch)};
     sf_runner_stats local = {0};
     if (!stats)
         stats = &local;
     stats_reset(stats);
     tally t = {.base = {atomic_load(&sink->committed), atomic_load(&sink->quarantined)}};
-    member m = {sink, next, n, false};
+    member m = {sink, NULL, 0, false};
     sf_stream_group group = {sf_sink_name(sink), &m, on_assigned, on_revoked};
-    int rc = next && owned && rd.scratch ? sf_stream_batch_init(&rd.b, 4096, 1 << 20, err)
-                                         : sf_error_set(err, SF_ENOMEM, "out of memory");
+    bool joined = false, grouped = false;
+    int rc = rd.scratch ? sf_stream_batch_init(&rd.b, 4096, 1 << 20, err)
+                        : sf_error_set(err, SF_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = resume_checked(s, sink, next, n, err);
-    sf_stream_membership joined = SF_STREAM_UNGROUPED;
-    if (rc == 0)
-        rc = sf_stream_join(s, &group, &joined, err);
-    bool grouped = rc == 0 && joined == SF_STREAM_GROUPED;
-    if (rc == 0 && !grouped)
-        memset(owned, 1, n); /* no group: every partition is ours */
-    uint64_t total = rc == 0 ? lag_of(s, next, owned, n, stats) : 0;
+        rc = begin_run(s, sink, &pt, &m, &group, &joined, &grouped, err);
+    uint64_t total = rc == 0 ? lag_of(s, &pt, stats) : 0;
     t.stream_lag = total;
     atomic_store(&stats->lag, total);
-    atomic_store(&stats->position, rc == 0 ? sum_of(next, owned, n) : 0);
+    atomic_store(&stats->position, rc == 0 ? sum_of(&pt) : 0);
     atomic_store(&stats->durable, atomic_load(&stats->position));
     while (rc == 0 && !(stop && *stop)) {
         note_committed(stats, sink, &t);
         bool wait = false;
-        if (grouped && ((rc = serve_group(s, owned, &wait, err)) < 0 || wait)) {
+        if (sf_stream_partitions(s) > pt.n && (rc = grow(s, sink, &pt, &m, grouped, err)) < 0)
+            break;
+        if (grouped && ((rc = serve_group(s, pt.owned, &wait, err)) < 0 || wait)) {
             if (rc < 0)
                 break;
             pause_100ms(); /* no partitions given yet: wait for the group */
@@ -423,9 +531,9 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         }
         bool moved;
         uint64_t pass;
-        rc = one_pass(s, sink, owned, next, n, &rd, &pass, &moved, err);
+        rc = one_pass(s, sink, &pt, &rd, &pass, &moved, err);
         if (rc == SF_ESTALE) {
-            rc = refetch_forgiving(sink, &t, next, n, err);
+            rc = refetch_forgiving(sink, &t, &pt, err);
             continue;
         }
         t.handed += pass;
@@ -433,11 +541,11 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
             sf_progress_update(progress, t.handed, t.handed, total);
         if (rc < 0)
             break;
-        t.stream_lag = lag_of(s, next, owned, n, stats);
+        t.stream_lag = lag_of(s, &pt, stats);
         note_committed(stats, sink, &t);
-        atomic_store(&stats->position, sum_of(next, owned, n));
+        atomic_store(&stats->position, sum_of(&pt));
         bool caught_up;
-        rc = after_pass(sink, &t, next, owned, n, pass > 0 || moved, stats, &caught_up, err);
+        rc = after_pass(sink, &t, &pt, pass > 0 || moved, stats, &caught_up, err);
         if (rc < 0 || !caught_up)
             continue;
         if (once)
@@ -445,14 +553,13 @@ int sf_runner_run(sf_stream *s, sf_sink *sink, bool once, volatile sig_atomic_t 
         pause_100ms();
     }
     rc = end_run(sink, rc, stop && *stop, &rd, stats, err);
-    t.stream_lag = next && owned ? lag_of(s, next, owned, n, stats) : 0;
+    t.stream_lag = pt.next ? lag_of(s, &pt, stats) : 0;
     note_committed(stats, sink, &t);
     m.failed = rc < 0;
-    if (grouped)
+    if (joined)
         sf_stream_leave(s);
     sf_stream_batch_free(&rd.b);
     free(rd.scratch);
-    free(next);
-    free(owned);
+    parts_free(&pt);
     return rc;
 }

@@ -143,6 +143,13 @@ uint32_t sf_stream_partitions(const sf_stream *s)
     return s->ops->partitions(s);
 }
 
+void sf_stream_lineage(sf_stream *s, uint32_t partition, sf_partition_lineage *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->ops->lineage && partition < s->ops->partitions(s))
+        s->ops->lineage(s, partition, out);
+}
+
 bool sf_stream_end_is_witness(const sf_stream *s)
 {
     return s->ops->end_is_witness;

@@ -12,8 +12,11 @@
  * adapters take batches and may not include the stream.
  *
  * Guarantees every adapter gives:
- *  - a record's partition is sf_stream_partition_of(invoice_no), so all lines
- *    of an invoice are in one partition, in the order they were appended;
+ *  - all lines of an invoice are in one partition, in the order they were
+ *    appended: the local log and Kafka put a record in partition
+ *    sf_stream_partition_of(invoice_no); Kinesis in the open shard whose
+ *    hash key range holds the invoice's hash, so that across a reshard an
+ *    invoice goes on in a child of its shard (see "Partitions that close");
  *  - each record has a position in its partition (core/pos.h: an unsigned
  *    integer of up to 432 bits); positions strictly increase in the order
  *    of the records, may skip, and are never given to another record. Where
@@ -36,6 +39,17 @@
  *    its lag (high watermark - position) is an upper bound then;
  *  - (issue 18) Kinesis's are its sequence numbers: sparse and wide; its
  *    lag is a time behind.
+ *
+ * Partitions that close (Kinesis's reshards). A stream's partitions never
+ * go away and are never renumbered, but on Kinesis new ones may appear
+ * while it is open (sf_stream_partitions grows: a split or merge adds its
+ * children) and a partition may close: it takes no more records, and a
+ * read past its last record gives `next` = its end (sf_stream_lineage) with
+ * no entry, so a reader that stores that position has finished it. A
+ * partition's parents (the shards it was split or merged from) hold the
+ * records that came before its own: a reader that wants an invoice's lines
+ * in order reads a partition only once it has finished its parents (the
+ * sinks' runner does). The local log and Kafka have neither.
  *
  * Kafka (stream/kafka/kafka.c) keeps the first three. It cannot take back
  * records a broker may already hold, so a failed append there is one of two
@@ -93,6 +107,8 @@ typedef struct sf_partition_info {
     uint32_t segments;
     uint64_t missing; /* acknowledged offsets the log does not hold (a damaged
                          local log read before `log repair`; reads stop there) */
+    bool closed;      /* takes no more records (a Kinesis shard closed by a reshard) */
+    bool gone;        /* closed and no longer held (a Kinesis shard past retention) */
 } sf_partition_info;
 
 /* Counters kept by a stream (for /metrics). */
@@ -118,8 +134,9 @@ struct sf_stream_group;
 /* What sf_stream_join made of the caller. */
 typedef enum sf_stream_membership {
     SF_STREAM_GROUPED,   /* a member of the group: sf_stream_owned says which partitions */
-    SF_STREAM_UNGROUPED, /* the stream has no groups (local) or they are turned off: the
-                            caller owns every partition and no callback runs */
+    SF_STREAM_UNGROUPED, /* the stream has no groups (local) or they are turned off, or
+                            (Kinesis) a group is one member at a time and the caller is it:
+                            the caller owns every partition and no callback runs */
 } sf_stream_membership;
 
 /*
@@ -207,6 +224,20 @@ int sf_stream_lag(sf_stream *s, uint32_t partition, const sf_pos *from, sf_lag *
 int sf_stream_tail_start(sf_stream *s, uint32_t partition, uint64_t max_records, sf_pos *out,
                          sf_error *err);
 
+/* A partition's place among the others (see "Partitions that close"). */
+typedef struct sf_partition_lineage {
+    bool closed;         /* takes no more records */
+    bool gone;           /* closed and no longer held: nothing to read */
+    sf_pos end;          /* when closed: the `next` of a read past its last record */
+    uint32_t nparents;   /* 0 to 2 */
+    uint32_t parents[2]; /* partitions to finish (read to their end) before this one */
+} sf_partition_lineage;
+
+/* Fill *out for partition (open with no parents on the local log, on Kafka
+ * and for a partition number the stream does not have). From what the
+ * stream knows, without a call: cheap enough for every pass of a reader. */
+void sf_stream_lineage(sf_stream *s, uint32_t partition, sf_partition_lineage *out);
+
 /* Every record appended so far: the sum of the partitions' record counts
  * from their first position (sf_stream_lag from 0; a partition whose count
  * is unknown counts 0). */
@@ -227,6 +258,12 @@ void sf_stream_stats_get(sf_stream *s, sf_stream_stats *out);
  *    sink restarts from its stored positions.
  * The callbacks run on the joining thread, only inside sf_stream_owned and
  * sf_stream_leave, never during a read: between two applied batches.
+ *
+ * Kinesis's groups are one member at a time (a lease: stream/kinesis/
+ * lease.c): join takes the group's lease or fails (SF_EBUSY) naming the
+ * process that holds it; the member then owns every partition
+ * (SF_STREAM_UNGROUPED), and once its lease is lost its reads fail
+ * (SF_EFAILED, naming who took it), so that it stops.
  */
 typedef struct sf_stream_group {
     const char *name; /* the sink's name: one group per sink */

@@ -51,6 +51,8 @@ typedef struct sf_stream_ops {
                 sf_error *err);
     int (*owned)(sf_stream *s, uint8_t *owned, uint64_t *assignments, sf_error *err);
     void (*leave)(sf_stream *s);
+    /* sf_stream_lineage; NULL: every partition open, with no parents. */
+    void (*lineage)(sf_stream *s, uint32_t partition, sf_partition_lineage *out);
     /* sf_stream_end_is_witness */
     bool end_is_witness;
 } sf_stream_ops;

@@ -231,6 +231,58 @@ static void test_unit_of_work(void **state)
     finish(&f);
 }
 
+/* An invoice whose lines go on in other partitions (Kinesis reshards: a
+ * shard's lines, then its child's, then its child's), across units and
+ * within one: every line once, in stream order, with the totals. */
+static const line lineage_a[] = {{"536900", "A1", 1, T0, 1000, 12000},
+                                 {"536900", "A2", 2, T0, 1000, 12000}};
+static const line lineage_b[] = {{"536900", "B1", 3, T0, 1000, 12000}};
+static const line lineage_c[] = {{"536900", "C1", 4, T0, 1000, 12000},
+                                 {"536901", "C2", 5, T0, 1000, 12000}};
+
+/* The last unit of the lineage: partition 2 on from 1, then 3 from 0. */
+static void lineage_last_unit(sf_store *s)
+{
+    batch bt;
+    sf_error err = {0};
+    make(&bt, 1, lineage_b, 1);
+    assert_int_equal(sf_store_apply(s, 2, &bt.b, &err), 0);
+    make(&bt, 0, lineage_c, 2);
+    assert_int_equal(sf_store_apply(s, 3, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+}
+
+static void check_lineage(sf_store *s)
+{
+    seen v;
+    static const char *const stock[] = {"A1", "A2", "B1", "B1", "C1"};
+    assert_int_equal(invoice(s, "536900", &v), 0);
+    assert_true(v.lines == 5 && v.h.lines == 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(v.stock[i], stock[i]);
+    assert_true(v.h.total == 13 * 1000 && v.h.units == 13);
+    assert_int_equal(invoice(s, "536901", &v), 0);
+    assert_true(v.lines == 1 && v.h.lines == 1);
+    assert_true(position(s, 0) == 2 && position(s, 2) == 2 && position(s, 3) == 2);
+}
+
+static void test_lineage(void **state)
+{
+    fixture f;
+    start(state, &f);
+    batch bt;
+    sf_error err = {0};
+    make(&bt, 0, lineage_a, 2);
+    assert_int_equal(sf_store_apply(f.s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(f.s, &err), 0);
+    make(&bt, 0, lineage_b, 1); /* a unit of its own: 0, then 2 */
+    assert_int_equal(sf_store_apply(f.s, 2, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(f.s, &err), 0);
+    lineage_last_unit(f.s); /* in one unit: 2, then 3 */
+    check_lineage(f.s);
+    finish(&f);
+}
+
 static void test_fence(void **state)
 {
     fixture f;
@@ -618,6 +670,47 @@ static void test_dynamo_replay(void **state)
     sf_store_close(s);
 }
 
+/* The lineage's last unit applied again after a crash before its
+ * checkpoints (taken away): counted once; and a line of a partition the
+ * invoice's lines have left is refused. */
+static void test_dynamo_lineage_replay(void **state)
+{
+    (void)state;
+    char loc[UT_PATH_MAX + 32], body[512];
+    dynamodb_location(NULL, loc, sizeof loc);
+    sf_store *s;
+    sf_error err = {0};
+    batch bt;
+    assert_int_equal(sf_store_open(loc, NULL, &s, &err), 0);
+    make(&bt, 0, lineage_a, 2);
+    assert_int_equal(sf_store_apply(s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    make(&bt, 0, lineage_b, 1);
+    assert_int_equal(sf_store_apply(s, 2, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    lineage_last_unit(s);
+    sf_store_close(s);
+    const char *table = loc + strlen("dynamodb://");
+    snprintf(body, sizeof body, /* partition 2 back at 1, partition 3 at none */
+             "{\"TableName\":\"%s\",\"Item\":{\"pk\":{\"S\":\"POS#2\"},\"sk\":{\"S\":\"#\"},"
+             "\"at\":{\"S\":\"0011\"}}}",
+             table);
+    assert_int_equal(dynamo_call("PutItem", body), 0);
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"%s\",\"Key\":{\"pk\":{\"S\":\"POS#3\"},\"sk\":{\"S\":\"#\"}}}",
+             table);
+    assert_int_equal(dynamo_call("DeleteItem", body), 0);
+    assert_int_equal(sf_store_open(loc, NULL, &s, &err), 0);
+    lineage_last_unit(s);
+    check_lineage(s);
+    const line late[] = {{"536900", "A3", 1, T0, 1000, 12000}};
+    make(&bt, 2, late, 1); /* partition 0 again, after its lines went on */
+    assert_int_equal(sf_store_apply(s, 0, &bt.b, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), SF_ECORRUPT);
+    assert_non_null(strstr(err.msg, "lines of partition 0 after lines of partition 3"));
+    sf_store_close(s);
+}
+
 /* Two writers of one partition: the one that lost it (a zombie) is fenced
  * at its checkpoint, and its header of an invoice the other moved on is
  * refused before it overwrites the newer one. */
@@ -656,6 +749,7 @@ int main(void)
     const struct CMUnitTest contract[] = {
         cmocka_unit_test(test_read_only_absent),
         cmocka_unit_test(test_unit_of_work),
+        cmocka_unit_test(test_lineage),
         cmocka_unit_test(test_fence),
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_quarantine),
@@ -669,6 +763,7 @@ int main(void)
     const struct CMUnitTest dynamodb[] = {
         cmocka_unit_test(test_dynamo_schema),
         cmocka_unit_test(test_dynamo_replay),
+        cmocka_unit_test(test_dynamo_lineage_replay),
         cmocka_unit_test(test_dynamo_zombie),
     };
     size_t nadapters = sizeof adapters / sizeof adapters[0];

@@ -17,9 +17,19 @@
  * cursor waits read-interval-ms (200) after a call, and longer after a
  * large answer (its bytes at read-bytes-per-second, 2 MB/s), before the
  * next; throttling answers that still come (several readers of one shard)
- * are retried with backoff by the client. A call that comes back empty while MillisBehindLatest says the
- * shard holds newer records is made again (at most EMPTY_CALLS times per
- * read), so a read is empty only at the shard's end.
+ * are retried with backoff by the client. A call that comes back empty
+ * while MillisBehindLatest says the shard holds newer records is made again
+ * (at most EMPTY_CALLS times per read), so a read is empty only at the
+ * shard's end.
+ *
+ * Closed shards (a reshard, shards.c). A shard the table knows closed is
+ * read on to its end, not to its tip: the read that finds no
+ * NextShardIterator (or ChildShards) with every record delivered gives the
+ * shard's end (EndingSequenceNumber + 1) as next, and a read from there on,
+ * or of a gone shard, makes no call. A shard that ends while the table says
+ * it is open makes the table be listed again first. A position below a
+ * shard's first sequence number is refused (it is another stream's). A
+ * thread whose group lease was lost (lease.c) has its reads refused.
  *
  * Lag: MillisBehindLatest of the cursor's last call when the caller reads
  * there, else counted by reading from the position to the end (up to
@@ -40,12 +50,13 @@
 #define LAG_COUNT_MAX 100000 /* records a lag count reads at most */
 
 typedef struct kcursor {
-    char *iter;   /* the shard iterator, NULL: none yet (or the shard ended) */
-    bool ended;   /* the shard is closed and read to its end */
-    yajl_val doc; /* the last GetRecords answer */
-    size_t idx;   /* its next record to deliver */
-    size_t got;   /* records in it */
-    long long ms; /* its MillisBehindLatest, -1: none */
+    char *iter;    /* the shard iterator, NULL: none yet (or the shard ended) */
+    bool ended;    /* the shard is closed and read to its end */
+    bool children; /* the last answer named child shards (the shard closed) */
+    yajl_val doc;  /* the last GetRecords answer */
+    size_t idx;    /* its next record to deliver */
+    size_t got;    /* records in it */
+    long long ms;  /* its MillisBehindLatest, -1: none */
     double next_call;
 } kcursor;
 
@@ -60,6 +71,7 @@ struct kreader {
     pthread_t thread;
     sf_aws *aws;
     kpart *parts;
+    uint32_t cap; /* parts[0..cap): grown as the stream's partitions grow */
 };
 
 static double now_s(void)
@@ -85,7 +97,7 @@ static int call(sf_kinesis *k, sf_aws *a, const char *op, uint32_t p, sf_buf *bo
                 sf_error *err)
 {
     sf_aws_request rq = {
-        .op = op, .resource = k->shards[p].id, .body = body->data, .body_len = body->len};
+        .op = op, .resource = k->shard[p]->id, .body = body->data, .body_len = body->len};
     int rc = sf_buf_failed(body) ? sf_error_set(err, SF_ENOMEM, "out of memory")
                                  : sf_aws_call(a, &rq, err);
     if (rc == 0 && !(*out = sf_kinesis_parse(&rq.resp, op, err)))
@@ -104,7 +116,7 @@ static int iterator_of(sf_kinesis *k, sf_aws *a, uint32_t p, const char *type, c
     sf_buf_puts(&body, "{\"StreamName\":");
     sf_buf_json_string(&body, k->name, strlen(k->name));
     sf_buf_puts(&body, ",\"ShardId\":");
-    sf_buf_json_string(&body, k->shards[p].id, strlen(k->shards[p].id));
+    sf_buf_json_string(&body, k->shard[p]->id, strlen(k->shard[p]->id));
     sf_buf_printf(&body, ",\"ShardIteratorType\":\"%s\"", type);
     if (seq)
         sf_buf_printf(&body, ",\"StartingSequenceNumber\":\"%s\"", seq);
@@ -115,7 +127,7 @@ static int iterator_of(sf_kinesis *k, sf_aws *a, uint32_t p, const char *type, c
     const char *it = rc == 0 ? sf_kinesis_str(doc, it_p) : NULL;
     if (rc == 0 && !it)
         rc = sf_error_set(err, SF_EIO, "kinesis stream %s shard %s: no ShardIterator", k->name,
-                          k->shards[p].id);
+                          k->shard[p]->id);
     if (rc == 0 && !(*out = strdup(it)))
         rc = sf_error_set(err, SF_ENOMEM, "out of memory");
     yajl_tree_free(doc);
@@ -166,7 +178,7 @@ static int cursor_fetch(sf_kinesis *k, sf_aws *a, uint32_t p, const sf_pos *at, 
         if (rc != SF_ESTALE || renewals > 0)
             break;
         sf_logf(SF_LOG_INFO, "kinesis_iterator_renewed", "stream=%s shard=%s", k->name,
-                k->shards[p].id);
+                k->shard[p]->id);
         if ((rc = cursor_open(k, a, p, at, c, err)) < 0)
             return rc;
     }
@@ -184,6 +196,9 @@ static int cursor_fetch(sf_kinesis *k, sf_aws *a, uint32_t p, const sf_pos *at, 
     free(c->iter);
     c->iter = next ? strdup(next) : NULL;
     c->ended = !next;
+    static const char *const child_p[] = {"ChildShards", NULL};
+    yajl_val children = sf_kinesis_array(c->doc, child_p);
+    c->children = children && YAJL_GET_ARRAY(children)->len > 0;
     if (next && !c->iter)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
     return 0;
@@ -210,7 +225,7 @@ static int record_at(sf_kinesis *k, uint32_t p, const kcursor *c, sf_pos *seq, c
         return sf_error_set(err, SF_EIO,
                             "kinesis stream %s shard %s: a record without a "
                             "sequence number or data",
-                            k->name, k->shards[p].id);
+                            k->name, k->shard[p]->id);
     yajl_val t = yajl_tree_get(r, (const char **)at_p, yajl_t_number);
     *arrival = t ? YAJL_GET_DOUBLE(t) : 0;
     return 0;
@@ -218,7 +233,26 @@ static int record_at(sf_kinesis *k, uint32_t p, const kcursor *c, sf_pos *seq, c
 
 /* ---- readers ---- */
 
-static kreader *reader_of_thread(sf_kinesis *k, sf_error *err)
+/* Room in r for partition p's cursor (caller holds readers_mu). */
+static bool reader_grow(sf_kinesis *k, kreader *r, uint32_t p)
+{
+    if (p < r->cap)
+        return true;
+    uint32_t cap = sf_kinesis_nparts(k);
+    kpart *parts = realloc(r->parts, (cap > p ? cap : p + 1) * sizeof *parts);
+    if (!parts)
+        return false;
+    cap = cap > p ? cap : p + 1;
+    memset(parts + r->cap, 0, (cap - r->cap) * sizeof *parts);
+    for (uint32_t q = r->cap; q < cap; q++)
+        parts[q].c.ms = -1;
+    r->parts = parts;
+    r->cap = cap;
+    return true;
+}
+
+/* The calling thread's reader, with room for partition p. */
+static kreader *reader_of_thread(sf_kinesis *k, uint32_t p, sf_error *err)
 {
     pthread_mutex_lock(&k->readers_mu);
     kreader *r = k->readers;
@@ -226,9 +260,7 @@ static kreader *reader_of_thread(sf_kinesis *k, sf_error *err)
         r = r->next;
     if (!r && (r = calloc(1, sizeof *r))) {
         r->thread = pthread_self();
-        if (!(r->parts = calloc(k->nparts, sizeof *r->parts)) ||
-            sf_kinesis_client(k, 1, &r->aws, err) < 0) {
-            free(r->parts);
+        if (sf_kinesis_client(k, 1, &r->aws, err) < 0) {
             free(r);
             r = NULL;
         } else {
@@ -236,10 +268,11 @@ static kreader *reader_of_thread(sf_kinesis *k, sf_error *err)
             k->readers = r;
         }
     }
+    bool room = r && reader_grow(k, r, p);
     pthread_mutex_unlock(&k->readers_mu);
-    if (!r && err && !err->code)
+    if ((!r || !room) && err && !err->code)
         sf_error_set(err, SF_ENOMEM, "out of memory");
-    return r;
+    return room ? r : NULL;
 }
 
 void sf_kinesis_readers_free(sf_kinesis *k)
@@ -247,7 +280,7 @@ void sf_kinesis_readers_free(sf_kinesis *k)
     while (k->readers) {
         kreader *r = k->readers;
         k->readers = r->next;
-        for (uint32_t p = 0; r->parts && p < k->nparts; p++)
+        for (uint32_t p = 0; p < r->cap; p++)
             cursor_drop(&r->parts[p].c);
         free(r->parts);
         sf_aws_close(r->aws);
@@ -279,13 +312,13 @@ static int deliver(sf_kinesis *k, uint32_t p, kpart *kp, sf_stream_batch *b, siz
                 return sf_error_set(err, SF_ECORRUPT,
                                     "kinesis stream %s shard %s: a record of %zu bytes, more "
                                     "than a read holds (%zu)",
-                                    k->name, k->shards[p].id, n / 4 * 3, b->buf_cap);
+                                    k->name, k->shard[p]->id, n / 4 * 3, b->buf_cap);
             break;
         }
         long len = sf_kinesis_b64_decode(data, n, b->buf + *used);
         if (len < 0)
             return sf_error_set(err, SF_ECORRUPT, "kinesis stream %s shard %s: data not base64",
-                                k->name, k->shards[p].id);
+                                k->name, k->shard[p]->id);
         sf_stream_entry *e = &b->entries[b->count++];
         e->pos = seq;
         e->data = b->buf + *used;
@@ -298,17 +331,61 @@ static int deliver(sf_kinesis *k, uint32_t p, kpart *kp, sf_stream_batch *b, siz
     return 0;
 }
 
+/* The shard of kp is read to its end (no NextShardIterator): closed by a
+ * reshard. The table learns it (a listing, at most once a second), and the
+ * read's next becomes the shard's end, so that a reader storing it has
+ * finished the shard. Asked of children (ChildShards), it lists too. */
+static int past_end(sf_kinesis *k, uint32_t p, kpart *kp, sf_error *err)
+{
+    sf_pos end;
+    bool ended = kp->c.ended && kp->c.idx >= kp->c.got;
+    if ((ended || kp->c.children) && !sf_kinesis_closed(k, p, &end)) {
+        int rc = sf_kinesis_refresh(k, false, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (ended && sf_kinesis_closed(k, p, &end) && sf_pos_cmp(&end, &kp->at) > 0)
+        kp->at = end;
+    return 0;
+}
+
+/* A read that needs no call: a gone shard, a closed one read past its end
+ * (1, with b->next = from); a position before the shard's first, which
+ * cannot be this shard's (SF_EINVAL); else 0. */
+static int read_nothing(sf_kinesis *k, uint32_t p, const sf_pos *from, sf_error *err)
+{
+    const kshard *e = k->shard[p];
+    sf_pos end;
+    if (!e->listed || (sf_kinesis_closed(k, p, &end) && sf_pos_cmp(from, &end) >= 0))
+        return 1;
+    if (sf_pos_is_zero(from) || sf_pos_cmp(from, &e->first) >= 0)
+        return 0;
+    char at[SF_POS_TEXT_MAX], first[SF_POS_TEXT_MAX];
+    sf_pos_format(from, at, sizeof at);
+    sf_pos_format(&e->first, first, sizeof first);
+    return sf_error_set(err, SF_EINVAL,
+                        "kinesis stream %s: partition %u (shard %s) starts at sequence number %s; "
+                        "position %s is before it, so it was not read from this shard: the "
+                        "reader's stored position belongs to another stream (was the stream "
+                        "deleted and made again under its name?)",
+                        k->name, p, e->id, first, at);
+}
+
 int sf_kinesis_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batch *b, sf_error *err)
 {
     sf_kinesis *k = (sf_kinesis *)s;
-    kreader *r = reader_of_thread(k, err);
-    if (!r)
-        return err ? err->code : SF_ENOMEM;
-    kpart *kp = &r->parts[p];
     b->count = 0;
     b->next = *from;
     memset(&b->hole, 0, sizeof b->hole);
-    int rc = 0;
+    int rc = sf_kinesis_lease_check(k, err);
+    if (rc == 0)
+        rc = read_nothing(k, p, from, err);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    kreader *r = reader_of_thread(k, p, err);
+    if (!r)
+        return err ? err->code : SF_ENOMEM;
+    kpart *kp = &r->parts[p];
     if (!kp->valid || sf_pos_cmp(&kp->at, from) != 0) {
         kp->valid = false;
         kp->at = *from;
@@ -317,16 +394,19 @@ int sf_kinesis_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batc
         kp->valid = true;
     }
     size_t used = 0;
+    bool closed = sf_kinesis_closed(k, p, NULL); /* read on to its end, not to its tip */
     rc = deliver(k, p, kp, b, &used, err);
     for (int calls = 0; rc == 0 && b->count == 0 && kp->c.iter && calls < EMPTY_CALLS; calls++) {
         rc = cursor_fetch(k, r->aws, p, &kp->at, &kp->c, err);
         if (rc == 0)
             rc = deliver(k, p, kp, b, &used, err);
-        if (rc == 0 && b->count == 0 && cursor_at_tip(&kp->c))
+        if (rc == 0 && b->count == 0 && cursor_at_tip(&kp->c) && !closed)
             break;
         if (k->read_rate > 0) /* the bytes delivered, at the shard's read rate */
             kp->c.next_call += (double)used / k->read_rate;
     }
+    if (rc == 0 && b->count == 0)
+        rc = past_end(k, p, kp, err);
     if (rc < 0) {
         kp->valid = false;
         return rc;
@@ -392,23 +472,28 @@ static int count_records(sf_kinesis *k, uint32_t p, const sf_pos *from, count *c
 
 /* Start: the shard's first sequence number. End: past the newest record
  * known here, after reading on from there to the shard's tip (at most once
- * a second per shard: /metrics and status ask often). */
+ * a second per shard: /metrics and status ask often); a closed shard's end
+ * is its own (EndingSequenceNumber + 1), with no call, and a gone one is
+ * empty. */
 int sf_kinesis_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *err)
 {
     sf_kinesis *k = (sf_kinesis *)s;
+    kshard *e = k->shard[p];
     memset(out, 0, sizeof *out);
-    out->start = k->shards[p].first;
+    out->gone = !e->listed;
+    out->start = e->first;
     double now = now_s();
     pthread_mutex_lock(&k->mu);
-    bool ask = now - k->end_asked[p] >= 1.0;
+    out->closed = e->closed;
+    bool ask = !e->closed && now - e->end_asked >= 1.0;
     if (ask)
-        k->end_asked[p] = now;
-    sf_pos from = k->seen_end[p];
+        e->end_asked = now;
+    sf_pos from = e->seen_end;
     pthread_mutex_unlock(&k->mu);
     count ct = {.skip = UINT64_MAX};
     int rc = ask ? count_records(k, p, &from, &ct, LAG_COUNT_MAX, err) : 0;
     pthread_mutex_lock(&k->mu);
-    out->end = k->seen_end[p];
+    out->end = e->closed ? e->end : e->seen_end;
     pthread_mutex_unlock(&k->mu);
     return rc;
 }
@@ -416,12 +501,17 @@ int sf_kinesis_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *
 int sf_kinesis_lag(sf_stream *s, uint32_t p, const sf_pos *from, sf_lag *out, sf_error *err)
 {
     sf_kinesis *k = (sf_kinesis *)s;
+    int nothing = read_nothing(k, p, from, err);
+    if (nothing != 0) { /* gone, or closed and read past: 0 behind */
+        out->has_records = out->records_exact = nothing > 0;
+        return nothing < 0 ? nothing : 0;
+    }
     /* This thread's cursor there: its last MillisBehindLatest, no call. */
     pthread_mutex_lock(&k->readers_mu);
     kreader *r = k->readers;
     while (r && !pthread_equal(r->thread, pthread_self()))
         r = r->next;
-    kpart *kp = r ? &r->parts[p] : NULL;
+    kpart *kp = r && p < r->cap ? &r->parts[p] : NULL;
     bool cached = kp && kp->valid && kp->c.ms >= 0 && sf_pos_cmp(&kp->at, from) == 0;
     if (cached) {
         out->has_ms = true;
@@ -447,6 +537,9 @@ int sf_kinesis_tail_start(sf_stream *s, uint32_t p, uint64_t max_records, sf_pos
 {
     sf_kinesis *k = (sf_kinesis *)s;
     static const sf_pos zero;
+    memset(out, 0, sizeof *out);
+    if (!k->shard[p]->listed)
+        return 0; /* gone: nothing to read */
     double cutoff = (double)time(NULL) - (double)k->window_seconds;
     count all = {.cutoff = cutoff, .skip = UINT64_MAX};
     int rc = count_records(k, p, &zero, &all, UINT64_MAX, err);

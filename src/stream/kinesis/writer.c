@@ -23,6 +23,15 @@
  * ahead of it: an invoice's lines may then be out of order (Kinesis's own
  * rule: strict order needs PutRecord one by one).
  *
+ * Reshards. A record's queue is that of the open shard whose hash key range
+ * holds its hash key (kinesis.h), and it is put with that key as
+ * ExplicitHashKey; the partition it is acknowledged in is the ShardId of
+ * the answer. A shard closed since the record was queued sends it to its
+ * child: the answer names a shard the table does not know (or another than
+ * the queue's), and the table is listed again (shards.c), so that new
+ * records go only to open shards; what was queued for a closed shard moves
+ * to the queues of its children, in order.
+ *
  * Failure. After RESEND_MAX refusals of one record its append fails; so
  * does an append whose call failed after the client's own retries. If none
  * of the append's records was stored (every failure a per-record refusal or
@@ -73,6 +82,7 @@ typedef struct rref { /* one record in a shard's queue */
 } rref;
 
 typedef struct squeue { /* a shard's queue and its call */
+    uint32_t p;         /* its partition */
     rref *q;
     size_t head, len, cap;
     bool busy;          /* a call in flight */
@@ -96,9 +106,11 @@ struct kwriter {
     bool failed;
     char failure[SF_ERROR_MSG_MAX];
     uint64_t queued_bytes;
-    squeue *sq;      /* per partition; the writer thread's own */
-    size_t inflight; /* calls in flight (the thread's own) */
-    size_t open;     /* appends taken and not finished (the thread's own) */
+    squeue **sq;       /* per partition, made when first used; the writer thread's own */
+    uint32_t nsq;      /* sq[0..nsq) */
+    uint64_t reshards; /* the table's reshards the queues were last routed for */
+    size_t inflight;   /* calls in flight (the thread's own) */
+    size_t open;       /* appends taken and not finished (the thread's own) */
 };
 
 static double now_s(void)
@@ -209,13 +221,79 @@ static rref sq_pop(squeue *s)
     return r;
 }
 
+/* Partition p's queue, made when first used; NULL when out of memory. */
+static squeue *queue_of(kwriter *w, uint32_t p)
+{
+    if (p >= w->nsq) {
+        squeue **sq = realloc(w->sq, (p + 1) * sizeof *sq);
+        if (!sq)
+            return NULL;
+        memset(sq + w->nsq, 0, (p + 1 - w->nsq) * sizeof *sq);
+        w->sq = sq;
+        w->nsq = p + 1;
+    }
+    if (!w->sq[p] && (w->sq[p] = calloc(1, sizeof *w->sq[p])))
+        w->sq[p]->p = p;
+    return w->sq[p];
+}
+
+/* Put record r of its append last in partition p's queue. */
+static void enqueue(kwriter *w, uint32_t p, rref r)
+{
+    squeue *s = queue_of(w, p);
+    r.pd->parts[r.i] = p;
+    if (!s || sq_push(s, r, false) < 0)
+        settle(w, &r, "out of memory", false, false);
+}
+
 /* Move the records of a new append into their shards' queues. */
 static void take_in(kwriter *w, pend *pd)
 {
     w->open++;
     for (uint32_t i = 0; i < pd->n; i++)
-        if (sq_push(&w->sq[pd->parts[i]], (rref){pd, i, 0}, false) < 0)
-            settle(w, &(rref){pd, i, 0}, "out of memory", false, false);
+        enqueue(w, pd->parts[i], (rref){pd, i, 0});
+}
+
+/* The record's hash key: that of its invoice number. */
+static khash hash_of(const rref *r)
+{
+    const char *ev, *inv;
+    size_t evn, invn;
+    sf_packed_keys(r->pd->data + r->pd->offs[r->i], r->pd->lens[r->i], &ev, &evn, &inv, &invn);
+    return sf_kinesis_hash(inv, invn);
+}
+
+/* After a reshard: the records queued for shards now closed go, in their
+ * order, to the open shards that hold their hash keys (Kinesis would take
+ * them there anyway; queued there, an invoice's lines stay one call after
+ * another). A queue with a call in flight is moved once it is answered. */
+static void reroute(kwriter *w)
+{
+    sf_kinesis *k = w->k;
+    pthread_mutex_lock(&k->mu);
+    uint64_t now = k->reshards;
+    pthread_mutex_unlock(&k->mu);
+    if (now == w->reshards)
+        return;
+    bool waiting = false;
+    for (uint32_t p = 0; p < w->nsq; p++) {
+        squeue *s = w->sq[p];
+        if (!s || !s->len || !sf_kinesis_closed(k, p, NULL))
+            continue;
+        if (s->busy) {
+            waiting = true;
+            continue;
+        }
+        for (size_t left = s->len; left; left--) {
+            rref r = sq_pop(s);
+            pthread_mutex_lock(&k->mu);
+            uint32_t to = sf_kinesis_route(k, hash_of(&r));
+            pthread_mutex_unlock(&k->mu);
+            enqueue(w, to == UINT32_MAX ? p : to, r);
+        }
+    }
+    if (!waiting)
+        w->reshards = now;
 }
 
 /* ---- calls ---- */
@@ -223,10 +301,9 @@ static void take_in(kwriter *w, pend *pd)
 static void on_put(sf_aws_request *rq, void *ctx);
 
 /* Send shard p's next call: its queue's first records, up to the limits. */
-static void send_shard(kwriter *w, uint32_t p)
+static void send_shard(kwriter *w, squeue *s)
 {
-    squeue *s = &w->sq[p];
-    const kshard *sh = &w->k->shards[p];
+    const kshard *sh = w->k->shard[s->p];
     size_t want = s->len < CALL_RECORDS ? s->len : CALL_RECORDS, bytes = 0;
     if (s->capsent < CALL_RECORDS) {
         rref *sent = realloc(s->sent, CALL_RECORDS * sizeof *sent);
@@ -256,7 +333,9 @@ static void send_shard(kwriter *w, uint32_t p)
             sf_buf_json_string(&s->body, inv, invn);
         else
             sf_buf_puts(&s->body, "\"-\"");
-        sf_buf_printf(&s->body, ",\"ExplicitHashKey\":\"%s\"}", sh->start_hash);
+        char key[40];
+        sf_kinesis_hash_text(sf_kinesis_hash(inv, invn), key);
+        sf_buf_printf(&s->body, ",\"ExplicitHashKey\":\"%s\"}", key);
         s->sent[s->nsent++] = sq_pop(s);
     }
     sf_buf_puts(&s->body, "]}");
@@ -296,6 +375,37 @@ static void requeue(kwriter *w, squeue *s, size_t from, const char *why)
     }
 }
 
+/* Record r was stored in shard `shard` at sequence number seq: the
+ * partition that shard is (the table listed again when it does not know
+ * it, or when its shard p was closed under it: Kinesis put it in a child). */
+static void stored(kwriter *w, uint32_t p, const rref *r, const char *shard, const char *seq)
+{
+    sf_kinesis *k = w->k;
+    sf_pos *at = &r->pd->positions[r->i];
+    int32_t q = sf_kinesis_shard_number(shard);
+    sf_error err = {0};
+    int rc = q < 0 ? sf_error_set(&err, SF_EIO,
+                                  "Kinesis put a record in shard %.40s, not a "
+                                  "shard id shopflow numbers",
+                                  shard)
+                   : sf_pos_parse(seq, strlen(seq), at, &err);
+    if (rc == 0 && ((uint32_t)q >= sf_kinesis_nparts(k) ||
+                    ((uint32_t)q != p && !sf_kinesis_closed(k, p, NULL))))
+        rc = sf_kinesis_refresh(k, (uint32_t)q >= sf_kinesis_nparts(k), &err);
+    if (rc == 0 && (uint32_t)q >= sf_kinesis_nparts(k))
+        rc = sf_error_set(&err, SF_EIO, "Kinesis put a record in shard %s, which it does not list",
+                          shard);
+    if (rc < 0) { /* stored, but where this process cannot read it back */
+        settle(w, r, err.msg, true, false);
+        return;
+    }
+    r->pd->parts[r->i] = (uint32_t)q;
+    sf_pos end = *at;
+    sf_pos_add_one(&end, NULL);
+    sf_kinesis_saw(k, (uint32_t)q, &end);
+    settle(w, r, NULL, false, false);
+}
+
 /* The answer of a call that Kinesis took: each record stored or refused. */
 static int read_answer(kwriter *w, squeue *s, uint32_t p, sf_error *err)
 {
@@ -319,18 +429,11 @@ static int read_answer(kwriter *w, squeue *s, uint32_t p, sf_error *err)
         yajl_val r = YAJL_GET_ARRAY(recs)->values[i];
         const char *seq = sf_kinesis_str(r, seq_path), *shard = sf_kinesis_str(r, shard_path);
         const char *code = sf_kinesis_str(r, code_path);
-        sf_pos *at = &s->sent[i].pd->positions[s->sent[i].i];
-        sf_error perr = {0};
-        if (seq && shard && strcmp(shard, w->k->shards[p].id) == 0 &&
-            sf_pos_parse(seq, strlen(seq), at, &perr) == 0) {
-            sf_pos end = *at;
-            sf_pos_add_one(&end, NULL);
-            sf_kinesis_saw(w->k, p, &end);
-            settle(w, &s->sent[i], NULL, false, false);
+        if (seq && shard) {
+            stored(w, p, &s->sent[i], shard, seq);
             kept++;
-        } else if (seq) { /* stored, but not where the partition is: resharded under us */
-            settle(w, &s->sent[i], "stored in another shard (the stream was resharded)", true,
-                   false);
+        } else if (seq || shard) {
+            settle(w, &s->sent[i], "an answer with a sequence number or shard alone", true, false);
         } else {
             if (!why[0])
                 snprintf(why, sizeof why, "%s", code ? code : "refused without a code");
@@ -345,7 +448,7 @@ static int read_answer(kwriter *w, squeue *s, uint32_t p, sf_error *err)
             s->throttles = 0;
         back_off(s);
         sf_logf(SF_LOG_DEBUG, "kinesis_resend", "stream=%s shard=%s refused=%zu stored=%zu code=%s",
-                w->k->name, w->k->shards[p].id, refused, kept, why);
+                w->k->name, w->k->shard[p]->id, refused, kept, why);
     } else {
         s->throttles = 0;
     }
@@ -359,7 +462,7 @@ static void on_put(sf_aws_request *rq, void *ctx)
 {
     kwriter *w = ctx;
     squeue *s = (squeue *)((char *)rq - offsetof(squeue, rq));
-    uint32_t p = (uint32_t)(s - w->sq);
+    uint32_t p = s->p;
     s->busy = false;
     w->inflight--;
     sf_error err = {0};
@@ -386,8 +489,8 @@ static bool take_new(kwriter *w)
 {
     pthread_mutex_lock(&w->mu);
     bool work = false;
-    for (uint32_t p = 0; p < w->k->nparts && !work; p++)
-        work = w->sq[p].len > 0;
+    for (uint32_t p = 0; p < w->nsq && !work; p++)
+        work = w->sq[p] && w->sq[p]->len > 0;
     while (!w->in_head && !w->inflight && !work && !w->stopping)
         pthread_cond_wait(&w->cv, &w->mu);
     pend *pd = w->in_head;
@@ -406,11 +509,14 @@ static void *writer_main(void *arg)
 {
     kwriter *w = arg;
     while (!take_new(w)) {
+        reroute(w);
         double now = now_s(), wait = 0.5;
-        for (uint32_t p = 0; p < w->k->nparts; p++) {
-            squeue *s = &w->sq[p];
+        for (uint32_t p = 0; p < w->nsq; p++) {
+            squeue *s = w->sq[p];
+            if (!s)
+                continue;
             if (!s->busy && s->len && s->not_before <= now)
-                send_shard(w, p);
+                send_shard(w, s);
             else if (!s->busy && s->len && s->not_before - now < wait)
                 wait = s->not_before - now;
         }
@@ -436,11 +542,10 @@ static void *writer_main(void *arg)
 int sf_kinesis_writer_start(sf_kinesis *k, sf_error *err)
 {
     kwriter *w = calloc(1, sizeof *w);
-    if (!w || !(w->sq = calloc(k->nparts, sizeof *w->sq))) {
-        free(w);
+    if (!w)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
-    }
     w->k = k;
+    w->reshards = k->reshards;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     k->writer = w;
@@ -468,10 +573,13 @@ void sf_kinesis_writer_stop(sf_kinesis *k)
         pthread_join(w->thread, NULL);
     }
     sf_aws_close(w->aws);
-    for (uint32_t p = 0; p < k->nparts; p++) {
-        free(w->sq[p].q);
-        free(w->sq[p].sent);
-        sf_buf_free(&w->sq[p].body);
+    for (uint32_t p = 0; p < w->nsq; p++) {
+        if (!w->sq[p])
+            continue;
+        free(w->sq[p]->q);
+        free(w->sq[p]->sent);
+        sf_buf_free(&w->sq[p]->body);
+        free(w->sq[p]);
     }
     free(w->sq);
     pthread_cond_destroy(&w->cv);
@@ -504,20 +612,24 @@ static pend *prepare(sf_kinesis *k, const uint8_t *data, const uint32_t *lens, s
     pd->n = pd->left = n;
     pd->bytes = bytes;
     memcpy(copy, data, bytes);
+    pthread_mutex_lock(&k->mu); /* the routes */
     for (size_t i = 0, at = 0; i < n; at += lens[i], i++) {
         const char *ev, *inv;
         size_t evn, invn;
         if (lens[i] > SF_PACK_MAX ||
             sf_packed_keys(data + at, lens[i], &ev, &evn, &inv, &invn) < 0 ||
             lens[i] + (invn ? invn : 1) > SF_KINESIS_RECORD_MAX) {
+            pthread_mutex_unlock(&k->mu);
             free(pd), free(copy);
             sf_error_set(err, SF_EINVAL, "record %zu is not a packed record of at most 1 MiB", i);
             return NULL;
         }
         pd->offs[i] = at;
         pd->lens[i] = lens[i];
-        pd->parts[i] = sf_stream_partition_of(inv, invn, k->nparts);
+        uint32_t p = sf_kinesis_route(k, sf_kinesis_hash(inv, invn));
+        pd->parts[i] = p == UINT32_MAX ? k->routes[0].p : p; /* Kinesis routes it anyway */
     }
+    pthread_mutex_unlock(&k->mu);
     return pd;
 }
 

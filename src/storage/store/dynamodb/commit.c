@@ -26,6 +26,7 @@ typedef struct header_out {
     const char *rt_add; /* one more ("P#POS"), or NULL */
     long long version;  /* the new one: 1 for a new header */
     const char *writer;
+    const sf_buf *pt; /* pt elements (earlier partitions: "P#POS"), or NULL */
 } header_out;
 
 static void header_item(sf_buf *b, const header_out *o)
@@ -55,6 +56,11 @@ static void header_item(sf_buf *b, const header_out *o)
         char t[DY_POS_TEXT_MAX];
         sf_buf_add(b, ",", 1);
         dy_put_s(b, "th", t, dy_pos_text(&o->through, t));
+    }
+    if (o->pt && o->pt->len > 0) {
+        sf_buf_puts(b, ",\"pt\":{\"L\":[");
+        sf_buf_add(b, o->pt->data, o->pt->len);
+        sf_buf_puts(b, "]}");
     }
     bool stored_rt = o->rt && o->rt->len > 0;
     if (stored_rt || o->rt_add) {
@@ -127,8 +133,11 @@ static int on_stored_header(void *ctx, yajl_val item)
         return rc;
     v->found = true;
     copy_rt(v->stored.retried, &v->rt);
-    v->stored.retried = NULL; /* the tree goes */
-    return sf_buf_failed(&v->rt) ? sf_error_set(c->err, SF_ENOMEM, "out of memory") : 0;
+    copy_rt(v->stored.earlier, &v->pt);
+    v->stored.retried = v->stored.earlier = NULL; /* the tree goes */
+    return sf_buf_failed(&v->rt) || sf_buf_failed(&v->pt)
+               ? sf_error_set(c->err, SF_ENOMEM, "out of memory")
+               : 0;
 }
 
 static int read_headers(dynamo *d, sf_error *err)
@@ -151,12 +160,44 @@ static int read_headers(dynamo *d, sf_error *err)
 
 /* ---- 3. the headers, counted and put ---- */
 
-/* v's new header into *h and o (false: no line of the unit is new to it). */
-static bool count(dynamo *d, u_invoice *v, sf_invoice_header *h, header_out *o)
+/* Whether v's lines went on from partition p to another (p is in its pt
+ * list), and the position they are counted through in p. */
+static bool left(const u_invoice *v, uint32_t p, sf_pos *through)
+{
+    char want[DY_POS_TEXT_MAX + 8];
+    size_t n = (size_t)snprintf(want, sizeof want, "{\"S\":\"");
+    n += dy_num_text(p, want + n);
+    want[n++] = '#', want[n] = '\0';
+    const char *at = v->pt.data ? strstr(v->pt.data, want) : NULL;
+    return at && dy_pos_parse(at + n, strcspn(at + n, "\""), through, NULL) == 0;
+}
+
+/* v's lines go on in partition p, after those of o's partition (a
+ * reshard: the shard they were in closed, and p is its child). */
+static void move_on(u_invoice *v, header_out *o, uint32_t p)
+{
+    if (o->through_set) {
+        char key[DY_KEY_MAX];
+        dy_line_sk(o->partition, &o->through, 'L', key);
+        sf_buf_puts(&v->pt, v->pt.len ? ",{\"S\":" : "{\"S\":");
+        sf_buf_json_string(&v->pt, key + 2, strlen(key + 2)); /* "P#POS" */
+        sf_buf_add(&v->pt, "}", 1);
+    }
+    o->partition = p;
+    o->through_set = false;
+}
+
+/* v's new header into *h and o: 1, or 0 when no line of the unit is new to
+ * it; SF_ECORRUPT for lines of a partition its lines had left. An invoice's
+ * lines are in one partition, or, across a reshard, in a partition and then
+ * its child: the header counts the current one's through a position, and
+ * keeps each partition left with its own (pt). */
+static int count(dynamo *d, u_invoice *v, sf_invoice_header *h, header_out *o, sf_error *err)
 {
     const dy_unit *u = d->unit;
     *h = v->found ? v->stored.h : v->first;
-    *o = (header_out){v->no, v->len, h, v->partition, false, {0}, &v->rt, NULL, 1, d->writer};
+    *o = (header_out){v->no,  v->len, h, v->partition, false, {0},
+                      &v->rt, NULL,   1, d->writer,    &v->pt};
     if (v->found) {
         o->partition = v->stored.partition;
         o->through_set = v->stored.through_set;
@@ -166,6 +207,17 @@ static bool count(dynamo *d, u_invoice *v, sf_invoice_header *h, header_out *o)
     bool any = false;
     for (size_t i = v->line0; i != SIZE_MAX; i = u->lines[i].next) {
         const u_line *l = &u->lines[i];
+        sf_pos th;
+        if (l->p != o->partition && left(v, l->p, &th)) {
+            if (sf_pos_cmp(&l->pos, &th) <= 0)
+                continue; /* counted already: its batch is applied again */
+            return sf_error_set(err, SF_ECORRUPT,
+                                "history: invoice %.*s: lines of partition %u after lines of "
+                                "partition %u, which its lines went on in",
+                                (int)v->len, v->no, l->p, o->partition);
+        }
+        if (l->p != o->partition)
+            move_on(v, o, l->p);
         if (o->through_set && sf_pos_cmp(&l->pos, &o->through) <= 0)
             continue; /* counted already: its batch is applied again */
         h->lines++;
@@ -175,7 +227,7 @@ static bool count(dynamo *d, u_invoice *v, sf_invoice_header *h, header_out *o)
         o->through = l->pos;
         any = true;
     }
-    return any;
+    return sf_buf_failed(&v->pt) ? sf_error_set(err, SF_ENOMEM, "out of memory") : any;
 }
 
 typedef struct put_req {
@@ -237,17 +289,13 @@ static int put_headers(dynamo *d, sf_error *err)
     size_t n = 0;
     for (size_t i = 0; rc == 0 && i < u->ninv; i++) {
         u_invoice *v = &u->inv[i];
-        if (v->found && v->stored.partition != v->partition && v->stored.through_set) {
-            rc = sf_error_set(err, SF_ECORRUPT,
-                              "history: invoice %.*s has lines in partitions %u and %u: a "
-                              "history store keeps an invoice in one partition",
-                              (int)v->len, v->no, v->stored.partition, v->partition);
-            break;
-        }
         sf_invoice_header h;
         header_out o;
-        if (!count(d, v, &h, &o))
+        int counted = count(d, v, &h, &o, err);
+        if (counted <= 0) {
+            rc = counted;
             continue;
+        }
         put_req *r = &reqs[n++];
         r->v = v, r->version = o.version, r->through = o.through;
         put_header_body(d, &r->body, &o);
@@ -307,7 +355,7 @@ static int put_places(dynamo *d, sf_error *err)
 typedef struct one_header {
     bool found, counted; /* the header is there; it counts the retried line already */
     dy_header h;
-    sf_buf rt;
+    sf_buf rt, pt;
     const char *key; /* "P#POS" */
     sf_error *err;
 } one_header;
@@ -327,7 +375,8 @@ static int on_one_header(void *ctx, yajl_val item)
             c->counted = true;
     }
     copy_rt(rt, &c->rt);
-    c->h.retried = NULL;
+    copy_rt(c->h.earlier, &c->pt);
+    c->h.retried = c->h.earlier = NULL;
     return 0;
 }
 
@@ -417,7 +466,8 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
                         &c.rt,
                         key,
                         c.found ? c.h.version + 1 : 1,
-                        d->writer};
+                        d->writer,
+                        &c.pt};
         sf_buf_reset(&b);
         put_header_body(d, &b, &o);
         if (rc == 0 && (rc = dy_call(d, d->w, "PutItem", &b, pk, NULL, err)) == SF_ESTALE)
@@ -444,6 +494,7 @@ static int retry_one(dynamo *d, const u_retry *t, sf_error *err)
     }
     sf_buf_free(&b);
     sf_buf_free(&c.rt);
+    sf_buf_free(&c.pt);
     return rc;
 }
 

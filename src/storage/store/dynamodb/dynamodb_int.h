@@ -175,6 +175,7 @@ typedef struct dy_header {
     long long version;
     char writer[20];  /* who wrote it ("" if not said) */
     yajl_val retried; /* the rt list (in the parsed item), or NULL */
+    yajl_val earlier; /* the pt list (in the parsed item), or NULL */
 } dy_header;
 int dy_header_decode(yajl_val item, dy_header *out, sf_error *err);
 

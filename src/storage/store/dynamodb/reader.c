@@ -4,7 +4,9 @@
  *  - an invoice is one Query of its partition key: the header ("#") comes
  *    first, then its lines ("L#...", "R#..."), and only the lines the header
  *    counts are shown (from the stream: those of its partition up to the
- *    position it counts through; retried: those its rt list names). A
+ *    position it counts through, and of each partition its lines were in
+ *    before a reshard up to the position its pt list gives; retried: those
+ *    its rt list names). A
  *    header is written after the lines it counts, so those are there;
  *    lines written past it (a unit not yet committed) are left out;
  *  - a customer's page is a Query of its index newest first (sort key
@@ -62,8 +64,9 @@ int dy_header_decode(yajl_val item, dy_header *out, sf_error *err)
     out->partition = (uint32_t)part;
     h->country_len = (uint8_t)strlen(co);
     memcpy(h->country, co, h->country_len + 1);
-    const char *rp[] = {"rt", "L", NULL};
+    const char *rp[] = {"rt", "L", NULL}, *pp[] = {"pt", "L", NULL};
     out->retried = yajl_tree_get(item, rp, yajl_t_array);
+    out->earlier = yajl_tree_get(item, pp, yajl_t_array);
     snprintf(out->writer, sizeof out->writer, "%s", w ? w : "");
     return 0;
 }
@@ -123,9 +126,27 @@ typedef struct inv_ctx {
     bool started;
     dy_header h;
     sf_buf rt; /* "\nP#POS\n" for each retried line counted */
+    sf_buf pt; /* "\nP#POS\n" for each earlier partition and the position it counts through */
     uint32_t shown;
     sf_error *err;
 } inv_ctx;
+
+/* The position partition text part[0..n) is counted through: the header's
+ * own partition's, or an earlier one's (its pt list); false when none. */
+static bool through_of(const inv_ctx *c, const char *part, size_t n, sf_pos *through)
+{
+    char pt[DY_POS_TEXT_MAX], want[DY_POS_TEXT_MAX + 3];
+    if (n == dy_num_text(c->h.partition, pt) && memcmp(part, pt, n) == 0) {
+        *through = c->h.through;
+        return c->h.through_set;
+    }
+    snprintf(want, sizeof want, "\n%.*s#", (int)n, part);
+    const char *at = c->pt.data ? strstr(c->pt.data, want) : NULL;
+    if (!at)
+        return false;
+    at += strlen(want);
+    return dy_pos_parse(at, strcspn(at, "\n"), through, NULL) == 0;
+}
 
 static bool counted(inv_ctx *c, const char *sk)
 {
@@ -134,14 +155,23 @@ static bool counted(inv_ctx *c, const char *sk)
         snprintf(want, sizeof want, "\n%s\n", sk + 2);
         return c->rt.data && strstr(c->rt.data, want);
     }
-    char pt[DY_POS_TEXT_MAX];
     const char *hash = strchr(sk + 2, '#');
-    sf_pos pos;
-    if (!c->h.through_set || !hash || (size_t)(hash - sk - 2) != dy_num_text(c->h.partition, pt) ||
-        memcmp(sk + 2, pt, (size_t)(hash - sk - 2)) != 0)
-        return false;
-    return dy_pos_parse(hash + 1, strlen(hash + 1), &pos, NULL) == 0 &&
-           sf_pos_cmp(&pos, &c->h.through) <= 0;
+    sf_pos pos, through;
+    return hash && through_of(c, sk + 2, (size_t)(hash - sk - 2), &through) &&
+           dy_pos_parse(hash + 1, strlen(hash + 1), &pos, NULL) == 0 &&
+           sf_pos_cmp(&pos, &through) <= 0;
+}
+
+/* The strings of list (an L of S) into b, each after a newline. */
+static void list_lines(yajl_val list, sf_buf *b)
+{
+    sf_buf_add(b, "\n", 1);
+    for (size_t i = 0; list && i < YAJL_GET_ARRAY(list)->len; i++) {
+        const char *path[] = {"S", NULL};
+        yajl_val s = yajl_tree_get(YAJL_GET_ARRAY(list)->values[i], path, yajl_t_string);
+        if (s)
+            sf_buf_printf(b, "%s\n", dy_str(s));
+    }
 }
 
 static int on_invoice_item(void *ctx, yajl_val item)
@@ -154,15 +184,9 @@ static int on_invoice_item(void *ctx, yajl_val item)
         if (strcmp(sk, "#") != 0)
             return SF_ENOENT; /* lines, no header: not stored yet */
         int rc = dy_header_decode(item, &c->h, c->err);
-        yajl_val rt = rc == 0 ? c->h.retried : NULL;
-        sf_buf_add(&c->rt, "\n", 1);
-        for (size_t i = 0; rt && i < YAJL_GET_ARRAY(rt)->len; i++) {
-            const char *path[] = {"S", NULL};
-            yajl_val s = yajl_tree_get(YAJL_GET_ARRAY(rt)->values[i], path, yajl_t_string);
-            if (s)
-                sf_buf_printf(&c->rt, "%s\n", dy_str(s));
-        }
-        c->h.retried = NULL;
+        list_lines(rc == 0 ? c->h.retried : NULL, &c->rt);
+        list_lines(rc == 0 ? c->h.earlier : NULL, &c->pt);
+        c->h.retried = c->h.earlier = NULL;
         c->started = true;
         return rc < 0 ? rc : c->on_header(c->ctx, c->no, c->len, &c->h.h);
     }
@@ -209,6 +233,7 @@ static int read_invoice(dynamo *d, sf_aws *a, const char *invoice_no, size_t len
                           (int)len, invoice_no, c.h.h.lines, c.shown);
     sf_buf_free(&rest);
     sf_buf_free(&c.rt);
+    sf_buf_free(&c.pt);
     return rc;
 }
 

@@ -11,7 +11,9 @@
  *  2. reads the headers of the invoices the unit touched (BatchGetItem,
  *     consistent), and counts into each only its lines past the position
  *     the header counts through (after a crash, the lines of a unit written
- *     again are counted once);
+ *     again are counted once); an invoice whose lines go on in another
+ *     partition (a Kinesis shard's child, after a reshard) keeps the
+ *     partition it left with its own position in its pt list;
  *  3. puts each changed header, conditional on the version it read (a new
  *     one: on being absent), several in flight; a failed condition is
  *     SF_ESTALE: another writer changed it (a zombie is fenced before its
@@ -109,7 +111,7 @@ static u_invoice *unit_invoice(dy_unit *u, uint32_t p, const sf_record *r)
     return v;
 }
 
-static int add_line(dy_unit *u, u_invoice *v, const sf_pos *pos, const sf_record *r)
+static int add_line(dy_unit *u, u_invoice *v, uint32_t p, const sf_pos *pos, const sf_record *r)
 {
     if (u->nlines == u->cap_lines) {
         size_t cap = u->cap_lines ? 2 * u->cap_lines : 4096;
@@ -119,7 +121,7 @@ static int add_line(dy_unit *u, u_invoice *v, const sf_pos *pos, const sf_record
         u->lines = lines, u->cap_lines = cap;
     }
     size_t i = u->nlines++;
-    u->lines[i] = (u_line){*pos, sf_record_amount(r), r->quantity, SIZE_MAX};
+    u->lines[i] = (u_line){p, *pos, sf_record_amount(r), r->quantity, SIZE_MAX};
     if (v->last == SIZE_MAX)
         v->line0 = i;
     else
@@ -146,8 +148,10 @@ static void unit_free(dy_unit *u)
     if (!u)
         return;
     dy_writes_free(u->writes);
-    for (size_t i = 0; i < u->ninv; i++)
+    for (size_t i = 0; i < u->ninv; i++) {
         sf_buf_free(&u->inv[i].rt);
+        sf_buf_free(&u->inv[i].pt);
+    }
     free(u->inv);
     free(u->slots);
     free(u->lines);
@@ -331,7 +335,7 @@ int sf_dynamo_apply(sf_store *st, uint32_t p, const sf_stream_batch *b, sf_error
         if ((rc = sf_stream_entry_record(e, p, &r, err)) < 0)
             break;
         u_invoice *v = unit_invoice(d->unit, p, &r);
-        if (!v || add_line(d->unit, v, &e->pos, &r) < 0) {
+        if (!v || add_line(d->unit, v, p, &e->pos, &r) < 0) {
             rc = sf_error_set(err, SF_ENOMEM, "out of memory");
             break;
         }

@@ -19,9 +19,11 @@ typedef struct u_invoice {
     bool found; /* a stored header was read */
     dy_header stored;
     sf_buf rt; /* the stored rt list's elements, JSON */
+    sf_buf pt; /* the stored pt list's elements, JSON, and those commit adds */
 } u_invoice;
 
 typedef struct u_line {
+    uint32_t p;
     sf_pos pos;
     int64_t amount;
     int32_t qty;
