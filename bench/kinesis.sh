@@ -156,5 +156,10 @@ for i in $(seq "$runs"); do
         [[ $(cat "$tmp/curl.read") -eq $rows ]] || { echo "curl read $(cat "$tmp/curl.read") of $rows" >&2; exit 1; }
         report "curl read/$mode" "$i" "$w" "$(awk -v u="$u" -v s="$sy" 'BEGIN { print u + s }')"
     done
+    # kinesalite holds 10 shards at most (AWS's default account limit): drop this run's streams.
+    for x in "$s" "$c"; do
+        api DeleteStream "{\"StreamName\":\"$x\"}" > /dev/null
+        while api DescribeStream "{\"StreamName\":\"$x\"}" > /dev/null 2>&1; do sleep 0.05; done
+    done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
