@@ -31,6 +31,7 @@ typedef struct sf_ledger_rows {
  * partition (from the stream's callbacks). */
 typedef struct sf_ledger_landing {
     uint64_t count, min, max; /* records, lowest and highest offset */
+    bool wide;                /* some had a position wider than an offset (never exact) */
     uint64_t print;           /* sf_ledger_print of the record at max */
     const uint8_t *newest;    /* during sf_ledger_landed: a new max's bytes */
     uint32_t newest_len;
@@ -39,8 +40,8 @@ typedef struct sf_ledger_landing {
 struct sf_ledger {
     sf_aggmap map; /* sf_ledger_key -> sf_ledger_rows */
     uint32_t partitions;
-    uint64_t *end;   /* per partition: the log has been read up to here */
-    uint64_t *print; /* XXH3-64 of the entry at end - 1 (0 when end is 0) */
+    sf_pos *end;     /* per partition: the log has been read up to here */
+    uint64_t *print; /* XXH3-64 of the entry at end - 1 (0 when end is 0 or none is there) */
     char *location;
     uint64_t reserved_rows; /* rows sf_ledger_reserve reserved since the last settle */
     pthread_mutex_t mu;     /* the landing state below */
