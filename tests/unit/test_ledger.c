@@ -613,44 +613,6 @@ static void test_wide_file(void **state)
     ut_tmpdir_remove(dir);
 }
 
-/* The run ids of an archive of a stream of wide positions, beside the
- * other forms. */
-static void test_run_ids(void **state)
-{
-    (void)state;
-    sf_pos first = ut_parsed(UT_KSEQ), other = ut_parsed(UT_NINES);
-    sf_ledger_key run, again, k;
-    sf_ledger_run_key(3, &first, &run);
-    sf_ledger_run_key(3, &first, &again);
-    assert_memory_equal(&run, &again, sizeof run);
-    sf_ledger_run_key(3, &other, &again);
-    assert_memory_not_equal(&run, &again, sizeof run);
-    sf_ledger_run_key(2, &first, &again);
-    assert_memory_not_equal(&run, &again, sizeof run);
-    char prefix[64], id[SF_EVENT_ID_MAX + 8];
-    sf_ledger_key_prefix(&run, prefix, sizeof prefix);
-    assert_int_equal(strlen(prefix), strlen("arc-3--") + 32);
-    snprintf(id, sizeof id, "%s%d", prefix, 12345);
-    uint64_t row;
-    assert_true(parses(id, &k, &row));
-    assert_memory_equal(&k, &run, sizeof k);
-    assert_int_equal(row, 12345);
-    /* The longest an import makes (partition 1023, a 20-digit row) fits an
-     * event id. */
-    sf_ledger_run_key(1023, &other, &again);
-    sf_ledger_key_prefix(&again, prefix, sizeof prefix);
-    assert_true(strlen(prefix) + 20 <= SF_EVENT_ID_MAX);
-    const char *not_ours[] = {
-        "arc-3-0123456789abcdef0123456789abcde-1",   /* 31 hex digits */
-        "arc-3-0123456789abcdef0123456789abcdef0-1", /* 33 */
-        "arc-3-0123456789ABCDEF0123456789abcdef-1",  "arc-03-0123456789abcdef0123456789abcdef-1",
-        "arc--0123456789abcdef0123456789abcdef-1",   "arc-3-0123456789abcdef0123456789abcdef-",
-        "arc-3-0123456789abcdef0123456789abcdef",    "arc-3-0123456789abcdef0123456789abcdef-1-2",
-    };
-    for (size_t i = 0; i < sizeof not_ours / sizeof *not_ours; i++)
-        assert_false(parses(not_ours[i], &k, &row));
-}
-
 /* The rows of file A the ledger holds, and that every partition's
  * position is a wide one or 0. */
 static void assert_wide(sf_ledger *l, uint64_t rows_a)
@@ -801,7 +763,6 @@ int main(void)
         cmocka_unit_test(test_settle),
         cmocka_unit_test(test_rows_past_a_hole),
         cmocka_unit_test(test_wide_file),
-        cmocka_unit_test(test_run_ids),
         cmocka_unit_test(test_wide_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
