@@ -304,6 +304,12 @@ static int import_archive(import_args *a)
     if (open_backends(a, &t, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
+    } else if (set.runs) { /* a Kinesis stream's: its shards are not this log's partitions */
+        fprintf(stderr,
+                "note: the archive holds runs of sequence numbers (a Kinesis stream's): records "
+                "go to the partitions this log gives their invoices, each invoice's lines in "
+                "their order (--partitions 1 keeps the stream's order, partition after "
+                "partition)\n");
     } else if (sf_stream_partitions(t.s) != set.partitions) {
         fprintf(stderr,
                 "note: the log has %u partitions, the archive %u: records land in other "
@@ -443,9 +449,11 @@ const sf_command sf_cmd_import = {
     "folder (holding archive/), or an object part-P-FIRST-LAST.ndjson.gz. Every object is\n"
     "validated first, then all are appended by partition and first position, so a new log\n"
     "(it gets the archive's partition count unless --partitions says otherwise) holds every\n"
-    "record in its original partition and order (and, from an archive of offsets, at its\n"
-    "original offset). Records keep their event ids; one without gets arc-P-OFFSET, or in an\n"
-    "object of a Kinesis stream's archive (a run of sequence numbers) arc-P-HASH-INDEX (kept\n"
+    "record at its original partition and offset. A Kinesis stream's archive (its objects\n"
+    "are runs of sequence numbers) keeps each invoice's lines in their order, in the\n"
+    "partitions the new log gives them (a Kinesis shard is not a local partition); with\n"
+    "--partitions 1, every record in the stream's order, partition after partition. Records\n"
+    "keep their event ids; one without gets arc-P-OFFSET, or in a run arc-P-HASH-INDEX (kept\n"
     "in the ledger too). Running it again imports nothing (ids of other forms are looked up\n"
     "among every id of the log). The recovery path: rebuild a data folder from its archive\n"
     "alone, then run the sinks (docs/operations.md).\n"

@@ -131,8 +131,11 @@ void sf_importer_free(sf_importer *im);
  *
  * The objects are imported by partition, then first position: each
  * partition's records in their original order, so a new log with as many
- * partitions gives every record its original partition (and, from an
- * archive of offsets without gaps, its original offset). A record keeps its
+ * partitions gives every record of an archive of offsets its original
+ * partition (and, without gaps, its original offset). A Kinesis stream's
+ * shards are not partitions of the new log (records are routed by their
+ * invoice's hash key there): its records go where the new log puts their
+ * invoices, each invoice's lines still in their order. A record keeps its
  * event id; one without gets its place in the archive: "arc-P-OFFSET" in an
  * object of offsets, "arc-P-HASH-INDEX" in a run (an object of wide
  * positions, whose records' own positions are not kept: archive_name.h;

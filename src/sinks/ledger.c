@@ -256,6 +256,31 @@ void sf_ledger_free(sf_ledger *l)
     free(l);
 }
 
+int sf_ledger_grow(sf_ledger *l, uint32_t partitions)
+{
+    if (partitions <= l->partitions)
+        return 0;
+    sf_pos *end = realloc(l->end, partitions * sizeof *end);
+    if (end)
+        l->end = end;
+    uint64_t *print = end ? realloc(l->print, partitions * sizeof *print) : NULL;
+    if (print)
+        l->print = print;
+    pthread_mutex_lock(&l->mu);
+    sf_ledger_landing *landing = print ? realloc(l->landing, partitions * sizeof *landing) : NULL;
+    if (landing) {
+        l->landing = landing;
+        size_t more = partitions - l->partitions;
+        memset(l->end + l->partitions, 0, more * sizeof *l->end);
+        memset(l->print + l->partitions, 0, more * sizeof *l->print);
+        memset(l->landing + l->partitions, 0, more * sizeof *l->landing);
+        l->partitions = partitions;
+        l->dirty = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return landing ? 0 : SF_ENOMEM;
+}
+
 int sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key, size_t *h, sf_error *err)
 {
     /* An index into the map's entries: values move when it grows, indices
@@ -361,7 +386,11 @@ void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
     pthread_mutex_lock(&l->mu);
     size_t at = 0;
     for (size_t i = 0; i < n; at += lens[i++]) {
-        sf_ledger_landing *g = &l->landing[parts[i] % l->partitions];
+        if (parts[i] >= l->partitions) { /* the stream grew meanwhile */
+            l->landed_beyond = true;
+            continue;
+        }
+        sf_ledger_landing *g = &l->landing[parts[i]];
         uint64_t offset;
         if (!sf_pos_u64(&positions[i], &offset)) { /* the log is read instead (ledger_log.c) */
             g->wide = true;
@@ -400,6 +429,7 @@ int sf_ledger_settle_reserved(sf_ledger *l, bool landed)
     pthread_mutex_lock(&l->mu);
     memset(l->landing, 0, l->partitions * sizeof *l->landing);
     l->landed_reserved = 0;
+    l->landed_beyond = false;
     pthread_mutex_unlock(&l->mu);
     return rc;
 }

@@ -47,6 +47,8 @@ struct sf_ledger {
     pthread_mutex_t mu;     /* the landing state below */
     sf_ledger_landing *landing;
     uint64_t landed_reserved; /* reserved rows among the landed records */
+    bool landed_beyond;       /* records landed in partitions the ledger does not have yet
+                                 (a stream that grew: a Kinesis reshard): never exact */
     int lock_fd;              /* ledger_log.c: the lock on path.lock; -1 */
     char *path;               /* its file (NULL: in memory only) */
     bool dirty;               /* differs from its file */
@@ -65,5 +67,10 @@ uint64_t sf_rangeset_count(const sf_rangeset *s, uint64_t first, uint64_t last);
 /* The reserved rows of every key become held (landed: true), or are
  * forgotten (false); the landing state starts again. */
 int sf_ledger_settle_reserved(sf_ledger *l, bool landed);
+
+/* The stream has `partitions` partitions now, more than l had (a Kinesis
+ * reshard adds its children; a Kafka topic may be given more): the new
+ * ones are read from their start. 0, or SF_ENOMEM. */
+int sf_ledger_grow(sf_ledger *l, uint32_t partitions);
 
 #endif

@@ -104,6 +104,7 @@ static int entry_print(sf_stream *s, uint32_t p, const sf_pos *at, uint64_t *pri
 typedef struct extent {
     sf_pos start, end;
     bool offsets;
+    bool gone; /* nothing left to read or check (a Kinesis shard past retention) */
 } extent;
 
 static int extent_of(sf_stream *s, uint32_t p, extent *x, sf_error *err)
@@ -113,7 +114,8 @@ static int extent_of(sf_stream *s, uint32_t p, extent *x, sf_error *err)
     int rc = sf_stream_info(s, p, &info, err);
     if (rc == 0)
         *x = (extent){info.start, info.end,
-                      sf_pos_u64(&info.start, &v) && sf_pos_u64(&info.end, &v)};
+                      !info.gone && sf_pos_u64(&info.start, &v) && sf_pos_u64(&info.end, &v),
+                      info.gone};
     return rc;
 }
 
@@ -132,7 +134,7 @@ static int check_partition(sf_ledger *l, sf_stream *s, uint32_t p, char *why, si
     int prc = entry_print(s, p, &last, &print, &perr);
     extent x;
     int rc = extent_of(s, p, &x, err);
-    if (rc < 0)
+    if (rc < 0 || x.gone) /* gone: its position stays what the ledger read */
         return rc;
     sf_pos_format(&l->end[p], end, sizeof end);
     sf_pos_format(&last, at, sizeof at);
@@ -158,8 +160,10 @@ static int check_partition(sf_ledger *l, sf_stream *s, uint32_t p, char *why, si
     }
     if (x.offsets && sf_pos_cmp(&last, &x.start) < 0)
         return 0; /* removed by retention: nothing to compare */
-    if (print == l->print[p] || (!x.offsets && print == 0)) {
-        if (print != l->print[p]) /* a stream of wide positions keeps its start: gone by age */
+    /* Wide: nothing to compare when the ledger knows no record there (a
+     * closed shard read to its end), nor when the record is gone. */
+    if (print == l->print[p] || (!x.offsets && (print == 0 || l->print[p] == 0))) {
+        if (print == 0 && l->print[p]) /* a stream of wide positions keeps its start: by age */
             sf_logf(SF_LOG_WARN, "ledger_gap",
                     "partition=%" PRIu32 " position=%s reason=\"the record the import ledger "
                     "read last is no longer in the stream (removed by retention): a file whose "
@@ -173,20 +177,40 @@ static int check_partition(sf_ledger *l, sf_stream *s, uint32_t p, char *why, si
     return 0;
 }
 
-/* Why l is not a ledger of s ("" when it is). */
-static int check_log(sf_ledger *l, sf_stream *s, char *why, size_t cap, sf_error *err)
+/* Take in the partitions s has beyond l's (read from their start); path:
+ * l's file, for the log line. */
+static int grow(sf_ledger *l, sf_stream *s, const char *path, sf_error *err)
+{
+    uint32_t was = l->partitions, parts = sf_stream_partitions(s);
+    if (parts <= was)
+        return 0;
+    if (sf_ledger_grow(l, parts) < 0)
+        return sf_error_set(err, SF_ENOMEM, "out of memory");
+    char q[4400];
+    sf_logf(SF_LOG_INFO, "ledger_partitions_added",
+            "file=%s partitions=%" PRIu32 " was=%" PRIu32 " reason=\"the stream has more now (a "
+            "reshard's children, or partitions added): they are read from their start\"",
+            sf_logq(path, q, sizeof q), parts, was);
+    return 0;
+}
+
+/* Why l is not a ledger of s ("" when it is). A stream with more
+ * partitions than l knows grew (a Kinesis reshard adds partitions, never
+ * takes one away): l takes in the new ones; one with fewer is another. */
+static int check_log(sf_ledger *l, sf_stream *s, const char *path, char *why, size_t cap,
+                     sf_error *err)
 {
     *why = '\0';
-    uint32_t parts = sf_stream_partitions(s);
-    if (parts != l->partitions) {
+    uint32_t parts = sf_stream_partitions(s), known = l->partitions;
+    if (parts < known) {
         snprintf(why, cap, "it was made for a log of %" PRIu32 " partitions, this one has %" PRIu32,
                  l->partitions, parts);
         return 0;
     }
     int rc = 0;
-    for (uint32_t p = 0; rc == 0 && !*why && p < parts; p++)
+    for (uint32_t p = 0; rc == 0 && !*why && p < known; p++)
         rc = check_partition(l, s, p, why, cap, err);
-    return rc;
+    return rc == 0 && !*why ? grow(l, s, path, err) : rc;
 }
 
 typedef struct reading {
@@ -259,6 +283,8 @@ static int read_past(sf_ledger *l, sf_stream *s, uint64_t *read, sf_error *err)
         uint64_t start = 0, end = 0, at = 0;
         if ((rc = extent_of(s, p, &x[p], err)) < 0)
             break;
+        ended[p] = x[p].gone; /* nothing to read */
+        left -= ended[p];
         known = known && x[p].offsets && sf_pos_u64(&l->end[p], &at);
         if (known && sf_pos_u64(&x[p].start, &start) && sf_pos_u64(&x[p].end, &end) && end > at)
             rd.total += end - (at > start ? at : start);
@@ -305,7 +331,7 @@ static int read_ledger(const char *path, sf_stream *s, sf_ledger **l, char *why,
         return rc;
     }
     char not_ours[400];
-    if ((rc = check_log(*l, s, not_ours, sizeof not_ours, err)) < 0 || !*not_ours)
+    if ((rc = check_log(*l, s, path, not_ours, sizeof not_ours, err)) < 0 || !*not_ours)
         return rc;
     snprintf(why, cap, "%s", not_ours);
     sf_ledger_free(*l);
@@ -373,8 +399,9 @@ static bool settle_landed(sf_ledger *l)
     for (uint32_t p = 0; exact && p < l->partitions; p++) {
         const sf_ledger_landing *g = &l->landing[p];
         uint64_t end = 0;
-        exact = !g->count || (!g->wide && sf_pos_u64(&l->end[p], &end) && g->min == end &&
-                              g->max - g->min + 1 == g->count);
+        exact =
+            !l->landed_beyond && (!g->count || (!g->wide && sf_pos_u64(&l->end[p], &end) &&
+                                                g->min == end && g->max - g->min + 1 == g->count));
     }
     for (uint32_t p = 0; exact && p < l->partitions; p++) {
         const sf_ledger_landing *g = &l->landing[p];
@@ -398,7 +425,8 @@ int sf_ledger_save(sf_ledger *l, sf_stream *s, sf_error *err)
     } else { /* what the log holds, not what was reserved */
         double t0 = sf_monotonic();
         sf_ledger_settle_reserved(l, false);
-        rc = read_past(l, s, &read, err);
+        if ((rc = grow(l, s, l->path ? l->path : "", err)) == 0) /* records may be in new ones */
+            rc = read_past(l, s, &read, err);
         char q[4400];
         if (rc == 0 && read)
             sf_logf(SF_LOG_INFO, "ledger_read_back", "file=%s records=%" PRIu64 " seconds=%.3f",

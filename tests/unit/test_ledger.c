@@ -753,6 +753,50 @@ static void test_wide_stream(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* A stream that grows (a reshard adds partitions): the ledger takes in
+ * the new ones, also when an import's records land in them meanwhile. */
+static void test_wide_growth(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "imports/k.ledger");
+    sf_error err = {0};
+    sf_stream *s = wide_log(dir, "log", 4);
+    ut_wide_show(s, 2);
+    fill_log(s);
+    sf_ledger *l;
+    sf_ledger_opened info;
+    assert_int_equal(sf_ledger_open(path, "kinesis://test", s, &l, &info, &err), 0);
+    assert_true(info.rebuilt && info.records_read > 0 && info.records_read < 200);
+    assert_int_equal(sf_ledger_partitions(l), 2);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    ut_wide_show(s, 0);
+    l = opened(path, s, false, 200 - info.records_read, NULL);
+    assert_int_equal(sf_ledger_partitions(l), 4);
+    assert_fill(l);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    /* An import whose records land where the ledger has no partition yet. */
+    ut_wide_show(s, 2);
+    char small[UT_PATH_MAX];
+    ut_join(small, dir, "imports/small.ledger");
+    l = opened(small, s, true, info.records_read, NULL);
+    ut_wide_show(s, 0);
+    sf_ledger_key a = file_key(HASH_A);
+    import_rows(l, s, &a, 1000, 40, true);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    assert_int_equal(sf_ledger_partitions(l), 4);
+    assert_int_equal(sf_ledger_count(l, &a, 1000, 1039), 40);
+    assert_int_equal(sf_ledger_count(l, &a, 0, 999), 150);
+    sf_ledger_close(l);
+    l = opened(small, s, false, 0, NULL);
+    sf_ledger_close(l);
+    sf_stream_close(s);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_rows_past_a_hole),
         cmocka_unit_test(test_wide_file),
         cmocka_unit_test(test_wide_stream),
+        cmocka_unit_test(test_wide_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

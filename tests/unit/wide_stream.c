@@ -24,6 +24,7 @@ typedef struct wide {
     sf_stream base;
     sf_stream *inner;
     uint64_t *hidden; /* per partition: reads start no lower */
+    uint32_t shown;   /* partitions shown (0: all) */
 } wide;
 
 sf_pos ut_parsed(const char *text)
@@ -118,7 +119,9 @@ static int w_read(sf_stream *s, uint32_t p, const sf_pos *from, sf_stream_batch 
 
 static uint32_t w_partitions(const sf_stream *s)
 {
-    return sf_stream_partitions(((const wide *)s)->inner);
+    const wide *w = (const wide *)s;
+    uint32_t n = sf_stream_partitions(w->inner);
+    return w->shown && w->shown < n ? w->shown : n;
 }
 
 static int w_info(sf_stream *s, uint32_t p, sf_partition_info *out, sf_error *err)
@@ -189,4 +192,9 @@ sf_stream *ut_wide_stream(sf_stream *inner)
 void ut_wide_hide(sf_stream *s, uint32_t p, uint64_t below)
 {
     ((wide *)s)->hidden[p] = below;
+}
+
+void ut_wide_show(sf_stream *s, uint32_t n)
+{
+    ((wide *)s)->shown = n;
 }

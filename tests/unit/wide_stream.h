@@ -10,7 +10,8 @@
  *
  * ut_wide_hide(s, p, below) makes a read of partition p that starts before
  * offset `below` begin there instead, as Kinesis does once retention has
- * removed the records before (its start stays where it was).
+ * removed the records before (its start stays where it was); ut_wide_show
+ * makes it grow as a reshard does.
  */
 #ifndef SF_UT_WIDE_STREAM_H
 #define SF_UT_WIDE_STREAM_H
@@ -38,5 +39,10 @@ sf_stream *ut_wide_stream(sf_stream *inner);
 
 /* Records of partition p below offset `below` are no longer read. */
 void ut_wide_hide(sf_stream *s, uint32_t p, uint64_t below);
+
+/* Show only the first n partitions (0: all), as a Kinesis stream before a
+ * reshard added the others: appends into the others still land, their
+ * callbacks naming partitions the stream did not have yet. */
+void ut_wide_show(sf_stream *s, uint32_t n);
 
 #endif
