@@ -304,6 +304,12 @@ static int import_archive(import_args *a)
     if (open_backends(a, &t, &err) < 0) {
         fprintf(stderr, "shopflow import: %s\n", err.msg);
         status = SF_EXIT_FAIL;
+    } else if (set.runs) { /* a Kinesis stream's: its shards are not this log's partitions */
+        fprintf(stderr,
+                "note: the archive holds runs of sequence numbers (a Kinesis stream's): records "
+                "go to the partitions this log gives their invoices, each invoice's lines in "
+                "their order (--partitions 1 keeps the stream's order, partition after "
+                "partition)\n");
     } else if (sf_stream_partitions(t.s) != set.partitions) {
         fprintf(stderr,
                 "note: the log has %u partitions, the archive %u: records land in other "
@@ -427,8 +433,11 @@ const sf_command sf_cmd_import = {
     "the ledger; any other, as the server does for posted records, among the ids of each\n"
     "partition's last --dedup-window/P records (default 1000000 in all, P = partitions).\n"
     "The log must not be open for writing by a running server. --stream kafka://HOST:PORT/TOPIC\n"
-    "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka); its ledger\n"
-    "is DIR/imports/<hash of the location>.ledger, made by reading the topic.\n"
+    "imports into a Kafka topic instead (--stream-opt KEY=VALUE for librdkafka), --stream\n"
+    "kinesis://NAME into a Kinesis stream (made with --partitions shards if absent); the\n"
+    "ledger is then DIR/imports/<hash of the location>.ledger, made by reading the stream (on\n"
+    "Kinesis, whose positions skip, an import also reads its own records back before saving\n"
+    "it: they cannot show that no other writer appended among them).\n"
     "--sinks all (or a list): run those sinks in this process while the files are appended,\n"
     "as `serve` does, and exit when they hold every record of the log (their stores are\n"
     "DIR/archive, DIR/history and DIR/warehouse.db, or --objects, --store and --warehouse as\n"
@@ -438,12 +447,16 @@ const sf_command sf_cmd_import = {
     "\n"
     "--from-archive: each ARCHIVE is an archive folder (holding raw/transactions/), a data\n"
     "folder (holding archive/), or an object part-P-FIRST-LAST.ndjson.gz. Every object is\n"
-    "validated first, then all are appended by partition and first offset, so a new log\n"
+    "validated first, then all are appended by partition and first position, so a new log\n"
     "(it gets the archive's partition count unless --partitions says otherwise) holds every\n"
-    "record at its original partition and offset. Records keep their event ids; one without\n"
-    "gets arc-P-OFFSET (kept in the ledger too). Running it again imports nothing (ids of\n"
-    "other forms are looked up among every id of the log). The recovery path: rebuild a data\n"
-    "folder from its archive alone, then run the sinks (docs/operations.md).\n"
+    "record at its original partition and offset. A Kinesis stream's archive (its objects\n"
+    "are runs of sequence numbers) keeps each invoice's lines in their order, in the\n"
+    "partitions the new log gives them (a Kinesis shard is not a local partition); with\n"
+    "--partitions 1, every record in the stream's order, partition after partition. Records\n"
+    "keep their event ids; one without gets arc-P-OFFSET, or in a run arc-P-HASH-INDEX (kept\n"
+    "in the ledger too). Running it again imports nothing (ids of other forms are looked up\n"
+    "among every id of the log). The recovery path: rebuild a data folder from its archive\n"
+    "alone, then run the sinks (docs/operations.md).\n"
     "\n"
     "--watch DIR: the scheduled batch job. Every --every (default 60s) DIR is scanned; each\n"
     "file in it (CSV or NDJSON, gzip or not) is imported as above (one dropped in again loads\n"

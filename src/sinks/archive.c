@@ -7,16 +7,21 @@
  * waited max_age_ms, when the next record is of another day, when the
  * stream is drained, or, the largest of them, when all partitions' open
  * objects together reach twice max_bytes (a bound on the sink's memory).
- * The object's key says what it holds:
+ * The object's key says what it holds (archive_name.h, where the naming
+ * and what a name promises are written down once):
  *
  *   raw/transactions/dt=YYYY-MM-DD/part-PPPP-FIRST-LAST.ndjson.gz
  *
  * with the partition zero-padded to 4 digits and the first and last
  * positions in decimal: up to 2^64 - 1 (the local log's and Kafka's
  * offsets) zero-padded to 20 digits, so keys sort in stream order, and
- * wider ones (Kinesis sequence numbers) in full (see pos_text). The keys
- * are the sink's stored position: on start it lists them and resumes each
- * partition after the highest LAST. A crash
+ * wider ones (Kinesis sequence numbers) in full. An object of offsets holds
+ * one record per position from FIRST to LAST: the sink closes it where
+ * positions skip. One of wider positions is a run: every record of the
+ * partition from FIRST to LAST, as many as its lines (Kinesis's sequence
+ * numbers skip between any two records: closing there would make an object
+ * per record). The keys are the sink's stored position: on start it lists
+ * them and resumes each partition after the highest LAST. A crash
  * loses only buffered records, which are read again, and an object is
  * written atomically (objects.h) before it counts, so every record lands in
  * exactly one object. Compression is deterministic (no time in the gzip
@@ -50,12 +55,13 @@
 #include "core/pack.h"
 #include "core/progress.h"
 #include "core/timefmt.h"
+#include "sinks/archive_name.h"
 #include "sinks/archive_writer.h"
 #include "sinks/quarantine.h"
 #include "sinks/sink.h"
 #include "storage/objects/objects.h"
 
-#define PREFIX     "raw/transactions/"
+#define PREFIX     SF_ARCHIVE_PREFIX
 #define QUARANTINE "quarantine/"
 
 typedef struct buffer {
@@ -88,18 +94,6 @@ typedef struct archive {
 static int64_t day_of(int64_t t)
 {
     return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-}
-
-/* A position as object names write it: zero-padded to 20 digits when it
- * is a 64-bit offset (the names of every archive written before positions
- * were wider), else its full decimal. */
-static void pos_text(const sf_pos *pos, char out[SF_POS_TEXT_MAX])
-{
-    uint64_t v;
-    if (sf_pos_u64(pos, &v))
-        snprintf(out, SF_POS_TEXT_MAX, "%020llu", (unsigned long long)v);
-    else
-        sf_pos_format(pos, out, SF_POS_TEXT_MAX);
 }
 
 /* The position written at s (digits, maybe zero-padded) into *out; *end
@@ -190,17 +184,9 @@ static void object_key(char key[KEY_MAX], uint32_t p, int64_t day, const sf_pos 
     char date[SF_TIME_TEXT_LEN + 1], from[SF_POS_TEXT_MAX], to[SF_POS_TEXT_MAX];
     sf_time_format(day * 86400, date);
     date[10] = '\0';
-    pos_text(first, from);
-    pos_text(last, to);
+    sf_archive_pos_text(first, from);
+    sf_archive_pos_text(last, to);
     snprintf(key, KEY_MAX, PREFIX "dt=%s/part-%04u-%s-%s.ndjson.gz", date, p, from, to);
-}
-
-/* Whether at follows last with no position between (then an object's
- * records are LAST - FIRST + 1, as its name says). */
-static bool follows(const sf_pos *at, const sf_pos *last)
-{
-    uint64_t a, l;
-    return sf_pos_u64(at, &a) && sf_pos_u64(last, &l) && a == l + 1;
 }
 
 /* Close partition p's open object: it goes to the writer. */
@@ -257,13 +243,14 @@ static int archive_apply(sf_sink *s, uint32_t p, const sf_stream_batch *batch, s
         if (rc < 0)
             return rc;
         int64_t day = day_of(r.invoice_date);
-        /* Where positions skip (a hole of the local log, a gap of Kafka,
-         * and between any two records of a stream of wide positions) a new
-         * object: every object holds LAST - FIRST + 1 records, one per
+        /* Where offsets skip (a hole of the local log, a gap of Kafka) a
+         * new object: one of offsets holds LAST - FIRST + 1 records, one per
          * position, as its name says, so FIRST + line index is each
-         * record's position (archive_restore.h, import_archive.c). */
+         * record's position (archive_restore.h). Wider positions make runs,
+         * which only their order needs to say (archive_name.h). */
         if (b->used &&
-            (day != b->day || b->len >= a->opts.max_bytes || !follows(&e->pos, &b->last)) &&
+            (day != b->day || b->len >= a->opts.max_bytes ||
+             !sf_archive_follows(&e->pos, &b->last)) &&
             (rc = close_object(a, p, err)) < 0)
             return rc;
         int n = sf_json_encode(&r, json, sizeof json);
@@ -312,7 +299,7 @@ static void archive_close(sf_sink *s)
 static void quarantine_key(char key[QKEY_MAX], uint32_t p, const sf_pos *pos, const char *ext)
 {
     char at[SF_POS_TEXT_MAX];
-    pos_text(pos, at);
+    sf_archive_pos_text(pos, at);
     snprintf(key, QKEY_MAX, QUARANTINE "part-%04u-%s.%s", p, at, ext);
 }
 
@@ -491,7 +478,7 @@ static int archive_retry(sf_sink *s, uint32_t p, const sf_pos *pos, const sf_rec
     char jkey[QKEY_MAX], bkey[QKEY_MAX], at[SF_POS_TEXT_MAX];
     quarantine_key(jkey, p, pos, "json");
     quarantine_key(bkey, p, pos, "bin");
-    pos_text(pos, at);
+    sf_archive_pos_text(pos, at);
     char plain[SF_POS_TEXT_MAX];
     sf_pos_format(pos, plain, sizeof plain);
     void *bytes = NULL;
@@ -551,11 +538,38 @@ int sf_archive_sink_new(sf_objects *objects, const sf_archive_opts *opts, sf_sin
     return 0;
 }
 
+/* Keys compared as their numbers are: runs of digits by value (length
+ * past leading zeros, then digits), the rest by bytes. For names of offsets
+ * (zero-padded) that is strcmp's order; it also orders names of wider
+ * positions, written without padding, whatever their lengths. */
+static int key_cmp(const char *a, const char *b)
+{
+    static const char digits[] = "0123456789";
+    while (*a && *b) {
+        size_t na = strspn(a, digits), nb = strspn(b, digits);
+        if (!na || !nb) {
+            if (*a != *b)
+                break;
+            a++, b++;
+            continue;
+        }
+        for (; na > 1 && *a == '0'; na--)
+            a++;
+        for (; nb > 1 && *b == '0'; nb--)
+            b++;
+        int c = na != nb ? (na < nb ? -1 : 1) : memcmp(a, b, na);
+        if (c)
+            return c;
+        a += na, b += nb;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
 static int count_object(void *ctx, const char *key)
 {
     sf_archive_summary *out = ctx;
     out->objects++;
-    if (strcmp(key, out->last) > 0)
+    if (key_cmp(key, out->last) > 0)
         snprintf(out->last, sizeof out->last, "%s", key);
     return 0;
 }

@@ -31,6 +31,34 @@ struct sf_archive_restorer {
     size_t nrec;
 };
 
+/* The offset a position of an object of offsets is (the restorer keeps no
+ * other: restorer_open drops the runs). */
+static uint64_t off(const sf_pos *p)
+{
+    uint64_t v = 0;
+    sf_pos_u64(p, &v);
+    return v;
+}
+
+/* Drop the runs of r's set (objects of wide positions, archive_name.h):
+ * they hold no offset of a local log. SF_EUSAGE when they were all it held. */
+static int drop_runs(sf_archive_restorer *r, const char *path, sf_error *err)
+{
+    size_t kept = 0, n = r->set.n;
+    for (size_t i = 0; i < n; i++)
+        if (r->set.parts[i].run)
+            free(r->set.parts[i].path);
+        else
+            r->set.parts[kept++] = r->set.parts[i];
+    r->set.n = kept;
+    if (n && !kept)
+        return sf_error_set(err, SF_EUSAGE,
+                            "%s holds the archive of a stream of wide positions (Kinesis: its "
+                            "objects are runs of sequence numbers), not of a local log",
+                            path);
+    return 0;
+}
+
 /* True when location is an object store (holding an archive or not). */
 static bool is_store(const char *location, const sf_adapter_settings *kv)
 {
@@ -59,8 +87,8 @@ int sf_archive_restorer_open(const char *path, const sf_adapter_settings *object
         rc = 0; /* a store without an archive: it holds nothing */
         sf_error_clear(err);
     }
-    if (rc == 0 && r->set.n)
-        rc = sf_archive_set_finish(&r->set, err);
+    if (rc == 0 && r->set.n && (rc = sf_archive_set_finish(&r->set, err)) == 0)
+        rc = drop_runs(r, path, err);
     if (rc < 0) {
         sf_archive_restorer_free(r);
         return rc;
@@ -82,7 +110,7 @@ static int keep_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos
     loader *l = ctx;
     sf_archive_restorer *r = l->r;
     const sf_archive_part *part = r->part;
-    uint64_t offset = part->first + pos->index;
+    uint64_t offset = off(&part->first) + pos->index;
     if (sf_stream_partition_of(rec->invoice_no, rec->invoice_no_len, r->nparts) !=
         part->partition) {
         l->rc = sf_error_set(l->err, SF_EFORMAT,
@@ -92,7 +120,7 @@ static int keep_record(void *ctx, const sf_record *rec, const sf_decode_pos *pos
                              part->partition, r->nparts);
         return 1;
     }
-    if (r->nrec > part->last - part->first) {
+    if (r->nrec > off(&part->last) - off(&part->first)) {
         l->rc = sf_error_set(l->err, SF_EFORMAT, "%s holds more records than its name says",
                              part->path);
         return 1;
@@ -126,7 +154,7 @@ static int load(sf_archive_restorer *r, const sf_archive_part *part, sf_error *e
 {
     if (r->part == part)
         return 0;
-    uint64_t want = part->last - part->first + 1;
+    uint64_t want = off(&part->last) - off(&part->first) + 1;
     size_t *at = realloc(r->at, want * sizeof *at);
     if (!at)
         return sf_error_set(err, SF_ENOMEM, "out of memory");
@@ -159,7 +187,7 @@ static size_t find(const sf_archive_set *set, uint32_t p, uint64_t offset)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const sf_archive_part *m = &set->parts[mid];
-        if (m->partition < p || (m->partition == p && m->last < offset))
+        if (m->partition < p || (m->partition == p && off(&m->last) < offset))
             lo = mid + 1;
         else
             hi = mid;
@@ -174,18 +202,19 @@ int sf_archive_restore(void *ctx, uint32_t p, uint64_t first, size_t n, uint8_t 
     memset(lens, 0, n * sizeof *lens);
     for (size_t k = find(&r->set, p, first); k < r->set.n; k++) {
         const sf_archive_part *part = &r->set.parts[k];
-        if (part->partition != p || part->first >= first + n)
+        uint64_t pfirst = off(&part->first), plast = off(&part->last);
+        if (part->partition != p || pfirst >= first + n)
             break;
         int rc = load(r, part, err);
         if (rc < 0)
             return rc;
-        uint64_t from = part->first > first ? part->first : first;
-        uint64_t to = part->last + 1 < first + n ? part->last + 1 : first + n;
-        for (uint64_t off = from; off < to; off++) {
-            size_t i = (size_t)(off - part->first);
+        uint64_t from = pfirst > first ? pfirst : first;
+        uint64_t to = plast + 1 < first + n ? plast + 1 : first + n;
+        for (uint64_t o = from; o < to; o++) {
+            size_t i = (size_t)(o - pfirst);
             size_t end = i + 1 < r->nrec ? r->at[i + 1] : r->len;
-            lens[off - first] = (uint32_t)(end - r->at[i]);
-            memcpy(out + (off - first) * SF_PACK_MAX, r->packed + r->at[i], end - r->at[i]);
+            lens[o - first] = (uint32_t)(end - r->at[i]);
+            memcpy(out + (o - first) * SF_PACK_MAX, r->packed + r->at[i], end - r->at[i]);
         }
     }
     return 0;

@@ -5,16 +5,15 @@
  *
  * An archive object's name says where its records were in the stream
  * (part-P-FIRST-LAST: partition P, positions FIRST to LAST, one NDJSON
- * line each, in order: archive.c), so the record at (P, offset) is line
- * offset - FIRST of the object that covers it. That holds for every object
- * the sink ever wrote, of any stream: it starts a new object wherever
- * positions skip, so an object's positions are consecutive (a stream of
- * wide, sparse positions, Kinesis, gets one object per record that way;
- * an index of positions inside the object would let it batch them, issue
- * 18). Repair restores a local log, whose positions are 64-bit offsets:
- * names of wider positions are not read here. The objects are found and
- * checked by the archive import's own code (import.h, sf_archive_set); an
- * object is decoded when first asked for, and kept packed until a record
+ * line each, in order: archive_name.h). For an object of offsets (a local
+ * log's, Kafka's) that is one record per offset, so the record at
+ * (P, offset) is line offset - FIRST of the object that covers it: the
+ * sink starts a new object wherever offsets skip. Repair restores a local
+ * log, whose positions are 64-bit offsets: runs (the objects of a stream of
+ * wider positions, Kinesis's, which keep no record's own position) are left
+ * out, and an archive holding only runs is refused. The objects are found
+ * and checked by the archive import's own code (import.h, sf_archive_set);
+ * an object is decoded when first asked for, and kept packed until a record
  * of another object is asked for (repair asks in offset order).
  *
  * sf_archive_restore has the shape of stream/local/check.h's
@@ -38,7 +37,8 @@ typedef struct sf_archive_restorer sf_archive_restorer;
  * objects_opt: its adapter's settings, borrowed) for a log of nparts
  * partitions. A store without an archive holds nothing (every
  * record is "not held"); a location where nothing is is an error
- * (SF_ENOENT), so that a mistyped --archive cannot turn records into holes.
+ * (SF_ENOENT), so that a mistyped --archive cannot turn records into holes,
+ * and so is one of runs only (SF_EUSAGE: a Kinesis stream's archive).
  * Free with sf_archive_restorer_free. *objects (may be NULL) gets the
  * objects found.
  */

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "sinks/archive_name.h"
 
 struct sf_objects;
 typedef struct sf_archive_writer sf_archive_writer;
@@ -51,10 +52,6 @@ int sf_archive_writer_new(struct sf_objects *objects, int level, uint32_t nparts
  * the writer frees *text (with *len bytes, *cap allocated) and sets the
  * three to NULL / 0.
  */
-/* The longest key an object of the archive has: its prefix and day, the
- * partition, and two positions of up to 129 digits (archive.c). */
-#define SF_ARCHIVE_KEY_MAX 336
-
 int sf_archive_writer_add(sf_archive_writer *w, uint32_t p, int64_t day, uint64_t records,
                           const char *key, char **text, size_t *len, size_t *cap, sf_error *err);
 

@@ -129,21 +129,30 @@ void sf_importer_free(sf_importer *im);
  * are listed and read through the objects port, so any of its adapters
  * holds an archive that can be imported.
  *
- * The objects are imported by partition, then first offset: each partition's
- * records in their original order, so a new log with as many partitions
- * gives every record its original partition and offset (when the archive
- * has no gaps). A record keeps its event id; one without gets
- * "arc-P-OFFSET", its place in the archive, so a rebuild run twice loads
- * each record once (the ledger knows both import's and these ids; for other
- * ids of their own, give t an unbounded window). All or nothing: every object is validated (each
- * record, and that it holds LAST - FIRST + 1 of them) before anything is appended.
+ * The objects are imported by partition, then first position: each
+ * partition's records in their original order, so a new log with as many
+ * partitions gives every record of an archive of offsets its original
+ * partition (and, without gaps, its original offset). A Kinesis stream's
+ * shards are not partitions of the new log (records are routed by their
+ * invoice's hash key there): its records go where the new log puts their
+ * invoices, each invoice's lines still in their order. A record keeps its
+ * event id; one without gets its place in the archive: "arc-P-OFFSET" in an
+ * object of offsets, "arc-P-HASH-INDEX" in a run (an object of wide
+ * positions, whose records' own positions are not kept: archive_name.h;
+ * HASH is of its FIRST, INDEX the record's line), so a rebuild run twice
+ * loads each record once (the ledger knows both import's and these ids; for
+ * other ids of their own, give t an unbounded window). All or nothing:
+ * every object is validated (each record, and that it holds as many as its
+ * name says: LAST - FIRST + 1 of offsets, one for a run whose FIRST is its
+ * LAST, two or more for another) before anything is appended.
  */
 typedef struct sf_archive_part {
     char *path;      /* owned: where the object is, for messages (its store's location/key) */
     const char *key; /* into path: its key in its store */
     uint32_t store;  /* its store: the set's stores[store] */
     uint32_t partition;
-    uint64_t first, last;
+    sf_pos first, last;
+    bool run; /* of wide positions: its lines are its records (archive_name.h) */
 } sf_archive_part;
 
 struct sf_objects;
@@ -154,8 +163,10 @@ typedef struct sf_archive_set {
     struct sf_objects **stores; /* opened read-only (objects.h), owned */
     uint32_t nstores;
     uint32_t partitions; /* highest partition + 1 */
-    uint64_t records;    /* what the names say they hold */
-    uint64_t missing;    /* offsets before or between objects that none holds */
+    uint64_t records;    /* what the names of offsets say they hold (not the runs') */
+    size_t runs;         /* objects that are runs: only their content says how many */
+    uint64_t missing;    /* offsets before or between objects of offsets that none holds
+                            (between runs nothing can tell) */
     char gap[160];       /* the first of them, in words */
     /* Settings for the stores' adapter (--objects-opt): set before the
      * first add, borrowed. */

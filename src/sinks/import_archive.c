@@ -2,41 +2,40 @@
  * import_archive.c - rebuilding a stream from the archive's objects (see
  * import.h): the recovery path after a lost disk or a schema change.
  *
- * An object's name is its position (archive.c): partition P, offsets FIRST
- * to LAST, one NDJSON line per record in offset order. That is all the
- * import needs: sorted by (P, FIRST), the objects replay each partition in
- * its order, and FIRST + line index is each record's original offset, which
- * names records that have no event id of their own ("arc-P-OFFSET": the
- * import ledger keeps these as it keeps a file's rows, ledger.h). The sink
- * keeps an object's positions consecutive (archive.c), so that holds for
- * any stream; names of positions wider than 64 bits (a Kinesis stream's
- * archive) are not read yet: `import --from-archive` rebuilds local logs
- * and Kafka topics from archives of them.
+ * An object's name is its place in the stream (archive_name.h): partition
+ * P, positions FIRST to LAST, one NDJSON line per record in stream order.
+ * That is all the import needs: sorted by (P, FIRST), as positions compare,
+ * the objects replay each partition in its order. Records that have no
+ * event id of their own are named by their place in the archive: in an
+ * object of offsets, FIRST + line index, which is each record's original
+ * offset ("arc-P-OFFSET"); in a run (an object of wider positions, Kinesis's
+ * archive, whose records' own positions are not kept) the run and the line
+ * index ("arc-P-HASH-INDEX", HASH of FIRST: ledger.h). Either is the same
+ * every time the same archive is read, so the import ledger keeps them as it
+ * keeps a file's rows, and a rebuild run again loads nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/progress.h"
+#include "sinks/archive_name.h"
 #include "sinks/import.h"
 #include "storage/objects/objects.h"
 
-#define PREFIX "raw/transactions/"
+#define PREFIX SF_ARCHIVE_PREFIX
 
 /* "part-PPPP-FIRST-LAST.ndjson.gz" exactly as the archive sink names it. */
 static bool parse_name(const char *path, sf_archive_part *out)
 {
     const char *name = strrchr(path, '/');
     name = name ? name + 1 : path;
-    unsigned p;
-    unsigned long long first, last;
-    char again[96];
-    if (sscanf(name, "part-%u-%llu-%llu.ndjson.gz", &p, &first, &last) != 3 || first > last)
+    uint32_t p;
+    sf_pos first, last;
+    if (!sf_archive_name_parse(name, &p, &first, &last))
         return false;
-    snprintf(again, sizeof again, "part-%04u-%020llu-%020llu.ndjson.gz", p, first, last);
-    if (strcmp(again, name) != 0)
-        return false;
-    *out = (sf_archive_part){.partition = p, .first = first, .last = last};
+    *out = (sf_archive_part){
+        .partition = p, .first = first, .last = last, .run = sf_archive_is_run(&last)};
     return true;
 }
 
@@ -182,9 +181,8 @@ static int by_position(const void *x, const void *y)
     const sf_archive_part *a = x, *b = y;
     if (a->partition != b->partition)
         return a->partition < b->partition ? -1 : 1;
-    if (a->first != b->first)
-        return a->first < b->first ? -1 : 1;
-    return (a->last > b->last) - (a->last < b->last);
+    int c = sf_pos_cmp(&a->first, &b->first);
+    return c ? c : sf_pos_cmp(&a->last, &b->last);
 }
 
 static void note_gap(sf_archive_set *set, uint32_t p, uint64_t from, uint64_t to)
@@ -195,34 +193,54 @@ static void note_gap(sf_archive_set *set, uint32_t p, uint64_t from, uint64_t to
     set->missing += to - from + 1;
 }
 
+/* Count c (the object after prev, NULL: the first of its partition): its
+ * records when its name says them, the offsets missing before it. */
+static void count_part(sf_archive_set *set, const sf_archive_part *prev, const sf_archive_part *c)
+{
+    uint64_t first = 0, last = 0, expect = 0;
+    if (c->run) { /* how many, and what is missing before: only its lines say */
+        set->runs++;
+        return;
+    }
+    sf_pos_u64(&c->first, &first);
+    sf_pos_u64(&c->last, &last);
+    if (prev) /* an object of offsets before one of offsets */
+        sf_pos_u64(&prev->last, &expect), expect++;
+    if (first > expect)
+        note_gap(set, c->partition, expect, first - 1);
+    set->records += last - first + 1;
+}
+
 int sf_archive_set_finish(sf_archive_set *set, sf_error *err)
 {
     qsort(set->parts, set->n, sizeof *set->parts, by_position);
     size_t kept = 0;
     set->records = set->missing = 0;
+    set->runs = 0;
     set->partitions = 0;
     for (size_t i = 0; i < set->n; i++) {
         sf_archive_part *c = &set->parts[i], *prev = kept ? &set->parts[kept - 1] : NULL;
         bool same_part = prev && prev->partition == c->partition;
-        if (same_part && prev->first == c->first && prev->last == c->last) {
+        if (same_part && sf_pos_cmp(&prev->first, &c->first) == 0 &&
+            sf_pos_cmp(&prev->last, &c->last) == 0) {
             free(c->path); /* the same object given twice */
             continue;
         }
-        if (same_part && c->first <= prev->last) {
+        if (same_part && sf_pos_cmp(&c->first, &prev->last) <= 0) {
+            char at[SF_POS_TEXT_MAX];
+            sf_pos_format(&c->first, at, sizeof at);
             int rc = sf_error_set(err, SF_EFORMAT,
-                                  "%s and %s overlap (both hold partition %u offset %llu): not "
-                                  "one archive",
-                                  prev->path, c->path, c->partition, (unsigned long long)c->first);
+                                  "%s and %s overlap (both hold partition %u %s %s): not one "
+                                  "archive",
+                                  prev->path, c->path, c->partition,
+                                  prev->run ? "position" : "offset", at);
             while (i < set->n) /* keep the set whole for sf_archive_set_free */
                 set->parts[kept++] = set->parts[i++];
             set->n = kept;
             return rc;
         }
-        uint64_t expect = same_part ? prev->last + 1 : 0;
-        if (c->first > expect)
-            note_gap(set, c->partition, expect, c->first - 1);
+        count_part(set, same_part ? prev : NULL, c);
         set->parts[kept++] = *c;
-        set->records += c->last - c->first + 1;
         if (c->partition + 1 > set->partitions)
             set->partitions = c->partition + 1;
     }
@@ -259,6 +277,27 @@ static int forward_error(void *ctx, const sf_decode_error *e)
     return o->on_error ? o->on_error(o->ctx, o->path, e) : 0;
 }
 
+/* Whether an object of st.records records is what p's name says; if not,
+ * why into err. */
+static int check_count(const sf_archive_part *p, uint64_t records, sf_error *err)
+{
+    uint64_t first = 0, last = 0;
+    bool one = sf_pos_cmp(&p->first, &p->last) == 0;
+    if (p->run && (one ? records == 1 : records >= 2))
+        return 0;
+    if (p->run)
+        return sf_error_set(err, SF_EFORMAT,
+                            "%s holds %llu records, its name says %s: not imported", p->path,
+                            (unsigned long long)records, one ? "one" : "two or more");
+    sf_pos_u64(&p->first, &first);
+    sf_pos_u64(&p->last, &last);
+    if (records == last - first + 1)
+        return 0;
+    return sf_error_set(err, SF_EFORMAT, "%s holds %llu records, its name says %llu: not imported",
+                        p->path, (unsigned long long)records,
+                        (unsigned long long)(last - first + 1));
+}
+
 /* Validate every object: its records, and as many as its name says. Each
  * is read whole through its store's get, and decoded from memory. */
 static int validate_all(const sf_archive_set *set, object_errors *oe, sf_progress *progress,
@@ -278,15 +317,13 @@ static int validate_all(const sf_archive_set *set, object_errors *oe, sf_progres
         free(data);
         res->rows += st.records;
         res->invalid += st.invalid;
+        if (rc == 0)
+            rc = check_count(p, st.records, err);
         if (rc < 0)
             return rc;
-        if (st.records != p->last - p->first + 1)
-            return sf_error_set(
-                err, SF_EFORMAT, "%s holds %llu records, its name says %llu: not imported", p->path,
-                (unsigned long long)st.records, (unsigned long long)(p->last - p->first + 1));
         done += st.records;
-        if (progress)
-            sf_progress_update(progress, res->rows, done, 2 * set->records);
+        if (progress) /* runs say how many only when read: no total then */
+            sf_progress_update(progress, res->rows, done, set->runs ? 0 : 2 * set->records);
     }
     return 0;
 }
@@ -306,21 +343,25 @@ int sf_import_archive(sf_import_target *t, const sf_archive_set *set,
     if ((rc = sf_importer_new(t, &im, err)) < 0)
         return rc;
     sf_decode_opts opts = {.format = SF_FORMAT_JSON};
-    uint64_t done = set->records;
     for (size_t i = 0; i < set->n && rc == 0; i++) {
         const sf_archive_part *p = &set->parts[i];
         sf_ledger_key key = {.kind = SF_LEDGER_ARCHIVE, .lo = p->partition};
+        uint64_t base = 0; /* a run's records: by their index */
+        if (p->run)
+            sf_ledger_run_key(p->partition, &p->first, &key);
+        else
+            sf_pos_u64(&p->first, &base);
         void *data = NULL;
         size_t len = 0;
         rc = sf_archive_part_read(set, p, &data, &len, err);
         if (rc == 0)
-            rc = sf_importer_add_bytes(im, p->path, data, len, &opts, &key, p->first, err);
+            rc = sf_importer_add_bytes(im, p->path, data, len, &opts, &key, base, err);
         free(data);
-        done += p->last - p->first + 1;
         uint64_t imported, dups;
         sf_importer_totals(im, &imported, &dups);
         if (progress)
-            sf_progress_update(progress, imported + dups, done, 2 * set->records);
+            sf_progress_update(progress, imported + dups, res->rows + imported + dups,
+                               2 * res->rows);
     }
     if (rc == 0)
         rc = sf_importer_flush(im, err);

@@ -9,7 +9,9 @@
  *
  * The file is text, so that an operator can read it (docs/operations.md
  * "The import ledger"): a header, one line per partition (read up to which
- * offset, and the fingerprint of the entry before it), one line per key
+ * position, in decimal: the same text for the offsets of every ledger
+ * written before positions were wider, so those read as they are; and the
+ * fingerprint of the entry before it), one line per key
  * with its ranges, and a checksum line over everything before it, so that
  * a damaged file is told from a valid one, never half-trusted.
  */
@@ -67,7 +69,8 @@ static bool parse_hex16(const char *s, uint64_t *v)
     return true;
 }
 
-/* "imp-<32 hex>" or "arc-<partition>": the key of an id or of a file's line. */
+/* "imp-<32 hex>", "arc-<partition>" or "arc-<partition>-<32 hex>": the key
+ * of an id or of a file's line. */
 static bool parse_key(const char *s, size_t n, sf_ledger_key *key)
 {
     memset(key, 0, sizeof *key);
@@ -77,20 +80,33 @@ static bool parse_key(const char *s, size_t n, sf_ledger_key *key)
         key->kind = SF_LEDGER_FILE;
         return true;
     }
-    if (n > 4 && memcmp(s, "arc-", 4) == 0 && parse_dec(s + 4, n - 4, &p) && p <= UINT32_MAX) {
+    if (n <= 4 || memcmp(s, "arc-", 4) != 0)
+        return false;
+    const char *dash = memchr(s + 4, '-', n - 4);
+    size_t pn = dash ? (size_t)(dash - s) - 4 : n - 4;
+    if (!parse_dec(s + 4, pn, &p) || p > UINT32_MAX)
+        return false;
+    if (!dash) {
         key->kind = SF_LEDGER_ARCHIVE;
         key->lo = p;
         return true;
     }
-    return false;
+    if (n - (size_t)(dash + 1 - s) != 32 || !parse_hex16(dash + 1, &key->hi) ||
+        !parse_hex16(dash + 17, &key->lo))
+        return false;
+    key->kind = SF_LEDGER_RUN;
+    key->part = (uint32_t)p;
+    return true;
 }
 
 bool sf_ledger_parse_id(const char *id, size_t len, sf_ledger_key *key, uint64_t *row)
 {
     if (len < 6 || (memcmp(id, "imp-", 4) != 0 && memcmp(id, "arc-", 4) != 0))
         return false;
-    const char *dash = memchr(id + 4, '-', len - 4);
-    return dash && parse_key(id, (size_t)(dash - id), key) &&
+    const char *dash = id + len - 1; /* the last '-': the row follows it */
+    while (dash > id + 3 && *dash != '-')
+        dash--;
+    return dash > id + 3 && parse_key(id, (size_t)(dash - id), key) &&
            parse_dec(dash + 1, len - (size_t)(dash + 1 - id), row);
 }
 
@@ -98,13 +114,27 @@ int sf_ledger_file_key(const char *hash, sf_ledger_key *key)
 {
     char text[40];
     int n = snprintf(text, sizeof text, "imp-%s", hash);
-    return n > 0 && (size_t)n < sizeof text && parse_key(text, (size_t)n, key) ? 0 : SF_EINVAL;
+    return n > 0 && (size_t)n < sizeof text && parse_key(text, (size_t)n, key) &&
+                   key->kind == SF_LEDGER_FILE
+               ? 0
+               : SF_EINVAL;
+}
+
+void sf_ledger_run_key(uint32_t p, const sf_pos *first, sf_ledger_key *key)
+{
+    char text[SF_POS_TEXT_MAX];
+    size_t n = sf_pos_format(first, text, sizeof text);
+    XXH128_hash_t h = XXH3_128bits(text, n);
+    *key = (sf_ledger_key){.hi = h.high64, .lo = h.low64, .kind = SF_LEDGER_RUN, .part = p};
 }
 
 void sf_ledger_key_prefix(const sf_ledger_key *key, char *out, size_t cap)
 {
     if (key->kind == SF_LEDGER_FILE)
         snprintf(out, cap, "imp-%016" PRIx64 "%016" PRIx64 "-", key->hi, key->lo);
+    else if (key->kind == SF_LEDGER_RUN)
+        snprintf(out, cap, "arc-%" PRIu32 "-%016" PRIx64 "%016" PRIx64 "-", key->part, key->hi,
+                 key->lo);
     else
         snprintf(out, cap, "arc-%" PRIu64 "-", key->lo);
 }
@@ -226,6 +256,31 @@ void sf_ledger_free(sf_ledger *l)
     free(l);
 }
 
+int sf_ledger_grow(sf_ledger *l, uint32_t partitions)
+{
+    if (partitions <= l->partitions)
+        return 0;
+    sf_pos *end = realloc(l->end, partitions * sizeof *end);
+    if (end)
+        l->end = end;
+    uint64_t *print = end ? realloc(l->print, partitions * sizeof *print) : NULL;
+    if (print)
+        l->print = print;
+    pthread_mutex_lock(&l->mu);
+    sf_ledger_landing *landing = print ? realloc(l->landing, partitions * sizeof *landing) : NULL;
+    if (landing) {
+        l->landing = landing;
+        size_t more = partitions - l->partitions;
+        memset(l->end + l->partitions, 0, more * sizeof *l->end);
+        memset(l->print + l->partitions, 0, more * sizeof *l->print);
+        memset(l->landing + l->partitions, 0, more * sizeof *l->landing);
+        l->partitions = partitions;
+        l->dirty = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return landing ? 0 : SF_ENOMEM;
+}
+
 int sf_ledger_handle(sf_ledger *l, const sf_ledger_key *key, size_t *h, sf_error *err)
 {
     /* An index into the map's entries: values move when it grows, indices
@@ -274,15 +329,15 @@ uint32_t sf_ledger_partitions(const sf_ledger *l)
     return l->partitions;
 }
 
-void sf_ledger_position(const sf_ledger *l, uint32_t partition, uint64_t *end, uint64_t *print)
+void sf_ledger_position(const sf_ledger *l, uint32_t partition, sf_pos *end, uint64_t *print)
 {
     *end = l->end[partition];
     *print = l->print[partition];
 }
 
-void sf_ledger_set_position(sf_ledger *l, uint32_t partition, uint64_t end, uint64_t print)
+void sf_ledger_set_position(sf_ledger *l, uint32_t partition, const sf_pos *end, uint64_t print)
 {
-    l->end[partition] = end;
+    l->end[partition] = *end;
     l->print[partition] = print;
 }
 
@@ -331,10 +386,16 @@ void sf_ledger_landed(sf_ledger *l, const uint8_t *data, const uint32_t *lens,
     pthread_mutex_lock(&l->mu);
     size_t at = 0;
     for (size_t i = 0; i < n; at += lens[i++]) {
-        sf_ledger_landing *g = &l->landing[parts[i] % l->partitions];
+        if (parts[i] >= l->partitions) { /* the stream grew meanwhile */
+            l->landed_beyond = true;
+            continue;
+        }
+        sf_ledger_landing *g = &l->landing[parts[i]];
         uint64_t offset;
-        if (!sf_pos_u64(&positions[i], &offset))
-            offset = UINT64_MAX; /* not an offset: never exact, the log is read (and refused) */
+        if (!sf_pos_u64(&positions[i], &offset)) { /* the log is read instead (ledger_log.c) */
+            g->wide = true;
+            offset = UINT64_MAX;
+        }
         if (!g->count || offset < g->min)
             g->min = offset;
         if (!g->count || offset > g->max) {
@@ -368,6 +429,7 @@ int sf_ledger_settle_reserved(sf_ledger *l, bool landed)
     pthread_mutex_lock(&l->mu);
     memset(l->landing, 0, l->partitions * sizeof *l->landing);
     l->landed_reserved = 0;
+    l->landed_beyond = false;
     pthread_mutex_unlock(&l->mu);
     return rc;
 }
@@ -381,9 +443,13 @@ typedef struct keyed {
 
 static int by_key(const void *x, const void *y)
 {
+    /* "arc-P" before "arc-P-HASH" before "imp-" */
+    static const int rank[] = {[SF_LEDGER_ARCHIVE] = 0, [SF_LEDGER_RUN] = 1, [SF_LEDGER_FILE] = 2};
     const sf_ledger_key *a = &((const keyed *)x)->key, *b = &((const keyed *)y)->key;
     if (a->kind != b->kind)
-        return a->kind == SF_LEDGER_ARCHIVE ? -1 : 1; /* "arc-" before "imp-" */
+        return rank[a->kind] < rank[b->kind] ? -1 : 1;
+    if (a->part != b->part)
+        return a->part < b->part ? -1 : 1;
     if (a->hi != b->hi)
         return a->hi < b->hi ? -1 : 1;
     return (a->lo > b->lo) - (a->lo < b->lo);
@@ -402,8 +468,11 @@ static int format(const sf_ledger *l, sf_buf *b)
     for (const char *c = l->location; *c; c++) /* one line, whatever the name */
         sf_buf_add(b, *c == '\n' || *c == '\r' ? "?" : c, 1);
     sf_buf_printf(b, "\npartitions %" PRIu32 "\n", l->partitions);
-    for (uint32_t p = 0; p < l->partitions; p++)
-        sf_buf_printf(b, "end %" PRIu32 " %" PRIu64 " %016" PRIx64 "\n", p, l->end[p], l->print[p]);
+    for (uint32_t p = 0; p < l->partitions; p++) {
+        char end[SF_POS_TEXT_MAX];
+        sf_pos_format(&l->end[p], end, sizeof end);
+        sf_buf_printf(b, "end %" PRIu32 " %s %016" PRIx64 "\n", p, end, l->print[p]);
+    }
     for (size_t i = 0; i < l->map.count; i++) {
         const sf_ledger_rows *v = sf_aggmap_value(&l->map, order[i].index);
         if (!v->held.n)
@@ -502,7 +571,7 @@ static int read_positions(reader *r, sf_ledger *l)
     for (uint32_t p = 0; p < l->partitions; p++) {
         const char *s, *w[4];
         size_t n, wn[4];
-        uint64_t part, end;
+        uint64_t part;
         if (!next_line(r, &s, &n))
             return damaged(r, "the partitions' positions are cut short");
         const char *e = s + n;
@@ -510,10 +579,10 @@ static int read_positions(reader *r, sf_ledger *l)
         while (k < 4 && word(&s, e, &w[k], &wn[k]))
             k++;
         if (k != 4 || s != e || wn[0] != 3 || memcmp(w[0], "end", 3) != 0 ||
-            !parse_dec(w[1], wn[1], &part) || part != p || !parse_dec(w[2], wn[2], &end) ||
-            wn[3] != 16 || !parse_hex16(w[3], &l->print[p]))
-            return damaged(r, "not \"end PARTITION OFFSET FINGERPRINT\" of the next partition");
-        l->end[p] = end;
+            !parse_dec(w[1], wn[1], &part) || part != p ||
+            sf_pos_parse(w[2], wn[2], &l->end[p], NULL) < 0 || wn[3] != 16 ||
+            !parse_hex16(w[3], &l->print[p]))
+            return damaged(r, "not \"end PARTITION POSITION FINGERPRINT\" of the next partition");
     }
     return 0;
 }
@@ -538,7 +607,8 @@ static int read_keys(reader *r, sf_ledger *l)
         sf_ledger_key key;
         bool added;
         if (!word(&s, e, &w, &wn) || !parse_key(w, wn, &key))
-            return damaged(r, "not \"imp-HASH RANGES\" nor \"arc-PARTITION RANGES\"");
+            return damaged(r, "not \"imp-HASH RANGES\", \"arc-PARTITION RANGES\" nor "
+                              "\"arc-PARTITION-HASH RANGES\"");
         sf_ledger_rows *v = sf_aggmap_get(&l->map, &key, &added);
         if (!v)
             return sf_error_set(r->err, SF_ENOMEM, "out of memory");

@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "core/location.h"
+#include "sinks/archive_name.h"
 #include "stream/stream.h"
 
 typedef struct sf_sink sf_sink;
@@ -199,7 +200,7 @@ typedef struct sf_archive_summary {
     char location[4096];
     bool exists;
     uint64_t objects;
-    char last[160]; /* "" when there is none */
+    char last[SF_ARCHIVE_KEY_MAX]; /* "" when there is none */
 } sf_archive_summary;
 
 int sf_archive_describe(const sf_sink_places *at, sf_archive_summary *out, sf_error *err);

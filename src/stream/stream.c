@@ -170,6 +170,7 @@ uint64_t sf_stream_total_end(sf_stream *s)
 
 int sf_stream_info(sf_stream *s, uint32_t partition, sf_partition_info *out, sf_error *err)
 {
+    memset(out, 0, sizeof *out); /* what an adapter leaves (closed, gone: local, Kafka) is 0 */
     if (partition >= s->ops->partitions(s))
         return sf_error_set(err, SF_EINVAL, "no partition %u", partition);
     return s->ops->info(s, partition, out, err);

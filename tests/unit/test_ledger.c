@@ -3,7 +3,9 @@
  * its file read back exactly or refused when damaged, and the ledger made
  * again from a log: rebuilt when missing, damaged or another log's, caught
  * up past its positions, settled after an import either by bookkeeping or
- * by reading the log.
+ * by reading the log; and all of it on a stream of wide, sparse positions
+ * (Kinesis's sequence numbers: wide_stream.h), with ledgers written before
+ * positions were wider read as they are.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include "stream/local/check.h"
 #include "stream/stream.h"
 #include "support.h"
+#include "wide_stream.h"
 
 #define HASH_A "0123456789abcdef0123456789abcdef"
 #define HASH_B "fedcba9876543210fedcba9876543210"
@@ -142,8 +145,10 @@ static sf_ledger *sample(void)
     assert_int_equal(sf_ledger_add(l, &b, 100, 4095, &err), 0);
     assert_int_equal(sf_ledger_add(l, &b, 8192, 9000, &err), 0);
     assert_int_equal(sf_ledger_add(l, &c, 0, 99, &err), 0);
-    sf_ledger_set_position(l, 0, 1234, 0xabcdefULL);
-    sf_ledger_set_position(l, 2, 99, 1);
+    sf_pos at = ut_pos(1234);
+    sf_ledger_set_position(l, 0, &at, 0xabcdefULL);
+    at = ut_pos(99);
+    sf_ledger_set_position(l, 2, &at, 1);
     return l;
 }
 
@@ -175,11 +180,12 @@ static void test_file_round_trip(void **state)
     assert_int_equal(sf_ledger_count(r, &a, 0, UINT64_MAX), 541909);
     assert_int_equal(sf_ledger_count(r, &b, 0, 10000), 1 + 3996 + 809);
     assert_int_equal(sf_ledger_count(r, &c, 50, 150), 50);
-    uint64_t end, print;
+    sf_pos end;
+    uint64_t print;
     sf_ledger_position(r, 0, &end, &print);
-    assert_true(end == 1234 && print == 0xabcdefULL);
+    assert_true(ut_off(&end) == 1234 && print == 0xabcdefULL);
     sf_ledger_position(r, 1, &end, &print);
-    assert_true(end == 0 && print == 0);
+    assert_true(ut_off(&end) == 0 && print == 0);
     /* Written again: the same bytes. */
     assert_int_equal(sf_ledger_write(r, again, &err), 0);
     size_t n1, n2;
@@ -533,6 +539,264 @@ static void test_rows_past_a_hole(void **state)
     ut_tmpdir_remove(dir);
 }
 
+/* ---- wide positions ---- */
+
+static void test_wide_file(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX], again[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "wide.ledger");
+    ut_join(again, dir, "again.ledger");
+    sf_error err = {0};
+    sf_ledger *l = sample(), *r;
+    sf_pos big = ut_parsed(UT_NINES), k = ut_parsed(UT_KSEQ), end;
+    uint64_t print;
+    sf_ledger_set_position(l, 1, &big, 7);
+    sf_ledger_set_position(l, 2, &k, 0x1234);
+    sf_pos first = ut_parsed(UT_KSEQ);
+    sf_ledger_key run;
+    sf_ledger_run_key(3, &first, &run);
+    assert_int_equal(sf_ledger_add(l, &run, 0, 4999, &err), 0);
+    assert_int_equal(sf_ledger_write(l, path, &err), 0);
+    assert_int_equal(sf_ledger_read(path, &r, &err), 0);
+    sf_ledger_position(r, 1, &end, &print);
+    assert_true(sf_pos_cmp(&end, &big) == 0 && print == 7);
+    sf_ledger_position(r, 2, &end, &print);
+    assert_true(sf_pos_cmp(&end, &k) == 0 && print == 0x1234);
+    assert_int_equal(sf_ledger_count(r, &run, 0, UINT64_MAX), 5000);
+    assert_int_equal(sf_ledger_write(r, again, &err), 0);
+    size_t n1, n2;
+    char *t1 = slurp(path, &n1), *t2 = slurp(again, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(t1, t2, n1);
+    assert_non_null(strstr(t1, "\nend 1 " UT_NINES " 0000000000000007\n"));
+    char line[128], prefix[64];
+    sf_ledger_key_prefix(&run, prefix, sizeof prefix);
+    snprintf(line, sizeof line, "\n%.*s 0-4999\n", (int)strlen(prefix) - 1, prefix);
+    assert_non_null(strstr(t1, line));
+    free(t1);
+    free(t2);
+    sf_ledger_free(r);
+    sf_ledger_free(l);
+
+    /* As main wrote it before positions were wider: read, and written
+     * again byte for byte. Positions that are no decimal: damaged. */
+    const char *texts[] = {
+        "shopflow-ledger 1\nstream var/log\npartitions 2\nend 0 541909 5a1c9e0f3d2b4c6a\n"
+        "end 1 0 0000000000000000\narc-0 0-99\nimp-" HASH_A " 0-541908\n",
+        "shopflow-ledger 1\nstream x\npartitions 1\nend 0 0" UT_KSEQ " 0000000000000001\n",
+        "shopflow-ledger 1\nstream x\npartitions 1\nend 0 1" UT_NINES " 0000000000000001\n",
+        "shopflow-ledger 1\nstream x\npartitions 1\nend 0 -1 0000000000000001\n",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%schecksum %016llx\n", texts[i],
+                 (unsigned long long)XXH3_64bits(texts[i], strlen(texts[i])));
+        ut_write_file(path, text, strlen(text));
+        int rc = sf_ledger_read(path, &r, &err);
+        if (i > 0) {
+            assert_int_equal(rc, SF_EFORMAT);
+            assert_non_null(strstr(err.msg, "line 4: not \"end PARTITION POSITION FINGERPRINT\""));
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        sf_ledger_position(r, 0, &end, &print);
+        assert_true(ut_off(&end) == 541909 && print == 0x5a1c9e0f3d2b4c6aULL);
+        assert_int_equal(sf_ledger_write(r, again, &err), 0);
+        t2 = slurp(again, &n2);
+        assert_int_equal(n2, strlen(text));
+        assert_memory_equal(t2, text, n2);
+        free(t2);
+        sf_ledger_free(r);
+    }
+    ut_tmpdir_remove(dir);
+}
+
+/* The rows of file A the ledger holds, and that every partition's
+ * position is a wide one or 0. */
+static void assert_wide(sf_ledger *l, uint64_t rows_a)
+{
+    sf_ledger_key a = file_key(HASH_A);
+    assert_int_equal(sf_ledger_count(l, &a, 0, 1000), rows_a);
+    for (uint32_t p = 0; p < sf_ledger_partitions(l); p++) {
+        sf_pos end;
+        uint64_t print;
+        sf_ledger_position(l, p, &end, &print);
+        assert_true(end.len == 0 || end.len == 24);
+    }
+}
+
+/* Open the ledger at path on s: rebuilt or not, records read. */
+static sf_ledger *opened(const char *path, sf_stream *s, bool rebuilt, uint64_t read,
+                         const char *reason)
+{
+    sf_ledger *l;
+    sf_ledger_opened info;
+    sf_error err = {0};
+    if (sf_ledger_open(path, "kinesis://test", s, &l, &info, &err) != 0)
+        fail_msg("open: %s", err.msg);
+    assert_int_equal(info.rebuilt, rebuilt);
+    assert_int_equal(info.records_read, read);
+    if (reason && !strstr(info.reason, reason))
+        fail_msg("reason: %s", info.reason);
+    return l;
+}
+
+static sf_stream *wide_log(const char *dir, const char *name, uint32_t parts)
+{
+    char logdir[UT_PATH_MAX];
+    ut_join(logdir, dir, name);
+    sf_stream *inner;
+    sf_error err = {0};
+    sf_stream_opts opts = {.partitions = parts};
+    assert_int_equal(sf_stream_open(logdir, &opts, &inner, &err), 0);
+    return ut_wide_stream(inner);
+}
+
+/* Everything the ledger does, on a stream whose positions are wide and
+ * skip (Kinesis's): made from it, caught up, settled by reading back (the
+ * positions cannot show another writer's records among the import's),
+ * another stream told by its records, one made again under the name by its
+ * start, and a record gone by retention taken as such. */
+static void test_wide_stream(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "imports/k.ledger");
+    sf_error err = {0};
+    sf_stream *s = wide_log(dir, "log", 4);
+    fill_log(s);
+    sf_ledger *l = opened(path, s, true, 200, "no ledger file yet");
+    assert_fill(l);
+    assert_wide(l, 150);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    l = opened(path, s, false, 0, NULL);
+    /* Another writer's records before the import's, one after: all read
+     * back at the save. */
+    const char *theirs[] = {"imp-" HASH_B "-7", "someone"}, *later[] = {"imp-" HASH_B "-8"};
+    append_ids(s, theirs, 2, NULL, NULL, NULL, NULL);
+    sf_ledger_key a = file_key(HASH_A), b = file_key(HASH_B);
+    import_rows(l, s, &a, 90, 60, true); /* rows 100-149 are new */
+    append_ids(s, later, 1, NULL, NULL, NULL, NULL);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    assert_wide(l, 200);
+    assert_int_equal(sf_ledger_count(l, &b, 0, 1000), 2);
+    sf_ledger_close(l);
+    l = opened(path, s, false, 0, NULL);
+    assert_wide(l, 200);
+    sf_ledger_close(l);
+    /* Records appended behind its back (a crash before the ledger was
+     * written): read on open. */
+    import_rows(l = opened(path, s, false, 0, NULL), s, &a, 200, 20, true);
+    sf_ledger_close(l); /* not saved */
+    l = opened(path, s, false, 20, NULL);
+    assert_wide(l, 220);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    /* What was saved is what a rebuild makes. */
+    size_t n1, n2;
+    char *saved = slurp(path, &n1);
+    unlink(path);
+    l = opened(path, s, true, 223 + 50, NULL);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    char *rebuilt = slurp(path, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(saved, rebuilt, n1);
+    free(rebuilt);
+
+    /* Retention took the last record it read in partition 0 and those
+     * before: the ledger keeps what it knew (ledger_gap is logged). */
+    sf_pos end;
+    uint64_t print;
+    l = opened(path, s, false, 0, NULL);
+    sf_ledger_position(l, 0, &end, &print);
+    sf_ledger_close(l);
+    assert_int_equal(sf_pos_sub_one(&end, NULL), 0);
+    ut_wide_hide(s, 0, (uint64_t)1 << 40); /* past everything: nothing left */
+    l = opened(path, s, false, 0, NULL);
+    assert_wide(l, 220);
+    sf_ledger_close(l);
+    sf_stream_close(s);
+
+    /* Another stream as long, its records others: rebuilt. */
+    s = wide_log(dir, "log2", 4);
+    fill_log(s);
+    const char *ids[73];
+    char text[73][80];
+    for (int i = 0; i < 73; i++) {
+        snprintf(text[i], sizeof text[i], "imp-" HASH_B "-%d", i);
+        ids[i] = text[i];
+    }
+    append_ids(s, ids, 73, NULL, NULL, NULL, NULL);
+    l = opened(path, s, true, 273, "is not the record it read there: not this log");
+    assert_int_equal(sf_ledger_count(l, &b, 0, 1000), 73);
+    sf_ledger_close(l);
+    sf_stream_close(s);
+
+    /* A position before the stream's start: another stream made under the
+     * same name (a shard's start never moves). */
+    ut_write_file(path, saved, n1);
+    s = wide_log(dir, "log", 4);
+    l = opened(path, s, false, 0, NULL);
+    sf_pos low = ut_pos(5);
+    sf_ledger_set_position(l, 1, &low, 1);
+    assert_int_equal(sf_ledger_write(l, path, &err), 0);
+    sf_ledger_close(l);
+    l = opened(path, s, true, 273, "before the stream's first");
+    sf_ledger_close(l);
+    sf_stream_close(s);
+    free(saved);
+    ut_tmpdir_remove(dir);
+}
+
+/* A stream that grows (a reshard adds partitions): the ledger takes in
+ * the new ones, also when an import's records land in them meanwhile. */
+static void test_wide_growth(void **state)
+{
+    (void)state;
+    char dir[UT_PATH_MAX], path[UT_PATH_MAX];
+    ut_tmpdir(dir);
+    ut_join(path, dir, "imports/k.ledger");
+    sf_error err = {0};
+    sf_stream *s = wide_log(dir, "log", 4);
+    ut_wide_show(s, 2);
+    fill_log(s);
+    sf_ledger *l;
+    sf_ledger_opened info;
+    assert_int_equal(sf_ledger_open(path, "kinesis://test", s, &l, &info, &err), 0);
+    assert_true(info.rebuilt && info.records_read > 0 && info.records_read < 200);
+    assert_int_equal(sf_ledger_partitions(l), 2);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    ut_wide_show(s, 0);
+    l = opened(path, s, false, 200 - info.records_read, NULL);
+    assert_int_equal(sf_ledger_partitions(l), 4);
+    assert_fill(l);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    sf_ledger_close(l);
+    /* An import whose records land where the ledger has no partition yet. */
+    ut_wide_show(s, 2);
+    char small[UT_PATH_MAX];
+    ut_join(small, dir, "imports/small.ledger");
+    l = opened(small, s, true, info.records_read, NULL);
+    ut_wide_show(s, 0);
+    sf_ledger_key a = file_key(HASH_A);
+    import_rows(l, s, &a, 1000, 40, true);
+    assert_int_equal(sf_ledger_save(l, s, &err), 0);
+    assert_int_equal(sf_ledger_partitions(l), 4);
+    assert_int_equal(sf_ledger_count(l, &a, 1000, 1039), 40);
+    assert_int_equal(sf_ledger_count(l, &a, 0, 999), 150);
+    sf_ledger_close(l);
+    l = opened(small, s, false, 0, NULL);
+    sf_ledger_close(l);
+    sf_stream_close(s);
+    ut_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +806,9 @@ int main(void)
         cmocka_unit_test(test_rebuild_and_catch_up),
         cmocka_unit_test(test_settle),
         cmocka_unit_test(test_rows_past_a_hole),
+        cmocka_unit_test(test_wide_file),
+        cmocka_unit_test(test_wide_stream),
+        cmocka_unit_test(test_wide_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
